@@ -1,0 +1,94 @@
+// mirrord's configuration: one TOML file read by both mirrord and mirrorctl.
+//
+//   [server]   listen = "127.0.0.1:8080", read_timeout = "30s", log_level = "info"
+//   [storage]  root = "./var/mirrord"
+//   [admin]    token_file = "<root>/admin.token"
+//   [sync]     stall_timeout = "60s", concurrency = 4, refspecs = ["+refs/heads/*", ...],
+//              maintenance = true, default_poll_interval = "10m"
+//   [upstreams.NAME] url = "https://example.com/{repo}.git", token_file = "..."
+//   [[repos]]  name = "THUDM/GLM-4", upstream = "github", path = "THUDM/GLM-4",
+//              url = "...", poll_interval = "10m", refspecs = [...]
+//
+// Keys are extended, never renamed. Unknown keys are errors (a typo must not silently
+// fall back to a default). Durations are "90s", "10m", "2h", "1d" or integer seconds.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/log.h"
+#include "common/status.h"
+
+namespace mirrord {
+
+struct UpstreamConfig {
+  std::string name;
+  std::string url_template;             // contains "{repo}"
+  std::filesystem::path token_file;     // empty: anonymous
+};
+
+struct RepoConfig {
+  std::string name;                     // local name (validated)
+  std::string upstream;                 // named upstream; empty when `url` is set
+  std::string path;                     // the repo's path at the upstream; default: name
+  std::string url;                      // explicit clone URL; overrides upstream+path
+  std::optional<std::chrono::seconds> poll_interval;
+  std::vector<std::string> refspecs;    // empty: [sync] refspecs
+};
+
+struct Config {
+  // [server]
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8080;          // 0: pick a free port (tests)
+  std::chrono::seconds read_timeout{30};
+  LogLevel log_level = LogLevel::kInfo;
+  // [storage]
+  std::filesystem::path storage_root = "./var/mirrord";
+  // [admin]
+  std::filesystem::path admin_token_file;  // default: storage_root / "admin.token"
+  // [sync]
+  std::chrono::seconds stall_timeout{60};  // abort a transfer without progress this long
+  int sync_concurrency = 4;
+  std::vector<std::string> refspecs = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
+  bool maintenance = true;                 // commit-graph and bitmaps after each sync
+  std::chrono::seconds default_poll_interval{600};
+  // [upstreams.*]: always has "github" and "hf".
+  std::map<std::string, UpstreamConfig> upstreams;
+  // [[repos]]
+  std::vector<RepoConfig> repos;
+
+  std::filesystem::path RepoDir(std::string_view name) const {
+    return storage_root / "repos" / (std::string(name) + ".git");
+  }
+  std::filesystem::path CatalogPath() const { return storage_root / "catalog.sqlite"; }
+};
+
+// The embedded defaults: what mirrord runs with when given no --config.
+Config DefaultConfig();
+
+// Parses TOML text. `origin` names the source in errors. On failure the Status message is
+// one line naming the file and key, e.g.
+//   "mirrord.toml: [server] listen: expected HOST:PORT, got \"localhost\"".
+Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin);
+
+// Reads and parses a file.
+Result<Config> LoadConfigFile(const std::filesystem::path& file);
+
+// Parses "90s", "10m", "2h", "1d" or a bare integer (seconds).
+Result<std::chrono::seconds> ParseDuration(std::string_view text);
+
+// The clone URL for `repo`: its explicit url, or its upstream's template with {repo}
+// replaced by its path. NotFound if the upstream is not configured.
+Result<std::string> ResolveUpstreamUrl(const Config& config, const RepoConfig& repo);
+
+// Same for an ad-hoc (upstream, path) pair.
+Result<std::string> ResolveUpstreamUrl(const Config& config, std::string_view upstream,
+                                       std::string_view path);
+
+}  // namespace mirrord

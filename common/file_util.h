@@ -1,0 +1,62 @@
+// Filesystem seams with the durability rules of ARCHITECTURE.md: write to a temporary
+// file, fdatasync, rename into place, fsync the directory.
+#pragma once
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace mirrord {
+
+// Owns a file descriptor; closes it on destruction. Not copyable.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) reset(o.release());
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Writes all of `data` to `fd`, retrying short writes and EINTR.
+Status WriteAll(int fd, std::string_view data);
+
+// On success `path` holds exactly `contents` with `mode`, durably: a crash at any point
+// leaves either the old file or the new one, never a mix. On failure `path` is unchanged.
+Status WriteFileAtomically(const std::filesystem::path& path, std::string_view contents,
+                           mode_t mode = 0644);
+
+// Reads a whole (small) file.
+Result<std::string> ReadFileToString(const std::filesystem::path& path);
+
+// fsyncs a directory so that renames and creations inside it survive a crash.
+Status FsyncDirectory(const std::filesystem::path& dir);
+
+// Creates `dir` and missing parents (mode 0755 unless given).
+Status CreateDirectories(const std::filesystem::path& dir);
+
+}  // namespace mirrord

@@ -1,0 +1,55 @@
+// The contract between mirrord's HTTP server and the handlers behind it (git smart HTTP,
+// admin API, health, metrics, and later LFS and webhooks).
+//
+// The server reads the request header and body (up to the route's body limit, answering
+// 413 beyond it), then calls the handler with an HttpExchange. The handler answers exactly
+// once, either with Respond() or with BeginStream() + Write()* + EndStream(). A handler
+// that returns without answering gets a 500. Handlers run on the connection's strand and
+// must not block: blocking work goes through RunBlocking() (daemon/blocking.h).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http.hpp>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace mirrord {
+
+namespace http = boost::beast::http;
+using HttpRequest = http::request<http::string_body>;
+using HttpResponse = http::response<http::string_body>;
+
+class HttpExchange {
+ public:
+  virtual ~HttpExchange() = default;
+
+  virtual const HttpRequest& request() const = 0;
+  // The request target's path, percent-decoded, without the query string.
+  virtual const std::string& path() const = 0;
+  // Decoded query parameters (last one wins for repeated keys).
+  virtual const std::map<std::string, std::string>& query() const = 0;
+  virtual boost::asio::any_io_executor executor() const = 0;
+  // Peer address for logs, e.g. "127.0.0.1:53312".
+  virtual const std::string& peer() const = 0;
+
+  // Sends a complete response. Content-Length and Server are filled in if absent.
+  virtual boost::asio::awaitable<void> Respond(HttpResponse response) = 0;
+
+  // Sends the header of a streamed (chunked) response. Returns false if the client is gone.
+  virtual boost::asio::awaitable<bool> BeginStream(http::response<http::empty_body> header) = 0;
+  // Sends one chunk, waiting until the client has taken it (back-pressure). False: client gone.
+  virtual boost::asio::awaitable<bool> Write(std::string_view data) = 0;
+  // Ends the stream (last chunk).
+  virtual boost::asio::awaitable<void> EndStream() = 0;
+};
+
+using HttpHandler = std::function<boost::asio::awaitable<void>(HttpExchange&)>;
+
+// A plain response with `body` and content type; the helper every handler uses for errors.
+HttpResponse MakeResponse(const HttpRequest& request, http::status status, std::string body,
+                          std::string_view content_type = "text/plain; charset=utf-8");
+
+}  // namespace mirrord
