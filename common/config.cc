@@ -1,0 +1,333 @@
+#include "common/config.h"
+
+#include <charconv>
+#include <set>
+#include <toml++/toml.h>
+
+#include "common/file_util.h"
+#include "common/repo_name.h"
+
+namespace mirrord {
+namespace {
+
+// Walks one TOML table, remembering which keys were read so leftovers can be reported.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string origin, std::string section)
+      : table_(table), origin_(std::move(origin)), section_(std::move(section)) {}
+
+  Status Error(std::string_view key, std::string_view what) const {
+    std::string m = origin_ + ": ";
+    if (!section_.empty()) m += "[" + section_ + "] ";
+    m += std::string(key) + ": " + std::string(what);
+    return InvalidArgument(std::move(m));
+  }
+
+  const toml::node* Get(std::string_view key) {
+    seen_.insert(std::string(key));
+    return table_.get(key);
+  }
+
+  // Each Read* leaves `out` unchanged when the key is absent.
+  Status ReadString(std::string_view key, std::string* out) {
+    const toml::node* n = Get(key);
+    if (!n) return Status::Ok();
+    auto v = n->value<std::string>();
+    if (!n->is_string() || !v) return Error(key, "expected a string");
+    *out = *v;
+    return Status::Ok();
+  }
+
+  Status ReadPath(std::string_view key, std::filesystem::path* out) {
+    std::string s;
+    const toml::node* n = table_.get(key);
+    if (!n) {
+      seen_.insert(std::string(key));
+      return Status::Ok();
+    }
+    RETURN_IF_ERROR(ReadString(key, &s));
+    if (s.empty()) return Error(key, "must not be empty");
+    *out = s;
+    return Status::Ok();
+  }
+
+  Status ReadBool(std::string_view key, bool* out) {
+    const toml::node* n = Get(key);
+    if (!n) return Status::Ok();
+    if (!n->is_boolean()) return Error(key, "expected true or false");
+    *out = *n->value<bool>();
+    return Status::Ok();
+  }
+
+  Status ReadInt(std::string_view key, int64_t min, int64_t max, int64_t* out) {
+    const toml::node* n = Get(key);
+    if (!n) return Status::Ok();
+    if (!n->is_integer()) return Error(key, "expected an integer");
+    int64_t v = *n->value<int64_t>();
+    if (v < min || v > max) {
+      return Error(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    *out = v;
+    return Status::Ok();
+  }
+
+  Status ReadDuration(std::string_view key, std::chrono::seconds* out) {
+    const toml::node* n = Get(key);
+    if (!n) return Status::Ok();
+    if (n->is_integer()) {
+      int64_t v = *n->value<int64_t>();
+      if (v <= 0) return Error(key, "must be positive");
+      *out = std::chrono::seconds(v);
+      return Status::Ok();
+    }
+    if (!n->is_string()) return Error(key, "expected a duration such as \"90s\" or \"10m\"");
+    auto d = ParseDuration(*n->value<std::string>());
+    if (!d) return Error(key, d.error().message());
+    *out = *d;
+    return Status::Ok();
+  }
+
+  Status ReadStringList(std::string_view key, std::vector<std::string>* out) {
+    const toml::node* n = Get(key);
+    if (!n) return Status::Ok();
+    const toml::array* arr = n->as_array();
+    if (!arr) return Error(key, "expected an array of strings");
+    std::vector<std::string> values;
+    for (const toml::node& e : *arr) {
+      if (!e.is_string()) return Error(key, "expected an array of strings");
+      values.push_back(*e.value<std::string>());
+    }
+    *out = std::move(values);
+    return Status::Ok();
+  }
+
+  // Fails on the first key that no Read*/Get asked for.
+  Status RejectUnknownKeys() const {
+    for (const auto& [k, v] : table_) {
+      if (!seen_.contains(std::string(k.str()))) return Error(k.str(), "unknown key");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  const toml::table& table_;
+  std::string origin_;
+  std::string section_;
+  std::set<std::string> seen_;
+};
+
+Status ParseListen(TableReader& r, Config* c) {
+  std::string listen;
+  RETURN_IF_ERROR(r.ReadString("listen", &listen));
+  if (listen.empty()) return Status::Ok();
+  size_t colon = listen.rfind(':');
+  auto bad = [&] { return r.Error("listen", "expected HOST:PORT, got \"" + listen + "\""); };
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) return bad();
+  std::string host = listen.substr(0, colon);
+  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port);
+  if (ec != std::errc() || p != listen.data() + listen.size() || port > 65535) return bad();
+  c->listen_host = host;
+  c->listen_port = static_cast<uint16_t>(port);
+  return Status::Ok();
+}
+
+Status ValidateRefspec(TableReader& r, std::string_view key, const std::string& spec) {
+  std::string_view s = spec;
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  std::string_view src = s.substr(0, s.find(':'));
+  if (src.rfind("refs/", 0) != 0 || src.find("..") != std::string_view::npos ||
+      src.find_first_of(" \t\n\\^~?[") != std::string_view::npos) {
+    return r.Error(key, "invalid refspec \"" + spec + "\" (expected e.g. \"+refs/heads/*\")");
+  }
+  if (src.rfind("refs/mirrord/", 0) == 0) {
+    return r.Error(key, "refspec \"" + spec + "\" reaches into mirrord's own namespace");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::chrono::seconds> ParseDuration(std::string_view text) {
+  auto bad = [&] {
+    return InvalidArgument("expected a duration such as \"90s\", \"10m\", \"2h\", \"1d\", got \"" +
+                           std::string(text) + "\"");
+  };
+  if (text.empty()) return bad();
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || n <= 0) return bad();
+  std::string_view unit(p, static_cast<size_t>(text.data() + text.size() - p));
+  int64_t mult;
+  if (unit.empty() || unit == "s") mult = 1;
+  else if (unit == "m") mult = 60;
+  else if (unit == "h") mult = 3600;
+  else if (unit == "d") mult = 86400;
+  else return bad();
+  if (n > (int64_t{1} << 40) / mult) return bad();
+  return std::chrono::seconds(n * mult);
+}
+
+Config DefaultConfig() {
+  Config c;
+  c.upstreams["github"] = UpstreamConfig{"github", "https://github.com/{repo}.git", {}};
+  c.upstreams["hf"] = UpstreamConfig{"hf", "https://huggingface.co/{repo}", {}};
+  return c;
+}
+
+Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) {
+  std::string org(origin);
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, org);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return InvalidArgument(org + ":" + std::to_string(where.line) + ":" +
+                           std::to_string(where.column) + ": " + std::string(e.description()));
+  }
+  Config c = DefaultConfig();
+  bool token_file_set = false;
+  TableReader top(root, org, "");
+
+  auto section = [&](std::string_view name) -> Result<const toml::table*> {
+    const toml::node* n = top.Get(name);
+    if (!n) return static_cast<const toml::table*>(nullptr);
+    if (!n->is_table()) return top.Error(name, "expected a table [" + std::string(name) + "]");
+    return n->as_table();
+  };
+
+  ASSIGN_OR_RETURN(const toml::table* server, section("server"));
+  if (server) {
+    TableReader r(*server, org, "server");
+    RETURN_IF_ERROR(ParseListen(r, &c));
+    RETURN_IF_ERROR(r.ReadDuration("read_timeout", &c.read_timeout));
+    std::string level;
+    RETURN_IF_ERROR(r.ReadString("log_level", &level));
+    if (!level.empty() && !ParseLogLevel(level, &c.log_level)) {
+      return r.Error("log_level", "expected debug, info, warning or error");
+    }
+    RETURN_IF_ERROR(r.RejectUnknownKeys());
+  }
+
+  ASSIGN_OR_RETURN(const toml::table* storage, section("storage"));
+  if (storage) {
+    TableReader r(*storage, org, "storage");
+    RETURN_IF_ERROR(r.ReadPath("root", &c.storage_root));
+    RETURN_IF_ERROR(r.RejectUnknownKeys());
+  }
+
+  ASSIGN_OR_RETURN(const toml::table* admin, section("admin"));
+  if (admin) {
+    TableReader r(*admin, org, "admin");
+    std::filesystem::path before = c.admin_token_file;
+    RETURN_IF_ERROR(r.ReadPath("token_file", &c.admin_token_file));
+    token_file_set = c.admin_token_file != before;
+    RETURN_IF_ERROR(r.RejectUnknownKeys());
+  }
+  if (!token_file_set) c.admin_token_file = c.storage_root / "admin.token";
+
+  ASSIGN_OR_RETURN(const toml::table* sync, section("sync"));
+  if (sync) {
+    TableReader r(*sync, org, "sync");
+    RETURN_IF_ERROR(r.ReadDuration("stall_timeout", &c.stall_timeout));
+    int64_t conc = c.sync_concurrency;
+    RETURN_IF_ERROR(r.ReadInt("concurrency", 1, 256, &conc));
+    c.sync_concurrency = static_cast<int>(conc);
+    RETURN_IF_ERROR(r.ReadStringList("refspecs", &c.refspecs));
+    if (c.refspecs.empty()) return r.Error("refspecs", "must name at least one refspec");
+    for (const auto& spec : c.refspecs) RETURN_IF_ERROR(ValidateRefspec(r, "refspecs", spec));
+    RETURN_IF_ERROR(r.ReadBool("maintenance", &c.maintenance));
+    RETURN_IF_ERROR(r.ReadDuration("default_poll_interval", &c.default_poll_interval));
+    RETURN_IF_ERROR(r.RejectUnknownKeys());
+  }
+
+  ASSIGN_OR_RETURN(const toml::table* upstreams, section("upstreams"));
+  if (upstreams) {
+    for (const auto& [key, node] : *upstreams) {
+      std::string name(key.str());
+      std::string sect = "upstreams." + name;
+      if (!node.is_table()) return top.Error(sect, "expected a table [" + sect + "]");
+      TableReader r(*node.as_table(), org, sect);
+      UpstreamConfig u = c.upstreams.contains(name) ? c.upstreams[name] : UpstreamConfig{};
+      u.name = name;
+      RETURN_IF_ERROR(r.ReadString("url", &u.url_template));
+      if (u.url_template.empty()) return r.Error("url", "is required");
+      if (u.url_template.find("{repo}") == std::string::npos) {
+        return r.Error("url", "must contain {repo}, e.g. \"https://example.com/{repo}.git\"");
+      }
+      if (u.url_template.rfind("http://", 0) != 0 && u.url_template.rfind("https://", 0) != 0) {
+        return r.Error("url", "must start with http:// or https://");
+      }
+      RETURN_IF_ERROR(r.ReadPath("token_file", &u.token_file));
+      RETURN_IF_ERROR(r.RejectUnknownKeys());
+      c.upstreams[name] = std::move(u);
+    }
+  }
+
+  if (const toml::node* repos = top.Get("repos")) {
+    const toml::array* arr = repos->as_array();
+    if (!arr || !arr->is_array_of_tables()) {
+      return top.Error("repos", "expected [[repos]] entries");
+    }
+    std::set<std::string> names;
+    for (size_t i = 0; i < arr->size(); ++i) {
+      TableReader r(*arr->get(i)->as_table(), org, "repos #" + std::to_string(i + 1));
+      RepoConfig rc;
+      RETURN_IF_ERROR(r.ReadString("name", &rc.name));
+      auto valid = ValidateRepoName(rc.name);
+      if (!valid) return r.Error("name", valid.error().message());
+      rc.name = *valid;
+      if (!names.insert(rc.name).second) return r.Error("name", "\"" + rc.name + "\" appears twice");
+      RETURN_IF_ERROR(r.ReadString("upstream", &rc.upstream));
+      RETURN_IF_ERROR(r.ReadString("path", &rc.path));
+      RETURN_IF_ERROR(r.ReadString("url", &rc.url));
+      if (!rc.url.empty() && !rc.upstream.empty()) {
+        return r.Error("url", "set either upstream or url, not both");
+      }
+      if (rc.url.empty() && rc.upstream.empty()) rc.upstream = "github";
+      if (!rc.upstream.empty() && !c.upstreams.contains(rc.upstream)) {
+        return r.Error("upstream", "unknown upstream \"" + rc.upstream + "\"");
+      }
+      if (rc.path.empty()) rc.path = rc.name;
+      std::chrono::seconds poll{0};
+      RETURN_IF_ERROR(r.ReadDuration("poll_interval", &poll));
+      if (poll.count() > 0) rc.poll_interval = poll;
+      RETURN_IF_ERROR(r.ReadStringList("refspecs", &rc.refspecs));
+      for (const auto& spec : rc.refspecs) RETURN_IF_ERROR(ValidateRefspec(r, "refspecs", spec));
+      RETURN_IF_ERROR(r.RejectUnknownKeys());
+      c.repos.push_back(std::move(rc));
+    }
+  }
+  RETURN_IF_ERROR(top.RejectUnknownKeys());
+  return c;
+}
+
+Result<Config> LoadConfigFile(const std::filesystem::path& file) {
+  auto text = ReadFileToString(file);
+  if (!text) return text.error().WithContext("cannot read config");
+  return ParseConfig(*text, file.string());
+}
+
+Result<std::string> ResolveUpstreamUrl(const Config& config, std::string_view upstream,
+                                       std::string_view path) {
+  auto it = config.upstreams.find(std::string(upstream));
+  if (it == config.upstreams.end()) {
+    return InvalidArgument("unknown upstream \"" + std::string(upstream) + "\"");
+  }
+  if (path.empty() || path.front() == '/' || path.find("..") != std::string_view::npos ||
+      path.find_first_of(" \t\r\n?#") != std::string_view::npos) {
+    return InvalidArgument("invalid upstream path \"" + std::string(path) + "\"");
+  }
+  std::string url = it->second.url_template;
+  size_t pos = url.find("{repo}");
+  url.replace(pos, 6, path);
+  return url;
+}
+
+Result<std::string> ResolveUpstreamUrl(const Config& config, const RepoConfig& repo) {
+  if (!repo.url.empty()) return repo.url;
+  return ResolveUpstreamUrl(config, repo.upstream, repo.path.empty() ? repo.name : repo.path);
+}
+
+}  // namespace mirrord
