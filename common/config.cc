@@ -173,6 +173,7 @@ Config DefaultConfig() {
   Config c;
   c.upstreams["github"] = UpstreamConfig{"github", "https://github.com/{repo}.git", {}};
   c.upstreams["hf"] = UpstreamConfig{"hf", "https://huggingface.co/{repo}", {}};
+  c.admin_token_file = c.storage_root / "admin.token";
   return c;
 }
 

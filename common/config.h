@@ -51,7 +51,7 @@ struct Config {
   // [storage]
   std::filesystem::path storage_root = "./var/mirrord";
   // [admin]
-  std::filesystem::path admin_token_file;  // default: storage_root / "admin.token"
+  std::filesystem::path admin_token_file = "./var/mirrord/admin.token";  // <root>/admin.token
   // [sync]
   std::chrono::seconds stall_timeout{60};  // abort a transfer without progress this long
   int sync_concurrency = 4;

@@ -1,0 +1,152 @@
+// mirrord: the mirror daemon. Wires the concrete components together:
+// config -> catalog -> scheduler -> HTTP server (git smart HTTP, admin API, metrics).
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "common/admin_token.h"
+#include "common/config.h"
+#include "common/file_util.h"
+#include "common/log.h"
+#include "daemon/admin_api.h"
+#include "daemon/git_http_handler.h"
+#include "daemon/http_server.h"
+#include "daemon/metrics.h"
+#include "daemon/router.h"
+#include "daemon/sync_scheduler.h"
+#include "git/libgit2_status.h"
+#include "storage/catalog.h"
+
+namespace mirrord {
+namespace {
+
+constexpr std::string_view kVersion = "0.1.0";
+
+// Everything mirrord runs on, in construction order (destroyed in reverse).
+int Run(const Config& config) {
+  SetMinLogLevel(config.log_level);
+  if (Status s = CreateDirectories(config.storage_root / "repos"); !s.ok()) {
+    MLOG(Error) << "storage root: " << s.ToString();
+    return 1;
+  }
+  auto token = LoadOrCreateAdminToken(config.admin_token_file);
+  if (!token.ok()) {
+    MLOG(Error) << "admin token: " << token.status().ToString();
+    return 1;
+  }
+  if (Status s = InitializeGitLibrary(); !s.ok()) {
+    MLOG(Error) << "libgit2: " << s.ToString();
+    return 1;
+  }
+  auto catalog = Catalog::Open(config.CatalogPath());
+  if (!catalog.ok()) {
+    MLOG(Error) << "catalog " << config.CatalogPath() << ": " << catalog.status().ToString();
+    return 1;
+  }
+
+  Metrics metrics;
+  SyncScheduler scheduler(config, **catalog, metrics);
+  if (Status s = scheduler.Start(); !s.ok()) {
+    MLOG(Error) << "startup: " << s.ToString();
+    return 1;
+  }
+
+  boost::asio::io_context io;
+  // Handlers hop onto this pool for SQLite and other blocking calls.
+  boost::asio::thread_pool blocking_pool(4);
+  AdminApi admin_api(scheduler, blocking_pool, *token);
+  GitHttpOptions git_options;
+  git_options.git_home = config.storage_root;
+  auto git_handler = std::make_shared<GitHttpHandler>(
+      [&scheduler](std::string_view name) { return scheduler.ServableRepoDir(name); },
+      git_options);
+  std::atomic<bool> ready{true};
+
+  auto router = std::make_shared<Router>();
+  router->Add(http::verb::get, "/healthz",
+              [](HttpExchange& ex) -> boost::asio::awaitable<void> {
+                co_await ex.Respond(MakeResponse(ex.request(), http::status::ok, "ok\n"));
+              });
+  router->Add(http::verb::get, "/readyz",
+              [&ready](HttpExchange& ex) -> boost::asio::awaitable<void> {
+                bool is_ready = ready.load();
+                co_await ex.Respond(MakeResponse(
+                    ex.request(), is_ready ? http::status::ok : http::status::service_unavailable,
+                    is_ready ? "ready\n" : "shutting down\n"));
+              });
+  router->Add(http::verb::get, "/metrics",
+              [&metrics](HttpExchange& ex) -> boost::asio::awaitable<void> {
+                co_await ex.Respond(MakeResponse(ex.request(), http::status::ok, metrics.Render(),
+                                                 "text/plain; version=0.0.4; charset=utf-8"));
+              });
+  router->AddPrefix({http::verb::get, http::verb::post, http::verb::delete_}, "/api/v1/",
+                    [&admin_api](HttpExchange& ex) { return admin_api.Handle(ex); },
+                    RouteOptions{1 << 20});
+  router->SetRepoHandler([git_handler](HttpExchange& ex, const RepoPath& repo) {
+    return git_handler->Handle(ex, repo);
+  });
+
+  HttpServerOptions server_options;
+  server_options.read_timeout = config.read_timeout;
+  HttpServer server(io, router, server_options);
+  auto endpoint = server.Listen(config.listen_host, config.listen_port);
+  if (!endpoint.ok()) {
+    MLOG(Error) << "listen on " << config.listen_host << ":" << config.listen_port << ": "
+                << endpoint.status().ToString();
+    return 1;
+  }
+  // Tests and scripts wait for this exact line to learn the port.
+  MLOG(Info) << "mirrord " << kVersion << " listening on http://"
+             << endpoint->address().to_string() << ":" << endpoint->port()
+             << " (storage " << config.storage_root.string() << ")";
+
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    MLOG(Info) << "received " << (signo == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
+    ready.store(false);
+    server.Stop(std::chrono::seconds(10));
+  });
+
+  // Two network threads: one io_context, a strand per connection.
+  std::thread second([&io] { io.run(); });
+  io.run();
+  second.join();
+  // Running syncs are cancelled; what they fetched stays in staging for the next sync.
+  scheduler.Shutdown();
+  blocking_pool.join();
+  MLOG(Info) << "mirrord stopped";
+  return 0;
+}
+
+}  // namespace
+}  // namespace mirrord
+
+int main(int argc, char** argv) {
+  using namespace mirrord;
+  CLI::App app{"mirrord: mirrors model repositories and serves them over git smart HTTP"};
+  std::string config_file;
+  bool check_only = false;
+  app.add_option("-c,--config", config_file, "TOML configuration file (default: embedded defaults)");
+  app.add_flag("--check-config", check_only, "Validate the configuration and exit");
+  app.set_version_flag("--version", std::string(kVersion));
+  CLI11_PARSE(app, argc, argv);
+
+  Result<Config> config = config_file.empty() ? Result<Config>(DefaultConfig())
+                                              : LoadConfigFile(config_file);
+  if (!config.ok()) {
+    std::fprintf(stderr, "mirrord: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  if (check_only) {
+    std::printf("configuration OK\n");
+    return 0;
+  }
+  // A SIGPIPE from a client that went away must not kill the daemon.
+  std::signal(SIGPIPE, SIG_IGN);
+  return Run(*config);
+}
