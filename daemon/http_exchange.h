@@ -11,10 +11,13 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
 #include <string_view>
+
+#include "common/status.h"
 
 namespace mirrord {
 
@@ -44,9 +47,24 @@ class HttpExchange {
   virtual boost::asio::awaitable<bool> Write(std::string_view data) = 0;
   // Ends the stream (last chunk).
   virtual boost::asio::awaitable<void> EndStream() = 0;
+
+  // Gives up on a started stream: the connection is closed without the last chunk, so the
+  // client sees a truncated response instead of a complete-looking one. Counts as the
+  // answer; nothing may be sent afterwards. (Not pure so that existing test fakes compile.)
+  virtual void Abort() {}
 };
 
 using HttpHandler = std::function<boost::asio::awaitable<void>(HttpExchange&)>;
+
+// A request target split into its percent-decoded path and decoded query parameters.
+struct RequestTarget {
+  std::string path;
+  std::map<std::string, std::string> query;
+};
+
+// Parses an origin-form target ("/a%20b/c?x=1&y"). InvalidArgument for anything else
+// (absolute-form, "*", malformed percent-escapes). '+' in the query decodes to a space.
+Result<RequestTarget> ParseRequestTarget(std::string_view target);
 
 // A plain response with `body` and content type; the helper every handler uses for errors.
 HttpResponse MakeResponse(const HttpRequest& request, http::status status, std::string body,

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints one markdown report for BENCHMARKS.md (progress goes to
+# stderr):
+#
+#   bench/run_all.sh > /tmp/bench.md
+#   MIRRORD_BIN_DIR=build-bench/bin bench/run_all.sh > /tmp/bench.md
+#
+# Runs as any user (root not needed); needs git, nginx, fcgiwrap, curl, procps and
+# GNU time (/usr/bin/time). Takes ~15 minutes on 2 cores (plus ~1.5 minutes once to build
+# the synthetic repository into /tmp/mirrord-bench-cache).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+bin=${MIRRORD_BIN_DIR:-$root/build/bin}
+export MIRRORD_BIN_DIR=$bin
+
+ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo '?'; }
+cmdline="bench/run_all.sh"
+[[ $bin != "$root/build/bin" ]] && cmdline="MIRRORD_BIN_DIR=${bin#"$root"/} $cmdline"
+for v in BENCH_REPS BENCH_CLIENTS BENCH_PLAIN BENCH_SEED BENCH_COMMITS BENCH_FILES BENCH_BIN_MB \
+         BENCH_BRANCHES BENCH_INCR_COMMITS BENCH_INCR_BIN_MB; do
+  [[ -n ${!v:-} ]] && cmdline="$v=${!v} $cmdline"
+done
+
+start=$(date -u +%Y-%m-%dT%H:%MZ)
+echo "## Results"
+echo
+echo "Command: \`$cmdline\` (run $start, mirrord at commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null)$( [[ -n $(git -C "$root" status --porcelain 2>/dev/null | grep -v '^??' | head -1) ]] && echo ' plus local changes'), $( [[ -x $bin/mirrord ]] && echo "binaries from ${bin#"$root"/}" || echo "no mirrord binary"))."
+echo
+echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM, $(uname -sr), all traffic on loopback (127.0.0.1)."
+echo "Peers: git $(git --version | awk '{ print $3 }'), nginx $(ver nginx), fcgiwrap $(ver fcgiwrap), curl $(ver curl); mirrord links libgit2 $(ver libgit2-1.5)."
+echo
+
+"$here/git_fetch_bench.sh" || echo "(git_fetch_bench.sh failed: exit $?)"
+echo
+"$here/git_serve_bench.sh" || echo "(git_serve_bench.sh failed: exit $?)"
+echo
+echo "Finished $(date -u +%Y-%m-%dT%H:%MZ)."

@@ -1,0 +1,172 @@
+#include "cli/api_client.h"
+
+#include <curl/curl.h>
+
+#include <memory>
+
+#include "common/api_json.h"
+
+namespace mirrord {
+namespace {
+
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
+
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
+
+// Appends to a header list, keeping ownership in `list` even when curl_slist_append fails.
+bool AppendHeader(SlistPtr& list, const std::string& header) {
+  curl_slist* grown = curl_slist_append(list.get(), header.c_str());
+  if (grown == nullptr) return false;
+  (void)list.release();
+  list.reset(grown);
+  return true;
+}
+
+// Receives the answer: whole for plain calls and non-2xx answers, line by line for a 2xx
+// stream.
+struct Sink {
+  CURL* curl = nullptr;
+  const ApiClient::LineCallback* on_line = nullptr;
+  std::string body;     // non-streamed bytes
+  std::string partial;  // streamed bytes after the last '\n'
+  bool stopped = false;  // the callback asked to stop
+
+  bool Streaming() const {
+    if (on_line == nullptr) return false;
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    return status >= 200 && status < 300;
+  }
+
+  bool Deliver(std::string_view line) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) return true;
+    if (!(*on_line)(line)) {
+      stopped = true;
+      return false;
+    }
+    return true;
+  }
+
+  size_t Take(const char* data, size_t n) {
+    if (!Streaming()) {
+      body.append(data, n);
+      return n;
+    }
+    partial.append(data, n);
+    size_t start = 0;
+    for (size_t nl = partial.find('\n'); nl != std::string::npos;
+         nl = partial.find('\n', start)) {
+      bool go_on = Deliver(std::string_view(partial).substr(start, nl - start));
+      start = nl + 1;
+      if (!go_on) return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
+    }
+    partial.erase(0, start);
+    return n;
+  }
+
+  static size_t Write(char* data, size_t size, size_t nmemb, void* self) {
+    return static_cast<Sink*>(self)->Take(data, size * nmemb);
+  }
+};
+
+}  // namespace
+
+Status ApiReply::ErrorStatus() const {
+  if (ok()) return Status::Ok();
+  Result<boost::json::value> json = ParseJson(body);
+  if (json.ok()) {
+    if (std::optional<Status> s = StatusFromErrorJson(*json)) return *s;
+  }
+  std::string start = body.substr(0, body.find('\n')).substr(0, 200);
+  std::string m = "mirrord answered HTTP " + std::to_string(http_status);
+  if (!start.empty()) m += ": " + start;
+  return Internal(std::move(m));
+}
+
+ApiClient::ApiClient(std::string base_url, std::string token, std::filesystem::path token_file)
+    : base_url_(std::move(base_url)), token_(std::move(token)), token_file_(std::move(token_file)) {}
+
+Result<ApiReply> ApiClient::Get(std::string_view path) { return Perform("GET", path, "", nullptr); }
+
+Result<ApiReply> ApiClient::Post(std::string_view path, std::string_view json_body) {
+  return Perform("POST", path, json_body, nullptr);
+}
+
+Result<ApiReply> ApiClient::Delete(std::string_view path) {
+  return Perform("DELETE", path, "", nullptr);
+}
+
+Result<ApiReply> ApiClient::PostStream(std::string_view path, std::string_view json_body,
+                                       const LineCallback& on_line) {
+  return Perform("POST", path, json_body, &on_line);
+}
+
+Result<ApiReply> ApiClient::Perform(std::string_view method, std::string_view path,
+                                    std::string_view body, const LineCallback* on_line) {
+  CurlPtr curl(curl_easy_init());
+  if (!curl) return Internal("curl_easy_init failed");
+  CURL* h = curl.get();
+  const std::string url = base_url_ + std::string(path);
+  const std::string method_text(method);
+
+  SlistPtr headers;
+  bool headers_ok = AppendHeader(headers, "Authorization: Bearer " + token_) &&
+                    AppendHeader(headers, on_line ? "Accept: application/x-ndjson"
+                                                  : "Accept: application/json");
+  if (method == "POST") headers_ok = headers_ok && AppendHeader(headers, "Content-Type: application/json");
+  if (!headers_ok) return Internal("out of memory building request headers");
+
+  Sink sink;
+  sink.curl = h;
+  sink.on_line = on_line;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Sink::Write);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "mirrorctl");
+  if (on_line != nullptr) {
+    // No overall limit for a followed sync; a stalled connection is caught instead.
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
+  } else {
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
+  }
+  if (method == "POST") {
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  } else if (method != "GET") {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method_text.c_str());
+  }
+
+  CURLcode rc = curl_easy_perform(h);
+  long status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && sink.stopped)) {
+    std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+    return Unavailable("cannot reach mirrord at " + base_url_ + ": " + detail);
+  }
+  if (status == 401) {
+    return PermissionDenied("mirrord answered 401: check the admin token file " +
+                            token_file_.string());
+  }
+  // A stream's last line need not end in '\n'.
+  if (rc == CURLE_OK && !sink.partial.empty() && sink.on_line != nullptr) {
+    (void)sink.Deliver(sink.partial);
+  }
+  return ApiReply{status, std::move(sink.body)};
+}
+
+}  // namespace mirrord

@@ -1,0 +1,61 @@
+// ApiClient: mirrorctl's side of mirrord's admin API (/api/v1/...), over libcurl.
+//
+// A call's Result fails only when mirrord could not be asked: it is unreachable
+// (kUnavailable, "cannot reach mirrord at URL: <curl error>") or refused the token
+// (kPermissionDenied, "mirrord answered 401: check the admin token file <path>"). Any other
+// answer, including 4xx/5xx, is an ApiReply for the caller to judge. The token never
+// appears in messages.
+// Thread-safety: one ApiClient per thread; each call uses its own CURL handle.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace mirrord {
+
+struct ApiReply {
+  long http_status = 0;
+  std::string body;  // for a streamed 2xx reply: empty (lines went to the callback)
+
+  bool ok() const { return http_status >= 200 && http_status < 300; }
+  // The error the body describes ({"error": {"code", "message"}}), or, for a body that is
+  // not one, kInternal "mirrord answered HTTP <status>: <start of body>". OK when ok().
+  Status ErrorStatus() const;
+};
+
+class ApiClient {
+ public:
+  // `base_url` like "http://127.0.0.1:8080"; `token_file` is only named in 401 messages.
+  ApiClient(std::string base_url, std::string token, std::filesystem::path token_file);
+
+  // `path` starts with '/', e.g. "/api/v1/repos". Bodies are JSON.
+  Result<ApiReply> Get(std::string_view path);
+  Result<ApiReply> Post(std::string_view path, std::string_view json_body);
+  Result<ApiReply> Delete(std::string_view path);
+
+  // Called with each line of an NDJSON stream (without its '\n'); return false to stop
+  // reading (the call then succeeds with what was read).
+  using LineCallback = std::function<bool(std::string_view line)>;
+
+  // POST whose 2xx answer is an NDJSON stream, delivered line by line as it arrives. A
+  // connection that stays silent for 30 s is treated as lost (mirrord sends a line at
+  // least every 5 s). A non-2xx answer is returned whole in ApiReply::body.
+  Result<ApiReply> PostStream(std::string_view path, std::string_view json_body,
+                              const LineCallback& on_line);
+
+  const std::string& base_url() const { return base_url_; }
+
+ private:
+  Result<ApiReply> Perform(std::string_view method, std::string_view path,
+                           std::string_view body, const LineCallback* on_line);
+
+  std::string base_url_;
+  std::string token_;
+  std::filesystem::path token_file_;
+};
+
+}  // namespace mirrord

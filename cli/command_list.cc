@@ -1,0 +1,62 @@
+// mirrorctl list
+#include <algorithm>
+#include <array>
+#include <vector>
+
+#include "cli/commands.h"
+#include "common/api_json.h"
+
+namespace mirrord {
+
+std::string FormatRepoTable(const std::vector<RepoStatus>& repos, int64_t now) {
+  using Row = std::array<std::string, 5>;
+  std::vector<Row> rows;
+  rows.push_back({"NAME", "STATE", "LAST-SYNC", "REFS", "UPSTREAM"});
+  for (const RepoStatus& r : repos) {
+    std::string last_sync = r.last_run ? FormatAge(r.last_run->finished_at, now) : "never";
+    std::string upstream = r.url.empty() ? r.upstream : r.url;
+    rows.push_back({r.name, r.state, last_sync, std::to_string(r.ref_count), upstream});
+  }
+  std::array<size_t, 5> width{};
+  for (const Row& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  std::string out;
+  for (const Row& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line.append(width[i] - row[i].size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+int RunListCommand(ApiClient& client, CommandIo& io) {
+  Result<ApiReply> reply = client.Get("/api/v1/repos");
+  if (!reply.ok()) return ReportUnreachable(reply.error(), io);
+  if (!reply->ok()) return ReportApiError(*reply, "list", io);
+  Result<boost::json::value> v = ParseJson(reply->body);
+  const boost::json::value* list = nullptr;
+  if (v.ok() && v->is_object()) list = v->as_object().if_contains("repos");
+  if (list == nullptr || !list->is_array()) {
+    io.err << "mirrorctl: list: mirrord's answer has no \"repos\" array\n";
+    return kExitFailed;
+  }
+  std::vector<RepoStatus> repos;
+  for (const boost::json::value& item : list->as_array()) {
+    Result<RepoStatus> r = RepoStatusFromJson(item);
+    if (!r.ok()) {
+      io.err << "mirrorctl: list: unreadable repo in mirrord's answer: " << r.error().message()
+             << "\n";
+      return kExitFailed;
+    }
+    repos.push_back(std::move(*r));
+  }
+  io.out << FormatRepoTable(repos, ToUnixSeconds(io.clock.Now()));
+  return kExitOk;
+}
+
+}  // namespace mirrord

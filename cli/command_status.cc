@@ -1,0 +1,106 @@
+// mirrorctl status [NAME] [--json]
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/progress_display.h"
+#include "common/api_json.h"
+#include "common/repo_name.h"
+
+namespace mirrord {
+namespace {
+
+std::string RunLine(const SyncRunView& run, int64_t now) {
+  std::string s = "#" + std::to_string(run.run_id) + " " + run.state;
+  if (!run.trigger.empty()) s += " (" + run.trigger + ")";
+  int64_t when = run.finished_at ? run.finished_at : run.started_at ? run.started_at : run.queued_at;
+  if (when != 0) s += ", " + FormatTimestamp(when) + " (" + FormatAge(when, now) + ")";
+  if (run.state == "succeeded") {
+    s += ": " + std::to_string(run.refs_added) + " refs added, " +
+         std::to_string(run.refs_updated) + " updated, " + std::to_string(run.refs_deleted) +
+         " deleted";
+  }
+  return s;
+}
+
+void Field(std::string& out, std::string_view label, const std::string& value) {
+  out += "  ";
+  out += label;
+  out.append(label.size() < 14 ? 14 - label.size() : 1, ' ');
+  out += value + "\n";
+}
+
+}  // namespace
+
+std::string FormatRepoStatus(const RepoStatus& repo, int64_t now) {
+  std::string out = repo.name + "\n";
+  Field(out, "state:", repo.state);
+  std::string source = repo.upstream.empty() ? repo.url : repo.upstream + "  " + repo.url;
+  Field(out, "upstream:", source);
+  if (!repo.head.empty()) Field(out, "head:", repo.head);
+  Field(out, "refs:", std::to_string(repo.ref_count));
+  std::string success = FormatTimestamp(repo.last_success_at);
+  if (repo.last_success_at != 0) success += " (" + FormatAge(repo.last_success_at, now) + ")";
+  Field(out, "last success:", success);
+  if (repo.last_run) {
+    Field(out, "last run:", RunLine(*repo.last_run, now));
+    if (!repo.last_run->error.empty()) Field(out, "error:", repo.last_run->error);
+  }
+  if (repo.active_run) {
+    Field(out, "active run:", "#" + std::to_string(repo.active_run->run_id) + " " +
+                                  repo.active_run->state + " " +
+                                  FormatProgress(repo.active_run->progress));
+  }
+  return out;
+}
+
+int RunStatusCommand(ApiClient& client, const StatusArgs& args, CommandIo& io) {
+  std::string path = "/api/v1/repos";
+  if (!args.name.empty()) {
+    Result<std::string> name = ValidateRepoName(args.name);
+    if (!name.ok()) {
+      io.err << "mirrorctl: " << name.error().message() << "\n";
+      return kExitUsage;
+    }
+    path = RepoPath(*name);
+  }
+  Result<ApiReply> reply = client.Get(path);
+  if (!reply.ok()) return ReportUnreachable(reply.error(), io);
+  if (!reply->ok()) return ReportApiError(*reply, "status", io);
+  if (args.json) {
+    io.out << reply->body;
+    if (reply->body.empty() || reply->body.back() != '\n') io.out << "\n";
+    return kExitOk;
+  }
+
+  Result<boost::json::value> v = ParseJson(reply->body);
+  if (!v.ok()) {
+    io.err << "mirrorctl: status: unreadable answer from mirrord: " << v.error().message() << "\n";
+    return kExitFailed;
+  }
+  std::vector<boost::json::value> items;
+  if (args.name.empty()) {
+    const boost::json::value* list = v->is_object() ? v->as_object().if_contains("repos") : nullptr;
+    if (list == nullptr || !list->is_array()) {
+      io.err << "mirrorctl: status: mirrord's answer has no \"repos\" array\n";
+      return kExitFailed;
+    }
+    items.assign(list->as_array().begin(), list->as_array().end());
+    if (items.empty()) io.out << "no repositories are mirrored\n";
+  } else {
+    items.push_back(*v);
+  }
+  const int64_t now = ToUnixSeconds(io.clock.Now());
+  for (size_t i = 0; i < items.size(); ++i) {
+    Result<RepoStatus> repo = RepoStatusFromJson(items[i]);
+    if (!repo.ok()) {
+      io.err << "mirrorctl: status: unreadable repo in mirrord's answer: "
+             << repo.error().message() << "\n";
+      return kExitFailed;
+    }
+    if (i > 0) io.out << "\n";
+    io.out << FormatRepoStatus(*repo, now);
+  }
+  return kExitOk;
+}
+
+}  // namespace mirrord

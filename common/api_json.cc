@@ -1,0 +1,266 @@
+#include "common/api_json.h"
+
+#include <boost/json/error.hpp>
+#include <boost/json/parser.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
+#include <limits>
+#include <type_traits>
+
+namespace mirrord {
+namespace json = boost::json;
+namespace {
+
+// Reads the members of one JSON object; `where` prefixes field names in errors
+// ("last_run.progress.").
+class ObjectReader {
+ public:
+  static Result<ObjectReader> Open(const json::value& jv, std::string where) {
+    if (!jv.is_object()) {
+      std::string what = where.empty() ? "expected a JSON object"
+                                       : where.substr(0, where.size() - 1) +
+                                             ": expected a JSON object";
+      return InvalidArgument(std::move(what));
+    }
+    return ObjectReader(jv.get_object(), std::move(where));
+  }
+
+  const json::value* Find(std::string_view key) const {
+    const json::value* v = obj_->if_contains(key);
+    return (v == nullptr || v->is_null()) ? nullptr : v;
+  }
+
+  std::string Path(std::string_view key) const { return where_ + std::string(key); }
+
+  Status Error(std::string_view key, std::string_view what) const {
+    return InvalidArgument(Path(key) + ": " + std::string(what));
+  }
+
+  Status String(std::string_view key, std::string* out) const {
+    const json::value* v = Find(key);
+    if (v == nullptr) return Status::Ok();
+    if (!v->is_string()) return Error(key, "expected a string");
+    *out = std::string(v->get_string());
+    return Status::Ok();
+  }
+
+  // Integers of any JSON number form as long as the value fits exactly in T.
+  template <typename T>
+  Status Integer(std::string_view key, T* out) const {
+    const json::value* v = Find(key);
+    if (v == nullptr) return Status::Ok();
+    boost::system::error_code ec;
+    T n = v->is_number() ? v->to_number<T>(ec) : T{};
+    if (!v->is_number() || ec) {
+      return Error(key, std::is_signed_v<T> ? "expected an integer"
+                                            : "expected a non-negative integer");
+    }
+    *out = n;
+    return Status::Ok();
+  }
+
+  Status Double(std::string_view key, double* out) const {
+    const json::value* v = Find(key);
+    if (v == nullptr) return Status::Ok();
+    boost::system::error_code ec;
+    double d = v->is_number() ? v->to_number<double>(ec) : 0;
+    if (!v->is_number() || ec) return Error(key, "expected a number");
+    *out = d;
+    return Status::Ok();
+  }
+
+ private:
+  ObjectReader(const json::object& obj, std::string where) : obj_(&obj), where_(std::move(where)) {}
+
+  const json::object* obj_;
+  std::string where_;
+};
+
+Result<SyncProgress> DecodeProgress(const json::value& jv, const std::string& where) {
+  ASSIGN_OR_RETURN(ObjectReader r, ObjectReader::Open(jv, where));
+  SyncProgress p;
+  RETURN_IF_ERROR(r.String("phase", &p.phase));
+  RETURN_IF_ERROR(r.Integer("received_objects", &p.received_objects));
+  RETURN_IF_ERROR(r.Integer("total_objects", &p.total_objects));
+  RETURN_IF_ERROR(r.Integer("indexed_objects", &p.indexed_objects));
+  RETURN_IF_ERROR(r.Integer("received_bytes", &p.received_bytes));
+  RETURN_IF_ERROR(r.Double("bytes_per_second", &p.bytes_per_second));
+  return p;
+}
+
+Result<SyncRunView> DecodeRun(const json::value& jv, const std::string& where) {
+  ASSIGN_OR_RETURN(ObjectReader r, ObjectReader::Open(jv, where));
+  SyncRunView v;
+  RETURN_IF_ERROR(r.Integer("run_id", &v.run_id));
+  RETURN_IF_ERROR(r.String("repo", &v.repo));
+  RETURN_IF_ERROR(r.String("trigger", &v.trigger));
+  RETURN_IF_ERROR(r.String("state", &v.state));
+  RETURN_IF_ERROR(r.String("error", &v.error));
+  if (const json::value* p = r.Find("progress")) {
+    ASSIGN_OR_RETURN(v.progress, DecodeProgress(*p, r.Path("progress") + "."));
+  }
+  RETURN_IF_ERROR(r.Integer("refs_added", &v.refs_added));
+  RETURN_IF_ERROR(r.Integer("refs_updated", &v.refs_updated));
+  RETURN_IF_ERROR(r.Integer("refs_deleted", &v.refs_deleted));
+  RETURN_IF_ERROR(r.Integer("queued_at", &v.queued_at));
+  RETURN_IF_ERROR(r.Integer("started_at", &v.started_at));
+  RETURN_IF_ERROR(r.Integer("finished_at", &v.finished_at));
+  return v;
+}
+
+// Maps a decoding failure onto the customisation point's error_code form.
+template <typename T>
+json::result<T> ToJsonResult(Result<T> r) {
+  if (r.ok()) return std::move(r).value();
+  return boost::system::error_code(json::error::not_object);
+}
+
+}  // namespace
+
+void tag_invoke(const json::value_from_tag&, json::value& jv, const RepoSpec& v) {
+  jv = json::object{{"name", v.name}, {"upstream", v.upstream}, {"path", v.path}, {"url", v.url}};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& jv, const SyncProgress& v) {
+  jv = json::object{{"phase", v.phase},
+                    {"received_objects", v.received_objects},
+                    {"total_objects", v.total_objects},
+                    {"indexed_objects", v.indexed_objects},
+                    {"received_bytes", v.received_bytes},
+                    {"bytes_per_second", v.bytes_per_second}};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& jv, const SyncRunView& v) {
+  jv = json::object{{"run_id", v.run_id},
+                    {"repo", v.repo},
+                    {"trigger", v.trigger},
+                    {"state", v.state},
+                    {"error", v.error},
+                    {"progress", json::value_from(v.progress)},
+                    {"refs_added", v.refs_added},
+                    {"refs_updated", v.refs_updated},
+                    {"refs_deleted", v.refs_deleted},
+                    {"queued_at", v.queued_at},
+                    {"started_at", v.started_at},
+                    {"finished_at", v.finished_at}};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& jv, const RepoStatus& v) {
+  auto run = [](const std::optional<SyncRunView>& r) {
+    return r ? json::value_from(*r) : json::value(nullptr);
+  };
+  jv = json::object{{"name", v.name},
+                    {"upstream", v.upstream},
+                    {"url", v.url},
+                    {"state", v.state},
+                    {"last_run", run(v.last_run)},
+                    {"active_run", run(v.active_run)},
+                    {"last_success_at", v.last_success_at},
+                    {"ref_count", static_cast<uint64_t>(v.ref_count)},
+                    {"head", v.head}};
+}
+
+Result<RepoSpec> RepoSpecFromJson(const json::value& jv) {
+  ASSIGN_OR_RETURN(ObjectReader r, ObjectReader::Open(jv, ""));
+  RepoSpec s;
+  RETURN_IF_ERROR(r.String("name", &s.name));
+  RETURN_IF_ERROR(r.String("upstream", &s.upstream));
+  RETURN_IF_ERROR(r.String("path", &s.path));
+  RETURN_IF_ERROR(r.String("url", &s.url));
+  return s;
+}
+
+Result<SyncProgress> SyncProgressFromJson(const json::value& jv) { return DecodeProgress(jv, ""); }
+
+Result<SyncRunView> SyncRunViewFromJson(const json::value& jv) { return DecodeRun(jv, ""); }
+
+Result<RepoStatus> RepoStatusFromJson(const json::value& jv) {
+  ASSIGN_OR_RETURN(ObjectReader r, ObjectReader::Open(jv, ""));
+  RepoStatus s;
+  RETURN_IF_ERROR(r.String("name", &s.name));
+  RETURN_IF_ERROR(r.String("upstream", &s.upstream));
+  RETURN_IF_ERROR(r.String("url", &s.url));
+  RETURN_IF_ERROR(r.String("state", &s.state));
+  if (const json::value* v = r.Find("last_run")) {
+    ASSIGN_OR_RETURN(s.last_run, DecodeRun(*v, "last_run."));
+  }
+  if (const json::value* v = r.Find("active_run")) {
+    ASSIGN_OR_RETURN(s.active_run, DecodeRun(*v, "active_run."));
+  }
+  RETURN_IF_ERROR(r.Integer("last_success_at", &s.last_success_at));
+  uint64_t ref_count = 0;
+  RETURN_IF_ERROR(r.Integer("ref_count", &ref_count));
+  if (ref_count > std::numeric_limits<size_t>::max()) {
+    return r.Error("ref_count", "out of range");
+  }
+  s.ref_count = static_cast<size_t>(ref_count);
+  RETURN_IF_ERROR(r.String("head", &s.head));
+  return s;
+}
+
+json::result<RepoSpec> tag_invoke(const json::try_value_to_tag<RepoSpec>&, const json::value& jv) {
+  return ToJsonResult(RepoSpecFromJson(jv));
+}
+json::result<SyncProgress> tag_invoke(const json::try_value_to_tag<SyncProgress>&,
+                                      const json::value& jv) {
+  return ToJsonResult(SyncProgressFromJson(jv));
+}
+json::result<SyncRunView> tag_invoke(const json::try_value_to_tag<SyncRunView>&,
+                                     const json::value& jv) {
+  return ToJsonResult(SyncRunViewFromJson(jv));
+}
+json::result<RepoStatus> tag_invoke(const json::try_value_to_tag<RepoStatus>&,
+                                    const json::value& jv) {
+  return ToJsonResult(RepoStatusFromJson(jv));
+}
+
+Result<json::value> ParseJson(std::string_view text) {
+  boost::system::error_code ec;
+  json::parser p;
+  size_t used = p.write(text.data(), text.size(), ec);
+  if (ec) {
+    return InvalidArgument("invalid JSON at offset " + std::to_string(used) + ": " +
+                           ec.message());
+  }
+  return p.release();
+}
+
+std::string ErrorJson(const Status& status) {
+  return json::serialize(json::object{
+      {"error", json::object{{"code", StatusCodeName(status.code())},
+                             {"message", status.message()}}}});
+}
+
+bool StatusCodeFromName(std::string_view name, StatusCode* out) {
+  for (int i = static_cast<int>(StatusCode::kOk); i <= static_cast<int>(StatusCode::kInternal);
+       ++i) {
+    auto code = static_cast<StatusCode>(i);
+    if (StatusCodeName(code) == name) {
+      *out = code;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<Status> StatusFromErrorJson(const json::value& jv) {
+  const json::object* top = jv.if_object();
+  const json::value* err = top ? top->if_contains("error") : nullptr;
+  const json::object* obj = err ? err->if_object() : nullptr;
+  if (obj == nullptr) return std::nullopt;
+  std::string code_name, message;
+  if (const json::value* c = obj->if_contains("code"); c && c->is_string()) {
+    code_name = std::string(c->get_string());
+  }
+  if (const json::value* m = obj->if_contains("message"); m && m->is_string()) {
+    message = std::string(m->get_string());
+  }
+  StatusCode code = StatusCode::kInternal;
+  if (!StatusCodeFromName(code_name, &code) || code == StatusCode::kOk) {
+    code = StatusCode::kInternal;
+  }
+  if (message.empty()) message = code_name.empty() ? "unknown error" : code_name;
+  return Status(code, std::move(message));
+}
+
+}  // namespace mirrord

@@ -1,0 +1,71 @@
+// The plain data of the admin API: what a repo is mirrored from, a sync run and its live
+// progress, and a repo's status. Shared by mirrord (SyncService, the admin API) and
+// mirrorctl (which decodes them from JSON, see common/api_json.h), so it depends on nothing
+// but the standard library.
+// Thread-safety: value types; copies are independent.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mirrord {
+
+// Where a repo comes from. Exactly one of `upstream` (a configured upstream name, with
+// `path` at that upstream, default: the local name) or `url` is set.
+struct RepoSpec {
+  std::string name;      // local name, validated by ValidateRepoName
+  std::string upstream;  // e.g. "github", "hf"
+  std::string path;      // e.g. "THUDM/chatglm3-6b"
+  std::string url;       // explicit URL, e.g. "https://example.com/x.git"
+};
+
+enum class SyncTrigger { kManual, kPoll, kWebhook, kStartup };
+// "manual", "poll", "webhook", "startup".
+std::string_view SyncTriggerName(SyncTrigger t);
+
+// Live progress of one sync, as shown by `mirrorctl sync`.
+struct SyncProgress {
+  std::string phase;  // "queued", "connecting", "fetching", "publishing", "maintenance", "done"
+  uint64_t received_objects = 0;
+  uint64_t total_objects = 0;
+  uint64_t indexed_objects = 0;
+  uint64_t received_bytes = 0;
+  double bytes_per_second = 0;  // over the last few seconds
+};
+
+struct SyncRunView {
+  int64_t run_id = 0;
+  std::string repo;
+  std::string trigger;  // SyncTriggerName
+  std::string state;    // "queued", "running", "succeeded", "failed", "interrupted"
+  std::string error;    // empty unless failed; never contains credentials
+  SyncProgress progress;
+  int refs_added = 0;
+  int refs_updated = 0;
+  int refs_deleted = 0;
+  int64_t queued_at = 0;    // unix seconds
+  int64_t started_at = 0;   // 0 until running
+  int64_t finished_at = 0;  // 0 until finished
+};
+
+// True for the states a run never leaves: "succeeded", "failed", "interrupted".
+inline bool IsFinalRunState(std::string_view state) {
+  return state == "succeeded" || state == "failed" || state == "interrupted";
+}
+
+struct RepoStatus {
+  std::string name;
+  std::string upstream;  // upstream name, or "" for an explicit url
+  std::string url;       // resolved upstream URL, credentials removed
+  std::string state;     // "new", "syncing", "ready", "failed"
+  std::optional<SyncRunView> last_run;    // most recent finished run
+  std::optional<SyncRunView> active_run;  // queued or running now
+  int64_t last_success_at = 0;
+  size_t ref_count = 0;
+  std::string head;  // e.g. "refs/heads/main"
+};
+
+}  // namespace mirrord

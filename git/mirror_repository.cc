@@ -1,0 +1,259 @@
+#include "git/mirror_repository.h"
+
+#include <git2.h>
+#include <stdlib.h>
+
+#include <cerrno>
+#include <set>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "common/file_util.h"
+#include "git/libgit2_status.h"
+
+namespace mirrord {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kIncompleteInfix = ".incomplete-";
+
+// mirrord's repository configuration, applied on creation and on every open.
+constexpr std::pair<const char*, const char*> kMirrorConfig[] = {
+    {"core.logAllRefUpdates", "false"},
+    {"gc.auto", "0"},
+    // Hidden by prefix: git matches a hideRefs entry against whole path components, so the
+    // value must not end in '/' ("refs/mirrord/" would hide nothing below it).
+    {"uploadpack.hideRefs", "refs/mirrord"},
+    {"uploadpack.allowFilter", "true"},
+    {"uploadpack.allowAnySHA1InWant", "false"},
+    {"uploadpack.allowTipSHA1InWant", "false"},
+    {"uploadpack.allowReachableSHA1InWant", "false"},
+    {"http.receivepack", "false"},
+};
+
+Status ApplyMirrorConfig(git_repository* repo, const std::string& dir) {
+  git_config* raw = nullptr;
+  int rc = git_repository_config(&raw, repo);
+  ConfigPtr all(raw);
+  if (rc < 0) return Libgit2Status(rc, "read configuration of " + dir);
+  raw = nullptr;
+  rc = git_config_open_level(&raw, all.get(), GIT_CONFIG_LEVEL_LOCAL);
+  ConfigPtr local(raw);
+  if (rc < 0) return Libgit2Status(rc, "open configuration of " + dir);
+  for (const auto& [key, value] : kMirrorConfig) {
+    ScopedGitBuf current;
+    rc = git_config_get_string_buf(current.get(), local.get(), key);
+    if (rc == 0 && current.view() == value) continue;
+    if (rc < 0 && rc != GIT_ENOTFOUND) {
+      // A multi-valued key (hideRefs set by hand): leave the operator's values alone.
+      continue;
+    }
+    rc = git_config_set_string(local.get(), key, value);
+    if (rc < 0) return Libgit2Status(rc, std::string("set ") + key + " in " + dir);
+  }
+  return Status::Ok();
+}
+
+Status FsyncTree(const fs::path& root) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->is_directory(ec)) RETURN_IF_ERROR(FsyncDirectory(it->path()));
+  }
+  if (ec) return ErrnoStatus(ec.value(), "walk " + root.string());
+  return FsyncDirectory(root);
+}
+
+Status OpenExisting(const fs::path& dir) {
+  auto repo = OpenBareRepository(dir.string());
+  if (!repo.ok()) {
+    return FailedPrecondition(dir.string() + " exists but is not a bare git repository (" +
+                              repo.status().message() + ")");
+  }
+  return ApplyMirrorConfig(repo->get(), dir.string());
+}
+
+Status CreateFresh(const fs::path& dir) {
+  fs::path parent = dir.parent_path();
+  if (parent.empty()) parent = ".";
+  RETURN_IF_ERROR(CreateDirectories(parent));
+  std::string pattern =
+      (parent / ("." + dir.filename().string() + std::string(kIncompleteInfix) + "XXXXXX"))
+          .string();
+  if (::mkdtemp(pattern.data()) == nullptr) return ErrnoStatus(errno, "create " + pattern);
+  fs::path tmp = pattern;
+  auto cleanup = [&](Status s) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    return s;
+  };
+
+  git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+  opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
+  opts.initial_head = "main";
+  opts.description = "mirrord mirror";
+  git_repository* raw = nullptr;
+  int rc = git_repository_init_ext(&raw, tmp.c_str(), &opts);
+  RepositoryPtr repo(raw);
+  if (rc < 0) return cleanup(Libgit2Status(rc, "create repository " + tmp.string()));
+  if (Status s = ApplyMirrorConfig(repo.get(), tmp.string()); !s.ok()) return cleanup(s);
+  repo.reset();
+  if (Status s = FsyncTree(tmp); !s.ok()) return cleanup(s);
+
+  if (::rename(tmp.c_str(), dir.c_str()) != 0) {
+    int err = errno;
+    if (err == EEXIST || err == ENOTEMPTY) {
+      // Another creator won the race: use theirs.
+      (void)cleanup(Status::Ok());
+      return OpenExisting(dir);
+    }
+    return cleanup(ErrnoStatus(err, "rename " + tmp.string() + " to " + dir.string()));
+  }
+  return FsyncDirectory(parent);
+}
+
+bool StartsWith(std::string_view s, std::string_view prefix) { return s.starts_with(prefix); }
+bool EndsWith(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
+
+bool IsHexDirName(std::string_view name) {
+  if (name.size() != 2) return false;
+  for (char c : name) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+class Remover {
+ public:
+  Status Remove(const fs::path& p) {
+    std::error_code ec;
+    fs::remove_all(p, ec);
+    if (ec) return ErrnoStatus(ec.value(), "remove " + p.string());
+    removed_.push_back(p);
+    return Status::Ok();
+  }
+  // Removes the entries of `dir` (not recursing) whose name satisfies `pred`.
+  template <typename Pred>
+  Status RemoveMatching(const fs::path& dir, Pred pred) {
+    std::error_code ec;
+    std::vector<fs::path> victims;
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
+      if (pred(it->path().filename().string())) victims.push_back(it->path());
+    }
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return ErrnoStatus(ec.value(), "list " + dir.string());
+    }
+    for (const fs::path& p : victims) RETURN_IF_ERROR(Remove(p));
+    return Status::Ok();
+  }
+  std::vector<fs::path> Take() { return std::move(removed_); }
+
+ private:
+  std::vector<fs::path> removed_;
+};
+
+Status RemoveIncompleteSiblings(const fs::path& dir, Remover& remover) {
+  fs::path parent = dir.parent_path();
+  if (parent.empty()) parent = ".";
+  std::string prefix = "." + dir.filename().string() + std::string(kIncompleteInfix);
+  return remover.RemoveMatching(parent, [&](const std::string& name) {
+    return StartsWith(name, prefix) && name.size() == prefix.size() + 6;
+  });
+}
+
+Status RemoveStaleRefLocks(const fs::path& refs_dir, Remover& remover) {
+  std::error_code ec;
+  std::vector<fs::path> victims;
+  for (auto it = fs::recursive_directory_iterator(refs_dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (EndsWith(it->path().filename().string(), ".lock") && !it->is_directory(ec)) {
+      victims.push_back(it->path());
+    }
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return ErrnoStatus(ec.value(), "walk " + refs_dir.string());
+  }
+  for (const fs::path& p : victims) RETURN_IF_ERROR(remover.Remove(p));
+  return Status::Ok();
+}
+
+Status RemovePackGarbage(const fs::path& pack_dir, Remover& remover) {
+  // Temporary files: libgit2's indexer ("pack_git2_XXXXXX"), git's index-pack and repack
+  // ("tmp_pack_*", "tmp_idx_*", ".tmp-<pid>-pack-*"), and locks (multi-pack-index.lock).
+  RETURN_IF_ERROR(remover.RemoveMatching(pack_dir, [](const std::string& name) {
+    return StartsWith(name, "pack_git2_") || StartsWith(name, "tmp_") ||
+           StartsWith(name, ".tmp-") || EndsWith(name, ".lock");
+  }));
+  // Half-renamed packs: both libgit2 and git rename the .pack into place before its .idx,
+  // so a .pack without .idx is an interrupted write that no reader ever uses.
+  std::set<std::string> stems_with_pack, stems_with_idx;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(pack_dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    fs::path p = it->path();
+    std::string name = p.filename().string();
+    if (!StartsWith(name, "pack-")) continue;
+    if (p.extension() == ".pack") stems_with_pack.insert(p.stem().string());
+    if (p.extension() == ".idx") stems_with_idx.insert(p.stem().string());
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return ErrnoStatus(ec.value(), "list " + pack_dir.string());
+  }
+  return remover.RemoveMatching(pack_dir, [&](const std::string& name) {
+    if (!StartsWith(name, "pack-")) return false;
+    fs::path p(name);
+    std::string stem = p.stem().string();
+    std::string ext = p.extension().string();
+    if (ext == ".pack") return !stems_with_idx.contains(stem);
+    if (ext == ".idx" || ext == ".rev" || ext == ".bitmap") return !stems_with_pack.contains(stem);
+    return false;
+  });
+}
+
+}  // namespace
+
+Status MirrorRepository::CreateOrOpen(const std::filesystem::path& dir) {
+  RETURN_IF_ERROR(EnsureLibgit2Initialized());
+  std::error_code ec;
+  if (fs::exists(dir, ec)) return OpenExisting(dir);
+  if (ec) return ErrnoStatus(ec.value(), "stat " + dir.string());
+  return CreateFresh(dir);
+}
+
+Result<std::vector<std::filesystem::path>> MirrorRepository::RecoverAfterCrash(
+    const std::filesystem::path& dir) {
+  Remover remover;
+  RETURN_IF_ERROR(RemoveIncompleteSiblings(dir, remover));
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return remover.Take();
+
+  RETURN_IF_ERROR(remover.RemoveMatching(dir, [](const std::string& name) {
+    return name == "packed-refs.lock" || name == "HEAD.lock" || name == "config.lock" ||
+           name == "FETCH_HEAD.lock" || name == "shallow.lock" || name == "index.lock";
+  }));
+  RETURN_IF_ERROR(RemoveStaleRefLocks(dir / "refs", remover));
+  fs::path objects = dir / "objects";
+  // Loose-object temporaries: libgit2 ("tmp_object_git2_*" in objects/) and git
+  // ("tmp_obj_*" in objects/ or objects/xx/).
+  RETURN_IF_ERROR(remover.RemoveMatching(
+      objects, [](const std::string& name) { return StartsWith(name, "tmp_"); }));
+  std::vector<fs::path> fanout;
+  for (auto it = fs::directory_iterator(objects, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    if (IsHexDirName(it->path().filename().string())) fanout.push_back(it->path());
+  }
+  for (const fs::path& d : fanout) {
+    RETURN_IF_ERROR(remover.RemoveMatching(
+        d, [](const std::string& name) { return StartsWith(name, "tmp_"); }));
+  }
+  RETURN_IF_ERROR(RemovePackGarbage(objects / "pack", remover));
+  auto graph_garbage = [](const std::string& name) {
+    return EndsWith(name, ".lock") || StartsWith(name, "tmp_");
+  };
+  RETURN_IF_ERROR(remover.RemoveMatching(objects / "info", graph_garbage));
+  RETURN_IF_ERROR(remover.RemoveMatching(objects / "info" / "commit-graphs", graph_garbage));
+  return remover.Take();
+}
+
+}  // namespace mirrord

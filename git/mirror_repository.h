@@ -1,0 +1,52 @@
+// The on-disk layout of one bare mirror and its lifecycle outside a sync.
+//
+// Layout: <dir> is a bare repository created by mirrord. Published refs (everything outside
+// refs/mirrord/) live only in packed-refs, so one rename switches the whole served set
+// (see ref_publisher.h). Fetches land in the hidden staging namespace refs/mirrord/staging/,
+// which upload-pack never advertises (uploadpack.hideRefs) and clients cannot ask for
+// (uploadpack.allowAnySHA1InWant=false). gc.auto=0: mirrord runs maintenance itself
+// (repo_maintenance.h).
+#pragma once
+
+#include <filesystem>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace mirrord {
+
+// Everything under this prefix is mirrord's own bookkeeping, never served.
+inline constexpr std::string_view kMirrordRefPrefix = "refs/mirrord/";
+// Where fetches put the upstream's refs before they are published.
+inline constexpr std::string_view kStagingRefPrefix = "refs/mirrord/staging/";
+
+// Operations on a mirror directory as a whole. Static only; holds no state.
+// Thread-safety: CreateOrOpen may race with itself for the same directory (one creation
+// wins, the others open it). RecoverAfterCrash must not run while a sync or maintenance of
+// the same mirror runs.
+class MirrorRepository {
+ public:
+  MirrorRepository() = delete;
+
+  // On success `dir` is a bare repository with mirrord's configuration (re-applied when
+  // opening an existing mirror, so configuration changes reach old mirrors). Creation is
+  // crash-safe: the repository is built in a temporary sibling directory
+  // ".<name>.incomplete-XXXXXX", fsynced, and renamed into place, so `dir` never exists
+  // half-made. On failure nothing is left behind; FailedPrecondition when `dir` exists but
+  // is not a bare repository.
+  static Status CreateOrOpen(const std::filesystem::path& dir);
+
+  // Removes what an interrupted sync or maintenance run leaves behind: stale lock files
+  // (packed-refs.lock, HEAD.lock, config.lock, refs/**/*.lock, commit-graph locks), temporary
+  // pack and object files of an interrupted fetch (libgit2's pack_git2_*, tmp_object_git2_*)
+  // or repack (git's tmp_* and .tmp-*), a .pack without its .idx (never used by git; its
+  // .idx is written last), index/bitmap/rev files without their pack, and incomplete
+  // creation directories beside `dir`. A missing `dir` is not an error (only its incomplete
+  // siblings are cleaned). On success returns the removed paths, for logging. On failure
+  // some of them may have been removed already.
+  static Result<std::vector<std::filesystem::path>> RecoverAfterCrash(
+      const std::filesystem::path& dir);
+};
+
+}  // namespace mirrord

@@ -1,0 +1,126 @@
+#include "storage/migrations.h"
+
+#include <string>
+
+#include "common/log.h"
+
+namespace mirrord {
+namespace {
+
+// Ids use AUTOINCREMENT so that an id is never reused after its row is deleted: a client
+// polling run 42 must not suddenly see another repository's run 42.
+constexpr std::string_view kCatalogV1 = R"sql(
+CREATE TABLE repos (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  name            TEXT NOT NULL UNIQUE,
+  upstream        TEXT NOT NULL DEFAULT '',
+  path            TEXT NOT NULL DEFAULT '',
+  url             TEXT NOT NULL DEFAULT '',
+  state           TEXT NOT NULL DEFAULT 'new'
+                  CHECK (state IN ('new', 'syncing', 'ready', 'failed')),
+  head            TEXT NOT NULL DEFAULT '',
+  created_at      INTEGER NOT NULL DEFAULT 0,
+  updated_at      INTEGER NOT NULL DEFAULT 0,
+  last_success_at INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE refs (
+  repo_id INTEGER NOT NULL REFERENCES repos (id) ON DELETE CASCADE,
+  name    TEXT NOT NULL,
+  oid     TEXT NOT NULL,
+  peeled  TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (repo_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE sync_runs (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  repo_id          INTEGER NOT NULL REFERENCES repos (id) ON DELETE CASCADE,
+  "trigger"        TEXT NOT NULL DEFAULT '',
+  state            TEXT NOT NULL DEFAULT 'queued'
+                   CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'interrupted')),
+  error            TEXT NOT NULL DEFAULT '',
+  queued_at        INTEGER NOT NULL DEFAULT 0,
+  started_at       INTEGER NOT NULL DEFAULT 0,
+  finished_at      INTEGER NOT NULL DEFAULT 0,
+  received_bytes   INTEGER NOT NULL DEFAULT 0,
+  received_objects INTEGER NOT NULL DEFAULT 0,
+  refs_added       INTEGER NOT NULL DEFAULT 0,
+  refs_updated     INTEGER NOT NULL DEFAULT 0,
+  refs_deleted     INTEGER NOT NULL DEFAULT 0
+);
+
+-- A repo's history, newest first; also serves the ON DELETE CASCADE lookup.
+CREATE INDEX sync_runs_by_repo ON sync_runs (repo_id, id);
+-- Restart recovery and the job queue look only at the few unfinished runs.
+CREATE INDEX sync_runs_unfinished ON sync_runs (state) WHERE state IN ('queued', 'running');
+)sql";
+
+constexpr Migration kCatalogMigrations[] = {
+    {1, "repos, refs and sync_runs", kCatalogV1},
+};
+
+Status NewerSchemaError(int64_t current, int latest) {
+  return FailedPrecondition("schema version " + std::to_string(current) +
+                            " is newer than this build supports (" + std::to_string(latest) +
+                            "); it was written by a newer mirrord: run that, or restore a "
+                            "backup");
+}
+
+// On success returns whether `m` was applied by this call (false: someone else did).
+Result<bool> ApplyOne(Db& db, const Migration& m, int latest) {
+  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db));
+  // Re-read under the write lock: another process may have migrated since we looked.
+  ASSIGN_OR_RETURN(int64_t current, db.QueryInt64("PRAGMA user_version"));
+  if (current > latest) return NewerSchemaError(current, latest);
+  if (current >= m.version) return false;  // txn rolls back an empty transaction
+  if (current != m.version - 1) {
+    return Internal("schema version is " + std::to_string(current) + ", expected " +
+                    std::to_string(m.version - 1));
+  }
+  RETURN_IF_ERROR(db.Exec(m.sql));
+  {
+    ASSIGN_OR_RETURN(Statement check, db.Prepare("PRAGMA foreign_key_check"));
+    ASSIGN_OR_RETURN(bool violation, check.Step());
+    if (violation) {
+      return FailedPrecondition("foreign key violation in table " + check.ColumnText(0));
+    }
+  }
+  // PRAGMA takes no parameters; the version is an integer from our own list.
+  RETURN_IF_ERROR(db.Exec("PRAGMA user_version = " + std::to_string(m.version)));
+  RETURN_IF_ERROR(txn.Commit());
+  return true;
+}
+
+}  // namespace
+
+std::span<const Migration> CatalogMigrations() { return kCatalogMigrations; }
+
+Result<int> ApplyMigrations(Db& db, std::span<const Migration> migrations) {
+  const int latest = static_cast<int>(migrations.size());
+  for (int i = 0; i < latest; ++i) {
+    if (migrations[i].version != i + 1) {
+      return Internal("migration list is not numbered 1, 2, 3, ...: entry " +
+                      std::to_string(i) + " has version " +
+                      std::to_string(migrations[i].version));
+    }
+  }
+  ASSIGN_OR_RETURN(int64_t current, db.QueryInt64("PRAGMA user_version"));
+  if (current > latest) return NewerSchemaError(current, latest);
+  if (current < 0) {
+    return DataLoss("schema version " + std::to_string(current) + " is not valid");
+  }
+  for (int i = static_cast<int>(current); i < latest; ++i) {
+    const Migration& m = migrations[i];
+    Result<bool> applied = ApplyOne(db, m, latest);
+    if (!applied.ok()) {
+      return applied.status().WithContext("migration " + std::to_string(m.version) + " (" +
+                                          std::string(m.description) + ")");
+    }
+    if (*applied) {
+      MLOG(Info) << "schema migrated to version " << m.version << ": " << m.description;
+    }
+  }
+  return latest;
+}
+
+}  // namespace mirrord

@@ -1,0 +1,85 @@
+// The human output of `mirrorctl list` and `mirrorctl status`.
+#include <gtest/gtest.h>
+
+#include "cli/commands.h"
+
+namespace mirrord {
+namespace {
+
+constexpr int64_t kNow = 1'800'000'000;
+
+RepoStatus Repo(std::string name, std::string state, size_t refs, std::string url) {
+  RepoStatus r;
+  r.name = std::move(name);
+  r.state = std::move(state);
+  r.ref_count = refs;
+  r.url = std::move(url);
+  return r;
+}
+
+TEST(FormatAgeTest, Units) {
+  EXPECT_EQ(FormatAge(0, kNow), "never");
+  EXPECT_EQ(FormatAge(kNow - 2, kNow), "just now");
+  EXPECT_EQ(FormatAge(kNow - 42, kNow), "42s ago");
+  EXPECT_EQ(FormatAge(kNow - 5 * 60, kNow), "5m ago");
+  EXPECT_EQ(FormatAge(kNow - 3 * 3600, kNow), "3h ago");
+  EXPECT_EQ(FormatAge(kNow - 2 * 86400, kNow), "2d ago");
+}
+
+TEST(FormatTimestampTest, Utc) {
+  EXPECT_EQ(FormatTimestamp(0), "never");
+  EXPECT_EQ(FormatTimestamp(1'700'000'000), "2023-11-14 22:13:20 UTC");
+}
+
+TEST(FormatRepoTableTest, AlignedColumns) {
+  RepoStatus a = Repo("THUDM/GLM-4", "ready", 12, "https://github.com/THUDM/GLM-4.git");
+  a.last_run = SyncRunView{};
+  a.last_run->finished_at = kNow - 300;
+  RepoStatus b = Repo("hf/x", "new", 0, "https://huggingface.co/x");
+  EXPECT_EQ(FormatRepoTable({a, b}, kNow),
+            "NAME         STATE  LAST-SYNC  REFS  UPSTREAM\n"
+            "THUDM/GLM-4  ready  5m ago     12    https://github.com/THUDM/GLM-4.git\n"
+            "hf/x         new    never      0     https://huggingface.co/x\n");
+  EXPECT_EQ(FormatRepoTable({}, kNow), "NAME  STATE  LAST-SYNC  REFS  UPSTREAM\n");
+}
+
+TEST(FormatRepoStatusTest, ShowsLastErrorAndActiveRun) {
+  RepoStatus r = Repo("THUDM/GLM-4", "failed", 12, "https://github.com/THUDM/GLM-4.git");
+  r.upstream = "github";
+  r.head = "refs/heads/main";
+  r.last_run = SyncRunView{};
+  r.last_run->run_id = 4;
+  r.last_run->state = "failed";
+  r.last_run->trigger = "poll";
+  r.last_run->finished_at = kNow - 60;
+  r.last_run->error = "upstream answered 502";
+  r.active_run = SyncRunView{};
+  r.active_run->run_id = 5;
+  r.active_run->state = "running";
+  r.active_run->progress.phase = "fetching";
+  r.active_run->progress.received_objects = 3;
+  r.active_run->progress.total_objects = 9;
+  std::string s = FormatRepoStatus(r, kNow);
+  EXPECT_EQ(s.rfind("THUDM/GLM-4\n", 0), 0u) << s;
+  EXPECT_NE(s.find("  state:        failed\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("  upstream:     github  https://github.com/THUDM/GLM-4.git\n"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("  last success: never\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("#4 failed (poll)"), std::string::npos) << s;
+  EXPECT_NE(s.find("  error:        upstream answered 502\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("  active run:   #5 running [fetching] 3/9 objects\n"), std::string::npos)
+      << s;
+}
+
+TEST(ApiReplyTest, ErrorStatusFromBody) {
+  ApiReply r{404, R"({"error": {"code": "NotFound", "message": "repo a/b is not mirrored"}})"};
+  EXPECT_EQ(r.ErrorStatus(), NotFound("repo a/b is not mirrored"));
+  ApiReply html{502, "<html>Bad Gateway</html>\n<body>"};
+  EXPECT_EQ(html.ErrorStatus().code(), StatusCode::kInternal);
+  EXPECT_EQ(html.ErrorStatus().message(), "mirrord answered HTTP 502: <html>Bad Gateway</html>");
+  EXPECT_TRUE((ApiReply{204, ""}.ErrorStatus().ok()));
+}
+
+}  // namespace
+}  // namespace mirrord

@@ -1,0 +1,481 @@
+// GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (GCC PR 109224).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+#include "daemon/http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/file_util.h"
+
+namespace mirrord {
+namespace {
+
+namespace net = boost::asio;
+using namespace std::chrono_literals;
+using Response = http::response<http::string_body>;
+
+// A blocking test client on a plain socket, with a timeout on every wait so that a server
+// bug fails the test instead of hanging it.
+class RawClient {
+ public:
+  explicit RawClient(uint16_t port) {
+    fd_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+
+  bool connected() const { return connected_; }
+
+  void Send(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+
+  // Reads one response (skipping 1xx ones unless `keep_interim`). nullopt on timeout, or
+  // if the connection ends before a complete response.
+  std::optional<Response> Read(bool head_request = false, bool keep_interim = false,
+                               std::chrono::milliseconds timeout = 10s) {
+    for (;;) {
+      http::response_parser<http::string_body> parser;
+      parser.eager(true);
+      parser.body_limit(boost::none);
+      if (head_request) parser.skip(true);
+      for (;;) {
+        if (!pending_.empty()) {
+          boost::beast::error_code ec;
+          size_t used = parser.put(net::buffer(pending_), ec);
+          pending_.erase(0, used);
+          if (ec && ec != http::error::need_more) return std::nullopt;
+          if (parser.is_done()) break;
+          if (used > 0 && !pending_.empty()) continue;
+        }
+        if (!Fill(timeout)) {
+          boost::beast::error_code ec;
+          parser.put_eof(ec);
+          if (!ec && parser.is_done()) break;
+          return std::nullopt;
+        }
+      }
+      Response res = parser.release();
+      if (res.result_int() / 100 == 1 && !keep_interim) continue;
+      return res;
+    }
+  }
+
+  // True if the server closes the connection within `timeout` (after any pending data).
+  bool WaitClosed(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (!Fill(std::chrono::duration_cast<std::chrono::milliseconds>(
+              deadline - std::chrono::steady_clock::now()))) {
+        return closed_;
+      }
+    }
+    return false;
+  }
+
+  void Close() { fd_.reset(); }
+
+ private:
+  // Appends whatever arrives within `timeout`; false on timeout, EOF or error.
+  bool Fill(std::chrono::milliseconds timeout) {
+    pollfd p{fd_.get(), POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(timeout.count()));
+    if (r <= 0) return false;
+    char buf[65536];
+    ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+    if (n <= 0) {
+      closed_ = true;
+      return false;
+    }
+    pending_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+
+  UniqueFd fd_;
+  bool connected_ = false;
+  bool closed_ = false;
+  std::string pending_;
+};
+
+std::string Get(std::string_view target, std::string_view extra = "") {
+  return std::string("GET ") + std::string(target) + " HTTP/1.1\r\nHost: test\r\n" +
+         std::string(extra) + "\r\n";
+}
+
+// An HttpServer on 127.0.0.1:0 running on its own thread.
+class TestServer {
+ public:
+  TestServer(std::shared_ptr<Router> router, HttpServerOptions options = {})
+      : server_(io_, std::move(router), std::move(options)) {
+    Result<net::ip::tcp::endpoint> ep = server_.Listen("127.0.0.1", 0);
+    EXPECT_TRUE(ep.ok()) << ep.status().ToString();
+    if (ep.ok()) port_ = ep->port();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~TestServer() { Stop(0ms); }
+
+  // Stops the server and waits until its io_context has no work left.
+  void Stop(std::chrono::milliseconds grace) {
+    server_.Stop(grace);
+    if (thread_.joinable()) thread_.join();
+  }
+
+  uint16_t port() const { return port_; }
+  HttpServer& server() { return server_; }
+
+ private:
+  net::io_context io_;
+  HttpServer server_;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+net::awaitable<void> Text(HttpExchange& ex, std::string body) {
+  co_await ex.Respond(MakeResponse(ex.request(), http::status::ok, std::move(body)));
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    router_ = std::make_shared<Router>();
+    router_->Add(http::verb::get, "/healthz", [](HttpExchange& ex) { return Text(ex, "ok\n"); });
+    router_->AddPrefix({http::verb::get}, "/echo/", [](HttpExchange& ex) {
+      auto it = ex.query().find("q");
+      return Text(ex, ex.path() + "|" + (it == ex.query().end() ? "-" : it->second));
+    });
+    router_->Add(
+        http::verb::post, "/small",
+        [](HttpExchange& ex) { return Text(ex, std::to_string(ex.request().body().size())); },
+        {.body_limit = 16});
+    router_->Add(http::verb::get, "/throw", [](HttpExchange&) -> net::awaitable<void> {
+      throw std::runtime_error("boom");
+      co_return;
+    });
+    router_->Add(http::verb::get, "/silent",
+                 [](HttpExchange&) -> net::awaitable<void> { co_return; });
+    router_->Add(http::verb::get, "/stream", [](HttpExchange& ex) -> net::awaitable<void> {
+      http::response<http::empty_body> header(http::status::ok, 11);
+      header.set(http::field::content_type, "application/octet-stream");
+      if (!co_await ex.BeginStream(std::move(header))) co_return;
+      for (std::string_view part : {"alpha ", "", "beta ", "gamma"}) {
+        if (!co_await ex.Write(part)) co_return;
+      }
+      co_await ex.EndStream();
+    });
+    router_->Add(http::verb::get, "/abort", [](HttpExchange& ex) -> net::awaitable<void> {
+      http::response<http::empty_body> header(http::status::ok, 11);
+      if (!co_await ex.BeginStream(std::move(header))) co_return;
+      co_await ex.Write("partial");
+      ex.Abort();
+    });
+    router_->Add(http::verb::get, "/slow", [this](HttpExchange& ex) -> net::awaitable<void> {
+      slow_started_.set_value();
+      net::steady_timer timer(co_await net::this_coro::executor, 300ms);
+      co_await timer.async_wait(net::use_awaitable);
+      co_await Text(ex, "slow\n");
+    });
+    router_->Add(http::verb::get, "/stuck", [this](HttpExchange&) -> net::awaitable<void> {
+      slow_started_.set_value();
+      net::steady_timer timer(co_await net::this_coro::executor, std::chrono::hours(1));
+      co_await timer.async_wait(net::use_awaitable);
+    });
+  }
+
+  std::shared_ptr<Router> router_;
+  std::promise<void> slow_started_;
+};
+
+TEST_F(HttpServerTest, ListenPicksAFreePort) {
+  TestServer server(router_);
+  EXPECT_NE(server.port(), 0);
+}
+
+TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  TestServer server(router_);
+  RawClient c(server.port());
+  ASSERT_TRUE(c.connected());
+  for (int i = 0; i < 3; ++i) {
+    c.Send(Get("/healthz"));
+    std::optional<Response> r = c.Read();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->result(), http::status::ok);
+    EXPECT_EQ(r->body(), "ok\n");
+    EXPECT_EQ((*r)[http::field::server], "mirrord");
+    EXPECT_TRUE(r->keep_alive());
+  }
+  // Pipelined requests are answered in order.
+  c.Send(Get("/echo/a?q=1") + Get("/echo/b?q=2"));
+  EXPECT_EQ(c.Read()->body(), "/echo/a|1");
+  EXPECT_EQ(c.Read()->body(), "/echo/b|2");
+  c.Send(Get("/healthz", "Connection: close\r\n"));
+  ASSERT_TRUE(c.Read());
+  EXPECT_TRUE(c.WaitClosed(2s));
+}
+
+TEST_F(HttpServerTest, HeadGetsHeadersWithoutBody) {
+  TestServer server(router_);
+  RawClient c(server.port());
+  c.Send("HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::optional<Response> r = c.Read(/*head_request=*/true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result(), http::status::ok);
+  EXPECT_EQ((*r)[http::field::content_length], "3");
+  EXPECT_EQ(r->body(), "");
+  // No stray body bytes: the next response parses cleanly.
+  c.Send(Get("/healthz"));
+  r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "ok\n");
+}
+
+TEST_F(HttpServerTest, DecodesPathAndQuery) {
+  TestServer server(router_);
+  RawClient c(server.port());
+  c.Send(Get("/echo/a%20b?q=x%26y+z&token=secret"));
+  std::optional<Response> r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "/echo/a b|x&y z");
+  c.Send(Get("/echo/bad%zz"));
+  r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result(), http::status::bad_request);
+}
+
+TEST_F(HttpServerTest, UnknownPathAndMethod) {
+  TestServer server(router_);
+  RawClient c(server.port());
+  c.Send(Get("/nope"));
+  std::optional<Response> r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result(), http::status::not_found);
+  c.Send("DELETE /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result(), http::status::method_not_allowed);
+  EXPECT_EQ((*r)[http::field::allow], "GET, HEAD");
+  c.Send("BREW /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result(), http::status::method_not_allowed);
+}
+
+TEST_F(HttpServerTest, BodyWithinLimitIsRead) {
+  TestServer server(router_);
+  RawClient c(server.port());
+  c.Send("POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789");
+  std::optional<Response> r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "10");
+  c.Send("POST /small HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n");
+  r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "8");
+}
+
+TEST_F(HttpServerTest, ContentLengthOverLimitIs413WithoutReadingTheBody) {
+  TestServer server(router_);
+  RawClient c(server.port());
+  c.Send("POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
+  std::optional<Response> r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result(), http::status::payload_too_large);
+  EXPECT_FALSE(r->keep_alive());
+  EXPECT_TRUE(c.WaitClosed(3s));
+}
+
+TEST_F(HttpServerTest, ChunkedBodyOverLimitIs413) {
+  TestServer server(router_);
+  RawClient c(server.port());
+  c.Send("POST /small HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "a\r\n0123456789\r\na\r\n0123456789\r\n");
+  std::optional<Response> r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result(), http::status::payload_too_large);
+  EXPECT_TRUE(c.WaitClosed(3s));
+}
+
+TEST_F(HttpServerTest, ExpectContinue) {
+  TestServer server(router_);
+  RawClient c(server.port());
+  c.Send("POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  std::optional<Response> r = c.Read(false, /*keep_interim=*/true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result(), http::status::continue_);
+  c.Send("abcd");
+  r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "4");
+}
+
+TEST_F(HttpServerTest, HandlerFailuresBecome500) {
+  TestServer server(router_);
+  RawClient c(server.port());
+  c.Send(Get("/throw"));
+  std::optional<Response> r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result(), http::status::internal_server_error);
+  c.Send(Get("/silent"));
+  r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result(), http::status::internal_server_error);
+  c.Send(Get("/healthz"));
+  r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result(), http::status::ok);
+}
+
+TEST_F(HttpServerTest, StreamsChunkedAndKeepsTheConnection) {
+  TestServer server(router_);
+  RawClient c(server.port());
+  c.Send(Get("/stream"));
+  std::optional<Response> r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result(), http::status::ok);
+  EXPECT_TRUE(r->chunked());
+  EXPECT_EQ(r->body(), "alpha beta gamma");
+  c.Send(Get("/healthz"));
+  ASSERT_TRUE(c.Read());
+  // HEAD of a streamed resource: headers only.
+  c.Send("HEAD /stream HTTP/1.1\r\nHost: t\r\n\r\n");
+  r = c.Read(/*head_request=*/true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "");
+  // HTTP/1.0 clients get the raw body, delimited by the close.
+  RawClient old(server.port());
+  old.Send("GET /stream HTTP/1.0\r\n\r\n");
+  r = old.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "alpha beta gamma");
+}
+
+TEST_F(HttpServerTest, AbortedStreamIsTruncated) {
+  TestServer server(router_);
+  RawClient c(server.port());
+  c.Send(Get("/abort"));
+  EXPECT_FALSE(c.Read());  // the connection ends before the last chunk
+}
+
+TEST_F(HttpServerTest, ReadTimeoutClosesIdleConnections) {
+  HttpServerOptions options;
+  options.read_timeout = 200ms;
+  TestServer server(router_, options);
+  RawClient idle(server.port());
+  RawClient partial(server.port());
+  partial.Send("GET /healthz HTTP/1.1\r\n");
+  EXPECT_TRUE(idle.WaitClosed(3s));
+  EXPECT_TRUE(partial.WaitClosed(3s));
+  // After a request, the keep-alive wait is timed too.
+  RawClient used(server.port());
+  used.Send(Get("/healthz"));
+  ASSERT_TRUE(used.Read());
+  EXPECT_TRUE(used.WaitClosed(3s));
+  // A body that stalls.
+  RawClient stalled(server.port());
+  stalled.Send("POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n01234");
+  EXPECT_TRUE(stalled.WaitClosed(3s));
+}
+
+TEST_F(HttpServerTest, OversizedHeaderIs431) {
+  HttpServerOptions options;
+  options.header_limit = 1024;
+  TestServer server(router_, options);
+  RawClient c(server.port());
+  c.Send(Get("/healthz", "X-Big: " + std::string(4000, 'x') + "\r\n"));
+  std::optional<Response> r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result(), http::status::request_header_fields_too_large);
+}
+
+TEST_F(HttpServerTest, MalformedRequestIs400) {
+  TestServer server(router_);
+  RawClient c(server.port());
+  c.Send("NOT HTTP AT ALL\r\n\r\n");
+  std::optional<Response> r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result(), http::status::bad_request);
+}
+
+TEST_F(HttpServerTest, AccessObserverSeesEveryRequest) {
+  std::atomic<int> seen{0};
+  std::atomic<unsigned> last_status{0};
+  HttpServerOptions options;
+  options.on_request = [&](const HttpAccessRecord& rec) {
+    last_status = rec.status;
+    EXPECT_EQ(rec.path.find('?'), std::string_view::npos);
+    ++seen;
+  };
+  TestServer server(router_, options);
+  RawClient c(server.port());
+  c.Send(Get("/echo/x?q=secret"));
+  ASSERT_TRUE(c.Read());
+  c.Send(Get("/nope"));
+  ASSERT_TRUE(c.Read());
+  server.Stop(1s);
+  EXPECT_EQ(seen.load(), 2);
+  EXPECT_EQ(last_status.load(), 404u);
+}
+
+TEST_F(HttpServerTest, StopLetsInFlightRequestsFinish) {
+  TestServer server(router_);
+  RawClient idle(server.port());
+  RawClient busy(server.port());
+  ASSERT_TRUE(idle.connected() && busy.connected());
+  busy.Send(Get("/slow"));
+  ASSERT_EQ(slow_started_.get_future().wait_for(5s), std::future_status::ready);
+  auto start = std::chrono::steady_clock::now();
+  server.Stop(5s);  // returns once the io_context is out of work
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+  std::optional<Response> r = busy.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "slow\n");
+  EXPECT_FALSE(r->keep_alive());
+  EXPECT_TRUE(idle.WaitClosed(1s));
+  EXPECT_FALSE(RawClient(server.port()).connected());
+  EXPECT_EQ(server.server().connection_count(), 0u);
+}
+
+TEST_F(HttpServerTest, StopClosesStuckExchangesAfterTheGracePeriod) {
+  TestServer server(router_);
+  RawClient c(server.port());
+  c.Send(Get("/stuck"));
+  ASSERT_EQ(slow_started_.get_future().wait_for(5s), std::future_status::ready);
+  auto start = std::chrono::steady_clock::now();
+  server.Stop(200ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  EXPECT_TRUE(c.WaitClosed(1s));
+}
+
+}  // namespace
+}  // namespace mirrord
