@@ -33,8 +33,8 @@ bool AppendHeader(SlistPtr& list, const std::string& header) {
 struct Sink {
   CURL* curl = nullptr;
   const ApiClient::LineCallback* on_line = nullptr;
-  std::string body;     // non-streamed bytes
-  std::string partial;  // streamed bytes after the last '\n'
+  std::string body;      // non-streamed bytes
+  std::string partial;   // streamed bytes after the last '\n'
   bool stopped = false;  // the callback asked to stop
 
   bool Streaming() const {
@@ -61,8 +61,7 @@ struct Sink {
     }
     partial.append(data, n);
     size_t start = 0;
-    for (size_t nl = partial.find('\n'); nl != std::string::npos;
-         nl = partial.find('\n', start)) {
+    for (size_t nl = partial.find('\n'); nl != std::string::npos; nl = partial.find('\n', start)) {
       bool go_on = Deliver(std::string_view(partial).substr(start, nl - start));
       start = nl + 1;
       if (!go_on) return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
@@ -91,7 +90,9 @@ Status ApiReply::ErrorStatus() const {
 }
 
 ApiClient::ApiClient(std::string base_url, std::string token, std::filesystem::path token_file)
-    : base_url_(std::move(base_url)), token_(std::move(token)), token_file_(std::move(token_file)) {}
+    : base_url_(std::move(base_url)),
+      token_(std::move(token)),
+      token_file_(std::move(token_file)) {}
 
 Result<ApiReply> ApiClient::Get(std::string_view path) { return Perform("GET", path, "", nullptr); }
 
@@ -117,10 +118,11 @@ Result<ApiReply> ApiClient::Perform(std::string_view method, std::string_view pa
   const std::string method_text(method);
 
   SlistPtr headers;
-  bool headers_ok = AppendHeader(headers, "Authorization: Bearer " + token_) &&
-                    AppendHeader(headers, on_line ? "Accept: application/x-ndjson"
-                                                  : "Accept: application/json");
-  if (method == "POST") headers_ok = headers_ok && AppendHeader(headers, "Content-Type: application/json");
+  bool headers_ok =
+      AppendHeader(headers, "Authorization: Bearer " + token_) &&
+      AppendHeader(headers, on_line ? "Accept: application/x-ndjson" : "Accept: application/json");
+  if (method == "POST")
+    headers_ok = headers_ok && AppendHeader(headers, "Content-Type: application/json");
   if (!headers_ok) return Internal("out of memory building request headers");
 
   Sink sink;

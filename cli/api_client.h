@@ -50,8 +50,8 @@ class ApiClient {
   const std::string& base_url() const { return base_url_; }
 
  private:
-  Result<ApiReply> Perform(std::string_view method, std::string_view path,
-                           std::string_view body, const LineCallback* on_line);
+  Result<ApiReply> Perform(std::string_view method, std::string_view path, std::string_view body,
+                           const LineCallback* on_line);
 
   std::string base_url_;
   std::string token_;

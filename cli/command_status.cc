@@ -12,7 +12,9 @@ namespace {
 std::string RunLine(const SyncRunView& run, int64_t now) {
   std::string s = "#" + std::to_string(run.run_id) + " " + run.state;
   if (!run.trigger.empty()) s += " (" + run.trigger + ")";
-  int64_t when = run.finished_at ? run.finished_at : run.started_at ? run.started_at : run.queued_at;
+  int64_t when = run.finished_at  ? run.finished_at
+                 : run.started_at ? run.started_at
+                                  : run.queued_at;
   if (when != 0) s += ", " + FormatTimestamp(when) + " (" + FormatAge(when, now) + ")";
   if (run.state == "succeeded") {
     s += ": " + std::to_string(run.refs_added) + " refs added, " +
@@ -46,9 +48,9 @@ std::string FormatRepoStatus(const RepoStatus& repo, int64_t now) {
     if (!repo.last_run->error.empty()) Field(out, "error:", repo.last_run->error);
   }
   if (repo.active_run) {
-    Field(out, "active run:", "#" + std::to_string(repo.active_run->run_id) + " " +
-                                  repo.active_run->state + " " +
-                                  FormatProgress(repo.active_run->progress));
+    Field(out, "active run:",
+          "#" + std::to_string(repo.active_run->run_id) + " " + repo.active_run->state + " " +
+              FormatProgress(repo.active_run->progress));
   }
   return out;
 }
@@ -93,8 +95,8 @@ int RunStatusCommand(ApiClient& client, const StatusArgs& args, CommandIo& io) {
   for (size_t i = 0; i < items.size(); ++i) {
     Result<RepoStatus> repo = RepoStatusFromJson(items[i]);
     if (!repo.ok()) {
-      io.err << "mirrorctl: status: unreadable repo in mirrord's answer: "
-             << repo.error().message() << "\n";
+      io.err << "mirrorctl: status: unreadable repo in mirrord's answer: " << repo.error().message()
+             << "\n";
       return kExitFailed;
     }
     if (i > 0) io.out << "\n";

@@ -10,8 +10,7 @@
 namespace mirrord {
 namespace {
 
-int NotMirrored(const std::string& name, const ApiReply& reply, bool source_given,
-                CommandIo& io) {
+int NotMirrored(const std::string& name, const ApiReply& reply, bool source_given, CommandIo& io) {
   if (source_given) return ReportApiError(reply, "sync of " + name, io);
   io.err << "mirrorctl: " << name << " is not mirrored yet; add it with --upstream UPSTREAM "
          << "[--path PATH] or --url URL\n";

@@ -17,9 +17,9 @@ class ObjectReader {
  public:
   static Result<ObjectReader> Open(const json::value& jv, std::string where) {
     if (!jv.is_object()) {
-      std::string what = where.empty() ? "expected a JSON object"
-                                       : where.substr(0, where.size() - 1) +
-                                             ": expected a JSON object";
+      std::string what = where.empty()
+                             ? "expected a JSON object"
+                             : where.substr(0, where.size() - 1) + ": expected a JSON object";
       return InvalidArgument(std::move(what));
     }
     return ObjectReader(jv.get_object(), std::move(where));
@@ -52,8 +52,8 @@ class ObjectReader {
     boost::system::error_code ec;
     T n = v->is_number() ? v->to_number<T>(ec) : T{};
     if (!v->is_number() || ec) {
-      return Error(key, std::is_signed_v<T> ? "expected an integer"
-                                            : "expected a non-negative integer");
+      return Error(key,
+                   std::is_signed_v<T> ? "expected an integer" : "expected a non-negative integer");
     }
     *out = n;
     return Status::Ok();
@@ -219,16 +219,15 @@ Result<json::value> ParseJson(std::string_view text) {
   json::parser p;
   size_t used = p.write(text.data(), text.size(), ec);
   if (ec) {
-    return InvalidArgument("invalid JSON at offset " + std::to_string(used) + ": " +
-                           ec.message());
+    return InvalidArgument("invalid JSON at offset " + std::to_string(used) + ": " + ec.message());
   }
   return p.release();
 }
 
 std::string ErrorJson(const Status& status) {
-  return json::serialize(json::object{
-      {"error", json::object{{"code", StatusCodeName(status.code())},
-                             {"message", status.message()}}}});
+  return json::serialize(
+      json::object{{"error", json::object{{"code", StatusCodeName(status.code())},
+                                          {"message", status.message()}}}});
 }
 
 bool StatusCodeFromName(std::string_view name, StatusCode* out) {

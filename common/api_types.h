@@ -58,9 +58,9 @@ inline bool IsFinalRunState(std::string_view state) {
 
 struct RepoStatus {
   std::string name;
-  std::string upstream;  // upstream name, or "" for an explicit url
-  std::string url;       // resolved upstream URL, credentials removed
-  std::string state;     // "new", "syncing", "ready", "failed"
+  std::string upstream;                   // upstream name, or "" for an explicit url
+  std::string url;                        // resolved upstream URL, credentials removed
+  std::string state;                      // "new", "syncing", "ready", "failed"
   std::optional<SyncRunView> last_run;    // most recent finished run
   std::optional<SyncRunView> active_run;  // queued or running now
   int64_t last_success_at = 0;

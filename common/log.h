@@ -39,8 +39,16 @@ class LogMessage {
 
 }  // namespace mirrord
 
+namespace mirrord {
+// Lets MLOG be one expression, so `if (x) MLOG(Info) << ...; else ...` parses as written.
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
+}  // namespace mirrord
+
 // MLOG(Info) << "text";  cheap when the level is filtered out.
-#define MLOG(severity)                                                         \
-  if (::mirrord::LogLevel::k##severity < ::mirrord::MinLogLevel()) {          \
-  } else                                                                       \
-    ::mirrord::LogMessage(::mirrord::LogLevel::k##severity).stream()
+#define MLOG(severity)                                                \
+  (::mirrord::LogLevel::k##severity < ::mirrord::MinLogLevel())       \
+      ? (void)0                                                       \
+      : ::mirrord::LogVoidify() &                                     \
+            ::mirrord::LogMessage(::mirrord::LogLevel::k##severity).stream()

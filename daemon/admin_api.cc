@@ -112,8 +112,8 @@ http::status HttpStatusFor(StatusCode code) {
   }
 }
 
-AdminApi::AdminApi(SyncService& service, asio::thread_pool& blocking_pool,
-                   std::string admin_token, AdminApiOptions options)
+AdminApi::AdminApi(SyncService& service, asio::thread_pool& blocking_pool, std::string admin_token,
+                   AdminApiOptions options)
     : service_(service),
       pool_(blocking_pool),
       admin_token_(std::move(admin_token)),
@@ -169,9 +169,9 @@ asio::awaitable<void> AdminApi::Route(HttpExchange& exchange, std::string_view p
     std::string_view verb =
         colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
     if (colon != std::string_view::npos && verb != "sync") {
-      co_return co_await exchange.Respond(ErrorResponse(
-          req, http::status::not_found, "NotFound",
-          "unknown action \":" + std::string(verb) + "\" (known: \":sync\")"));
+      co_return co_await exchange.Respond(
+          ErrorResponse(req, http::status::not_found, "NotFound",
+                        "unknown action \":" + std::string(verb) + "\" (known: \":sync\")"));
     }
     Result<std::string> name = ValidateRepoName(name_text);
     if (!name.ok()) co_return co_await exchange.Respond(ErrorResponse(req, name.error()));
@@ -195,7 +195,8 @@ asio::awaitable<void> AdminApi::Route(HttpExchange& exchange, std::string_view p
 
 asio::awaitable<void> AdminApi::ListRepos(HttpExchange& exchange) {
   auto repos = co_await RunBlocking(pool_, [this] { return service_.ListRepos(); });
-  if (!repos.ok()) co_return co_await exchange.Respond(ErrorResponse(exchange.request(), repos.error()));
+  if (!repos.ok())
+    co_return co_await exchange.Respond(ErrorResponse(exchange.request(), repos.error()));
   json::array list;
   list.reserve(repos->size());
   for (const RepoStatus& r : *repos) list.push_back(json::value_from(r));
@@ -226,8 +227,9 @@ asio::awaitable<void> AdminApi::CreateRepo(HttpExchange& exchange) {
   if (!name.ok()) co_return co_await exchange.Respond(ErrorResponse(req, name.error()));
   spec->name = std::move(*name);
   if (!spec->upstream.empty() && !spec->url.empty()) {
-    co_return co_await bad("give either \"upstream\" (with an optional \"path\") or \"url\", "
-                           "not both");
+    co_return co_await bad(
+        "give either \"upstream\" (with an optional \"path\") or \"url\", "
+        "not both");
   }
   if (spec->upstream.empty() && spec->url.empty()) {
     co_return co_await bad("one of \"upstream\" or \"url\" is required");
@@ -245,7 +247,8 @@ asio::awaitable<void> AdminApi::CreateRepo(HttpExchange& exchange) {
     bool existed = service_.GetRepoStatus(spec->name).ok();
     return Outcome{existed, service_.RegisterRepo(*spec)};
   });
-  if (!outcome.repo.ok()) co_return co_await exchange.Respond(ErrorResponse(req, outcome.repo.error()));
+  if (!outcome.repo.ok())
+    co_return co_await exchange.Respond(ErrorResponse(req, outcome.repo.error()));
   if (!outcome.existed) {
     MLOG(Info) << "admin API: registered " << spec->name << " (from " << exchange.peer() << ")";
   }
@@ -257,7 +260,8 @@ asio::awaitable<void> AdminApi::CreateRepo(HttpExchange& exchange) {
 
 asio::awaitable<void> AdminApi::GetRepo(HttpExchange& exchange, std::string name) {
   auto repo = co_await RunBlocking(pool_, [this, &name] { return service_.GetRepoStatus(name); });
-  if (!repo.ok()) co_return co_await exchange.Respond(ErrorResponse(exchange.request(), repo.error()));
+  if (!repo.ok())
+    co_return co_await exchange.Respond(ErrorResponse(exchange.request(), repo.error()));
   co_await exchange.Respond(
       JsonResponse(exchange.request(), http::status::ok, json::value_from(*repo)));
 }
@@ -329,9 +333,9 @@ asio::awaitable<void> AdminApi::GetRun(HttpExchange& exchange, std::string_view 
   int64_t id = 0;
   auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
   if (ec != std::errc() || end != id_text.data() + id_text.size() || id <= 0) {
-    co_return co_await exchange.Respond(ErrorResponse(
-        req, InvalidArgument("run id must be a positive integer, got \"" +
-                             std::string(id_text) + "\"")));
+    co_return co_await exchange.Respond(
+        ErrorResponse(req, InvalidArgument("run id must be a positive integer, got \"" +
+                                           std::string(id_text) + "\"")));
   }
   auto run = co_await RunBlocking(pool_, [this, id] { return service_.GetRun(id); });
   if (!run.ok()) co_return co_await exchange.Respond(ErrorResponse(req, run.error()));

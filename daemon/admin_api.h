@@ -46,8 +46,8 @@ class AdminApi {
  public:
   // `service` and `blocking_pool` must outlive the AdminApi. An empty `admin_token` makes
   // every request fail authentication (never "no auth").
-  AdminApi(SyncService& service, boost::asio::thread_pool& blocking_pool,
-           std::string admin_token, AdminApiOptions options = {});
+  AdminApi(SyncService& service, boost::asio::thread_pool& blocking_pool, std::string admin_token,
+           AdminApiOptions options = {});
 
   AdminApi(const AdminApi&) = delete;
   AdminApi& operator=(const AdminApi&) = delete;

@@ -183,10 +183,12 @@ net::awaitable<void> GitHttpHandler::ServeInfoRefs(HttpExchange& ex, const RepoP
     if (co_await ex.BeginStream(std::move(header))) co_await ex.EndStream();
     co_return;
   }
-  const bool v2 = RequestsGitProtocolV2(ex.request()["Git-Protocol"]);
+  // Protocol v2 starts with its own capability advertisement, without the service line.
+  // (A named local: GCC 12 double-destroys temporaries of a ?: inside co_await.)
+  std::string prefix;
+  if (!RequestsGitProtocolV2(ex.request()["Git-Protocol"])) prefix = kServiceAdvertisementPrefix;
   co_await RunUploadPack(ex, repo, dir, /*advertise=*/true, kAdvertisementType,
-                         v2 ? std::string() : std::string(kServiceAdvertisementPrefix),
-                         /*gzip_body=*/false);
+                         std::move(prefix), /*gzip_body=*/false);
 }
 
 net::awaitable<void> GitHttpHandler::ServeUploadPack(HttpExchange& ex, const RepoPath& repo,

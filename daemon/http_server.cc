@@ -389,7 +389,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     } catch (...) {
       failure = "unknown exception";
     }
-    if (!failure.empty()) {
+    if (!failure.empty() && stopping_) {
+      MLOG(Warning) << "http " << peer_ << ": handler for " << method << " " << log_path
+                    << " stopped by shutdown: " << failure;
+      LogAccess(method, log_path, exchange.status(), exchange.bytes(), start, " (shutdown)");
+      co_return false;  // the connection is being force-closed; nothing more can be sent
+    } else if (!failure.empty()) {
       MLOG(Error) << "http " << peer_ << ": handler for " << method << " " << log_path
                   << " failed: " << failure;
     }

@@ -38,7 +38,7 @@ int Run(const Config& config) {
     MLOG(Error) << "admin token: " << token.status().ToString();
     return 1;
   }
-  if (Status s = InitializeGitLibrary(); !s.ok()) {
+  if (Status s = EnsureLibgit2Initialized(); !s.ok()) {
     MLOG(Error) << "libgit2: " << s.ToString();
     return 1;
   }

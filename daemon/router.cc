@@ -27,25 +27,25 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-// Where the repository name ends in `p` (the path without its leading '/').
-size_t NameEnd(std::string_view p) {
+// Where the repository name ends in `path` (which starts with '/').
+size_t NameEnd(std::string_view path) {
   for (std::string_view suffix : kServiceSuffixes) {
-    if (EndsWith(p, suffix)) return p.size() - suffix.size();
+    if (EndsWith(path, suffix)) return path.size() - suffix.size();
   }
-  for (size_t pos = p.find(kLfsMarker); pos != std::string_view::npos;
-       pos = p.find(kLfsMarker, pos + 1)) {
+  for (size_t pos = path.find(kLfsMarker); pos != std::string_view::npos;
+       pos = path.find(kLfsMarker, pos + 1)) {
     size_t after = pos + kLfsMarker.size();
-    if (after == p.size() || p[after] == '/') return pos;
+    if (after == path.size() || path[after] == '/') return pos;
   }
-  size_t start = 0;
-  while (start < p.size()) {
-    size_t slash = p.find('/', start);
-    size_t end = slash == std::string_view::npos ? p.size() : slash;
-    if (EndsWith(p.substr(start, end - start), ".git") && end - start > 4) return end;
+  size_t start = 1;
+  while (start < path.size()) {
+    size_t slash = path.find('/', start);
+    size_t end = slash == std::string_view::npos ? path.size() : slash;
+    if (end - start > 4 && EndsWith(path.substr(start, end - start), ".git")) return end;
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
-  return p.size();
+  return path.size();
 }
 
 std::string_view FirstSegment(std::string_view path) {
@@ -61,10 +61,9 @@ bool HasMethod(const std::vector<http::verb>& methods, http::verb method) {
 
 Result<RepoPath> ParseRepoPath(std::string_view path) {
   if (path.empty() || path.front() != '/') return InvalidArgument("path must start with '/'");
-  std::string_view p = path.substr(1);
-  size_t end = NameEnd(p);
-  ASSIGN_OR_RETURN(std::string name, ValidateRepoName(p.substr(0, end)));
-  return RepoPath{std::move(name), std::string(p.substr(end))};
+  size_t end = std::max<size_t>(NameEnd(path), 1);
+  ASSIGN_OR_RETURN(std::string name, ValidateRepoName(path.substr(1, end - 1)));
+  return RepoPath{std::move(name), std::string(path.substr(end))};
 }
 
 HttpHandler ErrorHandler(http::status status, std::string message) {

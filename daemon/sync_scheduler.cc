@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 
 #include "common/admin_token.h"
+#include "common/file_util.h"
 #include "common/log.h"
 #include "common/repo_name.h"
 #include "daemon/repo_sync.h"
@@ -69,6 +70,22 @@ Status SyncScheduler::Start() {
       std::lock_guard lock(mu_);
       servable_.insert(repo.name);
     }
+  }
+  // Runs still queued at the last stop are started again (same run id), one per repo.
+  ASSIGN_OR_RETURN(std::vector<SyncRunRecord> unfinished, catalog_.UnfinishedRuns());
+  for (SyncRunRecord& run : unfinished) {
+    if (run.state != "queued") continue;
+    std::lock_guard lock(mu_);
+    if (slots_.contains(run.repo_name)) {
+      run.state = "interrupted";
+      run.error = "superseded by another queued run after a restart";
+      run.finished_at = Now();
+      if (Status s = catalog_.FinishRun(run); !s.ok()) MLOG(Error) << "catalog: " << s.ToString();
+      continue;
+    }
+    live_runs_[run.id] = ViewFromRecord(run);
+    StartRunLocked(run.repo_name, run.id);
+    MLOG(Info) << "resuming queued sync of " << run.repo_name << " (run " << run.id << ")";
   }
   for (const RepoConfig& rc : config_.repos) {
     RepoSpec spec{rc.name, rc.upstream, rc.upstream.empty() ? "" : rc.path, rc.url};

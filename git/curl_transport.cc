@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -53,7 +54,8 @@ Status EnsureCurlInitialized() {
   static Status outcome;
   std::call_once(once, [] {
     CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (rc != CURLE_OK) outcome = Internal(std::string("curl_global_init: ") + curl_easy_strerror(rc));
+    if (rc != CURLE_OK)
+      outcome = Internal(std::string("curl_global_init: ") + curl_easy_strerror(rc));
   });
   return outcome;
 }
@@ -85,16 +87,26 @@ std::string Origin(const std::string& url) {
 
 std::string DefaultReason(long code) {
   switch (code) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "";
   }
 }
 
@@ -151,7 +163,7 @@ class CurlStream {
 
   Handle handle_;
   CurlSubtransport* sub_;
-  std::string repo_url_;     // for messages (the URL the user configured, redacted on use)
+  std::string repo_url_;  // for messages (the URL the user configured, redacted on use)
   std::string request_url_;
   bool post_;
   std::string request_body_;
@@ -167,11 +179,13 @@ class CurlStream {
   std::string buffer_;
   size_t buffer_pos_ = 0;
   bool head_checked_ = false;
-  Status head_status_;     // set when the response head was unacceptable
+  Status head_status_;  // set when the response head was unacceptable
   long http_code_ = 0;
-  std::string reason_;     // reason phrase of the last status line
+  std::string reason_;      // reason phrase of the last status line
   std::string error_body_;  // start of the body of an error response
   char errbuf_[CURL_ERROR_SIZE] = {0};
+  // When curl last delivered a header or body byte.
+  std::chrono::steady_clock::time_point last_activity_;
 };
 
 struct CurlSubtransport {
@@ -184,9 +198,9 @@ struct CurlSubtransport {
   Handle handle;
   git_transport* owner = nullptr;
   HttpTransportContext* context = nullptr;
-  std::shared_ptr<CURLSH> share;   // connection, DNS and TLS session cache across requests
-  std::string redirected_base;     // the repo URL after the advertisement's redirects
-  bool send_credentials = true;    // false once redirected to another origin
+  std::shared_ptr<CURLSH> share;  // connection, DNS and TLS session cache across requests
+  std::string redirected_base;    // the repo URL after the advertisement's redirects
+  bool send_credentials = true;   // false once redirected to another origin
 
   static CurlSubtransport* FromGit(git_smart_subtransport* t) {
     return reinterpret_cast<Handle*>(t)->self;
@@ -204,7 +218,9 @@ CurlStream::CurlStream(CurlSubtransport* sub, std::string repo_url, std::string 
   handle_.self = this;
   handle_.parent.subtransport = &sub->handle.parent;
   handle_.parent.read = [](git_smart_subtransport_stream* s, char* buffer, size_t size,
-                           size_t* bytes_read) { return FromGit(s)->Read(buffer, size, bytes_read); };
+                           size_t* bytes_read) {
+    return FromGit(s)->Read(buffer, size, bytes_read);
+  };
   handle_.parent.write = [](git_smart_subtransport_stream* s, const char* data, size_t len) {
     return FromGit(s)->Write(data, len);
   };
@@ -258,9 +274,9 @@ Status CurlStream::Start() {
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &CurlStream::OnHeader);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, this);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, static_cast<long>(opt.connect_timeout.count()));
-  // The stall timeout: abort when fewer than 1 byte/s arrive for stall_timeout seconds.
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(opt.stall_timeout.count()));
+  // The stall timeout is enforced by Fill(), not CURLOPT_LOW_SPEED_TIME: curl averages the
+  // speed over a window of several seconds, so a stall right after a burst would be noticed
+  // only that much later.
   curl_easy_setopt(e, CURLOPT_USERAGENT, "git/2.0 (mirrord; libgit2 " LIBGIT2_VERSION ")");
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   // Never follow a redirect from https down to plain http.
@@ -284,8 +300,7 @@ Status CurlStream::Start() {
     add("Expect:");  // no 100-continue round trip
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, request_body_.data());
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(request_body_.size()));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request_body_.size()));
     // Like git's http.followRedirects=initial: only the advertisement follows redirects;
     // the POSTs go to where it ended up.
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -298,7 +313,8 @@ Status CurlStream::Start() {
   headers_.reset(list);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_.get());
   CURLMcode mc = curl_multi_add_handle(multi_.get(), e);
-  if (mc != CURLM_OK) return Internal(std::string("curl_multi_add_handle: ") + curl_multi_strerror(mc));
+  if (mc != CURLM_OK)
+    return Internal(std::string("curl_multi_add_handle: ") + curl_multi_strerror(mc));
   return Status::Ok();
 }
 
@@ -306,12 +322,22 @@ Status CurlStream::Fill() {
   buffer_.clear();
   buffer_pos_ = 0;
   if (!started_) RETURN_IF_ERROR(Start());
+  // Only time spent waiting here counts towards the stall timeout: while libgit2 indexes
+  // what it read, the upstream is not stalled, we are just not reading.
+  const auto stall_timeout = sub_->context->options().stall_timeout;
+  const auto wait_start = std::chrono::steady_clock::now();
   while (buffer_.empty()) {
     if (done_) return final_status_;
     if (sub_->context->cancel_requested()) return Cancelled("fetch cancelled");
+    auto now = std::chrono::steady_clock::now();
+    if (now - std::max(wait_start, last_activity_) >= stall_timeout) {
+      return DeadlineExceeded("upstream " + RedactUrlCredentials(repo_url_) + " sent no data for " +
+                              std::to_string(stall_timeout.count()) + " s (stall timeout)");
+    }
     int running = 0;
     CURLMcode mc = curl_multi_perform(multi_.get(), &running);
-    if (mc != CURLM_OK) return Internal(std::string("curl_multi_perform: ") + curl_multi_strerror(mc));
+    if (mc != CURLM_OK)
+      return Internal(std::string("curl_multi_perform: ") + curl_multi_strerror(mc));
     int queued = 0;
     while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &queued)) {
       if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy_.get()) {
@@ -341,7 +367,8 @@ Status CurlStream::HttpError(long code) const {
                             (with_token ? "; check the upstream's token"
                                         : "; the repository may need a token (token_file)"));
   }
-  if (code == 404 || code == 410) return NotFound("repository not found at " + url + " (" + what + ")");
+  if (code == 404 || code == 410)
+    return NotFound("repository not found at " + url + " (" + what + ")");
   if (code == 429) return ResourceExhausted("upstream " + url + " is rate limiting (" + what + ")");
   return Unavailable("upstream " + url + " answered " + what);
 }
@@ -408,9 +435,7 @@ Status CurlStream::Finish(CURLcode result) {
                                 std::to_string(opt.connect_timeout.count()) + " s (" + message +
                                 ")");
       }
-      return DeadlineExceeded("upstream " + url + " sent no data for " +
-                              std::to_string(opt.stall_timeout.count()) +
-                              " s (stall timeout)");
+      return DeadlineExceeded("fetch from " + url + ": " + message);
     }
     case CURLE_OUT_OF_MEMORY:
       return ResourceExhausted("fetch from " + url + ": " + message);
@@ -424,6 +449,7 @@ Status CurlStream::Finish(CURLcode result) {
 
 size_t CurlStream::OnHeader(char* data, size_t size, size_t nmemb, void* self) {
   auto* stream = static_cast<CurlStream*>(self);
+  stream->last_activity_ = std::chrono::steady_clock::now();
   std::string_view line(data, size * nmemb);
   if (line.starts_with("HTTP/")) {
     // "HTTP/1.1 404 Not Found\r\n": a new response (each redirect hop starts one).
@@ -443,6 +469,7 @@ size_t CurlStream::OnHeader(char* data, size_t size, size_t nmemb, void* self) {
 
 size_t CurlStream::OnData(char* data, size_t size, size_t nmemb, void* self) {
   auto* stream = static_cast<CurlStream*>(self);
+  stream->last_activity_ = std::chrono::steady_clock::now();
   size_t n = size * nmemb;
   if (!stream->head_checked_) {
     stream->head_status_ = stream->CheckResponseHead();

@@ -23,8 +23,8 @@ namespace mirrord {
 
 struct HttpTransportOptions {
   std::string token;  // empty: anonymous; else HTTP Basic "x-access-token:<token>"
-  std::chrono::seconds stall_timeout{60};    // abort when no byte arrives for this long
-  std::chrono::seconds connect_timeout{30};  // TCP + TLS handshake
+  std::chrono::seconds stall_timeout{60};     // abort when no byte arrives for this long
+  std::chrono::seconds connect_timeout{30};   // TCP + TLS handshake
   const std::atomic<bool>* cancel = nullptr;  // set to abort promptly (polled every 100 ms)
   long max_redirects = 5;  // followed on the first (ref advertisement) request only
 };

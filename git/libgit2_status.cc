@@ -18,6 +18,10 @@ StatusCode CodeFor(int code, int klass, std::string_view message) {
       Contains(message, "Disk quota exceeded")) {
     return StatusCode::kResourceExhausted;
   }
+  // A local path that does not exist (libgit2 reports strerror(ENOENT)).
+  if (klass == GIT_ERROR_OS && Contains(message, "No such file or directory")) {
+    return StatusCode::kNotFound;
+  }
   switch (code) {
     case GIT_ENOTFOUND:
       return StatusCode::kNotFound;
@@ -29,9 +33,8 @@ StatusCode CodeFor(int code, int klass, std::string_view message) {
     case GIT_ECERTIFICATE:
     case GIT_ELOCKED:
     case GIT_EMODIFIED:
+    case GIT_EEOF:
       return StatusCode::kUnavailable;
-    case GIT_ETIMEOUT:
-      return StatusCode::kDeadlineExceeded;
     case GIT_EUSER:
       return StatusCode::kCancelled;
     case GIT_EMISMATCH:
@@ -100,10 +103,10 @@ Status Libgit2Status(int code, std::string_view context) {
 Result<RepositoryPtr> OpenBareRepository(const std::string& dir) {
   RETURN_IF_ERROR(EnsureLibgit2Initialized());
   git_repository* raw = nullptr;
-  int rc = git_repository_open_ext(&raw, dir.c_str(),
-                                   GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE |
-                                       GIT_REPOSITORY_OPEN_NO_DOTGIT,
-                                   nullptr);
+  int rc = git_repository_open_ext(
+      &raw, dir.c_str(),
+      GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE | GIT_REPOSITORY_OPEN_NO_DOTGIT,
+      nullptr);
   RepositoryPtr repo(raw);
   if (rc < 0) return Libgit2Status(rc, "open repository " + dir);
   return repo;

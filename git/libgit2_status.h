@@ -21,11 +21,11 @@ Status EnsureLibgit2Initialized();
 // Turns a failed libgit2 call (`code` < 0) into a Status "context: libgit2 message". Reads
 // git_error_last(), which is thread-local and overwritten by the next libgit2 call, so call
 // this immediately after the failing call on the same thread. URLs in the message have their
-// credentials redacted. Mapping: GIT_ENOTFOUND -> NotFound, GIT_EEXISTS -> AlreadyExists,
-// GIT_EAUTH/GIT_EOWNER -> PermissionDenied, GIT_ECERTIFICATE/GIT_ELOCKED/network classes ->
-// Unavailable, GIT_ETIMEOUT -> DeadlineExceeded, GIT_EUSER -> Cancelled (a callback
-// aborted), GIT_EMISMATCH/indexer/zlib -> DataLoss, invalid specs -> InvalidArgument, out of
-// memory or disk space -> ResourceExhausted, anything else -> Internal. `code` >= 0 is OK.
+// credentials redacted. Mapping: GIT_ENOTFOUND or ENOENT -> NotFound, GIT_EEXISTS -> AlreadyExists,
+// GIT_EAUTH/GIT_EOWNER -> PermissionDenied, GIT_ECERTIFICATE/GIT_ELOCKED/GIT_EEOF/network
+// classes -> Unavailable, GIT_EUSER -> Cancelled (a callback aborted), GIT_EMISMATCH/indexer/zlib
+// -> DataLoss, invalid specs -> InvalidArgument, out of memory or disk space -> ResourceExhausted,
+// anything else -> Internal. `code` >= 0 is OK.
 Status Libgit2Status(int code, std::string_view context);
 
 // RAII for libgit2 handles: each C handle lives in a unique_ptr with its free function.
@@ -35,9 +35,11 @@ struct Libgit2Deleter {
     if (p != nullptr) Free(p);
   }
 };
-using RepositoryPtr = std::unique_ptr<git_repository, Libgit2Deleter<git_repository, git_repository_free>>;
+using RepositoryPtr =
+    std::unique_ptr<git_repository, Libgit2Deleter<git_repository, git_repository_free>>;
 using RemotePtr = std::unique_ptr<git_remote, Libgit2Deleter<git_remote, git_remote_free>>;
-using ReferencePtr = std::unique_ptr<git_reference, Libgit2Deleter<git_reference, git_reference_free>>;
+using ReferencePtr =
+    std::unique_ptr<git_reference, Libgit2Deleter<git_reference, git_reference_free>>;
 using ObjectPtr = std::unique_ptr<git_object, Libgit2Deleter<git_object, git_object_free>>;
 using ConfigPtr = std::unique_ptr<git_config, Libgit2Deleter<git_config, git_config_free>>;
 using OdbPtr = std::unique_ptr<git_odb, Libgit2Deleter<git_odb, git_odb_free>>;

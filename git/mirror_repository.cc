@@ -190,8 +190,7 @@ Status RemovePackGarbage(const fs::path& pack_dir, Remover& remover) {
   // so a .pack without .idx is an interrupted write that no reader ever uses.
   std::set<std::string> stems_with_pack, stems_with_idx;
   std::error_code ec;
-  for (auto it = fs::directory_iterator(pack_dir, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
+  for (auto it = fs::directory_iterator(pack_dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
     fs::path p = it->path();
     std::string name = p.filename().string();
     if (!StartsWith(name, "pack-")) continue;

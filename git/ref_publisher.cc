@@ -33,8 +33,7 @@ bool IsHexOid(std::string_view s) {
 }
 
 // Parses a packed-refs file; peel lines attach to the entry before them.
-Result<std::vector<PublishedRef>> ParsePackedRefs(std::string_view text,
-                                                  const std::string& path) {
+Result<std::vector<PublishedRef>> ParsePackedRefs(std::string_view text, const std::string& path) {
   std::vector<PublishedRef> out;
   int line_no = 0;
   while (!text.empty()) {
@@ -44,9 +43,7 @@ Result<std::vector<PublishedRef>> ParsePackedRefs(std::string_view text,
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty() || line.front() == '#') continue;
-    auto bad = [&] {
-      return DataLoss(path + ": malformed line " + std::to_string(line_no));
-    };
+    auto bad = [&] { return DataLoss(path + ": malformed line " + std::to_string(line_no)); };
     if (line.front() == '^') {
       std::string_view peeled = line.substr(1);
       if (out.empty() || !IsHexOid(peeled)) return bad();
@@ -186,8 +183,8 @@ Status ValidateRefs(const std::vector<PublishedRef>& refs, std::string_view head
     if (names[i] == names[i - 1]) return InvalidArgument("duplicate ref " + std::string(names[i]));
     // "refs/heads/a" and "refs/heads/a/b" cannot coexist in git.
     if (names[i].starts_with(names[i - 1]) && names[i][names[i - 1].size()] == '/') {
-      return InvalidArgument("refs " + std::string(names[i - 1]) + " and " +
-                             std::string(names[i]) + " conflict");
+      return InvalidArgument("refs " + std::string(names[i - 1]) + " and " + std::string(names[i]) +
+                             " conflict");
     }
   }
   if (!head.empty() && !std::binary_search(names.begin(), names.end(), head)) {
@@ -220,7 +217,8 @@ std::string RenderPackedRefs(std::vector<PublishedRef> entries) {
 Status RemoveLoosePublicRefs(const fs::path& dir) {
   ASSIGN_OR_RETURN(std::vector<fs::path> files, LoosePublicRefFiles(dir));
   for (const fs::path& f : files) {
-    if (::unlink(f.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "remove " + f.string());
+    if (::unlink(f.c_str()) != 0 && errno != ENOENT)
+      return ErrnoStatus(errno, "remove " + f.string());
   }
   if (files.empty()) return Status::Ok();
   fs::path refs = dir / "refs";
@@ -271,8 +269,7 @@ Result<std::string> ReadHeadTarget(const std::filesystem::path& dir) {
 }
 
 Result<RefUpdateSummary> PublishRefs(const std::filesystem::path& dir,
-                                     const std::vector<PublishedRef>& refs,
-                                     std::string_view head) {
+                                     const std::vector<PublishedRef>& refs, std::string_view head) {
   RETURN_IF_ERROR(EnsureLibgit2Initialized());
   RETURN_IF_ERROR(ValidateRefs(refs, head));
   ASSIGN_OR_RETURN(RepositoryPtr repo, OpenBareRepository(dir.string()));

@@ -45,8 +45,7 @@ struct RefUpdateSummary {
 // Thread-safety: at most one publisher per mirror at a time (the lock file enforces it
 // across processes too); readers may run concurrently.
 Result<RefUpdateSummary> PublishRefs(const std::filesystem::path& dir,
-                                     const std::vector<PublishedRef>& refs,
-                                     std::string_view head);
+                                     const std::vector<PublishedRef>& refs, std::string_view head);
 
 // The currently published refs of `dir`, sorted by name: packed-refs entries outside
 // refs/mirrord/, overridden by any loose refs there (as git resolves them). Reads packed-refs

@@ -221,8 +221,9 @@ Status Catalog::ReplaceRefs(int64_t repo_id, const std::vector<RefRecord>& refs,
     RETURN_IF_ERROR(stmt.BindAll(repo_id));
     RETURN_IF_ERROR(stmt.Run().WithContext("publish refs"));
   }
-  ASSIGN_OR_RETURN(Statement insert,
-                   db_.Prepare("INSERT INTO refs (repo_id, name, oid, peeled) VALUES (?, ?, ?, ?)"));
+  ASSIGN_OR_RETURN(
+      Statement insert,
+      db_.Prepare("INSERT INTO refs (repo_id, name, oid, peeled) VALUES (?, ?, ?, ?)"));
   for (const RefRecord& ref : refs) {
     RETURN_IF_ERROR(insert.BindAll(repo_id, ref.name, ref.oid, ref.peeled));
     Status s = insert.Run();
@@ -259,8 +260,7 @@ Result<size_t> Catalog::CountRefs(int64_t repo_id) {
 
 // ---- sync runs ----
 
-Result<int64_t> Catalog::InsertRun(int64_t repo_id, std::string_view trigger,
-                                   int64_t queued_at) {
+Result<int64_t> Catalog::InsertRun(int64_t repo_id, std::string_view trigger, int64_t queued_at) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Statement stmt,
                    db_.Prepare("INSERT INTO sync_runs (repo_id, \"trigger\", state, queued_at) "
@@ -296,9 +296,9 @@ Status Catalog::FinishRun(const SyncRunRecord& run) {
                                "received_bytes = ?, received_objects = ?, refs_added = ?, "
                                "refs_updated = ?, refs_deleted = ? "
                                "WHERE id = ? AND state IN ('queued', 'running')"));
-  RETURN_IF_ERROR(stmt.BindAll(run.state, run.error, run.finished_at,
-                               ToSqlInt(run.received_bytes), ToSqlInt(run.received_objects),
-                               run.refs_added, run.refs_updated, run.refs_deleted, run.id));
+  RETURN_IF_ERROR(stmt.BindAll(run.state, run.error, run.finished_at, ToSqlInt(run.received_bytes),
+                               ToSqlInt(run.received_objects), run.refs_added, run.refs_updated,
+                               run.refs_deleted, run.id));
   RETURN_IF_ERROR(stmt.Run().WithContext("finish sync run " + std::to_string(run.id)));
   if (db_.Changes() == 0) return RunNotUpdatable(db_, run.id, "queued or running");
   return Status::Ok();
@@ -315,11 +315,10 @@ Result<SyncRunRecord> Catalog::GetRun(int64_t run_id) {
 
 Result<std::optional<SyncRunRecord>> Catalog::LastFinishedRun(int64_t repo_id) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Statement stmt,
-                   db_.Prepare(std::string(kRunSelect) +
-                               "WHERE r.repo_id = ? AND "
-                               "r.state IN ('succeeded', 'failed', 'interrupted') "
-                               "ORDER BY r.id DESC LIMIT 1"));
+  ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(std::string(kRunSelect) +
+                                               "WHERE r.repo_id = ? AND "
+                                               "r.state IN ('succeeded', 'failed', 'interrupted') "
+                                               "ORDER BY r.id DESC LIMIT 1"));
   RETURN_IF_ERROR(stmt.BindAll(repo_id));
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return std::optional<SyncRunRecord>();

@@ -22,13 +22,13 @@ namespace mirrord {
 
 // One row of `repos`.
 struct RepoRecord {
-  int64_t id = 0;          // assigned by InsertRepo
-  std::string name;        // local name, unique
-  std::string upstream;    // configured upstream name, or "" with an explicit url
-  std::string path;        // the repo's path at the upstream
-  std::string url;         // explicit clone URL, or ""
+  int64_t id = 0;             // assigned by InsertRepo
+  std::string name;           // local name, unique
+  std::string upstream;       // configured upstream name, or "" with an explicit url
+  std::string path;           // the repo's path at the upstream
+  std::string url;            // explicit clone URL, or ""
   std::string state = "new";  // "new", "syncing", "ready", "failed"
-  std::string head;        // e.g. "refs/heads/main"; "" until the first success
+  std::string head;           // e.g. "refs/heads/main"; "" until the first success
   int64_t created_at = 0;
   int64_t updated_at = 0;
   int64_t last_success_at = 0;

@@ -99,9 +99,8 @@ Result<int> ApplyMigrations(Db& db, std::span<const Migration> migrations) {
   const int latest = static_cast<int>(migrations.size());
   for (int i = 0; i < latest; ++i) {
     if (migrations[i].version != i + 1) {
-      return Internal("migration list is not numbered 1, 2, 3, ...: entry " +
-                      std::to_string(i) + " has version " +
-                      std::to_string(migrations[i].version));
+      return Internal("migration list is not numbered 1, 2, 3, ...: entry " + std::to_string(i) +
+                      " has version " + std::to_string(migrations[i].version));
     }
   }
   ASSIGN_OR_RETURN(int64_t current, db.QueryInt64("PRAGMA user_version"));

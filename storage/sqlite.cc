@@ -71,13 +71,21 @@ Status SqliteError(int rc, sqlite3* db, std::string_view context) {
 
 // ---- Statement ----
 
+namespace {
+
+Status BindError(int rc, sqlite3* db, sqlite3_stmt* stmt, int index) {
+  return SqliteError(rc, db,
+                     "bind #" + std::to_string(index) + " of " + ShortSql(sqlite3_sql(stmt)));
+}
+
+}  // namespace
+
 Statement::Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt, &sqlite3_finalize) {}
 
 Status Statement::Bind(int index, int64_t value) {
   int rc = sqlite3_bind_int64(stmt_.get(), index, value);
   if (rc != SQLITE_OK) {
-    return SqliteError(rc, db_, "bind #" + std::to_string(index) + " of " +
-                                    ShortSql(sqlite3_sql(stmt_.get())));
+    return BindError(rc, db_, stmt_.get(), index);
   }
   return Status::Ok();
 }
@@ -85,11 +93,10 @@ Status Statement::Bind(int index, int64_t value) {
 Status Statement::Bind(int index, std::string_view value) {
   // A null data pointer would bind SQL NULL; an empty string_view must bind ''.
   const char* data = value.data() != nullptr ? value.data() : "";
-  int rc = sqlite3_bind_text64(stmt_.get(), index, data, value.size(), SQLITE_TRANSIENT,
-                               SQLITE_UTF8);
+  int rc =
+      sqlite3_bind_text64(stmt_.get(), index, data, value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   if (rc != SQLITE_OK) {
-    return SqliteError(rc, db_, "bind #" + std::to_string(index) + " of " +
-                                    ShortSql(sqlite3_sql(stmt_.get())));
+    return BindError(rc, db_, stmt_.get(), index);
   }
   return Status::Ok();
 }
@@ -97,8 +104,7 @@ Status Statement::Bind(int index, std::string_view value) {
 Status Statement::BindNull(int index) {
   int rc = sqlite3_bind_null(stmt_.get(), index);
   if (rc != SQLITE_OK) {
-    return SqliteError(rc, db_, "bind #" + std::to_string(index) + " of " +
-                                    ShortSql(sqlite3_sql(stmt_.get())));
+    return BindError(rc, db_, stmt_.get(), index);
   }
   return Status::Ok();
 }

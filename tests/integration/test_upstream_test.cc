@@ -1,6 +1,8 @@
 // Self-tests of the integration fixtures: process helpers, git helpers, the test upstream
 // (real git clients against git http-backend, with faults) and the mirrord launcher (with a
 // stand-in binary, so these tests do not depend on the daemon).
+#include "tests/fixtures/test_upstream.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -17,7 +19,6 @@
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
-#include "tests/fixtures/test_upstream.h"
 
 namespace mirrord::test {
 namespace {
@@ -38,8 +39,7 @@ std::string SeededBytes(size_t n, uint32_t seed) {
 // Process helpers
 
 TEST(TestUpstreamProcess, RunCapturesOutputAndExitCode) {
-  ASSERT_OK_AND_ASSIGN(ProcessResult r,
-                       RunProcess({"sh", "-c", "echo out; echo err >&2; exit 3"}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult r, RunProcess({"sh", "-c", "echo out; echo err >&2; exit 3"}));
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(r.term_signal, 0);
   EXPECT_EQ(r.stdout_text, "out\n");
@@ -299,8 +299,7 @@ TEST_F(TestUpstreamTest, DropAfterBytesFailsClone) {
     f.drop_after_bytes = 8192;  // ls-refs fits; the pack does not
     f.reset_on_drop = reset;
     upstream_->AddFault(f);
-    ASSERT_OK_AND_ASSIGN(ProcessResult r,
-                         CloneMirror(reset ? "mirror-rst.git" : "mirror-fin.git"));
+    ASSERT_OK_AND_ASSIGN(ProcessResult r, CloneMirror(reset ? "mirror-rst.git" : "mirror-fin.git"));
     EXPECT_FALSE(r.ok());
     EXPECT_THAT(r.stderr_text, HasSubstr(reset ? "curl 56" : "curl 18")) << r.stderr_text;
     auto log = upstream_->requests();
@@ -316,14 +315,13 @@ TEST_F(TestUpstreamTest, StallHoldsResponseUntilCleared) {
   f.stall = true;
   int id = upstream_->AddFault(f);
   ASSERT_OK_AND_ASSIGN(ProcessOptions o, GitProcessOptions());
-  ASSERT_OK_AND_ASSIGN(auto clone,
-                       ChildProcess::Start({"git", "clone", "--quiet", "--mirror", url_,
-                                            Scratch("mirror.git").string()},
-                                           o));
-  ASSERT_OK_AND_ASSIGN(RequestRecord stalled,
-                       upstream_->WaitForRequest(
-                           [&](const RequestRecord& r) { return r.stalled && r.fault_id == id; },
-                           seconds(30)));
+  ASSERT_OK_AND_ASSIGN(auto clone, ChildProcess::Start({"git", "clone", "--quiet", "--mirror", url_,
+                                                        Scratch("mirror.git").string()},
+                                                       o));
+  ASSERT_OK_AND_ASSIGN(
+      RequestRecord stalled,
+      upstream_->WaitForRequest(
+          [&](const RequestRecord& r) { return r.stalled && r.fault_id == id; }, seconds(30)));
   EXPECT_EQ(stalled.status, 200);
   EXPECT_EQ(stalled.response_body_bytes, 0u);
   EXPECT_FALSE(clone->TryWait().has_value());  // still waiting for the body
@@ -341,8 +339,7 @@ TEST_F(TestUpstreamTest, StallEndsWhenServerStops) {
   upstream_->AddFault(f);
   ASSERT_OK_AND_ASSIGN(ProcessOptions o, GitProcessOptions());
   ASSERT_OK_AND_ASSIGN(auto clone, ChildProcess::Start({"git", "ls-remote", url_}, o));
-  ASSERT_OK(upstream_
-                ->WaitForRequest([](const RequestRecord& r) { return r.stalled; }, seconds(30))
+  ASSERT_OK(upstream_->WaitForRequest([](const RequestRecord& r) { return r.stalled; }, seconds(30))
                 .status());
   upstream_->Stop();
   ASSERT_OK_AND_ASSIGN(ExitStatus exit, clone->Wait(seconds(60)));
@@ -420,17 +417,16 @@ TEST_F(TestUpstreamTest, RoutesServeBeforeGitAndFaultsApplyToThem) {
                                            req.Header("range").value_or("") + "\"}");
   });
   // A streamed body of unknown length (chunked) from a source.
-  upstream_->AddRoute(
-      [](const UpstreamRequest& req) { return req.path == "/stream"; },
-      [](const UpstreamRequest&) {
-        UpstreamResponse r;
-        auto pieces = std::make_shared<int>(0);
-        r.source = [pieces]() -> Result<std::string> {
-          if (*pieces == 4) return std::string();
-          return std::string(1000, static_cast<char>('a' + (*pieces)++));
-        };
-        return r;
-      });
+  upstream_->AddRoute([](const UpstreamRequest& req) { return req.path == "/stream"; },
+                      [](const UpstreamRequest&) {
+                        UpstreamResponse r;
+                        auto pieces = std::make_shared<int>(0);
+                        r.source = [pieces]() -> Result<std::string> {
+                          if (*pieces == 4) return std::string();
+                          return std::string(1000, static_cast<char>('a' + (*pieces)++));
+                        };
+                        return r;
+                      });
   HttpCall call;
   call.headers = {{"Range", "bytes=10-"}};
   ASSERT_OK_AND_ASSIGN(HttpReply json, HttpFetch(upstream_->BaseUrl() + "/custom/a%20b", call));
@@ -462,10 +458,10 @@ constexpr std::string_view kFakeMirrord = R"sh(#!/bin/sh
 store="$(dirname "$2")/store"
 mkdir -p "$store"
 [ -f "$store/admin.token" ] || { printf 'tok%s\n' "$$" > "$store/admin.token"; }
+trap 'kill $! 2>/dev/null; echo "stopping" >&2; exit 0' TERM
 echo "starting with $2" >&2
 echo "2026-01-01T00:00:00.000Z INFO  listening on http://127.0.0.1:4$(date +%N | cut -c1-4)" >&2
-trap 'kill $! 2>/dev/null; echo "stopping" >&2; exit 0' TERM
-while :; do sleep 60 & wait $!; done
+while :; do sleep 60 >/dev/null 2>&1 & wait $!; done
 )sh";
 
 constexpr std::string_view kFakeMirrorctl = R"sh(#!/bin/sh
@@ -494,8 +490,8 @@ TEST(TestUpstreamFixtures, MirrordProcessWithStandInBinary) {
 
   ASSERT_OK_AND_ASSIGN(ProcessResult ctl, m->Mirrorctl({"status", "org/model"}));
   EXPECT_EQ(ctl.exit_code, 4);
-  EXPECT_EQ(ctl.stdout_text, "url=" + m->BaseUrl() + " args=--config " +
-                                 m->config_path().string() + " status org/model\n");
+  EXPECT_EQ(ctl.stdout_text, "url=" + m->BaseUrl() + " args=--config " + m->config_path().string() +
+                                 " status org/model\n");
 
   ASSERT_OK(m->Restart());  // SIGTERM, then a new process on the same store
   ASSERT_OK_AND_ASSIGN(std::string token2, m->AdminToken());

@@ -1,10 +1,10 @@
 #include "cli/cli_context.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <map>
-#include <unistd.h>
 
 namespace mirrord {
 namespace {

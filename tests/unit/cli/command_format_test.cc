@@ -68,8 +68,7 @@ TEST(FormatRepoStatusTest, ShowsLastErrorAndActiveRun) {
   EXPECT_NE(s.find("  last success: never\n"), std::string::npos) << s;
   EXPECT_NE(s.find("#4 failed (poll)"), std::string::npos) << s;
   EXPECT_NE(s.find("  error:        upstream answered 502\n"), std::string::npos) << s;
-  EXPECT_NE(s.find("  active run:   #5 running [fetching] 3/9 objects\n"), std::string::npos)
-      << s;
+  EXPECT_NE(s.find("  active run:   #5 running [fetching] 3/9 objects\n"), std::string::npos) << s;
 }
 
 TEST(ApiReplyTest, ErrorStatusFromBody) {

@@ -115,7 +115,8 @@ class FakeSyncService : public SyncService {
   Result<int64_t> RequestSync(std::string_view name, SyncTrigger trigger) override {
     std::lock_guard lock(mu_);
     if (shutting_down) return Cancelled("mirrord is shutting down");
-    if (!repos_.count(std::string(name))) return NotFound("repo " + std::string(name) + " is not mirrored");
+    if (!repos_.count(std::string(name)))
+      return NotFound("repo " + std::string(name) + " is not mirrored");
     last_trigger = trigger;
     return next_run_id;
   }
@@ -124,7 +125,8 @@ class FakeSyncService : public SyncService {
     std::lock_guard lock(mu_);
     ++get_run_calls;
     auto it = scripts_.find(run_id);
-    if (it == scripts_.end() || it->second.empty()) return NotFound("no run " + std::to_string(run_id));
+    if (it == scripts_.end() || it->second.empty())
+      return NotFound("no run " + std::to_string(run_id));
     SyncRunView v = it->second.front();
     if (it->second.size() > 1) it->second.pop_front();
     if (v.state == "vanish") return NotFound("run " + std::to_string(run_id) + " was removed");
@@ -388,8 +390,8 @@ TEST_F(AdminApiTest, GetUnknownRepoIs404WithErrorBody) {
 }
 
 TEST_F(AdminApiTest, InvalidNameIs400) {
-  for (const char* path : {"/api/v1/repos/a//b", "/api/v1/repos/.hidden/x",
-                           "/api/v1/repos/a b", "/api/v1/repos/../x"}) {
+  for (const char* path : {"/api/v1/repos/a//b", "/api/v1/repos/.hidden/x", "/api/v1/repos/a b",
+                           "/api/v1/repos/../x"}) {
     auto ex = Send(Request(path));
     EXPECT_EQ(ex->response().result(), http::status::bad_request) << path;
     EXPECT_EQ(ErrorCode(*ex), "InvalidArgument") << path;
@@ -465,8 +467,8 @@ TEST_F(AdminApiTest, GetRun) {
   EXPECT_EQ(run->progress.received_objects, 100u);
 
   EXPECT_EQ(Send(Request("/api/v1/runs/8"))->response().result(), http::status::not_found);
-  for (const char* bad : {"/api/v1/runs/x", "/api/v1/runs/-1", "/api/v1/runs/0",
-                          "/api/v1/runs/7x"}) {
+  for (const char* bad :
+       {"/api/v1/runs/x", "/api/v1/runs/-1", "/api/v1/runs/0", "/api/v1/runs/7x"}) {
     EXPECT_EQ(Send(Request(bad))->response().result(), http::status::bad_request) << bad;
   }
 }
@@ -519,7 +521,8 @@ TEST_F(AdminApiTest, FollowRepeatsTheViewAsHeartbeat) {
   service_.AddRepo("THUDM/GLM-4");
   service_.Script(7, {View("running", "fetching", 10, 100), View("running", "fetching", 10, 100),
                       View("failed", "fetching", 10, 100)});
-  auto ex = Send(Request(http::verb::post, "/api/v1/repos/THUDM/GLM-4:sync").Query("follow", "true"));
+  auto ex =
+      Send(Request(http::verb::post, "/api/v1/repos/THUDM/GLM-4:sync").Query("follow", "true"));
   auto lines = DecodeLines(ex->chunks);
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0].state, "running");

@@ -33,6 +33,9 @@ TEST(ParseRepoPathTest, SmartHttpPathsWithAndWithoutDotGit) {
   p = Parse("/hf/org/model/git-receive-pack");
   EXPECT_EQ(p.name, "hf/org/model");
   EXPECT_EQ(p.rest, "/git-receive-pack");
+  // Only the reserved first segments are mirrord's own; "metrics2" is an ordinary owner.
+  p = Parse("/metrics2/x");
+  EXPECT_EQ(p.name, "metrics2/x");
   // A repository may be called "info".
   p = Parse("/info/info/refs");
   EXPECT_EQ(p.name, "info");
@@ -163,7 +166,7 @@ TEST_F(RouterTest, WrongMethodIs405WithAllow) {
 }
 
 TEST_F(RouterTest, UnknownPathsAre404) {
-  for (std::string_view path : {"/", "/healthz/extra", "/api/v2/x", "/metrics2/x", "/webhooks/x",
+  for (std::string_view path : {"/", "/healthz/extra", "/api/v2/x", "/metrics/x", "/webhooks/x",
                                 "/readyz"}) {
     RouteMatch m = router_.Match(http::verb::get, path);
     EXPECT_FALSE(m.read_body) << path;

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,7 +107,7 @@ TEST_F(CatalogTest, InsertGetListDelete) {
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_GT(b->id, 0);
   EXPECT_EQ(b->state, "new");
-  RepoRecord a = AddRepo("a/one");
+  AddRepo("a/one");
 
   auto got = catalog_->GetRepo("b/two");
   ASSERT_TRUE(got.ok());
@@ -128,7 +130,6 @@ TEST_F(CatalogTest, InsertGetListDelete) {
   EXPECT_EQ(catalog_->GetRepo("a/one").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(catalog_->DeleteRepo("a/one").code(), StatusCode::kNotFound);
   EXPECT_EQ(catalog_->ListRepos()->size(), 1u);
-  (void)a;
 }
 
 TEST_F(CatalogTest, DuplicateNameIsAlreadyExists) {
@@ -309,8 +310,7 @@ TEST_F(CatalogTest, RunLifecycle) {
   EXPECT_EQ((*last)->error, "Unavailable: upstream said 502");
   EXPECT_EQ((*last)->started_at, 0);
 
-  EXPECT_EQ(catalog_->InsertRun(repo.id + 99, "manual", 1).status().code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(catalog_->InsertRun(repo.id + 99, "manual", 1).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(catalog_->GetRun(12345).status().code(), StatusCode::kNotFound);
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,8 +59,9 @@ TEST_F(MigrationsTest, FromEmptyCreatesSchemaAndRecordsVersion) {
 TEST_F(MigrationsTest, AppliesOnlyMissingStepsInOrder) {
   const Migration v1[] = {{1, "one", "CREATE TABLE a (x INTEGER);"}};
   const Migration v2[] = {{1, "one", "CREATE TABLE a (x INTEGER);"},
-                          {2, "two", "ALTER TABLE a ADD COLUMN y TEXT NOT NULL DEFAULT '';"
-                                     "CREATE TABLE b (z INTEGER);"}};
+                          {2, "two",
+                           "ALTER TABLE a ADD COLUMN y TEXT NOT NULL DEFAULT '';"
+                           "CREATE TABLE b (z INTEGER);"}};
   auto db = Db::Open(File());
   ASSERT_TRUE(db.ok());
   ASSERT_EQ(*ApplyMigrations(*db, v1), 1);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 #include "tests/fixtures/temp_dir.h"
@@ -29,8 +30,7 @@ TEST(SqliteErrorTest, MapsCodesWithoutConnection) {
   EXPECT_EQ(full.message().rfind("insert blob: ", 0), 0u) << full.message();
   EXPECT_NE(full.message().find("full"), std::string::npos) << full.message();
   EXPECT_EQ(SqliteError(SQLITE_IOERR_WRITE, nullptr, "x").code(), StatusCode::kInternal);
-  EXPECT_EQ(SqliteError(SQLITE_CONSTRAINT_UNIQUE, nullptr, "x").code(),
-            StatusCode::kAlreadyExists);
+  EXPECT_EQ(SqliteError(SQLITE_CONSTRAINT_UNIQUE, nullptr, "x").code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(SqliteError(SQLITE_CONSTRAINT_PRIMARYKEY, nullptr, "x").code(),
             StatusCode::kAlreadyExists);
   EXPECT_EQ(SqliteError(SQLITE_CONSTRAINT_FOREIGNKEY, nullptr, "x").code(),
