@@ -55,6 +55,8 @@ Result<std::string> ValidateRepoName(std::string_view name) {
     }
     if (seg.front() == '.' || seg.front() == '-') return bad("a segment starts with '.' or '-'");
     if (seg.size() >= 5 && seg.substr(seg.size() - 5) == ".lock") return bad("a segment ends in .lock");
+    // "a.git.git" or "a.git/b" would make clone URLs ambiguous ("/<name>.git/..." parsing).
+    if (seg.size() >= 4 && seg.substr(seg.size() - 4) == ".git") return bad("a segment ends in .git");
     if (segments == 1) {
       for (auto reserved : kReservedFirstSegments) {
         if (seg == reserved) return bad("'" + std::string(reserved) + "' is reserved for mirrord's own URLs");

@@ -17,7 +17,7 @@ TEST(RepoNameTest, RefusesDangerousNames) {
   for (const char* bad :
        {"", "/etc/passwd", "../x", "a/../b", "a/./b", "a//b", "a/", "a/b\x01", "a/b c", "a\\b",
         "a/.hidden", "a/-x", "a/b.lock", "api/x", "healthz", "metrics", "webhooks/github",
-        "readyz", "a:b", "a/b?c", "a/b%2e"}) {
+        "readyz", "a:b", "a/b?c", "a/b%2e", "a/b.git.git", "a.git/b"}) {
     auto r = ValidateRepoName(bad);
     EXPECT_FALSE(r.ok()) << "accepted: " << bad;
     if (!r.ok()) {
