@@ -39,7 +39,7 @@ bench_log "upstream $url: $(cat "$cache/info")"
 have_mirrord=1
 [[ -x $MIRRORD_BIN_DIR/mirrord ]] || { have_mirrord=0; bench_log "no $MIRRORD_BIN_DIR/mirrord: git side only"; }
 
-declare -A wall rss phases child
+declare -A wall rss phases child dsecs
 add() { wall[$1]+="${wall[$1]:+ }$2"; rss[$1]+="${rss[$1]:+ }$3"; }
 
 # Refs of a bare repo, for checking that a mirror equals the upstream.
@@ -61,8 +61,9 @@ run_mirrord_sync() {  # KEY MAINT STORAGE -> daemon left running in MIRRORD_PID_
   ((BENCH_CHILD_RSS_KB > peak)) && peak=$BENCH_CHILD_RSS_KB
   add "$key" "$BENCH_WALL" "$peak"
   child[$key]+="${child[$key]:+ }$BENCH_RSS_KB/$BENCH_CHILD_RSS_KB"
+  dsecs[$key]+="${dsecs[$key]:+ }${BENCH_DAEMON_SECS:-?}"
   phases[$key]=$BENCH_PHASES
-  bench_log "  $key: ${BENCH_WALL}s, daemon peak $(bench_mib "$BENCH_RSS_KB") MiB, children $(bench_mib "$BENCH_CHILD_RSS_KB") MiB ($BENCH_PHASES)"
+  bench_log "  $key: ${BENCH_WALL}s (daemon log: ${BENCH_DAEMON_SECS:-?}s), daemon peak $(bench_mib "$BENCH_RSS_KB") MiB, children $(bench_mib "$BENCH_CHILD_RSS_KB") MiB ($BENCH_PHASES)"
 }
 
 declare -A daemon_pid daemon_url daemon_token daemon_storage
@@ -164,6 +165,8 @@ for k in git_init mon_init moff_init git_incr mon_incr moff_incr; do
   [[ -n ${wall[$k]:-} ]] && echo "- $k: ${wall[$k]}"
 done
 if ((have_mirrord)); then
+  echo
+  echo "mirrord's own logged sync durations (s), without the API's polling: initial on ${dsecs[mon_init]}; off ${dsecs[moff_init]}; incremental on ${dsecs[mon_incr]}; off ${dsecs[moff_incr]}"
   echo
   echo "mirrord peak RSS per run, daemon/largest child (kB): initial on ${child[mon_init]}; off ${child[moff_init]}; incremental on ${child[mon_incr]}; off ${child[moff_incr]}"
   echo

@@ -11,7 +11,8 @@
 #   bench_mirrord_sync NAME URL     registers NAME (if needed) and syncs it, waiting for the
 #                                   end; sets BENCH_WALL, BENCH_RSS_KB (peak of the daemon
 #                                   process during the sync), BENCH_CHILD_RSS_KB (largest
-#                                   child it spawned, sampled), BENCH_PHASES
+#                                   child it spawned, sampled), BENCH_PHASES, BENCH_DAEMON_SECS
+#                                   (the duration mirrord logs for the run)
 #   bench_median N...               prints the median
 #   bench_ratio A B                 prints A/B with two decimals
 #
@@ -28,12 +29,13 @@ bench_die() { bench_log "FATAL: $*"; exit 1; }
 
 bench_cleanup() {
   local pid
+  # Entries are PIDs, or -PGID for process groups we started with setsid.
   for pid in "${BENCH_PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
+    kill -TERM -- "$pid" 2>/dev/null || true
   done
   for pid in "${BENCH_PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 -- "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "$pid" 2>/dev/null || true
   done
   BENCH_PIDS=()
   if [[ -n ${BENCH_WORK:-} && -d $BENCH_WORK ]]; then
@@ -93,8 +95,10 @@ bench_start_git_http() {
   mkdir -p "$dir/tmp"
   port=$(bench_free_port)
   sock=$dir/fcgiwrap.sock
-  fcgiwrap -c 16 -s "unix:$sock" 2>"$dir/fcgiwrap.log" &
-  BENCH_PIDS+=($!)
+  # Its own session: the preforked workers outlive a killed parent, so the whole process
+  # group is stopped at cleanup.
+  setsid fcgiwrap -c 16 -s "unix:$sock" >"$dir/fcgiwrap.log" 2>&1 </dev/null &
+  BENCH_PIDS+=(-$!)
   for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.05; done
   [[ -S $sock ]] || bench_die "fcgiwrap did not start: $(cat "$dir/fcgiwrap.log")"
   cat >"$dir/nginx.conf" <<EOF
@@ -129,8 +133,8 @@ http {
   }
 }
 EOF
-  nginx -c "$dir/nginx.conf" -e "$dir/error.log" &
-  BENCH_PIDS+=($!)
+  setsid nginx -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/nginx.out" 2>&1 </dev/null &
+  BENCH_PIDS+=(-$!)
   GIT_HTTP_URL=http://127.0.0.1:$port
   bench_wait_http "$GIT_HTTP_URL/" 20 || bench_die "nginx did not start: $(cat "$dir/error.log")"
 }
@@ -181,7 +185,7 @@ bench_start_mirrord() {
   local name=$1 cfg=$2
   local log=$BENCH_WORK/mirrord-$name.log
   [[ -x $MIRRORD_BIN_DIR/mirrord ]] || bench_die "no $MIRRORD_BIN_DIR/mirrord (set MIRRORD_BIN_DIR)"
-  "$MIRRORD_BIN_DIR/mirrord" --config "$cfg" 2>"$log" >&2 &
+  "$MIRRORD_BIN_DIR/mirrord" --config "$cfg" >"$log" 2>&1 </dev/null &
   MIRRORD_PID=$!
   BENCH_PIDS+=($MIRRORD_PID)
   MIRRORD_LOG=$log
@@ -260,6 +264,16 @@ bench_mirrord_sync() {
   if ! grep -q '"state":"succeeded"' <<<"$last"; then
     bench_die "sync of $name did not succeed: $last"
   fi
+  # The daemon's own measure of the run (from its log), without the API's polling latency.
+  local run_id
+  run_id=$(grep -o '"run_id":[0-9]*' "$out" | head -n 1 | cut -d: -f2)
+  BENCH_DAEMON_SECS=
+  for _ in $(seq 20); do  # the log line may land a moment after the API's last line
+    BENCH_DAEMON_SECS=$(grep -o "sync $name (run $run_id) succeeded in [0-9.]* s" "$MIRRORD_LOG" |
+      tail -n 1 | awk '{ printf "%.3f", $(NF - 1) }')
+    [[ -n $BENCH_DAEMON_SECS ]] && break
+    sleep 0.1
+  done
   # First arrival time of each phase, relative to the start: "fetching=0.3 publishing=41.2 ..."
   BENCH_PHASES=$(awk -v t0="$t0" '
     { if (match($0, /"phase":"[a-z]*"/)) { p = substr($0, RSTART + 9, RLENGTH - 10)

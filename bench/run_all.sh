@@ -17,6 +17,7 @@ export MIRRORD_BIN_DIR=$bin
 ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo '?'; }
 cmdline="bench/run_all.sh"
 [[ $bin != "$root/build/bin" ]] && cmdline="MIRRORD_BIN_DIR=${bin#"$root"/} $cmdline"
+[[ $(nice) != 0 ]] && cmdline="nice -n $(nice) $cmdline"
 for v in BENCH_REPS BENCH_CLIENTS BENCH_PLAIN BENCH_SEED BENCH_COMMITS BENCH_FILES BENCH_BIN_MB \
          BENCH_BRANCHES BENCH_INCR_COMMITS BENCH_INCR_BIN_MB; do
   [[ -n ${!v:-} ]] && cmdline="$v=${!v} $cmdline"
@@ -28,6 +29,7 @@ echo
 echo "Command: \`$cmdline\` (run $start, mirrord at commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null)$( [[ -n $(git -C "$root" status --porcelain 2>/dev/null | grep -v '^??' | head -1) ]] && echo ' plus local changes'), $( [[ -x $bin/mirrord ]] && echo "binaries from ${bin#"$root"/}" || echo "no mirrord binary"))."
 echo
 echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM, $(uname -sr), all traffic on loopback (127.0.0.1)."
+echo "Load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine competes for the 2 cores; every comparison is interleaved so it hits both sides alike)."
 echo "Peers: git $(git --version | awk '{ print $3 }'), nginx $(ver nginx), fcgiwrap $(ver fcgiwrap), curl $(ver curl); mirrord links libgit2 $(ver libgit2-1.5)."
 echo
 
@@ -35,4 +37,4 @@ echo
 echo
 "$here/git_serve_bench.sh" || echo "(git_serve_bench.sh failed: exit $?)"
 echo
-echo "Finished $(date -u +%Y-%m-%dT%H:%MZ)."
+echo "Finished $(date -u +%Y-%m-%dT%H:%MZ); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."

@@ -36,6 +36,6 @@ std::string FormatTimestamp(int64_t t) {
   return buf;
 }
 
-std::string RepoPath(std::string_view name) { return "/api/v1/repos/" + std::string(name); }
+std::string RepoApiPath(std::string_view name) { return "/api/v1/repos/" + std::string(name); }
 
 }  // namespace mirrord

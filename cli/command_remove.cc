@@ -10,7 +10,7 @@ int RunRemoveCommand(ApiClient& client, const RemoveArgs& args, CommandIo& io) {
     io.err << "mirrorctl: " << name.error().message() << "\n";
     return kExitUsage;
   }
-  Result<ApiReply> reply = client.Delete(RepoPath(*name));
+  Result<ApiReply> reply = client.Delete(RepoApiPath(*name));
   if (!reply.ok()) return ReportUnreachable(reply.error(), io);
   if (!reply->ok()) return ReportApiError(*reply, "cannot remove " + *name, io);
   io.out << "removed " << *name << "\n";

@@ -63,7 +63,7 @@ int RunStatusCommand(ApiClient& client, const StatusArgs& args, CommandIo& io) {
       io.err << "mirrorctl: " << name.error().message() << "\n";
       return kExitUsage;
     }
-    path = RepoPath(*name);
+    path = RepoApiPath(*name);
   }
   Result<ApiReply> reply = client.Get(path);
   if (!reply.ok()) return ReportUnreachable(reply.error(), io);

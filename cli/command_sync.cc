@@ -42,7 +42,7 @@ int RunSyncCommand(ApiClient& client, const SyncArgs& args, CommandIo& io) {
     if (reply->http_status == 201) io.err << "mirrorctl: added " << *name << "\n";
   }
 
-  const std::string sync_path = RepoPath(*name) + ":sync";
+  const std::string sync_path = RepoApiPath(*name) + ":sync";
   if (args.no_follow) {
     Result<ApiReply> reply = client.Post(sync_path, "");
     if (!reply.ok()) return ReportUnreachable(reply.error(), io);

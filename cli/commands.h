@@ -79,6 +79,6 @@ struct RemoveArgs {
 int RunRemoveCommand(ApiClient& client, const RemoveArgs& args, CommandIo& io);
 
 // "/api/v1/repos/<name>" (names are URL-safe once validated).
-std::string RepoPath(std::string_view name);
+std::string RepoApiPath(std::string_view name);
 
 }  // namespace mirrord

@@ -267,6 +267,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto self = shared_from_this();
     try {
       co_await Serve();
+      if (linger_ && !force_closed_) co_await Linger();
     } catch (const std::exception& e) {
       MLOG(Warning) << "http " << peer_ << ": connection failed: " << e.what();
     }
@@ -290,6 +291,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ForceClose() {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
       self->stopping_ = true;
+      self->force_closed_ = true;
       self->stream_.close();
       if (auto cancel = self->cancel_.lock()) cancel->emit(net::cancellation_type::terminal);
     });
@@ -345,7 +347,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     HttpRequest request;
     if (!match.read_body) {
-      if (has_body) keep_alive = false;  // the unread body would be taken as the next request
+      if (has_body) {
+        keep_alive = false;  // the unread body would be taken as the next request
+        linger_ = true;
+      }
       request = HttpRequest(std::move(header.base()));
     } else {
       boost::optional<uint64_t> length = header_parser.content_length();
@@ -389,7 +394,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     } catch (...) {
       failure = "unknown exception";
     }
-    if (!failure.empty() && stopping_) {
+    if (!failure.empty() && force_closed_) {
       MLOG(Warning) << "http " << peer_ << ": handler for " << method << " " << log_path
                     << " stopped by shutdown: " << failure;
       LogAccess(method, log_path, exchange.status(), exchange.bytes(), start, " (shutdown)");
@@ -433,7 +438,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_.expires_after(state_->options.write_timeout);
     auto [ec, n] = co_await http::async_write(stream_, res, kNoThrow);
     LogAccess(method, log_path, res.result_int(), ec ? 0 : res.body().size(), start, "");
-    if (ec || !unread_body) co_return;
+    if (!ec && unread_body) co_await Linger();
+  }
+
+  // Closes our sending side, then reads and discards what the client still sends (briefly,
+  // and only so much), so that closing does not reset the connection before the client has
+  // read our answer.
+  net::awaitable<void> Linger() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     char scratch[16384];
@@ -463,8 +474,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;
   uint64_t id_ = 0;
   std::weak_ptr<net::cancellation_signal> cancel_;
-  bool idle_ = true;        // waiting for a request header; strand only
-  bool stopping_ = false;   // strand only
+  bool idle_ = true;           // waiting for a request header; strand only
+  bool stopping_ = false;      // strand only
+  bool force_closed_ = false;  // strand only
+  bool linger_ = false;        // the last request's body was not read; strand only
 };
 
 bool HttpServer::State::Register(uint64_t* id, const std::shared_ptr<Connection>& conn) {

@@ -93,6 +93,16 @@ int Run(const Config& config) {
   HttpServerOptions server_options;
   server_options.read_timeout = config.read_timeout;
   HttpServer server(io, router, server_options);
+  // Signals are caught before the port is announced: a SIGTERM right after the
+  // "listening on" line must stop mirrord gracefully, not kill it.
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    MLOG(Info) << "received " << (signo == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
+    ready.store(false);
+    server.Stop(std::chrono::seconds(10));
+  });
+
   auto endpoint = server.Listen(config.listen_host, config.listen_port);
   if (!endpoint.ok()) {
     MLOG(Error) << "listen on " << config.listen_host << ":" << config.listen_port << ": "
@@ -103,14 +113,6 @@ int Run(const Config& config) {
   MLOG(Info) << "mirrord " << kVersion << " listening on http://"
              << endpoint->address().to_string() << ":" << endpoint->port()
              << " (storage " << config.storage_root.string() << ")";
-
-  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-    if (ec) return;
-    MLOG(Info) << "received " << (signo == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
-    ready.store(false);
-    server.Stop(std::chrono::seconds(10));
-  });
 
   // Two network threads: one io_context, a strand per connection.
   std::thread second([&io] { io.run(); });

@@ -1,0 +1,256 @@
+// kill -9 in the middle of a sync: after a restart on the same store the previously
+// published mirror is served intact, the interrupted run says so, and the next sync
+// completes.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/api_json.h"
+#include "common/api_types.h"
+#include "common/file_util.h"
+#include "tests/fixtures/git_cli.h"
+#include "tests/fixtures/http_client.h"
+#include "tests/fixtures/mirrord_process.h"
+#include "tests/fixtures/process.h"
+#include "tests/fixtures/status_matchers.h"
+#include "tests/fixtures/temp_dir.h"
+#include "tests/fixtures/test_upstream.h"
+
+namespace mirrord::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+
+constexpr std::string_view kRepo = "big/model";
+
+std::string SeededBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>(rng() & 0xff);
+  return out;
+}
+
+// Polls `condition` every 50 ms until it holds or `timeout` passes.
+bool PollUntil(const std::function<bool()>& condition, milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return true;
+}
+
+// GET /api/v1/runs/<id>.
+Result<SyncRunView> GetRun(const MirrordProcess& m, int64_t run_id) {
+  ASSIGN_OR_RETURN(std::string token, m.AdminToken());
+  HttpCall call;
+  call.headers.emplace_back("Authorization", "Bearer " + token);
+  ASSIGN_OR_RETURN(HttpReply reply,
+                   HttpFetch(m.BaseUrl() + "/api/v1/runs/" + std::to_string(run_id), call));
+  if (reply.status != 200) {
+    return Internal("GET run " + std::to_string(run_id) + ": HTTP " +
+                    std::to_string(reply.status) + " " + reply.body);
+  }
+  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(reply.body));
+  return SyncRunViewFromJson(v);
+}
+
+Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {
+  ASSIGN_OR_RETURN(ProcessResult r, m.Mirrorctl({"status", std::string(name), "--json"}));
+  if (!r.ok()) return Internal("mirrorctl status --json: " + r.Describe());
+  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.stdout_text));
+  return RepoStatusFromJson(v);
+}
+
+// The run id in "NAME: sync queued as run N".
+Result<int64_t> QueuedRunId(const ProcessResult& r) {
+  constexpr std::string_view kMarker = "sync queued as run ";
+  size_t at = r.stdout_text.find(kMarker);
+  if (at == std::string::npos) return Internal("no run id in: " + r.stdout_text);
+  int64_t id = std::stoll(r.stdout_text.substr(at + kMarker.size()));
+  if (id <= 0) return Internal("bad run id in: " + r.stdout_text);
+  return id;
+}
+
+class MirrorCrash : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!MirrordProcess::BinariesBuilt()) GTEST_SKIP() << "mirrord/mirrorctl not built";
+    ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("mirror-crash-"));
+    dir_.emplace(std::move(dir));
+    ASSERT_OK_AND_ASSIGN(upstream_, TestUpstream::Start(dir_->path() / "upstream"));
+    ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / "work"));
+    ASSERT_OK(work.CommitFile("README.md", "big model\n", "readme").status());
+    for (uint32_t i = 0; i < 3; ++i) {
+      ASSERT_OK(work.CommitFile("shard-" + std::to_string(i) + ".bin",
+                                SeededBytes(512 * 1024, 100 + i), "shard " + std::to_string(i))
+                    .status());
+    }
+    ASSERT_OK(work.CreateAnnotatedTag("v1", "release 1"));
+    ASSERT_OK_AND_ASSIGN(bare_, upstream_->CreateBareRepo(kRepo));
+    ASSERT_OK(work.PushMirror(bare_.string()));
+    work_.emplace(std::move(work));
+    url_ = upstream_->UrlFor(kRepo);
+
+    MirrordOptions o;
+    o.extra_toml = "[sync]\nstall_timeout = \"60s\"\n";
+    ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(o));
+  }
+
+  std::filesystem::path Scratch(std::string_view name) const { return dir_->path() / name; }
+
+  // Upstream gains a big commit and a tag.
+  void AdvanceUpstream() {
+    ASSERT_OK(work_->CommitFile("shard-3.bin", SeededBytes(1024 * 1024, 200), "shard 3").status());
+    ASSERT_OK(work_->CreateAnnotatedTag("v2", "release 2"));
+    ASSERT_OK(work_->PushMirror(bare_.string()));
+  }
+
+  // Queues a sync that stalls once the upstream starts answering the pack request, and
+  // waits until mirrord is running it and the upstream holds the stalled response.
+  void StartStalledSync(int64_t* run_id, const std::vector<std::string>& source = {}) {
+    Fault f;
+    f.path_substring = "/git-upload-pack";
+    f.method = "POST";
+    f.stall = true;
+    stall_fault_ = upstream_->AddFault(f);
+    std::vector<std::string> args = {"sync", std::string(kRepo), "--no-follow"};
+    args.insert(args.end(), source.begin(), source.end());
+    ASSERT_OK_AND_ASSIGN(ProcessResult r, mirrord_->Mirrorctl(args));
+    ASSERT_TRUE(r.ok()) << r.Describe();
+    ASSERT_OK_AND_ASSIGN(*run_id, QueuedRunId(r));
+    ASSERT_OK(upstream_
+                  ->WaitForRequest(
+                      [&](const RequestRecord& rec) {
+                        return rec.stalled && rec.fault_id == stall_fault_;
+                      },
+                      seconds(30))
+                  .status());
+    std::string state;
+    EXPECT_TRUE(PollUntil(
+        [&] {
+          Result<SyncRunView> run = GetRun(*mirrord_, *run_id);
+          if (run.ok()) state = run->state;
+          return state == "running";
+        },
+        seconds(30)))
+        << "run state: " << state;
+  }
+
+  void KillAndRestart() {
+    ASSERT_OK(mirrord_->Kill());
+    ASSERT_OK(mirrord_->Restart());
+  }
+
+  void ExpectRunInterrupted(int64_t run_id) {
+    ASSERT_OK_AND_ASSIGN(SyncRunView run, GetRun(*mirrord_, run_id));
+    EXPECT_EQ(run.state, "interrupted");
+    EXPECT_NE(run.finished_at, 0);
+    ASSERT_OK_AND_ASSIGN(RepoStatus status, StatusJson(*mirrord_, kRepo));
+    ASSERT_TRUE(status.last_run.has_value());
+    EXPECT_EQ(status.last_run->run_id, run_id);
+    EXPECT_EQ(status.last_run->state, "interrupted");
+    EXPECT_FALSE(status.active_run.has_value());
+  }
+
+  // Clears the stall and syncs to completion; the mirror then equals the upstream.
+  void ExpectNextSyncCompletes() {
+    upstream_->ClearFaults();
+    ASSERT_OK_AND_ASSIGN(ProcessResult r, mirrord_->Mirrorctl({"sync", std::string(kRepo)}));
+    ASSERT_TRUE(r.ok()) << r.Describe() << "\n" << mirrord_->Logs();
+    ASSERT_OK_AND_ASSIGN(std::string want, Git({"ls-remote", url_}));
+    ASSERT_OK_AND_ASSIGN(std::string got, Git({"ls-remote", mirrord_->UrlFor(kRepo)}));
+    EXPECT_EQ(got, want);
+    std::filesystem::path dest = Scratch("final.git");
+    ASSERT_OK(Git({"clone", "--quiet", "--mirror", mirrord_->UrlFor(kRepo), dest.string()})
+                  .status());
+    ASSERT_OK_AND_ASSIGN(std::vector<std::string> refs, ForEachRef(dest));
+    ASSERT_OK_AND_ASSIGN(std::vector<std::string> upstream_refs, ForEachRef(bare_));
+    EXPECT_EQ(refs, upstream_refs);
+    ASSERT_OK(Git({"--git-dir=" + dest.string(), "fsck", "--full", "--strict"}));
+    ASSERT_OK_AND_ASSIGN(RepoStatus status, StatusJson(*mirrord_, kRepo));
+    EXPECT_EQ(status.state, "ready");
+    ASSERT_TRUE(status.last_run.has_value());
+    EXPECT_EQ(status.last_run->state, "succeeded");
+  }
+
+  std::optional<TempDir> dir_;
+  std::unique_ptr<TestUpstream> upstream_;
+  std::optional<WorkRepo> work_;
+  std::filesystem::path bare_;
+  std::string url_;
+  std::unique_ptr<MirrordProcess> mirrord_;
+  int stall_fault_ = 0;
+};
+
+TEST_F(MirrorCrash, KillDuringSyncKeepsPublishedMirror) {
+  ASSERT_OK_AND_ASSIGN(ProcessResult first,
+                       mirrord_->Mirrorctl({"sync", std::string(kRepo), "--url", url_}));
+  ASSERT_TRUE(first.ok()) << first.Describe();
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> published, ForEachRef(bare_));
+  AdvanceUpstream();
+
+  int64_t run_id = 0;
+  StartStalledSync(&run_id);
+  KillAndRestart();
+
+  // The published mirror is served as it was, and is sound.
+  std::filesystem::path dest = Scratch("after-crash.git");
+  ASSERT_OK(Git({"clone", "--quiet", "--mirror", mirrord_->UrlFor(kRepo), dest.string()})
+                .status());
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> refs, ForEachRef(dest));
+  EXPECT_EQ(refs, published);
+  ASSERT_OK(Git({"--git-dir=" + dest.string(), "fsck", "--full", "--strict"}));
+  std::filesystem::path store_repo = mirrord_->store_dir() / "repos" / "big" / "model.git";
+  ASSERT_TRUE(std::filesystem::is_directory(store_repo));
+  ASSERT_OK(Git({"--git-dir=" + store_repo.string(), "fsck", "--full", "--no-dangling"}));
+  std::filesystem::path checkout = Scratch("after-crash-checkout");
+  ASSERT_OK(Git({"clone", "--quiet", mirrord_->UrlFor(kRepo), checkout.string()}).status());
+  EXPECT_FALSE(std::filesystem::exists(checkout / "shard-3.bin"));
+  ASSERT_OK_AND_ASSIGN(std::string shard, ReadFileToString(checkout / "shard-2.bin"));
+  EXPECT_EQ(shard, SeededBytes(512 * 1024, 102));
+
+  ExpectRunInterrupted(run_id);
+  ASSERT_OK_AND_ASSIGN(RepoStatus status, StatusJson(*mirrord_, kRepo));
+  EXPECT_EQ(status.state, "ready");  // the old mirror is still good
+  EXPECT_GT(status.last_success_at, 0);
+
+  ExpectNextSyncCompletes();
+  std::filesystem::path final_checkout = Scratch("final-checkout");
+  ASSERT_OK(Git({"clone", "--quiet", mirrord_->UrlFor(kRepo), final_checkout.string()}).status());
+  ASSERT_OK_AND_ASSIGN(std::string shard3, ReadFileToString(final_checkout / "shard-3.bin"));
+  EXPECT_EQ(shard3, SeededBytes(1024 * 1024, 200));
+}
+
+TEST_F(MirrorCrash, KillDuringFirstSyncServesNothingUntilNextSync) {
+  int64_t run_id = 0;
+  StartStalledSync(&run_id, {"--url", url_});
+  KillAndRestart();
+
+  // Never published: not served.
+  ASSERT_OK_AND_ASSIGN(ProcessResult ls, RunGit({"ls-remote", mirrord_->UrlFor(kRepo)}));
+  EXPECT_FALSE(ls.ok());
+  EXPECT_THAT(ls.stderr_text, HasSubstr("not found")) << ls.stderr_text;
+  ExpectRunInterrupted(run_id);
+  ASSERT_OK_AND_ASSIGN(RepoStatus status, StatusJson(*mirrord_, kRepo));
+  EXPECT_EQ(status.state, "new");
+  EXPECT_EQ(status.last_success_at, 0);
+
+  ExpectNextSyncCompletes();
+}
+
+}  // namespace
+}  // namespace mirrord::test
