@@ -48,8 +48,8 @@ net::awaitable<void> RespondText(HttpExchange& ex, http::status status, std::str
 }
 
 net::awaitable<void> RespondNotAllowed(HttpExchange& ex, std::string_view allow) {
-  HttpResponse res = MakeResponse(ex.request(), http::status::method_not_allowed,
-                                  "method not allowed\n");
+  HttpResponse res =
+      MakeResponse(ex.request(), http::status::method_not_allowed, "method not allowed\n");
   res.set(http::field::allow, allow);
   co_await ex.Respond(std::move(res));
 }
@@ -187,8 +187,8 @@ net::awaitable<void> GitHttpHandler::ServeInfoRefs(HttpExchange& ex, const RepoP
   // (A named local: GCC 12 double-destroys temporaries of a ?: inside co_await.)
   std::string prefix;
   if (!RequestsGitProtocolV2(ex.request()["Git-Protocol"])) prefix = kServiceAdvertisementPrefix;
-  co_await RunUploadPack(ex, repo, dir, /*advertise=*/true, kAdvertisementType,
-                         std::move(prefix), /*gzip_body=*/false);
+  co_await RunUploadPack(ex, repo, dir, /*advertise=*/true, kAdvertisementType, std::move(prefix),
+                         /*gzip_body=*/false);
 }
 
 net::awaitable<void> GitHttpHandler::ServeUploadPack(HttpExchange& ex, const RepoPath& repo,
@@ -213,8 +213,8 @@ net::awaitable<void> GitHttpHandler::ServeUploadPack(HttpExchange& ex, const Rep
 }
 
 net::awaitable<void> GitHttpHandler::RunUploadPack(HttpExchange& ex, const RepoPath& repo,
-                                                   const std::filesystem::path& dir,
-                                                   bool advertise, std::string_view content_type,
+                                                   const std::filesystem::path& dir, bool advertise,
+                                                   std::string_view content_type,
                                                    std::string prefix, bool gzip_body) const {
   UploadPackOptions po;
   po.repo_dir = dir;
@@ -277,9 +277,9 @@ net::awaitable<void> GitHttpHandler::RunUploadPack(HttpExchange& ex, const RepoP
         if (!*more) break;
         total += piece.size();
         if (total > options_.max_inflated_request_bytes) {
-          input_status = ResourceExhausted("inflated request body exceeds " +
-                                           std::to_string(options_.max_inflated_request_bytes) +
-                                           " bytes");
+          input_status =
+              ResourceExhausted("inflated request body exceeds " +
+                                std::to_string(options_.max_inflated_request_bytes) + " bytes");
           break;
         }
         if (piece.empty()) continue;
@@ -333,8 +333,8 @@ net::awaitable<void> GitHttpHandler::RunUploadPack(HttpExchange& ex, const RepoP
     for (;;) {
       auto [ec, n] = co_await child_err.async_read_some(net::buffer(buf), kNoThrow);
       if (ec) break;
-      size_t keep = std::min(n, options_.stderr_capture_bytes - std::min(
-                                    options_.stderr_capture_bytes, stderr_text.size()));
+      size_t keep = std::min(n, options_.stderr_capture_bytes -
+                                    std::min(options_.stderr_capture_bytes, stderr_text.size()));
       stderr_text.append(buf, keep);
     }
     boost::system::error_code ignored;
@@ -361,8 +361,8 @@ net::awaitable<void> GitHttpHandler::RunUploadPack(HttpExchange& ex, const RepoP
   }
 
   if (client_gone) {
-    MLOG(Info) << "git-http " << repo.name << ": client " << ex.peer()
-               << " went away; stopped " << what;
+    MLOG(Info) << "git-http " << repo.name << ": client " << ex.peer() << " went away; stopped "
+               << what;
     ex.Abort();
     co_return;
   }

@@ -40,8 +40,7 @@ inline constexpr std::string_view kReadOnlyMirrorMessage =
 // Maps a validated repository name to its bare repository directory when it exists and
 // may be served (e.g. has been synced at least once); nullopt otherwise. Called on the
 // network thread: must be quick and must not block (an in-memory lookup or a stat).
-using RepoDirResolver =
-    std::function<std::optional<std::filesystem::path>(std::string_view name)>;
+using RepoDirResolver = std::function<std::optional<std::filesystem::path>(std::string_view name)>;
 
 struct GitHttpOptions {
   std::filesystem::path git_home;  // HOME for git (e.g. the storage root); empty: /nonexistent
@@ -78,8 +77,8 @@ class GitHttpHandler {
   // Runs git upload-pack on `dir` and streams its stdout (after `prefix`) as the response.
   boost::asio::awaitable<void> RunUploadPack(HttpExchange& exchange, const RepoPath& repo,
                                              const std::filesystem::path& dir, bool advertise,
-                                             std::string_view content_type,
-                                             std::string prefix, bool gzip_body) const;
+                                             std::string_view content_type, std::string prefix,
+                                             bool gzip_body) const;
 
   RepoDirResolver resolver_;
   GitHttpOptions options_;

@@ -63,8 +63,8 @@ Result<RequestTarget> ParseRequestTarget(std::string_view target) {
     if (item.empty()) continue;
     size_t eq = item.find('=');
     std::optional<std::string> key = PercentDecode(item.substr(0, eq), true);
-    std::optional<std::string> value =
-        PercentDecode(eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1), true);
+    std::optional<std::string> value = PercentDecode(
+        eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1), true);
     if (!key || !value) return InvalidArgument("malformed percent-escape in query string");
     out.query[std::move(*key)] = std::move(*value);
   }

@@ -22,6 +22,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <exception>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -95,10 +96,10 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   net::steady_timer stop_timer;
 
   mutable std::mutex mu;
-  bool stopping = false;                                   // guarded by mu
-  uint64_t next_id = 1;                                    // guarded by mu
+  bool stopping = false;                                      // guarded by mu
+  uint64_t next_id = 1;                                       // guarded by mu
   std::map<uint64_t, std::weak_ptr<Connection>> connections;  // guarded by mu
-  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;   // guarded by mu
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;      // guarded by mu
 };
 
 // The HttpExchange of one request on a connection. Lives on the connection's strand.
@@ -305,7 +306,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       idle_ = true;
       http::request_parser<http::empty_body> header_parser;
       header_parser.header_limit(options.header_limit);
-      header_parser.body_limit(boost::none);  // the route's limit applies below
+      header_parser.body_limit(std::numeric_limits<uint64_t>::max());  // the route's applies below
       stream_.expires_after(options.read_timeout);
       auto [ec, n] = co_await http::async_read_header(stream_, buffer_, header_parser, kNoThrow);
       idle_ = false;
@@ -337,8 +338,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     Result<RequestTarget> target = ParseRequestTarget(header.target());
     if (!target.ok()) {
-      co_await SendErrorAndClose(http::status::bad_request, target.error().message() + "\n",
-                                 method, log_path, start, has_body);
+      co_await SendErrorAndClose(http::status::bad_request, target.error().message() + "\n", method,
+                                 log_path, start, has_body);
       co_return false;
     }
     // Keep the match alive until the handler completes: the handler may refer to it.
@@ -414,9 +415,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         MLOG(Error) << "http " << peer_ << ": handler for " << method << " " << log_path
                     << " did not answer";
       }
-      co_await exchange.Respond(MakeResponse(exchange.request(),
-                                             http::status::internal_server_error,
-                                             "internal server error\n"));
+      co_await exchange.Respond(MakeResponse(
+          exchange.request(), http::status::internal_server_error, "internal server error\n"));
     }
     LogAccess(method, log_path, exchange.status(), exchange.bytes(), start,
               exchange.aborted() ? " (aborted)" : "");
@@ -563,16 +563,17 @@ net::awaitable<void> HttpServer::State::AcceptLoop(std::shared_ptr<tcp::acceptor
     auto cancel = std::make_shared<net::cancellation_signal>();
     conn->set_cancel(cancel);
     auto slot = cancel->slot();
-    net::co_spawn(executor, conn->Run(), net::bind_cancellation_slot(slot, [cancel](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        MLOG(Error) << "http: connection coroutine failed: " << x.what();
-      } catch (...) {
-        MLOG(Error) << "http: connection coroutine failed";
-      }
-    }));
+    net::co_spawn(executor, conn->Run(),
+                  net::bind_cancellation_slot(slot, [cancel](std::exception_ptr e) {
+                    if (!e) return;
+                    try {
+                      std::rethrow_exception(e);
+                    } catch (const std::exception& x) {
+                      MLOG(Error) << "http: connection coroutine failed: " << x.what();
+                    } catch (...) {
+                      MLOG(Error) << "http: connection coroutine failed";
+                    }
+                  }));
   }
 }
 
@@ -587,11 +588,11 @@ Result<tcp::endpoint> HttpServer::Listen(std::string_view host, uint16_t port) {
   net::ip::address address = net::ip::make_address(std::string(host), ec);
   if (ec) {
     tcp::resolver resolver(state_->io);
-    auto results = resolver.resolve(std::string(host), std::to_string(port),
-                                    tcp::resolver::passive, ec);
+    auto results =
+        resolver.resolve(std::string(host), std::to_string(port), tcp::resolver::passive, ec);
     if (ec || results.empty()) {
-      return Unavailable("cannot resolve listen address \"" + std::string(host) + "\": " +
-                         (ec ? ec.message() : std::string("no addresses")));
+      return Unavailable("cannot resolve listen address \"" + std::string(host) +
+                         "\": " + (ec ? ec.message() : std::string("no addresses")));
     }
     address = results.begin()->endpoint().address();
   }

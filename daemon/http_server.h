@@ -29,7 +29,7 @@ struct HttpAccessRecord {
   std::string_view method;
   std::string_view path;  // raw (percent-encoded) path without the query string
   unsigned status = 0;
-  uint64_t bytes = 0;     // response body bytes sent
+  uint64_t bytes = 0;  // response body bytes sent
   std::chrono::microseconds duration{0};
 };
 

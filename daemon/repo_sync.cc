@@ -1,6 +1,7 @@
 #include "daemon/repo_sync.h"
 
 #include "common/log.h"
+#include "git/connectivity_check.h"
 #include "git/mirror_fetcher.h"
 #include "git/mirror_repository.h"
 #include "git/repo_maintenance.h"
@@ -63,6 +64,10 @@ Result<RepoSyncResult> SyncRepository(const RepoSyncRequest& request) {
   fetch.cancel = request.cancel;
   fetch.on_progress = [&](const FetchProgress& p) { progress.Transfer(p); };
   ASSIGN_OR_RETURN(FetchResult fetched, FetchMirror(request.repo_dir, fetch));
+
+  progress.Phase("verifying");
+  ASSIGN_OR_RETURN(std::vector<PublishedRef> published, ReadPublishedRefs(request.repo_dir));
+  RETURN_IF_ERROR(CheckConnectivity(request.repo_dir, fetched.refs, published));
 
   progress.Phase("publishing");
   ASSIGN_OR_RETURN(RefUpdateSummary summary,

@@ -72,8 +72,8 @@ HttpHandler ErrorHandler(http::status status, std::string message) {
   };
 }
 
-void Router::Add(std::initializer_list<http::verb> methods, std::string path,
-                 HttpHandler handler, RouteOptions options) {
+void Router::Add(std::initializer_list<http::verb> methods, std::string path, HttpHandler handler,
+                 RouteOptions options) {
   routes_.push_back(Route{methods, std::move(path), false, std::move(handler), options});
 }
 

@@ -65,8 +65,8 @@ class Router {
     Add({method}, std::move(path), std::move(handler), options);
   }
   // Every path starting with `prefix` (e.g. "/api/v1/").
-  void AddPrefix(std::initializer_list<http::verb> methods, std::string prefix,
-                 HttpHandler handler, RouteOptions options = {});
+  void AddPrefix(std::initializer_list<http::verb> methods, std::string prefix, HttpHandler handler,
+                 RouteOptions options = {});
   // The repository fallback (normally GitHttpHandler), for any method.
   void SetRepoHandler(RepoHandler handler, RouteOptions options = {});
 

@@ -57,7 +57,7 @@ Status SyncScheduler::Start() {
   ASSIGN_OR_RETURN(std::vector<RepoRecord> repos, catalog_.ListRepos());
   for (const RepoRecord& repo : repos) {
     std::filesystem::path dir = config_.RepoDir(repo.name);
-    if (!std::filesystem::exists(dir)) continue;
+    // Also for a missing dir: an interrupted first creation leaves a temp sibling.
     auto removed = MirrorRepository::RecoverAfterCrash(dir);
     if (!removed.ok()) {
       MLOG(Error) << "recovery of " << repo.name << " failed: " << removed.status().ToString();

@@ -216,12 +216,20 @@ Result<FetchResult> FetchMirror(const std::filesystem::path& dir, const FetchOpt
 
   ASSIGN_OR_RETURN(RepositoryPtr repo, OpenBareRepository(dir.string()));
   git_remote* raw_remote = nullptr;
-  // Anonymous: nothing is written to the mirror's configuration.
-  int rc = git_remote_create_anonymous(&raw_remote, repo.get(), options.url.c_str());
+  // Anonymous (no name): nothing is written to the mirror's configuration. url.*.insteadOf
+  // is skipped: the URL is used exactly as configured, and libgit2 1.5's insteadOf lookup
+  // leaks PCRE2 match data for every configuration entry it scans.
+  git_remote_create_options create_opts;
+  git_remote_create_options_init(&create_opts, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+  create_opts.repository = repo.get();
+  create_opts.name = nullptr;
+  create_opts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  int rc = git_remote_create_with_opts(&raw_remote, options.url.c_str(), &create_opts);
   RemotePtr remote(raw_remote);
   if (rc < 0) return Libgit2Status(rc, "upstream " + url_for_messages);
 
-  git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
+  git_remote_callbacks callbacks;
+  git_remote_init_callbacks(&callbacks, GIT_REMOTE_CALLBACKS_VERSION);
   callbacks.transfer_progress = OnTransferProgress;
   callbacks.sideband_progress = OnSidebandProgress;
   callbacks.transport = OnCreateTransport;
@@ -246,7 +254,8 @@ Result<FetchResult> FetchMirror(const std::filesystem::path& dir, const FetchOpt
   std::vector<char*> spec_ptrs;
   for (std::string& s : specs.strings) spec_ptrs.push_back(s.data());
   git_strarray spec_array{spec_ptrs.data(), spec_ptrs.size()};
-  git_fetch_options fetch_opts = GIT_FETCH_OPTIONS_INIT;
+  git_fetch_options fetch_opts;
+  git_fetch_options_init(&fetch_opts, GIT_FETCH_OPTIONS_VERSION);
   fetch_opts.callbacks = callbacks;
   fetch_opts.prune = GIT_FETCH_NO_PRUNE;  // pruned below, against the exact expected set
   fetch_opts.update_fetchhead = 0;

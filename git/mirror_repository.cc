@@ -90,7 +90,8 @@ Status CreateFresh(const fs::path& dir) {
     return s;
   };
 
-  git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+  git_repository_init_options opts;
+  git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
   opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
   opts.initial_head = "main";
   opts.description = "mirrord mirror";

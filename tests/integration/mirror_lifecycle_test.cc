@@ -192,7 +192,9 @@ TEST_F(MirrorLifecycle, HelpOfEveryCommand) {
         EXPECT_THAT(r.stdout_text, HasSubstr(flag));
       }
     }
-    if (args[0] == "status") EXPECT_THAT(r.stdout_text, HasSubstr("--json"));
+    if (args[0] == "status") {
+      EXPECT_THAT(r.stdout_text, HasSubstr("--json"));
+    }
   }
   ASSERT_OK_AND_ASSIGN(ProcessResult daemon_help,
                        RunProcess({MirrordProcess::DefaultMirrordBinary().string(), "--help"}));

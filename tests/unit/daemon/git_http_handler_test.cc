@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -24,8 +25,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "common/file_util.h"
 #include "daemon/http_server.h"
@@ -69,8 +68,8 @@ CmdResult Sh(const std::string& cmd) {
   static std::atomic<int> counter{0};
   fs::path err = g_root / ("stderr." + std::to_string(counter++));
   const char* path = getenv("PATH");
-  std::string full = "env -i PATH=" + Quote(path ? path : "/usr/bin:/bin") + " HOME=" +
-                     Quote((g_root / "home").string()) +
+  std::string full = "env -i PATH=" + Quote(path ? path : "/usr/bin:/bin") +
+                     " HOME=" + Quote((g_root / "home").string()) +
                      " GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 LC_ALL=C"
                      " GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com"
                      " GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com sh -c " +
@@ -187,10 +186,11 @@ class GitServer {
 };
 
 // "HTTP status code" of a curl request; `args` are extra curl arguments.
-std::string CurlStatus(const std::string& args, const std::string& url, std::string* body = nullptr) {
+std::string CurlStatus(const std::string& args, const std::string& url,
+                       std::string* body = nullptr) {
   fs::path out = g_root / "curl.out";
-  CmdResult r = Sh("curl -s --path-as-is -o " + Quote(out.string()) + " -w '%{http_code}' " +
-                   args + " " + Quote(url));
+  CmdResult r = Sh("curl -s --path-as-is -o " + Quote(out.string()) + " -w '%{http_code}' " + args +
+                   " " + Quote(url));
   if (body != nullptr) *body = ReadFile(out);
   return r.out;
 }
@@ -233,8 +233,8 @@ class GitHttpHandlerTest : public ::testing::Test {
   void CloneAndVerify(const std::string& url, const std::string& git_args, std::string* trace) {
     static std::atomic<int> n{0};
     const std::string dst = (g_root / ("clone-" + std::to_string(n++))).string();
-    CmdResult r = Sh("GIT_TRACE_PACKET=1 git " + git_args + " clone -q " + Quote(url) + " " +
-                     Quote(dst));
+    CmdResult r =
+        Sh("GIT_TRACE_PACKET=1 git " + git_args + " clone -q " + Quote(url) + " " + Quote(dst));
     ASSERT_EQ(r.code, 0) << r.err.substr(0, 4000);
     if (trace != nullptr) *trace = r.err;
     ShOk("git -C " + Quote(dst) + " fsck --full --strict");
@@ -244,7 +244,8 @@ class GitHttpHandlerTest : public ::testing::Test {
                            ShOk("git -C " + Quote(Upstream()) + format + "refs/tags").out;
     std::string remotes =
         ShOk("git -C " + Quote(dst) +
-             " for-each-ref --format='%(objectname) %(refname:lstrip=3)' refs/remotes/origin").out;
+             " for-each-ref --format='%(objectname) %(refname:lstrip=3)' refs/remotes/origin")
+            .out;
     std::string cloned;
     std::istringstream lines(remotes);
     for (std::string line; std::getline(lines, line);) {
@@ -278,9 +279,9 @@ TEST_F(GitHttpHandlerTest, CloneWithProtocolV2WithAndWithoutDotGit) {
 TEST_F(GitHttpHandlerTest, LsRemoteMatchesUpstream) {
   GitServer server;
   for (const char* version : {"0", "2"}) {
-    std::string remote =
-        ShOk(std::string("git -c protocol.version=") + version + " ls-remote " +
-             Quote(server.Url("/owner/repo.git"))).out;
+    std::string remote = ShOk(std::string("git -c protocol.version=") + version + " ls-remote " +
+                              Quote(server.Url("/owner/repo.git")))
+                             .out;
     std::string local = ShOk("git ls-remote " + Quote(Upstream())).out;
     EXPECT_EQ(remote, local) << "protocol " << version;
   }
@@ -289,8 +290,8 @@ TEST_F(GitHttpHandlerTest, LsRemoteMatchesUpstream) {
 TEST_F(GitHttpHandlerTest, PartialCloneWithFilter) {
   GitServer server;
   const std::string dst = (g_root / "partial").string();
-  CmdResult r = Sh("git clone -q --filter=blob:none " + Quote(server.Url("/owner/repo.git")) +
-                   " " + Quote(dst));
+  CmdResult r = Sh("git clone -q --filter=blob:none " + Quote(server.Url("/owner/repo.git")) + " " +
+                   Quote(dst));
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(ShOk("git -C " + Quote(dst) + " config remote.origin.promisor").out, "true\n");
   fs::remove_all(dst);
@@ -307,9 +308,9 @@ TEST_F(GitHttpHandlerTest, PushIsRefusedAsReadOnly) {
             std::string::npos)
       << r.err;
   std::string body;
-  EXPECT_EQ(CurlStatus("-X POST --data-binary x", server.Url("/owner/repo.git/git-receive-pack"),
-                       &body),
-            "403");
+  EXPECT_EQ(
+      CurlStatus("-X POST --data-binary x", server.Url("/owner/repo.git/git-receive-pack"), &body),
+      "403");
   EXPECT_EQ(body, kReadOnlyMirrorMessage);
   fs::remove_all(dst);
 }
@@ -317,9 +318,9 @@ TEST_F(GitHttpHandlerTest, PushIsRefusedAsReadOnly) {
 TEST_F(GitHttpHandlerTest, UnknownRepositoryIs404) {
   GitServer server;
   std::string body;
-  EXPECT_EQ(CurlStatus("", server.Url("/owner/missing.git/info/refs?service=git-upload-pack"),
-                       &body),
-            "404");
+  EXPECT_EQ(
+      CurlStatus("", server.Url("/owner/missing.git/info/refs?service=git-upload-pack"), &body),
+      "404");
   EXPECT_EQ(body, "repository not found\n");
   CmdResult r = Sh("git clone -q " + Quote(server.Url("/owner/missing.git")) + " " +
                    Quote((g_root / "missing").string()));
@@ -344,9 +345,9 @@ TEST_F(GitHttpHandlerTest, InvalidNamesAre400AndNeverReachTheDisk) {
 
 TEST_F(GitHttpHandlerTest, DumbHttpAndUnknownPathsAre404) {
   GitServer server;
-  for (const char* path : {"/owner/repo.git/HEAD", "/owner/repo.git/objects/info/packs",
-                           "/owner/repo.git/info/refs", "/owner/repo.git",
-                           "/owner/repo.git/info/lfs/objects/batch"}) {
+  for (const char* path :
+       {"/owner/repo.git/HEAD", "/owner/repo.git/objects/info/packs", "/owner/repo.git/info/refs",
+        "/owner/repo.git", "/owner/repo.git/info/lfs/objects/batch"}) {
     EXPECT_EQ(CurlStatus("", server.Url(path)), "404") << path;
   }
   EXPECT_EQ(CurlStatus("", server.Url("/owner/repo.git/git-upload-pack")), "405");
@@ -382,10 +383,10 @@ TEST_F(GitHttpHandlerTest, GzipRequestBody) {
   std::string body;
   const std::string headers =
       "-H 'Content-Type: application/x-git-upload-pack-request' -H 'Git-Protocol: version=2' ";
-  EXPECT_EQ(CurlStatus(headers + "-H 'Content-Encoding: gzip' --data-binary @" +
-                           Quote(req.string()),
-                       server.Url("/owner/repo.git/git-upload-pack"), &body),
-            "200");
+  EXPECT_EQ(
+      CurlStatus(headers + "-H 'Content-Encoding: gzip' --data-binary @" + Quote(req.string()),
+                 server.Url("/owner/repo.git/git-upload-pack"), &body),
+      "200");
   EXPECT_NE(body.find(" refs/heads/main\n"), std::string::npos) << body;
   EXPECT_NE(body.find(" refs/heads/dev\n"), std::string::npos) << body;
   EXPECT_EQ(body.find("refs/tags/"), std::string::npos) << body;
@@ -395,10 +396,10 @@ TEST_F(GitHttpHandlerTest, GzipRequestBody) {
     std::ofstream out(req, std::ios::binary);
     out << "\x1f\x8b\x08\x00garbage-garbage-garbage";
   }
-  EXPECT_EQ(CurlStatus(headers + "-H 'Content-Encoding: gzip' --data-binary @" +
-                           Quote(req.string()),
-                       server.Url("/owner/repo.git/git-upload-pack")),
-            "400");
+  EXPECT_EQ(
+      CurlStatus(headers + "-H 'Content-Encoding: gzip' --data-binary @" + Quote(req.string()),
+                 server.Url("/owner/repo.git/git-upload-pack")),
+      "400");
   EXPECT_EQ(CurlStatus(headers + "-H 'Content-Encoding: br' --data-binary x",
                        server.Url("/owner/repo.git/git-upload-pack")),
             "415");
@@ -415,7 +416,8 @@ TEST_F(GitHttpHandlerTest, InflatedBodyOverCapIs413) {
     out << Gzip(Pkt("command=ls-refs\n") + std::string(1 << 20, '0'));
   }
   EXPECT_EQ(CurlStatus("-H 'Content-Type: application/x-git-upload-pack-request' "
-                       "-H 'Content-Encoding: gzip' --data-binary @" + Quote(req.string()),
+                       "-H 'Content-Encoding: gzip' --data-binary @" +
+                           Quote(req.string()),
                        server.Url("/owner/repo.git/git-upload-pack")),
             "413");
   EXPECT_TRUE(WaitForNoChildren(5s));
@@ -429,7 +431,8 @@ TEST_F(GitHttpHandlerTest, BodyOverRouteLimitIs413) {
     out << std::string(4096, 'x');
   }
   EXPECT_EQ(CurlStatus("-H 'Content-Type: application/x-git-upload-pack-request' "
-                       "--data-binary @" + Quote(req.string()),
+                       "--data-binary @" +
+                           Quote(req.string()),
                        server.Url("/owner/repo.git/git-upload-pack")),
             "413");
   EXPECT_EQ(server.resolver_calls.load(), 0);
@@ -469,7 +472,8 @@ TEST_F(GitHttpHandlerTest, ClientDisconnectMidPackKillsGit) {
   const std::string request =
       "POST /owner/big.git/git-upload-pack HTTP/1.1\r\nHost: t\r\n"
       "Content-Type: application/x-git-upload-pack-request\r\nGit-Protocol: version=2\r\n"
-      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
 
   int open_fds_before = 0;
   for (auto& e : fs::directory_iterator("/proc/self/fd")) (void)e, ++open_fds_before;

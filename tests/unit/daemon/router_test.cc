@@ -166,8 +166,8 @@ TEST_F(RouterTest, WrongMethodIs405WithAllow) {
 }
 
 TEST_F(RouterTest, UnknownPathsAre404) {
-  for (std::string_view path : {"/", "/healthz/extra", "/api/v2/x", "/metrics/x", "/webhooks/x",
-                                "/readyz"}) {
+  for (std::string_view path :
+       {"/", "/healthz/extra", "/api/v2/x", "/metrics/x", "/webhooks/x", "/readyz"}) {
     RouteMatch m = router_.Match(http::verb::get, path);
     EXPECT_FALSE(m.read_body) << path;
     EXPECT_EQ(Answer(m, http::verb::get).result(), http::status::not_found) << path;
@@ -195,9 +195,9 @@ TEST_F(RouterTest, InvalidRepoNameIs400WithReason) {
 TEST_F(RouterTest, NoRepoHandlerMeans404) {
   Router bare;
   bare.Add(http::verb::get, "/healthz", Noop);
-  EXPECT_EQ(Answer(bare.Match(http::verb::get, "/owner/repo.git/info/refs"), http::verb::get)
-                .result(),
-            http::status::not_found);
+  EXPECT_EQ(
+      Answer(bare.Match(http::verb::get, "/owner/repo.git/info/refs"), http::verb::get).result(),
+      http::status::not_found);
 }
 
 TEST(ParseRequestTargetTest, DecodesPathAndQuery) {

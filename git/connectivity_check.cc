@@ -1,0 +1,35 @@
+#include "git/connectivity_check.h"
+
+#include <set>
+#include <string>
+
+#include "git/git_command.h"
+
+namespace mirrord {
+
+Status CheckConnectivity(const std::filesystem::path& dir,
+                         const std::vector<PublishedRef>& new_refs,
+                         const std::vector<PublishedRef>& published_refs) {
+  std::set<std::string> known;
+  for (const PublishedRef& r : published_refs) known.insert(r.oid);
+  std::string input;
+  bool any_new = false;
+  for (const PublishedRef& r : new_refs) {
+    if (known.contains(r.oid)) continue;
+    input += r.oid;
+    input += '\n';
+    any_new = true;
+  }
+  if (!any_new) return Status::Ok();
+  input += "--not\n";
+  for (const std::string& oid : known) {
+    input += oid;
+    input += '\n';
+  }
+  Status s = RunGitCommand(
+      {"git", "--git-dir=" + dir.string(), "rev-list", "--objects", "--quiet", "--stdin"}, input);
+  if (s.ok() || s.code() != StatusCode::kInternal) return s;
+  return DataLoss("the fetched history is incomplete, refusing to publish it: " + s.message());
+}
+
+}  // namespace mirrord
