@@ -66,16 +66,17 @@ run_mirrord_sync() {  # KEY MAINT STORAGE -> daemon left running in MIRRORD_PID_
   bench_log "  $key: ${BENCH_WALL}s (daemon log: ${BENCH_DAEMON_SECS:-?}s), daemon peak $(bench_mib "$BENCH_RSS_KB") MiB, children $(bench_mib "$BENCH_CHILD_RSS_KB") MiB ($BENCH_PHASES)"
 }
 
-declare -A daemon_pid daemon_url daemon_token daemon_storage
+declare -A daemon_pid daemon_url daemon_token daemon_storage daemon_log
 start_daemon() {  # KEY MAINT ROUND
   local key=$1 maint=$2 dir=$BENCH_WORK/$1-$3
   bench_mirrord_config "$BENCH_WORK/$key-$3.toml" "$dir" "$maint"
   bench_start_mirrord "$key-$3" "$BENCH_WORK/$key-$3.toml"
   daemon_pid[$key]=$MIRRORD_PID daemon_url[$key]=$MIRRORD_URL
-  daemon_token[$key]=$MIRRORD_TOKEN daemon_storage[$key]=$dir
+  daemon_token[$key]=$MIRRORD_TOKEN daemon_storage[$key]=$dir daemon_log[$key]=$MIRRORD_LOG
 }
 use_daemon() {
   MIRRORD_PID=${daemon_pid[$1]} MIRRORD_URL=${daemon_url[$1]} MIRRORD_TOKEN=${daemon_token[$1]}
+  MIRRORD_LOG=${daemon_log[$1]}
 }
 
 # ---- initial mirror ----

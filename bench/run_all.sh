@@ -16,8 +16,8 @@ export MIRRORD_BIN_DIR=$bin
 
 ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo '?'; }
 cmdline="bench/run_all.sh"
-[[ $bin != "$root/build/bin" ]] && cmdline="MIRRORD_BIN_DIR=${bin#"$root"/} $cmdline"
 [[ $(nice) != 0 ]] && cmdline="nice -n $(nice) $cmdline"
+[[ $bin != "$root/build/bin" ]] && cmdline="MIRRORD_BIN_DIR=${bin#"$root"/} $cmdline"
 for v in BENCH_REPS BENCH_CLIENTS BENCH_PLAIN BENCH_SEED BENCH_COMMITS BENCH_FILES BENCH_BIN_MB \
          BENCH_BRANCHES BENCH_INCR_COMMITS BENCH_INCR_BIN_MB; do
   [[ -n ${!v:-} ]] && cmdline="$v=${!v} $cmdline"

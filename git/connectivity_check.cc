@@ -21,8 +21,9 @@ Status CheckConnectivity(const std::filesystem::path& dir,
     any_new = true;
   }
   if (!any_new) return Status::Ok();
-  input += "--not\n";
+  // git 2.39 accepts no options in --stdin mode; "^oid" excludes what is already served.
   for (const std::string& oid : known) {
+    input += '^';
     input += oid;
     input += '\n';
   }

@@ -14,6 +14,7 @@
 
 #include "common/file_util.h"
 #include "common/log.h"
+#include "git/git_command.h"
 
 extern char** environ;
 

@@ -5,13 +5,21 @@
 
 #include <algorithm>
 #include <chrono>
+#include <boost/json/value.hpp>
 #include <filesystem>
+#include <functional>
+#include <map>
+#include <thread>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/api_json.h"
+#include "common/api_types.h"
 #include "common/file_util.h"
+#include "tests/fixtures/git_cli.h"
+#include "tests/fixtures/test_upstream.h"
 #include "tests/fixtures/mirrord_process.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/status_matchers.h"
@@ -180,6 +188,101 @@ TEST_F(MirrorConfig, GoodFileServes) {
   EXPECT_TRUE(list.ok()) << list.Describe();
   ASSERT_OK_AND_ASSIGN(ExitStatus exit, mirrord->Terminate());
   EXPECT_EQ(exit.exit_code, 0);
+}
+
+// Polls `condition` every 50 ms until it holds or `timeout` passes.
+bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {
+  ASSIGN_OR_RETURN(ProcessResult r, m.Mirrorctl({"status", std::string(name), "--json"}));
+  if (!r.ok()) return Internal("mirrorctl status --json: " + r.Describe());
+  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.stdout_text));
+  return RepoStatusFromJson(v);
+}
+
+// The lines of `git ls-remote` output whose ref does not start with `exclude`.
+std::string WithoutRefs(const std::string& ls_remote, std::string_view exclude) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < ls_remote.size()) {
+    size_t end = ls_remote.find('\n', pos);
+    if (end == std::string::npos) end = ls_remote.size() - 1;
+    std::string line = ls_remote.substr(pos, end - pos + 1);
+    size_t tab = line.find('\t');
+    if (tab == std::string::npos || !std::string_view(line).substr(tab + 1).starts_with(exclude)) {
+      out += line;
+    }
+    pos = end + 1;
+  }
+  return out;
+}
+
+TEST_F(MirrorConfig, ReposFromTheConfigSyncAtStartupWithTheirRefspecs) {
+  ASSERT_OK_AND_ASSIGN(auto upstream, TestUpstream::Start(dir_->path() / "upstream"));
+  ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / "work"));
+  ASSERT_OK(work.CommitFile("README.md", "configured\n", "one").status());
+  ASSERT_OK(work.CreateAnnotatedTag("v1", "one"));
+  ASSERT_OK(work.CheckoutNewBranch("topic"));
+  ASSERT_OK(work.CommitFile("topic.txt", "pr\n", "pull request").status());
+  ASSERT_OK(work.Checkout("main"));
+  ASSERT_OK_AND_ASSIGN(std::filesystem::path bare, upstream->CreateBareRepo("org/cfg"));
+  ASSERT_OK(work.PushMirror(bare.string()));
+  // A pull-request head, as GitHub publishes them.
+  ASSERT_OK(Git({"--git-dir=" + bare.string(), "update-ref", "refs/pull/1/head", "topic"})
+                .status());
+  ASSERT_OK(Git({"--git-dir=" + bare.string(), "branch", "-D", "topic"}).status());
+
+  MirrordOptions o;
+  o.work_dir = dir_->path() / "daemon";
+  o.extra_toml = "[upstreams.lab]\nurl = \"" + upstream->BaseUrl() +
+                 "/{repo}.git\"\n\n"
+                 "[[repos]]\nname = \"lab/cfg\"\nupstream = \"lab\"\npath = \"org/cfg\"\n\n"
+                 "[[repos]]\nname = \"lab/with-pulls\"\nupstream = \"lab\"\npath = \"org/cfg\"\n"
+                 "refspecs = [\"+refs/heads/*:refs/heads/*\", \"+refs/tags/*:refs/tags/*\", "
+                 "\"+refs/pull/*/head:refs/pull/*/head\"]\n";
+  ASSERT_OK_AND_ASSIGN(auto mirrord, MirrordProcess::Start(o));
+
+  std::map<std::string, int64_t> first_runs;
+  for (std::string_view name : {"lab/cfg", "lab/with-pulls"}) {
+    SCOPED_TRACE(std::string(name));
+    std::optional<RepoStatus> status;
+    EXPECT_TRUE(PollUntil(
+        [&] {
+          Result<RepoStatus> s = StatusJson(*mirrord, name);
+          if (s.ok()) status = *s;
+          return s.ok() && s->last_run.has_value() && IsFinalRunState(s->last_run->state);
+        },
+        std::chrono::milliseconds(30'000)))
+        << mirrord->Logs();
+    ASSERT_TRUE(status.has_value());
+    ASSERT_TRUE(status->last_run.has_value());
+    EXPECT_EQ(status->last_run->state, "succeeded") << status->last_run->error;
+    EXPECT_EQ(status->last_run->trigger, "startup");
+    EXPECT_EQ(status->state, "ready");
+    first_runs[std::string(name)] = status->last_run->run_id;
+  }
+  ASSERT_OK_AND_ASSIGN(std::string upstream_refs, Git({"ls-remote", upstream->UrlFor("org/cfg")}));
+  ASSERT_THAT(upstream_refs, HasSubstr("\trefs/pull/1/head\n"));
+  ASSERT_OK_AND_ASSIGN(std::string plain, Git({"ls-remote", mirrord->UrlFor("lab/cfg")}));
+  EXPECT_EQ(plain, WithoutRefs(upstream_refs, "refs/pull/"));
+  ASSERT_OK_AND_ASSIGN(std::string pulls, Git({"ls-remote", mirrord->UrlFor("lab/with-pulls")}));
+  EXPECT_EQ(pulls, upstream_refs);
+
+  // Once synced, a restart does not sync them again by itself.
+  ASSERT_OK(mirrord->Restart());
+  for (std::string_view name : {"lab/cfg", "lab/with-pulls"}) {
+    ASSERT_OK_AND_ASSIGN(RepoStatus status, StatusJson(*mirrord, name));
+    EXPECT_FALSE(status.active_run.has_value()) << name;
+    ASSERT_TRUE(status.last_run.has_value());
+    EXPECT_EQ(status.last_run->run_id, first_runs[std::string(name)]) << name;
+  }
 }
 
 }  // namespace

@@ -314,5 +314,34 @@ TEST_F(MirrorFailures, StalledUpstreamTimesOut) {
   ExpectTokenNeverShown();
 }
 
+TEST_F(MirrorFailures, RateLimitedUpstream) {
+  Fault f;
+  f.path_substring = "/info/refs";
+  f.status = 429;
+  f.extra_headers["Retry-After"] = "120";
+  upstream_->AddFault(f);
+  RunFailingSync("429");
+  ASSERT_OK_AND_ASSIGN(RepoStatus status, StatusJson(*mirrord_, kRepo, &outputs_));
+  ASSERT_TRUE(status.last_run.has_value());
+  EXPECT_THAT(Lower(status.last_run->error), HasSubstr("rate limit"));
+  upstream_->ClearFaults();
+  ExpectRecovery();
+  ExpectTokenNeverShown();
+}
+
+TEST_F(MirrorFailures, UpstreamThatIsNotAGitServer) {
+  // A captive portal or a misconfigured proxy: 200 with an HTML page.
+  upstream_->AddRoute(
+      [](const UpstreamRequest& r) { return r.path.ends_with("/info/refs"); },
+      [](const UpstreamRequest&) {
+        UpstreamResponse page;
+        page.headers.emplace_back("Content-Type", "text/html; charset=utf-8");
+        page.body = "<html><body>Please log in</body></html>\n";
+        return page;
+      });
+  RunFailingSync("smart HTTP");
+  ExpectTokenNeverShown();
+}
+
 }  // namespace
 }  // namespace mirrord::test

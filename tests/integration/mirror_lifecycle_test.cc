@@ -16,6 +16,7 @@
 
 #include "common/api_json.h"
 #include "common/api_types.h"
+#include "common/file_util.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/http_client.h"
 #include "tests/fixtures/mirrord_process.h"
@@ -28,6 +29,7 @@ namespace mirrord::test {
 namespace {
 
 using std::chrono::seconds;
+using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
@@ -259,6 +261,117 @@ TEST_F(MirrorLifecycle, SigtermDuringAStalledSyncStopsPromptly) {
   ASSERT_OK_AND_ASSIGN(std::string want, Git({"ls-remote", upstream_->UrlFor("org/alpha")}));
   ASSERT_OK_AND_ASSIGN(std::string got, Git({"ls-remote", mirrord_->UrlFor("org/alpha")}));
   EXPECT_EQ(got, want);
+}
+
+TEST_F(MirrorLifecycle, RemoveDuringAStalledSyncIsPrompt) {
+  SyncOk("org/alpha");
+  ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / "more"));
+  ASSERT_OK(work.CommitFile("more.txt", "more\n", "more").status());
+  ASSERT_OK(work.Push(upstream_->RepoPath("org/alpha").string(), {"HEAD:refs/heads/more"}));
+  Fault f;
+  f.path_substring = "/org/alpha.git/git-upload-pack";
+  f.method = "POST";
+  f.stall = true;
+  int stall = upstream_->AddFault(f);
+  ASSERT_OK_AND_ASSIGN(ProcessResult queued,
+                       mirrord_->Mirrorctl({"sync", "org/alpha", "--no-follow"}));
+  ASSERT_TRUE(queued.ok()) << queued.Describe();
+  ASSERT_OK(upstream_
+                ->WaitForRequest(
+                    [&](const RequestRecord& r) { return r.stalled && r.fault_id == stall; },
+                    seconds(30))
+                .status());
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_OK_AND_ASSIGN(ProcessResult removed,
+                       mirrord_->Mirrorctl({"remove", "org/alpha"}, seconds(30)));
+  EXPECT_TRUE(removed.ok()) << removed.Describe();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(10));
+  EXPECT_FALSE(std::filesystem::exists(mirrord_->store_dir() / "repos" / "org" / "alpha.git"));
+  ASSERT_OK_AND_ASSIGN(HttpReply refs,
+                       HttpFetch(mirrord_->UrlFor("org/alpha") +
+                                 "/info/refs?service=git-upload-pack"));
+  EXPECT_EQ(refs.status, 404);
+  // The daemon is fine afterwards: the name can come back.
+  upstream_->ClearFaults();
+  SyncOk("org/alpha");
+  ASSERT_OK_AND_ASSIGN(std::string want, Git({"ls-remote", upstream_->UrlFor("org/alpha")}));
+  ASSERT_OK_AND_ASSIGN(std::string got, Git({"ls-remote", mirrord_->UrlFor("org/alpha")}));
+  EXPECT_EQ(got, want);
+}
+
+TEST_F(MirrorLifecycle, SigtermWhileAClientFollowsASync) {
+  SyncOk("org/alpha");
+  ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / "more"));
+  ASSERT_OK(work.CommitFile("more.txt", "more\n", "more").status());
+  ASSERT_OK(work.Push(upstream_->RepoPath("org/alpha").string(), {"HEAD:refs/heads/more"}));
+  Fault f;
+  f.path_substring = "/git-upload-pack";
+  f.method = "POST";
+  f.stall = true;
+  int stall = upstream_->AddFault(f);
+  // `mirrorctl sync` following the run's progress, as a user would.
+  ASSERT_OK_AND_ASSIGN(ProcessOptions o, GitProcessOptions(mirrord_->work_dir()));
+  o.env["MIRRORD_URL"] = mirrord_->BaseUrl();
+  ASSERT_OK_AND_ASSIGN(auto follower,
+                       ChildProcess::Start({MirrordProcess::DefaultMirrorctlBinary().string(),
+                                            "--config", mirrord_->config_path().string(), "sync",
+                                            "org/alpha"},
+                                           o));
+  ASSERT_OK(upstream_
+                ->WaitForRequest(
+                    [&](const RequestRecord& r) { return r.stalled && r.fault_id == stall; },
+                    seconds(30))
+                .status());
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_OK_AND_ASSIGN(ExitStatus exit, mirrord_->Terminate(seconds(30)));
+  EXPECT_EQ(exit.exit_code, 0) << exit.ToString();
+  // Stopping cancels the sync at once (the transfer polls its cancel flag every 100 ms); the
+  // follower's stream must not keep the HTTP server's drain waiting for a sync that only
+  // gets cancelled after the drain.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
+  ASSERT_OK_AND_ASSIGN(ExitStatus follower_exit, follower->Wait(seconds(30)));
+  // The follower is told the sync did not complete and why, not that it "carries on".
+  const std::string said = follower->StderrText();
+  EXPECT_NE(follower_exit.exit_code, 0) << said;
+  EXPECT_THAT(said, HasSubstr("org/alpha")) << said;
+  EXPECT_THAT(said, AnyOf(HasSubstr("interrupted"), HasSubstr("ancel"), HasSubstr("stopping"),
+                          HasSubstr("shutting down")))
+      << said;
+  EXPECT_THAT(said, Not(HasSubstr("carries on"))) << said;
+}
+
+TEST_F(MirrorLifecycle, AdminApiNeedsTheToken) {
+  ASSERT_OK_AND_ASSIGN(HttpReply anonymous, HttpFetch(mirrord_->BaseUrl() + "/api/v1/repos"));
+  EXPECT_EQ(anonymous.status, 401);
+  HttpCall wrong;
+  wrong.headers.emplace_back("Authorization", "Bearer not-the-token");
+  ASSERT_OK_AND_ASSIGN(HttpReply refused, HttpFetch(mirrord_->BaseUrl() + "/api/v1/repos", wrong));
+  EXPECT_EQ(refused.status, 401);
+  HttpCall sync = wrong;
+  sync.method = "POST";
+  sync.body = "{\"name\": \"org/alpha\", \"url\": \"" + upstream_->UrlFor("org/alpha") + "\"}";
+  ASSERT_OK_AND_ASSIGN(HttpReply add, HttpFetch(mirrord_->BaseUrl() + "/api/v1/repos", sync));
+  EXPECT_EQ(add.status, 401);
+  EXPECT_FALSE(std::filesystem::exists(mirrord_->store_dir() / "repos" / "org"));
+
+  // mirrorctl with another store's token: exit 3, saying why.
+  std::filesystem::path other = dir_->path() / "other.toml";
+  std::filesystem::path token = dir_->path() / "wrong.token";
+  ASSERT_OK(WriteFileAtomically(token, "not-the-token\n"));
+  ASSERT_OK(WriteFileAtomically(other, "[admin]\ntoken_file = \"" + token.string() + "\"\n"));
+  ASSERT_OK_AND_ASSIGN(
+      ProcessResult r,
+      RunProcess({MirrordProcess::DefaultMirrorctlBinary().string(), "--config", other.string(),
+                  "--server", mirrord_->BaseUrl(), "list"}));
+  EXPECT_EQ(r.exit_code, 3) << r.Describe();
+  EXPECT_THAT(r.stderr_text, HasSubstr("token")) << r.stderr_text;
+  EXPECT_THAT(r.stderr_text, Not(HasSubstr("not-the-token")));
+
+  // And with mirrord gone: exit 3 too.
+  ASSERT_OK(mirrord_->Terminate().status());
+  ASSERT_OK_AND_ASSIGN(ProcessResult gone, mirrord_->Mirrorctl({"list"}));
+  EXPECT_EQ(gone.exit_code, 3) << gone.Describe();
+  EXPECT_FALSE(gone.stderr_text.empty());
 }
 
 }  // namespace

@@ -171,8 +171,7 @@ TEST_F(MirrorNames, UnknownRepoIs404) {
   EXPECT_THAT(clone.stderr_text, HasSubstr("not found")) << clone.stderr_text;
   EXPECT_FALSE(std::filesystem::exists(mirrord_->store_dir() / "repos" / "org" / "unknown.git"));
   // A registered name is reachable, for contrast.
-  ASSERT_OK_AND_ASSIGN(HttpReply known, Get("/org/model.git/info/refs?service=git-upload-pack"));
-  EXPECT_EQ(known.status, 200);
+  ASSERT_OK(Git({"ls-remote", mirrord_->UrlFor(kRepo)}).status());
 }
 
 TEST_F(MirrorNames, PushIsRefusedAsReadOnly) {

@@ -231,5 +231,44 @@ TEST_F(MirrorToken, CredentialsInAnExplicitUrlAreRedacted) {
   EXPECT_THAT(mirrord_->Logs(), Not(HasSubstr(Base64("mirror-bot:" + secret))));
 }
 
+TEST_F(MirrorToken, TokenIsNotSentToAnotherOriginAfterARedirect) {
+  // The configured host redirects to another host (a CDN, a moved repo): the fetch follows,
+  // but the credentials stay with the configured origin.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestUpstream> other,
+                       TestUpstream::Start(dir_->path() / "other-host"));
+  ASSERT_OK_AND_ASSIGN(std::filesystem::path moved, other->CreateBareRepo("moved/model"));
+  ASSERT_OK(Git({"--git-dir=" + bare_.string(), "push", "--quiet", "--mirror", moved.string()})
+                .status());
+  const std::string location = other->UrlFor("moved/model") + "/info/refs?service=git-upload-pack";
+  upstream_->AddRoute("/lab/renamed.git/", [location](const UpstreamRequest&) {
+    UpstreamResponse r;
+    r.status = 301;
+    r.headers.emplace_back("Location", location);
+    return r;
+  });
+  ASSERT_OK_AND_ASSIGN(ProcessResult r, Mirrorctl({"sync", "lab/renamed", "--upstream",
+                                                   "private"}));
+  ASSERT_TRUE(r.ok()) << r.Describe() << "\n" << mirrord_->Logs();
+  // The configured origin got the token; the other one never did.
+  bool asked_origin = false;
+  for (const RequestRecord& rec : upstream_->requests()) {
+    if (rec.target.starts_with("/lab/renamed.git/")) {
+      asked_origin = true;
+      EXPECT_EQ(rec.authorization, expected_header_);
+    }
+  }
+  EXPECT_TRUE(asked_origin);
+  std::vector<RequestRecord> other_log = other->requests();
+  ASSERT_FALSE(other_log.empty());
+  for (const RequestRecord& rec : other_log) {
+    EXPECT_FALSE(rec.has_authorization) << rec.target << ": " << rec.authorization;
+    EXPECT_TRUE(rec.target.starts_with("/moved/model.git/")) << rec.target;
+  }
+  ASSERT_OK_AND_ASSIGN(std::string want, Git({"ls-remote", other->UrlFor("moved/model")}));
+  ASSERT_OK_AND_ASSIGN(std::string got, Git({"ls-remote", mirrord_->UrlFor("lab/renamed")}));
+  EXPECT_EQ(got, want);
+  ExpectNoSecretAnywhere();
+}
+
 }  // namespace
 }  // namespace mirrord::test
