@@ -172,14 +172,15 @@ class ConnectionExchange final : public HttpExchange {
     auto [ec, n] = co_await http::async_write_header(stream_, serializer, kNoThrow);
     if (ec) {
       broken_ = true;
+      write_failed_ = true;
       co_return false;
     }
-    if (!header.keep_alive()) broken_ = true;
+    if (!header.keep_alive()) broken_ = true;  // no next request; this body still goes out
     co_return true;
   }
 
   net::awaitable<bool> Write(std::string_view data) override {
-    if (state_ != State::kStreaming || (broken_ && chunked_)) co_return false;
+    if (state_ != State::kStreaming || write_failed_) co_return false;
     if (head_ || data.empty()) co_return true;  // an empty chunk would end the body
     stream_.expires_after(options_.write_timeout);
     boost::system::error_code ec;

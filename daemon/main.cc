@@ -100,6 +100,9 @@ int Run(const Config& config) {
     if (ec) return;
     MLOG(Info) << "received " << (signo == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
     ready.store(false);
+    // Syncs are cancelled first so that clients following them see "interrupted" before
+    // the server drains, instead of holding the drain open.
+    scheduler.BeginShutdown();
     server.Stop(std::chrono::seconds(10));
   });
 

@@ -102,15 +102,16 @@ Status SyncScheduler::Start() {
   return Status::Ok();
 }
 
-void SyncScheduler::Shutdown() {
-  {
-    std::unique_lock lock(mu_);
-    if (shutting_down_) return;
-    shutting_down_ = true;
-    for (auto& [name, slot] : slots_) {
-      if (slot.cancel) slot.cancel->store(true);
-    }
+void SyncScheduler::BeginShutdown() {
+  std::lock_guard lock(mu_);
+  shutting_down_ = true;
+  for (auto& [name, slot] : slots_) {
+    if (slot.cancel) slot.cancel->store(true);
   }
+}
+
+void SyncScheduler::Shutdown() {
+  BeginShutdown();
   workers_.join();
 }
 

@@ -37,8 +37,10 @@ class SyncScheduler final : public SyncService {
   // the [[repos]] of the config and queues a sync for those never synced.
   Status Start();
 
-  // Stops taking requests, cancels running syncs (their partial fetches stay for next
-  // time) and waits for the workers.
+  // Stops taking requests and cancels running syncs (their partial fetches stay for next
+  // time) without waiting: their runs end "interrupted" within the cancel poll interval.
+  void BeginShutdown();
+  // BeginShutdown(), then waits for the workers.
   void Shutdown();
 
   // The bare mirror to serve for `name`, if it has been published at least once.
