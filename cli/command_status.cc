@@ -43,6 +43,18 @@ std::string FormatRepoStatus(const RepoStatus& repo, int64_t now) {
   std::string success = FormatTimestamp(repo.last_success_at);
   if (repo.last_success_at != 0) success += " (" + FormatAge(repo.last_success_at, now) + ")";
   Field(out, "last success:", success);
+  if (repo.lfs_objects > 0) {
+    std::string lfs = std::to_string(repo.lfs_objects) + " objects, " +
+                      FormatBytes(repo.lfs_logical_bytes) + " logical; " +
+                      std::to_string(repo.lfs_present_objects) + " present (" +
+                      FormatBytes(repo.lfs_present_bytes) + ")";
+    if (repo.lfs_failed_objects > 0) {
+      lfs += "; " + std::to_string(repo.lfs_failed_objects) + " failed";
+    }
+    Field(out, "lfs:", lfs);
+    Field(out, "store:", FormatBytes(repo.store_physical_bytes) +
+                             " physical (all repos, each object stored once)");
+  }
   if (repo.last_run) {
     Field(out, "last run:", RunLine(*repo.last_run, now));
     if (!repo.last_run->error.empty()) Field(out, "error:", repo.last_run->error);

@@ -26,8 +26,37 @@ std::string FormatRate(double bytes_per_second) {
   return FormatBytes(static_cast<uint64_t>(std::llround(bytes_per_second))) + "/s";
 }
 
+std::string FormatEta(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  auto s = static_cast<uint64_t>(std::llround(seconds));
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%lluh%02llum", static_cast<unsigned long long>(s / 3600),
+                  static_cast<unsigned long long>(s % 3600 / 60));
+  } else if (s >= 60) {
+    std::snprintf(buf, sizeof buf, "%llum%02llus", static_cast<unsigned long long>(s / 60),
+                  static_cast<unsigned long long>(s % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%llus", static_cast<unsigned long long>(s));
+  }
+  return buf;
+}
+
 std::string FormatProgress(const SyncProgress& p) {
   std::string s = "[" + (p.phase.empty() ? std::string("waiting") : p.phase) + "]";
+  if (p.phase == "lfs" || (p.lfs_objects_total > 0 && p.phase != "fetching")) {
+    // The LFS phase: objects and bytes of what the store lacked, rate and time left.
+    s += " LFS " + std::to_string(p.lfs_objects_done) + "/" + std::to_string(p.lfs_objects_total) +
+         " objects  " + FormatBytes(p.lfs_bytes_done) + " / " + FormatBytes(p.lfs_bytes_total);
+    if (p.lfs_bytes_per_second > 0) {
+      s += "  " + FormatRate(p.lfs_bytes_per_second);
+      if (p.lfs_bytes_total > p.lfs_bytes_done) {
+        s += "  ETA " + FormatEta(static_cast<double>(p.lfs_bytes_total - p.lfs_bytes_done) /
+                                  p.lfs_bytes_per_second);
+      }
+    }
+    return s;
+  }
   if (p.total_objects > 0) {
     s += " " + std::to_string(p.received_objects) + "/" + std::to_string(p.total_objects) +
          " objects";
@@ -45,9 +74,16 @@ std::string FormatSyncSummary(const SyncRunView& run) {
   char mib[32];
   std::snprintf(mib, sizeof mib, "%.1f",
                 static_cast<double>(run.progress.received_bytes) / (1024.0 * 1024.0));
-  return run.repo + ": " + std::to_string(run.refs_added) + " refs added, " +
-         std::to_string(run.refs_updated) + " updated, " + std::to_string(run.refs_deleted) +
-         " deleted, " + mib + " MiB in " + std::to_string(seconds) + " s";
+  std::string s = run.repo + ": " + std::to_string(run.refs_added) + " refs added, " +
+                  std::to_string(run.refs_updated) + " updated, " +
+                  std::to_string(run.refs_deleted) + " deleted, " + mib + " MiB in " +
+                  std::to_string(seconds) + " s";
+  if (run.lfs_objects > 0) {
+    s += "; LFS: " + std::to_string(run.lfs_objects) + " objects (" + FormatBytes(run.lfs_bytes) +
+         "), " + std::to_string(run.lfs_objects_fetched) + " fetched (" +
+         FormatBytes(run.lfs_bytes_fetched) + " received)";
+  }
+  return s;
 }
 
 ProgressDisplay::ProgressDisplay(std::ostream& out, bool tty, const Clock& clock)

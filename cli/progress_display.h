@@ -26,6 +26,9 @@ std::string FormatRate(double bytes_per_second);
 // "[fetching] 1234/5678 objects  45.6 MiB  12.3 MiB/s". Parts without data are left out:
 // the object count when none were received and no total is known (or "1234 objects"
 // without a total), the size when nothing was received, the rate when it is zero.
+// "42s", "3m05s", "2h10m"; "?" for a negative or infinite estimate.
+std::string FormatEta(double seconds);
+
 std::string FormatProgress(const SyncProgress& progress);
 
 // "NAME: N refs added, M updated, K deleted, X MiB in Y s" for a finished run; Y is the

@@ -85,6 +85,11 @@ Result<SyncProgress> DecodeProgress(const json::value& jv, const std::string& wh
   RETURN_IF_ERROR(r.Integer("indexed_objects", &p.indexed_objects));
   RETURN_IF_ERROR(r.Integer("received_bytes", &p.received_bytes));
   RETURN_IF_ERROR(r.Double("bytes_per_second", &p.bytes_per_second));
+  RETURN_IF_ERROR(r.Integer("lfs_objects_total", &p.lfs_objects_total));
+  RETURN_IF_ERROR(r.Integer("lfs_objects_done", &p.lfs_objects_done));
+  RETURN_IF_ERROR(r.Integer("lfs_bytes_total", &p.lfs_bytes_total));
+  RETURN_IF_ERROR(r.Integer("lfs_bytes_done", &p.lfs_bytes_done));
+  RETURN_IF_ERROR(r.Double("lfs_bytes_per_second", &p.lfs_bytes_per_second));
   return p;
 }
 
@@ -102,6 +107,10 @@ Result<SyncRunView> DecodeRun(const json::value& jv, const std::string& where) {
   RETURN_IF_ERROR(r.Integer("refs_added", &v.refs_added));
   RETURN_IF_ERROR(r.Integer("refs_updated", &v.refs_updated));
   RETURN_IF_ERROR(r.Integer("refs_deleted", &v.refs_deleted));
+  RETURN_IF_ERROR(r.Integer("lfs_objects", &v.lfs_objects));
+  RETURN_IF_ERROR(r.Integer("lfs_objects_fetched", &v.lfs_objects_fetched));
+  RETURN_IF_ERROR(r.Integer("lfs_bytes", &v.lfs_bytes));
+  RETURN_IF_ERROR(r.Integer("lfs_bytes_fetched", &v.lfs_bytes_fetched));
   RETURN_IF_ERROR(r.Integer("queued_at", &v.queued_at));
   RETURN_IF_ERROR(r.Integer("started_at", &v.started_at));
   RETURN_IF_ERROR(r.Integer("finished_at", &v.finished_at));
@@ -127,7 +136,12 @@ void tag_invoke(const json::value_from_tag&, json::value& jv, const SyncProgress
                     {"total_objects", v.total_objects},
                     {"indexed_objects", v.indexed_objects},
                     {"received_bytes", v.received_bytes},
-                    {"bytes_per_second", v.bytes_per_second}};
+                    {"bytes_per_second", v.bytes_per_second},
+                    {"lfs_objects_total", v.lfs_objects_total},
+                    {"lfs_objects_done", v.lfs_objects_done},
+                    {"lfs_bytes_total", v.lfs_bytes_total},
+                    {"lfs_bytes_done", v.lfs_bytes_done},
+                    {"lfs_bytes_per_second", v.lfs_bytes_per_second}};
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& jv, const SyncRunView& v) {
@@ -140,6 +154,10 @@ void tag_invoke(const json::value_from_tag&, json::value& jv, const SyncRunView&
                     {"refs_added", v.refs_added},
                     {"refs_updated", v.refs_updated},
                     {"refs_deleted", v.refs_deleted},
+                    {"lfs_objects", v.lfs_objects},
+                    {"lfs_objects_fetched", v.lfs_objects_fetched},
+                    {"lfs_bytes", v.lfs_bytes},
+                    {"lfs_bytes_fetched", v.lfs_bytes_fetched},
                     {"queued_at", v.queued_at},
                     {"started_at", v.started_at},
                     {"finished_at", v.finished_at}};
@@ -157,7 +175,13 @@ void tag_invoke(const json::value_from_tag&, json::value& jv, const RepoStatus& 
                     {"active_run", run(v.active_run)},
                     {"last_success_at", v.last_success_at},
                     {"ref_count", static_cast<uint64_t>(v.ref_count)},
-                    {"head", v.head}};
+                    {"head", v.head},
+                    {"lfs_objects", v.lfs_objects},
+                    {"lfs_logical_bytes", v.lfs_logical_bytes},
+                    {"lfs_present_objects", v.lfs_present_objects},
+                    {"lfs_present_bytes", v.lfs_present_bytes},
+                    {"lfs_failed_objects", v.lfs_failed_objects},
+                    {"store_physical_bytes", v.store_physical_bytes}};
 }
 
 Result<RepoSpec> RepoSpecFromJson(const json::value& jv) {
@@ -195,6 +219,12 @@ Result<RepoStatus> RepoStatusFromJson(const json::value& jv) {
   }
   s.ref_count = static_cast<size_t>(ref_count);
   RETURN_IF_ERROR(r.String("head", &s.head));
+  RETURN_IF_ERROR(r.Integer("lfs_objects", &s.lfs_objects));
+  RETURN_IF_ERROR(r.Integer("lfs_logical_bytes", &s.lfs_logical_bytes));
+  RETURN_IF_ERROR(r.Integer("lfs_present_objects", &s.lfs_present_objects));
+  RETURN_IF_ERROR(r.Integer("lfs_present_bytes", &s.lfs_present_bytes));
+  RETURN_IF_ERROR(r.Integer("lfs_failed_objects", &s.lfs_failed_objects));
+  RETURN_IF_ERROR(r.Integer("store_physical_bytes", &s.store_physical_bytes));
   return s;
 }
 

@@ -34,6 +34,12 @@ struct SyncProgress {
   uint64_t indexed_objects = 0;
   uint64_t received_bytes = 0;
   double bytes_per_second = 0;  // over the last few seconds
+  // The LFS phase ("lfs"): objects and bytes the new refs need that the store lacks.
+  uint64_t lfs_objects_total = 0;
+  uint64_t lfs_objects_done = 0;
+  uint64_t lfs_bytes_total = 0;
+  uint64_t lfs_bytes_done = 0;        // including what earlier attempts left (resumed)
+  double lfs_bytes_per_second = 0;    // over the last few seconds
 };
 
 struct SyncRunView {
@@ -46,6 +52,10 @@ struct SyncRunView {
   int refs_added = 0;
   int refs_updated = 0;
   int refs_deleted = 0;
+  uint64_t lfs_objects = 0;          // LFS objects the refs need
+  uint64_t lfs_objects_fetched = 0;  // of which this run downloaded
+  uint64_t lfs_bytes = 0;
+  uint64_t lfs_bytes_fetched = 0;    // LFS bytes this run received from upstream
   int64_t queued_at = 0;    // unix seconds
   int64_t started_at = 0;   // 0 until running
   int64_t finished_at = 0;  // 0 until finished
@@ -66,6 +76,14 @@ struct RepoStatus {
   int64_t last_success_at = 0;
   size_t ref_count = 0;
   std::string head;  // e.g. "refs/heads/main"
+  // LFS objects the published refs reference: count and logical bytes, and how much of it
+  // the store has; the store's physical size is shared by every repo (deduplicated).
+  uint64_t lfs_objects = 0;
+  uint64_t lfs_logical_bytes = 0;
+  uint64_t lfs_present_objects = 0;
+  uint64_t lfs_present_bytes = 0;
+  uint64_t lfs_failed_objects = 0;
+  uint64_t store_physical_bytes = 0;
 };
 
 }  // namespace mirrord

@@ -28,6 +28,8 @@ class TableReader {
     return table_.get(key);
   }
 
+  bool Has(std::string_view key) const { return table_.get(key) != nullptr; }
+
   // Each Read* leaves `out` unchanged when the key is absent.
   Status ReadString(std::string_view key, std::string* out) {
     const toml::node* n = Get(key);
@@ -169,6 +171,44 @@ Result<std::chrono::seconds> ParseDuration(std::string_view text) {
   return std::chrono::seconds(n * mult);
 }
 
+namespace {
+
+// The LFS policy keys: in [lfs] (`prefix` "") enabled/history/include/exclude, in [[repos]]
+// (`prefix` "lfs_") lfs/lfs_history/lfs_include/lfs_exclude. Absent keys keep `policy`'s.
+Status ReadLfsPolicy(TableReader& r, std::string_view prefix, LfsPolicy* policy) {
+  const std::string p(prefix);
+  RETURN_IF_ERROR(r.ReadBool(p.empty() ? "enabled" : "lfs", &policy->enabled));
+  std::string history;
+  RETURN_IF_ERROR(r.ReadString(p + "history", &history));
+  if (history == "all") {
+    policy->all_history = true;
+  } else if (history == "tips") {
+    policy->all_history = false;
+  } else if (!history.empty()) {
+    return r.Error(p + "history", "expected \"tips\" or \"all\", got \"" + history + "\"");
+  }
+  for (const char* key : {"include", "exclude"}) {
+    std::vector<std::string>* globs = std::string_view(key) == "include" ? &policy->include
+                                                                         : &policy->exclude;
+    RETURN_IF_ERROR(r.ReadStringList(p + key, globs));
+    for (const std::string& g : *globs) {
+      if (g.empty() || g.find('\0') != std::string::npos) {
+        return r.Error(p + key, "path globs must not be empty");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const LfsPolicy& Config::LfsPolicyFor(std::string_view name) const {
+  for (const RepoConfig& r : repos) {
+    if (r.name == name && r.lfs) return *r.lfs;
+  }
+  return lfs.policy;
+}
+
 Config DefaultConfig() {
   Config c;
   c.upstreams["github"] = UpstreamConfig{"github", "https://github.com/{repo}.git", {}};
@@ -243,6 +283,26 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) 
     RETURN_IF_ERROR(r.RejectUnknownKeys());
   }
 
+  ASSIGN_OR_RETURN(const toml::table* lfs, section("lfs"));
+  if (lfs) {
+    TableReader r(*lfs, org, "lfs");
+    RETURN_IF_ERROR(ReadLfsPolicy(r, "", &c.lfs.policy));
+    int64_t v = c.lfs.connections;
+    RETURN_IF_ERROR(r.ReadInt("connections", 1, 64, &v));
+    c.lfs.connections = static_cast<int>(v);
+    v = c.lfs.concurrent_objects;
+    RETURN_IF_ERROR(r.ReadInt("concurrent_objects", 1, 64, &v));
+    c.lfs.concurrent_objects = static_cast<int>(v);
+    v = c.lfs.per_host_connections;
+    RETURN_IF_ERROR(r.ReadInt("per_host_connections", 1, 1024, &v));
+    c.lfs.per_host_connections = static_cast<int>(v);
+    v = c.lfs.verify_retries;
+    RETURN_IF_ERROR(r.ReadInt("verify_retries", 0, 10, &v));
+    c.lfs.verify_retries = static_cast<int>(v);
+    RETURN_IF_ERROR(r.ReadDuration("pull_through_timeout", &c.lfs.pull_through_timeout));
+    RETURN_IF_ERROR(r.RejectUnknownKeys());
+  }
+
   ASSIGN_OR_RETURN(const toml::table* upstreams, section("upstreams"));
   if (upstreams) {
     for (const auto& [key, node] : *upstreams) {
@@ -296,6 +356,11 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) 
       if (poll.count() > 0) rc.poll_interval = poll;
       RETURN_IF_ERROR(r.ReadStringList("refspecs", &rc.refspecs));
       for (const auto& spec : rc.refspecs) RETURN_IF_ERROR(ValidateRefspec(r, "refspecs", spec));
+      if (r.Has("lfs") || r.Has("lfs_history") || r.Has("lfs_include") || r.Has("lfs_exclude")) {
+        LfsPolicy policy = c.lfs.policy;
+        RETURN_IF_ERROR(ReadLfsPolicy(r, "lfs_", &policy));
+        rc.lfs = std::move(policy);
+      }
       RETURN_IF_ERROR(r.RejectUnknownKeys());
       c.repos.push_back(std::move(rc));
     }

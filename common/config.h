@@ -5,9 +5,13 @@
 //   [admin]    token_file = "<root>/admin.token"
 //   [sync]     stall_timeout = "60s", concurrency = 4, refspecs = ["+refs/heads/*", ...],
 //              maintenance = true, default_poll_interval = "10m"
+//   [lfs]      enabled = true, history = "tips" | "all", include = [], exclude = [],
+//              connections = 8, concurrent_objects = 4, per_host_connections = 16,
+//              verify_retries = 2, pull_through_timeout = "30m"
 //   [upstreams.NAME] url = "https://example.com/{repo}.git", token_file = "..."
 //   [[repos]]  name = "THUDM/GLM-4", upstream = "github", path = "THUDM/GLM-4",
-//              url = "...", poll_interval = "10m", refspecs = [...]
+//              url = "...", poll_interval = "10m", refspecs = [...],
+//              lfs = true, lfs_history = "tips", lfs_include = [...], lfs_exclude = [...]
 //
 // Keys are extended, never renamed. Unknown keys are errors (a typo must not silently
 // fall back to a default). Durations are "90s", "10m", "2h", "1d" or integer seconds.
@@ -33,6 +37,15 @@ struct UpstreamConfig {
   std::filesystem::path token_file;     // empty: anonymous
 };
 
+// Which LFS objects a repo's sync fetches. Objects filtered out are still served: fetched
+// from upstream on first request (pull-through) and kept.
+struct LfsPolicy {
+  bool enabled = true;
+  bool all_history = false;          // every commit's objects, not only the refs' tips
+  std::vector<std::string> include;  // path globs; empty: everything
+  std::vector<std::string> exclude;  // path globs, applied after include
+};
+
 struct RepoConfig {
   std::string name;                     // local name (validated)
   std::string upstream;                 // named upstream; empty when `url` is set
@@ -40,6 +53,16 @@ struct RepoConfig {
   std::string url;                      // explicit clone URL; overrides upstream+path
   std::optional<std::chrono::seconds> poll_interval;
   std::vector<std::string> refspecs;    // empty: [sync] refspecs
+  std::optional<LfsPolicy> lfs;          // unset: [lfs] defaults
+};
+
+struct LfsConfig {
+  LfsPolicy policy;                 // defaults for repos that set none
+  int connections = 8;              // ranges of one large object fetched at once
+  int concurrent_objects = 4;       // objects fetched at once per sync
+  int per_host_connections = 16;    // across all syncs, per upstream host
+  int verify_retries = 2;           // refetches after a hash mismatch before giving up
+  std::chrono::seconds pull_through_timeout{1800};  // a client waits this long at most
 };
 
 struct Config {
@@ -58,6 +81,8 @@ struct Config {
   std::vector<std::string> refspecs = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
   bool maintenance = true;                 // commit-graph and bitmaps after each sync
   std::chrono::seconds default_poll_interval{600};
+  // [lfs]
+  LfsConfig lfs;
   // [upstreams.*]: always has "github" and "hf".
   std::map<std::string, UpstreamConfig> upstreams;
   // [[repos]]
@@ -67,6 +92,9 @@ struct Config {
     return storage_root / "repos" / (std::string(name) + ".git");
   }
   std::filesystem::path CatalogPath() const { return storage_root / "catalog.sqlite"; }
+  std::filesystem::path LfsStoreDir() const { return storage_root / "lfs"; }
+  // The LFS policy of the repo called `name`: its [[repos]] entry's, else [lfs]'s.
+  const LfsPolicy& LfsPolicyFor(std::string_view name) const;
 };
 
 // The embedded defaults: what mirrord runs with when given no --config.

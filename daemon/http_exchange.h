@@ -48,6 +48,14 @@ class HttpExchange {
   // Ends the stream (last chunk).
   virtual boost::asio::awaitable<void> EndStream() = 0;
 
+  // Sends `length` bytes of the open file `fd` from `offset` as the body of `header` (whose
+  // Content-Length is set to `length`), with sendfile(2) so the bytes do not pass through
+  // user space. The caller keeps `fd` open until this completes. For HEAD only the header
+  // goes out. False if the client went away or the file could not be read (the connection
+  // is then closed: a short body must not look complete). Counts as the answer.
+  virtual boost::asio::awaitable<bool> SendFile(http::response<http::empty_body> header, int fd,
+                                                uint64_t offset, uint64_t length) = 0;
+
   // Gives up on a started stream: the connection is closed without the last chunk, so the
   // client sees a truncated response instead of a complete-looking one. Counts as the
   // answer; nothing may be sent afterwards. (Not pure so that existing test fakes compile.)

@@ -7,7 +7,10 @@
 #include "daemon/http_server.h"
 
 #include <algorithm>
+#include <sys/sendfile.h>
+
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -21,6 +24,8 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <map>
@@ -207,6 +212,62 @@ class ConnectionExchange final : public HttpExchange {
     stream_.expires_after(options_.write_timeout);
     auto [ec, n] = co_await net::async_write(stream_, http::make_chunk_last(), kNoThrow);
     if (ec) broken_ = true;
+  }
+
+  net::awaitable<bool> SendFile(http::response<http::empty_body> header, int fd, uint64_t offset,
+                                uint64_t length) override {
+    if (state_ != State::kNone) {
+      MLOG(Error) << "http " << peer_ << ": handler answered twice; file response dropped";
+      co_return false;
+    }
+    state_ = State::kDone;
+    status_ = header.result_int();
+    FillHeader(header);
+    header.content_length(length);
+    const bool keep_alive = header.keep_alive();
+    http::response_serializer<http::empty_body> serializer(header);
+    stream_.expires_after(options_.write_timeout);
+    auto [ec, n] = co_await http::async_write_header(stream_, serializer, kNoThrow);
+    if (ec) {
+      broken_ = true;
+      co_return false;
+    }
+    if (!keep_alive) broken_ = true;
+    if (head_) co_return true;
+
+    using namespace net::experimental::awaitable_operators;
+    tcp::socket& socket = stream_.socket();
+    boost::system::error_code nb_ec;
+    socket.native_non_blocking(true, nb_ec);
+    net::steady_timer timer(stream_.get_executor());
+    off_t pos = static_cast<off_t>(offset);
+    uint64_t left = length;
+    while (left > 0) {
+      constexpr uint64_t kMaxChunk = 8u << 20;
+      ssize_t sent = ::sendfile(socket.native_handle(), fd, &pos, std::min(left, kMaxChunk));
+      if (sent > 0) {
+        left -= static_cast<uint64_t>(sent);
+        bytes_ += static_cast<uint64_t>(sent);
+        continue;
+      }
+      if (sent < 0 && errno == EINTR) continue;
+      if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        // Wait until the client takes more, at most write_timeout.
+        timer.expires_after(options_.write_timeout);
+        auto result = co_await (socket.async_wait(tcp::socket::wait_write, kNoThrow) ||
+                                timer.async_wait(kNoThrow));
+        if (result.index() == 0 && !std::get<0>(std::get<0>(result))) continue;
+        MLOG(Warning) << "http " << peer_ << ": client took no file bytes for "
+                      << options_.write_timeout.count() << "s; closing";
+      } else {
+        // sent == 0: the file is shorter than promised; or a socket/file error.
+        MLOG(Warning) << "http " << peer_ << ": sendfile stopped with " << left
+                      << " bytes left: " << (sent == 0 ? "end of file" : std::strerror(errno));
+      }
+      Abort();
+      co_return false;
+    }
+    co_return true;
   }
 
   void Abort() override {

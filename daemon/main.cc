@@ -17,7 +17,10 @@
 #include "daemon/http_server.h"
 #include "daemon/metrics.h"
 #include "daemon/router.h"
+#include "daemon/lfs_http_handler.h"
+#include "daemon/lfs_sync.h"
 #include "daemon/sync_scheduler.h"
+#include "storage/blob_store.h"
 #include "git/libgit2_status.h"
 #include "storage/catalog.h"
 
@@ -48,8 +51,15 @@ int Run(const Config& config) {
     return 1;
   }
 
+  auto blob_store = BlobStore::Open(config.LfsStoreDir());
+  if (!blob_store.ok()) {
+    MLOG(Error) << "LFS store " << config.LfsStoreDir() << ": " << blob_store.status().ToString();
+    return 1;
+  }
+  LfsSyncer lfs_syncer(config.lfs, **catalog, **blob_store);
+
   Metrics metrics;
-  SyncScheduler scheduler(config, **catalog, metrics);
+  SyncScheduler scheduler(config, **catalog, metrics, &lfs_syncer);
   if (Status s = scheduler.Start(); !s.ok()) {
     MLOG(Error) << "startup: " << s.ToString();
     return 1;
@@ -58,12 +68,19 @@ int Run(const Config& config) {
   boost::asio::io_context io;
   // Handlers hop onto this pool for SQLite and other blocking calls.
   boost::asio::thread_pool blocking_pool(4);
+  // Pull-through LFS downloads for clients: long, so on threads of their own.
+  boost::asio::thread_pool lfs_fetch_pool(4);
   AdminApi admin_api(scheduler, blocking_pool, *token);
   GitHttpOptions git_options;
   git_options.git_home = config.storage_root;
   auto git_handler = std::make_shared<GitHttpHandler>(
       [&scheduler](std::string_view name) { return scheduler.ServableRepoDir(name); },
       git_options);
+  auto lfs_handler = std::make_shared<LfsHttpHandler>(
+      **catalog, **blob_store, blocking_pool, lfs_fetch_pool,
+      [&scheduler](std::string_view name, const LfsRefRecord& reference) {
+        return scheduler.FetchLfsObject(name, reference);
+      });
   std::atomic<bool> ready{true};
 
   auto router = std::make_shared<Router>();
@@ -86,7 +103,8 @@ int Run(const Config& config) {
   router->AddPrefix({http::verb::get, http::verb::post, http::verb::delete_}, "/api/v1/",
                     [&admin_api](HttpExchange& ex) { return admin_api.Handle(ex); },
                     RouteOptions{1 << 20});
-  router->SetRepoHandler([git_handler](HttpExchange& ex, const RepoPath& repo) {
+  router->SetRepoHandler([git_handler, lfs_handler](HttpExchange& ex, const RepoPath& repo) {
+    if (LfsHttpHandler::Handles(repo)) return lfs_handler->Handle(ex, repo);
     return git_handler->Handle(ex, repo);
   });
 
@@ -103,6 +121,7 @@ int Run(const Config& config) {
     // Syncs are cancelled first so that clients following them see "interrupted" before
     // the server drains, instead of holding the drain open.
     scheduler.BeginShutdown();
+    lfs_syncer.Stop();
     server.Stop(std::chrono::seconds(10));
   });
 
@@ -124,6 +143,7 @@ int Run(const Config& config) {
   // Running syncs are cancelled; what they fetched stays in staging for the next sync.
   scheduler.Shutdown();
   blocking_pool.join();
+  lfs_fetch_pool.join();
   MLOG(Info) << "mirrord stopped";
   return 0;
 }

@@ -38,6 +38,16 @@ class ProgressTracker {
     Emit();
   }
 
+  void Lfs(const SyncProgress& p) {
+    progress_.phase = "lfs";
+    progress_.lfs_objects_total = p.lfs_objects_total;
+    progress_.lfs_objects_done = p.lfs_objects_done;
+    progress_.lfs_bytes_total = p.lfs_bytes_total;
+    progress_.lfs_bytes_done = p.lfs_bytes_done;
+    progress_.lfs_bytes_per_second = p.lfs_bytes_per_second;
+    Emit();
+  }
+
  private:
   void Emit() {
     if (sink_) sink_(progress_);
@@ -69,6 +79,14 @@ Result<RepoSyncResult> SyncRepository(const RepoSyncRequest& request) {
   ASSIGN_OR_RETURN(std::vector<PublishedRef> published, ReadPublishedRefs(request.repo_dir));
   RETURN_IF_ERROR(CheckConnectivity(request.repo_dir, fetched.refs, published));
 
+  std::optional<LfsSyncOutcome> lfs;
+  if (request.lfs_phase) {
+    progress.Phase("lfs");
+    ASSIGN_OR_RETURN(lfs, request.lfs_phase(fetched.refs, [&progress](const SyncProgress& p) {
+                       progress.Lfs(p);
+                     }));
+  }
+
   progress.Phase("publishing");
   ASSIGN_OR_RETURN(RefUpdateSummary summary,
                    PublishRefs(request.repo_dir, fetched.refs, fetched.head));
@@ -81,6 +99,7 @@ Result<RepoSyncResult> SyncRepository(const RepoSyncRequest& request) {
   result.refs_deleted = summary.deleted;
   result.received_bytes = fetched.received_bytes;
   result.received_objects = fetched.received_objects;
+  result.lfs = std::move(lfs);
 
   if (request.maintenance && (summary.added + summary.updated + summary.deleted > 0 ||
                               fetched.received_objects > 0)) {

@@ -1,17 +1,20 @@
 // RepoSync: one sync of one repository, start to finish: open (or create) the bare
-// mirror, fetch into the hidden staging namespace, publish the new ref set atomically,
-// then run serving maintenance. Knows nothing of queues or the catalog.
+// mirror, fetch into the hidden staging namespace, verify it, run the LFS phase (the objects
+// the new refs need), publish the new ref set atomically, then run serving maintenance.
+// Knows nothing of queues or the catalog.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/api_types.h"
 #include "common/status.h"
+#include "daemon/lfs_sync.h"
 #include "git/ref_publisher.h"
 
 namespace mirrord {
@@ -26,6 +29,12 @@ struct RepoSyncRequest {
   const std::atomic<bool>* cancel = nullptr;
   // Called from the syncing thread with the phase and transfer counters.
   std::function<void(const SyncProgress&)> on_progress;
+  // The LFS phase: given the verified ref set about to be published, makes the LFS objects
+  // it needs present, reporting LFS counters through the callback. Its failure fails the
+  // sync before anything is published. Empty: the repo has no LFS phase.
+  std::function<Result<LfsSyncOutcome>(const std::vector<PublishedRef>& refs,
+                                       const std::function<void(const SyncProgress&)>& progress)>
+      lfs_phase;
 };
 
 struct RepoSyncResult {
@@ -37,6 +46,7 @@ struct RepoSyncResult {
   uint64_t received_bytes = 0;
   uint64_t received_objects = 0;
   std::string maintenance_error;       // maintenance failures do not fail the sync
+  std::optional<LfsSyncOutcome> lfs;   // set when the LFS phase ran
 };
 
 // On success the mirror's published refs equal the upstream's (per the refspecs) and the

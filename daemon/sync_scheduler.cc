@@ -28,6 +28,10 @@ SyncRunView ViewFromRecord(const SyncRunRecord& r) {
   v.progress.phase = (r.state == "succeeded") ? "done" : r.state;
   v.progress.received_bytes = r.received_bytes;
   v.progress.received_objects = r.received_objects;
+  v.lfs_objects = r.lfs_objects;
+  v.lfs_objects_fetched = r.lfs_objects_fetched;
+  v.lfs_bytes = r.lfs_bytes;
+  v.lfs_bytes_fetched = r.lfs_bytes_fetched;
   return v;
 }
 
@@ -38,10 +42,11 @@ bool SameSource(const RepoRecord& r, const RepoSpec& s) {
 }  // namespace
 
 SyncScheduler::SyncScheduler(const Config& config, Catalog& catalog, Metrics& metrics,
-                             const Clock& clock)
+                             LfsSyncer* lfs, const Clock& clock)
     : config_(config),
       catalog_(catalog),
       metrics_(metrics),
+      lfs_(lfs),
       clock_(clock),
       workers_(static_cast<size_t>(config.sync_concurrency)) {}
 
@@ -113,6 +118,13 @@ void SyncScheduler::BeginShutdown() {
 void SyncScheduler::Shutdown() {
   BeginShutdown();
   workers_.join();
+}
+
+Status SyncScheduler::FetchLfsObject(std::string_view name, const LfsRefRecord& reference) {
+  if (lfs_ == nullptr) return FailedPrecondition("LFS is not enabled");
+  ASSIGN_OR_RETURN(RepoRecord repo, catalog_.GetRepo(name));
+  ASSIGN_OR_RETURN(std::string url, UpstreamUrl(repo));
+  return lfs_->FetchOne(url, UpstreamToken(repo), reference, config_.stall_timeout);
 }
 
 std::optional<std::filesystem::path> SyncScheduler::ServableRepoDir(std::string_view name) const {
@@ -245,6 +257,24 @@ void SyncScheduler::ExecuteRun(const std::string& name, int64_t run_id,
         auto it = live_runs_.find(run_id);
         if (it != live_runs_.end()) it->second.progress = p;
       };
+      const LfsPolicy& policy = config_.LfsPolicyFor(name);
+      if (lfs_ != nullptr && policy.enabled) {
+        req.lfs_phase = [this, &name, &req, &policy, &cancel](
+                            const std::vector<PublishedRef>& refs,
+                            const std::function<void(const SyncProgress&)>& progress) {
+          LfsSyncRequest lreq;
+          lreq.repo_name = name;
+          lreq.repo_dir = req.repo_dir;
+          lreq.refs = refs;
+          lreq.clone_url = req.url;
+          lreq.token = req.token;
+          lreq.policy = policy;
+          lreq.stall_timeout = config_.stall_timeout;
+          lreq.cancel = cancel.get();
+          lreq.on_progress = progress;
+          return lfs_->SyncObjects(lreq);
+        };
+      }
       MLOG(Info) << "sync " << name << " (run " << run_id << ") from "
                  << RedactUrlCredentials(*url);
       auto synced = SyncRepository(req);
@@ -253,7 +283,8 @@ void SyncScheduler::ExecuteRun(const std::string& name, int64_t run_id,
         std::vector<RefRecord> refs;
         refs.reserve(result.refs.size());
         for (const PublishedRef& r : result.refs) refs.push_back({r.name, r.oid, r.peeled});
-        outcome = catalog_.ReplaceRefs(repo->id, refs, result.head, Now());
+        outcome = catalog_.ReplaceRefs(repo->id, refs, result.head, Now(),
+                                       result.lfs ? &result.lfs->references : nullptr);
       } else {
         outcome = synced.status();
       }
@@ -270,6 +301,12 @@ void SyncScheduler::ExecuteRun(const std::string& name, int64_t run_id,
   record.refs_added = result.refs_added;
   record.refs_updated = result.refs_updated;
   record.refs_deleted = result.refs_deleted;
+  if (result.lfs) {
+    record.lfs_objects = result.lfs->objects;
+    record.lfs_objects_fetched = result.lfs->objects_fetched;
+    record.lfs_bytes = result.lfs->bytes;
+    record.lfs_bytes_fetched = result.lfs->bytes_fetched;
+  }
   if (Status s = catalog_.FinishRun(record); !s.ok()) MLOG(Error) << "catalog: " << s.ToString();
   if (repo.ok() && !outcome.ok()) {
     // The previous mirror keeps being served; only the state says the last sync failed.
@@ -357,6 +394,8 @@ Status SyncScheduler::RemoveRepo(std::string_view name_in) {
     run_finished_.wait(lock, [&] { return !slots_.contains(name); });
   }
   RETURN_IF_ERROR(catalog_.DeleteRepo(name));
+  // LFS objects stay in the store: other repos may share them (garbage collection is apart).
+  if (lfs_ != nullptr) lfs_->ForgetRepo(name);
   // Move the mirror out of the served tree in one rename, then delete it at leisure.
   std::filesystem::path dir = config_.RepoDir(name);
   std::filesystem::path trash = config_.storage_root / "trash";
@@ -405,6 +444,16 @@ Result<RepoStatus> SyncScheduler::BuildStatus(const RepoRecord& repo) {
   if (last) s.last_run = ViewFromRecord(*last);
   ASSIGN_OR_RETURN(size_t refs, catalog_.CountRefs(repo.id));
   s.ref_count = refs;
+  ASSIGN_OR_RETURN(LfsRepoUsage lfs, catalog_.GetLfsUsage(repo.id));
+  s.lfs_objects = lfs.objects;
+  s.lfs_logical_bytes = lfs.logical_bytes;
+  s.lfs_present_objects = lfs.present_objects;
+  s.lfs_present_bytes = lfs.present_bytes;
+  s.lfs_failed_objects = lfs.failed_objects;
+  if (lfs_ != nullptr) {
+    Result<BlobStore::Usage> usage = lfs_->StoreUsage();
+    if (usage.ok()) s.store_physical_bytes = usage->bytes;
+  }
   std::lock_guard lock(mu_);
   auto slot = slots_.find(repo.name);
   if (slot != slots_.end()) {

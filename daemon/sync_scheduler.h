@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "daemon/lfs_sync.h"
 #include "daemon/metrics.h"
 #include "daemon/sync_service.h"
 #include "storage/catalog.h"
@@ -28,7 +29,8 @@ namespace mirrord {
 
 class SyncScheduler final : public SyncService {
  public:
-  SyncScheduler(const Config& config, Catalog& catalog, Metrics& metrics,
+  // `lfs` (may be null: no LFS phase) must outlive the scheduler.
+  SyncScheduler(const Config& config, Catalog& catalog, Metrics& metrics, LfsSyncer* lfs,
                 const Clock& clock = SystemClock::Instance());
   ~SyncScheduler() override;
 
@@ -42,6 +44,10 @@ class SyncScheduler final : public SyncService {
   void BeginShutdown();
   // BeginShutdown(), then waits for the workers.
   void Shutdown();
+
+  // Fetches an LFS object the repo `name` references from its upstream into the store, for
+  // a client asking for it (the LFS server's pull-through). Blocks until done.
+  Status FetchLfsObject(std::string_view name, const LfsRefRecord& reference);
 
   // The bare mirror to serve for `name`, if it has been published at least once.
   std::optional<std::filesystem::path> ServableRepoDir(std::string_view name) const;
@@ -72,6 +78,7 @@ class SyncScheduler final : public SyncService {
   const Config& config_;
   Catalog& catalog_;
   Metrics& metrics_;
+  LfsSyncer* const lfs_;
   const Clock& clock_;
   boost::asio::thread_pool workers_;
 

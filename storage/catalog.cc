@@ -44,7 +44,8 @@ RepoRecord ReadRepo(const Statement& s) {
 constexpr std::string_view kRunSelect =
     "SELECT r.id, r.repo_id, p.name, r.\"trigger\", r.state, r.error, r.queued_at, "
     "r.started_at, r.finished_at, r.received_bytes, r.received_objects, r.refs_added, "
-    "r.refs_updated, r.refs_deleted FROM sync_runs AS r JOIN repos AS p ON p.id = r.repo_id ";
+    "r.refs_updated, r.refs_deleted, r.lfs_objects, r.lfs_objects_fetched, r.lfs_bytes, "
+    "r.lfs_bytes_fetched FROM sync_runs AS r JOIN repos AS p ON p.id = r.repo_id ";
 
 SyncRunRecord ReadRun(const Statement& s) {
   SyncRunRecord r;
@@ -62,6 +63,10 @@ SyncRunRecord ReadRun(const Statement& s) {
   r.refs_added = static_cast<int>(s.ColumnInt64(11));
   r.refs_updated = static_cast<int>(s.ColumnInt64(12));
   r.refs_deleted = static_cast<int>(s.ColumnInt64(13));
+  r.lfs_objects = static_cast<uint64_t>(std::max<int64_t>(0, s.ColumnInt64(14)));
+  r.lfs_objects_fetched = static_cast<uint64_t>(std::max<int64_t>(0, s.ColumnInt64(15)));
+  r.lfs_bytes = static_cast<uint64_t>(std::max<int64_t>(0, s.ColumnInt64(16)));
+  r.lfs_bytes_fetched = static_cast<uint64_t>(std::max<int64_t>(0, s.ColumnInt64(17)));
   return r;
 }
 
@@ -198,7 +203,8 @@ Status Catalog::SetRepoState(int64_t repo_id, std::string_view state, int64_t no
 // ---- refs ----
 
 Status Catalog::ReplaceRefs(int64_t repo_id, const std::vector<RefRecord>& refs,
-                            std::string_view head, int64_t now) {
+                            std::string_view head, int64_t now,
+                            const std::vector<LfsRefRecord>* lfs_refs) {
   for (const RefRecord& ref : refs) {
     if (ref.name.empty() || ref.oid.empty()) {
       return InvalidArgument("ref with an empty name or oid (\"" + ref.name + "\")");
@@ -233,6 +239,7 @@ Status Catalog::ReplaceRefs(int64_t repo_id, const std::vector<RefRecord>& refs,
     RETURN_IF_ERROR(s.WithContext("publish refs: " + ref.name));
     RETURN_IF_ERROR(insert.Reset());
   }
+  if (lfs_refs != nullptr) RETURN_IF_ERROR(ReplaceLfsRefsLocked(repo_id, *lfs_refs));
   return txn.Commit().WithContext("publish refs");
 }
 
@@ -294,11 +301,14 @@ Status Catalog::FinishRun(const SyncRunRecord& run) {
   ASSIGN_OR_RETURN(Statement stmt,
                    db_.Prepare("UPDATE sync_runs SET state = ?, error = ?, finished_at = ?, "
                                "received_bytes = ?, received_objects = ?, refs_added = ?, "
-                               "refs_updated = ?, refs_deleted = ? "
+                               "refs_updated = ?, refs_deleted = ?, lfs_objects = ?, "
+                               "lfs_objects_fetched = ?, lfs_bytes = ?, lfs_bytes_fetched = ? "
                                "WHERE id = ? AND state IN ('queued', 'running')"));
   RETURN_IF_ERROR(stmt.BindAll(run.state, run.error, run.finished_at, ToSqlInt(run.received_bytes),
                                ToSqlInt(run.received_objects), run.refs_added, run.refs_updated,
-                               run.refs_deleted, run.id));
+                               run.refs_deleted, ToSqlInt(run.lfs_objects),
+                               ToSqlInt(run.lfs_objects_fetched), ToSqlInt(run.lfs_bytes),
+                               ToSqlInt(run.lfs_bytes_fetched), run.id));
   RETURN_IF_ERROR(stmt.Run().WithContext("finish sync run " + std::to_string(run.id)));
   if (db_.Changes() == 0) return RunNotUpdatable(db_, run.id, "queued or running");
   return Status::Ok();

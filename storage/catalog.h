@@ -57,6 +57,41 @@ struct SyncRunRecord {
   int refs_added = 0;
   int refs_updated = 0;
   int refs_deleted = 0;
+  uint64_t lfs_objects = 0;          // LFS objects the new ref set needs (fetched or not)
+  uint64_t lfs_objects_fetched = 0;  // of which this run downloaded
+  uint64_t lfs_bytes = 0;
+  uint64_t lfs_bytes_fetched = 0;    // network bytes of LFS data this run received
+};
+
+// One row of `lfs_objects`: what the catalog knows of an LFS object. The blob store is the
+// truth for presence; "present" here is written only after the store published the object.
+struct LfsObjectRecord {
+  std::string oid;
+  uint64_t size = 0;
+  std::string state = "pending";  // "pending", "present", "failed"
+  std::string error;              // last failure, "" if none
+  int error_code = 0;             // upstream per-object error (404, 410, 422), 0 if none
+  int attempts = 0;               // downloads started
+  int quarantined = 0;            // times downloaded data failed verification
+  int64_t updated_at = 0;
+};
+
+// One LFS object referenced by a published ref of a repo.
+struct LfsRefRecord {
+  std::string ref;   // e.g. "refs/heads/main"
+  std::string oid;
+  uint64_t size = 0;
+  std::string path;  // a path where the ref's tree has the pointer
+  bool fetch = true;  // false: excluded by the repo's filters, fetched on first request
+};
+
+// LFS totals of one repo's published refs.
+struct LfsRepoUsage {
+  uint64_t objects = 0;          // distinct objects referenced
+  uint64_t logical_bytes = 0;    // their total size
+  uint64_t present_objects = 0;  // of which in the store
+  uint64_t present_bytes = 0;
+  uint64_t failed_objects = 0;   // whose last download failed and that are not present
 };
 
 // The catalog of one mirrord instance. Opening applies any missing schema migrations.
@@ -101,17 +136,45 @@ class Catalog {
   // ---- refs ----
 
   // Replaces the repo's whole ref set with `refs` and records a successful publication:
-  // head, state "ready", last_success_at = updated_at = now. All or nothing: on failure the
-  // previous refs and repo row are unchanged. NotFound for an unknown id; InvalidArgument
-  // for a ref with an empty name or oid, or a name given twice.
+  // head, state "ready", last_success_at = updated_at = now; with `lfs_refs`, also replaces
+  // the LFS objects the refs reference (the objects must already be in lfs_objects). All or
+  // nothing: on failure the previous refs, LFS references and repo row are unchanged.
+  // NotFound for an unknown id; InvalidArgument for a ref with an empty name or oid, or a
+  // name given twice.
   Status ReplaceRefs(int64_t repo_id, const std::vector<RefRecord>& refs, std::string_view head,
-                     int64_t now);
+                     int64_t now, const std::vector<LfsRefRecord>* lfs_refs = nullptr);
 
   // The repo's refs ordered by name (empty for an unknown id).
   Result<std::vector<RefRecord>> GetRefs(int64_t repo_id);
 
   // How many refs the repo has (0 for an unknown id).
   Result<size_t> CountRefs(int64_t repo_id);
+
+  // ---- LFS objects (storage/catalog_lfs.cc) ----
+
+  // Records objects not yet known as "pending" with their size; known ones are unchanged.
+  // InvalidArgument for an empty oid.
+  Status AddLfsObjects(const std::vector<LfsObjectRecord>& objects, int64_t now);
+
+  // NotFound if the catalog does not know the object.
+  Result<LfsObjectRecord> GetLfsObject(std::string_view oid);
+
+  // The object is in the blob store: state "present", error cleared.
+  Status MarkLfsObjectPresent(std::string_view oid, int64_t now);
+  // A download failed: state "failed" with the error (and the upstream's per-object code,
+  // if any). A later success overrides it.
+  Status MarkLfsObjectFailed(std::string_view oid, std::string_view error, int error_code,
+                             int64_t now);
+  // Counts a download start, and a verification failure whose data went to quarantine.
+  Status CountLfsAttempt(std::string_view oid, int64_t now);
+  Status CountLfsQuarantine(std::string_view oid, int64_t now);
+
+  // The reference of `oid` by the repo's published refs, if any (the first by ref name).
+  // A repo's LFS clients may get only objects for which this is set.
+  Result<std::optional<LfsRefRecord>> FindLfsRef(int64_t repo_id, std::string_view oid);
+  // The repo's LFS references ordered by ref, then oid.
+  Result<std::vector<LfsRefRecord>> GetLfsRefs(int64_t repo_id);
+  Result<LfsRepoUsage> GetLfsUsage(int64_t repo_id);
 
   // ---- sync runs ----
 
@@ -146,6 +209,9 @@ class Catalog {
 
  private:
   Catalog(Db db, int schema_version) : db_(std::move(db)), schema_version_(schema_version) {}
+  // Replaces the repo's lfs_refs rows; the caller holds mu_ and a transaction.
+  Status ReplaceLfsRefsLocked(int64_t repo_id, const std::vector<LfsRefRecord>& lfs_refs);
+  Status UpdateLfsObject(std::string_view oid, std::string_view sql_set, int64_t now);
 
   std::mutex mu_;
   Db db_;  // guarded by mu_

@@ -55,8 +55,41 @@ CREATE INDEX sync_runs_by_repo ON sync_runs (repo_id, id);
 CREATE INDEX sync_runs_unfinished ON sync_runs (state) WHERE state IN ('queued', 'running');
 )sql";
 
+// Git LFS: the state of every object any repo references (the blob store holds the bytes),
+// which published refs reference which objects, and the LFS counters of each run.
+constexpr std::string_view kCatalogV2 = R"sql(
+CREATE TABLE lfs_objects (
+  oid         TEXT PRIMARY KEY,
+  size        INTEGER NOT NULL,
+  state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'present', 'failed')),
+  error       TEXT NOT NULL DEFAULT '',
+  error_code  INTEGER NOT NULL DEFAULT 0,
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  quarantined INTEGER NOT NULL DEFAULT 0,
+  updated_at  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE lfs_refs (
+  repo_id INTEGER NOT NULL REFERENCES repos (id) ON DELETE CASCADE,
+  ref     TEXT NOT NULL,
+  oid     TEXT NOT NULL,
+  path    TEXT NOT NULL DEFAULT '',
+  fetch   INTEGER NOT NULL DEFAULT 1,
+  PRIMARY KEY (repo_id, ref, oid)
+) WITHOUT ROWID;
+
+-- "Which repos reference this object", for serving checks and garbage collection.
+CREATE INDEX lfs_refs_by_oid ON lfs_refs (oid, repo_id);
+
+ALTER TABLE sync_runs ADD COLUMN lfs_objects INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_runs ADD COLUMN lfs_objects_fetched INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_runs ADD COLUMN lfs_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_runs ADD COLUMN lfs_bytes_fetched INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr Migration kCatalogMigrations[] = {
     {1, "repos, refs and sync_runs", kCatalogV1},
+    {2, "lfs_objects, lfs_refs and LFS run counters", kCatalogV2},
 };
 
 Status NewerSchemaError(int64_t current, int latest) {

@@ -109,8 +109,55 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfigCase{"[[repos]]\nname = \"a/b\"\n[[repos]]\nname = \"a/b\"\n", "appears twice"},
         BadConfigCase{"[[repos]]\nname = \"a/b\"\nupstream = \"hf\"\nurl = \"https://x\"\n",
                       "either upstream or url"},
+        BadConfigCase{"[lfs]\nhistory = \"some\"\n", "[lfs] history: expected \"tips\" or \"all\""},
+        BadConfigCase{"[lfs]\nconnections = 0\n", "[lfs] connections: must be between"},
+        BadConfigCase{"[lfs]\nexclude = [\"\"]\n", "[lfs] exclude: path globs must not be empty"},
+        BadConfigCase{"[lfs]\nlfs_include = []\n", "[lfs] lfs_include: unknown key"},
+        BadConfigCase{"[[repos]]\nname = \"a/b\"\nlfs_exclude = \"*.bin\"\n",
+                      "[repos #1] lfs_exclude"},
         BadConfigCase{"[server\n", "bad.toml:1:"},
         BadConfigCase{"colour = 1\n", "colour: unknown key"}));
+
+TEST(ConfigTest, LfsDefaultsAndPerRepoPolicies) {
+  auto c = ParseConfig(R"(
+[lfs]
+exclude = ["*.bin"]
+connections = 4
+concurrent_objects = 2
+per_host_connections = 6
+verify_retries = 1
+pull_through_timeout = "5m"
+[[repos]]
+name = "org/plain"
+[[repos]]
+name = "org/everything"
+lfs_history = "all"
+lfs_exclude = []
+[[repos]]
+name = "org/code-only"
+lfs = false
+)",
+                       "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->lfs.connections, 4);
+  EXPECT_EQ(c->lfs.concurrent_objects, 2);
+  EXPECT_EQ(c->lfs.per_host_connections, 6);
+  EXPECT_EQ(c->lfs.verify_retries, 1);
+  EXPECT_EQ(c->lfs.pull_through_timeout, std::chrono::minutes(5));
+  EXPECT_EQ(c->LfsStoreDir(), std::filesystem::path("./var/mirrord/lfs"));
+  // A repo without lfs keys follows [lfs]; one with keys starts from [lfs] and overrides.
+  const LfsPolicy& plain = c->LfsPolicyFor("org/plain");
+  EXPECT_TRUE(plain.enabled);
+  EXPECT_FALSE(plain.all_history);
+  EXPECT_EQ(plain.exclude, std::vector<std::string>{"*.bin"});
+  const LfsPolicy& everything = c->LfsPolicyFor("org/everything");
+  EXPECT_TRUE(everything.all_history);
+  EXPECT_TRUE(everything.exclude.empty());
+  EXPECT_FALSE(c->LfsPolicyFor("org/code-only").enabled);
+  EXPECT_EQ(c->LfsPolicyFor("org/code-only").exclude, std::vector<std::string>{"*.bin"});
+  // A repo registered by mirrorctl alone gets the defaults.
+  EXPECT_EQ(&c->LfsPolicyFor("org/unknown"), &c->lfs.policy);
+}
 
 TEST(DurationTest, Units) {
   EXPECT_EQ(*ParseDuration("90s"), std::chrono::seconds(90));

@@ -68,6 +68,11 @@ class FakeExchange : public HttpExchange {
     stream_ended = true;
     co_return;
   }
+  asio::awaitable<bool> SendFile(http::response<http::empty_body>, int, uint64_t,
+                                 uint64_t) override {
+    ++answers;
+    co_return false;
+  }
 
   const HttpResponse& response() const { return *response_; }
   bool responded() const { return response_.has_value(); }

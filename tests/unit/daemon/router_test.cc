@@ -103,6 +103,10 @@ class RecordingExchange : public HttpExchange {
   }
   boost::asio::awaitable<bool> Write(std::string_view) override { co_return false; }
   boost::asio::awaitable<void> EndStream() override { co_return; }
+  boost::asio::awaitable<bool> SendFile(http::response<http::empty_body>, int, uint64_t,
+                                        uint64_t) override {
+    co_return false;
+  }
 
   HttpRequest request_;
   std::string path_;

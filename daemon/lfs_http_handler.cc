@@ -1,0 +1,269 @@
+// GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (GCC PR 109224).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+#include "daemon/lfs_http_handler.h"
+
+#include <sys/stat.h>
+
+#include <boost/beast/core/string.hpp>
+#include <utility>
+
+#include "common/log.h"
+#include "daemon/blocking.h"
+#include "lfs/batch_json.h"
+#include "lfs/http_range.h"
+#include "lfs/pointer.h"
+
+namespace mirrord {
+namespace {
+
+namespace net = boost::asio;
+
+constexpr std::string_view kLfsPrefix = "/info/lfs";
+constexpr std::string_view kReadOnlyMessage =
+    "mirrord is a read-only mirror: push LFS objects to the upstream repository instead";
+
+HttpResponse LfsJson(const HttpRequest& req, http::status status, std::string body) {
+  return MakeResponse(req, status, std::move(body), kLfsMediaType);
+}
+
+HttpResponse LfsError(const HttpRequest& req, http::status status, std::string message) {
+  return LfsJson(req, status, SerializeLfsErrorBody({std::move(message), "", ""}) + "\n");
+}
+
+// The HTTP answer for a Status from the catalog or a pull-through fetch.
+http::status HttpStatusFor(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kNotFound:
+      return http::status::not_found;
+    case StatusCode::kPermissionDenied:
+    case StatusCode::kUnavailable:
+    case StatusCode::kDataLoss:
+      return http::status::bad_gateway;
+    case StatusCode::kDeadlineExceeded:
+      return http::status::gateway_timeout;
+    case StatusCode::kResourceExhausted:
+    case StatusCode::kCancelled:
+      return http::status::service_unavailable;
+    default:
+      return http::status::internal_server_error;
+  }
+}
+
+}  // namespace
+
+LfsHttpHandler::LfsHttpHandler(Catalog& catalog, BlobStore& store,
+                               boost::asio::thread_pool& blocking,
+                               boost::asio::thread_pool& fetches, LfsPullThrough pull_through,
+                               LfsHttpOptions options)
+    : catalog_(catalog),
+      store_(store),
+      blocking_(blocking),
+      fetches_(fetches),
+      pull_through_(std::move(pull_through)),
+      options_(std::move(options)) {}
+
+bool LfsHttpHandler::Handles(const RepoPath& repo) {
+  return repo.rest == kLfsPrefix || repo.rest.starts_with(std::string(kLfsPrefix) + "/");
+}
+
+std::string LfsHttpHandler::BaseUrl(const HttpRequest& request) const {
+  if (!options_.public_url.empty()) return options_.public_url;
+  std::string scheme = "http";
+  auto proto = request.find("X-Forwarded-Proto");
+  if (proto != request.end() && boost::beast::iequals(proto->value(), "https")) scheme = "https";
+  std::string host(request[http::field::host]);
+  if (host.empty()) host = "localhost";
+  return scheme + "://" + host;
+}
+
+net::awaitable<void> LfsHttpHandler::Handle(HttpExchange& ex, const RepoPath& repo) {
+  const HttpRequest& req = ex.request();
+  const std::string_view rest = std::string_view(repo.rest).substr(kLfsPrefix.size());
+  const http::verb method = req.method();
+
+  auto found = co_await RunBlocking(blocking_, [this, &repo] { return catalog_.GetRepo(repo.name); });
+  if (!found.ok()) {
+    co_return co_await ex.Respond(LfsError(req, http::status::not_found,
+                                           "repository " + repo.name + " is not mirrored here"));
+  }
+  const int64_t repo_id = found->id;
+
+  if (rest == "/objects/batch") {
+    if (method != http::verb::post) {
+      HttpResponse res = LfsError(req, http::status::method_not_allowed, "use POST for batch");
+      res.set(http::field::allow, "POST");
+      co_return co_await ex.Respond(std::move(res));
+    }
+    co_return co_await ServeBatch(ex, repo, repo_id);
+  }
+  constexpr std::string_view kObjects = "/objects/";
+  if (rest.starts_with(kObjects)) {
+    std::string_view oid = rest.substr(kObjects.size());
+    if (method == http::verb::put) {
+      co_return co_await ex.Respond(
+          LfsError(req, http::status::forbidden, std::string(kReadOnlyMessage)));
+    }
+    if (method != http::verb::get && method != http::verb::head) {
+      HttpResponse res = LfsError(req, http::status::method_not_allowed, "use GET or HEAD");
+      res.set(http::field::allow, "GET, HEAD");
+      co_return co_await ex.Respond(std::move(res));
+    }
+    co_return co_await ServeObject(ex, repo, repo_id, oid);
+  }
+  if (rest == "/locks" || rest.starts_with("/locks/")) {
+    // The git-lfs locking API: a server without it answers 404, and clients carry on.
+    co_return co_await ex.Respond(
+        LfsError(req, http::status::not_found, "file locking is not supported by this mirror"));
+  }
+  co_await ex.Respond(LfsError(req, http::status::not_found, "no such LFS endpoint"));
+}
+
+net::awaitable<void> LfsHttpHandler::ServeBatch(HttpExchange& ex, const RepoPath& repo,
+                                                int64_t repo_id) {
+  const HttpRequest& req = ex.request();
+  Result<LfsBatchRequest> parsed = ParseLfsBatchRequest(req.body());
+  if (!parsed.ok()) {
+    const bool conflict = parsed.status().code() == StatusCode::kFailedPrecondition;
+    co_return co_await ex.Respond(
+        LfsError(req, conflict ? http::status::conflict : http::status::unprocessable_entity,
+                 parsed.status().message()));
+  }
+  if (parsed->operation != "download") {
+    co_return co_await ex.Respond(
+        LfsError(req, http::status::forbidden, std::string(kReadOnlyMessage)));
+  }
+  struct Lookup {
+    std::optional<LfsRefRecord> ref;
+    std::optional<LfsObjectRecord> object;
+    bool present = false;
+  };
+  auto lookups = co_await RunBlocking(
+      blocking_, [this, repo_id, &parsed]() -> Result<std::vector<Lookup>> {
+        std::vector<Lookup> out;
+        out.reserve(parsed->objects.size());
+        for (const LfsBatchObjectRequest& o : parsed->objects) {
+          Lookup l;
+          ASSIGN_OR_RETURN(l.ref, catalog_.FindLfsRef(repo_id, o.oid));
+          if (l.ref) {
+            Result<LfsObjectRecord> rec = catalog_.GetLfsObject(o.oid);
+            if (rec.ok()) l.object = std::move(*rec);
+            l.present = store_.Contains(o.oid);
+          }
+          out.push_back(std::move(l));
+        }
+        return out;
+      });
+  if (!lookups.ok()) {
+    MLOG(Error) << "lfs batch for " << repo.name << ": " << lookups.status().ToString();
+    co_return co_await ex.Respond(LfsError(req, http::status::internal_server_error,
+                                           "the mirror's catalog failed; see mirrord's log"));
+  }
+
+  const std::string base = BaseUrl(req) + "/" + repo.name + ".git/info/lfs/objects/";
+  LfsBatchResponse response;
+  response.transfer = "basic";
+  response.hash_algo = "sha256";
+  for (size_t i = 0; i < parsed->objects.size(); ++i) {
+    const LfsBatchObjectRequest& want = parsed->objects[i];
+    const Lookup& l = (*lookups)[i];
+    LfsBatchObjectResponse out;
+    out.oid = want.oid;
+    out.size = want.size;
+    if (!l.ref) {
+      out.error = LfsObjectError{404, "object not referenced by " + repo.name + " on this mirror"};
+    } else if (l.ref->size != want.size) {
+      out.error = LfsObjectError{422, "size mismatch: the mirror has " +
+                                          std::to_string(l.ref->size) + " bytes for this object"};
+    } else if (!l.present && l.object && l.object->state == "failed" &&
+               (l.object->error_code == 404 || l.object->error_code == 410)) {
+      out.error = LfsObjectError{l.object->error_code, "the upstream does not have this object: " +
+                                                           l.object->error};
+    } else if (!l.present && !pull_through_) {
+      out.error = LfsObjectError{404, "object not mirrored yet"};
+    } else {
+      out.authenticated = true;
+      LfsAction download;
+      download.href = base + want.oid;
+      download.expires_in = options_.href_lifetime_seconds;
+      out.download = std::move(download);
+    }
+    response.objects.push_back(std::move(out));
+  }
+  co_await ex.Respond(LfsJson(req, http::status::ok, SerializeLfsBatchResponse(response) + "\n"));
+}
+
+net::awaitable<void> LfsHttpHandler::ServeObject(HttpExchange& ex, const RepoPath& repo,
+                                                 int64_t repo_id, std::string_view oid_view) {
+  const HttpRequest& req = ex.request();
+  const std::string oid(oid_view);
+  if (!IsValidLfsOid(oid)) {
+    co_return co_await ex.Respond(
+        LfsError(req, http::status::not_found, "not an LFS object id: expected 64 hex digits"));
+  }
+  auto ref = co_await RunBlocking(blocking_,
+                                  [this, repo_id, &oid] { return catalog_.FindLfsRef(repo_id, oid); });
+  if (!ref.ok()) {
+    MLOG(Error) << "lfs object for " << repo.name << ": " << ref.status().ToString();
+    co_return co_await ex.Respond(LfsError(req, http::status::internal_server_error,
+                                           "the mirror's catalog failed; see mirrord's log"));
+  }
+  if (!ref->has_value()) {
+    co_return co_await ex.Respond(LfsError(
+        req, http::status::not_found, "object not referenced by " + repo.name + " on this mirror"));
+  }
+  Result<UniqueFd> fd = store_.OpenObject(oid);
+  if (!fd.ok() && fd.status().code() == StatusCode::kNotFound && pull_through_) {
+    MLOG(Info) << "lfs " << repo.name << ": " << oid << " not in the store; fetching it for "
+               << ex.peer();
+    Status fetched = co_await RunBlocking(
+        fetches_, [this, &repo, &ref] { return pull_through_(repo.name, **ref); });
+    if (!fetched.ok()) {
+      MLOG(Warning) << "lfs " << repo.name << ": pull-through of " << oid
+                    << " failed: " << fetched.ToString();
+      co_return co_await ex.Respond(LfsError(req, HttpStatusFor(fetched),
+                                             "fetching the object from upstream failed: " +
+                                                 fetched.message()));
+    }
+    fd = store_.OpenObject(oid);
+  }
+  if (!fd.ok()) {
+    http::status status = fd.status().code() == StatusCode::kNotFound
+                              ? http::status::not_found
+                              : http::status::internal_server_error;
+    co_return co_await ex.Respond(LfsError(req, status, fd.status().message()));
+  }
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) {
+    co_return co_await ex.Respond(
+        LfsError(req, http::status::internal_server_error, "cannot stat the stored object"));
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  HttpRangeSelection range = SelectHttpRange(req[http::field::range], size);
+  http::response<http::empty_body> header;
+  header.set(http::field::content_type, "application/octet-stream");
+  header.set(http::field::accept_ranges, "bytes");
+  header.set(http::field::etag, "\"" + oid + "\"");
+  header.set(http::field::cache_control, "public, max-age=31536000, immutable");
+  switch (range.kind) {
+    case HttpRangeSelection::Kind::kUnsatisfiable: {
+      HttpResponse res = LfsError(req, http::status::range_not_satisfiable,
+                                  "requested range not satisfiable");
+      res.set(http::field::content_range, UnsatisfiedContentRangeHeader(size));
+      co_return co_await ex.Respond(std::move(res));
+    }
+    case HttpRangeSelection::Kind::kPartial:
+      header.result(http::status::partial_content);
+      header.set(http::field::content_range, ContentRangeHeader(range.begin, range.end, size));
+      co_await ex.SendFile(std::move(header), fd->get(), range.begin, range.end - range.begin);
+      co_return;
+    case HttpRangeSelection::Kind::kWhole:
+      header.result(http::status::ok);
+      co_await ex.SendFile(std::move(header), fd->get(), 0, size);
+      co_return;
+  }
+}
+
+}  // namespace mirrord

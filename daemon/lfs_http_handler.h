@@ -1,0 +1,76 @@
+// LfsHttpHandler: mirrord's Git LFS server for `git lfs` clients, under
+// /<name>.git/info/lfs/:
+//
+//   POST objects/batch     download: hrefs to mirrord's own object URLs for the objects this
+//                          repo's published refs reference; upload: 403 (read-only mirror)
+//   GET|HEAD objects/<oid> the object's bytes (Range supported) via sendfile(2); an object
+//                          the repo references but the store lacks (filtered out of syncs,
+//                          or not yet fetched) is fetched from upstream first (pull-through),
+//                          verified, kept, then served
+//   locks, locks/verify    404 with an LFS error body: this server has no locking, which
+//                          git-lfs accepts
+//
+// A repo's clients only ever get objects its published refs reference, and only bytes the
+// blob store has verified.
+// Thread-safety: Handle() may run concurrently on any number of connections.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "daemon/http_exchange.h"
+#include "daemon/router.h"
+#include "storage/blob_store.h"
+#include "storage/catalog.h"
+
+namespace mirrord {
+
+// Fetches an object a repo references into the blob store, on behalf of a client (the
+// pull-through path). On success the object is present; blocks until then.
+using LfsPullThrough =
+    std::function<Status(std::string_view repo_name, const LfsRefRecord& reference)>;
+
+struct LfsHttpOptions {
+  // Base of the object hrefs handed to clients, e.g. "http://mirror.lab:8080". Empty: from
+  // the request's Host header (and X-Forwarded-Proto, if a proxy in front sets it).
+  std::string public_url;
+  // How long an href stays valid for the client (sent as expires_in).
+  int64_t href_lifetime_seconds = 3600;
+};
+
+class LfsHttpHandler {
+ public:
+  // `catalog`, `store` and the pools must outlive the handler. Catalog lookups run on
+  // `blocking`; pull-through downloads, which can take minutes, on `fetches`, so that they
+  // never starve the lookups. `pull_through` may be empty (then objects not in the store
+  // are 404 with a message saying they are not mirrored yet).
+  LfsHttpHandler(Catalog& catalog, BlobStore& store, boost::asio::thread_pool& blocking,
+                 boost::asio::thread_pool& fetches, LfsPullThrough pull_through,
+                 LfsHttpOptions options = {});
+
+  // True for the paths this handler answers (repo.rest starting with "/info/lfs").
+  static bool Handles(const RepoPath& repo);
+
+  boost::asio::awaitable<void> Handle(HttpExchange& exchange, const RepoPath& repo);
+
+ private:
+  boost::asio::awaitable<void> ServeBatch(HttpExchange& ex, const RepoPath& repo,
+                                          int64_t repo_id);
+  boost::asio::awaitable<void> ServeObject(HttpExchange& ex, const RepoPath& repo,
+                                           int64_t repo_id, std::string_view oid);
+  std::string BaseUrl(const HttpRequest& request) const;
+
+  Catalog& catalog_;
+  BlobStore& store_;
+  boost::asio::thread_pool& blocking_;
+  boost::asio::thread_pool& fetches_;
+  LfsPullThrough pull_through_;
+  LfsHttpOptions options_;
+};
+
+}  // namespace mirrord

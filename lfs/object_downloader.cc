@@ -1,0 +1,800 @@
+#include "lfs/object_downloader.h"
+
+#include <strings.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "common/log.h"
+#include "lfs/batch_types.h"
+#include "lfs/http_range.h"
+
+namespace mirrord {
+namespace {
+
+constexpr size_t kMaxErrorBody = 1024;
+
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string HttpWhat(long code, const std::string& body) {
+  std::string what = "HTTP " + std::to_string(code);
+  std::string detail = FirstLineOf(body);
+  if (!detail.empty()) what += ": " + detail;
+  return what;
+}
+
+bool Transient(CURLcode code) {
+  switch (code) {
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_TOO_MANY_REDIRECTS:
+    case CURLE_OUT_OF_MEMORY:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+std::vector<ByteRange> PlanLfsPieces(const std::vector<ByteRange>& missing, int max_connections,
+                                     uint64_t min_piece_size) {
+  uint64_t total = 0;
+  for (const ByteRange& r : missing) total += r.size();
+  if (total == 0) return {};
+  min_piece_size = std::max<uint64_t>(1, min_piece_size);
+  uint64_t pieces = std::clamp<uint64_t>(total / min_piece_size, 1,
+                                         static_cast<uint64_t>(std::max(1, max_connections)));
+  uint64_t target = (total + pieces - 1) / pieces;
+  std::vector<ByteRange> out;
+  for (const ByteRange& r : missing) {
+    if (r.size() == 0) continue;
+    // Equal parts of at most `target` bytes, so no range leaves a sliver behind.
+    uint64_t parts = (r.size() + target - 1) / target;
+    uint64_t part = (r.size() + parts - 1) / parts;
+    for (uint64_t b = r.begin; b < r.end; b += part) out.push_back({b, std::min(r.end, b + part)});
+  }
+  return out;
+}
+
+// The state of one object's download, shared by its connections.
+struct ObjectDownloader::ObjectRun {
+  LfsPointer object;
+  std::string ref;
+  const LfsProgressCallback* progress = nullptr;
+  std::chrono::milliseconds progress_interval{0};
+  const std::atomic<bool>* cancel = nullptr;
+
+  // The download action in use; replaced when it expires.
+  std::mutex action_mu;
+  std::optional<LfsDownloadAction> action;
+  uint64_t generation = 0;
+  bool use_as_is = false;  // a fresh action that was already expired: let the server judge
+  int refreshes = 0;
+  Status action_error;  // sticky: the batch client could not give an action
+
+  // One pass over the missing ranges.
+  std::atomic<bool> stop{false};
+  std::atomic<bool> range_ignored{false};
+  std::atomic<bool> restart{false};
+  std::mutex error_mu;
+  Status first_error;
+  std::string restart_reason;
+
+  std::atomic<uint64_t> done{0};  // bytes present: durable before the pass + written in it
+  std::atomic<uint64_t> received{0};
+  std::atomic<int> requests{0};
+  std::mutex progress_mu;
+  std::chrono::steady_clock::time_point last_progress{};
+
+  bool IsCancelled() const { return cancel != nullptr && cancel->load(std::memory_order_relaxed); }
+  bool ShouldStop() const { return stop.load(std::memory_order_relaxed) || IsCancelled(); }
+
+  void Fail(const Status& status) {
+    {
+      std::lock_guard lock(error_mu);
+      if (first_error.ok()) first_error = status;
+    }
+    stop = true;
+  }
+
+  void Restart(std::string reason) {
+    {
+      std::lock_guard lock(error_mu);
+      if (restart_reason.empty()) restart_reason = std::move(reason);
+    }
+    restart = true;
+    stop = true;
+  }
+
+  void ReportProgress(bool force) {
+    if (progress == nullptr || !*progress) return;
+    std::unique_lock lock(progress_mu, std::defer_lock);
+    if (force) {
+      lock.lock();
+    } else if (!lock.try_lock()) {
+      return;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (!force && now - last_progress < progress_interval) return;
+    last_progress = now;
+    (*progress)(object, done.load(), object.size);
+  }
+};
+
+struct ObjectDownloader::PassResult {
+  Status status;
+  bool range_ignored = false;
+  bool restart = false;
+  std::string restart_reason;
+};
+
+namespace {
+
+// One GET of (part of) an object: what came back and what was written.
+struct Exchange {
+  // Set up before the transfer.
+  PartialBlob* blob = nullptr;
+  std::atomic<bool>* stop = nullptr;
+  const std::atomic<bool>* cancel = nullptr;
+  std::atomic<uint64_t>* done = nullptr;
+  std::atomic<uint64_t>* received = nullptr;
+  std::function<void()> on_progress;
+  uint64_t object_size = 0;
+  std::optional<ByteRange> requested;  // the Range asked for; nullopt: the whole body
+  std::vector<ByteRange> targets;      // object bytes to write, ordered, disjoint
+  uint64_t commit_interval = 0;
+
+  // Filled from the response head.
+  long code = 0;
+  std::string retry_after;
+  std::string content_range;
+  bool head_checked = false;
+  uint64_t base = 0;  // object offset of the body's first byte
+
+  // Outcomes.
+  Status fatal;                // stops the object (disk error, the upstream's size differs)
+  Status retryable;            // a bad answer worth another attempt (Content-Range mismatch)
+  bool range_ignored = false;  // 200 to a Range that does not start at 0
+  bool unsatisfiable = false;  // 416
+  bool complete = false;       // every target byte written; the transfer was cut on purpose
+  std::string error_body;
+  uint64_t stream = 0;   // body bytes seen
+  uint64_t written = 0;  // bytes written this exchange
+  // The run of written bytes not yet made durable.
+  uint64_t run_begin = 0;
+  uint64_t run_end = 0;
+
+  bool StopRequested() const {
+    return stop->load(std::memory_order_relaxed) ||
+           (cancel != nullptr && cancel->load(std::memory_order_relaxed));
+  }
+
+  Status CommitRun() {
+    if (run_end > run_begin) {
+      Status s = blob->CommitRange({run_begin, run_end});
+      if (!s.ok()) return s;
+    }
+    run_begin = run_end;
+    return Status::Ok();
+  }
+
+  uint64_t TargetsEnd() const { return targets.empty() ? 0 : targets.back().end; }
+
+  // Decides what the body is, once the head is complete. False stops the transfer.
+  bool CheckHead(CURL* e) {
+    head_checked = true;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+    if (code == 206) {
+      Result<ContentRange> cr = ParseContentRange(content_range);
+      if (!cr.ok() || cr->unsatisfied) {
+        retryable = Unavailable("206 answer with an unusable Content-Range \"" +
+                                FirstLineOf(content_range) + "\"");
+        return false;
+      }
+      if (cr->total.has_value() && *cr->total != object_size) {
+        fatal = DataLoss("the upstream's object has " + std::to_string(*cr->total) +
+                         " bytes; its pointer says " + std::to_string(object_size));
+        return false;
+      }
+      uint64_t want = requested ? requested->begin : 0;
+      if (cr->begin > want || cr->end <= want) {
+        retryable = Unavailable("asked for bytes from " + std::to_string(want) +
+                                ", got Content-Range \"" + FirstLineOf(content_range) + "\"");
+        return false;
+      }
+      base = cr->begin;
+      return true;
+    }
+    if (code == 200) {
+      curl_off_t length = -1;
+      curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+      if (length >= 0 && static_cast<uint64_t>(length) != object_size) {
+        fatal = DataLoss("the upstream sent " + std::to_string(length) +
+                         " bytes for an object whose pointer says " + std::to_string(object_size));
+        return false;
+      }
+      if (requested && requested->begin != 0) {
+        range_ignored = true;
+        return false;
+      }
+      base = 0;
+      return true;
+    }
+    if (code == 416) {
+      unsatisfiable = true;
+      return false;
+    }
+    if (code >= 200 && code < 300) {
+      retryable = Unavailable("unexpected HTTP " + std::to_string(code) + " to an object GET");
+      return false;
+    }
+    return true;  // an error status: its body is kept for the message
+  }
+
+  size_t OnBody(CURL* e, const char* data, size_t n) {
+    if (!head_checked && !CheckHead(e)) return 0;
+    if (code < 200 || code >= 300) {
+      size_t room = kMaxErrorBody - std::min(kMaxErrorBody, error_body.size());
+      error_body.append(data, std::min(room, n));
+      return room == 0 ? 0 : n;
+    }
+    if (StopRequested()) return 0;
+    received->fetch_add(n, std::memory_order_relaxed);
+    const uint64_t from = base + stream;
+    const uint64_t to = from + n;
+    stream += n;
+    for (const ByteRange& t : targets) {
+      uint64_t a = std::max(from, t.begin);
+      uint64_t b = std::min(to, t.end);
+      if (a >= b) continue;
+      if (a != run_end) {
+        fatal = CommitRun();
+        if (!fatal.ok()) return 0;
+        run_begin = run_end = a;
+      }
+      fatal = blob->WriteAt(a, std::string_view(data + (a - from), b - a));
+      if (!fatal.ok()) return 0;
+      run_end = b;
+      written += b - a;
+      done->fetch_add(b - a, std::memory_order_relaxed);
+      if (run_end - run_begin >= commit_interval) {
+        fatal = CommitRun();
+        if (!fatal.ok()) return 0;
+      }
+    }
+    if (on_progress) on_progress();
+    if (to >= TargetsEnd()) {
+      complete = true;
+      return 0;  // nothing more is needed from this body
+    }
+    return n;
+  }
+};
+
+}  // namespace
+
+ObjectDownloader::ObjectDownloader(BlobStore* store, LfsBatchClient* batch,
+                                   ObjectDownloaderOptions options)
+    : store_(store),
+      batch_(batch),
+      options_(std::move(options)),
+      own_limiter_(options_.limiter != nullptr ? nullptr
+                                               : std::make_unique<HostConnectionLimiter>(
+                                                     options_.max_connections_per_host)),
+      limiter_(options_.limiter != nullptr ? options_.limiter : own_limiter_.get()),
+      backoff_(options_.initial_backoff, options_.max_backoff, options_.timing.seed) {}
+
+ObjectDownloader::~ObjectDownloader() = default;
+
+namespace {
+
+struct ActionUse {
+  LfsDownloadAction action;
+  uint64_t generation = 0;
+};
+
+}  // namespace
+
+Status ObjectDownloader::FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange piece,
+                                    bool whole_body, CurlSession& session) {
+  const std::string& oid = run.object.oid;
+  const Clock& clock = options_.timing.GetClock();
+  uint64_t pos = piece.begin;
+  int failures = 0;
+  Status last_error;
+  std::optional<uint64_t> stale_generation;
+  std::optional<Status> stale_reason;
+
+  // The current action, fresh if it expired (or was refused under `stale_generation`).
+  auto get_action = [&]() -> Result<ActionUse> {
+    std::lock_guard lock(run.action_mu);
+    if (!run.action_error.ok()) return run.action_error;
+    bool refresh = !run.action.has_value();
+    if (stale_generation.has_value() && *stale_generation == run.generation) {
+      if (run.refreshes >= options_.max_action_refreshes) {
+        run.action_error =
+            PermissionDenied("the upstream keeps refusing the download of LFS object " + oid +
+                             " (" + stale_reason.value_or(Status()).message() + ") after " +
+                             std::to_string(run.refreshes) + " fresh download actions");
+        return run.action_error;
+      }
+      refresh = true;
+    }
+    if (!refresh && !run.use_as_is && run.refreshes < options_.max_action_refreshes &&
+        run.action->ExpiresWithin(clock.Now(), options_.expiry_margin)) {
+      refresh = true;
+    }
+    if (refresh) {
+      if (run.action.has_value()) ++run.refreshes;
+      Result<std::vector<LfsObjectSource>> answer = batch_->RequestDownload({run.object}, run.ref);
+      if (!answer.ok()) {
+        run.action_error = answer.status();
+        return run.action_error;
+      }
+      if (answer->size() != 1 || !answer->front().status.ok()) {
+        run.action_error =
+            answer->empty() ? Internal("empty batch answer") : answer->front().status;
+        return run.action_error;
+      }
+      run.action = std::move(answer->front().action);
+      ++run.generation;
+      run.use_as_is = run.action->ExpiresWithin(clock.Now(), options_.expiry_margin);
+      if (run.use_as_is) {
+        MLOG(Warning) << "LFS object " << oid
+                      << ": the upstream handed out an href that has already expired; trying it";
+      }
+    }
+    return ActionUse{*run.action, run.generation};
+  };
+
+  while (true) {
+    std::vector<ByteRange> targets;
+    if (whole_body) {
+      targets = blob.MissingRanges();
+      if (targets.empty()) return Status::Ok();
+    } else {
+      if (pos >= piece.end) return Status::Ok();
+      targets = {ByteRange{pos, piece.end}};
+    }
+    if (run.ShouldStop()) return Cancelled("download of LFS object " + oid + " cancelled");
+    Result<ActionUse> use = get_action();
+    if (!use.ok()) return use.status();
+    stale_generation.reset();
+    const LfsDownloadAction& action = use->action;
+
+    Result<HostConnectionLimiter::Permit> permit = limiter_->Acquire(
+        HostConnectionLimiter::HostKey(action.href), [&run] { return run.ShouldStop(); });
+    if (!permit.ok()) return permit.status();
+
+    Exchange ex;
+    ex.blob = &blob;
+    ex.stop = &run.stop;
+    ex.cancel = options_.cancel;
+    ex.done = &run.done;
+    ex.received = &run.received;
+    ex.on_progress = [&run] { run.ReportProgress(false); };
+    ex.object_size = run.object.size;
+    if (!whole_body) ex.requested = targets.front();
+    ex.targets = targets;
+    ex.commit_interval = std::max<uint64_t>(1, options_.commit_interval);
+    ex.run_begin = ex.run_end = targets.front().begin;
+
+    CURL* e = session.Prepare();
+    curl_easy_setopt(e, CURLOPT_URL, action.href.c_str());
+    curl_easy_setopt(e, CURLOPT_USERAGENT, options_.user_agent.c_str());
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT,
+                     static_cast<long>(options_.connect_timeout.count()));
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    // Storage hrefs often redirect (Hugging Face to its CDN). curl never forwards the
+    // Authorization header or the token to another host.
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, options_.max_redirects);
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
+                     action.href.starts_with("https://") ? "https" : "http,https");
+    if (action.send_token && !batch_->options().token.empty()) {
+      curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+      curl_easy_setopt(e, CURLOPT_USERNAME, "x-access-token");
+      curl_easy_setopt(e, CURLOPT_PASSWORD, batch_->options().token.c_str());
+    }
+    curl_slist* list = nullptr;
+    auto add = [&list](const std::string& line) {
+      if (curl_slist* next = curl_slist_append(list, line.c_str())) list = next;
+    };
+    for (const auto& [name, value] : action.header) {
+      if (name.find_first_of("\r\n:") != std::string::npos ||
+          value.find_first_of("\r\n") != std::string::npos || EqualsNoCase(name, "Range")) {
+        continue;
+      }
+      add(name + ": " + value);
+    }
+    if (ex.requested) {
+      add("Range: bytes=" + std::to_string(ex.requested->begin) + "-" +
+          std::to_string(ex.requested->end - 1));
+    }
+    CurlSlistPtr headers(list);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get());
+    struct Context {
+      Exchange* ex;
+      CURL* e;
+    } context{&ex, e};
+    auto on_header = +[](char* data, size_t size, size_t nmemb, void* user) -> size_t {
+      auto* c = static_cast<Context*>(user);
+      std::string_view line(data, size * nmemb);
+      if (line.starts_with("HTTP/")) {
+        c->ex->retry_after.clear();  // a new response (each redirect hop starts one)
+        c->ex->content_range.clear();
+      } else if (auto kv = SplitHeaderLine(line)) {
+        if (EqualsNoCase(kv->first, "Retry-After")) c->ex->retry_after = std::string(kv->second);
+        if (EqualsNoCase(kv->first, "Content-Range")) {
+          c->ex->content_range = std::string(kv->second);
+        }
+      }
+      return size * nmemb;
+    };
+    auto on_data = +[](char* data, size_t size, size_t nmemb, void* user) -> size_t {
+      auto* c = static_cast<Context*>(user);
+      return c->ex->OnBody(c->e, data, size * nmemb);
+    };
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &context);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &context);
+
+    run.requests.fetch_add(1);
+    CURLcode result = CURLE_OK;
+    Status performed =
+        session.Perform([&ex] { return ex.StopRequested(); }, options_.stall_timeout, &result);
+    permit->Release();
+    // A response without a body (an empty 416 or 401) is judged by its head alone.
+    if (!ex.head_checked && performed.ok() && result == CURLE_OK) ex.CheckHead(e);
+    // Whatever happened, what was written becomes durable, so no attempt fetches it again.
+    if (ex.fatal.ok()) ex.fatal = ex.CommitRun();
+    if (!whole_body) pos = std::max(pos, ex.run_end);
+    if (!ex.fatal.ok()) {
+      return ex.fatal.WithContext("download of LFS object " + oid);
+    }
+    if (performed.code() == StatusCode::kInternal) return performed;
+    if (ex.range_ignored) {
+      run.range_ignored = true;
+      run.stop = true;
+      return Status::Ok();
+    }
+    if (ex.unsatisfiable) {
+      run.Restart("the upstream answered 416 to bytes " + std::to_string(targets.front().begin) +
+                  "-" + std::to_string(targets.front().end - 1) + " of the " +
+                  std::to_string(run.object.size) + "-byte object");
+      return Status::Ok();
+    }
+    if (ex.complete) continue;
+    if (run.ShouldStop() || performed.code() == StatusCode::kCancelled) {
+      return Cancelled("download of LFS object " + oid + " cancelled");
+    }
+
+    // A failed attempt: decide whether and when to try again.
+    std::chrono::milliseconds wait{-1};
+    const std::string where = "LFS object " + oid;
+    if (performed.code() == StatusCode::kDeadlineExceeded) {
+      last_error = DeadlineExceeded(where + ": the upstream stalled (" + performed.message() + ")");
+    } else if (!ex.retryable.ok()) {
+      last_error = ex.retryable.WithContext(where);
+    } else if (ex.head_checked || result == CURLE_OK) {
+      if (!ex.head_checked) ex.code = session.ResponseCode();
+      long code = ex.code;
+      if (code >= 200 && code < 300) {
+        if (result == CURLE_OK) {
+          // A complete, shorter answer than asked (a server may shorten a range): go on.
+          if (ex.written > 0) continue;
+          last_error = Unavailable(where + ": the upstream sent no usable bytes (HTTP " +
+                                   std::to_string(code) + ")");
+        } else {
+          last_error = Unavailable(where + ": connection lost after " + std::to_string(ex.stream) +
+                                   " bytes (" + session.ErrorText(result) + ")");
+        }
+      } else if (code == 401 || code == 403 || code == 410) {
+        // Most likely an expired href: ask for a fresh one (bounded in get_action).
+        stale_generation = use->generation;
+        stale_reason = PermissionDenied(HttpWhat(code, ex.error_body));
+        MLOG(Info) << where << ": GET refused (HTTP " << code << "); asking for a fresh href";
+        continue;
+      } else if (code == 404) {
+        return NotFound(where + ": the upstream's download href answers " +
+                        HttpWhat(code, ex.error_body));
+      } else if (code == 429 || code == 503) {
+        last_error = code == 429 ? ResourceExhausted(where + ": the upstream is rate limiting (" +
+                                                     HttpWhat(code, ex.error_body) + ")")
+                                 : Unavailable(where + ": the upstream is unavailable (" +
+                                               HttpWhat(code, ex.error_body) + ")");
+        if (auto after = ParseRetryAfter(ex.retry_after, clock.Now())) {
+          wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::min(*after, options_.max_retry_after));
+        }
+      } else if (code >= 500) {
+        last_error =
+            Unavailable(where + ": the upstream failed (" + HttpWhat(code, ex.error_body) + ")");
+      } else {
+        return Unavailable(where + ": the upstream's download href answers " +
+                           HttpWhat(code, ex.error_body));
+      }
+    } else {
+      if (!Transient(result)) {
+        return InvalidArgument(where + ": " + session.ErrorText(result));
+      }
+      last_error = Unavailable(where + ": " + session.ErrorText(result));
+    }
+
+    if (ex.written > 0) {
+      failures = 0;  // progress: a flaky connection is not a dead one
+    } else if (++failures >= options_.max_piece_attempts) {
+      return last_error.WithContext("giving up after " + std::to_string(failures) +
+                                    " attempts without progress");
+    }
+    if (wait.count() < 0) wait = backoff_.Delay(failures);
+    MLOG(Info) << last_error.message() << "; retrying from byte " << (whole_body ? 0 : pos)
+               << " in " << wait.count() << " ms";
+    if (Status w = WaitFor(options_.timing, wait, [&run] { return run.ShouldStop(); }); !w.ok()) {
+      return Cancelled("download of LFS object " + oid + " cancelled");
+    }
+  }
+}
+
+ObjectDownloader::PassResult ObjectDownloader::FetchMissing(ObjectRun& run, PartialBlob& blob,
+                                                            bool whole_body) {
+  run.stop = false;
+  run.range_ignored = false;
+  run.restart = false;
+  {
+    std::lock_guard lock(run.error_mu);
+    run.first_error = Status::Ok();
+    run.restart_reason.clear();
+  }
+  PassResult result;
+  std::vector<ByteRange> missing = blob.MissingRanges();
+  if (missing.empty()) return result;
+  std::vector<ByteRange> pieces =
+      whole_body ? std::vector<ByteRange>{ByteRange{0, run.object.size}}
+                 : PlanLfsPieces(missing, options_.max_connections, options_.min_piece_size);
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    Result<std::unique_ptr<CurlSession>> session = CurlSession::Create();
+    if (!session.ok()) {
+      run.Fail(session.status());
+      return;
+    }
+    while (!run.ShouldStop()) {
+      size_t i = next.fetch_add(1);
+      if (i >= pieces.size()) break;
+      Status s = FetchPiece(run, blob, pieces[i], whole_body, **session);
+      if (!s.ok()) {
+        run.Fail(s);
+        break;
+      }
+    }
+  };
+  size_t connections =
+      std::min<size_t>(pieces.size(), static_cast<size_t>(std::max(1, options_.max_connections)));
+  std::vector<std::thread> helpers;
+  for (size_t i = 1; i < connections; ++i) helpers.emplace_back(worker);
+  worker();
+  for (std::thread& t : helpers) t.join();
+
+  std::lock_guard lock(run.error_mu);
+  if (run.restart) {
+    result.restart = true;
+    result.restart_reason = run.restart_reason;
+  } else if (run.range_ignored) {
+    result.range_ignored = true;
+  } else if (!run.first_error.ok()) {
+    result.status = run.first_error;
+  } else if (run.IsCancelled()) {
+    result.status = Cancelled("download of LFS object " + run.object.oid + " cancelled");
+  } else if (!blob.MissingRanges().empty()) {
+    result.status =
+        Internal("download of LFS object " + run.object.oid + " ended with bytes missing");
+  }
+  return result;
+}
+
+LfsDownloadReport ObjectDownloader::Download(const LfsPointer& object,
+                                             std::optional<LfsDownloadAction> action,
+                                             std::string_view ref,
+                                             const LfsProgressCallback& progress) {
+  LfsDownloadReport report;
+  report.object = object;
+  ObjectRun run;
+  run.object = object;
+  run.ref = std::string(ref);
+  run.progress = &progress;
+  run.progress_interval = options_.progress_interval;
+  run.cancel = options_.cancel;
+  run.action = std::move(action);
+
+  const std::string where = "LFS object " + object.oid;
+  const auto started = std::chrono::steady_clock::now();
+  int refetches = 0;
+  bool first = true;
+  bool whole_body = false;
+  while (true) {
+    if (run.IsCancelled()) {
+      report.status = Cancelled("download of " + where + " cancelled");
+      break;
+    }
+    Result<std::unique_ptr<PartialBlob>> opened = store_->OpenPartial(object.oid, object.size);
+    if (!opened.ok()) {
+      if (opened.status().code() == StatusCode::kAlreadyExists) {
+        report.already_present = first;
+        report.status = Status::Ok();
+      } else {
+        report.status = opened.status();
+      }
+      break;
+    }
+    std::unique_ptr<PartialBlob> blob = std::move(opened).value();
+    if (first) report.resumed_bytes = blob->DurableBytes();
+    first = false;
+    run.done = blob->DurableBytes();
+    run.ReportProgress(true);
+
+    PassResult pass = FetchMissing(run, *blob, whole_body);
+    if (pass.range_ignored && !whole_body) {
+      MLOG(Info) << where << ": the upstream ignores Range requests; downloading it whole over "
+                 << "one connection";
+      whole_body = true;
+      run.done = blob->DurableBytes();
+      pass = FetchMissing(run, *blob, true);
+    }
+    if (pass.restart) {
+      Result<std::filesystem::path> moved = blob->Quarantine();
+      std::string event = where + ": " + pass.restart_reason + "; partial data " +
+                          (moved.ok() ? "moved to " + moved->string()
+                                      : "could not be quarantined: " + moved.status().message());
+      MLOG(Warning) << event;
+      report.quarantined.push_back(event);
+      if (!moved.ok()) {
+        report.status = moved.status().WithContext(where);
+        break;
+      }
+      if (++refetches > options_.max_refetches) {
+        report.status =
+            DataLoss(event + "; gave up after " + std::to_string(refetches) + " fetches from zero");
+        break;
+      }
+      continue;
+    }
+    if (!pass.status.ok()) {
+      report.status = pass.status;
+      break;
+    }
+    Status published = blob->Publish();
+    if (published.ok()) {
+      report.status = Status::Ok();
+      break;
+    }
+    if (published.code() != StatusCode::kDataLoss) {
+      report.status = published.WithContext(where);
+      break;
+    }
+    MLOG(Warning) << where << ": verification failed, fetching it again: " << published.message();
+    report.quarantined.push_back(published.message());
+    if (++refetches > options_.max_refetches) {
+      report.status = published.WithContext("giving up on " + where + " after " +
+                                            std::to_string(refetches) + " fetches");
+      break;
+    }
+  }
+  report.received_bytes = run.received.load();
+  report.requests = run.requests.load();
+  report.action_refreshes = run.refreshes;
+  if (report.status.ok()) {
+    run.done = object.size;
+    run.ReportProgress(true);
+    if (!report.already_present) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - started)
+                    .count();
+      MLOG(Info) << where << ": " << object.size << " bytes stored (" << report.received_bytes
+                 << " received, " << report.resumed_bytes << " resumed, " << report.requests
+                 << " requests) in " << ms << " ms";
+    }
+  }
+  return report;
+}
+
+std::vector<LfsDownloadReport> ObjectDownloader::DownloadObjects(
+    const std::vector<LfsPointer>& objects, std::string_view ref, int concurrency,
+    const LfsProgressCallback& progress) {
+  std::vector<LfsDownloadReport> reports(objects.size());
+  // The first occurrence of each oid does the work; repeats copy its report.
+  std::map<std::string, size_t, std::less<>> first_index;
+  std::vector<size_t> pending;
+  for (size_t i = 0; i < objects.size(); ++i) {
+    reports[i].object = objects[i];
+    if (!first_index.emplace(objects[i].oid, i).second) continue;
+    if (store_->Contains(objects[i].oid)) {
+      reports[i].already_present = true;
+      continue;
+    }
+    pending.push_back(i);
+  }
+
+  // Batch answers per chunk of at most 100 pending objects, asked for lazily.
+  struct Chunk {
+    bool asked = false;
+    Status status;
+    std::vector<LfsObjectSource> sources;
+  };
+  std::vector<Chunk> chunks((pending.size() + kMaxLfsBatchObjects - 1) / kMaxLfsBatchObjects);
+  std::mutex chunks_mu;
+  std::atomic<size_t> next{0};
+  const std::string ref_name(ref);
+
+  auto worker = [&] {
+    while (true) {
+      size_t k = next.fetch_add(1);
+      if (k >= pending.size()) break;
+      size_t i = pending[k];
+      LfsDownloadReport& report = reports[i];
+      if (options_.cancel != nullptr && options_.cancel->load()) {
+        report.status = Cancelled("download of LFS object " + objects[i].oid + " cancelled");
+        continue;
+      }
+      std::optional<LfsDownloadAction> action;
+      {
+        std::lock_guard lock(chunks_mu);
+        Chunk& chunk = chunks[k / kMaxLfsBatchObjects];
+        if (!chunk.asked) {
+          chunk.asked = true;
+          std::vector<LfsPointer> wanted;
+          size_t begin = (k / kMaxLfsBatchObjects) * kMaxLfsBatchObjects;
+          for (size_t j = begin; j < std::min(pending.size(), begin + kMaxLfsBatchObjects); ++j) {
+            wanted.push_back(objects[pending[j]]);
+          }
+          Result<std::vector<LfsObjectSource>> answer = batch_->RequestDownload(wanted, ref_name);
+          if (answer.ok()) {
+            chunk.sources = std::move(answer).value();
+          } else {
+            chunk.status = answer.status();
+          }
+        }
+        if (!chunk.status.ok()) {
+          report.status = chunk.status;
+          continue;
+        }
+        const LfsObjectSource& source = chunk.sources.at(k % kMaxLfsBatchObjects);
+        if (!source.status.ok()) {
+          report.status = source.status;
+          MLOG(Warning) << source.status.message();
+          continue;
+        }
+        action = source.action;
+      }
+      report = Download(objects[i], std::move(action), ref_name, progress);
+      if (!report.status.ok() && report.status.code() != StatusCode::kCancelled) {
+        MLOG(Warning) << "LFS object " << objects[i].oid << ": " << report.status.ToString();
+      }
+    }
+  };
+  size_t workers = std::min<size_t>(
+      pending.size(),
+      static_cast<size_t>(std::max(1, concurrency > 0 ? concurrency : options_.concurrency)));
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < workers; ++w) threads.emplace_back(worker);
+  if (workers > 0) worker();
+  for (std::thread& t : threads) t.join();
+
+  for (size_t i = 0; i < objects.size(); ++i) {
+    size_t first = first_index.find(objects[i].oid)->second;
+    if (first != i) {
+      reports[i] = reports[first];
+      reports[i].object = objects[i];
+    }
+  }
+  return reports;
+}
+
+}  // namespace mirrord

@@ -1,0 +1,145 @@
+// ObjectDownloader: fetches LFS objects from an upstream into the BlobStore, resumably.
+//
+// One object: open (or resume) its PartialBlob, fetch the byte ranges still missing with
+// HTTP Range requests over several connections at once, write the bytes as they arrive
+// (the store hashes them while they arrive) and make them durable every few MiB, then
+// Publish(), which checks size and SHA-256 before the object becomes visible. A crash, a
+// cancel or a dropped connection loses at most the bytes not yet made durable; the next
+// attempt continues from the durable ranges.
+//
+// Upstream behaviours handled:
+//  - 206 with a Content-Range that must match what was asked (and the object's size);
+//  - 200 to a Range request: usable as is for a piece that starts at byte 0 (the first bytes
+//    are the piece); for any other piece the server evidently ignores Range, so the pass
+//    stops and one connection downloads the whole body from byte 0, writing only the bytes
+//    still missing and discarding the rest (wasteful, but the server leaves no choice);
+//  - 416: the partial data does not fit the upstream's object, so it is quarantined and the
+//    object fetched again from zero (bounded, like a hash mismatch);
+//  - 401/403/410 on a GET, or an href whose expiry has passed (or is within a margin): a
+//    fresh action is asked from the batch client and the download continues;
+//  - 429/503 (Retry-After), other 5xx, dropped connections and stalls (no byte for a while):
+//    the piece is retried from its last written byte, bounded per piece;
+//  - a hash mismatch at Publish(): the store has quarantined the data; the event is reported
+//    and the object fetched again from zero, at most `max_refetches` times, then DataLoss.
+// Connections to one host are capped across all objects by a HostConnectionLimiter.
+// Thread-safety: thread-safe; Download and DownloadObjects may run concurrently (for
+// different oids: the store admits one download per oid at a time).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "lfs/batch_client.h"
+#include "lfs/pointer.h"
+#include "lfs/upstream_http.h"
+#include "storage/blob_store.h"
+
+namespace mirrord {
+
+struct ObjectDownloaderOptions {
+  int max_connections = 8;                 // ranged connections per object
+  uint64_t min_piece_size = 8ull << 20;    // pieces are never smaller (small objects: 1)
+  uint64_t commit_interval = 16ull << 20;  // a connection makes its bytes durable this often
+  int concurrency = 4;                     // objects at a time in DownloadObjects
+  // Shared cap on connections per upstream host (across downloaders); nullptr: a private
+  // limiter of `max_connections_per_host`.
+  HostConnectionLimiter* limiter = nullptr;
+  int max_connections_per_host = 16;
+  std::chrono::seconds connect_timeout{30};
+  std::chrono::milliseconds stall_timeout{60'000};  // no byte for this long: reconnect
+  // Consecutive attempts of one piece that fetch nothing before the object fails.
+  int max_piece_attempts = 8;
+  int max_refetches = 2;                   // fetches from zero after a hash mismatch or a 416
+  int max_action_refreshes = 4;            // fresh download actions asked for one object
+  std::chrono::seconds expiry_margin{30};  // refresh an href this long before it expires
+  std::chrono::milliseconds initial_backoff{250};
+  std::chrono::milliseconds max_backoff{30'000};
+  std::chrono::seconds max_retry_after{300};
+  long max_redirects = 10;
+  // Progress callbacks come at most this often (plus one at the start and one at the end).
+  std::chrono::milliseconds progress_interval{100};
+  const std::atomic<bool>* cancel = nullptr;  // checked at least every 100 ms
+  RetryTiming timing;                         // clock, sleeper and jitter seed (tests)
+  std::string user_agent = "mirrord git-lfs/3 (mirrord)";
+};
+
+// Called while an object downloads (at the start, at most every `progress_interval` while
+// bytes arrive, and at the end when it succeeded) from any of the download's threads, never
+// concurrently for one object: bytes of the object present so far (durable from earlier
+// attempts included) and its size. It may set the cancel flag.
+using LfsProgressCallback =
+    std::function<void(const LfsPointer& object, uint64_t bytes_done, uint64_t bytes_total)>;
+
+// What happened to one object.
+struct LfsDownloadReport {
+  LfsPointer object;
+  // OK when the verified object is in the store. Otherwise why not: the upstream's
+  // per-object error (NotFound, ...), PermissionDenied, Unavailable or DeadlineExceeded when
+  // retries ran out, DataLoss after repeated hash mismatches, ResourceExhausted (disk full),
+  // Cancelled, FailedPrecondition (another download of the oid is running).
+  Status status;
+  bool already_present = false;  // nothing was fetched: the store had it
+  uint64_t resumed_bytes = 0;    // bytes durable from an earlier attempt when it started
+  uint64_t received_bytes = 0;   // body bytes received (discarded ones included)
+  int requests = 0;              // object GETs made
+  int action_refreshes = 0;      // fresh download actions asked for
+  // One entry per discarded copy: the store's message, which names the quarantine file.
+  std::vector<std::string> quarantined;
+};
+
+// Cuts `missing` (ordered, disjoint) into at most `max_connections` roughly equal pieces per
+// range set, none smaller than `min_piece_size` unless a missing range itself is smaller.
+// Exposed for tests.
+std::vector<ByteRange> PlanLfsPieces(const std::vector<ByteRange>& missing, int max_connections,
+                                     uint64_t min_piece_size);
+
+class ObjectDownloader {
+ public:
+  // `store` and `batch` must outlive the downloader.
+  ObjectDownloader(BlobStore* store, LfsBatchClient* batch, ObjectDownloaderOptions options);
+  ~ObjectDownloader();
+  ObjectDownloader(const ObjectDownloader&) = delete;
+  ObjectDownloader& operator=(const ObjectDownloader&) = delete;
+
+  // Downloads one object into the store using `action` (nullopt: ask the batch client
+  // first), naming `ref` when a fresh action is needed. Returns when the object is in the
+  // store or has failed; the report says which (see LfsDownloadReport::status). Durable
+  // bytes of a failed or cancelled download stay for the next attempt.
+  LfsDownloadReport Download(const LfsPointer& object, std::optional<LfsDownloadAction> action,
+                             std::string_view ref, const LfsProgressCallback& progress = {});
+
+  // Downloads `objects`, `concurrency` at a time (0: options.concurrency), asking the batch
+  // client for at most 100 at once, just before they are needed, so that hrefs are fresh.
+  // Objects already in the store are not asked for. Returns one report per object, in order
+  // (a repeated oid gets the first one's report). One failed object does not stop the
+  // others; a whole batch request that fails fails the objects it was for.
+  std::vector<LfsDownloadReport> DownloadObjects(const std::vector<LfsPointer>& objects,
+                                                 std::string_view ref, int concurrency = 0,
+                                                 const LfsProgressCallback& progress = {});
+
+  HostConnectionLimiter& limiter() { return *limiter_; }
+
+ private:
+  struct ObjectRun;
+  struct PassResult;
+  PassResult FetchMissing(ObjectRun& run, PartialBlob& blob, bool whole_body);
+  Status FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange piece, bool whole_body,
+                    CurlSession& session);
+
+  BlobStore* const store_;
+  LfsBatchClient* const batch_;
+  const ObjectDownloaderOptions options_;
+  std::unique_ptr<HostConnectionLimiter> own_limiter_;
+  HostConnectionLimiter* limiter_;
+  JitterBackoff backoff_;
+};
+
+}  // namespace mirrord

@@ -1,0 +1,791 @@
+#include "storage/blob_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <system_error>
+
+#include "common/log.h"
+#include "common/sha256.h"
+
+namespace mirrord {
+namespace {
+
+namespace fs = std::filesystem;
+
+// At most this many bytes beyond a closed gap are read back and hashed by one WriteAt, so
+// that a download thread is not held up for long by bytes other threads wrote; the rest is
+// hashed by later writes or by Publish().
+constexpr uint64_t kReadBackBudgetPerWrite = uint64_t{64} << 20;
+constexpr size_t kReadBackChunk = size_t{1} << 20;
+
+constexpr std::string_view kJournalMagic = "mirrord-lfs-ranges 1";
+
+bool IsValidOid(std::string_view oid) {
+  return oid.size() == 64 && std::all_of(oid.begin(), oid.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::string RangeText(uint64_t begin, uint64_t end) {
+  return "[" + std::to_string(begin) + ", " + std::to_string(end) + ")";
+}
+
+// A set of byte offsets as disjoint, non-adjacent half-open ranges (adjacent ones merge).
+// Thread-safety: none; guarded by its owner.
+class RangeSet {
+ public:
+  void Add(uint64_t begin, uint64_t end) {
+    if (begin >= end) return;
+    auto it = ranges_.upper_bound(begin);
+    if (it != ranges_.begin()) {
+      auto prev = std::prev(it);
+      if (prev->second >= begin) {
+        begin = prev->first;
+        end = std::max(end, prev->second);
+        ranges_.erase(prev);
+      }
+    }
+    while (it != ranges_.end() && it->first <= end) {
+      end = std::max(end, it->second);
+      it = ranges_.erase(it);
+    }
+    ranges_.emplace(begin, end);
+  }
+
+  void Remove(uint64_t begin, uint64_t end) {
+    if (begin >= end) return;
+    auto it = ranges_.upper_bound(begin);
+    if (it != ranges_.begin()) {
+      auto prev = std::prev(it);
+      if (prev->second > begin) {
+        const uint64_t prev_end = prev->second;
+        if (prev->first < begin) {
+          prev->second = begin;
+        } else {
+          ranges_.erase(prev);
+        }
+        if (prev_end > end) {
+          ranges_.emplace(end, prev_end);
+          return;
+        }
+      }
+    }
+    while (it != ranges_.end() && it->first < end) {
+      if (it->second > end) {
+        const uint64_t it_end = it->second;
+        ranges_.erase(it);
+        ranges_.emplace(end, it_end);
+        return;
+      }
+      it = ranges_.erase(it);
+    }
+  }
+
+  // The parts of [begin, end) not in the set, in order.
+  std::vector<ByteRange> Gaps(uint64_t begin, uint64_t end) const {
+    std::vector<ByteRange> out;
+    uint64_t pos = begin;
+    auto it = ranges_.upper_bound(begin);
+    if (it != ranges_.begin()) pos = std::max(pos, std::prev(it)->second);
+    for (; it != ranges_.end() && pos < end && it->first < end; ++it) {
+      if (it->first > pos) out.push_back({pos, it->first});
+      pos = std::max(pos, it->second);
+    }
+    if (pos < end) out.push_back({pos, end});
+    return out;
+  }
+
+  bool Covers(uint64_t begin, uint64_t end) const { return Gaps(begin, end).empty(); }
+
+  // The end of the run of the set that contains `from`, or `from` if none does.
+  uint64_t ContiguousEnd(uint64_t from) const {
+    auto it = ranges_.upper_bound(from);
+    if (it == ranges_.begin()) return from;
+    return std::max(from, std::prev(it)->second);
+  }
+
+  uint64_t Total() const {
+    uint64_t total = 0;
+    for (const auto& [b, e] : ranges_) total += e - b;
+    return total;
+  }
+
+  const std::map<uint64_t, uint64_t>& ranges() const { return ranges_; }
+
+ private:
+  std::map<uint64_t, uint64_t> ranges_;  // begin -> end
+};
+
+// The journal: the magic line, "size N", one "BEGIN END" line per durable range in order,
+// and "sha256 HEX" over all the preceding bytes, so that garbage is never mistaken for it.
+std::string SerializeJournal(uint64_t size, const RangeSet& durable) {
+  std::string text(kJournalMagic);
+  text += "\nsize " + std::to_string(size) + "\n";
+  for (const auto& [b, e] : durable.ranges()) {
+    text += std::to_string(b) + " " + std::to_string(e) + "\n";
+  }
+  text += "sha256 " + Sha256Hex(text) + "\n";
+  return text;
+}
+
+bool ParseU64(std::string_view s, uint64_t* out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// The durable ranges of a journal written for an object of `size` bytes; nullopt when the
+// text is not a complete, intact journal or was written for another size.
+std::optional<RangeSet> ParseJournal(std::string_view text, uint64_t size) {
+  const size_t sum_pos = text.rfind("sha256 ");
+  if (sum_pos == std::string_view::npos || (sum_pos > 0 && text[sum_pos - 1] != '\n')) {
+    return std::nullopt;
+  }
+  const std::string_view body = text.substr(0, sum_pos);
+  if (text.substr(sum_pos) != "sha256 " + Sha256Hex(body) + "\n") return std::nullopt;
+
+  RangeSet out;
+  uint64_t last_end = 0;
+  size_t line_no = 0;
+  std::string_view rest = body;
+  while (!rest.empty()) {
+    const size_t nl = rest.find('\n');
+    if (nl == std::string_view::npos) return std::nullopt;
+    const std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl + 1);
+    if (line_no == 0) {
+      if (line != kJournalMagic) return std::nullopt;
+    } else if (line_no == 1) {
+      uint64_t journal_size = 0;
+      if (!line.starts_with("size ") || !ParseU64(line.substr(5), &journal_size) ||
+          journal_size != size) {
+        return std::nullopt;
+      }
+    } else {
+      const size_t sp = line.find(' ');
+      uint64_t b = 0;
+      uint64_t e = 0;
+      if (sp == std::string_view::npos || !ParseU64(line.substr(0, sp), &b) ||
+          !ParseU64(line.substr(sp + 1), &e) || b >= e || e > size ||
+          (line_no > 2 && b <= last_end)) {
+        return std::nullopt;
+      }
+      out.Add(b, e);
+      last_end = e;
+    }
+    ++line_no;
+  }
+  if (line_no < 2) return std::nullopt;
+  return out;
+}
+
+Status PwriteAll(int fd, std::string_view data, uint64_t offset) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "pwrite " + std::to_string(data.size()) + " bytes at offset " +
+                                    std::to_string(offset));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+// Removes `path`; a missing file is fine.
+Status RemoveIfPresent(const fs::path& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus(errno, "remove " + path.string());
+  }
+  return Status::Ok();
+}
+
+// Renames `from` to `to` unless `to` exists (AlreadyExists then).
+Status RenameNoReplace(const fs::path& from, const fs::path& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {
+    return Status::Ok();
+  }
+  if (errno == EEXIST) return AlreadyExists(to.string() + " exists");
+  if (errno != EINVAL && errno != ENOSYS) {
+    return ErrnoStatus(errno, "rename " + from.string() + " to " + to.string());
+  }
+  // A filesystem without RENAME_NOREPLACE: link() refuses to replace, too.
+  if (::link(from.c_str(), to.c_str()) != 0) {
+    if (errno == EEXIST) return AlreadyExists(to.string() + " exists");
+    return ErrnoStatus(errno, "link " + from.string() + " to " + to.string());
+  }
+  return RemoveIfPresent(from);
+}
+
+// Runs a function when destroyed unless cancelled.
+template <typename F>
+class Cleanup {
+ public:
+  explicit Cleanup(F f) : f_(std::move(f)) {}
+  ~Cleanup() {
+    if (armed_) f_();
+  }
+  Cleanup(const Cleanup&) = delete;
+  Cleanup& operator=(const Cleanup&) = delete;
+  void Cancel() { armed_ = false; }
+
+ private:
+  F f_;
+  bool armed_ = true;
+};
+
+}  // namespace
+
+// The per-store registry of oids with a live PartialBlob.
+struct BlobStore::State {
+  std::mutex mu;
+  std::set<std::string, std::less<>> open_partials;  // guarded by mu
+};
+
+// The state of one download. Lock order: journal_mu before mu. The SHA-256 and the
+// read-back buffer belong to the thread that set `hasher_active` (under mu), and to nobody
+// while it is false.
+struct PartialBlob::Impl {
+  enum class Phase {
+    kOpen,         // accepting writes
+    kSealed,       // every byte written and hashed; Publish is verifying
+    kVerified,     // the hash matched; the final rename has not succeeded yet
+    kPublished,    // visible in objects/
+    kQuarantined,  // moved to quarantine/ (or removed)
+  };
+
+  Impl(std::shared_ptr<BlobStore::State> state_in, fs::path root_in, std::string oid_in,
+       uint64_t size_in, UniqueFd fd_in, RangeSet durable_in)
+      : state(std::move(state_in)),
+        root(std::move(root_in)),
+        oid(std::move(oid_in)),
+        size(size_in),
+        part_path(root / "incomplete" / (oid + ".part")),
+        journal_path(root / "incomplete" / (oid + ".ranges")),
+        fd(std::move(fd_in)),
+        claimed(durable_in),
+        written(durable_in),
+        durable(std::move(durable_in)) {}
+
+  ~Impl() {
+    // Release the flock before the registry entry, so that the next opener in this process
+    // never finds the file still locked.
+    fd.reset();
+    std::lock_guard lock(state->mu);
+    state->open_partials.erase(oid);
+  }
+
+  Status AdvanceHash(std::unique_lock<std::mutex>& lock, uint64_t data_offset,
+                     std::string_view data, std::span<const ByteRange> mine, uint64_t read_budget);
+  Status HashFromFile(uint64_t from, uint64_t to, uint64_t* hashed);
+  Status FinishPublish();
+  Result<fs::path> MoveToQuarantine();
+
+  const std::shared_ptr<BlobStore::State> state;  // holds our entry in open_partials
+  const fs::path root;
+  const std::string oid;
+  const uint64_t size;
+  const fs::path part_path;
+  const fs::path journal_path;
+  UniqueFd fd;  // O_RDWR, flock()ed
+
+  std::mutex journal_mu;  // serialises journal writes with each other and with Publish
+  mutable std::mutex mu;
+  RangeSet claimed;            // guarded by mu: written, or being written by some WriteAt
+  RangeSet written;            // guarded by mu: in the file (includes durable)
+  RangeSet durable;            // guarded by mu; changed only with journal_mu held too
+  uint64_t hash_frontier = 0;  // guarded by mu: [0, hash_frontier) was fed to `hash`
+  bool hasher_active = false;  // guarded by mu
+  Phase phase = Phase::kOpen;  // guarded by mu
+  std::string verified_hash;   // set when leaving kSealed
+
+  Sha256 hash;
+  std::string read_buf;
+};
+
+// Feeds the SHA-256 with the written bytes from the frontier on, unless another thread is
+// already doing so (it will pick these bytes up). Bytes inside `mine` (ranges of `data`,
+// which starts at `data_offset`, that this caller wrote) come from the caller's buffer;
+// others are read back from the file, at most `read_budget` bytes. Called and returns with
+// `lock` held; releases it while hashing.
+Status PartialBlob::Impl::AdvanceHash(std::unique_lock<std::mutex>& lock, uint64_t data_offset,
+                                      std::string_view data, std::span<const ByteRange> mine,
+                                      uint64_t read_budget) {
+  if (hasher_active || (phase != Phase::kOpen && phase != Phase::kSealed)) return Status::Ok();
+  hasher_active = true;
+  Status status;
+  for (;;) {
+    const uint64_t from = hash_frontier;
+    const uint64_t available = written.ContiguousEnd(from);
+    if (available <= from) break;
+    const ByteRange* own = nullptr;
+    for (const ByteRange& r : mine) {
+      if (r.begin <= from && from < r.end) own = &r;
+    }
+    if (own == nullptr && read_budget == 0) break;
+    lock.unlock();
+    uint64_t to = from;
+    if (own != nullptr) {
+      to = std::min(available, own->end);
+      hash.Update(data.substr(from - data_offset, to - from));
+    } else {
+      const uint64_t want = std::min(available - from, read_budget);
+      uint64_t hashed = 0;
+      status = HashFromFile(from, from + want, &hashed);
+      to = from + hashed;
+      read_budget -= hashed;
+    }
+    lock.lock();
+    hash_frontier = to;
+    if (!status.ok()) break;
+  }
+  hasher_active = false;
+  return status;
+}
+
+// Hashes [from, to) of the file in chunks; *hashed is how many bytes were fed to the hash,
+// also on failure (the hash never holds part of a chunk that failed).
+Status PartialBlob::Impl::HashFromFile(uint64_t from, uint64_t to, uint64_t* hashed) {
+  *hashed = 0;
+  if (read_buf.empty()) read_buf.resize(kReadBackChunk);
+  while (from < to) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(to - from, read_buf.size()));
+    size_t got = 0;
+    while (got < want) {
+      ssize_t n =
+          ::pread(fd.get(), read_buf.data() + got, want - got, static_cast<off_t>(from + got));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus(errno, "read back " + part_path.string() + " at offset " +
+                                      std::to_string(from + got) + " for hashing");
+      }
+      if (n == 0) {
+        return Internal(part_path.string() + " ends at " + std::to_string(from + got) + " but " +
+                        std::to_string(size) + " bytes were expected");
+      }
+      got += static_cast<size_t>(n);
+    }
+    hash.Update(std::string_view(read_buf.data(), want));
+    from += want;
+    *hashed += want;
+  }
+  return Status::Ok();
+}
+
+// The hash matched: make the object durable and visible, then drop the journal.
+Status PartialBlob::Impl::FinishPublish() {
+  const fs::path object = BlobStore::ObjectPathUnder(root, oid);
+  const fs::path shard2 = object.parent_path();
+  const fs::path shard1 = shard2.parent_path();
+  const fs::path objects = shard1.parent_path();
+  if (::fchmod(fd.get(), 0444) != 0) return ErrnoStatus(errno, "chmod " + part_path.string());
+  if (::fdatasync(fd.get()) != 0) return ErrnoStatus(errno, "fdatasync " + part_path.string());
+  RETURN_IF_ERROR(CreateDirectories(shard2));
+  if (::rename(part_path.c_str(), object.c_str()) != 0) {
+    const int err = errno;
+    // A retry after a failure past the rename finds the object already in place.
+    struct stat st;
+    if (err != ENOENT || ::stat(object.c_str(), &st) != 0) {
+      return ErrnoStatus(err, "rename " + part_path.string() + " to " + object.string());
+    }
+  }
+  // The shard directories may be new: their entries must be durable too.
+  RETURN_IF_ERROR(FsyncDirectory(shard2));
+  RETURN_IF_ERROR(FsyncDirectory(shard1));
+  RETURN_IF_ERROR(FsyncDirectory(objects));
+  RETURN_IF_ERROR(RemoveIfPresent(journal_path));
+  return FsyncDirectory(root / "incomplete");
+}
+
+// Moves the .part to quarantine/<oid>.<n> (the journal goes first, so that a crash midway
+// never resumes from this data). If the move fails the .part is removed instead.
+Result<fs::path> PartialBlob::Impl::MoveToQuarantine() {
+  RETURN_IF_ERROR(RemoveIfPresent(journal_path));
+  (void)::fchmod(fd.get(), 0444);  // kept for inspection, never written again
+  Status status;
+  for (int n = 1; n <= 1'000'000; ++n) {
+    const fs::path target = root / "quarantine" / (oid + "." + std::to_string(n));
+    status = RenameNoReplace(part_path, target);
+    if (status.ok()) {
+      RETURN_IF_ERROR(FsyncDirectory(root / "quarantine"));
+      RETURN_IF_ERROR(FsyncDirectory(root / "incomplete"));
+      MLOG(Warning) << "lfs object " << oid << ": partial data quarantined as " << target;
+      return target;
+    }
+    if (status.code() != StatusCode::kAlreadyExists) break;
+  }
+  (void)::unlink(part_path.c_str());
+  return status.WithContext("quarantine " + part_path.string() + " (removed instead)");
+}
+
+BlobStore::BlobStore(fs::path root) : root_(std::move(root)), state_(std::make_shared<State>()) {}
+
+BlobStore::~BlobStore() = default;
+
+fs::path BlobStore::ObjectPathUnder(const fs::path& root, std::string_view oid) {
+  const fs::path objects = root / "objects";
+  // Never splice an unchecked string into a path (it could hold "/" or "..").
+  if (!IsValidOid(oid)) return objects / "invalid-oid";
+  return objects / std::string(oid.substr(0, 2)) / std::string(oid.substr(2, 2)) / std::string(oid);
+}
+
+Result<std::unique_ptr<BlobStore>> BlobStore::Open(const fs::path& root) {
+  for (const char* dir : {"objects", "incomplete", "quarantine"}) {
+    RETURN_IF_ERROR(CreateDirectories(root / dir).WithContext("open blob store"));
+  }
+  RETURN_IF_ERROR(FsyncDirectory(root));
+  std::unique_ptr<BlobStore> store(new BlobStore(root));
+
+  // Temporary files of journal writes interrupted by a crash, and journals of objects that
+  // were published just before a crash, are of no further use. Partials are kept.
+  const fs::path incomplete = root / "incomplete";
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(incomplete, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.find(".tmp.") != std::string::npos) {
+      stale.push_back(it->path());
+    } else if (name.ends_with(".ranges")) {
+      const std::string oid = name.substr(0, name.size() - std::string_view(".ranges").size());
+      if (store->Contains(oid)) stale.push_back(it->path());
+    }
+  }
+  if (ec) return ErrnoStatus(ec.value(), "list " + incomplete.string());
+  for (const fs::path& p : stale) {
+    MLOG(Info) << "blob store: removing leftover " << p;
+    RETURN_IF_ERROR(RemoveIfPresent(p));
+  }
+  return store;
+}
+
+bool BlobStore::Contains(std::string_view oid) const {
+  if (!IsValidOid(oid)) return false;
+  struct stat st;
+  return ::stat(ObjectPath(oid).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+fs::path BlobStore::ObjectPath(std::string_view oid) const { return ObjectPathUnder(root_, oid); }
+
+Result<UniqueFd> BlobStore::OpenObject(std::string_view oid) const {
+  if (!IsValidOid(oid)) return InvalidArgument("invalid LFS oid '" + std::string(oid) + "'");
+  const fs::path path = ObjectPath(oid);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return NotFound("LFS object " + std::string(oid) + " is not stored");
+    return ErrnoStatus(errno, "open " + path.string());
+  }
+  return fd;
+}
+
+Result<std::unique_ptr<PartialBlob>> BlobStore::OpenPartial(std::string_view oid_view,
+                                                            uint64_t size) {
+  if (!IsValidOid(oid_view)) {
+    return InvalidArgument("invalid LFS oid '" + std::string(oid_view) + "'");
+  }
+  if (size > static_cast<uint64_t>(std::numeric_limits<off_t>::max())) {
+    return InvalidArgument("LFS object size " + std::to_string(size) + " is too large");
+  }
+  const std::string oid(oid_view);
+  {
+    std::lock_guard lock(state_->mu);
+    if (!state_->open_partials.insert(oid).second) {
+      return FailedPrecondition("LFS object " + oid + " is already being downloaded");
+    }
+  }
+  // Until the PartialBlob takes it over, the registry entry is released on every return.
+  Cleanup release([this, &oid] {
+    std::lock_guard lock(state_->mu);
+    state_->open_partials.erase(oid);
+  });
+  if (Contains(oid)) return AlreadyExists("LFS object " + oid + " is already stored");
+
+  const fs::path incomplete = root_ / "incomplete";
+  const fs::path part = incomplete / (oid + ".part");
+  const fs::path journal = incomplete / (oid + ".ranges");
+
+  // Open and lock the .part; if it was renamed or removed between the open and the lock
+  // (another process published or quarantined it), try again with the new file.
+  UniqueFd fd;
+  struct stat st;
+  for (int attempt = 0;; ++attempt) {
+    fd.reset(::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd.valid() && errno == EACCES) {
+      // Left read-only by a Publish whose final rename failed.
+      (void)::chmod(part.c_str(), 0644);
+      fd.reset(::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    }
+    if (!fd.valid()) return ErrnoStatus(errno, "open " + part.string());
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) {
+        return FailedPrecondition("LFS object " + oid +
+                                  " is being downloaded by another process (" + part.string() +
+                                  " is locked)");
+      }
+      return ErrnoStatus(errno, "lock " + part.string());
+    }
+    struct stat path_st;
+    if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, "stat " + part.string());
+    if (::stat(part.c_str(), &path_st) == 0 && path_st.st_dev == st.st_dev &&
+        path_st.st_ino == st.st_ino) {
+      break;
+    }
+    if (attempt >= 10)
+      return Unavailable("could not lock " + part.string() + ": it keeps changing");
+  }
+  if (::fchmod(fd.get(), 0644) != 0) return ErrnoStatus(errno, "chmod " + part.string());
+  if (Contains(oid)) {
+    // Published by another process after our first look: this partial is of no use.
+    (void)::unlink(part.c_str());
+    return AlreadyExists("LFS object " + oid + " is already stored");
+  }
+
+  // Durable ranges from an earlier attempt, if the journal is intact, for this size, and
+  // the .part has the size the journal was written for.
+  RangeSet durable;
+  bool resumed = false;
+  auto journal_text = ReadFileToString(journal);
+  if (journal_text.ok()) {
+    std::optional<RangeSet> parsed = ParseJournal(*journal_text, size);
+    if (parsed.has_value() && static_cast<uint64_t>(st.st_size) == size) {
+      durable = std::move(*parsed);
+      resumed = true;
+    } else {
+      MLOG(Warning) << "LFS object " << oid << ": discarding journal " << journal
+                    << " (damaged, or not for " << size << " bytes); starting from zero";
+      RETURN_IF_ERROR(RemoveIfPresent(journal));
+      RETURN_IF_ERROR(FsyncDirectory(incomplete));
+    }
+  } else if (journal_text.status().code() != StatusCode::kNotFound) {
+    return journal_text.status().WithContext("read journal of LFS object " + oid);
+  }
+  if (!resumed && st.st_size != 0 && ::ftruncate(fd.get(), 0) != 0) {
+    return ErrnoStatus(errno, "truncate " + part.string());
+  }
+  if (size > 0) {
+    const int rc = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size));
+    if (rc != 0) {
+      // A fresh file would only hold the space some preallocation got; a resumed one keeps
+      // its durable data for when there is room.
+      if (!resumed) (void)::unlink(part.c_str());
+      return ErrnoStatus(rc, "preallocate " + std::to_string(size) + " bytes for " + part.string());
+    }
+  }
+  if (resumed) {
+    MLOG(Info) << "LFS object " << oid << ": resuming with " << durable.Total() << " of " << size
+               << " bytes durable";
+  }
+  auto impl = std::make_unique<PartialBlob::Impl>(state_, root_, oid, size, std::move(fd),
+                                                  std::move(durable));
+  release.Cancel();
+  return std::unique_ptr<PartialBlob>(new PartialBlob(std::move(impl)));
+}
+
+Result<BlobStore::Usage> BlobStore::ComputeUsage() const {
+  Usage usage;
+  const fs::path objects = root_ / "objects";
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(objects, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file(ec) || ec) continue;
+    if (!IsValidOid(it->path().filename().string())) continue;
+    const uint64_t bytes = it->file_size(ec);
+    if (ec) break;
+    ++usage.objects;
+    usage.bytes += bytes;
+  }
+  if (ec) return ErrnoStatus(ec.value(), "walk " + objects.string());
+  return usage;
+}
+
+PartialBlob::PartialBlob(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+PartialBlob::~PartialBlob() = default;
+
+const std::string& PartialBlob::oid() const { return impl_->oid; }
+
+uint64_t PartialBlob::size() const { return impl_->size; }
+
+std::vector<ByteRange> PartialBlob::MissingRanges() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->durable.Gaps(0, impl_->size);
+}
+
+uint64_t PartialBlob::DurableBytes() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->durable.Total();
+}
+
+uint64_t PartialBlob::HashedBytes() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->hash_frontier;
+}
+
+Status PartialBlob::WriteAt(uint64_t offset, std::string_view data) {
+  Impl& m = *impl_;
+  if (offset > m.size || data.size() > m.size - offset) {
+    return InvalidArgument("write of " + std::to_string(data.size()) + " bytes at offset " +
+                           std::to_string(offset) + " is beyond the " + std::to_string(m.size) +
+                           " bytes of LFS object " + m.oid);
+  }
+  if (data.empty()) return Status::Ok();
+  const uint64_t end = offset + data.size();
+  std::vector<ByteRange> pieces;
+  {
+    std::lock_guard lock(m.mu);
+    if (m.phase != Impl::Phase::kOpen) {
+      return FailedPrecondition("LFS object " + m.oid + " is no longer being written");
+    }
+    // Bytes written before (or being written) keep their content: the hash covers them.
+    pieces = m.claimed.Gaps(offset, end);
+    for (const ByteRange& p : pieces) m.claimed.Add(p.begin, p.end);
+  }
+  Status status;
+  size_t done = 0;
+  for (; done < pieces.size(); ++done) {
+    const ByteRange& p = pieces[done];
+    status = PwriteAll(m.fd.get(), data.substr(p.begin - offset, p.size()), p.begin);
+    if (!status.ok()) break;
+  }
+  std::unique_lock lock(m.mu);
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    if (i < done) {
+      m.written.Add(pieces[i].begin, pieces[i].end);
+    } else {
+      m.claimed.Remove(pieces[i].begin, pieces[i].end);
+    }
+  }
+  if (!status.ok()) return status.WithContext(m.part_path.string());
+  return m.AdvanceHash(lock, offset, data, std::span(pieces.data(), done), kReadBackBudgetPerWrite);
+}
+
+Status PartialBlob::CommitRange(ByteRange range) {
+  Impl& m = *impl_;
+  if (range.begin > range.end || range.end > m.size) {
+    return InvalidArgument("commit of " + RangeText(range.begin, range.end) + " is outside the " +
+                           std::to_string(m.size) + " bytes of LFS object " + m.oid);
+  }
+  if (range.begin == range.end) return Status::Ok();
+  auto finished = [&m] {
+    return m.phase == Impl::Phase::kPublished || m.phase == Impl::Phase::kQuarantined;
+  };
+  {
+    std::lock_guard lock(m.mu);
+    if (finished()) return FailedPrecondition("LFS object " + m.oid + " is finished");
+    if (!m.written.Covers(range.begin, range.end)) {
+      return FailedPrecondition("commit of " + RangeText(range.begin, range.end) +
+                                " of LFS object " + m.oid + ": not all of it was written");
+    }
+    if (m.durable.Covers(range.begin, range.end)) return Status::Ok();
+  }
+  // The data must be on disk before the journal says so.
+  if (::fdatasync(m.fd.get()) != 0) return ErrnoStatus(errno, "fdatasync " + m.part_path.string());
+  std::lock_guard journal_lock(m.journal_mu);
+  RangeSet next;
+  {
+    std::lock_guard lock(m.mu);
+    // Publish or Quarantine removed the journal; writing one now would resurrect it.
+    if (finished()) return FailedPrecondition("LFS object " + m.oid + " is finished");
+    next = m.durable;
+  }
+  next.Add(range.begin, range.end);
+  RETURN_IF_ERROR(WriteFileAtomically(m.journal_path, SerializeJournal(m.size, next))
+                      .WithContext("journal LFS object " + m.oid));
+  std::lock_guard lock(m.mu);
+  m.durable = std::move(next);
+  return Status::Ok();
+}
+
+Status PartialBlob::Publish() {
+  Impl& m = *impl_;
+  std::lock_guard journal_lock(m.journal_mu);
+  std::unique_lock lock(m.mu);
+  switch (m.phase) {
+    case Impl::Phase::kPublished:
+      return Status::Ok();
+    case Impl::Phase::kQuarantined:
+      return FailedPrecondition("LFS object " + m.oid + " was quarantined");
+    case Impl::Phase::kVerified:
+      lock.unlock();
+      break;  // an earlier attempt failed after verification: only the rename is left
+    case Impl::Phase::kSealed:
+      return Internal("LFS object " + m.oid + ": Publish re-entered");
+    case Impl::Phase::kOpen: {
+      if (m.hasher_active || !(m.claimed.ranges() == m.written.ranges())) {
+        return FailedPrecondition("LFS object " + m.oid + ": writes are still in progress");
+      }
+      const std::vector<ByteRange> gaps = m.written.Gaps(0, m.size);
+      if (!gaps.empty()) {
+        uint64_t missing = 0;
+        for (const ByteRange& g : gaps) missing += g.size();
+        return FailedPrecondition("LFS object " + m.oid + ": " + std::to_string(missing) + " of " +
+                                  std::to_string(m.size) + " bytes not written yet, first " +
+                                  RangeText(gaps.front().begin, gaps.front().end));
+      }
+      struct stat st;
+      if (::fstat(m.fd.get(), &st) != 0) return ErrnoStatus(errno, "stat " + m.part_path.string());
+      m.phase = Impl::Phase::kSealed;  // no more writes; the hash is ours to finish
+      Status hashed = m.AdvanceHash(lock, 0, {}, {}, std::numeric_limits<uint64_t>::max());
+      if (hashed.ok() && m.hash_frontier != m.size) {
+        hashed = Internal("hashed " + std::to_string(m.hash_frontier) + " of " +
+                          std::to_string(m.size) + " bytes");
+      }
+      if (!hashed.ok()) {
+        m.phase = Impl::Phase::kOpen;
+        return hashed.WithContext("verify LFS object " + m.oid);
+      }
+      lock.unlock();
+      m.verified_hash = m.hash.FinishHex();
+      std::string problem;
+      if (static_cast<uint64_t>(st.st_size) != m.size) {
+        problem = "size mismatch for LFS object " + m.oid + ": expected " + std::to_string(m.size) +
+                  " bytes, the file has " + std::to_string(st.st_size);
+      } else if (m.verified_hash != m.oid) {
+        problem = "SHA-256 mismatch for LFS object: expected " + m.oid + ", got " + m.verified_hash;
+      }
+      if (!problem.empty()) {
+        lock.lock();
+        m.phase = Impl::Phase::kQuarantined;
+        lock.unlock();
+        auto where = m.MoveToQuarantine();
+        if (!where.ok()) return DataLoss(problem + "; " + where.status().message());
+        return DataLoss(problem + "; data moved to " + where->string());
+      }
+      lock.lock();
+      m.phase = Impl::Phase::kVerified;
+      lock.unlock();
+      break;
+    }
+  }
+  RETURN_IF_ERROR(m.FinishPublish().WithContext("publish LFS object " + m.oid));
+  lock.lock();
+  m.phase = Impl::Phase::kPublished;
+  return Status::Ok();
+}
+
+Result<fs::path> PartialBlob::Quarantine() {
+  Impl& m = *impl_;
+  std::lock_guard journal_lock(m.journal_mu);
+  {
+    std::lock_guard lock(m.mu);
+    if (m.phase == Impl::Phase::kPublished || m.phase == Impl::Phase::kQuarantined) {
+      return FailedPrecondition("LFS object " + m.oid + " is finished");
+    }
+    m.phase = Impl::Phase::kQuarantined;
+  }
+  return m.MoveToQuarantine();
+}
+
+}  // namespace mirrord

@@ -1,0 +1,146 @@
+// BlobStore: the content-addressed store of Git LFS objects, one copy per oid whatever
+// repos and revisions reference it. Layout under its root (storage.root/lfs):
+//
+//   objects/ab/cd/<oid>        complete, verified objects (mode 0444); the only thing served
+//   incomplete/<oid>.part      a download in progress (preallocated to its full size)
+//   incomplete/<oid>.ranges    journal of the byte ranges of .part that are durable
+//                              (replaced atomically; a torn or garbled one counts as empty)
+//   quarantine/<oid>.<n>       data that failed verification, kept for the operator
+//
+// Durability (ARCHITECTURE.md): bytes are written to incomplete/, hashed while they arrive,
+// made durable (fdatasync) before their range is journalled, and an object becomes visible
+// only by rename into objects/ after its size and SHA-256 match, followed by an fsync of
+// the directory. A crash at any point leaves either no object or the whole verified object;
+// the journal lets the next download continue from the durable ranges.
+// Thread-safety: BlobStore is thread-safe. A PartialBlob is owned by one download; its
+// WriteAt/CommitRange may be called from several threads for disjoint ranges. A PartialBlob
+// may outlive the BlobStore that opened it. One PartialBlob per oid exists at a time: within
+// a process by a registry in the store, across processes by an flock on the .part file.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/file_util.h"
+#include "common/status.h"
+
+namespace mirrord {
+
+// A half-open byte range [begin, end).
+struct ByteRange {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+  uint64_t size() const { return end - begin; }
+  friend bool operator==(const ByteRange&, const ByteRange&) = default;
+};
+
+class PartialBlob;
+
+class BlobStore {
+ public:
+  // Opens (creating if missing) the store at `root`. Leftover temporary files from a crash
+  // are removed; partial downloads are kept for resumption.
+  static Result<std::unique_ptr<BlobStore>> Open(const std::filesystem::path& root);
+  ~BlobStore();
+
+  const std::filesystem::path& root() const { return root_; }
+
+  // True if the complete, verified object is in objects/. False for an invalid oid (anything
+  // but 64 lowercase hex digits).
+  bool Contains(std::string_view oid) const;
+  // Where the object lives (whether or not it is present). `oid` should be valid; an
+  // invalid one yields a path under objects/ that no valid object uses.
+  std::filesystem::path ObjectPath(std::string_view oid) const;
+  // The present object opened read-only. NotFound if absent; InvalidArgument for a bad oid.
+  Result<UniqueFd> OpenObject(std::string_view oid) const;
+
+  // Starts or resumes the download of `oid` of `size` bytes. Only one PartialBlob per oid
+  // exists at a time: FailedPrecondition (retryable) while another one, in this process or
+  // another, is alive (also after its Publish/Quarantine, until it is destroyed).
+  // AlreadyExists if the object is already present. InvalidArgument for a bad oid.
+  // ResourceExhausted if the disk cannot hold `size` bytes (checked by preallocating). A journal
+  // for a different size is discarded (the partial data cannot belong to this object).
+  Result<std::unique_ptr<PartialBlob>> OpenPartial(std::string_view oid, uint64_t size);
+
+  // Total bytes of complete objects on disk (the store's physical size: each object once),
+  // and their count. Walks objects/; on failure the error of the walk, naming the path.
+  struct Usage {
+    uint64_t objects = 0;
+    uint64_t bytes = 0;
+  };
+  Result<Usage> ComputeUsage() const;
+
+ private:
+  friend class PartialBlob;
+  explicit BlobStore(std::filesystem::path root);
+  static std::filesystem::path ObjectPathUnder(const std::filesystem::path& root,
+                                               std::string_view oid);
+  struct State;
+  std::filesystem::path root_;
+  // Shared with the PartialBlobs, which unregister their oid from it when destroyed.
+  std::shared_ptr<State> state_;
+};
+
+// One object being downloaded into incomplete/. Destroying it without Publish() keeps the
+// durable ranges for the next attempt.
+class PartialBlob {
+ public:
+  ~PartialBlob();
+  PartialBlob(const PartialBlob&) = delete;
+  PartialBlob& operator=(const PartialBlob&) = delete;
+
+  const std::string& oid() const;
+  uint64_t size() const;
+
+  // The ranges still to fetch: the complement of the durable ranges, in order. Empty once
+  // every byte is durable.
+  std::vector<ByteRange> MissingRanges() const;
+  // Bytes already durable from earlier attempts (what a resume does not fetch again).
+  uint64_t DurableBytes() const;
+  // Length of the prefix [0, n) fed to the SHA-256 so far (progress of verification; equals
+  // size() when Publish() has nothing left to hash).
+  uint64_t HashedBytes() const;
+
+  // Writes `data` at `offset` (offset + data.size() <= size(), else InvalidArgument).
+  // Bytes that extend the contiguous prefix from 0 are fed to the SHA-256 as they arrive;
+  // bytes beyond a gap are hashed from the file (page cache) when the gap closes, so no
+  // second pass is needed after the last byte (after a resume, the durable prefix is hashed
+  // from disk the same way). Each byte is written once: bytes already written (or durable
+  // from an earlier attempt) keep their content and the corresponding part of `data` is
+  // ignored, so the file always holds exactly what was hashed. On success the bytes are in
+  // the file (not yet durable). ResourceExhausted on a full disk; FailedPrecondition after
+  // Publish() or Quarantine(). On a failure to read back bytes for hashing, the write
+  // itself has happened and the hashing is retried by the next call.
+  Status WriteAt(uint64_t offset, std::string_view data);
+
+  // Makes [range] durable (fdatasync) and journals it, so that a crash after this returns
+  // never fetches those bytes again. `range` must have been written (FailedPrecondition
+  // otherwise). On failure the journal still describes only durable bytes.
+  Status CommitRange(ByteRange range);
+
+  // Checks that every byte was written and that size and SHA-256 match the oid, then makes
+  // the object visible in objects/ (rename + directory fsync) and removes the partial files.
+  // DataLoss on a hash mismatch: the data is moved to quarantine/ (the message names the
+  // quarantine file and both hashes) and the next OpenPartial starts from zero.
+  // FailedPrecondition if bytes are missing, WriteAt calls are still running, or after
+  // Quarantine(). Calling it again after success is OK (idempotent); after a failure of the
+  // final rename or sync it may be retried.
+  Status Publish();
+
+  // Moves the partial data to quarantine/ (e.g. the upstream sent bytes it should not
+  // have) so that the next attempt starts from zero. Returns the quarantine path.
+  // FailedPrecondition after Publish() or a previous Quarantine().
+  Result<std::filesystem::path> Quarantine();
+
+ private:
+  friend class BlobStore;
+  struct Impl;
+  explicit PartialBlob(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mirrord

@@ -1,0 +1,635 @@
+#include "storage/blob_store.h"
+
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/file_util.h"
+#include "common/sha256.h"
+#include "tests/fixtures/status_matchers.h"
+#include "tests/fixtures/temp_dir.h"
+
+namespace mirrord {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+std::string RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>(rng());
+  return out;
+}
+
+// Content and its oid.
+struct Object {
+  std::string data;
+  std::string oid;
+};
+
+Object MakeObject(size_t n, uint64_t seed) {
+  Object o{RandomBytes(n, seed), ""};
+  o.oid = Sha256Hex(o.data);
+  return o;
+}
+
+std::string ReadFd(int fd) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+std::vector<std::string> ListDir(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string_view Slice(const std::string& s, ByteRange r) {
+  return std::string_view(s).substr(r.begin, r.size());
+}
+
+class BlobStoreTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = test::TempDir::Create("mirrord-blob-");
+    ASSERT_OK(dir);
+    dir_.emplace(std::move(dir).value());
+    root_ = dir_->path() / "lfs";
+    ASSERT_OK_AND_ASSIGN(store_, BlobStore::Open(root_));
+  }
+
+  // Reads the published object back through the store.
+  std::string ReadObject(const std::string& oid) {
+    auto fd = store_->OpenObject(oid);
+    EXPECT_OK(fd);
+    if (!fd.ok()) return "";
+    return ReadFd(fd->get());
+  }
+
+  // Writes `ranges` of `o` and commits each.
+  void WriteAndCommit(PartialBlob& p, const Object& o, std::vector<ByteRange> ranges) {
+    for (ByteRange r : ranges) {
+      ASSERT_OK(p.WriteAt(r.begin, Slice(o.data, r)));
+      ASSERT_OK(p.CommitRange(r));
+    }
+  }
+
+  std::optional<test::TempDir> dir_;
+  fs::path root_;
+  std::unique_ptr<BlobStore> store_;
+};
+
+TEST_F(BlobStoreTest, PublishesAndReadsBack) {
+  const Object o = MakeObject(300'001, 1);
+  EXPECT_FALSE(store_->Contains(o.oid));
+  ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+  EXPECT_EQ(p->oid(), o.oid);
+  EXPECT_EQ(p->size(), o.data.size());
+  EXPECT_THAT(p->MissingRanges(), ElementsAre(ByteRange{0, o.data.size()}));
+  EXPECT_EQ(p->DurableBytes(), 0u);
+  // The partial is preallocated to its full size.
+  EXPECT_EQ(fs::file_size(root_ / "incomplete" / (o.oid + ".part")), o.data.size());
+
+  for (size_t pos = 0; pos < o.data.size(); pos += 65536) {
+    ASSERT_OK(p->WriteAt(pos, std::string_view(o.data).substr(pos, 65536)));
+  }
+  EXPECT_EQ(p->HashedBytes(), o.data.size());
+  ASSERT_OK(p->Publish());
+  ASSERT_OK(p->Publish());  // idempotent
+
+  EXPECT_TRUE(store_->Contains(o.oid));
+  const fs::path path = store_->ObjectPath(o.oid);
+  EXPECT_EQ(path, root_ / "objects" / o.oid.substr(0, 2) / o.oid.substr(2, 2) / o.oid);
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0444u);
+  EXPECT_EQ(ReadObject(o.oid), o.data);
+  EXPECT_THAT(ListDir(root_ / "incomplete"), IsEmpty());
+  ASSERT_OK_AND_ASSIGN(auto usage, store_->ComputeUsage());
+  EXPECT_EQ(usage.objects, 1u);
+  EXPECT_EQ(usage.bytes, o.data.size());
+
+  // A finished PartialBlob takes no more data.
+  EXPECT_EQ(p->WriteAt(0, "x").code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(p->CommitRange({0, 1}).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(p->Quarantine().status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(BlobStoreTest, EmptyObject) {
+  const Object o = MakeObject(0, 2);
+  ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, 0));
+  EXPECT_THAT(p->MissingRanges(), IsEmpty());
+  ASSERT_OK(p->Publish());
+  EXPECT_EQ(ReadObject(o.oid), "");
+}
+
+TEST_F(BlobStoreTest, StoresEachObjectOnce) {
+  const Object a = MakeObject(1000, 3);
+  const Object b = MakeObject(2000, 4);
+  for (const Object* o : {&a, &b}) {
+    ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o->oid, o->data.size()));
+    ASSERT_OK(p->WriteAt(0, o->data));
+    ASSERT_OK(p->Publish());
+  }
+  auto again = store_->OpenPartial(a.oid, a.data.size());
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists);
+  // Also through another instance on the same root (what a restarted daemon sees).
+  ASSERT_OK_AND_ASSIGN(auto reopened, BlobStore::Open(root_));
+  EXPECT_EQ(reopened->OpenPartial(b.oid, b.data.size()).status().code(),
+            StatusCode::kAlreadyExists);
+  ASSERT_OK_AND_ASSIGN(auto usage, store_->ComputeUsage());
+  EXPECT_EQ(usage.objects, 2u);
+  EXPECT_EQ(usage.bytes, 3000u);
+  EXPECT_THAT(ListDir(root_ / "incomplete"), IsEmpty());
+}
+
+TEST_F(BlobStoreTest, InvalidOidsAndAbsentObjects) {
+  const Object o = MakeObject(10, 5);
+  for (std::string bad : {std::string(""), std::string("abc"), o.oid.substr(1),
+                          std::string(64, 'A'), std::string(63, 'a') + "g", o.oid + "0"}) {
+    EXPECT_FALSE(store_->Contains(bad)) << bad;
+    EXPECT_EQ(store_->OpenObject(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(store_->OpenPartial(bad, 10).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(store_->OpenObject(o.oid).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(store_->Contains(o.oid));
+  // An invalid oid never names a path outside objects/.
+  EXPECT_EQ(store_->ObjectPath("../../../etc/passwd").parent_path(), root_ / "objects");
+}
+
+TEST_F(BlobStoreTest, WrongContentIsQuarantinedAndNeverVisible) {
+  const Object good = MakeObject(50'000, 6);
+  const std::string bad = RandomBytes(good.data.size(), 7);
+  {
+    ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(good.oid, good.data.size()));
+    ASSERT_OK(p->WriteAt(0, bad));
+    ASSERT_OK(p->CommitRange({0, bad.size()}));
+    Status s = p->Publish();
+    EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s.ToString();
+    const fs::path quarantined = root_ / "quarantine" / (good.oid + ".1");
+    EXPECT_THAT(s.message(), HasSubstr(good.oid));
+    EXPECT_THAT(s.message(), HasSubstr(Sha256Hex(bad)));
+    EXPECT_THAT(s.message(), HasSubstr(quarantined.string()));
+    ASSERT_OK_AND_ASSIGN(std::string kept, ReadFileToString(quarantined));
+    EXPECT_EQ(kept, bad);
+    EXPECT_EQ(p->Publish().code(), StatusCode::kFailedPrecondition);
+  }
+  EXPECT_FALSE(store_->Contains(good.oid));
+  EXPECT_EQ(store_->OpenObject(good.oid).status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(ListDir(root_ / "objects"), IsEmpty());
+  EXPECT_THAT(ListDir(root_ / "incomplete"), IsEmpty());
+
+  // The next attempt starts from zero, then succeeds.
+  ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(good.oid, good.data.size()));
+  EXPECT_EQ(p->DurableBytes(), 0u);
+  EXPECT_THAT(p->MissingRanges(), ElementsAre(ByteRange{0, good.data.size()}));
+  ASSERT_OK(p->WriteAt(0, good.data));
+  ASSERT_OK(p->Publish());
+  EXPECT_EQ(ReadObject(good.oid), good.data);
+}
+
+TEST_F(BlobStoreTest, ExplicitQuarantineNumbersFilesAndRestartsFromZero) {
+  const Object o = MakeObject(4096, 8);
+  for (int n = 1; n <= 2; ++n) {
+    ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+    EXPECT_EQ(p->DurableBytes(), 0u);
+    ASSERT_NO_FATAL_FAILURE(WriteAndCommit(*p, o, {{0, 1000}}));
+    ASSERT_OK_AND_ASSIGN(fs::path where, p->Quarantine());
+    EXPECT_EQ(where, root_ / "quarantine" / (o.oid + "." + std::to_string(n)));
+    EXPECT_TRUE(fs::exists(where));
+    EXPECT_EQ(p->WriteAt(1000, "x").code(), StatusCode::kFailedPrecondition);
+    EXPECT_EQ(p->Publish().code(), StatusCode::kFailedPrecondition);
+  }
+  EXPECT_THAT(ListDir(root_ / "incomplete"), IsEmpty());
+}
+
+TEST_F(BlobStoreTest, SizeMismatches) {
+  const Object o = MakeObject(10'000, 9);
+  // Declared one byte larger than the content: the hash cannot match.
+  {
+    ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size() + 1));
+    ASSERT_OK(p->WriteAt(0, o.data));
+    // Publish with a byte missing says how much is missing.
+    Status missing = p->Publish();
+    EXPECT_EQ(missing.code(), StatusCode::kFailedPrecondition);
+    EXPECT_THAT(missing.message(), HasSubstr("1 of 10001 bytes not written"));
+    ASSERT_OK(p->CommitRange({0, 5000}));
+    ASSERT_OK(p->WriteAt(o.data.size(), "z"));
+    EXPECT_EQ(p->Publish().code(), StatusCode::kDataLoss);
+  }
+  EXPECT_FALSE(store_->Contains(o.oid));
+  // A journal written for another size is not trusted.
+  {
+    ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size() + 7));
+    ASSERT_OK(p->WriteAt(0, o.data));
+    ASSERT_OK(p->CommitRange({0, o.data.size()}));
+    EXPECT_EQ(p->DurableBytes(), o.data.size());
+  }
+  ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+  EXPECT_EQ(p->DurableBytes(), 0u);
+  EXPECT_THAT(p->MissingRanges(), ElementsAre(ByteRange{0, o.data.size()}));
+  // Writes past the end are refused whole.
+  EXPECT_EQ(p->WriteAt(o.data.size() - 1, "ab").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(p->WriteAt(o.data.size() + 1, "").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(p->WriteAt(UINT64_MAX, "a").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(p->CommitRange({0, o.data.size() + 1}).code(), StatusCode::kInvalidArgument);
+  ASSERT_OK(p->WriteAt(0, o.data));
+  ASSERT_OK(p->Publish());
+  EXPECT_EQ(ReadObject(o.oid), o.data);
+}
+
+// Ranges 2, 1, 0 in that order: nothing can be hashed until range 0 arrives, and then the
+// bytes of ranges 1 and 2 are read back from the file by that same write.
+TEST_F(BlobStoreTest, HashesFromTheFileWhenAGapCloses) {
+  const Object o = MakeObject(3 * 100'000 + 17, 10);
+  const ByteRange r0{0, 100'000}, r1{100'000, 200'000}, r2{200'000, o.data.size()};
+  ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+  ASSERT_OK(p->WriteAt(r2.begin, Slice(o.data, r2)));
+  EXPECT_EQ(p->HashedBytes(), 0u);
+  ASSERT_OK(p->WriteAt(r1.begin, Slice(o.data, r1)));
+  EXPECT_EQ(p->HashedBytes(), 0u);
+  ASSERT_OK(p->WriteAt(r0.begin, Slice(o.data, r0)));
+  EXPECT_EQ(p->HashedBytes(), o.data.size());
+  ASSERT_OK(p->Publish());
+  EXPECT_EQ(ReadObject(o.oid), o.data);
+}
+
+// The frontier follows the contiguous prefix: a write at the frontier is hashed at once and
+// pulls in the already-written bytes right after it, but not beyond the next gap.
+TEST_F(BlobStoreTest, HashFrontierStopsAtGaps) {
+  const Object o = MakeObject(1000, 11);
+  ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+  ASSERT_OK(p->WriteAt(0, Slice(o.data, {0, 100})));
+  EXPECT_EQ(p->HashedBytes(), 100u);
+  ASSERT_OK(p->WriteAt(300, Slice(o.data, {300, 400})));
+  ASSERT_OK(p->WriteAt(500, Slice(o.data, {500, 1000})));
+  EXPECT_EQ(p->HashedBytes(), 100u);
+  ASSERT_OK(p->WriteAt(100, Slice(o.data, {100, 300})));
+  EXPECT_EQ(p->HashedBytes(), 400u);
+  ASSERT_OK(p->WriteAt(400, Slice(o.data, {400, 500})));
+  EXPECT_EQ(p->HashedBytes(), 1000u);
+  ASSERT_OK(p->Publish());
+}
+
+// The file always holds what was hashed: a second write of the same bytes is ignored, even
+// with different content.
+TEST_F(BlobStoreTest, RewritingWrittenBytesKeepsTheFirstContent) {
+  const Object o = MakeObject(2000, 12);
+  ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+  ASSERT_OK(p->WriteAt(500, Slice(o.data, {500, 1000})));
+  ASSERT_OK(p->WriteAt(0, Slice(o.data, {0, 700})));  // overlaps [500, 700)
+  ASSERT_OK(p->WriteAt(600, RandomBytes(1400, 13)));  // hashed and unhashed bytes, then new
+  EXPECT_EQ(p->HashedBytes(), 2000u);
+  Status s = p->Publish();
+  // [1000, 2000) came from the random write, so the hash does not match...
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  ASSERT_OK_AND_ASSIGN(std::string kept, ReadFileToString(root_ / "quarantine" / (o.oid + ".1")));
+  // ...but everything written before it was kept.
+  EXPECT_EQ(kept.substr(0, 1000), o.data.substr(0, 1000));
+  p.reset();
+
+  ASSERT_OK_AND_ASSIGN(auto q, store_->OpenPartial(o.oid, o.data.size()));
+  ASSERT_OK(q->WriteAt(0, o.data));
+  ASSERT_OK(q->WriteAt(0, RandomBytes(2000, 14)));
+  ASSERT_OK(q->Publish());
+  EXPECT_EQ(ReadObject(o.oid), o.data);
+}
+
+// Several threads write disjoint ranges in a seeded random order, in small chunks, and
+// commit some of them, as the downloader's connections do.
+TEST_F(BlobStoreTest, ConcurrentWritersOfDisjointRanges) {
+  for (uint64_t seed : {21, 22, 23, 24}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed);
+    const Object o = MakeObject(4'000'000 + rng() % 100'000, seed);
+    std::vector<ByteRange> ranges;
+    for (uint64_t pos = 0; pos < o.data.size();) {
+      const uint64_t end = std::min<uint64_t>(o.data.size(), pos + 1 + rng() % 200'000);
+      ranges.push_back({pos, end});
+      pos = end;
+    }
+    std::shuffle(ranges.begin(), ranges.end(), rng);
+    std::vector<uint64_t> chunk_sizes;
+    for (size_t i = 0; i < ranges.size(); ++i) chunk_sizes.push_back(1 + rng() % 40'000);
+
+    ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+    std::atomic<size_t> next{0};
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        for (size_t i; (i = next.fetch_add(1)) < ranges.size();) {
+          const ByteRange r = ranges[i];
+          for (uint64_t pos = r.begin; pos < r.end; pos += chunk_sizes[i]) {
+            const uint64_t n = std::min(chunk_sizes[i], r.end - pos);
+            if (!p->WriteAt(pos, std::string_view(o.data).substr(pos, n)).ok()) ++failures;
+          }
+          if (i % 3 == 0 && !p->CommitRange(r).ok()) ++failures;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failures.load(), 0);
+    // Everything was hashed while it arrived: Publish has nothing left to read.
+    EXPECT_EQ(p->HashedBytes(), o.data.size());
+    ASSERT_OK(p->Publish());
+    EXPECT_EQ(ReadObject(o.oid), o.data);
+  }
+}
+
+TEST_F(BlobStoreTest, ResumesFromCommittedRangesOnly) {
+  const Object o = MakeObject(100'000, 30);
+  {
+    ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+    ASSERT_NO_FATAL_FAILURE(WriteAndCommit(*p, o, {{0, 10'000}, {50'000, 60'000}}));
+    // Written and only partly committed; written and never committed.
+    ASSERT_OK(p->WriteAt(20'000, Slice(o.data, {20'000, 40'000})));
+    ASSERT_OK(p->CommitRange({25'000, 30'000}));
+    ASSERT_OK(p->WriteAt(90'000, Slice(o.data, {90'000, 100'000})));
+    // Committing what was not written is refused.
+    EXPECT_EQ(p->CommitRange({60'000, 60'001}).code(), StatusCode::kFailedPrecondition);
+    EXPECT_EQ(p->DurableBytes(), 25'000u);
+    EXPECT_THAT(p->MissingRanges(),
+                ElementsAre(ByteRange{10'000, 25'000}, ByteRange{30'000, 50'000},
+                            ByteRange{60'000, 100'000}));
+  }
+  ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+  EXPECT_EQ(p->DurableBytes(), 25'000u);
+  const std::vector<ByteRange> missing = p->MissingRanges();
+  EXPECT_THAT(missing, ElementsAre(ByteRange{10'000, 25'000}, ByteRange{30'000, 50'000},
+                                   ByteRange{60'000, 100'000}));
+  // The durable prefix is hashed from disk by the first write, wherever it lands.
+  EXPECT_EQ(p->HashedBytes(), 0u);
+  ASSERT_OK(p->WriteAt(70'000, Slice(o.data, {70'000, 80'000})));
+  EXPECT_EQ(p->HashedBytes(), 10'000u);
+  for (ByteRange r : missing) ASSERT_OK(p->WriteAt(r.begin, Slice(o.data, r)));
+  ASSERT_OK(p->Publish());
+  EXPECT_EQ(ReadObject(o.oid), o.data);
+}
+
+// A resume trusts the journal about which bytes are on disk, never about their content:
+// the durable prefix is hashed again, so damage to it is caught.
+TEST_F(BlobStoreTest, ResumeRehashesDurableBytes) {
+  const Object o = MakeObject(20'000, 31);
+  {
+    ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+    ASSERT_NO_FATAL_FAILURE(WriteAndCommit(*p, o, {{0, 15'000}}));
+  }
+  {
+    UniqueFd fd(::open((root_ / "incomplete" / (o.oid + ".part")).c_str(), O_WRONLY));
+    ASSERT_TRUE(fd.valid());
+    const char flipped = static_cast<char>(o.data[1234] ^ 1);
+    ASSERT_EQ(::pwrite(fd.get(), &flipped, 1, 1234), 1);
+  }
+  ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+  EXPECT_EQ(p->DurableBytes(), 15'000u);
+  ASSERT_OK(p->WriteAt(15'000, Slice(o.data, {15'000, 20'000})));
+  EXPECT_EQ(p->Publish().code(), StatusCode::kDataLoss);
+  EXPECT_FALSE(store_->Contains(o.oid));
+}
+
+// A download process is SIGKILLed after committing some ranges and writing others: the next
+// process fetches exactly the uncommitted ranges.
+TEST_F(BlobStoreTest, ResumesAfterSigkill) {
+  const Object o = MakeObject(1'000'000, 32);
+  const std::vector<ByteRange> committed = {{0, 200'000}, {500'000, 600'000}};
+  const ByteRange uncommitted{200'000, 500'000};
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // The child: no gtest assertions, an exit code per failed step.
+    ::close(ready[0]);
+    auto store = BlobStore::Open(root_);
+    if (!store.ok()) ::_exit(10);
+    auto p = (*store)->OpenPartial(o.oid, o.data.size());
+    if (!p.ok()) ::_exit(11);
+    for (ByteRange r : committed) {
+      if (!(*p)->WriteAt(r.begin, Slice(o.data, r)).ok()) ::_exit(12);
+      if (!(*p)->CommitRange(r).ok()) ::_exit(13);
+    }
+    if (!(*p)->WriteAt(uncommitted.begin, Slice(o.data, uncommitted)).ok()) ::_exit(14);
+    if (::write(ready[1], "r", 1) != 1) ::_exit(15);
+    for (;;) ::pause();  // mid-download until killed
+  }
+  ::close(ready[1]);
+  char c = 0;
+  const ssize_t n = ::read(ready[0], &c, 1);
+  ::close(ready[0]);
+  if (n == 1) {
+    EXPECT_EQ(::kill(pid, SIGKILL), 0);
+  }
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
+  ASSERT_EQ(n, 1) << "child failed with exit code " << WEXITSTATUS(wstatus);
+  ASSERT_TRUE(WIFSIGNALED(wstatus));
+  ASSERT_EQ(WTERMSIG(wstatus), SIGKILL);
+
+  ASSERT_OK_AND_ASSIGN(auto store, BlobStore::Open(root_));
+  ASSERT_OK_AND_ASSIGN(auto p, store->OpenPartial(o.oid, o.data.size()));
+  EXPECT_EQ(p->DurableBytes(), 300'000u);
+  const std::vector<ByteRange> missing = p->MissingRanges();
+  EXPECT_THAT(missing, ElementsAre(uncommitted, ByteRange{600'000, 1'000'000}));
+  for (ByteRange r : missing) ASSERT_OK(p->WriteAt(r.begin, Slice(o.data, r)));
+  ASSERT_OK(p->Publish());
+  EXPECT_EQ(ReadObject(o.oid), o.data);
+}
+
+TEST_F(BlobStoreTest, DamagedJournalMeansNothingIsDurable) {
+  const Object o = MakeObject(30'000, 33);
+  const fs::path journal = root_ / "incomplete" / (o.oid + ".ranges");
+  std::string good_journal;
+  {
+    ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+    ASSERT_NO_FATAL_FAILURE(WriteAndCommit(*p, o, {{0, 10'000}, {20'000, 25'000}}));
+  }
+  ASSERT_OK_AND_ASSIGN(good_journal, ReadFileToString(journal));
+  std::string changed_range = good_journal;
+  changed_range.replace(changed_range.find("10000"), 5, "19999");  // checksum now wrong
+  const std::vector<std::string> damaged = {
+      "",
+      good_journal.substr(0, good_journal.size() / 2),  // torn
+      good_journal.substr(0, good_journal.size() - 1),  // last newline missing
+      changed_range,
+      RandomBytes(200, 34),
+      "mirrord-lfs-ranges 1\nsize 30000\n0 30000\n",  // no checksum
+  };
+  for (size_t i = 0; i < damaged.size(); ++i) {
+    SCOPED_TRACE("damaged journal " + std::to_string(i));
+    ASSERT_OK(WriteFileAtomically(journal, damaged[i]));
+    ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+    EXPECT_EQ(p->DurableBytes(), 0u);
+    EXPECT_THAT(p->MissingRanges(), ElementsAre(ByteRange{0, o.data.size()}));
+    EXPECT_FALSE(fs::exists(journal));
+  }
+  // An intact journal is trusted again.
+  ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+  ASSERT_NO_FATAL_FAILURE(WriteAndCommit(*p, o, {{0, 10'000}}));
+  p.reset();
+  ASSERT_OK_AND_ASSIGN(p, store_->OpenPartial(o.oid, o.data.size()));
+  EXPECT_EQ(p->DurableBytes(), 10'000u);
+  ASSERT_OK(p->WriteAt(0, o.data));
+  ASSERT_OK(p->Publish());
+  EXPECT_EQ(ReadObject(o.oid), o.data);
+}
+
+TEST_F(BlobStoreTest, OneDownloadPerOid) {
+  const Object o = MakeObject(1000, 35);
+  ASSERT_OK_AND_ASSIGN(auto first, store_->OpenPartial(o.oid, o.data.size()));
+  auto second = store_->OpenPartial(o.oid, o.data.size());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  // Another store instance on the same root (as another process would be) is refused too.
+  ASSERT_OK_AND_ASSIGN(auto other, BlobStore::Open(root_));
+  auto third = other->OpenPartial(o.oid, o.data.size());
+  EXPECT_EQ(third.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(third.status().message(), HasSubstr("locked"));
+  // Other oids are independent.
+  const Object b = MakeObject(10, 36);
+  ASSERT_OK_AND_ASSIGN(auto unrelated, store_->OpenPartial(b.oid, b.data.size()));
+
+  ASSERT_OK(first->WriteAt(0, Slice(o.data, {0, 400})));
+  ASSERT_OK(first->CommitRange({0, 400}));
+  first.reset();
+  ASSERT_OK_AND_ASSIGN(auto after, store_->OpenPartial(o.oid, o.data.size()));
+  EXPECT_EQ(after->DurableBytes(), 400u);
+}
+
+TEST_F(BlobStoreTest, RacingOpenPartialLetsExactlyOneWin) {
+  const Object o = MakeObject(1000, 37);
+  std::atomic<int> won{0}, refused{0}, other{0};
+  std::vector<std::unique_ptr<PartialBlob>> winners(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      auto p = store_->OpenPartial(o.oid, o.data.size());
+      if (p.ok()) {
+        ++won;
+        winners[t] = std::move(p).value();
+      } else if (p.status().code() == StatusCode::kFailedPrecondition) {
+        ++refused;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(refused.load(), 3);
+  EXPECT_EQ(other.load(), 0);
+}
+
+TEST_F(BlobStoreTest, PartialOutlivesStore) {
+  const Object o = MakeObject(5000, 38);
+  ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+  store_.reset();
+  ASSERT_OK(p->WriteAt(0, o.data));
+  ASSERT_OK(p->Publish());
+  p.reset();
+  ASSERT_OK_AND_ASSIGN(store_, BlobStore::Open(root_));
+  EXPECT_EQ(ReadObject(o.oid), o.data);
+}
+
+TEST_F(BlobStoreTest, OpenRemovesLeftoversButKeepsPartials) {
+  const Object o = MakeObject(8000, 39);
+  const Object published = MakeObject(100, 40);
+  {
+    ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+    ASSERT_NO_FATAL_FAILURE(WriteAndCommit(*p, o, {{0, 3000}}));
+    ASSERT_OK_AND_ASSIGN(auto q, store_->OpenPartial(published.oid, published.data.size()));
+    ASSERT_OK(q->WriteAt(0, published.data));
+    ASSERT_OK(q->Publish());
+  }
+  const fs::path incomplete = root_ / "incomplete";
+  // A journal write cut short by a crash, and the journal of an object published just
+  // before a crash.
+  ASSERT_OK(WriteFileAtomically(incomplete / (o.oid + ".ranges.tmp.12345"), "partial"));
+  ASSERT_OK(WriteFileAtomically(incomplete / (published.oid + ".ranges"), "stale"));
+  store_.reset();
+  ASSERT_OK_AND_ASSIGN(store_, BlobStore::Open(root_));
+  EXPECT_THAT(ListDir(incomplete), ElementsAre(o.oid + ".part", o.oid + ".ranges"));
+  ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+  EXPECT_EQ(p->DurableBytes(), 3000u);
+}
+
+TEST_F(BlobStoreTest, CommitAndPublishPreconditions) {
+  const Object o = MakeObject(1000, 41);
+  ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+  ASSERT_OK(p->WriteAt(0, Slice(o.data, {0, 500})));
+  EXPECT_EQ(p->CommitRange({400, 600}).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(p->CommitRange({600, 500}).code(), StatusCode::kInvalidArgument);
+  ASSERT_OK(p->CommitRange({100, 100}));  // empty
+  ASSERT_OK(p->CommitRange({0, 500}));
+  ASSERT_OK(p->CommitRange({0, 500}));  // again: nothing to do
+  Status s = p->Publish();
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("[500, 1000)"));
+  ASSERT_OK(p->WriteAt(500, Slice(o.data, {500, 1000})));
+  ASSERT_OK(p->Publish());
+  // Publishing removed the journal; a late commit does not bring it back.
+  EXPECT_EQ(p->CommitRange({0, 500}).code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(ListDir(root_ / "incomplete"), IsEmpty());
+}
+
+// A disk too small for the object fails at OpenPartial (preallocation), before any byte is
+// fetched, and leaves nothing behind.
+TEST_F(BlobStoreTest, FullDiskFailsEarly) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  const fs::path mnt = dir_->path() / "small";
+  fs::create_directories(mnt);
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=4m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
+  }
+  struct Unmount {
+    fs::path dir;
+    ~Unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+
+  ASSERT_OK_AND_ASSIGN(auto small, BlobStore::Open(mnt / "lfs"));
+  const std::string oid = MakeObject(1, 42).oid;
+  const uint64_t size = 8 << 20;
+  auto p = small->OpenPartial(oid, size);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), StatusCode::kResourceExhausted) << p.status().ToString();
+  EXPECT_THAT(p.status().message(), HasSubstr(std::to_string(size)));
+  EXPECT_THAT(p.status().message(),
+              HasSubstr((mnt / "lfs" / "incomplete" / (oid + ".part")).string()));
+  EXPECT_THAT(ListDir(mnt / "lfs" / "objects"), IsEmpty());
+  EXPECT_THAT(ListDir(mnt / "lfs" / "incomplete"), IsEmpty());
+  EXPECT_FALSE(small->Contains(oid));
+
+  // An object that fits still works on the same disk.
+  const Object fits = MakeObject(1 << 20, 43);
+  ASSERT_OK_AND_ASSIGN(auto q, small->OpenPartial(fits.oid, fits.data.size()));
+  ASSERT_OK(q->WriteAt(0, fits.data));
+  ASSERT_OK(q->Publish());
+  EXPECT_TRUE(small->Contains(fits.oid));
+}
+
+}  // namespace
+}  // namespace mirrord
