@@ -155,10 +155,15 @@ class LfsScanCache {
 // pointer in every scanned tree is reported in `by_ref`, and `cache` holds what the next
 // scan needs. On failure nothing is reported: InvalidArgument for a malformed oid or
 // pattern; NotFound for a missing repository or a missing object (an incomplete mirror);
-// DataLoss for an object whose type contradicts the tree entry naming it; ResourceExhausted
-// for trees nested deeper than 2048 levels (git's own core.maxTreeDepth); other libgit2 failures as
-// Libgit2Status. Thread-safety: opens its own repository handle; concurrent scans of the same
-// mirror are fine as long as each has its own cache (or none).
+// DataLoss for an object whose type contradicts the tree entry naming it;
+// ResourceExhausted for trees nested more than 2048 levels deep, the root counting as one
+// (git's own core.maxTreeDepth); other libgit2 failures as Libgit2Status.
+// Cost: object reads only for trees not in the cache and for the blobs directly in them;
+// in-memory work proportional to the pointers reported, plus one pass over the cache to
+// prune it. With all_history, each ref's commits are walked on every scan (commit objects
+// only: their trees come from the cache).
+// Thread-safety: opens its own repository handle; concurrent scans of the same mirror are
+// fine as long as each has its own cache (or none).
 Result<LfsScanResult> ScanLfsPointers(const std::filesystem::path& bare_repo_dir,
                                       const std::map<std::string, std::string>& tips,
                                       const LfsScanOptions& options, LfsScanCache* cache);

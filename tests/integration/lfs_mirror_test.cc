@@ -62,8 +62,8 @@ Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {
 Status CloneAndLfsPull(std::string_view url, const std::filesystem::path& dest) {
   GitOptions no_smudge;
   no_smudge.env["GIT_LFS_SKIP_SMUDGE"] = "1";
-  RETURN_IF_ERROR(Git({"clone", "--quiet", std::string(url), dest.string()}, {}, no_smudge)
-                      .status());
+  RETURN_IF_ERROR(
+      Git({"clone", "--quiet", std::string(url), dest.string()}, {}, no_smudge).status());
   return Git({"lfs", "pull"}, dest).status();
 }
 

@@ -5,9 +5,10 @@
 #include "git/lfs_pointer_scan.h"
 
 #include <git2.h>
-#include <git2/sys/mempack.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <zlib.h>
 
 #include <cctype>
 #include <cstdio>
@@ -591,50 +592,59 @@ TEST_F(LfsPointerScanTest, BadInputsAndMissingObjectsFailAndLeaveACorrectCache) 
   EXPECT_THAT(r.by_ref["refs/heads/a"], ElementsAre(Found(P(1), "a/p.bin")));
 }
 
+// Appends a pack entry: the type-and-size header, then the zlib-compressed object.
+void AppendPackEntry(std::string* pack, int type, std::string_view data) {
+  size_t size = data.size();
+  unsigned char byte = static_cast<unsigned char>((type << 4) | (size & 0x0f));
+  size >>= 4;
+  while (size != 0) {
+    pack->push_back(static_cast<char>(byte | 0x80));
+    byte = static_cast<unsigned char>(size & 0x7f);
+    size >>= 7;
+  }
+  pack->push_back(static_cast<char>(byte));
+  uLongf compressed_size = compressBound(data.size());
+  std::string compressed(compressed_size, '\0');
+  compress2(reinterpret_cast<Bytef*>(compressed.data()), &compressed_size,
+            reinterpret_cast<const Bytef*>(data.data()), data.size(), Z_BEST_SPEED);
+  pack->append(compressed.data(), compressed_size);
+}
+
 // Writes a tree holding `depth` nested directories "d" with the file p.bin (`leaf`) at the
-// bottom. Built in memory with libgit2 and stored as one pack through `git index-pack`: as
-// thousands of loose objects (fsynced by libgit2, or by git's write-tree) it takes minutes.
-// Returns the root tree's oid.
+// bottom, as one hand-made pack (no deltas) stored with `git index-pack`: thousands of loose
+// objects, fsynced one by one, would take minutes. Returns the root tree's oid.
 Result<std::string> WriteNestedTree(const fs::path& git_dir, int depth, const std::string& leaf) {
-  RETURN_IF_ERROR(EnsureLibgit2Initialized());
-  ASSIGN_OR_RETURN(RepositoryPtr repo, OpenBareRepository(git_dir.string()));
-  git_odb* raw_odb = nullptr;
-  if (git_repository_odb(&raw_odb, repo.get()) < 0) return Internal("odb");
-  OdbPtr odb(raw_odb);
-  git_odb_backend* mempack = nullptr;  // owned by the odb once added
-  if (git_mempack_new(&mempack) < 0) return Internal("mempack");
-  if (git_odb_add_backend(odb.get(), mempack, 1000) < 0) return Internal("add mempack");
+  RETURN_IF_ERROR(EnsureLibgit2Initialized());  // for git_odb_hash
+  std::string body;
   git_oid current;
-  if (git_blob_create_from_buffer(&current, repo.get(), leaf.data(), leaf.size()) < 0) {
-    return Internal("blob");
+  if (git_odb_hash(&current, leaf.data(), leaf.size(), GIT_OBJECT_BLOB) < 0) {
+    return Internal("hash blob");
   }
-  const char* name = "p.bin";
-  git_filemode_t mode = GIT_FILEMODE_BLOB;
+  AppendPackEntry(&body, /*blob*/ 3, leaf);
+  std::string entry = "100644 p.bin";
   for (int i = 0; i <= depth; ++i) {
-    git_treebuilder* builder = nullptr;
-    if (git_treebuilder_new(&builder, repo.get(), nullptr) < 0) return Internal("builder");
-    int rc = git_treebuilder_insert(nullptr, builder, name, &current, mode);
-    if (rc == 0) rc = git_treebuilder_write(&current, builder);
-    git_treebuilder_free(builder);
-    if (rc < 0) return Internal("tree");
-    name = "d";
-    mode = GIT_FILEMODE_TREE;
+    std::string tree =
+        entry + '\0' + std::string(reinterpret_cast<const char*>(current.id), GIT_OID_RAWSZ);
+    if (git_odb_hash(&current, tree.data(), tree.size(), GIT_OBJECT_TREE) < 0) {
+      return Internal("hash tree");
+    }
+    AppendPackEntry(&body, /*tree*/ 2, tree);
+    entry = "40000 d";
   }
-  // The dump packs what commits in the mempack reach, so wrap the tree in one.
-  git_tree* tree = nullptr;
-  if (git_tree_lookup(&tree, repo.get(), &current) < 0) return Internal("lookup");
-  git_signature* sig = nullptr;
-  git_signature_new(&sig, "Test", "test@example.com", 0, 0);
-  git_oid commit;
-  int rc =
-      git_commit_create(&commit, repo.get(), nullptr, sig, sig, nullptr, "deep", tree, 0, nullptr);
-  git_signature_free(sig);
-  git_tree_free(tree);
-  if (rc < 0) return Internal("commit");
-  ScopedGitBuf pack;
-  if (git_mempack_dump(pack.get(), repo.get(), mempack) < 0) return Internal("dump");
+  uint32_t count = static_cast<uint32_t>(depth) + 2;
+  std::string pack = "PACK";
+  for (uint32_t v : {2u, count}) {
+    for (int shift = 24; shift >= 0; shift -= 8) pack.push_back(static_cast<char>(v >> shift));
+  }
+  pack += body;
+  unsigned char sha1[EVP_MAX_MD_SIZE];
+  unsigned int sha1_size = 0;
+  if (EVP_Digest(pack.data(), pack.size(), sha1, &sha1_size, EVP_sha1(), nullptr) != 1) {
+    return Internal("sha1");
+  }
+  pack.append(reinterpret_cast<const char*>(sha1), sha1_size);
   test::GitOptions o;
-  o.stdin_data = std::string(pack.view());
+  o.stdin_data = std::move(pack);
   RETURN_IF_ERROR(test::Git({"index-pack", "--stdin"}, git_dir, o).status());
   char hex[GIT_OID_HEXSZ + 1];
   git_oid_tostr(hex, sizeof(hex), &current);

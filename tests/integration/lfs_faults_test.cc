@@ -1,0 +1,635 @@
+// LFS downloads under the faults of issue 3 item 6, with the real mirrord, the test upstream's
+// LFS endpoint and the real git-lfs client reading the result: a connection dropped
+// mid-object resumes (no byte fetched twice); corrupted bytes are detected, quarantined,
+// fetched again and never served; 429 with Retry-After is honoured; expired hrefs are asked
+// for again; an upstream failing during the LFS phase leaves the previous state published
+// with a clear status; SIGKILL mid-download continues from the durable bytes; a full disk
+// fails cleanly with nothing half-written visible.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json/value.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/api_json.h"
+#include "common/api_types.h"
+#include "common/file_util.h"
+#include "tests/fixtures/git_cli.h"
+#include "tests/fixtures/http_client.h"
+#include "tests/fixtures/mirrord_process.h"
+#include "tests/fixtures/process.h"
+#include "tests/fixtures/status_matchers.h"
+#include "tests/fixtures/temp_dir.h"
+#include "tests/fixtures/test_lfs_endpoint.h"
+#include "tests/fixtures/test_upstream.h"
+
+namespace mirrord::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+constexpr std::string_view kRepo = "org/model";
+constexpr uint64_t kMiB = 1 << 20;
+
+std::string PointerText(const std::string& oid, uint64_t size) {
+  return "version https://git-lfs.github.com/spec/v1\noid sha256:" + oid + "\nsize " +
+         std::to_string(size) + "\n";
+}
+
+// Polls `condition` every 20 ms until it holds or `timeout` passes.
+bool PollUntil(const std::function<bool()>& condition, milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return true;
+}
+
+Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {
+  ASSIGN_OR_RETURN(ProcessResult r, m.Mirrorctl({"status", std::string(name), "--json"}));
+  if (!r.ok()) return Internal("mirrorctl status --json: " + r.Describe());
+  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.stdout_text));
+  return RepoStatusFromJson(v);
+}
+
+// GET /api/v1/runs/<id>.
+Result<SyncRunView> GetRun(const MirrordProcess& m, int64_t run_id) {
+  ASSIGN_OR_RETURN(std::string token, m.AdminToken());
+  HttpCall call;
+  call.headers.emplace_back("Authorization", "Bearer " + token);
+  ASSIGN_OR_RETURN(HttpReply reply,
+                   HttpFetch(m.BaseUrl() + "/api/v1/runs/" + std::to_string(run_id), call));
+  if (reply.status != 200) {
+    return Internal("GET run " + std::to_string(run_id) + ": HTTP " + std::to_string(reply.status) +
+                    " " + reply.body);
+  }
+  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(reply.body));
+  return SyncRunViewFromJson(v);
+}
+
+// The run id in "NAME: sync queued as run N".
+Result<int64_t> QueuedRunId(const ProcessResult& r) {
+  constexpr std::string_view kMarker = "sync queued as run ";
+  size_t at = r.stdout_text.find(kMarker);
+  if (at == std::string::npos) return Internal("no run id in: " + r.stdout_text);
+  int64_t id = std::stoll(r.stdout_text.substr(at + kMarker.size()));
+  if (id <= 0) return Internal("bad run id in: " + r.stdout_text);
+  return id;
+}
+
+// The files directly in `dir` (none when it does not exist), by name.
+std::vector<std::string> FilesIn(const std::filesystem::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->is_regular_file()) out.push_back(it->path().filename().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The bytes the store's journal for `oid` records as durable: 0 when there is no journal.
+uint64_t JournalledBytes(const std::filesystem::path& lfs_root, const std::string& oid) {
+  Result<std::string> text = ReadFileToString(lfs_root / "incomplete" / (oid + ".ranges"));
+  if (!text.ok()) return 0;
+  // "mirrord-lfs-ranges 1", "size N", then "BEGIN END" lines, then "sha256 HEX".
+  std::istringstream in(*text);
+  std::string line;
+  uint64_t total = 0;
+  for (int n = 0; std::getline(in, line); ++n) {
+    if (n < 2 || line.starts_with("sha256 ")) continue;
+    uint64_t begin = 0;
+    uint64_t end = 0;
+    std::istringstream fields(line);
+    if (fields >> begin >> end && end > begin) total += end - begin;
+  }
+  return total;
+}
+
+// A tmpfs mounted for the lifetime of the object (root only).
+class TmpfsMount {
+ public:
+  // Mounts a tmpfs of `size_bytes` at `dir` (created if missing); the errno Status otherwise.
+  static Result<std::unique_ptr<TmpfsMount>> Mount(const std::filesystem::path& dir,
+                                                   uint64_t size_bytes) {
+    RETURN_IF_ERROR(CreateDirectories(dir));
+    std::string opts = "size=" + std::to_string(size_bytes) + ",mode=0755";
+    if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, opts.c_str()) != 0) {
+      return ErrnoStatus(errno, "mount tmpfs on " + dir.string());
+    }
+    return std::unique_ptr<TmpfsMount>(new TmpfsMount(dir));
+  }
+  ~TmpfsMount() { (void)::umount2(dir_.c_str(), MNT_DETACH); }
+  TmpfsMount(const TmpfsMount&) = delete;
+  TmpfsMount& operator=(const TmpfsMount&) = delete;
+
+  // Changes the size limit, keeping the content.
+  Status Resize(uint64_t size_bytes) {
+    std::string opts = "size=" + std::to_string(size_bytes);
+    if (::mount("tmpfs", dir_.c_str(), "tmpfs", MS_REMOUNT, opts.c_str()) != 0) {
+      return ErrnoStatus(errno, "remount tmpfs on " + dir_.string());
+    }
+    return Status::Ok();
+  }
+
+ private:
+  explicit TmpfsMount(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  std::filesystem::path dir_;
+};
+
+class LfsFaults : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!MirrordProcess::BinariesBuilt()) GTEST_SKIP() << "mirrord/mirrorctl not built";
+    ASSERT_OK(InstallGitLfsFilters());
+    ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("lfs-faults-"));
+    dir_.emplace(std::move(dir));
+    ASSERT_OK_AND_ASSIGN(upstream_, TestUpstream::Start(dir_->path() / "upstream"));
+    ASSERT_OK_AND_ASSIGN(lfs_, TestLfsEndpoint::Attach(*upstream_, dir_->path() / "lfs-objects"));
+    // LFS files are committed as pointers to objects stored at the upstream directly (what a
+    // `git lfs push` leaves behind), so that objects of tens of MiB cost no hashing by git-lfs.
+    ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / "work"));
+    ASSERT_OK(work.WriteFile(".gitattributes", "*.bin filter=lfs diff=lfs merge=lfs -text\n"));
+    ASSERT_OK(work.WriteFile("README.md", "# model\n"));
+    ASSERT_OK(work.Commit("initial").status());
+    ASSERT_OK_AND_ASSIGN(bare_, upstream_->CreateBareRepo(kRepo));
+    ASSERT_OK(work.PushMirror(bare_.string()));
+    work_.emplace(std::move(work));
+    url_ = upstream_->UrlFor(kRepo);
+  }
+
+  void StartMirrord(MirrordOptions o = {}) {
+    o.extra_toml = "[sync]\nmaintenance = false\n" + o.extra_toml;
+    ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(o));
+  }
+
+  std::filesystem::path Scratch(std::string_view name) const { return dir_->path() / name; }
+  std::filesystem::path LfsRoot() const { return mirrord_->store_dir() / "lfs"; }
+  std::filesystem::path StoredObject(const std::string& oid) const {
+    return LfsRoot() / "objects" / oid.substr(0, 2) / oid.substr(2, 2) / oid;
+  }
+
+  // Stores a generated object at the upstream and writes its pointer at `path` in the work
+  // tree (committed by the next CommitAndPush). Returns the oid.
+  std::string AddLfsFile(std::string_view path, uint64_t size, uint64_t seed) {
+    Result<std::string> oid = lfs_->PutGeneratedObject(size, seed);
+    EXPECT_OK(oid);
+    if (!oid.ok()) return "";
+    EXPECT_OK(work_->WriteFile(path, PointerText(*oid, size)));
+    return *oid;
+  }
+
+  void CommitAndPush(std::string_view message) {
+    ASSERT_OK(work_->Commit(message).status());
+    ASSERT_OK(work_->PushMirror(bare_.string()));
+  }
+
+  Result<ProcessResult> Sync() {
+    return mirrord_->Mirrorctl({"sync", std::string(kRepo), "--url", url_});
+  }
+
+  void SyncOk(std::string* stdout_text = nullptr) {
+    ASSERT_OK_AND_ASSIGN(ProcessResult r, Sync());
+    ASSERT_TRUE(r.ok()) << r.Describe() << "\nmirrord:\n" << mirrord_->Logs();
+    if (stdout_text != nullptr) *stdout_text = r.stdout_text;
+  }
+
+  // Runs a sync that must fail; returns mirrorctl's stderr.
+  std::string SyncFails() {
+    Result<ProcessResult> r = Sync();
+    EXPECT_OK(r);
+    if (!r.ok()) return "";
+    EXPECT_EQ(r->exit_code, 1) << r->Describe();
+    EXPECT_THAT(r->stderr_text, StartsWith("mirrord: sync of org/model failed: "));
+    EXPECT_THAT(r->stdout_text, Not(HasSubstr("refs added")));
+    return r->stderr_text;
+  }
+
+  // Clones the mirror (the upstream's LFS endpoint plays no part: git-lfs talks to mirrord)
+  // and checks that each (path, oid) is materialised with the upstream object's exact bytes.
+  void ExpectServed(const std::vector<std::pair<std::string, std::string>>& files) {
+    std::filesystem::path dest = Scratch("clone-" + std::to_string(++clones_));
+    GitOptions no_smudge;
+    no_smudge.env["GIT_LFS_SKIP_SMUDGE"] = "1";
+    ASSERT_OK(
+        Git({"clone", "--quiet", mirrord_->UrlFor(kRepo), dest.string()}, {}, no_smudge).status());
+    ASSERT_OK(Git({"lfs", "pull"}, dest).status());
+    for (const auto& [path, oid] : files) {
+      ASSERT_OK_AND_ASSIGN(std::string want, ReadFileToString(lfs_->ObjectPath(oid)));
+      ASSERT_OK_AND_ASSIGN(std::string got, ReadFileToString(dest / path));
+      EXPECT_EQ(got.size(), want.size()) << path;
+      EXPECT_TRUE(got == want) << path << " differs from the upstream's object";
+    }
+    ASSERT_OK_AND_ASSIGN(ProcessResult fsck, RunGit({"lfs", "fsck"}, dest));
+    EXPECT_TRUE(fsck.ok()) << fsck.Describe() << "\n" << fsck.stdout_text;
+  }
+
+  // The object in mirrord's store has exactly the upstream's bytes.
+  void ExpectStoredIntact(const std::string& oid) {
+    ASSERT_OK_AND_ASSIGN(std::string want, ReadFileToString(lfs_->ObjectPath(oid)));
+    ASSERT_OK_AND_ASSIGN(std::string got, ReadFileToString(StoredObject(oid)));
+    EXPECT_EQ(got.size(), want.size());
+    EXPECT_TRUE(got == want) << "stored object " << oid << " differs from the upstream's";
+  }
+
+  // The object GETs mirrord sent for `oid`, in order.
+  std::vector<RequestRecord> ObjectRequests(const std::string& oid) const {
+    std::vector<RequestRecord> out;
+    for (const RequestRecord& r : upstream_->requests()) {
+      if (r.method == "GET" && r.target.find("/lfs/objects/" + oid) != std::string::npos) {
+        out.push_back(r);
+      }
+    }
+    return out;
+  }
+
+  std::vector<RequestRecord> BatchRequests() const {
+    std::vector<RequestRecord> out;
+    for (const RequestRecord& r : upstream_->requests()) {
+      if (r.target.find("/info/lfs/objects/batch") != std::string::npos) out.push_back(r);
+    }
+    return out;
+  }
+
+  std::optional<TempDir> dir_;
+  std::unique_ptr<TestUpstream> upstream_;
+  std::unique_ptr<TestLfsEndpoint> lfs_;
+  std::optional<WorkRepo> work_;
+  std::filesystem::path bare_;
+  std::string url_;
+  std::unique_ptr<MirrordProcess> mirrord_;
+  int clones_ = 0;
+};
+
+TEST_F(LfsFaults, DroppedConnectionResumesWhereItStopped) {
+  StartMirrord();
+  constexpr uint64_t kSize = 6 * kMiB;
+  constexpr uint64_t kDropAt = 2 * kMiB + 12345;
+  std::string oid = AddLfsFile("weights.bin", kSize, 21);
+  CommitAndPush("weights");
+  LfsObjectFault drop;
+  drop.drop_after_bytes = kDropAt;
+  drop.drop_times = 1;
+  lfs_->SetObjectFault(oid, drop);
+
+  SyncOk();
+  std::vector<RequestRecord> gets = ObjectRequests(oid);
+  ASSERT_GE(gets.size(), 2u);
+  EXPECT_TRUE(gets[0].dropped);
+  EXPECT_EQ(gets[0].response_body_bytes, kDropAt);
+  // The retry asked for the rest only...
+  EXPECT_THAT(gets[1].range, StartsWith("bytes=" + std::to_string(kDropAt) + "-")) << gets[1].range;
+  // ...so the bytes before the cut were fetched once (a restart would send kDropAt again).
+  const uint64_t served = lfs_->BytesServed(oid);
+  EXPECT_GE(served, kSize);
+  EXPECT_LT(served - kSize, kDropAt / 8) << "bytes fetched twice: " << served - kSize;
+  ExpectStoredIntact(oid);
+  ExpectServed({{"weights.bin", oid}});
+}
+
+TEST_F(LfsFaults, CorruptedBytesAreQuarantinedAndFetchedAgain) {
+  StartMirrord();
+  constexpr uint64_t kSize = 4 * kMiB;
+  constexpr uint64_t kFlipAt = kMiB + 7;
+  std::string oid = AddLfsFile("weights.bin", kSize, 31);
+  CommitAndPush("weights");
+  LfsObjectFault corrupt;
+  corrupt.corrupt_offset = kFlipAt;
+  corrupt.corrupt_times = 1;
+  lfs_->SetObjectFault(oid, corrupt);
+
+  SyncOk();
+  // Detected and fetched a second time, from zero.
+  EXPECT_EQ(lfs_->ObjectGets(oid), 2);
+  EXPECT_EQ(lfs_->BytesServed(oid), 2 * kSize);
+  // The bad copy is kept for the operator: the upstream's bytes with one byte flipped.
+  std::vector<std::string> quarantined = FilesIn(LfsRoot() / "quarantine");
+  ASSERT_EQ(quarantined.size(), 1u);
+  EXPECT_THAT(quarantined[0], StartsWith(oid + "."));
+  ASSERT_OK_AND_ASSIGN(std::string bad,
+                       ReadFileToString(LfsRoot() / "quarantine" / quarantined[0]));
+  ASSERT_OK_AND_ASSIGN(std::string good, ReadFileToString(lfs_->ObjectPath(oid)));
+  ASSERT_EQ(bad.size(), good.size());
+  EXPECT_NE(bad[kFlipAt], good[kFlipAt]);
+  bad[kFlipAt] = good[kFlipAt];
+  EXPECT_TRUE(bad == good) << "the quarantined copy differs elsewhere too";
+  EXPECT_THAT(mirrord_->Logs(), HasSubstr("SHA-256 mismatch"));
+  ExpectStoredIntact(oid);
+  EXPECT_TRUE(FilesIn(LfsRoot() / "incomplete").empty());
+  ExpectServed({{"weights.bin", oid}});
+}
+
+TEST_F(LfsFaults, PersistentCorruptionFailsAndNothingWrongIsServed) {
+  StartMirrord();
+  std::string good_oid = AddLfsFile("small.bin", 256 * 1024, 41);
+  CommitAndPush("small weights");
+  SyncOk();
+  ASSERT_OK_AND_ASSIGN(std::string old_ls, Git({"ls-remote", mirrord_->UrlFor(kRepo)}));
+
+  constexpr uint64_t kSize = 3 * kMiB;
+  std::string bad_oid = AddLfsFile("big.bin", kSize, 42);
+  CommitAndPush("big weights");
+  LfsObjectFault corrupt;
+  corrupt.corrupt_offset = kSize - 1;
+  corrupt.corrupt_times = 1000;
+  lfs_->SetObjectFault(bad_oid, corrupt);
+
+  std::string err = SyncFails();
+  EXPECT_THAT(err, HasSubstr("LFS")) << err;
+  EXPECT_THAT(err, HasSubstr("SHA-256 mismatch")) << err;
+  EXPECT_THAT(err, HasSubstr(bad_oid)) << err;
+  // Bounded: the first fetch and [lfs] verify_retries (2) more, each copy quarantined.
+  EXPECT_EQ(lfs_->ObjectGets(bad_oid), 3);
+  EXPECT_EQ(FilesIn(LfsRoot() / "quarantine").size(), 3u);
+  EXPECT_FALSE(std::filesystem::exists(StoredObject(bad_oid)));
+  EXPECT_EQ(FilesIn(LfsRoot() / "objects"), std::vector<std::string>{good_oid});
+
+  // Nothing of it is reachable: the refs that need it are not published, and mirrord's LFS
+  // server neither offers nor serves it.
+  ASSERT_OK_AND_ASSIGN(std::string ls, Git({"ls-remote", mirrord_->UrlFor(kRepo)}));
+  EXPECT_EQ(ls, old_ls);
+  ASSERT_OK_AND_ASSIGN(HttpReply get,
+                       HttpFetch(mirrord_->UrlFor(kRepo) + "/info/lfs/objects/" + bad_oid));
+  EXPECT_EQ(get.status, 404) << get.body;
+  ExpectServed({{"small.bin", good_oid}});
+
+  // Once the upstream sends good bytes, the object arrives and is served.
+  lfs_->ClearObjectFaults();
+  SyncOk();
+  ExpectStoredIntact(bad_oid);
+  ExpectServed({{"small.bin", good_oid}, {"big.bin", bad_oid}});
+}
+
+TEST_F(LfsFaults, RateLimitedBatchHonoursRetryAfter) {
+  StartMirrord();
+  std::string oid = AddLfsFile("weights.bin", kMiB, 51);
+  CommitAndPush("weights");
+  Fault limited;
+  limited.path_substring = "/info/lfs/objects/batch";
+  limited.method = "POST";
+  limited.status = 429;
+  limited.extra_headers["Retry-After"] = "2";
+  limited.times = 1;
+  int id = upstream_->AddFault(limited);
+
+  auto start = std::chrono::steady_clock::now();
+  SyncOk();
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(upstream_->FaultHits(id), 1);
+  std::vector<RequestRecord> batches = BatchRequests();
+  ASSERT_GE(batches.size(), 2u);
+  EXPECT_EQ(batches[0].status, 429);
+  EXPECT_EQ(batches[1].status, 200);
+  EXPECT_GE(lfs_->BatchRequests(), 1);  // the 429 was answered before the endpoint
+  // The retry waited as asked (the default backoff would retry within half a second).
+  EXPECT_GE(elapsed, seconds(2));
+  EXPECT_EQ(lfs_->ObjectGets(oid), 1);
+  ExpectServed({{"weights.bin", oid}});
+}
+
+TEST_F(LfsFaults, UnavailableObjectStorageIsRetried) {
+  StartMirrord();
+  std::string oid = AddLfsFile("weights.bin", 2 * kMiB, 52);
+  CommitAndPush("weights");
+  Fault busy;
+  busy.path_substring = "/lfs/objects/" + oid;
+  busy.method = "GET";
+  busy.status = 503;
+  busy.extra_headers["Retry-After"] = "1";
+  busy.times = 2;
+  int id = upstream_->AddFault(busy);
+
+  SyncOk();
+  EXPECT_EQ(upstream_->FaultHits(id), 2);
+  std::vector<RequestRecord> gets = ObjectRequests(oid);
+  ASSERT_EQ(gets.size(), 3u);
+  EXPECT_EQ(gets[0].status, 503);
+  EXPECT_EQ(gets[1].status, 503);
+  EXPECT_EQ(gets[2].status, 206);
+  EXPECT_EQ(lfs_->BytesServed(oid), 2 * kMiB);
+  ExpectServed({{"weights.bin", oid}});
+}
+
+TEST_F(LfsFaults, ExpiredHrefsAreRequestedAgain) {
+  StartMirrord();
+  std::string oid = AddLfsFile("weights.bin", 2 * kMiB, 61);
+  CommitAndPush("weights");
+  // Every href handed out is already expired, and the first GET with one is held (after its
+  // 403 status line) until the test says so, so that the endpoint can be fixed in between.
+  lfs_->SetHrefLifetime(seconds(0));
+  Fault hold;
+  hold.path_substring = "/lfs/objects/" + oid;
+  hold.method = "GET";
+  hold.stall = true;
+  hold.times = 1;
+  int id = upstream_->AddFault(hold);
+
+  ASSERT_OK_AND_ASSIGN(ProcessResult queued, mirrord_->Mirrorctl({"sync", std::string(kRepo),
+                                                                  "--url", url_, "--no-follow"}));
+  ASSERT_TRUE(queued.ok()) << queued.Describe();
+  ASSERT_OK_AND_ASSIGN(int64_t run_id, QueuedRunId(queued));
+  ASSERT_OK_AND_ASSIGN(
+      RequestRecord held,
+      upstream_->WaitForRequest(
+          [id](const RequestRecord& r) { return r.fault_id == id && r.stalled; }, seconds(30)));
+  EXPECT_EQ(held.status, 403);  // the expired token was refused
+  const int batches_before = lfs_->BatchRequests();
+  lfs_->SetHrefLifetime(seconds(3600));
+  upstream_->RemoveFault(id);
+
+  std::string state;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        Result<SyncRunView> run = GetRun(*mirrord_, run_id);
+        if (run.ok()) state = run->state;
+        return IsFinalRunState(state);
+      },
+      seconds(60)))
+      << state;
+  ASSERT_EQ(state, "succeeded") << mirrord_->Logs();
+  // A fresh href was asked for after the refusal, and it worked.
+  EXPECT_GT(lfs_->BatchRequests(), batches_before);
+  std::vector<std::string> batched = lfs_->BatchedOids();
+  EXPECT_GE(std::count(batched.begin(), batched.end(), oid), 2);
+  std::vector<RequestRecord> gets = ObjectRequests(oid);
+  ASSERT_FALSE(gets.empty());
+  EXPECT_EQ(gets.front().status, 403);
+  EXPECT_EQ(gets.back().status, 206);
+  EXPECT_EQ(lfs_->BytesServed(oid), 2 * kMiB);
+  ExpectServed({{"weights.bin", oid}});
+}
+
+TEST_F(LfsFaults, UpstreamFailingDuringLfsPhaseKeepsThePreviousState) {
+  StartMirrord();
+  std::string first_oid = AddLfsFile("first.bin", 512 * 1024, 71);
+  CommitAndPush("first weights");
+  SyncOk();
+  ASSERT_OK_AND_ASSIGN(std::string old_ls, Git({"ls-remote", mirrord_->UrlFor(kRepo)}));
+  ASSERT_OK_AND_ASSIGN(RepoStatus before, StatusJson(*mirrord_, kRepo));
+
+  // The git side moves on and works; the object storage answers 503 to everything.
+  std::string second_oid = AddLfsFile("second.bin", 2 * kMiB, 72);
+  CommitAndPush("second weights");
+  Fault down;
+  down.path_substring = "/lfs/objects/";
+  down.method = "GET";
+  down.status = 503;
+  down.extra_headers["Retry-After"] = "0";
+  int id = upstream_->AddFault(down);
+
+  std::string err = SyncFails();
+  EXPECT_THAT(err, HasSubstr("1 of 1 LFS objects could not be fetched")) << err;
+  EXPECT_THAT(err, HasSubstr("previous state stays published")) << err;
+  EXPECT_THAT(err, HasSubstr(second_oid)) << err;
+  EXPECT_THAT(err, HasSubstr("503")) << err;
+  EXPECT_GE(upstream_->FaultHits(id), 2);  // retried, then gave up
+
+  // Clients keep seeing the previous consistent state: refs and LFS files.
+  ASSERT_OK_AND_ASSIGN(std::string ls, Git({"ls-remote", mirrord_->UrlFor(kRepo)}));
+  EXPECT_EQ(ls, old_ls);
+  ExpectServed({{"first.bin", first_oid}});
+  EXPECT_FALSE(std::filesystem::exists(StoredObject(second_oid)));
+
+  // Status says the last sync failed, why, and that an LFS object is pending.
+  ASSERT_OK_AND_ASSIGN(RepoStatus status, StatusJson(*mirrord_, kRepo));
+  EXPECT_EQ(status.state, "failed");
+  ASSERT_TRUE(status.last_run.has_value());
+  EXPECT_EQ(status.last_run->state, "failed");
+  EXPECT_THAT(status.last_run->error, HasSubstr("1 of 1 LFS objects could not be fetched"));
+  EXPECT_EQ(status.last_success_at, before.last_success_at);
+  EXPECT_EQ(status.lfs_objects, 1u);  // the published state's
+  EXPECT_EQ(status.lfs_present_objects, 1u);
+  ASSERT_OK_AND_ASSIGN(ProcessResult human, mirrord_->Mirrorctl({"status", std::string(kRepo)}));
+  ASSERT_TRUE(human.ok()) << human.Describe();
+  EXPECT_THAT(human.stdout_text, HasSubstr("failed"));
+  EXPECT_THAT(human.stdout_text, HasSubstr("LFS objects could not be fetched"));
+
+  // The upstream recovers: the next sync publishes the new state.
+  upstream_->ClearFaults();
+  std::string out;
+  SyncOk(&out);
+  EXPECT_THAT(out, HasSubstr("org/model: 0 refs added, 1 updated, 0 deleted")) << out;
+  ASSERT_OK_AND_ASSIGN(std::string want, Git({"ls-remote", url_}));
+  ASSERT_OK_AND_ASSIGN(ls, Git({"ls-remote", mirrord_->UrlFor(kRepo)}));
+  EXPECT_EQ(ls, want);
+  ExpectServed({{"first.bin", first_oid}, {"second.bin", second_oid}});
+  ASSERT_OK_AND_ASSIGN(status, StatusJson(*mirrord_, kRepo));
+  EXPECT_EQ(status.state, "ready");
+  EXPECT_EQ(status.lfs_objects, 2u);
+  EXPECT_EQ(status.lfs_present_objects, 2u);
+}
+
+TEST_F(LfsFaults, KilledMidDownloadContinuesFromDurableBytes) {
+  StartMirrord();
+  // 40 MiB: five ranges of 8 MiB fetched at once; each range is made durable when it ends.
+  constexpr uint64_t kSize = 40 * kMiB;
+  constexpr uint64_t kPiece = 8 * kMiB;
+  std::string oid = AddLfsFile("model.bin", kSize, 81);
+  CommitAndPush("big weights");
+  Fault hold;  // one range's response is held; the other four complete
+  hold.path_substring = "/lfs/objects/" + oid;
+  hold.method = "GET";
+  hold.stall = true;
+  hold.times = 1;
+  int id = upstream_->AddFault(hold);
+
+  ASSERT_OK_AND_ASSIGN(ProcessResult queued, mirrord_->Mirrorctl({"sync", std::string(kRepo),
+                                                                  "--url", url_, "--no-follow"}));
+  ASSERT_TRUE(queued.ok()) << queued.Describe();
+  ASSERT_OK(
+      upstream_
+          ->WaitForRequest([id](const RequestRecord& r) { return r.fault_id == id && r.stalled; },
+                           seconds(30))
+          .status());
+  const std::filesystem::path lfs_root = LfsRoot();
+  ASSERT_TRUE(
+      PollUntil([&] { return JournalledBytes(lfs_root, oid) >= kSize - kPiece; }, seconds(60)))
+      << "durable: " << JournalledBytes(lfs_root, oid) << "\n"
+      << mirrord_->Logs();
+  const uint64_t durable = JournalledBytes(lfs_root, oid);
+  EXPECT_EQ(durable, kSize - kPiece);
+
+  ASSERT_OK(mirrord_->Kill());
+  upstream_->ClearFaults();
+  ASSERT_OK(mirrord_->Restart());
+  EXPECT_FALSE(std::filesystem::exists(StoredObject(oid)));
+
+  SyncOk();
+  EXPECT_THAT(mirrord_->Logs(), HasSubstr("resuming with " + std::to_string(durable) + " of " +
+                                          std::to_string(kSize) + " bytes durable"));
+  // The durable 32 MiB were not fetched again: about one object's worth crossed the wire,
+  // not two (the held response may have pushed a few KiB into the dead connection).
+  const uint64_t served = lfs_->BytesServed(oid);
+  EXPECT_GE(served, kSize);
+  EXPECT_LT(served, kSize + kMiB) << "served " << served << " bytes for a " << kSize
+                                  << "-byte object";
+  ExpectStoredIntact(oid);
+  EXPECT_TRUE(FilesIn(LfsRoot() / "incomplete").empty());
+  ExpectServed({{"model.bin", oid}});
+}
+
+TEST_F(LfsFaults, FullDiskFailsCleanly) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs as the LFS store needs root";
+  // The LFS store (<storage root>/lfs) on a 4 MiB tmpfs; the catalog and git repos elsewhere.
+  std::filesystem::path work_dir = Scratch("mirrord");
+  Result<std::unique_ptr<TmpfsMount>> mounted =
+      TmpfsMount::Mount(work_dir / "store" / "lfs", 4 * kMiB);
+  if (!mounted.ok() && mounted.status().code() == StatusCode::kPermissionDenied) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << mounted.status().ToString();
+  }
+  ASSERT_OK(mounted);
+  std::unique_ptr<TmpfsMount> tmpfs = std::move(mounted).value();
+  MirrordOptions o;
+  o.work_dir = work_dir;
+  StartMirrord(o);
+  SyncOk();  // no LFS objects yet
+  ASSERT_OK_AND_ASSIGN(std::string old_ls, Git({"ls-remote", mirrord_->UrlFor(kRepo)}));
+
+  std::string oid = AddLfsFile("weights.bin", 6 * kMiB, 91);
+  CommitAndPush("weights that do not fit");
+  std::string err = SyncFails();
+  EXPECT_THAT(err, HasSubstr("No space left on device")) << err;
+  EXPECT_THAT(err, HasSubstr("LFS")) << err;
+  // Nothing half-written is visible, and nothing is left taking space.
+  EXPECT_TRUE(FilesIn(LfsRoot() / "objects").empty());
+  EXPECT_TRUE(FilesIn(LfsRoot() / "incomplete").empty());
+  ASSERT_OK_AND_ASSIGN(std::string ls, Git({"ls-remote", mirrord_->UrlFor(kRepo)}));
+  EXPECT_EQ(ls, old_ls);
+  ASSERT_OK_AND_ASSIGN(RepoStatus status, StatusJson(*mirrord_, kRepo));
+  EXPECT_EQ(status.state, "failed");
+  ASSERT_TRUE(status.last_run.has_value());
+  EXPECT_THAT(status.last_run->error, HasSubstr("No space left on device"));
+
+  // With room again, the next sync completes.
+  ASSERT_OK(tmpfs->Resize(16 * kMiB));
+  SyncOk();
+  ExpectStoredIntact(oid);
+  ExpectServed({{"weights.bin", oid}});
+  // mirrord must let go of the mount before it is removed.
+  ASSERT_OK(mirrord_->Terminate().status());
+  mirrord_.reset();
+}
+
+}  // namespace
+}  // namespace mirrord::test
