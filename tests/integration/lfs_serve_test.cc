@@ -131,7 +131,9 @@ class LfsServe : public ::testing::Test {
     }
     ASSERT_OK(work.Commit("weights").status());
     ASSERT_OK_AND_ASSIGN(std::filesystem::path bare, upstream_->CreateBareRepo(name));
-    ASSERT_OK(work.PushMirror(bare.string()));
+    GitOptions o;  // the objects are at the upstream already: no pre-push upload
+    o.env["GIT_LFS_SKIP_PUSH"] = "1";
+    ASSERT_OK(work.PushMirror(bare.string(), o));
   }
 
   std::filesystem::path Scratch(std::string_view name) const { return dir_->path() / name; }
@@ -214,19 +216,23 @@ TEST_F(LfsServe, UploadsAreRefusedWithAClearMessage) {
   EXPECT_EQ(put_reply.status, 403) << put_reply.body;
   EXPECT_THAT(LfsMessage(put_reply), HasSubstr("read-only mirror")) << put_reply.body;
 
-  // The real client pushing a new LFS file to the mirror is told why it cannot.
+  // The real client uploading a new LFS object to the mirror is told why it cannot.
   std::filesystem::path dest;
   CloneAndExpect(kAlpha, alpha_, &dest);
-  ASSERT_OK(Git({"lfs", "install", "--local"}, dest).status());  // the pre-push hook
   const std::string new_content = "new weights that only exist in this clone\n";
   ASSERT_OK(WriteFileAtomically(dest / "new.bin", new_content));
   ASSERT_OK(Git({"add", "new.bin"}, dest).status());
   ASSERT_OK(Git({"commit", "--quiet", "-m", "new weights"}, dest).status());
+  ASSERT_OK_AND_ASSIGN(ProcessResult lfs_push, RunGit({"lfs", "push", "origin", "main"}, dest));
+  EXPECT_FALSE(lfs_push.ok()) << lfs_push.Describe();
+  EXPECT_THAT(lfs_push.stderr_text, HasSubstr("read-only mirror")) << lfs_push.stderr_text;
+  EXPECT_FALSE(std::filesystem::exists(StoredObject(Sha256Hex(new_content))));
+  // And `git push` (whose pre-push hook would upload the object) is refused too.
+  ASSERT_OK(Git({"lfs", "install", "--local"}, dest).status());
   ASSERT_OK_AND_ASSIGN(ProcessResult push,
                        RunGit({"push", "origin", "HEAD:refs/heads/main"}, dest));
   EXPECT_FALSE(push.ok()) << push.Describe();
   EXPECT_THAT(push.stderr_text, HasSubstr("read-only mirror")) << push.stderr_text;
-  EXPECT_FALSE(std::filesystem::exists(StoredObject(Sha256Hex(new_content))));
   // The mirror is unchanged.
   ASSERT_OK_AND_ASSIGN(std::string want, Git({"ls-remote", upstream_->UrlFor(kAlpha)}));
   ASSERT_OK_AND_ASSIGN(std::string got, Git({"ls-remote", mirrord_->UrlFor(kAlpha)}));
