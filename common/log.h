@@ -23,6 +23,10 @@ void WriteLogRecord(LogLevel level, std::string_view message);
 // Returns `text` with credentials in URLs ("https://user:secret@host") replaced by "***".
 std::string RedactUrlCredentials(std::string_view text);
 
+// Untrusted text quoted in an error message (messages end up in logs and terminals):
+// printable ASCII kept, other bytes as \xNN, at most `max_bytes` of it, then "...".
+std::string PrintableExcerpt(std::string_view text, size_t max_bytes);
+
 // Collects a record with operator<< and writes it when destroyed.
 class LogMessage {
  public:
@@ -47,8 +51,7 @@ struct LogVoidify {
 }  // namespace mirrord
 
 // MLOG(Info) << "text";  cheap when the level is filtered out.
-#define MLOG(severity)                                                \
-  (::mirrord::LogLevel::k##severity < ::mirrord::MinLogLevel())       \
-      ? (void)0                                                       \
-      : ::mirrord::LogVoidify() &                                     \
-            ::mirrord::LogMessage(::mirrord::LogLevel::k##severity).stream()
+#define MLOG(severity)                                          \
+  (::mirrord::LogLevel::k##severity < ::mirrord::MinLogLevel()) \
+      ? (void)0                                                 \
+      : ::mirrord::LogVoidify() & ::mirrord::LogMessage(::mirrord::LogLevel::k##severity).stream()

@@ -2,37 +2,25 @@
 
 #include <array>
 
+#include "common/log.h"
+
 namespace mirrord {
 namespace {
 constexpr std::array<std::string_view, 5> kReservedFirstSegments = {"api", "healthz", "readyz",
                                                                     "metrics", "webhooks"};
 
 bool IsNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '.' || c == '_' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
 }
 
-std::string Printable(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s.substr(0, 80)) {
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      static const char* hex = "0123456789abcdef";
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  if (s.size() > 80) out += "...";
-  return out;
-}
+std::string Printable(std::string_view s) { return PrintableExcerpt(s, 80); }
 }  // namespace
 
 Result<std::string> ValidateRepoName(std::string_view name) {
   auto bad = [&](std::string_view why) {
-    return InvalidArgument("invalid repository name \"" + Printable(name) + "\": " +
-                           std::string(why));
+    return InvalidArgument("invalid repository name \"" + Printable(name) +
+                           "\": " + std::string(why));
   };
   if (name.empty()) return bad("empty");
   if (name.size() > kMaxRepoNameLength + 4) return bad("longer than 255 characters");
@@ -49,17 +37,21 @@ Result<std::string> ValidateRepoName(std::string_view name) {
     ++segments;
     if (seg.empty()) return bad("empty path segment");
     if (seg == "." || seg == "..") return bad("'.' and '..' segments are not allowed");
-    if (seg.size() > kMaxRepoNameSegment) return bad("a path segment is longer than 100 characters");
+    if (seg.size() > kMaxRepoNameSegment)
+      return bad("a path segment is longer than 100 characters");
     for (char c : seg) {
       if (!IsNameChar(c)) return bad("only letters, digits, '.', '_', '-' and '/' are allowed");
     }
     if (seg.front() == '.' || seg.front() == '-') return bad("a segment starts with '.' or '-'");
-    if (seg.size() >= 5 && seg.substr(seg.size() - 5) == ".lock") return bad("a segment ends in .lock");
+    if (seg.size() >= 5 && seg.substr(seg.size() - 5) == ".lock")
+      return bad("a segment ends in .lock");
     // "a.git.git" or "a.git/b" would make clone URLs ambiguous ("/<name>.git/..." parsing).
-    if (seg.size() >= 4 && seg.substr(seg.size() - 4) == ".git") return bad("a segment ends in .git");
+    if (seg.size() >= 4 && seg.substr(seg.size() - 4) == ".git")
+      return bad("a segment ends in .git");
     if (segments == 1) {
       for (auto reserved : kReservedFirstSegments) {
-        if (seg == reserved) return bad("'" + std::string(reserved) + "' is reserved for mirrord's own URLs");
+        if (seg == reserved)
+          return bad("'" + std::string(reserved) + "' is reserved for mirrord's own URLs");
       }
     }
     pos = slash + 1;

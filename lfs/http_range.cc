@@ -2,28 +2,15 @@
 
 #include <limits>
 
+#include "common/log.h"
+
 namespace mirrord {
 namespace {
 
 constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
 
-// Untrusted text for an error message: printable ASCII kept, other bytes as \xNN, at most
-// 64 bytes shown (messages end up in logs and terminals).
-std::string Printable(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s.substr(0, 64)) {
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  if (s.size() > 64) out += "...";
-  return out;
-}
+// Untrusted text for an error message: at most 64 bytes, non-printable bytes escaped.
+std::string Printable(std::string_view s) { return PrintableExcerpt(s, 64); }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
