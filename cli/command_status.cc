@@ -52,8 +52,9 @@ std::string FormatRepoStatus(const RepoStatus& repo, int64_t now) {
       lfs += "; " + std::to_string(repo.lfs_failed_objects) + " failed";
     }
     Field(out, "lfs:", lfs);
-    Field(out, "store:", FormatBytes(repo.store_physical_bytes) +
-                             " physical (all repos, each object stored once)");
+    Field(
+        out, "store:",
+        FormatBytes(repo.store_physical_bytes) + " physical (all repos, each object stored once)");
   }
   if (repo.last_run) {
     Field(out, "last run:", RunLine(*repo.last_run, now));

@@ -28,7 +28,8 @@ std::string_view SyncTriggerName(SyncTrigger t);
 
 // Live progress of one sync, as shown by `mirrorctl sync`.
 struct SyncProgress {
-  std::string phase;  // "queued", "connecting", "fetching", "verifying", "publishing", "maintenance", "done"
+  std::string phase;  // "queued", "connecting", "fetching", "verifying", "publishing",
+                      // "maintenance", "done"
   uint64_t received_objects = 0;
   uint64_t total_objects = 0;
   uint64_t indexed_objects = 0;
@@ -38,8 +39,8 @@ struct SyncProgress {
   uint64_t lfs_objects_total = 0;
   uint64_t lfs_objects_done = 0;
   uint64_t lfs_bytes_total = 0;
-  uint64_t lfs_bytes_done = 0;        // including what earlier attempts left (resumed)
-  double lfs_bytes_per_second = 0;    // over the last few seconds
+  uint64_t lfs_bytes_done = 0;      // including what earlier attempts left (resumed)
+  double lfs_bytes_per_second = 0;  // over the last few seconds
 };
 
 struct SyncRunView {
@@ -55,10 +56,10 @@ struct SyncRunView {
   uint64_t lfs_objects = 0;          // LFS objects the refs need
   uint64_t lfs_objects_fetched = 0;  // of which this run downloaded
   uint64_t lfs_bytes = 0;
-  uint64_t lfs_bytes_fetched = 0;    // LFS bytes this run received from upstream
-  int64_t queued_at = 0;    // unix seconds
-  int64_t started_at = 0;   // 0 until running
-  int64_t finished_at = 0;  // 0 until finished
+  uint64_t lfs_bytes_fetched = 0;  // LFS bytes this run received from upstream
+  int64_t queued_at = 0;           // unix seconds
+  int64_t started_at = 0;          // 0 until running
+  int64_t finished_at = 0;         // 0 until finished
 };
 
 // True for the states a run never leaves: "succeeded", "failed", "interrupted".

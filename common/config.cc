@@ -1,8 +1,9 @@
 #include "common/config.h"
 
+#include <toml++/toml.h>
+
 #include <charconv>
 #include <set>
-#include <toml++/toml.h>
 
 #include "common/file_util.h"
 #include "common/repo_name.h"
@@ -162,11 +163,16 @@ Result<std::chrono::seconds> ParseDuration(std::string_view text) {
   if (ec != std::errc() || n <= 0) return bad();
   std::string_view unit(p, static_cast<size_t>(text.data() + text.size() - p));
   int64_t mult;
-  if (unit.empty() || unit == "s") mult = 1;
-  else if (unit == "m") mult = 60;
-  else if (unit == "h") mult = 3600;
-  else if (unit == "d") mult = 86400;
-  else return bad();
+  if (unit.empty() || unit == "s")
+    mult = 1;
+  else if (unit == "m")
+    mult = 60;
+  else if (unit == "h")
+    mult = 3600;
+  else if (unit == "d")
+    mult = 86400;
+  else
+    return bad();
   if (n > (int64_t{1} << 40) / mult) return bad();
   return std::chrono::seconds(n * mult);
 }
@@ -188,8 +194,8 @@ Status ReadLfsPolicy(TableReader& r, std::string_view prefix, LfsPolicy* policy)
     return r.Error(p + "history", "expected \"tips\" or \"all\", got \"" + history + "\"");
   }
   for (const char* key : {"include", "exclude"}) {
-    std::vector<std::string>* globs = std::string_view(key) == "include" ? &policy->include
-                                                                         : &policy->exclude;
+    std::vector<std::string>* globs =
+        std::string_view(key) == "include" ? &policy->include : &policy->exclude;
     RETURN_IF_ERROR(r.ReadStringList(p + key, globs));
     for (const std::string& g : *globs) {
       if (g.empty() || g.find('\0') != std::string::npos) {
@@ -339,7 +345,8 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) 
       auto valid = ValidateRepoName(rc.name);
       if (!valid) return r.Error("name", valid.error().message());
       rc.name = *valid;
-      if (!names.insert(rc.name).second) return r.Error("name", "\"" + rc.name + "\" appears twice");
+      if (!names.insert(rc.name).second)
+        return r.Error("name", "\"" + rc.name + "\" appears twice");
       RETURN_IF_ERROR(r.ReadString("upstream", &rc.upstream));
       RETURN_IF_ERROR(r.ReadString("path", &rc.path));
       RETURN_IF_ERROR(r.ReadString("url", &rc.url));

@@ -33,8 +33,8 @@ namespace mirrord {
 
 struct UpstreamConfig {
   std::string name;
-  std::string url_template;             // contains "{repo}"
-  std::filesystem::path token_file;     // empty: anonymous
+  std::string url_template;          // contains "{repo}"
+  std::filesystem::path token_file;  // empty: anonymous
 };
 
 // Which LFS objects a repo's sync fetches. Objects filtered out are still served: fetched
@@ -47,28 +47,28 @@ struct LfsPolicy {
 };
 
 struct RepoConfig {
-  std::string name;                     // local name (validated)
-  std::string upstream;                 // named upstream; empty when `url` is set
-  std::string path;                     // the repo's path at the upstream; default: name
-  std::string url;                      // explicit clone URL; overrides upstream+path
+  std::string name;      // local name (validated)
+  std::string upstream;  // named upstream; empty when `url` is set
+  std::string path;      // the repo's path at the upstream; default: name
+  std::string url;       // explicit clone URL; overrides upstream+path
   std::optional<std::chrono::seconds> poll_interval;
-  std::vector<std::string> refspecs;    // empty: [sync] refspecs
-  std::optional<LfsPolicy> lfs;          // unset: [lfs] defaults
+  std::vector<std::string> refspecs;  // empty: [sync] refspecs
+  std::optional<LfsPolicy> lfs;       // unset: [lfs] defaults
 };
 
 struct LfsConfig {
-  LfsPolicy policy;                 // defaults for repos that set none
-  int connections = 8;              // ranges of one large object fetched at once
-  int concurrent_objects = 4;       // objects fetched at once per sync
-  int per_host_connections = 16;    // across all syncs, per upstream host
-  int verify_retries = 2;           // refetches after a hash mismatch before giving up
+  LfsPolicy policy;               // defaults for repos that set none
+  int connections = 8;            // ranges of one large object fetched at once
+  int concurrent_objects = 4;     // objects fetched at once per sync
+  int per_host_connections = 16;  // across all syncs, per upstream host
+  int verify_retries = 2;         // refetches after a hash mismatch before giving up
   std::chrono::seconds pull_through_timeout{1800};  // a client waits this long at most
 };
 
 struct Config {
   // [server]
   std::string listen_host = "127.0.0.1";
-  uint16_t listen_port = 8080;          // 0: pick a free port (tests)
+  uint16_t listen_port = 8080;  // 0: pick a free port (tests)
   std::chrono::seconds read_timeout{30};
   LogLevel log_level = LogLevel::kInfo;
   // [storage]
@@ -79,7 +79,7 @@ struct Config {
   std::chrono::seconds stall_timeout{60};  // abort a transfer without progress this long
   int sync_concurrency = 4;
   std::vector<std::string> refspecs = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
-  bool maintenance = true;                 // commit-graph and bitmaps after each sync
+  bool maintenance = true;  // commit-graph and bitmaps after each sync
   std::chrono::seconds default_poll_interval{600};
   // [lfs]
   LfsConfig lfs;

@@ -17,9 +17,9 @@ inline constexpr size_t kMaxRepoNameSegments = 8;
 // Returns the canonical name (a trailing ".git" removed) or InvalidArgument saying why:
 // empty, absolute, "." or ".." segments, empty segments ("a//b"), characters outside
 // [A-Za-z0-9._-] (control characters, spaces, ':' and '\\' among them), a segment starting
-// with '.' or '-', a segment ending in ".lock" or (after the one optional suffix) ".git", a segment over kMaxRepoNameSegment bytes,
-// more than kMaxRepoNameSegments segments, or a first segment reserved for mirrord's own
-// URLs (api, healthz, readyz, metrics, webhooks).
+// with '.' or '-', a segment ending in ".lock" or (after the one optional suffix) ".git", a segment
+// over kMaxRepoNameSegment bytes, more than kMaxRepoNameSegments segments, or a first segment
+// reserved for mirrord's own URLs (api, healthz, readyz, metrics, webhooks).
 Result<std::string> ValidateRepoName(std::string_view name);
 
 }  // namespace mirrord

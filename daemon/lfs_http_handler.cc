@@ -84,7 +84,8 @@ net::awaitable<void> LfsHttpHandler::Handle(HttpExchange& ex, const RepoPath& re
   const std::string_view rest = std::string_view(repo.rest).substr(kLfsPrefix.size());
   const http::verb method = req.method();
 
-  auto found = co_await RunBlocking(blocking_, [this, &repo] { return catalog_.GetRepo(repo.name); });
+  auto found =
+      co_await RunBlocking(blocking_, [this, &repo] { return catalog_.GetRepo(repo.name); });
   if (!found.ok()) {
     co_return co_await ex.Respond(LfsError(req, http::status::not_found,
                                            "repository " + repo.name + " is not mirrored here"));
@@ -140,8 +141,8 @@ net::awaitable<void> LfsHttpHandler::ServeBatch(HttpExchange& ex, const RepoPath
     std::optional<LfsObjectRecord> object;
     bool present = false;
   };
-  auto lookups = co_await RunBlocking(
-      blocking_, [this, repo_id, &parsed]() -> Result<std::vector<Lookup>> {
+  auto lookups =
+      co_await RunBlocking(blocking_, [this, repo_id, &parsed]() -> Result<std::vector<Lookup>> {
         std::vector<Lookup> out;
         out.reserve(parsed->objects.size());
         for (const LfsBatchObjectRequest& o : parsed->objects) {
@@ -179,8 +180,8 @@ net::awaitable<void> LfsHttpHandler::ServeBatch(HttpExchange& ex, const RepoPath
                                           std::to_string(l.ref->size) + " bytes for this object"};
     } else if (!l.present && l.object && l.object->state == "failed" &&
                (l.object->error_code == 404 || l.object->error_code == 410)) {
-      out.error = LfsObjectError{l.object->error_code, "the upstream does not have this object: " +
-                                                           l.object->error};
+      out.error = LfsObjectError{l.object->error_code,
+                                 "the upstream does not have this object: " + l.object->error};
     } else if (!l.present && !pull_through_) {
       out.error = LfsObjectError{404, "object not mirrored yet"};
     } else {
@@ -203,8 +204,8 @@ net::awaitable<void> LfsHttpHandler::ServeObject(HttpExchange& ex, const RepoPat
     co_return co_await ex.Respond(
         LfsError(req, http::status::not_found, "not an LFS object id: expected 64 hex digits"));
   }
-  auto ref = co_await RunBlocking(blocking_,
-                                  [this, repo_id, &oid] { return catalog_.FindLfsRef(repo_id, oid); });
+  auto ref = co_await RunBlocking(
+      blocking_, [this, repo_id, &oid] { return catalog_.FindLfsRef(repo_id, oid); });
   if (!ref.ok()) {
     MLOG(Error) << "lfs object for " << repo.name << ": " << ref.status().ToString();
     co_return co_await ex.Respond(LfsError(req, http::status::internal_server_error,
@@ -223,9 +224,9 @@ net::awaitable<void> LfsHttpHandler::ServeObject(HttpExchange& ex, const RepoPat
     if (!fetched.ok()) {
       MLOG(Warning) << "lfs " << repo.name << ": pull-through of " << oid
                     << " failed: " << fetched.ToString();
-      co_return co_await ex.Respond(LfsError(req, HttpStatusFor(fetched),
-                                             "fetching the object from upstream failed: " +
-                                                 fetched.message()));
+      co_return co_await ex.Respond(
+          LfsError(req, HttpStatusFor(fetched),
+                   "fetching the object from upstream failed: " + fetched.message()));
     }
     fd = store_.OpenObject(oid);
   }
@@ -249,8 +250,8 @@ net::awaitable<void> LfsHttpHandler::ServeObject(HttpExchange& ex, const RepoPat
   header.set(http::field::cache_control, "public, max-age=31536000, immutable");
   switch (range.kind) {
     case HttpRangeSelection::Kind::kUnsatisfiable: {
-      HttpResponse res = LfsError(req, http::status::range_not_satisfiable,
-                                  "requested range not satisfiable");
+      HttpResponse res =
+          LfsError(req, http::status::range_not_satisfiable, "requested range not satisfiable");
       res.set(http::field::content_range, UnsatisfiedContentRangeHeader(size));
       co_return co_await ex.Respond(std::move(res));
     }

@@ -59,10 +59,9 @@ class LfsHttpHandler {
   boost::asio::awaitable<void> Handle(HttpExchange& exchange, const RepoPath& repo);
 
  private:
-  boost::asio::awaitable<void> ServeBatch(HttpExchange& ex, const RepoPath& repo,
-                                          int64_t repo_id);
-  boost::asio::awaitable<void> ServeObject(HttpExchange& ex, const RepoPath& repo,
-                                           int64_t repo_id, std::string_view oid);
+  boost::asio::awaitable<void> ServeBatch(HttpExchange& ex, const RepoPath& repo, int64_t repo_id);
+  boost::asio::awaitable<void> ServeObject(HttpExchange& ex, const RepoPath& repo, int64_t repo_id,
+                                           std::string_view oid);
   std::string BaseUrl(const HttpRequest& request) const;
 
   Catalog& catalog_;

@@ -130,16 +130,14 @@ Result<LfsSyncOutcome> LfsSyncer::SyncObjects(const LfsSyncRequest& request) {
   scan_options.include = request.policy.include;
   scan_options.exclude = request.policy.exclude;
   // The scheduler runs at most one sync per repo, so a mirror's cache has one user at a time.
-  Result<LfsScanResult> scan =
-      ScanLfsPointers(request.repo_dir, tips, scan_options, cache.get());
+  Result<LfsScanResult> scan = ScanLfsPointers(request.repo_dir, tips, scan_options, cache.get());
   if (!scan.ok()) return scan.status().WithContext("LFS pointer scan");
 
   LfsSyncOutcome outcome;
   std::map<std::string, uint64_t> size_of;
   for (const auto& [ref, found] : scan->by_ref) {
     for (const FoundLfsPointer& f : found) {
-      outcome.references.push_back(
-          {ref, f.pointer.oid, f.pointer.size, f.path, !f.filtered_out});
+      outcome.references.push_back({ref, f.pointer.oid, f.pointer.size, f.path, !f.filtered_out});
       size_of.emplace(f.pointer.oid, f.pointer.size);
     }
   }

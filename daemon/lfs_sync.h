@@ -54,9 +54,9 @@ struct LfsSyncOutcome {
   std::vector<LfsRefRecord> references;  // to publish with the refs
   uint64_t objects = 0;                  // distinct objects the refs reference
   uint64_t bytes = 0;
-  uint64_t objects_fetched = 0;          // downloaded by this phase
-  uint64_t bytes_fetched = 0;            // network bytes received
-  uint64_t objects_missing_upstream = 0; // per-object 404/410/422: published without them
+  uint64_t objects_fetched = 0;           // downloaded by this phase
+  uint64_t bytes_fetched = 0;             // network bytes received
+  uint64_t objects_missing_upstream = 0;  // per-object 404/410/422: published without them
 };
 
 class LfsSyncer {

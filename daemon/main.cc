@@ -15,13 +15,13 @@
 #include "daemon/admin_api.h"
 #include "daemon/git_http_handler.h"
 #include "daemon/http_server.h"
-#include "daemon/metrics.h"
-#include "daemon/router.h"
 #include "daemon/lfs_http_handler.h"
 #include "daemon/lfs_sync.h"
+#include "daemon/metrics.h"
+#include "daemon/router.h"
 #include "daemon/sync_scheduler.h"
-#include "storage/blob_store.h"
 #include "git/libgit2_status.h"
+#include "storage/blob_store.h"
 #include "storage/catalog.h"
 
 namespace mirrord {
@@ -74,8 +74,7 @@ int Run(const Config& config) {
   GitHttpOptions git_options;
   git_options.git_home = config.storage_root;
   auto git_handler = std::make_shared<GitHttpHandler>(
-      [&scheduler](std::string_view name) { return scheduler.ServableRepoDir(name); },
-      git_options);
+      [&scheduler](std::string_view name) { return scheduler.ServableRepoDir(name); }, git_options);
   auto lfs_handler = std::make_shared<LfsHttpHandler>(
       **catalog, **blob_store, blocking_pool, lfs_fetch_pool,
       [&scheduler](std::string_view name, const LfsRefRecord& reference) {
@@ -84,10 +83,9 @@ int Run(const Config& config) {
   std::atomic<bool> ready{true};
 
   auto router = std::make_shared<Router>();
-  router->Add(http::verb::get, "/healthz",
-              [](HttpExchange& ex) -> boost::asio::awaitable<void> {
-                co_await ex.Respond(MakeResponse(ex.request(), http::status::ok, "ok\n"));
-              });
+  router->Add(http::verb::get, "/healthz", [](HttpExchange& ex) -> boost::asio::awaitable<void> {
+    co_await ex.Respond(MakeResponse(ex.request(), http::status::ok, "ok\n"));
+  });
   router->Add(http::verb::get, "/readyz",
               [&ready](HttpExchange& ex) -> boost::asio::awaitable<void> {
                 bool is_ready = ready.load();
@@ -100,9 +98,9 @@ int Run(const Config& config) {
                 co_await ex.Respond(MakeResponse(ex.request(), http::status::ok, metrics.Render(),
                                                  "text/plain; version=0.0.4; charset=utf-8"));
               });
-  router->AddPrefix({http::verb::get, http::verb::post, http::verb::delete_}, "/api/v1/",
-                    [&admin_api](HttpExchange& ex) { return admin_api.Handle(ex); },
-                    RouteOptions{1 << 20});
+  router->AddPrefix(
+      {http::verb::get, http::verb::post, http::verb::delete_}, "/api/v1/",
+      [&admin_api](HttpExchange& ex) { return admin_api.Handle(ex); }, RouteOptions{1 << 20});
   router->SetRepoHandler([git_handler, lfs_handler](HttpExchange& ex, const RepoPath& repo) {
     if (LfsHttpHandler::Handles(repo)) return lfs_handler->Handle(ex, repo);
     return git_handler->Handle(ex, repo);
@@ -132,9 +130,8 @@ int Run(const Config& config) {
     return 1;
   }
   // Tests and scripts wait for this exact line to learn the port.
-  MLOG(Info) << "mirrord " << kVersion << " listening on http://"
-             << endpoint->address().to_string() << ":" << endpoint->port()
-             << " (storage " << config.storage_root.string() << ")";
+  MLOG(Info) << "mirrord " << kVersion << " listening on http://" << endpoint->address().to_string()
+             << ":" << endpoint->port() << " (storage " << config.storage_root.string() << ")";
 
   // Two network threads: one io_context, a strand per connection.
   std::thread second([&io] { io.run(); });
@@ -156,13 +153,14 @@ int main(int argc, char** argv) {
   CLI::App app{"mirrord: mirrors model repositories and serves them over git smart HTTP"};
   std::string config_file;
   bool check_only = false;
-  app.add_option("-c,--config", config_file, "TOML configuration file (default: embedded defaults)");
+  app.add_option("-c,--config", config_file,
+                 "TOML configuration file (default: embedded defaults)");
   app.add_flag("--check-config", check_only, "Validate the configuration and exit");
   app.set_version_flag("--version", std::string(kVersion));
   CLI11_PARSE(app, argc, argv);
 
-  Result<Config> config = config_file.empty() ? Result<Config>(DefaultConfig())
-                                              : LoadConfigFile(config_file);
+  Result<Config> config =
+      config_file.empty() ? Result<Config>(DefaultConfig()) : LoadConfigFile(config_file);
   if (!config.ok()) {
     std::fprintf(stderr, "mirrord: %s\n", config.status().message().c_str());
     return 2;

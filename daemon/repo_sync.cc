@@ -83,8 +83,8 @@ Result<RepoSyncResult> SyncRepository(const RepoSyncRequest& request) {
   if (request.lfs_phase) {
     progress.Phase("lfs");
     ASSIGN_OR_RETURN(lfs, request.lfs_phase(fetched.refs, [&progress](const SyncProgress& p) {
-                       progress.Lfs(p);
-                     }));
+      progress.Lfs(p);
+    }));
   }
 
   progress.Phase("publishing");
@@ -101,8 +101,8 @@ Result<RepoSyncResult> SyncRepository(const RepoSyncRequest& request) {
   result.received_objects = fetched.received_objects;
   result.lfs = std::move(lfs);
 
-  if (request.maintenance && (summary.added + summary.updated + summary.deleted > 0 ||
-                              fetched.received_objects > 0)) {
+  if (request.maintenance &&
+      (summary.added + summary.updated + summary.deleted > 0 || fetched.received_objects > 0)) {
     progress.Phase("maintenance");
     if (Status s = RunMaintenance(request.repo_dir); !s.ok()) {
       // Serving still works without bitmaps, only slower: report, don't fail the sync.

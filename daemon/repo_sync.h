@@ -21,8 +21,8 @@ namespace mirrord {
 
 struct RepoSyncRequest {
   std::filesystem::path repo_dir;
-  std::string url;                     // may hold no credentials; the token goes separately
-  std::string token;                   // empty: anonymous
+  std::string url;    // may hold no credentials; the token goes separately
+  std::string token;  // empty: anonymous
   std::vector<std::string> refspecs;
   std::chrono::seconds stall_timeout{60};
   bool maintenance = true;
@@ -38,15 +38,15 @@ struct RepoSyncRequest {
 };
 
 struct RepoSyncResult {
-  std::vector<PublishedRef> refs;      // the set now published
-  std::string head;                    // e.g. "refs/heads/main"
+  std::vector<PublishedRef> refs;  // the set now published
+  std::string head;                // e.g. "refs/heads/main"
   int refs_added = 0;
   int refs_updated = 0;
   int refs_deleted = 0;
   uint64_t received_bytes = 0;
   uint64_t received_objects = 0;
-  std::string maintenance_error;       // maintenance failures do not fail the sync
-  std::optional<LfsSyncOutcome> lfs;   // set when the LFS phase ran
+  std::string maintenance_error;      // maintenance failures do not fail the sync
+  std::optional<LfsSyncOutcome> lfs;  // set when the LFS phase ran
 };
 
 // On success the mirror's published refs equal the upstream's (per the refspecs) and the

@@ -172,7 +172,8 @@ Result<RepoStatus> SyncScheduler::RegisterRepo(const RepoSpec& in) {
   record.state = "new";
   record.created_at = record.updated_at = Now();
   ASSIGN_OR_RETURN(RepoRecord inserted, catalog_.InsertRepo(record));
-  MLOG(Info) << "registered " << name << " from " << RedactUrlCredentials(UpstreamUrl(inserted).value_or("?"));
+  MLOG(Info) << "registered " << name << " from "
+             << RedactUrlCredentials(UpstreamUrl(inserted).value_or("?"));
   RefreshRepoGauges();
   return BuildStatus(inserted);
 }
@@ -205,9 +206,8 @@ void SyncScheduler::StartRunLocked(const std::string& name, int64_t run_id) {
   RepoSlot& slot = slots_[name];
   slot.running_run = run_id;
   slot.cancel = std::make_shared<std::atomic<bool>>(false);
-  boost::asio::post(workers_, [this, name, run_id, cancel = slot.cancel] {
-    ExecuteRun(name, run_id, cancel);
-  });
+  boost::asio::post(
+      workers_, [this, name, run_id, cancel = slot.cancel] { ExecuteRun(name, run_id, cancel); });
 }
 
 void SyncScheduler::ExecuteRun(const std::string& name, int64_t run_id,
@@ -310,15 +310,19 @@ void SyncScheduler::ExecuteRun(const std::string& name, int64_t run_id,
   if (Status s = catalog_.FinishRun(record); !s.ok()) MLOG(Error) << "catalog: " << s.ToString();
   if (repo.ok() && !outcome.ok()) {
     // The previous mirror keeps being served; only the state says the last sync failed.
-    (void)catalog_.SetRepoState(repo->id, cancelled && repo->last_success_at > 0 ? "ready"
-                                          : cancelled ? "new" : "failed", Now());
+    (void)catalog_.SetRepoState(repo->id,
+                                cancelled && repo->last_success_at > 0 ? "ready"
+                                : cancelled                            ? "new"
+                                                                       : "failed",
+                                Now());
   }
   metrics_.RecordSync(outcome.ok() ? "succeeded" : (cancelled ? "cancelled" : "failed"), seconds);
   metrics_.AddFetchedBytes(result.received_bytes);
   if (outcome.ok()) {
-    MLOG(Info) << "sync " << name << " (run " << run_id << ") succeeded in " << seconds << " s: "
-               << result.refs_added << " refs added, " << result.refs_updated << " updated, "
-               << result.refs_deleted << " deleted, " << result.received_bytes << " bytes";
+    MLOG(Info) << "sync " << name << " (run " << run_id << ") succeeded in " << seconds
+               << " s: " << result.refs_added << " refs added, " << result.refs_updated
+               << " updated, " << result.refs_deleted << " deleted, " << result.received_bytes
+               << " bytes";
     if (!result.maintenance_error.empty()) {
       MLOG(Warning) << "maintenance of " << name << " failed: " << result.maintenance_error;
     }

@@ -84,8 +84,8 @@ class SyncScheduler final : public SyncService {
 
   mutable std::mutex mu_;
   std::condition_variable run_finished_;
-  std::map<std::string, RepoSlot> slots_;       // repos with queued or running work
-  std::map<int64_t, SyncRunView> live_runs_;    // queued or running, with live progress
+  std::map<std::string, RepoSlot> slots_;     // repos with queued or running work
+  std::map<int64_t, SyncRunView> live_runs_;  // queued or running, with live progress
   std::set<std::string> servable_;
   int running_ = 0;
   bool shutting_down_ = false;

@@ -147,5 +147,4 @@ Status RunGitCommand(const std::vector<std::string>& argv, std::string_view stdi
   return Internal(message);
 }
 
-
 }  // namespace mirrord

@@ -61,7 +61,8 @@ Status RunMaintenance(const std::filesystem::path& dir, const std::string& git_b
   bool repack = !(census.packs == 1 && census.bitmaps >= 1) &&
                 (census.packs > 0 || HasLooseObjects(dir / "objects"));
   if (repack) {
-    RETURN_IF_ERROR(RunGitCommand({git_binary, "-C", dir.string(), "repack", "-a", "-d", "-b", "-q"}));
+    RETURN_IF_ERROR(
+        RunGitCommand({git_binary, "-C", dir.string(), "repack", "-a", "-d", "-b", "-q"}));
   }
   return RunGitCommand(
       {git_binary, "-C", dir.string(), "commit-graph", "write", "--reachable", "--no-progress"});

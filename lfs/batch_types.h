@@ -26,7 +26,7 @@ struct LfsBatchRequest {
   std::vector<std::string> transfers;  // empty means ["basic"]
   std::string ref;                     // "" when absent; else e.g. "refs/heads/main"
   std::vector<LfsBatchObjectRequest> objects;
-  std::string hash_algo;               // "" when absent (means sha256)
+  std::string hash_algo;  // "" when absent (means sha256)
 };
 
 // One action (download/upload/verify) of an object.
