@@ -161,7 +161,7 @@ Result<RepoStatus> SyncScheduler::RegisterRepo(const RepoSpec& in) {
       return AlreadyExists("repository " + name + " is already mirrored from another source (" +
                            RedactUrlCredentials(UpstreamUrl(*existing).value_or("?")) + ")");
     }
-    return BuildStatus(*existing);
+    return BuildStatus(*existing, StorePhysicalBytes());
   }
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
   RepoRecord record;
@@ -175,7 +175,7 @@ Result<RepoStatus> SyncScheduler::RegisterRepo(const RepoSpec& in) {
   MLOG(Info) << "registered " << name << " from "
              << RedactUrlCredentials(UpstreamUrl(inserted).value_or("?"));
   RefreshRepoGauges();
-  return BuildStatus(inserted);
+  return BuildStatus(inserted, StorePhysicalBytes());
 }
 
 Result<int64_t> SyncScheduler::RequestSync(std::string_view name_in, SyncTrigger trigger) {
@@ -368,8 +368,9 @@ Result<std::vector<RepoStatus>> SyncScheduler::ListRepos() {
   ASSIGN_OR_RETURN(std::vector<RepoRecord> repos, catalog_.ListRepos());
   std::vector<RepoStatus> out;
   out.reserve(repos.size());
+  const uint64_t physical = StorePhysicalBytes();  // one walk of the store for the whole list
   for (const RepoRecord& r : repos) {
-    ASSIGN_OR_RETURN(RepoStatus s, BuildStatus(r));
+    ASSIGN_OR_RETURN(RepoStatus s, BuildStatus(r, physical));
     out.push_back(std::move(s));
   }
   return out;
@@ -378,7 +379,7 @@ Result<std::vector<RepoStatus>> SyncScheduler::ListRepos() {
 Result<RepoStatus> SyncScheduler::GetRepoStatus(std::string_view name_in) {
   ASSIGN_OR_RETURN(std::string name, ValidateRepoName(name_in));
   ASSIGN_OR_RETURN(RepoRecord repo, catalog_.GetRepo(name));
-  return BuildStatus(repo);
+  return BuildStatus(repo, StorePhysicalBytes());
 }
 
 Status SyncScheduler::RemoveRepo(std::string_view name_in) {
@@ -436,7 +437,14 @@ std::string SyncScheduler::UpstreamToken(const RepoRecord& repo) const {
   return *token;
 }
 
-Result<RepoStatus> SyncScheduler::BuildStatus(const RepoRecord& repo) {
+uint64_t SyncScheduler::StorePhysicalBytes() const {
+  if (lfs_ == nullptr) return 0;
+  Result<BlobStore::Usage> usage = lfs_->StoreUsage();
+  return usage.ok() ? usage->bytes : 0;
+}
+
+Result<RepoStatus> SyncScheduler::BuildStatus(const RepoRecord& repo,
+                                              uint64_t store_physical_bytes) {
   RepoStatus s;
   s.name = repo.name;
   s.upstream = repo.upstream;
@@ -454,10 +462,7 @@ Result<RepoStatus> SyncScheduler::BuildStatus(const RepoRecord& repo) {
   s.lfs_present_objects = lfs.present_objects;
   s.lfs_present_bytes = lfs.present_bytes;
   s.lfs_failed_objects = lfs.failed_objects;
-  if (lfs_ != nullptr) {
-    Result<BlobStore::Usage> usage = lfs_->StoreUsage();
-    if (usage.ok()) s.store_physical_bytes = usage->bytes;
-  }
+  s.store_physical_bytes = store_physical_bytes;
   std::lock_guard lock(mu_);
   auto slot = slots_.find(repo.name);
   if (slot != slots_.end()) {

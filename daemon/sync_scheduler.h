@@ -71,7 +71,10 @@ class SyncScheduler final : public SyncService {
                   std::shared_ptr<std::atomic<bool>> cancel);
   Result<std::string> UpstreamUrl(const RepoRecord& repo) const;
   std::string UpstreamToken(const RepoRecord& repo) const;
-  Result<RepoStatus> BuildStatus(const RepoRecord& repo);
+  // `store_physical_bytes`: StorePhysicalBytes(), computed once per answer (it walks the store).
+  Result<RepoStatus> BuildStatus(const RepoRecord& repo, uint64_t store_physical_bytes);
+  // The LFS blob store's size on disk (0 without LFS or when it cannot be read).
+  uint64_t StorePhysicalBytes() const;
   void RefreshRepoGauges();
   int64_t Now() const { return ToUnixSeconds(clock_.Now()); }
 
