@@ -276,7 +276,7 @@ bench_mirrord_sync() {
   done
   # First arrival time of each phase, relative to the start: "fetching=0.3 publishing=41.2 ..."
   BENCH_PHASES=$(awk -v t0="$t0" '
-    { if (match($0, /"phase":"[a-z]*"/)) { p = substr($0, RSTART + 9, RLENGTH - 10)
+    { if (match($0, /"phase":"[a-z-]*"/)) { p = substr($0, RSTART + 9, RLENGTH - 10)
         if (!(p in seen)) { seen[p] = 1; printf "%s%s=%.1f", sep, p, $1 - t0; sep = " " } } }
     END { print "" }' "$out")
 }

@@ -28,8 +28,8 @@ std::string_view SyncTriggerName(SyncTrigger t);
 
 // Live progress of one sync, as shown by `mirrorctl sync`.
 struct SyncProgress {
-  std::string phase;  // "queued", "connecting", "fetching", "verifying", "publishing",
-                      // "maintenance", "done"
+  std::string phase;  // "queued", "connecting", "fetching", "verifying", "lfs-scan", "lfs",
+                      // "publishing", "maintenance", "done"
   uint64_t received_objects = 0;
   uint64_t total_objects = 0;
   uint64_t indexed_objects = 0;

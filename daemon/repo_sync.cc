@@ -81,7 +81,9 @@ Result<RepoSyncResult> SyncRepository(const RepoSyncRequest& request) {
 
   std::optional<LfsSyncOutcome> lfs;
   if (request.lfs_phase) {
-    progress.Phase("lfs");
+    // "lfs" (with its counters) starts once the scan knows what to fetch; until then a
+    // client would see "0/0 objects" for the whole scan.
+    progress.Phase("lfs-scan");
     ASSIGN_OR_RETURN(lfs, request.lfs_phase(fetched.refs, [&progress](const SyncProgress& p) {
       progress.Lfs(p);
     }));
