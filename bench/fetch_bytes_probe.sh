@@ -20,7 +20,11 @@ bench_mirrord_sync big "$url"
 git clone -q --mirror "$url" "$BENCH_WORK/gitm"
 git -C "$BENCH_WORK/upstream/big.git" fast-import --quiet <"$cache/incr-1.fi"
 bench_mirrord_sync big "$url"
+before=$(ls "$BENCH_WORK/gitm/objects/pack/"*.pack)
 git -C "$BENCH_WORK/gitm" fetch -q --prune
+for p in "$BENCH_WORK/gitm/objects/pack/"*.pack; do
+  grep -qxF "$p" <<<"$before" || echo "git fetch received a pack of $(stat -c %s "$p") bytes"
+done
 echo "mirrord syncs (initial, incremental):"
 grep -o 'sync big (run [0-9]*) succeeded in .*' "$MIRRORD_LOG"
 echo "pack directories after the incremental step:"

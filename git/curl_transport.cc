@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "git/upload_pack_request.h"
 
 namespace mirrord {
 namespace {
@@ -295,6 +296,7 @@ Status CurlStream::Start() {
     if (next != nullptr) list = next;
   };
   if (post_) {
+    if (!opt.extra_haves.empty()) request_body_ = WithExtraHaves(request_body_, opt.extra_haves);
     add("Content-Type: application/x-git-upload-pack-request");
     add("Accept: application/x-git-upload-pack-result");
     add("Expect:");  // no 100-continue round trip

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -27,6 +28,10 @@ struct HttpTransportOptions {
   std::chrono::seconds connect_timeout{30};   // TCP + TLS handshake
   const std::atomic<bool>* cancel = nullptr;  // set to abort promptly (polled every 100 ms)
   long max_redirects = 5;  // followed on the first (ref advertisement) request only
+  // Objects the local repository has (its ref tips), sent as extra "have" lines in the final
+  // upload-pack request so the upstream leaves out everything they reach
+  // (upload_pack_request.h says why libgit2's own haves are not enough).
+  std::vector<std::string> extra_haves;
 };
 
 // Per-fetch state shared by the fetcher and the transport streams it creates: the options,

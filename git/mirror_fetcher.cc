@@ -11,6 +11,7 @@
 #include "git/curl_transport.h"
 #include "git/libgit2_status.h"
 #include "git/mirror_repository.h"
+#include "git/upload_pack_request.h"
 
 namespace mirrord {
 namespace {
@@ -173,6 +174,35 @@ Status PruneStaging(git_repository* repo,
   return Status::Ok();
 }
 
+// The distinct targets of the mirror's direct refs, branch tips first (they reach the most),
+// at most kMaxExtraHaves: the extra haves of the final negotiation request.
+Result<std::vector<std::string>> CollectLocalTips(git_repository* repo) {
+  git_reference_iterator* raw = nullptr;
+  int rc = git_reference_iterator_new(&raw, repo);
+  ReferenceIteratorPtr iter(raw);
+  if (rc < 0) return Libgit2Status(rc, "list local refs");
+  std::vector<std::string> heads;
+  std::vector<std::string> others;
+  std::set<std::string> seen;
+  git_reference* ref_raw = nullptr;
+  while ((rc = git_reference_next(&ref_raw, iter.get())) == 0) {
+    ReferencePtr ref(ref_raw);
+    const git_oid* target = git_reference_target(ref.get());
+    if (target == nullptr) continue;  // symbolic
+    std::string hex = OidHex(*target);
+    if (!seen.insert(hex).second) continue;
+    std::string_view name = git_reference_name(ref.get());
+    bool is_head = name.starts_with("refs/heads/") ||
+                   name.starts_with(std::string(kStagingRefPrefix) + "heads/");
+    (is_head ? heads : others).push_back(std::move(hex));
+  }
+  if (rc != GIT_ITEROVER) return Libgit2Status(rc, "list local refs");
+  heads.insert(heads.end(), std::make_move_iterator(others.begin()),
+               std::make_move_iterator(others.end()));
+  if (heads.size() > kMaxExtraHaves) heads.resize(kMaxExtraHaves);
+  return heads;
+}
+
 }  // namespace
 
 Result<std::string> StagingRefspec(std::string_view refspec) {
@@ -205,16 +235,17 @@ Result<FetchResult> FetchMirror(const std::filesystem::path& dir, const FetchOpt
   ASSIGN_OR_RETURN(ParsedRefspecs specs, ParseRefspecs(options.refspecs));
   std::string url_for_messages = RedactUrlCredentials(options.url);
 
+  if (options.cancel != nullptr && options.cancel->load()) return Cancelled("fetch cancelled");
+  ASSIGN_OR_RETURN(RepositoryPtr repo, OpenBareRepository(dir.string()));
+
   HttpTransportOptions http;
   http.token = options.token;
   http.stall_timeout = options.stall_timeout;
   http.connect_timeout = options.connect_timeout;
   http.cancel = options.cancel;
+  ASSIGN_OR_RETURN(http.extra_haves, CollectLocalTips(repo.get()));
   // Declared before the remote: the remote's transport uses it until the remote is freed.
   FetchContext ctx(options, std::move(http));
-  if (CancelRequested(ctx)) return Cancelled("fetch cancelled");
-
-  ASSIGN_OR_RETURN(RepositoryPtr repo, OpenBareRepository(dir.string()));
   git_remote* raw_remote = nullptr;
   // Anonymous (no name): nothing is written to the mirror's configuration. url.*.insteadOf
   // is skipped: the URL is used exactly as configured, and libgit2 1.5's insteadOf lookup
