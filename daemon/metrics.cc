@@ -2,6 +2,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <array>
 #include <sstream>
 
@@ -9,11 +10,29 @@ namespace mirrord {
 namespace {
 constexpr std::array<std::string_view, 3> kOutcomes = {"succeeded", "failed", "cancelled"};
 constexpr std::array<std::string_view, 4> kRepoStates = {"new", "syncing", "ready", "failed"};
+constexpr std::array<std::string_view, 3> kTriggers = {"webhook", "poll", "manual"};
+constexpr std::array<std::string_view, 9> kFailureReasons = {
+    "not_found", "permission_denied", "rate_limited", "unavailable",
+    "timeout",   "data_loss",         "lfs",          "disk",
+    "other"};
+constexpr std::array<std::string_view, 5> kWebhookEvents = {"push", "create", "delete", "ping",
+                                                            "repository"};
+constexpr std::array<std::string_view, 6> kWebhookOutcomes = {
+    "queued", "ignored", "duplicate", "unauthorized", "too_large", "bad_request"};
+constexpr std::array<std::string_view, 3> kPollResults = {"changed", "unchanged", "failed"};
+constexpr std::array<std::string_view, 2> kStoreKinds = {"git", "lfs"};
+
+// Push-to-servable on a LAN is sub-second; a poll-triggered sync waits up to the interval.
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries buckets{
+      0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 14400};
+  return buckets;
+}
 
 // From sub-second incremental fetches to multi-hour initial mirrors of weight repos.
 const prometheus::Histogram::BucketBoundaries& SyncDurationBuckets() {
-  static const prometheus::Histogram::BucketBoundaries buckets{
-      0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400};
+  static const prometheus::Histogram::BucketBoundaries buckets{0.1, 0.25, 0.5, 1,   2.5,  5,    10,
+                                                               30,  60,   300, 900, 3600, 14400};
   return buckets;
 }
 }  // namespace
@@ -41,13 +60,66 @@ Metrics::Metrics()
                          .Name("mirrord_syncs_running")
                          .Help("Syncs running right now.")
                          .Register(*registry_)
-                         .Add({})) {
+                         .Add({})),
+      trigger_to_servable_(prometheus::BuildHistogram()
+                               .Name("mirrord_sync_trigger_to_servable_seconds")
+                               .Help("From a sync's trigger (webhook, poll, manual) to its "
+                                     "result being servable.")
+                               .Register(*registry_)),
+      push_to_servable_(prometheus::BuildHistogram()
+                            .Name("mirrord_push_to_servable_seconds")
+                            .Help("From an upstream push (time in the webhook payload) to the "
+                                  "pushed refs being servable.")
+                            .Register(*registry_)
+                            .Add({}, LatencyBuckets())),
+      queue_depth_(prometheus::BuildGauge()
+                       .Name("mirrord_sync_queue_depth")
+                       .Help("Syncs queued and not yet started.")
+                       .Register(*registry_)
+                       .Add({})),
+      sync_failures_(prometheus::BuildCounter()
+                         .Name("mirrord_sync_failures_total")
+                         .Help("Failed syncs by reason.")
+                         .Register(*registry_)),
+      webhook_deliveries_(prometheus::BuildCounter()
+                              .Name("mirrord_webhook_deliveries_total")
+                              .Help("Webhook deliveries received, by event and outcome.")
+                              .Register(*registry_)),
+      polls_(prometheus::BuildCounter()
+                 .Name("mirrord_polls_total")
+                 .Help("Polls of upstream ref advertisements, by result.")
+                 .Register(*registry_)),
+      upstreams_paused_(prometheus::BuildGauge()
+                            .Name("mirrord_upstreams_paused")
+                            .Help("Upstream hosts paused by a rate limit right now.")
+                            .Register(*registry_)
+                            .Add({})),
+      lfs_fetched_bytes_(prometheus::BuildCounter()
+                             .Name("mirrord_lfs_fetched_bytes_total")
+                             .Help("Bytes of LFS objects received from upstreams.")
+                             .Register(*registry_)
+                             .Add({})),
+      store_bytes_(prometheus::BuildGauge()
+                       .Name("mirrord_store_bytes")
+                       .Help("Bytes on disk, by kind (git mirrors, LFS blob store).")
+                       .Register(*registry_)) {
   // Create every labelled series up front so dashboards see zeros, not gaps.
   for (auto outcome : kOutcomes) {
     syncs_.Add({{"outcome", std::string(outcome)}});
     sync_duration_.Add({{"outcome", std::string(outcome)}}, SyncDurationBuckets());
   }
   for (auto state : kRepoStates) repos_.Add({{"state", std::string(state)}});
+  for (auto trigger : kTriggers) {
+    trigger_to_servable_.Add({{"trigger", std::string(trigger)}}, LatencyBuckets());
+  }
+  for (auto reason : kFailureReasons) sync_failures_.Add({{"reason", std::string(reason)}});
+  for (auto event : kWebhookEvents) {
+    for (auto outcome : kWebhookOutcomes) {
+      webhook_deliveries_.Add({{"event", std::string(event)}, {"outcome", std::string(outcome)}});
+    }
+  }
+  for (auto result : kPollResults) polls_.Add({{"result", std::string(result)}});
+  for (auto kind : kStoreKinds) store_bytes_.Add({{"kind", std::string(kind)}});
 }
 
 void Metrics::RecordSync(std::string_view outcome, double seconds) {
@@ -57,7 +129,9 @@ void Metrics::RecordSync(std::string_view outcome, double seconds) {
   sync_duration_.Add(labels, SyncDurationBuckets()).Observe(seconds);
 }
 
-void Metrics::AddFetchedBytes(uint64_t bytes) { fetched_bytes_.Increment(static_cast<double>(bytes)); }
+void Metrics::AddFetchedBytes(uint64_t bytes) {
+  fetched_bytes_.Increment(static_cast<double>(bytes));
+}
 
 void Metrics::SetReposByState(const std::map<std::string, int64_t>& counts) {
   for (auto state : kRepoStates) {
@@ -68,6 +142,42 @@ void Metrics::SetReposByState(const std::map<std::string, int64_t>& counts) {
 }
 
 void Metrics::SetSyncsRunning(int64_t running) { syncs_running_.Set(static_cast<double>(running)); }
+
+void Metrics::RecordTriggerToServable(std::string_view trigger, double seconds) {
+  trigger_to_servable_.Add({{"trigger", std::string(trigger)}}, LatencyBuckets()).Observe(seconds);
+}
+
+void Metrics::RecordPushToServable(double seconds) { push_to_servable_.Observe(seconds); }
+
+void Metrics::SetQueueDepth(int64_t queued) { queue_depth_.Set(static_cast<double>(queued)); }
+
+void Metrics::RecordSyncFailure(std::string_view reason) {
+  sync_failures_.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::RecordWebhookDelivery(std::string_view event, std::string_view outcome) {
+  bool known =
+      std::find(kWebhookEvents.begin(), kWebhookEvents.end(), event) != kWebhookEvents.end();
+  webhook_deliveries_
+      .Add({{"event", known ? std::string(event) : "other"}, {"outcome", std::string(outcome)}})
+      .Increment();
+}
+
+void Metrics::RecordPoll(std::string_view result) {
+  polls_.Add({{"result", std::string(result)}}).Increment();
+}
+
+void Metrics::SetUpstreamsPaused(int64_t paused) {
+  upstreams_paused_.Set(static_cast<double>(paused));
+}
+
+void Metrics::AddLfsFetchedBytes(uint64_t bytes) {
+  lfs_fetched_bytes_.Increment(static_cast<double>(bytes));
+}
+
+void Metrics::SetStoreBytes(std::string_view kind, uint64_t bytes) {
+  store_bytes_.Add({{"kind", std::string(kind)}}).Set(static_cast<double>(bytes));
+}
 
 std::string Metrics::Render() const {
   std::ostringstream out;

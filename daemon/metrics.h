@@ -28,6 +28,29 @@ class Metrics {
   void SetReposByState(const std::map<std::string, int64_t>& counts);
   void SetSyncsRunning(int64_t running);
 
+  // Sync latency, measured from what triggered a sync to the moment its result is servable.
+  // `trigger` is "webhook", "poll" or "manual".
+  void RecordTriggerToServable(std::string_view trigger, double seconds);
+  // From the upstream push (the push time a webhook payload carries) to servable.
+  void RecordPushToServable(double seconds);
+  // Syncs waiting to run (queued, not yet started).
+  void SetQueueDepth(int64_t queued);
+  // One failed sync by reason: "not_found", "permission_denied", "rate_limited",
+  // "unavailable", "timeout", "data_loss", "lfs", "disk", "other".
+  void RecordSyncFailure(std::string_view reason);
+  // One webhook delivery: `event` is the X-GitHub-Event ("push", "ping", ...; "other" for
+  // events mirrord does not handle); `outcome` is "queued", "ignored", "duplicate",
+  // "unauthorized", "too_large" or "bad_request".
+  void RecordWebhookDelivery(std::string_view event, std::string_view outcome);
+  // One poll of an upstream's ref advertisement: `result` is "changed", "unchanged" or
+  // "failed".
+  void RecordPoll(std::string_view result);
+  // Upstream hosts paused by a rate limit right now.
+  void SetUpstreamsPaused(int64_t paused);
+  void AddLfsFetchedBytes(uint64_t bytes);
+  // Bytes on disk: `kind` is "git" (the bare mirrors) or "lfs" (the blob store).
+  void SetStoreBytes(std::string_view kind, uint64_t bytes);
+
   // The Prometheus text exposition format (version 0.0.4).
   std::string Render() const;
 
@@ -38,6 +61,15 @@ class Metrics {
   prometheus::Counter& fetched_bytes_;
   prometheus::Family<prometheus::Gauge>& repos_;
   prometheus::Gauge& syncs_running_;
+  prometheus::Family<prometheus::Histogram>& trigger_to_servable_;
+  prometheus::Histogram& push_to_servable_;
+  prometheus::Gauge& queue_depth_;
+  prometheus::Family<prometheus::Counter>& sync_failures_;
+  prometheus::Family<prometheus::Counter>& webhook_deliveries_;
+  prometheus::Family<prometheus::Counter>& polls_;
+  prometheus::Gauge& upstreams_paused_;
+  prometheus::Counter& lfs_fetched_bytes_;
+  prometheus::Family<prometheus::Gauge>& store_bytes_;
 };
 
 }  // namespace mirrord
