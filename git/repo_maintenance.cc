@@ -1,47 +1,22 @@
 #include "git/repo_maintenance.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <string_view>
+#include <fstream>
 #include <system_error>
 #include <vector>
 
-#include "common/file_util.h"
-#include "common/log.h"
 #include "git/git_command.h"
-
-extern char** environ;
 
 namespace mirrord {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct PackCensus {
-  int packs = 0;
-  int bitmaps = 0;
-};
-
-PackCensus CountPacks(const fs::path& pack_dir) {
-  PackCensus c;
+bool HasObjects(const fs::path& objects) {
   std::error_code ec;
-  for (auto it = fs::directory_iterator(pack_dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
-    std::string name = it->path().filename().string();
-    if (!name.starts_with("pack-")) continue;
-    if (name.ends_with(".pack")) ++c.packs;
-    if (name.ends_with(".bitmap")) ++c.bitmaps;
+  for (auto it = fs::directory_iterator(objects / "pack", ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->path().extension() == ".pack") return true;
   }
-  return c;
-}
-
-bool HasLooseObjects(const fs::path& objects) {
-  std::error_code ec;
   for (auto it = fs::directory_iterator(objects, ec); !ec && it != fs::end(it); it.increment(ec)) {
     std::string name = it->path().filename().string();
     if (name.size() != 2 || !it->is_directory(ec)) continue;
@@ -50,22 +25,38 @@ bool HasLooseObjects(const fs::path& objects) {
   return false;
 }
 
+// True when a full repack is due; creates the marker (counting from now) when absent.
+bool FullRepackDue(const fs::path& marker, std::chrono::seconds interval) {
+  std::error_code ec;
+  fs::file_time_type last = fs::last_write_time(marker, ec);
+  if (ec) {
+    std::ofstream(marker).flush();
+    return interval.count() <= 0;
+  }
+  return fs::file_time_type::clock::now() - last >= interval;
+}
+
 }  // namespace
 
-Status RunMaintenance(const std::filesystem::path& dir, const std::string& git_binary) {
+Status RunMaintenance(const std::filesystem::path& dir, const MaintenanceOptions& options) {
   std::error_code ec;
-  if (!fs::is_directory(dir / "objects", ec)) {
-    return NotFound(dir.string() + " is not a git repository");
+  const fs::path objects = dir / "objects";
+  if (!fs::is_directory(objects, ec)) return NotFound(dir.string() + " is not a git repository");
+  if (HasObjects(objects)) {
+    const fs::path marker = objects / "info" / "mirrord-full-repack";
+    bool full = FullRepackDue(marker, options.full_repack_interval);
+    std::vector<std::string> repack = {options.git_binary, "-C", dir.string(), "repack"};
+    if (full) {
+      repack.push_back("-a");
+    } else {
+      repack.push_back("--geometric=2");
+    }
+    repack.insert(repack.end(), {"-d", "--write-midx", "--write-bitmap-index", "-q"});
+    RETURN_IF_ERROR(RunGitCommand(repack));
+    if (full) fs::last_write_time(marker, fs::file_time_type::clock::now(), ec);
   }
-  PackCensus census = CountPacks(dir / "objects" / "pack");
-  bool repack = !(census.packs == 1 && census.bitmaps >= 1) &&
-                (census.packs > 0 || HasLooseObjects(dir / "objects"));
-  if (repack) {
-    RETURN_IF_ERROR(
-        RunGitCommand({git_binary, "-C", dir.string(), "repack", "-a", "-d", "-b", "-q"}));
-  }
-  return RunGitCommand(
-      {git_binary, "-C", dir.string(), "commit-graph", "write", "--reachable", "--no-progress"});
+  return RunGitCommand({options.git_binary, "-C", dir.string(), "commit-graph", "write",
+                        "--reachable", "--no-progress"});
 }
 
 }  // namespace mirrord
