@@ -289,3 +289,262 @@ bench_median() {
 bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 bench_mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+
+# ---------------------------------------------------------------------------------------
+# Git LFS helpers (lfs_fetch_bench.sh, lfs_serve_bench.sh)
+#
+#   bench_lfs_objects MIB COUNT SEED   COUNT incompressible objects of MIB MiB, generated once
+#                                      into $BENCH_LFS_CACHE (default /var/tmp/mirrord-bench-lfs,
+#                                      outside the repository); prints their oids, one a line.
+#                                      The object files are $BENCH_LFS_CACHE/objects/<oid>.
+#   bench_lfs_repo DIR OID...          creates the bare repo DIR (branch main, one commit) whose
+#                                      tree holds an LFS pointer per OID (weights/<n>.bin) and a
+#                                      .gitattributes tracking *.bin
+#   bench_start_lfs_upstream GITROOT   nginx serving the bare repos under GITROOT (fcgiwrap +
+#                                      git http-backend), the LFS Batch API of every repo
+#                                      (lfs_batch_server.py behind nginx) and the objects of
+#                                      $BENCH_LFS_CACHE/objects at /lfs/objects/ with sendfile;
+#                                      sets LFS_UPSTREAM_URL (http://127.0.0.1:PORT)
+#   bench_start_static_http ROOT       nginx (2 workers, sendfile on) serving the files under
+#                                      ROOT at /files/; sets STATIC_HTTP_URL
+#   bench_netem_on MS, bench_netem_off `tc qdisc add dev lo root netem delay MSms`, removed by
+#                                      bench_netem_off and by the EXIT trap. on: 1 (reason in
+#                                      BENCH_NETEM_ERROR) where the kernel or the container
+#                                      refuses it, or when lo already has a root qdisc
+#   bench_log_secs LOG FROM TO         seconds between the first line of mirrord's log LOG
+#                                      matching the ERE FROM and the last later line matching
+#                                      the ERE TO (n/a if none); the log stamps milliseconds
+#   bench_fsync FILE...                fsyncs the files (GNU sync FILE...); sets BENCH_WALL
+#   bench_measure_cpu CMD...           bench_measure, plus BENCH_CPU: CPU seconds (user + system)
+#                                      of CMD and its waited-for descendants
+#   bench_cpu_secs PID                 CPU seconds (user + system) PID has used so far
+#   bench_lfs_init                     bench_init, with an EXIT trap that also undoes
+#                                      bench_netem_on and removes bench_lfs_tmpdir's directories
+#   bench_lfs_tmpdir BASE              a directory under BASE (e.g. /dev/shm) removed at exit;
+#                                      sets BENCH_LFS_TMPDIR
+
+BENCH_LFS_CACHE=${BENCH_LFS_CACHE:-/var/tmp/mirrord-bench-lfs}
+BENCH_NETEM=0
+
+bench_lfs_objects() {
+  local mib=$1 count=$2 seed=$3 i oid tmp
+  local index=$BENCH_LFS_CACHE/index
+  mkdir -p "$BENCH_LFS_CACHE/objects" || bench_die "cannot create $BENCH_LFS_CACHE"
+  touch "$index"
+  for i in $(seq "$count"); do
+    oid=$(awk -v k="$mib $seed $i" '$1 " " $2 " " $3 == k { print $4 }' "$index" | tail -n 1)
+    if [[ -z $oid || ! -f $BENCH_LFS_CACHE/objects/$oid ]]; then
+      bench_log "generating a $mib MiB object (seed $seed, #$i) into $BENCH_LFS_CACHE"
+      tmp=$BENCH_LFS_CACHE/objects/tmp.$$
+      # AES-CTR keystream: incompressible, the same bytes for the same seed, fast.
+      openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass "pass:mirrord-bench-$seed-$i" \
+        </dev/zero 2>/dev/null | head -c $((mib << 20)) >"$tmp"
+      [[ $(stat -c %s "$tmp" 2>/dev/null) == $((mib << 20)) ]] ||
+        bench_die "generating a $mib MiB object failed"
+      oid=$(sha256sum "$tmp" | cut -d' ' -f1)
+      mv "$tmp" "$BENCH_LFS_CACHE/objects/$oid"
+      echo "$mib $seed $i $oid" >>"$index"
+    fi
+    echo "$oid"
+  done
+}
+
+bench_lfs_repo() {
+  local dir=$1 oid n=0
+  shift
+  local work=$BENCH_WORK/lfs-repo.$$
+  rm -rf "$work"
+  git init -q "$work" || bench_die "git init failed"
+  mkdir -p "$work/weights"
+  echo '*.bin filter=lfs diff=lfs merge=lfs -text' >"$work/.gitattributes"
+  for oid in "$@"; do
+    n=$((n + 1))
+    printf 'version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %s\n' \
+      "$oid" "$(stat -c %s "$BENCH_LFS_CACHE/objects/$oid")" >"$work/weights/$n.bin"
+  done
+  # Plain git (no LFS filter configured): the pointer files are committed as they are.
+  { git -C "$work" add -A && git -C "$work" commit -q -m weights; } ||
+    bench_die "committing the pointers failed"
+  rm -rf "$dir"
+  git clone -q --bare "$work" "$dir" || bench_die "bare clone failed"
+  rm -rf "$work"
+}
+
+# Writes the nginx.conf of a bench_start_* server into DIR: the common http{} settings plus
+# the server block read from stdin.
+bench_nginx_conf() {
+  local dir=$1 t
+  {
+    printf 'user root;\nworker_processes 2;\ndaemon off;\npid %s/nginx.pid;\n' "$dir"
+    printf 'error_log %s/error.log warn;\nevents { worker_connections 1024; }\n' "$dir"
+    printf 'http {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n'
+    printf '  default_type application/octet-stream;\n'
+    for t in client_body proxy fastcgi uwsgi scgi; do
+      printf '  %s_temp_path %s/tmp/%s;\n' "$t" "$dir" "$t"
+    done
+    cat
+    printf '}\n'
+  } >"$dir/nginx.conf"
+}
+
+# Starts the nginx of DIR (config from bench_nginx_conf) and waits for URL.
+bench_nginx_run() {
+  local dir=$1 url=$2
+  setsid nginx -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/nginx.out" 2>&1 </dev/null &
+  BENCH_PIDS+=(-$!)
+  bench_wait_http "$url/" 20 || bench_die "nginx did not start: $(cat "$dir/error.log")"
+}
+
+bench_start_lfs_upstream() {
+  local root=$1
+  local dir=$BENCH_WORK/nginx-$((++BENCH_NGINX_SEQ))
+  local port sock batch_port
+  mkdir -p "$dir/tmp"
+  port=$(bench_free_port)
+  sock=$dir/fcgiwrap.sock
+  setsid fcgiwrap -c 16 -s "unix:$sock" >"$dir/fcgiwrap.log" 2>&1 </dev/null &
+  BENCH_PIDS+=(-$!)
+  setsid python3 "$BENCH_ROOT/bench/lfs_batch_server.py" "$BENCH_LFS_CACHE/objects" \
+    "$dir/batch.port" >"$dir/batch.log" 2>&1 </dev/null &
+  BENCH_PIDS+=(-$!)
+  for _ in $(seq 100); do [[ -S $sock && -s $dir/batch.port ]] && break; sleep 0.05; done
+  [[ -S $sock ]] || bench_die "fcgiwrap did not start: $(cat "$dir/fcgiwrap.log")"
+  [[ -s $dir/batch.port ]] || bench_die "lfs_batch_server.py did not start: $(cat "$dir/batch.log")"
+  batch_port=$(cat "$dir/batch.port")
+  bench_nginx_conf "$dir" <<EOF
+  server {
+    listen 127.0.0.1:$port;
+    client_max_body_size 0;
+    location ~ /info/lfs/ {
+      proxy_pass http://127.0.0.1:$batch_port;
+      proxy_set_header Host \$http_host;
+    }
+    location /lfs/objects/ {
+      alias $BENCH_LFS_CACHE/objects/;
+    }
+    location / {
+      include /etc/nginx/fastcgi_params;
+      fastcgi_pass unix:$sock;
+      fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
+      fastcgi_param GIT_PROJECT_ROOT $root;
+      fastcgi_param GIT_HTTP_EXPORT_ALL "";
+      fastcgi_param PATH_INFO \$uri;
+      fastcgi_read_timeout 600s;
+      fastcgi_max_temp_file_size 0;
+      fastcgi_buffers 64 64k;
+    }
+  }
+EOF
+  LFS_UPSTREAM_URL=http://127.0.0.1:$port
+  bench_nginx_run "$dir" "$LFS_UPSTREAM_URL"
+}
+
+bench_start_static_http() {
+  local root=$1
+  local dir=$BENCH_WORK/nginx-$((++BENCH_NGINX_SEQ))
+  local port
+  mkdir -p "$dir/tmp"
+  port=$(bench_free_port)
+  bench_nginx_conf "$dir" <<EOF
+  server {
+    listen 127.0.0.1:$port;
+    location /files/ {
+      alias $root/;
+    }
+  }
+EOF
+  STATIC_HTTP_URL=http://127.0.0.1:$port
+  bench_nginx_run "$dir" "$STATIC_HTTP_URL"
+}
+
+bench_netem_on() {
+  BENCH_NETEM_ERROR=
+  if ! command -v tc >/dev/null; then
+    BENCH_NETEM_ERROR="no tc (Debian package iproute2)"
+    return 1
+  fi
+  # Never replace a qdisc someone else put on lo (its default is "noqueue").
+  local current
+  current=$(tc qdisc show dev lo | head -n 1)
+  if [[ -n $current && $current != "qdisc noqueue"* ]]; then
+    BENCH_NETEM_ERROR="lo already has a root qdisc ($current); not touching it"
+    return 1
+  fi
+  local err
+  if ! err=$(tc qdisc add dev lo root netem delay "${1}ms" 2>&1); then
+    BENCH_NETEM_ERROR="\`tc qdisc add dev lo root netem delay ${1}ms\` is refused on this machine: $err"
+    return 1
+  fi
+  BENCH_NETEM=1
+  # A netem left on lo would slow every local connection of the machine: remove it on any
+  # exit (INT and TERM exit through this trap as well, see bench_init).
+  trap bench_lfs_exit EXIT
+  bench_log "netem: ${1} ms delay on every packet through lo"
+}
+
+bench_netem_off() {
+  ((BENCH_NETEM)) || return 0
+  if tc qdisc del dev lo root 2>/dev/null; then
+    bench_log "netem removed from lo"
+  else
+    bench_log "WARNING: removing the netem qdisc from lo failed: run 'tc qdisc del dev lo root'"
+  fi
+  BENCH_NETEM=0
+}
+
+bench_log_secs() {
+  local log=$1 from=$2 to=$3
+  awk -v from="$from" -v to="$to" '
+    function secs(ts, a) { split(substr(ts, 12, 12), a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
+    !started && $0 ~ from { started = 1; t0 = secs($1); next }
+    started && $0 ~ to { t1 = secs($1); found = 1 }
+    END {
+      if (!found) { print "n/a"; exit }
+      d = t1 - t0; if (d < 0) d += 86400
+      printf "%.3f\n", d
+    }' "$log"
+}
+
+bench_fsync() {
+  local t0 t1
+  t0=$EPOCHREALTIME
+  sync "$@"
+  t1=$EPOCHREALTIME
+  BENCH_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+}
+
+# LFS benchmarks: bench_init plus an EXIT trap that also removes the netem qdisc (if
+# bench_netem_on added it) and the directories made by bench_lfs_tmpdir.
+BENCH_LFS_DIRS=()
+bench_lfs_exit() {
+  bench_netem_off
+  local d
+  for d in "${BENCH_LFS_DIRS[@]}"; do rm -rf "$d"; done
+  bench_cleanup
+}
+bench_lfs_init() {
+  bench_init
+  trap bench_lfs_exit EXIT
+}
+# Makes a directory under BASE (e.g. /dev/shm) that the EXIT trap removes; sets
+# BENCH_LFS_TMPDIR to it.
+bench_lfs_tmpdir() {
+  BENCH_LFS_TMPDIR=$(mktemp -d "$1/mirrord-bench-lfs.XXXXXX") ||
+    bench_die "cannot create a directory in $1"
+  BENCH_LFS_DIRS+=("$BENCH_LFS_TMPDIR")
+}
+
+bench_measure_cpu() {
+  local out=$BENCH_WORK/time-cpu.$$ t0 t1 rc=0
+  t0=$EPOCHREALTIME
+  /usr/bin/time -f '%M %U %S' -o "$out" "$@" || rc=$?
+  t1=$EPOCHREALTIME
+  BENCH_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+  read -r BENCH_RSS_KB BENCH_CPU < <(tail -n 1 "$out" | awk '{ printf "%s %.2f\n", $1, $2 + $3 }')
+  return $rc
+}
+
+bench_cpu_secs() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' \
+    "/proc/$1/stat" 2>/dev/null || echo 0
+}

@@ -22,6 +22,10 @@ for v in BENCH_REPS BENCH_CLIENTS BENCH_PLAIN BENCH_SEED BENCH_COMMITS BENCH_FIL
          BENCH_BRANCHES BENCH_INCR_COMMITS BENCH_INCR_BIN_MB; do
   [[ -n ${!v:-} ]] && cmdline="$v=${!v} $cmdline"
 done
+for v in BENCH_LFS_MIB BENCH_LFS_MEDIA BENCH_LFS_DELAY_MS BENCH_LFS_SERVE_MIB BENCH_LFS_CLIENTS \
+         BENCH_LFS_CACHE BENCH_SKIP_LFS; do
+  [[ -n ${!v:-} ]] && cmdline="$v=${!v} $cmdline"
+done
 
 start=$(date -u +%Y-%m-%dT%H:%MZ)
 echo "## Results"
@@ -37,4 +41,13 @@ echo
 echo
 "$here/git_serve_bench.sh" || echo "(git_serve_bench.sh failed: exit $?)"
 echo
+# Git LFS (another ~35 minutes with 2 GiB objects; also needs git-lfs, aria2c, openssl,
+# python3; 4.5 GiB of generated objects stay in $BENCH_LFS_CACHE, /var/tmp/mirrord-bench-lfs by
+# default, for the next run). BENCH_SKIP_LFS=1 skips them.
+if [[ ${BENCH_SKIP_LFS:-0} != 1 ]]; then
+  "$here/lfs_fetch_bench.sh" || echo "(lfs_fetch_bench.sh failed: exit $?)"
+  echo
+  "$here/lfs_serve_bench.sh" || echo "(lfs_serve_bench.sh failed: exit $?)"
+  echo
+fi
 echo "Finished $(date -u +%Y-%m-%dT%H:%MZ); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <ctime>
 
 #include "cli/commands.h"
@@ -37,5 +38,24 @@ std::string FormatTimestamp(int64_t t) {
 }
 
 std::string RepoApiPath(std::string_view name) { return "/api/v1/repos/" + std::string(name); }
+
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    if (width.size() < row.size()) width.resize(row.size());
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line.append(width[i] - row[i].size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
 
 }  // namespace mirrord

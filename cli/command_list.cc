@@ -1,6 +1,4 @@
 // mirrorctl list
-#include <algorithm>
-#include <array>
 #include <vector>
 
 #include "cli/commands.h"
@@ -9,29 +7,14 @@
 namespace mirrord {
 
 std::string FormatRepoTable(const std::vector<RepoStatus>& repos, int64_t now) {
-  using Row = std::array<std::string, 5>;
-  std::vector<Row> rows;
+  std::vector<std::vector<std::string>> rows;
   rows.push_back({"NAME", "STATE", "LAST-SYNC", "REFS", "UPSTREAM"});
   for (const RepoStatus& r : repos) {
     std::string last_sync = r.last_run ? FormatAge(r.last_run->finished_at, now) : "never";
     std::string upstream = r.url.empty() ? r.upstream : r.url;
     rows.push_back({r.name, r.state, last_sync, std::to_string(r.ref_count), upstream});
   }
-  std::array<size_t, 5> width{};
-  for (const Row& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  std::string out;
-  for (const Row& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line.append(width[i] - row[i].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line + "\n";
-  }
-  return out;
+  return FormatTable(rows);
 }
 
 int RunListCommand(ApiClient& client, CommandIo& io) {

@@ -11,7 +11,11 @@ namespace {
 
 std::string RunLine(const SyncRunView& run, int64_t now) {
   std::string s = "#" + std::to_string(run.run_id) + " " + run.state;
-  if (!run.trigger.empty()) s += " (" + run.trigger + ")";
+  if (!run.trigger.empty()) {
+    s += " (" + run.trigger;
+    if (run.attempt > 1) s += ", attempt " + std::to_string(run.attempt);
+    s += ")";
+  }
   int64_t when = run.finished_at  ? run.finished_at
                  : run.started_at ? run.started_at
                                   : run.queued_at;
@@ -59,6 +63,20 @@ std::string FormatRepoStatus(const RepoStatus& repo, int64_t now) {
   if (repo.last_run) {
     Field(out, "last run:", RunLine(*repo.last_run, now));
     if (!repo.last_run->error.empty()) Field(out, "error:", repo.last_run->error);
+  }
+  if (!repo.next_attempt.empty()) {
+    std::string next = repo.next_attempt;
+    if (repo.next_attempt_at != 0) {
+      next += repo.next_attempt_at > now
+                  ? ", in " + FormatEta(static_cast<double>(repo.next_attempt_at - now))
+                  : ", due now";
+    }
+    Field(out, "next:", next);
+  }
+  if (!repo.upstream_event.empty()) {
+    Field(out, "upstream:",
+          repo.upstream_event + " (" + FormatTimestamp(repo.upstream_event_at) +
+              "; the mirror is kept as it is)");
   }
   if (repo.active_run) {
     Field(out, "active run:",

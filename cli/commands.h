@@ -78,6 +78,16 @@ struct RemoveArgs {
 };
 int RunRemoveCommand(ApiClient& client, const RemoveArgs& args, CommandIo& io);
 
+// queue [--json]: what is queued and running (every node), and paused upstream hosts.
+struct QueueArgs {
+  bool json = false;
+};
+int RunQueueCommand(ApiClient& client, const QueueArgs& args, CommandIo& io);
+std::string FormatQueue(const QueueView& queue, int64_t now);
+
+// Rows as a table: columns padded to their widest cell, two spaces apart, no trailing blanks.
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
+
 // "/api/v1/repos/<name>" (names are URL-safe once validated).
 std::string RepoApiPath(std::string_view name);
 

@@ -71,6 +71,11 @@ int Main(int argc, char** argv) {
   status_cmd->add_option("name", status.name, "local repo name (default: all)");
   status_cmd->add_flag("--json", status.json, "print the admin API's JSON");
 
+  QueueArgs queue;
+  CLI::App* queue_cmd =
+      app.add_subcommand("queue", "Show queued and running syncs, and paused upstream hosts");
+  queue_cmd->add_flag("--json", queue.json, "print the admin API's JSON");
+
   RemoveArgs remove;
   CLI::App* remove_cmd =
       app.add_subcommand("remove", "Stop mirroring a repository and delete its mirror");
@@ -92,6 +97,9 @@ int Main(int argc, char** argv) {
   }
   if (*status_cmd) {
     return WithClient(flags, io, [&](ApiClient& c) { return RunStatusCommand(c, status, io); });
+  }
+  if (*queue_cmd) {
+    return WithClient(flags, io, [&](ApiClient& c) { return RunQueueCommand(c, queue, io); });
   }
   if (*remove_cmd) {
     return WithClient(flags, io, [&](ApiClient& c) { return RunRemoveCommand(c, remove, io); });

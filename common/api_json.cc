@@ -111,6 +111,7 @@ Result<SyncRunView> DecodeRun(const json::value& jv, const std::string& where) {
   RETURN_IF_ERROR(r.Integer("lfs_objects_fetched", &v.lfs_objects_fetched));
   RETURN_IF_ERROR(r.Integer("lfs_bytes", &v.lfs_bytes));
   RETURN_IF_ERROR(r.Integer("lfs_bytes_fetched", &v.lfs_bytes_fetched));
+  RETURN_IF_ERROR(r.Integer("attempt", &v.attempt));
   RETURN_IF_ERROR(r.Integer("queued_at", &v.queued_at));
   RETURN_IF_ERROR(r.Integer("started_at", &v.started_at));
   RETURN_IF_ERROR(r.Integer("finished_at", &v.finished_at));
@@ -158,6 +159,7 @@ void tag_invoke(const json::value_from_tag&, json::value& jv, const SyncRunView&
                     {"lfs_objects_fetched", v.lfs_objects_fetched},
                     {"lfs_bytes", v.lfs_bytes},
                     {"lfs_bytes_fetched", v.lfs_bytes_fetched},
+                    {"attempt", v.attempt},
                     {"queued_at", v.queued_at},
                     {"started_at", v.started_at},
                     {"finished_at", v.finished_at}};
@@ -181,7 +183,69 @@ void tag_invoke(const json::value_from_tag&, json::value& jv, const RepoStatus& 
                     {"lfs_present_objects", v.lfs_present_objects},
                     {"lfs_present_bytes", v.lfs_present_bytes},
                     {"lfs_failed_objects", v.lfs_failed_objects},
-                    {"store_physical_bytes", v.store_physical_bytes}};
+                    {"store_physical_bytes", v.store_physical_bytes},
+                    {"next_attempt_at", v.next_attempt_at},
+                    {"next_attempt", v.next_attempt},
+                    {"upstream_event", v.upstream_event},
+                    {"upstream_event_at", v.upstream_event_at}};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& jv, const QueueView& v) {
+  json::array jobs;
+  for (const QueueJobView& j : v.jobs) {
+    jobs.push_back(json::object{{"run_id", j.run_id},
+                                {"repo", j.repo},
+                                {"trigger", j.trigger},
+                                {"state", j.state},
+                                {"attempt", j.attempt},
+                                {"node", j.node},
+                                {"host", j.host},
+                                {"queued_at", j.queued_at},
+                                {"not_before", j.not_before}});
+  }
+  json::array paused;
+  for (const PausedHostView& p : v.paused_hosts) {
+    paused.push_back(json::object{{"host", p.host}, {"until", p.until}, {"reason", p.reason}});
+  }
+  jv = json::object{{"jobs", std::move(jobs)}, {"paused_hosts", std::move(paused)}};
+}
+
+Result<QueueView> QueueViewFromJson(const json::value& jv) {
+  ASSIGN_OR_RETURN(ObjectReader r, ObjectReader::Open(jv, ""));
+  QueueView v;
+  auto array = [&](std::string_view key) -> Result<const json::array*> {
+    const json::value* a = r.Find(key);
+    if (a == nullptr) return static_cast<const json::array*>(nullptr);
+    if (!a->is_array()) return r.Error(key, "expected an array");
+    return &a->as_array();
+  };
+  ASSIGN_OR_RETURN(const json::array* jobs, array("jobs"));
+  for (size_t i = 0; jobs != nullptr && i < jobs->size(); ++i) {
+    std::string prefix = "jobs[" + std::to_string(i) + "].";
+    ASSIGN_OR_RETURN(ObjectReader j, ObjectReader::Open((*jobs)[i], prefix));
+    QueueJobView job;
+    RETURN_IF_ERROR(j.Integer("run_id", &job.run_id));
+    RETURN_IF_ERROR(j.String("repo", &job.repo));
+    RETURN_IF_ERROR(j.String("trigger", &job.trigger));
+    RETURN_IF_ERROR(j.String("state", &job.state));
+    RETURN_IF_ERROR(j.Integer("attempt", &job.attempt));
+    RETURN_IF_ERROR(j.String("node", &job.node));
+    RETURN_IF_ERROR(j.String("host", &job.host));
+    RETURN_IF_ERROR(j.Integer("queued_at", &job.queued_at));
+    RETURN_IF_ERROR(j.Integer("not_before", &job.not_before));
+    v.jobs.push_back(std::move(job));
+  }
+  ASSIGN_OR_RETURN(const json::array* paused, array("paused_hosts"));
+  for (size_t i = 0; paused != nullptr && i < paused->size(); ++i) {
+    std::string prefix = "paused_hosts[" + std::to_string(i) + "].";
+    ASSIGN_OR_RETURN(ObjectReader p, ObjectReader::Open((*paused)[i], prefix));
+    PausedHostView host;
+    RETURN_IF_ERROR(p.String("host", &host.host));
+    RETURN_IF_ERROR(p.Integer("until", &host.until));
+    RETURN_IF_ERROR(p.String("reason", &host.reason));
+    v.paused_hosts.push_back(std::move(host));
+  }
+  return v;
 }
 
 Result<RepoSpec> RepoSpecFromJson(const json::value& jv) {
@@ -225,6 +289,10 @@ Result<RepoStatus> RepoStatusFromJson(const json::value& jv) {
   RETURN_IF_ERROR(r.Integer("lfs_present_bytes", &s.lfs_present_bytes));
   RETURN_IF_ERROR(r.Integer("lfs_failed_objects", &s.lfs_failed_objects));
   RETURN_IF_ERROR(r.Integer("store_physical_bytes", &s.store_physical_bytes));
+  RETURN_IF_ERROR(r.Integer("next_attempt_at", &s.next_attempt_at));
+  RETURN_IF_ERROR(r.String("next_attempt", &s.next_attempt));
+  RETURN_IF_ERROR(r.String("upstream_event", &s.upstream_event));
+  RETURN_IF_ERROR(r.Integer("upstream_event_at", &s.upstream_event_at));
   return s;
 }
 

@@ -26,6 +26,8 @@ void tag_invoke(const boost::json::value_from_tag&, boost::json::value& jv, cons
 void tag_invoke(const boost::json::value_from_tag&, boost::json::value& jv, const SyncProgress& v);
 void tag_invoke(const boost::json::value_from_tag&, boost::json::value& jv, const SyncRunView& v);
 void tag_invoke(const boost::json::value_from_tag&, boost::json::value& jv, const RepoStatus& v);
+void tag_invoke(const boost::json::value_from_tag&, boost::json::value& jv, const QueueView& v);
+Result<QueueView> QueueViewFromJson(const boost::json::value& jv);
 
 boost::json::result<RepoSpec> tag_invoke(const boost::json::try_value_to_tag<RepoSpec>&,
                                          const boost::json::value& jv);

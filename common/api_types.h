@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mirrord {
 
@@ -25,6 +26,15 @@ struct RepoSpec {
 enum class SyncTrigger { kManual, kPoll, kWebhook, kStartup };
 // "manual", "poll", "webhook", "startup".
 std::string_view SyncTriggerName(SyncTrigger t);
+
+// What asked for a sync, and when the upstream push happened if the trigger says (a
+// webhook payload's push time, for push-to-servable latency).
+struct TriggerInfo {
+  TriggerInfo(SyncTrigger t = SyncTrigger::kManual, int64_t pushed_at_ms_in = 0)  // NOLINT
+      : trigger(t), pushed_at_ms(pushed_at_ms_in) {}
+  SyncTrigger trigger;
+  int64_t pushed_at_ms;  // unix milliseconds; 0: unknown
+};
 
 // Live progress of one sync, as shown by `mirrorctl sync`.
 struct SyncProgress {
@@ -57,6 +67,7 @@ struct SyncRunView {
   uint64_t lfs_objects_fetched = 0;  // of which this run downloaded
   uint64_t lfs_bytes = 0;
   uint64_t lfs_bytes_fetched = 0;  // LFS bytes this run received from upstream
+  int attempt = 1;                 // 2, 3, ...: an automatic retry after failures
   int64_t queued_at = 0;           // unix seconds
   int64_t started_at = 0;          // 0 until running
   int64_t finished_at = 0;         // 0 until finished
@@ -85,6 +96,39 @@ struct RepoStatus {
   uint64_t lfs_present_bytes = 0;
   uint64_t lfs_failed_objects = 0;
   uint64_t store_physical_bytes = 0;
+  // When mirrord will next look at the upstream without being asked, and why: "retry 2/5"
+  // (after failures; not before then), "poll". 0 / "" when nothing is planned.
+  int64_t next_attempt_at = 0;
+  std::string next_attempt;
+  // What the upstream last said about the repository itself ("renamed to org/new",
+  // "archived", "deleted", ...), from webhooks; shown, never acted on.
+  std::string upstream_event;
+  int64_t upstream_event_at = 0;
+};
+
+// One queued or running sync job, as `mirrorctl queue` shows it.
+struct QueueJobView {
+  int64_t run_id = 0;
+  std::string repo;
+  std::string trigger;
+  std::string state;  // "queued" or "running"
+  int attempt = 1;
+  std::string node;        // running on this node ("" while queued)
+  std::string host;        // upstream host
+  int64_t queued_at = 0;   // unix seconds, the first trigger
+  int64_t not_before = 0;  // unix seconds; 0: as soon as possible
+};
+
+// An upstream host that rate limited us.
+struct PausedHostView {
+  std::string host;
+  int64_t until = 0;  // unix seconds
+  std::string reason;
+};
+
+struct QueueView {
+  std::vector<QueueJobView> jobs;  // running first, then in claim order
+  std::vector<PausedHostView> paused_hosts;
 };
 
 }  // namespace mirrord

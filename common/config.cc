@@ -286,7 +286,51 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) 
     for (const auto& spec : c.refspecs) RETURN_IF_ERROR(ValidateRefspec(r, "refspecs", spec));
     RETURN_IF_ERROR(r.ReadBool("maintenance", &c.maintenance));
     RETURN_IF_ERROR(r.ReadDuration("default_poll_interval", &c.default_poll_interval));
+    if (c.default_poll_interval.count() < 1) {
+      return r.Error("default_poll_interval", "must be at least 1s");
+    }
+    int64_t v = c.per_host_concurrency;
+    RETURN_IF_ERROR(r.ReadInt("per_host_concurrency", 1, 256, &v));
+    c.per_host_concurrency = static_cast<int>(v);
+    v = c.retry_attempts;
+    RETURN_IF_ERROR(r.ReadInt("retry_attempts", 1, 100, &v));
+    c.retry_attempts = static_cast<int>(v);
+    RETURN_IF_ERROR(r.ReadDuration("retry_backoff", &c.retry_backoff));
+    RETURN_IF_ERROR(r.ReadDuration("retry_backoff_max", &c.retry_backoff_max));
+    if (c.retry_backoff_max < c.retry_backoff) {
+      return r.Error("retry_backoff_max", "must not be shorter than retry_backoff");
+    }
     RETURN_IF_ERROR(r.RejectUnknownKeys());
+  }
+
+  ASSIGN_OR_RETURN(const toml::table* queue, section("queue"));
+  if (queue) {
+    TableReader r(*queue, org, "queue");
+    RETURN_IF_ERROR(r.ReadString("backend", &c.queue_backend));
+    if (c.queue_backend != "sqlite" && c.queue_backend != "redis") {
+      return r.Error("backend", "expected \"sqlite\" or \"redis\"");
+    }
+    RETURN_IF_ERROR(r.ReadString("redis_url", &c.redis_url));
+    if (c.queue_backend == "redis" && c.redis_url.empty()) {
+      return r.Error("redis_url", "is required with backend = \"redis\"");
+    }
+    RETURN_IF_ERROR(r.ReadString("redis_key_prefix", &c.redis_key_prefix));
+    RETURN_IF_ERROR(r.ReadString("node_id", &c.node_id));
+    RETURN_IF_ERROR(r.ReadDuration("lease", &c.lease));
+    if (c.lease.count() < 3) return r.Error("lease", "must be at least 3s");
+    RETURN_IF_ERROR(r.RejectUnknownKeys());
+  }
+
+  ASSIGN_OR_RETURN(const toml::table* webhooks, section("webhooks"));
+  if (webhooks) {
+    TableReader w(*webhooks, org, "webhooks");
+    if (const toml::node* gh = w.Get("github")) {
+      if (!gh->is_table()) return w.Error("github", "expected a table [webhooks.github]");
+      TableReader r(*gh->as_table(), org, "webhooks.github");
+      RETURN_IF_ERROR(r.ReadPath("secret_file", &c.github_webhook_secret_file));
+      RETURN_IF_ERROR(r.RejectUnknownKeys());
+    }
+    RETURN_IF_ERROR(w.RejectUnknownKeys());
   }
 
   ASSIGN_OR_RETURN(const toml::table* lfs, section("lfs"));

@@ -4,7 +4,11 @@
 //   [storage]  root = "./var/mirrord"
 //   [admin]    token_file = "<root>/admin.token"
 //   [sync]     stall_timeout = "60s", concurrency = 4, refspecs = ["+refs/heads/*", ...],
-//              maintenance = true, default_poll_interval = "10m"
+//              maintenance = true, default_poll_interval = "10m", per_host_concurrency = 4,
+//              retry_attempts = 5, retry_backoff = "30s", retry_backoff_max = "1h"
+//   [queue]    backend = "sqlite" | "redis", redis_url = "redis://127.0.0.1:6379/0",
+//              redis_key_prefix = "mirrord:", node_id = "<hostname>", lease = "60s"
+//   [webhooks.github] secret_file = "/etc/mirrord/github-webhook.secret"
 //   [lfs]      enabled = true, history = "tips" | "all", include = [], exclude = [],
 //              connections = 8, concurrent_objects = 4, per_host_connections = 16,
 //              verify_retries = 2, pull_through_timeout = "30m"
@@ -81,6 +85,18 @@ struct Config {
   std::vector<std::string> refspecs = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
   bool maintenance = true;  // commit-graph and bitmaps after each sync
   std::chrono::seconds default_poll_interval{600};
+  int per_host_concurrency = 4;  // syncs running at once against one upstream host
+  int retry_attempts = 5;        // attempts of a failing sync before waiting for a trigger
+  std::chrono::seconds retry_backoff{30};  // first retry delay; doubles, with jitter
+  std::chrono::seconds retry_backoff_max{3600};
+  // [queue]
+  std::string queue_backend = "sqlite";  // "sqlite" (embedded) or "redis" (several nodes)
+  std::string redis_url;                 // required with backend "redis"
+  std::string redis_key_prefix = "mirrord:";
+  std::string node_id;             // this node's name in the queue; "" -> the host name
+  std::chrono::seconds lease{60};  // a dead node's running job is taken over after this
+  // [webhooks.github]
+  std::filesystem::path github_webhook_secret_file;  // "" -> the endpoint answers 404
   // [lfs]
   LfsConfig lfs;
   // [upstreams.*]: always has "github" and "hf".

@@ -184,6 +184,11 @@ asio::awaitable<void> AdminApi::Route(HttpExchange& exchange, std::string_view p
     co_return co_await exchange.Respond(MethodNotAllowed(req, "GET, DELETE"));
   }
 
+  if (path == "/queue") {
+    if (method == http::verb::get) co_return co_await GetQueue(exchange);
+    co_return co_await exchange.Respond(MethodNotAllowed(req, "GET"));
+  }
+
   if (path.substr(0, kRuns.size()) == kRuns) {
     if (method == http::verb::get) co_return co_await GetRun(exchange, path.substr(kRuns.size()));
     co_return co_await exchange.Respond(MethodNotAllowed(req, "GET"));
@@ -191,6 +196,15 @@ asio::awaitable<void> AdminApi::Route(HttpExchange& exchange, std::string_view p
 
   co_await exchange.Respond(ErrorResponse(req, http::status::not_found, "NotFound",
                                           "no such admin API endpoint: " + std::string(path)));
+}
+
+asio::awaitable<void> AdminApi::GetQueue(HttpExchange& exchange) {
+  auto queue = co_await RunBlocking(pool_, [this] { return service_.GetQueue(); });
+  if (!queue.ok()) {
+    co_return co_await exchange.Respond(ErrorResponse(exchange.request(), queue.error()));
+  }
+  co_await exchange.Respond(
+      JsonResponse(exchange.request(), http::status::ok, json::value_from(*queue)));
 }
 
 asio::awaitable<void> AdminApi::ListRepos(HttpExchange& exchange) {

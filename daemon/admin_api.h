@@ -10,6 +10,8 @@
 //                                          -> 200 application/x-ndjson, one SyncRunView per
 //                                             line until the run is final (the last line)
 //   GET    /api/v1/runs/<id>              -> 200 SyncRunView
+//   GET    /api/v1/queue                  -> 200 QueueView (queued and running jobs of every
+//                                             node, paused upstream hosts)
 //
 // Repo names contain '/', so actions on a repo are a ":verb" suffix (':' is never valid in a
 // name). JSON shapes are those of common/api_json.h. Errors are
@@ -58,6 +60,7 @@ class AdminApi {
  private:
   boost::asio::awaitable<void> Route(HttpExchange& exchange, std::string_view path);
   boost::asio::awaitable<void> ListRepos(HttpExchange& exchange);
+  boost::asio::awaitable<void> GetQueue(HttpExchange& exchange);
   boost::asio::awaitable<void> CreateRepo(HttpExchange& exchange);
   boost::asio::awaitable<void> GetRepo(HttpExchange& exchange, std::string name);
   boost::asio::awaitable<void> DeleteRepo(HttpExchange& exchange, std::string name);

@@ -1,5 +1,7 @@
 // mirrord: the mirror daemon. Wires the concrete components together:
 // config -> catalog -> scheduler -> HTTP server (git smart HTTP, admin API, metrics).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -14,20 +16,47 @@
 #include "common/log.h"
 #include "daemon/admin_api.h"
 #include "daemon/git_http_handler.h"
+#include "daemon/github_webhook_handler.h"
 #include "daemon/http_server.h"
 #include "daemon/lfs_http_handler.h"
 #include "daemon/lfs_sync.h"
 #include "daemon/metrics.h"
 #include "daemon/router.h"
 #include "daemon/sync_scheduler.h"
+#include "daemon/upstream_poller.h"
 #include "git/libgit2_status.h"
 #include "storage/blob_store.h"
 #include "storage/catalog.h"
+#include "storage/redis_job_queue.h"
+#include "storage/sqlite_job_queue.h"
 
 namespace mirrord {
 namespace {
 
 constexpr std::string_view kVersion = "0.1.0";
+
+// The job queue [queue] backend names: the embedded SQLite queue in the catalog file, or a
+// Redis shared by several nodes.
+Result<std::unique_ptr<JobQueue>> OpenJobQueue(const Config& config) {
+  if (config.queue_backend == "redis") {
+    Result<RedisQueueOptions> options = ParseRedisUrl(config.redis_url);
+    if (!options.ok()) return options.status().WithContext("[queue] redis_url");
+    options->key_prefix = config.redis_key_prefix;
+    ASSIGN_OR_RETURN(std::unique_ptr<RedisJobQueue> q, RedisJobQueue::Connect(*options));
+    return std::unique_ptr<JobQueue>(std::move(q));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteJobQueue> q, SqliteJobQueue::Open(config.CatalogPath()));
+  return std::unique_ptr<JobQueue>(std::move(q));
+}
+
+// [queue] node_id, else the host name: a node restarting under the same id takes its own
+// interrupted jobs back at once instead of waiting for their leases.
+std::string NodeId(const Config& config) {
+  if (!config.node_id.empty()) return config.node_id;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "mirrord";
+  return host;
+}
 
 // Everything mirrord runs on, in construction order (destroyed in reverse).
 int Run(const Config& config) {
@@ -58,12 +87,21 @@ int Run(const Config& config) {
   }
   LfsSyncer lfs_syncer(config.lfs, **catalog, **blob_store);
 
+  Result<std::unique_ptr<JobQueue>> queue = OpenJobQueue(config);
+  if (!queue.ok()) {
+    MLOG(Error) << "startup: " << queue.status().ToString();
+    return 1;
+  }
+  const std::string node_id = NodeId(config);
   Metrics metrics;
-  SyncScheduler scheduler(config, **catalog, metrics, &lfs_syncer);
+  SyncScheduler scheduler(config, **catalog, **queue, node_id, metrics, &lfs_syncer);
   if (Status s = scheduler.Start(); !s.ok()) {
     MLOG(Error) << "startup: " << s.ToString();
     return 1;
   }
+
+  UpstreamPoller poller(config, **catalog, scheduler, **queue, metrics);
+  poller.Start();
 
   boost::asio::io_context io;
   // Handlers hop onto this pool for SQLite and other blocking calls.
@@ -101,6 +139,21 @@ int Run(const Config& config) {
   router->AddPrefix(
       {http::verb::get, http::verb::post, http::verb::delete_}, "/api/v1/",
       [&admin_api](HttpExchange& ex) { return admin_api.Handle(ex); }, RouteOptions{1 << 20});
+  std::string webhook_secret;
+  if (!config.github_webhook_secret_file.empty()) {
+    Result<std::string> secret = ReadWebhookSecret(config.github_webhook_secret_file);
+    if (!secret.ok()) {
+      MLOG(Error) << "[webhooks.github] secret_file: " << secret.status().ToString();
+      return 1;
+    }
+    webhook_secret = std::move(*secret);
+  }
+  auto github_webhooks = std::make_shared<GitHubWebhookHandler>(
+      std::move(webhook_secret), scheduler, **queue, metrics, blocking_pool);
+  router->Add(
+      http::verb::post, "/webhooks/github",
+      [github_webhooks](HttpExchange& ex) { return github_webhooks->Handle(ex); },
+      RouteOptions{kGitHubWebhookBodyLimit});
   router->SetRepoHandler([git_handler, lfs_handler](HttpExchange& ex, const RepoPath& repo) {
     if (LfsHttpHandler::Handles(repo)) return lfs_handler->Handle(ex, repo);
     return git_handler->Handle(ex, repo);
@@ -137,6 +190,7 @@ int Run(const Config& config) {
   std::thread second([&io] { io.run(); });
   io.run();
   second.join();
+  poller.Stop();
   // Running syncs are cancelled; what they fetched stays in staging for the next sync.
   scheduler.Shutdown();
   blocking_pool.join();

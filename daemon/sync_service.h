@@ -25,12 +25,14 @@ class SyncService {
   // Queues a sync of a registered repo and returns its run id. A request for a repo with
   // a queued run returns that run's id; for a repo with a running sync, queues exactly one
   // follow-up. NotFound for an unknown repo; Cancelled while shutting down.
-  virtual Result<int64_t> RequestSync(std::string_view name, SyncTrigger trigger) = 0;
+  virtual Result<int64_t> RequestSync(std::string_view name, const TriggerInfo& trigger) = 0;
 
   // A run's current view; NotFound when unknown.
   virtual Result<SyncRunView> GetRun(int64_t run_id) = 0;
 
   virtual Result<std::vector<RepoStatus>> ListRepos() = 0;
+  // What is queued and running (on every node sharing the queue), and paused hosts.
+  virtual Result<QueueView> GetQueue() = 0;
   virtual Result<RepoStatus> GetRepoStatus(std::string_view name) = 0;
 
   // Removes the repo from the catalog and deletes its mirror from disk. A running sync is

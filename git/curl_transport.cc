@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -14,7 +15,9 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/rate_limit.h"
 #include "git/upload_pack_request.h"
+#include "lfs/upstream_http.h"
 
 namespace mirrord {
 namespace {
@@ -50,15 +53,8 @@ using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 using CurlUrlPtr = std::unique_ptr<CURLU, CurlUrlDeleter>;
 using CurlStringPtr = std::unique_ptr<char, CurlFreeDeleter>;
 
-Status EnsureCurlInitialized() {
-  static std::once_flag once;
-  static Status outcome;
-  std::call_once(once, [] {
-    CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (rc != CURLE_OK)
-      outcome = Internal(std::string("curl_global_init: ") + curl_easy_strerror(rc));
-  });
-  return outcome;
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
 bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
@@ -156,6 +152,9 @@ class CurlStream {
   Status CheckResponseHead();
   Status Finish(CURLcode result);
   Status HttpError(long code) const;
+  // How long a rate-limited response asks us to wait: Retry-After, else X-RateLimit-Reset,
+  // else a minute.
+  std::chrono::seconds RateLimitWait() const;
   // Records `status` in the context and as libgit2's error; returns -1.
   int Fail(const Status& status);
 
@@ -184,6 +183,10 @@ class CurlStream {
   long http_code_ = 0;
   std::string reason_;      // reason phrase of the last status line
   std::string error_body_;  // start of the body of an error response
+  // Rate-limit headers of the current response (bounded copies).
+  std::string retry_after_;
+  std::string rate_limit_remaining_;
+  std::string rate_limit_reset_;
   char errbuf_[CURL_ERROR_SIZE] = {0};
   // When curl last delivered a header or body byte.
   std::chrono::steady_clock::time_point last_activity_;
@@ -357,12 +360,29 @@ Status CurlStream::Fill() {
   return Status::Ok();
 }
 
+std::chrono::seconds CurlStream::RateLimitWait() const {
+  const auto now = std::chrono::system_clock::now();
+  if (auto after = ParseRetryAfter(retry_after_, now)) return *after;
+  int64_t reset = 0;  // GitHub: unix seconds when the limit resets
+  auto [end, ec] = std::from_chars(rate_limit_reset_.data(),
+                                   rate_limit_reset_.data() + rate_limit_reset_.size(), reset);
+  if (ec == std::errc() && end == rate_limit_reset_.data() + rate_limit_reset_.size()) {
+    int64_t wait =
+        reset - std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    return std::chrono::seconds(std::clamp<int64_t>(wait, 0, 24 * 3600));
+  }
+  return std::chrono::seconds(60);  // the upstream did not say: a minute
+}
+
 Status CurlStream::HttpError(long code) const {
   std::string url = RedactUrlCredentials(repo_url_);
   std::string reason = reason_.empty() ? DefaultReason(code) : reason_;
   std::string what = "HTTP " + std::to_string(code) + (reason.empty() ? "" : " " + reason);
   std::string detail = FirstLine(error_body_);
   if (!detail.empty()) what += ": " + detail;
+  if (code == 403 && rate_limit_remaining_ == "0") {
+    return RateLimited("upstream " + url + " rate limit exhausted (" + what + ")", RateLimitWait());
+  }
   if (code == 401 || code == 403) {
     bool with_token = !sub_->context->options().token.empty();
     return PermissionDenied("upstream " + url + " refused access (" + what + ")" +
@@ -371,7 +391,8 @@ Status CurlStream::HttpError(long code) const {
   }
   if (code == 404 || code == 410)
     return NotFound("repository not found at " + url + " (" + what + ")");
-  if (code == 429) return ResourceExhausted("upstream " + url + " is rate limiting (" + what + ")");
+  if (code == 429)
+    return RateLimited("upstream " + url + " is rate limiting (" + what + ")", RateLimitWait());
   return Unavailable("upstream " + url + " answered " + what);
 }
 
@@ -465,6 +486,22 @@ size_t CurlStream::OnHeader(char* data, size_t size, size_t nmemb, void* self) {
       }
       stream->reason_ = FirstLine(reason);
     }
+    stream->retry_after_.clear();
+    stream->rate_limit_remaining_.clear();
+    stream->rate_limit_reset_.clear();
+  } else if (size_t colon = line.find(':'); colon != std::string_view::npos) {
+    std::string_view name = line.substr(0, colon);
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() &&
+           (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+      value.remove_suffix(1);
+    }
+    value = value.substr(0, 64);
+    if (EqualsNoCase(name, "retry-after")) stream->retry_after_ = value;
+    if (EqualsNoCase(name, "x-ratelimit-remaining")) stream->rate_limit_remaining_ = value;
+    if (EqualsNoCase(name, "x-ratelimit-reset")) stream->rate_limit_reset_ = value;
   }
   return size * nmemb;
 }

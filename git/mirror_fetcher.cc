@@ -342,4 +342,39 @@ Result<FetchResult> FetchMirror(const std::filesystem::path& dir, const FetchOpt
   return result;
 }
 
+Result<std::vector<PublishedRef>> ListUpstreamRefs(const FetchOptions& options) {
+  RETURN_IF_ERROR(EnsureLibgit2Initialized());
+  if (options.url.empty()) return InvalidArgument("no upstream URL");
+  ASSIGN_OR_RETURN(ParsedRefspecs specs, ParseRefspecs(options.refspecs));
+  std::string url_for_messages = RedactUrlCredentials(options.url);
+  HttpTransportOptions http;
+  http.token = options.token;
+  http.stall_timeout = options.stall_timeout;
+  http.connect_timeout = options.connect_timeout;
+  http.cancel = options.cancel;
+  FetchContext ctx(options, std::move(http));
+  if (CancelRequested(ctx)) return Cancelled("poll cancelled");
+  git_remote* raw_remote = nullptr;
+  int rc = git_remote_create_detached(&raw_remote, options.url.c_str());
+  RemotePtr remote(raw_remote);
+  if (rc < 0) return Libgit2Status(rc, "upstream " + url_for_messages);
+  git_remote_callbacks callbacks;
+  git_remote_init_callbacks(&callbacks, GIT_REMOTE_CALLBACKS_VERSION);
+  callbacks.transport = OnCreateTransport;
+  callbacks.payload = &ctx;
+  rc = git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr);
+  if (rc < 0) return FetchError(ctx, rc, "connect to " + url_for_messages);
+  ASSIGN_OR_RETURN(auto advertised, Advertised(ctx, remote.get()));
+  git_remote_disconnect(remote.get());
+  ASSIGN_OR_RETURN(auto expected, ExpectedStaging(specs, advertised));
+  std::vector<PublishedRef> out;
+  out.reserve(expected.size());
+  for (const auto& [staging, value] : expected) {
+    out.push_back({PublishedName(staging), OidHex(value.first), ""});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PublishedRef& a, const PublishedRef& b) { return a.name < b.name; });
+  return out;
+}
+
 }  // namespace mirrord

@@ -70,4 +70,10 @@ Result<std::string> StagingRefspec(std::string_view refspec);
 // mirrors are fine, into the same mirror are not.
 Result<FetchResult> FetchMirror(const std::filesystem::path& dir, const FetchOptions& options);
 
+// The refs `options.url` advertises, mapped by `options.refspecs` to the names they would be
+// published under (peeled left empty), sorted by name: what a poll compares with the
+// published refs to decide whether a sync is needed. One ref-advertisement request; no
+// negotiation, no pack, no local repository. Errors as FetchMirror's.
+Result<std::vector<PublishedRef>> ListUpstreamRefs(const FetchOptions& options);
+
 }  // namespace mirrord

@@ -16,6 +16,9 @@ namespace mirrord {
 namespace {
 
 constexpr size_t kMaxErrorBody = 1024;
+// libcurl's receive buffer for object bodies: each chunk it hands over is one WriteAt (a
+// lock and a pwrite), so 512 KiB instead of the default 16 KiB cuts those calls 32-fold.
+constexpr long kObjectBufferSize = 512 * 1024;
 
 bool EqualsNoCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -43,14 +46,14 @@ bool Transient(CURLcode code) {
 }  // namespace
 
 std::vector<ByteRange> PlanLfsPieces(const std::vector<ByteRange>& missing, int max_connections,
-                                     uint64_t min_piece_size) {
+                                     uint64_t min_piece_size, uint64_t max_piece_size) {
   uint64_t total = 0;
   for (const ByteRange& r : missing) total += r.size();
   if (total == 0) return {};
   min_piece_size = std::max<uint64_t>(1, min_piece_size);
   uint64_t pieces = std::clamp<uint64_t>(total / min_piece_size, 1,
                                          static_cast<uint64_t>(std::max(1, max_connections)));
-  uint64_t target = (total + pieces - 1) / pieces;
+  uint64_t target = std::min((total + pieces - 1) / pieces, std::max<uint64_t>(1, max_piece_size));
   std::vector<ByteRange> out;
   for (const ByteRange& r : missing) {
     if (r.size() == 0) continue;
@@ -155,7 +158,8 @@ struct Exchange {
   std::string retry_after;
   std::string content_range;
   bool head_checked = false;
-  uint64_t base = 0;  // object offset of the body's first byte
+  uint64_t base = 0;      // object offset of the body's first byte
+  uint64_t body_end = 0;  // object offset just past the body's last byte
 
   // Outcomes.
   Status fatal;                // stops the object (disk error, the upstream's size differs)
@@ -209,6 +213,7 @@ struct Exchange {
         return false;
       }
       base = cr->begin;
+      body_end = cr->end;
       return true;
     }
     if (code == 200) {
@@ -224,6 +229,7 @@ struct Exchange {
         return false;
       }
       base = 0;
+      body_end = object_size;
       return true;
     }
     if (code == 416) {
@@ -271,7 +277,9 @@ struct Exchange {
     if (on_progress) on_progress();
     if (to >= TargetsEnd()) {
       complete = true;
-      return 0;  // nothing more is needed from this body
+      // Nothing more is needed. A body that ends here completes normally, which keeps the
+      // connection alive for the next piece; a longer one is cut.
+      return to == body_end ? n : 0;
     }
     return n;
   }
@@ -391,6 +399,7 @@ Status ObjectDownloader::FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT,
                      static_cast<long>(options_.connect_timeout.count()));
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, kObjectBufferSize);
     // Storage hrefs often redirect (Hugging Face to its CDN). curl never forwards the
     // Authorization header or the token to another host.
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
@@ -558,7 +567,8 @@ ObjectDownloader::PassResult ObjectDownloader::FetchMissing(ObjectRun& run, Part
   if (missing.empty()) return result;
   std::vector<ByteRange> pieces =
       whole_body ? std::vector<ByteRange>{ByteRange{0, run.object.size}}
-                 : PlanLfsPieces(missing, options_.max_connections, options_.min_piece_size);
+                 : PlanLfsPieces(missing, options_.max_connections, options_.min_piece_size,
+                                 options_.max_piece_size);
   std::atomic<size_t> next{0};
   auto worker = [&] {
     Result<std::unique_ptr<CurlSession>> session = CurlSession::Create();
@@ -573,6 +583,9 @@ ObjectDownloader::PassResult ObjectDownloader::FetchMissing(ObjectRun& run, Part
       if (!s.ok()) {
         run.Fail(s);
         break;
+      }
+      if (!whole_body && options_.on_piece_done && !run.ShouldStop()) {
+        options_.on_piece_done(blob, pieces[i]);
       }
     }
   };

@@ -45,8 +45,16 @@
 namespace mirrord {
 
 struct ObjectDownloaderOptions {
-  int max_connections = 8;                 // ranged connections per object
-  uint64_t min_piece_size = 8ull << 20;    // pieces are never smaller (small objects: 1)
+  int max_connections = 8;               // ranged connections per object
+  uint64_t min_piece_size = 8ull << 20;  // pieces are never smaller (small objects: 1)
+  // Pieces are never larger. The connections take pieces in ascending offset order, so the
+  // SHA-256 (which can only consume the contiguous prefix from byte 0) trails the download
+  // by at most about `max_connections` pieces instead of waiting for the first of 8 equal
+  // parts, i.e. for about the whole object. 16 MiB: one journal commit per piece at the
+  // default `commit_interval` (no more fdatasyncs than before), at most ~128 MiB to hash
+  // after the last byte, and a request per 16 MiB on a kept-alive connection (a round trip
+  // of 50 ms is ~3% of a piece at 10 MB/s per connection).
+  uint64_t max_piece_size = 16ull << 20;
   uint64_t commit_interval = 16ull << 20;  // a connection makes its bytes durable this often
   int concurrency = 4;                     // objects at a time in DownloadObjects
   // Shared cap on connections per upstream host (across downloaders); nullptr: a private
@@ -68,6 +76,10 @@ struct ObjectDownloaderOptions {
   std::chrono::milliseconds progress_interval{100};
   const std::atomic<bool>* cancel = nullptr;  // checked at least every 100 ms
   RetryTiming timing;                         // clock, sleeper and jitter seed (tests)
+  // Tests: called on the connection's thread after each piece of a ranged pass is complete
+  // (written and durable), before that connection takes the next piece, with the object's
+  // PartialBlob (valid during the call only). It may block; the connection waits.
+  std::function<void(const PartialBlob& blob, ByteRange piece)> on_piece_done;
   std::string user_agent = "mirrord git-lfs/3 (mirrord)";
 };
 
@@ -95,11 +107,13 @@ struct LfsDownloadReport {
   std::vector<std::string> quarantined;
 };
 
-// Cuts `missing` (ordered, disjoint) into at most `max_connections` roughly equal pieces per
-// range set, none smaller than `min_piece_size` unless a missing range itself is smaller.
-// Exposed for tests.
+// Cuts `missing` (ordered, disjoint) into pieces in ascending offset order that together cover
+// exactly `missing`: at most `max_connections` roughly equal pieces when that keeps them
+// within `max_piece_size`, otherwise roughly equal pieces of at most `max_piece_size`; none
+// smaller than `min_piece_size` unless a missing range itself is smaller (or
+// `max_piece_size` is). Exposed for tests.
 std::vector<ByteRange> PlanLfsPieces(const std::vector<ByteRange>& missing, int max_connections,
-                                     uint64_t min_piece_size);
+                                     uint64_t min_piece_size, uint64_t max_piece_size);
 
 class ObjectDownloader {
  public:

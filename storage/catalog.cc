@@ -24,7 +24,7 @@ int64_t ToSqlInt(uint64_t v) {
 
 constexpr std::string_view kRepoSelect =
     "SELECT id, name, upstream, path, url, state, head, created_at, updated_at, "
-    "last_success_at FROM repos";
+    "last_success_at, upstream_event, upstream_event_at FROM repos";
 
 RepoRecord ReadRepo(const Statement& s) {
   RepoRecord r;
@@ -38,6 +38,8 @@ RepoRecord ReadRepo(const Statement& s) {
   r.created_at = s.ColumnInt64(7);
   r.updated_at = s.ColumnInt64(8);
   r.last_success_at = s.ColumnInt64(9);
+  r.upstream_event = s.ColumnText(10);
+  r.upstream_event_at = s.ColumnInt64(11);
   return r;
 }
 
@@ -289,6 +291,37 @@ Status Catalog::MarkRunStarted(int64_t run_id, int64_t now) {
   RETURN_IF_ERROR(stmt.BindAll(now, run_id));
   RETURN_IF_ERROR(stmt.Run().WithContext("start sync run " + std::to_string(run_id)));
   if (db_.Changes() == 0) return RunNotUpdatable(db_, run_id, "queued");
+  return Status::Ok();
+}
+
+Status Catalog::RequeueRun(int64_t run_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement stmt,
+                   db_.Prepare("UPDATE sync_runs SET state = 'queued', started_at = 0 "
+                               "WHERE id = ? AND state IN ('queued', 'running')"));
+  RETURN_IF_ERROR(stmt.BindAll(run_id));
+  RETURN_IF_ERROR(stmt.Run().WithContext("requeue sync run " + std::to_string(run_id)));
+  if (db_.Changes() == 0) return RunNotUpdatable(db_, run_id, "queued or running");
+  return Status::Ok();
+}
+
+Status Catalog::DeleteQueuedRun(int64_t run_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement stmt,
+                   db_.Prepare("DELETE FROM sync_runs WHERE id = ? AND state = 'queued'"));
+  RETURN_IF_ERROR(stmt.BindAll(run_id));
+  RETURN_IF_ERROR(stmt.Run().WithContext("delete sync run " + std::to_string(run_id)));
+  if (db_.Changes() == 0) return RunNotUpdatable(db_, run_id, "queued");
+  return Status::Ok();
+}
+
+Status Catalog::SetUpstreamEvent(int64_t repo_id, std::string_view event, int64_t now) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement stmt, db_.Prepare("UPDATE repos SET upstream_event = ?, "
+                                               "upstream_event_at = ? WHERE id = ?"));
+  RETURN_IF_ERROR(stmt.BindAll(event, now, repo_id));
+  RETURN_IF_ERROR(stmt.Run().WithContext("record upstream event"));
+  if (db_.Changes() == 0) return NotFound("repository id " + std::to_string(repo_id));
   return Status::Ok();
 }
 

@@ -32,6 +32,11 @@ struct RepoRecord {
   int64_t created_at = 0;
   int64_t updated_at = 0;
   int64_t last_success_at = 0;
+  // The last thing the upstream told us about the repository itself (a GitHub
+  // "repository" event: "renamed to org/new", "archived", "deleted", ...); shown, never
+  // acted on. "" when none.
+  std::string upstream_event;
+  int64_t upstream_event_at = 0;
 };
 
 // One published ref of a repo.
@@ -60,7 +65,7 @@ struct SyncRunRecord {
   uint64_t lfs_objects = 0;          // LFS objects the new ref set needs (fetched or not)
   uint64_t lfs_objects_fetched = 0;  // of which this run downloaded
   uint64_t lfs_bytes = 0;
-  uint64_t lfs_bytes_fetched = 0;    // network bytes of LFS data this run received
+  uint64_t lfs_bytes_fetched = 0;  // network bytes of LFS data this run received
 };
 
 // One row of `lfs_objects`: what the catalog knows of an LFS object. The blob store is the
@@ -78,10 +83,10 @@ struct LfsObjectRecord {
 
 // One LFS object referenced by a published ref of a repo.
 struct LfsRefRecord {
-  std::string ref;   // e.g. "refs/heads/main"
+  std::string ref;  // e.g. "refs/heads/main"
   std::string oid;
   uint64_t size = 0;
-  std::string path;  // a path where the ref's tree has the pointer
+  std::string path;   // a path where the ref's tree has the pointer
   bool fetch = true;  // false: excluded by the repo's filters, fetched on first request
 };
 
@@ -91,7 +96,7 @@ struct LfsRepoUsage {
   uint64_t logical_bytes = 0;    // their total size
   uint64_t present_objects = 0;  // of which in the store
   uint64_t present_bytes = 0;
-  uint64_t failed_objects = 0;   // whose last download failed and that are not present
+  uint64_t failed_objects = 0;  // whose last download failed and that are not present
 };
 
 // The catalog of one mirrord instance. Opening applies any missing schema migrations.
@@ -191,6 +196,18 @@ class Catalog {
   // NotFound for an unknown id; FailedPrecondition if the run already finished (a finished
   // run is never rewritten).
   Status FinishRun(const SyncRunRecord& run);
+
+  // Puts a running run back to "queued" (started_at = 0): its job was requeued after its
+  // node stopped. A queued run is left as it is. NotFound for an unknown id;
+  // FailedPrecondition if the run already finished.
+  Status RequeueRun(int64_t run_id);
+
+  // Deletes a run that never started (a trigger that coalesced into another run).
+  // FailedPrecondition if it is not queued; NotFound for an unknown id.
+  Status DeleteQueuedRun(int64_t run_id);
+
+  // Records what the upstream said about repository `repo_id` (see RepoRecord).
+  Status SetUpstreamEvent(int64_t repo_id, std::string_view event, int64_t now);
 
   // NotFound for an unknown id.
   Result<SyncRunRecord> GetRun(int64_t run_id);

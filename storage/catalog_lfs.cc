@@ -65,9 +65,8 @@ Result<LfsObjectRecord> Catalog::GetLfsObject(std::string_view oid) {
 }
 
 Status Catalog::UpdateLfsObject(std::string_view oid, std::string_view sql_set, int64_t now) {
-  ASSIGN_OR_RETURN(Statement stmt,
-                   db_.Prepare("UPDATE lfs_objects SET " + std::string(sql_set) +
-                               ", updated_at = ? WHERE oid = ?"));
+  ASSIGN_OR_RETURN(Statement stmt, db_.Prepare("UPDATE lfs_objects SET " + std::string(sql_set) +
+                                               ", updated_at = ? WHERE oid = ?"));
   RETURN_IF_ERROR(stmt.BindAll(now, oid));
   RETURN_IF_ERROR(stmt.Run().WithContext("update LFS object " + std::string(oid)));
   if (db_.Changes() == 0) {

@@ -87,9 +87,49 @@ ALTER TABLE sync_runs ADD COLUMN lfs_bytes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_runs ADD COLUMN lfs_bytes_fetched INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// The durable sync queue of the embedded backend (storage/sqlite_job_queue.h), upstream
+// hosts paused by rate limits, handled webhook deliveries, and what upstreams told us about
+// a repository (renamed, archived, deleted: shown in status, never acted on).
+constexpr std::string_view kCatalogV3 = R"sql(
+CREATE TABLE sync_jobs (
+  run_id         INTEGER PRIMARY KEY,
+  repo           TEXT NOT NULL,
+  "trigger"      TEXT NOT NULL,
+  priority       INTEGER NOT NULL,
+  queued_at_ms   INTEGER NOT NULL,
+  not_before_ms  INTEGER NOT NULL DEFAULT 0,
+  pushed_at_ms   INTEGER NOT NULL DEFAULT 0,
+  host           TEXT NOT NULL DEFAULT '',
+  attempt        INTEGER NOT NULL DEFAULT 1,
+  running        INTEGER NOT NULL DEFAULT 0 CHECK (running IN (0, 1)),
+  owner          TEXT NOT NULL DEFAULT '',
+  lease_until_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX sync_jobs_one_queued_per_repo ON sync_jobs (repo) WHERE running = 0;
+CREATE UNIQUE INDEX sync_jobs_one_running_per_repo ON sync_jobs (repo) WHERE running = 1;
+CREATE INDEX sync_jobs_claim_order
+  ON sync_jobs (priority, not_before_ms, queued_at_ms, run_id) WHERE running = 0;
+
+CREATE TABLE paused_hosts (
+  host     TEXT PRIMARY KEY,
+  until_ms INTEGER NOT NULL,
+  reason   TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+
+CREATE TABLE webhook_deliveries (
+  delivery_id TEXT PRIMARY KEY,
+  expires_ms  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX webhook_deliveries_by_expiry ON webhook_deliveries (expires_ms);
+
+ALTER TABLE repos ADD COLUMN upstream_event TEXT NOT NULL DEFAULT '';
+ALTER TABLE repos ADD COLUMN upstream_event_at INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr Migration kCatalogMigrations[] = {
     {1, "repos, refs and sync_runs", kCatalogV1},
     {2, "lfs_objects, lfs_refs and LFS run counters", kCatalogV2},
+    {3, "sync_jobs, paused_hosts, webhook_deliveries and upstream events", kCatalogV3},
 };
 
 Status NewerSchemaError(int64_t current, int latest) {

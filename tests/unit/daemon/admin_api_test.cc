@@ -117,13 +117,18 @@ class FakeSyncService : public SyncService {
     return s;
   }
 
-  Result<int64_t> RequestSync(std::string_view name, SyncTrigger trigger) override {
+  Result<int64_t> RequestSync(std::string_view name, const TriggerInfo& trigger) override {
     std::lock_guard lock(mu_);
     if (shutting_down) return Cancelled("mirrord is shutting down");
     if (!repos_.count(std::string(name)))
       return NotFound("repo " + std::string(name) + " is not mirrored");
-    last_trigger = trigger;
+    last_trigger = trigger.trigger;
     return next_run_id;
+  }
+
+  Result<QueueView> GetQueue() override {
+    std::lock_guard lock(mu_);
+    return queue;
   }
 
   Result<SyncRunView> GetRun(int64_t run_id) override {
@@ -174,6 +179,7 @@ class FakeSyncService : public SyncService {
   std::vector<RepoSpec> registered;
   std::optional<SyncTrigger> last_trigger;
   int64_t next_run_id = 7;
+  QueueView queue;
   int get_run_calls = 0;
   bool shutting_down = false;
   bool fail_list = false;

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <fstream>
 #include <iterator>
 #include <mutex>
@@ -110,18 +112,19 @@ class RecordingSleeper {
 
 TEST(PlanLfsPiecesTest, SplitsIntoAtMostNPiecesNoSmallerThanTheMinimum) {
   // 4 MiB over 8 connections with 256 KiB minimum: 8 pieces of 512 KiB.
-  std::vector<ByteRange> pieces = PlanLfsPieces({{0, 4 * kMiB}}, 8, kPiece);
+  std::vector<ByteRange> pieces = PlanLfsPieces({{0, 4 * kMiB}}, 8, kPiece, 16 * kMiB);
   ASSERT_THAT(pieces, SizeIs(8));
   for (size_t i = 0; i < pieces.size(); ++i) {
     EXPECT_EQ(pieces[i], (ByteRange{i * 512 * kKiB, (i + 1) * 512 * kKiB}));
   }
   // Small objects: one piece.
-  EXPECT_THAT(PlanLfsPieces({{0, 300 * kKiB}}, 8, kPiece), ElementsAre(ByteRange{0, 300 * kKiB}));
+  EXPECT_THAT(PlanLfsPieces({{0, 300 * kKiB}}, 8, kPiece, 16 * kMiB),
+              ElementsAre(ByteRange{0, 300 * kKiB}));
   // 1 MiB with 256 KiB minimum: 4 pieces, not 8.
-  EXPECT_THAT(PlanLfsPieces({{0, kMiB}}, 8, kPiece), SizeIs(4));
+  EXPECT_THAT(PlanLfsPieces({{0, kMiB}}, 8, kPiece, 16 * kMiB), SizeIs(4));
   // Several missing ranges: each cut in equal parts, together covering exactly the gaps.
   std::vector<ByteRange> gaps = {{100, 100 + 3 * kMiB}, {5 * kMiB, 5 * kMiB + 10}};
-  pieces = PlanLfsPieces(gaps, 4, kPiece);
+  pieces = PlanLfsPieces(gaps, 4, kPiece, 16 * kMiB);
   uint64_t covered = 0;
   for (const ByteRange& p : pieces) {
     covered += p.size();
@@ -130,7 +133,56 @@ TEST(PlanLfsPiecesTest, SplitsIntoAtMostNPiecesNoSmallerThanTheMinimum) {
   }
   EXPECT_EQ(covered, 3 * kMiB + 10);
   EXPECT_THAT(pieces, Contains(ByteRange{5 * kMiB, 5 * kMiB + 10}));
-  EXPECT_TRUE(PlanLfsPieces({}, 8, kPiece).empty());
+  EXPECT_TRUE(PlanLfsPieces({}, 8, kPiece, 16 * kMiB).empty());
+}
+
+TEST(PlanLfsPiecesTest, ALargeObjectIsCutIntoBoundedPiecesInAscendingOrder) {
+  const uint64_t size = 2048 * kMiB;
+  const uint64_t max_piece = 16 * kMiB;
+  std::vector<ByteRange> pieces = PlanLfsPieces({{0, size}}, 8, 8 * kMiB, max_piece);
+  ASSERT_THAT(pieces, SizeIs(128));
+  uint64_t next = 0;
+  for (const ByteRange& p : pieces) {
+    EXPECT_EQ(p.begin, next);  // ascending, no gap, no overlap
+    EXPECT_GT(p.size(), 0u);
+    EXPECT_LE(p.size(), max_piece);
+    next = p.end;
+  }
+  EXPECT_EQ(next, size);
+
+  // An odd size: equal pieces within the bound, no sliver at the end.
+  pieces = PlanLfsPieces({{0, 300 * kMiB + 1}}, 8, 8 * kMiB, max_piece);
+  ASSERT_THAT(pieces, SizeIs(19));
+  EXPECT_EQ(pieces.front().begin, 0u);
+  EXPECT_EQ(pieces.back().end, 300 * kMiB + 1);
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    EXPECT_LE(pieces[i].size(), max_piece);
+    EXPECT_GE(pieces[i].size(), 15 * kMiB);
+    if (i > 0) {
+      EXPECT_EQ(pieces[i].begin, pieces[i - 1].end);
+    }
+  }
+
+  // A resume: each gap is cut within the bound, in order, covering exactly the gaps.
+  std::vector<ByteRange> gaps = {{5, 40 * kMiB}, {64 * kMiB, 65 * kMiB}, {70 * kMiB, 200 * kMiB}};
+  pieces = PlanLfsPieces(gaps, 8, 8 * kMiB, max_piece);
+  uint64_t covered = 0;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    EXPECT_LE(pieces[i].size(), max_piece);
+    if (i > 0) {
+      EXPECT_GE(pieces[i].begin, pieces[i - 1].end);
+    }
+    bool inside = false;
+    for (const ByteRange& g : gaps) inside |= pieces[i].begin >= g.begin && pieces[i].end <= g.end;
+    EXPECT_TRUE(inside) << pieces[i].begin << "-" << pieces[i].end;
+    covered += pieces[i].size();
+  }
+  EXPECT_EQ(covered, 40 * kMiB - 5 + kMiB + 130 * kMiB);
+
+  // Small objects stay one piece; medium ones still use every connection.
+  EXPECT_THAT(PlanLfsPieces({{0, 5 * kMiB}}, 8, 8 * kMiB, max_piece),
+              ElementsAre(ByteRange{0, 5 * kMiB}));
+  EXPECT_THAT(PlanLfsPieces({{0, 64 * kMiB}}, 8, 8 * kMiB, max_piece), SizeIs(8));
 }
 
 class ObjectDownloaderTest : public ::testing::Test {
@@ -247,6 +299,105 @@ Status WaitForStalled(test::TestUpstream& upstream, size_t n) {
           },
           milliseconds(30'000))
       .status();
+}
+
+// The SHA-256 follows the download: every connection is held once it has completed a piece
+// beyond the first two, so when all 8 are held, pieces 0-9 are complete and nothing else is
+// written; the hashed prefix must then be exactly those 10 pieces, with most of the object
+// still to come. (With 8 equal pieces of 1 MiB, the 7 beyond the first 512 KiB are held and
+// the eighth connection finds nothing more to do: 8 are never held.)
+TEST_F(ObjectDownloaderTest, TheHashFollowsTheCompletedPrefixDuringTheDownload) {
+  const uint64_t size = 32 * kPiece;
+  ASSERT_OK_AND_ASSIGN(LfsPointer object, PutGenerated(size, 41));
+  ObjectDownloaderOptions options = Options();
+  options.max_piece_size = kPiece;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  int held = 0;
+  std::vector<ByteRange> completed;
+  const PartialBlob* seen_blob = nullptr;
+  options.on_piece_done = [&](const PartialBlob& blob, ByteRange piece) {
+    std::unique_lock lock(mu);
+    completed.push_back(piece);
+    seen_blob = &blob;
+    if (piece.begin < 2 * kPiece) return;
+    ++held;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  };
+  ObjectDownloader downloader(store_.get(), batch_.get(), options);
+  LfsDownloadReport report;
+  std::thread worker([&] { report = downloader.Download(object, std::nullopt, kRef); });
+  uint64_t hashed = 0;
+  bool all_held = false;
+  std::vector<ByteRange> done_while_held;
+  {
+    std::unique_lock lock(mu);
+    // The timeout only turns a failure into a report instead of a hang.
+    all_held = cv.wait_for(lock, seconds(30), [&] { return held == 8; });
+    if (all_held) hashed = seen_blob->HashedBytes();
+    done_while_held = completed;
+    release = true;
+  }
+  cv.notify_all();
+  worker.join();
+  ASSERT_TRUE(all_held) << "connections held: " << held;
+  std::sort(done_while_held.begin(), done_while_held.end(),
+            [](const ByteRange& a, const ByteRange& b) { return a.begin < b.begin; });
+  ASSERT_THAT(done_while_held, SizeIs(10));
+  for (size_t i = 0; i < done_while_held.size(); ++i) {
+    EXPECT_EQ(done_while_held[i], (ByteRange{i * kPiece, (i + 1) * kPiece}));
+  }
+  EXPECT_EQ(hashed, 10 * kPiece);
+  ASSERT_OK(report.status);
+  ExpectStored(object);
+  EXPECT_EQ(report.requests, 32);
+  EXPECT_EQ(lfs_->BytesServed(object.oid), size);
+}
+
+// Many bounded pieces over kept-alive connections: each byte fetched once, the journal
+// holding only the few ranges of pieces in flight, and a resume planning bounded pieces of
+// the gaps.
+TEST_F(ObjectDownloaderTest, ManySmallPiecesDownloadAndResume) {
+  const uint64_t size = 64 * kPiece + 77;
+  ASSERT_OK_AND_ASSIGN(LfsPointer object, PutGenerated(size, 42));
+  ObjectDownloaderOptions options = Options();
+  options.max_piece_size = kPiece;
+  options.progress_interval = milliseconds(0);
+  size_t max_journal = 0;
+  const fs::path journal = store_->root() / "incomplete" / (object.oid + ".ranges");
+  options.on_piece_done = [&](const PartialBlob&, ByteRange) {
+    std::error_code ec;
+    uintmax_t n = fs::file_size(journal, ec);
+    if (!ec) max_journal = std::max<size_t>(max_journal, n);
+  };
+  {
+    ObjectDownloader first(store_.get(), batch_.get(), options);
+    LfsDownloadReport report =
+        first.Download(object, std::nullopt, kRef, [&](const LfsPointer&, uint64_t done, uint64_t) {
+          if (done >= size / 2) cancel_ = true;
+        });
+    EXPECT_EQ(report.status.code(), StatusCode::kCancelled) << report.status.ToString();
+  }
+  cancel_ = false;
+  options.user_agent = "mirrord-second-run";
+  ObjectDownloader second(store_.get(), batch_.get(), options);
+  LfsDownloadReport report = second.Download(object, std::nullopt, kRef);
+  ASSERT_OK(report.status);
+  ExpectStored(object);
+  EXPECT_GE(report.resumed_bytes, size / 2);
+  uint64_t served_second = 0;
+  for (const test::RequestRecord& r : upstream_->requests()) {
+    if (r.user_agent != "mirrord-second-run") continue;
+    served_second += r.response_body_bytes;
+    EXPECT_EQ(r.status, 206);
+  }
+  EXPECT_EQ(served_second, size - report.resumed_bytes);
+  // The journal lists a few ranges per connection (pieces in flight and the gaps they
+  // leave), not one per piece: its header and checksum take ~110 bytes, a range ~16.
+  EXPECT_GT(max_journal, 0u);
+  EXPECT_LT(max_journal, 64u * (options.max_connections + 2));
 }
 
 TEST_F(ObjectDownloaderTest, HoldsMaxConnectionsOpenAtOnce) {

@@ -60,7 +60,8 @@ TEST_F(CatalogLfsTest, ObjectsStartPendingAndKeepTheirFirstRecord) {
   EXPECT_EQ(a.state, "present");
   EXPECT_EQ(a.updated_at, 110);
   EXPECT_THAT(catalog_->GetLfsObject(Oid('c')), test::StatusIs(StatusCode::kNotFound));
-  EXPECT_THAT(catalog_->AddLfsObjects({LfsObjectRecord{}}, 1), test::StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(catalog_->AddLfsObjects({LfsObjectRecord{}}, 1),
+              test::StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_F(CatalogLfsTest, FailuresAreRecordedAndSuccessClearsThem) {
@@ -198,7 +199,7 @@ TEST(CatalogLfsUpgrade, VersionOneCatalogIsMigratedWithItsData) {
     )sql"));
   }
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Catalog> catalog, Catalog::Open(file));
-  EXPECT_EQ(catalog->schema_version(), 2);
+  EXPECT_EQ(catalog->schema_version(), 3);
   ASSERT_OK_AND_ASSIGN(RepoRecord repo, catalog->GetRepo("org/old"));
   EXPECT_EQ(repo.state, "ready");
   ASSERT_OK_AND_ASSIGN(SyncRunRecord run, catalog->GetRun(1));

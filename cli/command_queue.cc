@@ -1,0 +1,57 @@
+// mirrorctl queue [--json]
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/progress_display.h"
+#include "common/api_json.h"
+
+namespace mirrord {
+
+std::string FormatQueue(const QueueView& queue, int64_t now) {
+  std::string out;
+  if (queue.jobs.empty()) {
+    out += "nothing queued or running\n";
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    rows.push_back({"RUN", "REPO", "STATE", "TRIGGER", "WAITING", "NODE/NEXT", "HOST"});
+    for (const QueueJobView& j : queue.jobs) {
+      std::string trigger = j.trigger;
+      if (j.attempt > 1) trigger += " (attempt " + std::to_string(j.attempt) + ")";
+      std::string where = j.node;
+      if (j.state == "queued") {
+        where = j.not_before > now ? "in " + FormatEta(static_cast<double>(j.not_before - now))
+                                   : "ready";
+      }
+      rows.push_back({"#" + std::to_string(j.run_id), j.repo, j.state, trigger,
+                      FormatAge(j.queued_at, now), where, j.host});
+    }
+    out += FormatTable(rows);
+  }
+  for (const PausedHostView& p : queue.paused_hosts) {
+    out += "paused: " + p.host + " for " + FormatEta(static_cast<double>(p.until - now)) + " (" +
+           p.reason + ")\n";
+  }
+  return out;
+}
+
+int RunQueueCommand(ApiClient& client, const QueueArgs& args, CommandIo& io) {
+  Result<ApiReply> reply = client.Get("/api/v1/queue");
+  if (!reply.ok()) return ReportUnreachable(reply.error(), io);
+  if (!reply->ok()) return ReportApiError(*reply, "queue", io);
+  if (args.json) {
+    io.out << reply->body;
+    if (reply->body.empty() || reply->body.back() != '\n') io.out << "\n";
+    return kExitOk;
+  }
+  Result<boost::json::value> v = ParseJson(reply->body);
+  Result<QueueView> queue = v.ok() ? QueueViewFromJson(*v) : Result<QueueView>(v.error());
+  if (!queue.ok()) {
+    io.err << "mirrorctl: queue: unreadable answer from mirrord: " << queue.error().message()
+           << "\n";
+    return kExitFailed;
+  }
+  io.out << FormatQueue(*queue, ToUnixSeconds(io.clock.Now()));
+  return kExitOk;
+}
+
+}  // namespace mirrord

@@ -1,0 +1,121 @@
+// JobQueue: the durable queue of sync jobs, shared by every mirrord node that uses it.
+//
+// A job is one queued or running sync of one repository, identified by the id of its run
+// in the catalog (sync_runs). The queue enforces, across all nodes:
+//  - at most one RUNNING job per repository;
+//  - at most one QUEUED job per repository: a trigger that arrives while one is queued
+//    coalesces into it (so a burst of pushes during a sync yields exactly one follow-up);
+//  - claim order: lowest priority value first, then earliest not_before, then oldest;
+//  - per-upstream-host limits: a claim skips jobs whose host is paused (rate limited) or
+//    already has `max_running_per_host` running jobs; manual jobs (JobPriority::kManual:
+//    an operator asked for this sync now) override a pause, never the running limit;
+//  - leases: a running job belongs to one node until its lease expires; a node renews the
+//    leases of the jobs it runs, and any node requeues jobs whose lease expired (their
+//    node died), so work is never lost and never run twice at the same time.
+// Backends: SqliteJobQueue (embedded default, one node), RedisJobQueue (several nodes).
+// Times are Unix milliseconds, given by the caller (so tests control the clock).
+// Thread-safety: implementations are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace mirrord {
+
+// Smaller runs first. Manual and webhook triggers go before polls and retries.
+enum class JobPriority : int { kManual = 0, kWebhook = 1, kRetry = 2, kPoll = 3 };
+
+struct QueuedJob {
+  int64_t run_id = 0;   // the catalog run this job executes; unique
+  std::string repo;     // repository name
+  std::string trigger;  // "manual", "webhook", "poll", "startup", "retry"
+  int priority = static_cast<int>(JobPriority::kPoll);
+  int64_t queued_at_ms = 0;   // when the (first coalesced) trigger arrived
+  int64_t not_before_ms = 0;  // not claimed before this (retry backoff); 0: at once
+  int64_t pushed_at_ms = 0;   // upstream push time from a webhook payload; 0: unknown
+  std::string host;           // upstream host, for per-host limits and pauses
+  int attempt = 1;            // 1 for a fresh trigger, n for the (n-1)th retry
+  // Set while running:
+  bool running = false;
+  std::string owner;  // node id of the claimer
+  int64_t lease_until_ms = 0;
+};
+
+struct EnqueueResult {
+  QueuedJob job;           // the queued job now standing for this trigger
+  bool coalesced = false;  // true: an already queued job absorbed it (job.run_id is that one's)
+};
+
+struct ClaimRequest {
+  std::string owner;  // node id
+  int64_t now_ms = 0;
+  int64_t lease_ms = 60000;
+  int max_running_per_host = 4;  // <= 0: no limit
+};
+
+struct PausedHost {
+  std::string host;
+  int64_t until_ms = 0;
+  std::string reason;  // e.g. "HTTP 429, Retry-After 60"
+};
+
+class JobQueue {
+ public:
+  virtual ~JobQueue() = default;
+
+  // Queues `job` (running/owner/lease ignored). If `job.repo` already has a queued job, that
+  // job absorbs this one instead: it keeps its run id and queued_at_ms, takes the smaller
+  // priority and not_before_ms and the larger pushed_at_ms, and becomes this trigger's
+  // kind when the priority improved; EnqueueResult::coalesced is true and the caller must
+  // drop the run it created for `job`. AlreadyExists if `job.run_id` is already queued or
+  // running.
+  virtual Result<EnqueueResult> Enqueue(const QueuedJob& job) = 0;
+
+  // Atomically takes the best claimable job (see the class comment) and marks it running,
+  // owned by `request.owner` until now + lease. nullopt when nothing is claimable now.
+  virtual Result<std::optional<QueuedJob>> Claim(const ClaimRequest& request) = 0;
+
+  // Extends the lease of running job `run_id` owned by `owner`. NotFound if the job is not
+  // running under that owner any more (its lease expired and another node took it): the
+  // caller must stop the sync.
+  virtual Status Renew(int64_t run_id, std::string_view owner, int64_t lease_until_ms) = 0;
+
+  // Removes running job `run_id` owned by `owner` (the sync finished, whatever its outcome).
+  // NotFound if it is not running under that owner.
+  virtual Status Finish(int64_t run_id, std::string_view owner) = 0;
+
+  // Puts running jobs back in the queue, keeping their run ids: those owned by `owner`
+  // (a node restarting under the same id; empty: none) and those whose lease ended before
+  // now_ms. A requeued job whose repo meanwhile got a queued job is merged into it the way
+  // Enqueue coalesces (the requeued run id survives; the other one is returned in
+  // `dropped`). Returns the requeued jobs.
+  struct Requeued {
+    std::vector<QueuedJob> jobs;
+    std::vector<int64_t> dropped;  // run ids merged away
+  };
+  virtual Result<Requeued> RequeueAbandoned(std::string_view owner, int64_t now_ms) = 0;
+
+  // Removes the queued (not running) job of `repo`, if any; returns its run id or 0.
+  virtual Result<int64_t> RemoveQueued(std::string_view repo) = 0;
+
+  // Every job, queued and running, in claim order (running ones first).
+  virtual Result<std::vector<QueuedJob>> List() = 0;
+
+  // Pauses claims for `host` until `until_ms` (extends, never shortens, a current pause).
+  virtual Status PauseHost(const PausedHost& pause) = 0;
+  // Pauses still in force at `now_ms`.
+  virtual Result<std::vector<PausedHost>> PausedHosts(int64_t now_ms) = 0;
+
+  // Remembers a webhook delivery id. true when it was new; false when it was already
+  // recorded (a redelivery: acknowledge it without queueing again). Ids are kept for at
+  // least `keep_ms` after `now_ms`.
+  virtual Result<bool> RecordDelivery(std::string_view delivery_id, int64_t now_ms,
+                                      int64_t keep_ms) = 0;
+};
+
+}  // namespace mirrord

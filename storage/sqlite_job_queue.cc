@@ -1,0 +1,298 @@
+#include "storage/sqlite_job_queue.h"
+
+#include <algorithm>
+#include <map>
+
+namespace mirrord {
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+constexpr std::string_view kColumns =
+    "run_id, repo, \"trigger\", priority, queued_at_ms, not_before_ms, pushed_at_ms, host, "
+    "attempt, running, owner, lease_until_ms";
+
+QueuedJob JobFromRow(const Statement& s) {
+  QueuedJob j;
+  j.run_id = s.ColumnInt64(0);
+  j.repo = s.ColumnText(1);
+  j.trigger = s.ColumnText(2);
+  j.priority = static_cast<int>(s.ColumnInt64(3));
+  j.queued_at_ms = s.ColumnInt64(4);
+  j.not_before_ms = s.ColumnInt64(5);
+  j.pushed_at_ms = s.ColumnInt64(6);
+  j.host = s.ColumnText(7);
+  j.attempt = static_cast<int>(s.ColumnInt64(8));
+  j.running = s.ColumnInt64(9) != 0;
+  j.owner = s.ColumnText(10);
+  j.lease_until_ms = s.ColumnInt64(11);
+  return j;
+}
+
+Result<std::vector<QueuedJob>> Rows(Statement& s) {
+  std::vector<QueuedJob> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    out.push_back(JobFromRow(s));
+  }
+}
+
+Status InsertJob(Db& db, const QueuedJob& j) {
+  ASSIGN_OR_RETURN(Statement s, db.Prepare("INSERT INTO sync_jobs (" + std::string(kColumns) +
+                                           ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  RETURN_IF_ERROR(s.BindAll(j.run_id, j.repo, j.trigger, j.priority, j.queued_at_ms,
+                            j.not_before_ms, j.pushed_at_ms, j.host, j.attempt, j.running ? 1 : 0,
+                            j.owner, j.lease_until_ms));
+  return s.Run();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteJobQueue>> SqliteJobQueue::Open(
+    const std::filesystem::path& catalog_file) {
+  auto opened = [&]() -> Result<std::unique_ptr<SqliteJobQueue>> {
+    ASSIGN_OR_RETURN(Db db, Db::Open(catalog_file, SQLITE_OPEN_READWRITE));
+    RETURN_IF_ERROR(db.Exec("PRAGMA busy_timeout = " + std::to_string(kBusyTimeoutMs)));
+    RETURN_IF_ERROR(db.Exec("PRAGMA synchronous = FULL"));
+    ASSIGN_OR_RETURN(int64_t version, db.QueryInt64("PRAGMA user_version"));
+    if (version < 3) {
+      return FailedPrecondition("catalog schema " + std::to_string(version) +
+                                " has no job queue (open the catalog first)");
+    }
+    return std::unique_ptr<SqliteJobQueue>(new SqliteJobQueue(std::move(db)));
+  }();
+  if (!opened.ok()) return opened.status().WithContext("job queue " + catalog_file.string());
+  return opened;
+}
+
+Result<std::optional<QueuedJob>> SqliteJobQueue::QueuedFor(std::string_view repo) {
+  ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT " + std::string(kColumns) +
+                                            " FROM sync_jobs WHERE repo = ? AND running = 0"));
+  RETURN_IF_ERROR(s.BindAll(repo));
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<QueuedJob>();
+  return std::optional<QueuedJob>(JobFromRow(s));
+}
+
+Result<QueuedJob> SqliteJobQueue::Coalesce(QueuedJob kept, const QueuedJob& incoming) {
+  if (incoming.priority < kept.priority) {
+    kept.priority = incoming.priority;
+    kept.trigger = incoming.trigger;
+  }
+  kept.not_before_ms = std::min(kept.not_before_ms, incoming.not_before_ms);
+  kept.pushed_at_ms = std::max(kept.pushed_at_ms, incoming.pushed_at_ms);
+  if (kept.host.empty()) kept.host = incoming.host;
+  ASSIGN_OR_RETURN(Statement s,
+                   db_.Prepare("UPDATE sync_jobs SET priority = ?, \"trigger\" = ?, "
+                               "not_before_ms = ?, pushed_at_ms = ?, host = ? WHERE run_id = ?"));
+  RETURN_IF_ERROR(s.BindAll(kept.priority, kept.trigger, kept.not_before_ms, kept.pushed_at_ms,
+                            kept.host, kept.run_id));
+  RETURN_IF_ERROR(s.Run());
+  return kept;
+}
+
+Result<EnqueueResult> SqliteJobQueue::Enqueue(const QueuedJob& in) {
+  if (in.repo.empty()) return InvalidArgument("a job needs a repository");
+  QueuedJob job = in;
+  job.running = false;
+  job.owner.clear();
+  job.lease_until_ms = 0;
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  {
+    ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT 1 FROM sync_jobs WHERE run_id = ?"));
+    RETURN_IF_ERROR(s.BindAll(job.run_id));
+    ASSIGN_OR_RETURN(bool exists, s.Step());
+    if (exists) return AlreadyExists("run " + std::to_string(job.run_id) + " is already queued");
+  }
+  EnqueueResult result;
+  ASSIGN_OR_RETURN(std::optional<QueuedJob> queued, QueuedFor(job.repo));
+  if (queued) {
+    ASSIGN_OR_RETURN(result.job, Coalesce(std::move(*queued), job));
+    result.coalesced = true;
+  } else {
+    RETURN_IF_ERROR(InsertJob(db_, job));
+    result.job = job;
+  }
+  RETURN_IF_ERROR(txn.Commit());
+  return result;
+}
+
+Result<std::optional<QueuedJob>> SqliteJobQueue::Claim(const ClaimRequest& request) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  // Running jobs per host, for the per-host limit.
+  std::map<std::string, int> running_per_host;
+  {
+    ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT host, count(*) FROM sync_jobs "
+                                              "WHERE running = 1 GROUP BY host"));
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      running_per_host[s.ColumnText(0)] = static_cast<int>(s.ColumnInt64(1));
+    }
+  }
+  ASSIGN_OR_RETURN(Statement s,
+                   db_.Prepare("SELECT " + std::string(kColumns) +
+                               " FROM sync_jobs AS q WHERE running = 0 AND not_before_ms <= ?1"
+                               " AND NOT EXISTS (SELECT 1 FROM sync_jobs AS r"
+                               "                 WHERE r.repo = q.repo AND r.running = 1)"
+                               " AND (priority = 0 OR NOT EXISTS (SELECT 1 FROM paused_hosts AS p"
+                               "                 WHERE p.host = q.host AND p.until_ms > ?1))"
+                               " ORDER BY priority, not_before_ms, queued_at_ms, run_id"));
+  RETURN_IF_ERROR(s.BindAll(request.now_ms));
+  std::optional<QueuedJob> chosen;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    QueuedJob j = JobFromRow(s);
+    if (request.max_running_per_host > 0 &&
+        running_per_host[j.host] >= request.max_running_per_host) {
+      continue;
+    }
+    chosen = std::move(j);
+    break;
+  }
+  if (!chosen) return std::optional<QueuedJob>();
+  chosen->running = true;
+  chosen->owner = request.owner;
+  chosen->lease_until_ms = request.now_ms + request.lease_ms;
+  ASSIGN_OR_RETURN(Statement u, db_.Prepare("UPDATE sync_jobs SET running = 1, owner = ?, "
+                                            "lease_until_ms = ? WHERE run_id = ?"));
+  RETURN_IF_ERROR(u.BindAll(chosen->owner, chosen->lease_until_ms, chosen->run_id));
+  RETURN_IF_ERROR(u.Run());
+  RETURN_IF_ERROR(txn.Commit());
+  return chosen;
+}
+
+Status SqliteJobQueue::Renew(int64_t run_id, std::string_view owner, int64_t lease_until_ms) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement s, db_.Prepare("UPDATE sync_jobs SET lease_until_ms = ? "
+                                            "WHERE run_id = ? AND running = 1 AND owner = ?"));
+  RETURN_IF_ERROR(s.BindAll(lease_until_ms, run_id, owner));
+  RETURN_IF_ERROR(s.Run());
+  if (db_.Changes() == 0) {
+    return NotFound("run " + std::to_string(run_id) + " is not running on this node");
+  }
+  return Status::Ok();
+}
+
+Status SqliteJobQueue::Finish(int64_t run_id, std::string_view owner) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM sync_jobs "
+                                            "WHERE run_id = ? AND running = 1 AND owner = ?"));
+  RETURN_IF_ERROR(s.BindAll(run_id, owner));
+  RETURN_IF_ERROR(s.Run());
+  if (db_.Changes() == 0) {
+    return NotFound("run " + std::to_string(run_id) + " is not running on this node");
+  }
+  return Status::Ok();
+}
+
+Result<JobQueue::Requeued> SqliteJobQueue::RequeueAbandoned(std::string_view owner,
+                                                            int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT " + std::string(kColumns) +
+                                            " FROM sync_jobs WHERE running = 1 AND"
+                                            " ((owner = ?1 AND ?1 <> '') OR lease_until_ms < ?2)"
+                                            " ORDER BY run_id"));
+  RETURN_IF_ERROR(s.BindAll(owner, now_ms));
+  ASSIGN_OR_RETURN(std::vector<QueuedJob> abandoned, Rows(s));
+  Requeued out;
+  for (QueuedJob& j : abandoned) {
+    j.running = false;
+    j.owner.clear();
+    j.lease_until_ms = 0;
+    ASSIGN_OR_RETURN(std::optional<QueuedJob> queued, QueuedFor(j.repo));
+    if (queued) {
+      // The abandoned run keeps its id (its followers wait for it); the queued one folds in.
+      ASSIGN_OR_RETURN(Statement d, db_.Prepare("DELETE FROM sync_jobs WHERE run_id = ?"));
+      RETURN_IF_ERROR(d.BindAll(queued->run_id));
+      RETURN_IF_ERROR(d.Run());
+      out.dropped.push_back(queued->run_id);
+      QueuedJob merged = j;
+      if (queued->priority < merged.priority) {
+        merged.priority = queued->priority;
+        merged.trigger = queued->trigger;
+      }
+      merged.not_before_ms = std::min(merged.not_before_ms, queued->not_before_ms);
+      merged.pushed_at_ms = std::max(merged.pushed_at_ms, queued->pushed_at_ms);
+      j = merged;
+    }
+    ASSIGN_OR_RETURN(Statement u,
+                     db_.Prepare("UPDATE sync_jobs SET running = 0, owner = '', lease_until_ms = 0,"
+                                 " priority = ?, \"trigger\" = ?, not_before_ms = ?,"
+                                 " pushed_at_ms = ? WHERE run_id = ?"));
+    RETURN_IF_ERROR(u.BindAll(j.priority, j.trigger, j.not_before_ms, j.pushed_at_ms, j.run_id));
+    RETURN_IF_ERROR(u.Run());
+    out.jobs.push_back(std::move(j));
+  }
+  RETURN_IF_ERROR(txn.Commit());
+  return out;
+}
+
+Result<int64_t> SqliteJobQueue::RemoveQueued(std::string_view repo) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  ASSIGN_OR_RETURN(std::optional<QueuedJob> queued, QueuedFor(repo));
+  if (!queued) return int64_t{0};
+  ASSIGN_OR_RETURN(Statement d, db_.Prepare("DELETE FROM sync_jobs WHERE run_id = ?"));
+  RETURN_IF_ERROR(d.BindAll(queued->run_id));
+  RETURN_IF_ERROR(d.Run());
+  RETURN_IF_ERROR(txn.Commit());
+  return queued->run_id;
+}
+
+Result<std::vector<QueuedJob>> SqliteJobQueue::List() {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT " + std::string(kColumns) +
+                                            " FROM sync_jobs ORDER BY running DESC, priority,"
+                                            " not_before_ms, queued_at_ms, run_id"));
+  return Rows(s);
+}
+
+Status SqliteJobQueue::PauseHost(const PausedHost& pause) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement s,
+                   db_.Prepare("INSERT INTO paused_hosts (host, until_ms, reason) VALUES (?, ?, ?)"
+                               " ON CONFLICT (host) DO UPDATE SET until_ms = excluded.until_ms,"
+                               " reason = excluded.reason"
+                               " WHERE excluded.until_ms > paused_hosts.until_ms"));
+  RETURN_IF_ERROR(s.BindAll(pause.host, pause.until_ms, pause.reason));
+  return s.Run();
+}
+
+Result<std::vector<PausedHost>> SqliteJobQueue::PausedHosts(int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT host, until_ms, reason FROM paused_hosts"
+                                            " WHERE until_ms > ? ORDER BY host"));
+  RETURN_IF_ERROR(s.BindAll(now_ms));
+  std::vector<PausedHost> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    out.push_back({s.ColumnText(0), s.ColumnInt64(1), s.ColumnText(2)});
+  }
+}
+
+Result<bool> SqliteJobQueue::RecordDelivery(std::string_view delivery_id, int64_t now_ms,
+                                            int64_t keep_ms) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  {
+    ASSIGN_OR_RETURN(Statement d,
+                     db_.Prepare("DELETE FROM webhook_deliveries WHERE expires_ms <= ?"));
+    RETURN_IF_ERROR(d.BindAll(now_ms));
+    RETURN_IF_ERROR(d.Run());
+  }
+  ASSIGN_OR_RETURN(Statement s, db_.Prepare("INSERT INTO webhook_deliveries (delivery_id, "
+                                            "expires_ms) VALUES (?, ?) ON CONFLICT DO NOTHING"));
+  RETURN_IF_ERROR(s.BindAll(delivery_id, now_ms + keep_ms));
+  RETURN_IF_ERROR(s.Run());
+  bool fresh = db_.Changes() > 0;
+  RETURN_IF_ERROR(txn.Commit());
+  return fresh;
+}
+
+}  // namespace mirrord

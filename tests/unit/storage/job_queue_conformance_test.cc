@@ -1,0 +1,285 @@
+// The JobQueue contract (storage/job_queue.h), for every backend that instantiates
+// JobQueueConformanceTest (see job_queue_conformance.h).
+#include "tests/unit/storage/job_queue_conformance.h"
+
+#include <gmock/gmock.h>
+
+#include "tests/fixtures/status_matchers.h"
+
+namespace mirrord {
+namespace {
+
+using test::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+QueuedJob Job(int64_t run_id, std::string repo, JobPriority priority = JobPriority::kPoll,
+              int64_t queued_at_ms = 1000, std::string host = "github.com") {
+  QueuedJob j;
+  j.run_id = run_id;
+  j.repo = std::move(repo);
+  j.priority = static_cast<int>(priority);
+  j.trigger = priority == JobPriority::kManual    ? "manual"
+              : priority == JobPriority::kWebhook ? "webhook"
+              : priority == JobPriority::kRetry   ? "retry"
+                                                  : "poll";
+  j.queued_at_ms = queued_at_ms;
+  j.host = std::move(host);
+  return j;
+}
+
+ClaimRequest ClaimAt(int64_t now_ms, std::string owner = "node-a", int per_host = 0) {
+  ClaimRequest r;
+  r.owner = std::move(owner);
+  r.now_ms = now_ms;
+  r.lease_ms = 60000;
+  r.max_running_per_host = per_host;
+  return r;
+}
+
+std::vector<int64_t> RunIds(const std::vector<QueuedJob>& jobs) {
+  std::vector<int64_t> out;
+  for (const QueuedJob& j : jobs) out.push_back(j.run_id);
+  return out;
+}
+
+TEST_P(JobQueueConformanceTest, EnqueuedJobIsClaimedOnceAndFinished) {
+  ASSERT_OK_AND_ASSIGN(EnqueueResult e, q_->Enqueue(Job(1, "org/a")));
+  EXPECT_FALSE(e.coalesced);
+  EXPECT_EQ(e.job.run_id, 1);
+  ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> c, q_->Claim(ClaimAt(2000)));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->run_id, 1);
+  EXPECT_EQ(c->repo, "org/a");
+  EXPECT_EQ(c->trigger, "poll");
+  EXPECT_EQ(c->host, "github.com");
+  EXPECT_TRUE(c->running);
+  EXPECT_EQ(c->owner, "node-a");
+  EXPECT_EQ(c->lease_until_ms, 62000);
+  ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> none, q_->Claim(ClaimAt(2000)));
+  EXPECT_FALSE(none.has_value());
+  ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> all, q_->List());
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_TRUE(all[0].running);
+  EXPECT_OK(q_->Finish(1, "node-a"));
+  ASSERT_OK_AND_ASSIGN(all, q_->List());
+  EXPECT_THAT(all, IsEmpty());
+  EXPECT_THAT(q_->Finish(1, "node-a"), StatusIs(StatusCode::kNotFound));
+}
+
+TEST_P(JobQueueConformanceTest, SameRunIdTwiceIsRefused) {
+  ASSERT_OK(q_->Enqueue(Job(1, "org/a")).status());
+  EXPECT_THAT(q_->Enqueue(Job(1, "org/b")).status(), StatusIs(StatusCode::kAlreadyExists));
+}
+
+TEST_P(JobQueueConformanceTest, TriggersCoalesceIntoTheQueuedJob) {
+  QueuedJob poll = Job(1, "org/a", JobPriority::kPoll, 1000);
+  poll.not_before_ms = 5000;
+  ASSERT_OK(q_->Enqueue(poll).status());
+  QueuedJob hook = Job(2, "org/a", JobPriority::kWebhook, 3000);
+  hook.pushed_at_ms = 2500;
+  ASSERT_OK_AND_ASSIGN(EnqueueResult e, q_->Enqueue(hook));
+  EXPECT_TRUE(e.coalesced);
+  EXPECT_EQ(e.job.run_id, 1);           // the queued run stands for both
+  EXPECT_EQ(e.job.queued_at_ms, 1000);  // latency counts from the first trigger
+  EXPECT_EQ(e.job.priority, static_cast<int>(JobPriority::kWebhook));
+  EXPECT_EQ(e.job.trigger, "webhook");
+  EXPECT_EQ(e.job.not_before_ms, 0);
+  EXPECT_EQ(e.job.pushed_at_ms, 2500);
+  // A worse trigger changes nothing but still coalesces.
+  ASSERT_OK_AND_ASSIGN(e, q_->Enqueue(Job(3, "org/a", JobPriority::kPoll, 4000)));
+  EXPECT_TRUE(e.coalesced);
+  EXPECT_EQ(e.job.trigger, "webhook");
+  EXPECT_EQ(e.job.pushed_at_ms, 2500);
+  ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> all, q_->List());
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].trigger, "webhook");
+  EXPECT_EQ(all[0].pushed_at_ms, 2500);
+}
+
+TEST_P(JobQueueConformanceTest, TriggersDuringARunMakeExactlyOneFollowUp) {
+  ASSERT_OK(q_->Enqueue(Job(1, "org/a")).status());
+  ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> c, q_->Claim(ClaimAt(2000)));
+  ASSERT_TRUE(c.has_value());
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_OK_AND_ASSIGN(EnqueueResult e,
+                         q_->Enqueue(Job(10 + i, "org/a", JobPriority::kWebhook, 3000 + i)));
+    EXPECT_EQ(e.coalesced, i > 0) << i;
+    EXPECT_EQ(e.job.run_id, 10);
+  }
+  // The follow-up waits while the repo's sync runs, on this node and any other.
+  ASSERT_OK_AND_ASSIGN(c, q_->Claim(ClaimAt(4000)));
+  EXPECT_FALSE(c.has_value());
+  ASSERT_OK_AND_ASSIGN(auto b, store_->Connect());
+  ASSERT_OK_AND_ASSIGN(c, b->Claim(ClaimAt(4000, "node-b")));
+  EXPECT_FALSE(c.has_value());
+  ASSERT_OK(q_->Finish(1, "node-a"));
+  ASSERT_OK_AND_ASSIGN(c, q_->Claim(ClaimAt(5000)));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->run_id, 10);
+  ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> all, q_->List());
+  EXPECT_THAT(RunIds(all), ElementsAre(10));
+}
+
+TEST_P(JobQueueConformanceTest, ClaimOrderIsPriorityThenNotBeforeThenAge) {
+  ASSERT_OK(q_->Enqueue(Job(1, "org/poll-old", JobPriority::kPoll, 100)).status());
+  ASSERT_OK(q_->Enqueue(Job(2, "org/poll-new", JobPriority::kPoll, 200)).status());
+  ASSERT_OK(q_->Enqueue(Job(3, "org/retry", JobPriority::kRetry, 300)).status());
+  ASSERT_OK(q_->Enqueue(Job(4, "org/hook", JobPriority::kWebhook, 400)).status());
+  ASSERT_OK(q_->Enqueue(Job(5, "org/manual", JobPriority::kManual, 500)).status());
+  QueuedJob later = Job(6, "org/manual-later", JobPriority::kManual, 50);
+  later.not_before_ms = 700;
+  ASSERT_OK(q_->Enqueue(later).status());
+  ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> listed, q_->List());
+  EXPECT_THAT(RunIds(listed), ElementsAre(5, 6, 4, 3, 1, 2));
+  std::vector<int64_t> claimed;
+  for (;;) {
+    ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> c, q_->Claim(ClaimAt(1000)));
+    if (!c) break;
+    claimed.push_back(c->run_id);
+  }
+  EXPECT_THAT(claimed, ElementsAre(5, 6, 4, 3, 1, 2));
+}
+
+TEST_P(JobQueueConformanceTest, NotBeforeDelaysTheClaim) {
+  QueuedJob retry = Job(1, "org/a", JobPriority::kRetry);
+  retry.not_before_ms = 10000;
+  retry.attempt = 3;
+  ASSERT_OK(q_->Enqueue(retry).status());
+  ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> c, q_->Claim(ClaimAt(9999)));
+  EXPECT_FALSE(c.has_value());
+  ASSERT_OK_AND_ASSIGN(c, q_->Claim(ClaimAt(10000)));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->attempt, 3);
+  EXPECT_EQ(c->not_before_ms, 10000);
+}
+
+TEST_P(JobQueueConformanceTest, PerHostLimitAndPausedHosts) {
+  ASSERT_OK(q_->Enqueue(Job(1, "org/a", JobPriority::kPoll, 100, "github.com")).status());
+  ASSERT_OK(q_->Enqueue(Job(2, "org/b", JobPriority::kPoll, 200, "github.com")).status());
+  ASSERT_OK(q_->Enqueue(Job(3, "org/c", JobPriority::kPoll, 300, "huggingface.co")).status());
+  // One running job per host at most: the second github.com job is skipped.
+  ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> c, q_->Claim(ClaimAt(1000, "node-a", 1)));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->run_id, 1);
+  ASSERT_OK_AND_ASSIGN(c, q_->Claim(ClaimAt(1000, "node-a", 1)));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->run_id, 3);
+  ASSERT_OK_AND_ASSIGN(c, q_->Claim(ClaimAt(1000, "node-a", 1)));
+  EXPECT_FALSE(c.has_value());
+  ASSERT_OK(q_->Finish(1, "node-a"));
+
+  // github.com is rate limited until 5000: its job waits, and pauses only ever extend.
+  ASSERT_OK(q_->PauseHost({"github.com", 5000, "HTTP 429"}));
+  ASSERT_OK(q_->PauseHost({"github.com", 3000, "shorter"}));
+  ASSERT_OK_AND_ASSIGN(std::vector<PausedHost> paused, q_->PausedHosts(1000));
+  ASSERT_EQ(paused.size(), 1u);
+  EXPECT_EQ(paused[0].host, "github.com");
+  EXPECT_EQ(paused[0].until_ms, 5000);
+  EXPECT_EQ(paused[0].reason, "HTTP 429");
+  ASSERT_OK_AND_ASSIGN(c, q_->Claim(ClaimAt(4999, "node-a", 1)));
+  EXPECT_FALSE(c.has_value());
+  // An operator's manual sync overrides the pause (but not the running limit).
+  ASSERT_OK(q_->Enqueue(Job(4, "org/d", JobPriority::kManual, 400, "github.com")).status());
+  ASSERT_OK_AND_ASSIGN(c, q_->Claim(ClaimAt(4999, "node-a", 1)));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->run_id, 4);
+  ASSERT_OK_AND_ASSIGN(c, q_->Claim(ClaimAt(4999, "node-a", 1)));
+  EXPECT_FALSE(c.has_value());
+  ASSERT_OK(q_->Finish(4, "node-a"));
+  ASSERT_OK_AND_ASSIGN(c, q_->Claim(ClaimAt(5000, "node-a", 1)));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->run_id, 2);
+  ASSERT_OK_AND_ASSIGN(paused, q_->PausedHosts(5000));
+  EXPECT_THAT(paused, IsEmpty());
+}
+
+TEST_P(JobQueueConformanceTest, LeasesBelongToTheirOwner) {
+  ASSERT_OK(q_->Enqueue(Job(1, "org/a")).status());
+  ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> c, q_->Claim(ClaimAt(1000)));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_THAT(q_->Renew(1, "node-b", 90000), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(q_->Finish(1, "node-b"), StatusIs(StatusCode::kNotFound));
+  EXPECT_OK(q_->Renew(1, "node-a", 90000));
+  ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> all, q_->List());
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].lease_until_ms, 90000);
+  // Not expired at 89999: nothing to requeue.
+  ASSERT_OK_AND_ASSIGN(JobQueue::Requeued r, q_->RequeueAbandoned("node-b", 89999));
+  EXPECT_THAT(r.jobs, IsEmpty());
+}
+
+TEST_P(JobQueueConformanceTest, ANodeDeadMidJobHasItTakenOverAfterTheLease) {
+  ASSERT_OK_AND_ASSIGN(auto b, store_->Connect());
+  ASSERT_OK(q_->Enqueue(Job(1, "org/a", JobPriority::kWebhook)).status());
+  ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> c, q_->Claim(ClaimAt(1000)));  // lease 61000
+  ASSERT_TRUE(c.has_value());
+  ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> cb, b->Claim(ClaimAt(30000, "node-b")));
+  EXPECT_FALSE(cb.has_value());
+  ASSERT_OK_AND_ASSIGN(JobQueue::Requeued r, b->RequeueAbandoned("node-b", 61000));
+  EXPECT_THAT(r.jobs, IsEmpty());
+  // node-a stopped renewing; after its lease node-b takes the same run over.
+  ASSERT_OK_AND_ASSIGN(r, b->RequeueAbandoned("node-b", 61001));
+  ASSERT_EQ(r.jobs.size(), 1u);
+  EXPECT_EQ(r.jobs[0].run_id, 1);
+  EXPECT_FALSE(r.jobs[0].running);
+  ASSERT_OK_AND_ASSIGN(cb, b->Claim(ClaimAt(61001, "node-b")));
+  ASSERT_TRUE(cb.has_value());
+  EXPECT_EQ(cb->run_id, 1);
+  EXPECT_EQ(cb->trigger, "webhook");
+  // The old owner learns it lost the job.
+  EXPECT_THAT(q_->Renew(1, "node-a", 99999), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(q_->Finish(1, "node-a"), StatusIs(StatusCode::kNotFound));
+  EXPECT_OK(b->Finish(1, "node-b"));
+}
+
+TEST_P(JobQueueConformanceTest, RestartRequeuesOwnJobsAndMergesWithAQueuedFollowUp) {
+  ASSERT_OK(q_->Enqueue(Job(1, "org/a", JobPriority::kPoll, 100)).status());
+  ASSERT_OK(q_->Enqueue(Job(2, "org/b", JobPriority::kPoll, 200)).status());
+  ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> c, q_->Claim(ClaimAt(1000)));
+  ASSERT_OK_AND_ASSIGN(c, q_->Claim(ClaimAt(1000)));
+  QueuedJob follow_up = Job(3, "org/a", JobPriority::kManual, 1500);
+  follow_up.pushed_at_ms = 1400;
+  ASSERT_OK(q_->Enqueue(follow_up).status());
+  // node-a restarts (same node id), long before the leases end.
+  ASSERT_OK_AND_ASSIGN(auto restarted, store_->Connect());
+  ASSERT_OK_AND_ASSIGN(JobQueue::Requeued r, restarted->RequeueAbandoned("node-a", 2000));
+  EXPECT_THAT(RunIds(r.jobs), ElementsAre(1, 2));
+  EXPECT_THAT(r.dropped, ElementsAre(3));
+  // Run 1 survives with the follow-up's better priority.
+  EXPECT_EQ(r.jobs[0].priority, static_cast<int>(JobPriority::kManual));
+  EXPECT_EQ(r.jobs[0].pushed_at_ms, 1400);
+  ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> all, restarted->List());
+  EXPECT_THAT(RunIds(all), ElementsAre(1, 2));
+  for (const QueuedJob& j : all) EXPECT_FALSE(j.running);
+}
+
+TEST_P(JobQueueConformanceTest, RemoveQueuedLeavesTheRunningJob) {
+  ASSERT_OK(q_->Enqueue(Job(1, "org/a")).status());
+  ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> c, q_->Claim(ClaimAt(1000)));
+  ASSERT_OK(q_->Enqueue(Job(2, "org/a")).status());
+  ASSERT_OK_AND_ASSIGN(int64_t removed, q_->RemoveQueued("org/a"));
+  EXPECT_EQ(removed, 2);
+  ASSERT_OK_AND_ASSIGN(removed, q_->RemoveQueued("org/a"));
+  EXPECT_EQ(removed, 0);
+  ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> all, q_->List());
+  EXPECT_THAT(RunIds(all), ElementsAre(1));
+}
+
+TEST_P(JobQueueConformanceTest, DeliveriesAreRememberedForTheirKeepTime) {
+  ASSERT_OK_AND_ASSIGN(bool fresh,
+                       q_->RecordDelivery("72d3162e-cc78-11e3-81ab-4c9367dc0958", 1000, 5000));
+  EXPECT_TRUE(fresh);
+  ASSERT_OK_AND_ASSIGN(fresh,
+                       q_->RecordDelivery("72d3162e-cc78-11e3-81ab-4c9367dc0958", 2000, 5000));
+  EXPECT_FALSE(fresh);
+  ASSERT_OK_AND_ASSIGN(auto b, store_->Connect());
+  ASSERT_OK_AND_ASSIGN(fresh,
+                       b->RecordDelivery("72d3162e-cc78-11e3-81ab-4c9367dc0958", 5999, 5000));
+  EXPECT_FALSE(fresh);
+  ASSERT_OK_AND_ASSIGN(fresh, q_->RecordDelivery("another", 2000, 5000));
+  EXPECT_TRUE(fresh);
+}
+
+}  // namespace
+}  // namespace mirrord
