@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <random>
+#include <set>
+#include <utility>
 
 namespace mirrord {
 
@@ -73,6 +75,30 @@ Status CreateDirectories(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir, ec);
   if (ec) return ErrnoStatus(ec.value(), "create directory " + dir.string());
   return Status::Ok();
+}
+
+Result<uint64_t> DiskUsageBytes(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return uint64_t{0};
+  uint64_t bytes = 0;
+  std::set<std::pair<dev_t, ino_t>> linked;  // hard-linked files already counted
+  for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec),
+       end;
+       !ec && it != end; it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;  // removed while we walk (a repack, a finished download)
+      return ErrnoStatus(errno, "stat " + it->path().string());
+    }
+    if (!S_ISREG(st.st_mode)) continue;
+    if (st.st_nlink > 1 && !linked.emplace(st.st_dev, st.st_ino).second) continue;
+    bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return ErrnoStatus(ec.value(), "walk " + dir.string());
+  }
+  return bytes;
 }
 
 }  // namespace mirrord

@@ -59,4 +59,9 @@ Status FsyncDirectory(const std::filesystem::path& dir);
 // Creates `dir` and missing parents (mode 0755 unless given).
 Status CreateDirectories(const std::filesystem::path& dir);
 
+// Bytes allocated on disk for the regular files under `dir` (st_blocks, each hard-linked
+// file once; symlinks are not followed). 0 when `dir` does not exist. Walks the whole tree:
+// call it rarely.
+Result<uint64_t> DiskUsageBytes(const std::filesystem::path& dir);
+
 }  // namespace mirrord

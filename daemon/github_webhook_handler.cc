@@ -88,6 +88,14 @@ boost::asio::awaitable<void> GitHubWebhookHandler::Handle(HttpExchange& exchange
       MakeResponse(req, outcome.status, std::move(outcome.body), "application/json"));
 }
 
+void GitHubWebhookHandler::RecordTooLarge(const http::request_header<>& header) {
+  const std::string event = PrintableExcerpt(header[kGitHubEventHeader], 40);
+  metrics_.RecordWebhookDelivery(event, "too_large");
+  MLOG(Warning) << "webhook " << event << " (delivery "
+                << PrintableExcerpt(header[kGitHubDeliveryHeader], 60) << ") refused: body over "
+                << kGitHubWebhookBodyLimit << " bytes";
+}
+
 GitHubWebhookHandler::Outcome GitHubWebhookHandler::Process(std::string_view event_header,
                                                             std::string_view delivery_header,
                                                             std::string_view content_type,

@@ -39,6 +39,8 @@ class GitHubWebhookHandler {
                        Metrics& metrics, boost::asio::thread_pool& blocking_pool);
 
   boost::asio::awaitable<void> Handle(HttpExchange& exchange);
+  // Counts a delivery the server refused with 413 (RouteOptions::on_body_too_large).
+  void RecordTooLarge(const http::request_header<>& header);
 
  private:
   struct Outcome {

@@ -418,6 +418,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     } else {
       boost::optional<uint64_t> length = header_parser.content_length();
       if (length && *length > match.body_limit) {
+        if (match.on_body_too_large) match.on_body_too_large(header);
         co_await SendErrorAndClose(http::status::payload_too_large, "request body too large\n",
                                    method, log_path, start, true);
         co_return false;
@@ -434,6 +435,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         stream_.expires_after(options.read_timeout);
         auto [ec, n] = co_await http::async_read_some(stream_, buffer_, body_parser, kNoThrow);
         if (ec == http::error::body_limit) {
+          if (match.on_body_too_large) match.on_body_too_large(body_parser.get());
           co_await SendErrorAndClose(http::status::payload_too_large, "request body too large\n",
                                      method, log_path, start, true);
           co_return false;

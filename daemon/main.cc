@@ -138,7 +138,8 @@ int Run(const Config& config) {
               });
   router->AddPrefix(
       {http::verb::get, http::verb::post, http::verb::delete_}, "/api/v1/",
-      [&admin_api](HttpExchange& ex) { return admin_api.Handle(ex); }, RouteOptions{1 << 20});
+      [&admin_api](HttpExchange& ex) { return admin_api.Handle(ex); },
+      RouteOptions{.body_limit = 1 << 20, .on_body_too_large = {}});
   std::string webhook_secret;
   if (!config.github_webhook_secret_file.empty()) {
     Result<std::string> secret = ReadWebhookSecret(config.github_webhook_secret_file);
@@ -153,7 +154,10 @@ int Run(const Config& config) {
   router->Add(
       http::verb::post, "/webhooks/github",
       [github_webhooks](HttpExchange& ex) { return github_webhooks->Handle(ex); },
-      RouteOptions{kGitHubWebhookBodyLimit});
+      RouteOptions{.body_limit = kGitHubWebhookBodyLimit,
+                   .on_body_too_large = [github_webhooks](const http::request_header<>& h) {
+                     github_webhooks->RecordTooLarge(h);
+                   }});
   router->SetRepoHandler([git_handler, lfs_handler](HttpExchange& ex, const RepoPath& repo) {
     if (LfsHttpHandler::Handles(repo)) return lfs_handler->Handle(ex, repo);
     return git_handler->Handle(ex, repo);

@@ -74,9 +74,9 @@ Metrics::Metrics()
                             .Add({}, LatencyBuckets())),
       queue_depth_(prometheus::BuildGauge()
                        .Name("mirrord_sync_queue_depth")
-                       .Help("Syncs queued and not yet started.")
-                       .Register(*registry_)
-                       .Add({})),
+                       .Help("Syncs queued and not yet started: ready (claimable now) or "
+                             "delayed (retry delay, paused host, per-host limit).")
+                       .Register(*registry_)),
       sync_failures_(prometheus::BuildCounter()
                          .Name("mirrord_sync_failures_total")
                          .Help("Failed syncs by reason.")
@@ -94,11 +94,13 @@ Metrics::Metrics()
                             .Help("Upstream hosts paused by a rate limit right now.")
                             .Register(*registry_)
                             .Add({})),
-      lfs_fetched_bytes_(prometheus::BuildCounter()
-                             .Name("mirrord_lfs_fetched_bytes_total")
-                             .Help("Bytes of LFS objects received from upstreams.")
-                             .Register(*registry_)
-                             .Add({})),
+      lfs_fetched_bytes_(
+          prometheus::BuildCounter()
+              .Name("mirrord_lfs_fetched_bytes_total")
+              .Help("Bytes of LFS objects received from upstreams by the LFS phase of "
+                    "successful syncs (not pull-through fetches).")
+              .Register(*registry_)
+              .Add({})),
       store_bytes_(prometheus::BuildGauge()
                        .Name("mirrord_store_bytes")
                        .Help("Bytes on disk, by kind (git mirrors, LFS blob store).")
@@ -120,6 +122,8 @@ Metrics::Metrics()
   }
   for (auto result : kPollResults) polls_.Add({{"result", std::string(result)}});
   for (auto kind : kStoreKinds) store_bytes_.Add({{"kind", std::string(kind)}});
+  queue_depth_.Add({{"state", "ready"}});
+  queue_depth_.Add({{"state", "delayed"}});
 }
 
 void Metrics::RecordSync(std::string_view outcome, double seconds) {
@@ -149,7 +153,10 @@ void Metrics::RecordTriggerToServable(std::string_view trigger, double seconds) 
 
 void Metrics::RecordPushToServable(double seconds) { push_to_servable_.Observe(seconds); }
 
-void Metrics::SetQueueDepth(int64_t queued) { queue_depth_.Set(static_cast<double>(queued)); }
+void Metrics::SetQueueDepth(int64_t ready, int64_t delayed) {
+  queue_depth_.Add({{"state", "ready"}}).Set(static_cast<double>(ready));
+  queue_depth_.Add({{"state", "delayed"}}).Set(static_cast<double>(delayed));
+}
 
 void Metrics::RecordSyncFailure(std::string_view reason) {
   sync_failures_.Add({{"reason", std::string(reason)}}).Increment();

@@ -33,8 +33,9 @@ class Metrics {
   void RecordTriggerToServable(std::string_view trigger, double seconds);
   // From the upstream push (the push time a webhook payload carries) to servable.
   void RecordPushToServable(double seconds);
-  // Syncs waiting to run (queued, not yet started).
-  void SetQueueDepth(int64_t queued);
+  // Syncs waiting to run (queued, not yet started): `ready` could be claimed now, `delayed`
+  // wait for a retry delay, a paused host, the per-host limit or their repo's running sync.
+  void SetQueueDepth(int64_t ready, int64_t delayed);
   // One failed sync by reason: "not_found", "permission_denied", "rate_limited",
   // "unavailable", "timeout", "data_loss", "lfs", "disk", "other".
   void RecordSyncFailure(std::string_view reason);
@@ -63,7 +64,7 @@ class Metrics {
   prometheus::Gauge& syncs_running_;
   prometheus::Family<prometheus::Histogram>& trigger_to_servable_;
   prometheus::Histogram& push_to_servable_;
-  prometheus::Gauge& queue_depth_;
+  prometheus::Family<prometheus::Gauge>& queue_depth_;
   prometheus::Family<prometheus::Counter>& sync_failures_;
   prometheus::Family<prometheus::Counter>& webhook_deliveries_;
   prometheus::Family<prometheus::Counter>& polls_;

@@ -89,11 +89,13 @@ void Router::SetRepoHandler(RepoHandler handler, RouteOptions options) {
 
 RouteMatch Router::MatchMethod(const std::vector<const Route*>& routes, http::verb method) {
   for (const Route* r : routes) {
-    if (HasMethod(r->methods, method)) return {r->handler, r->options.body_limit, true};
+    if (HasMethod(r->methods, method))
+      return {r->handler, r->options.body_limit, r->options.on_body_too_large, true};
   }
   if (method == http::verb::head) {
     for (const Route* r : routes) {
-      if (HasMethod(r->methods, http::verb::get)) return {r->handler, r->options.body_limit, true};
+      if (HasMethod(r->methods, http::verb::get))
+        return {r->handler, r->options.body_limit, r->options.on_body_too_large, true};
     }
   }
   std::vector<http::verb> allowed;
@@ -156,6 +158,7 @@ RouteMatch Router::Match(http::verb method, std::string_view path) const {
   }
   RouteMatch match;
   match.body_limit = repo_options_.body_limit;
+  match.on_body_too_large = repo_options_.on_body_too_large;
   match.handler = [handler = repo_handler_, repo = std::move(*repo)](HttpExchange& ex) {
     return handler(ex, repo);
   };

@@ -26,9 +26,14 @@ namespace mirrord {
 
 inline constexpr uint64_t kDefaultBodyLimit = 64ull << 20;  // 64 MiB
 
+// Called (on the connection's strand) with the request header when a body exceeds the
+// limit, just before the server answers 413 on the route's behalf; e.g. for metrics.
+using BodyTooLargeHook = std::function<void(const http::request_header<>&)>;
+
 struct RouteOptions {
   // Largest request body the server reads for this route; beyond it the client gets 413.
   uint64_t body_limit = kDefaultBodyLimit;
+  BodyTooLargeHook on_body_too_large;
 };
 
 // A repository URL split into the repository and what follows it.
@@ -51,6 +56,7 @@ using RepoHandler = std::function<boost::asio::awaitable<void>(HttpExchange&, co
 struct RouteMatch {
   HttpHandler handler;
   uint64_t body_limit = kDefaultBodyLimit;
+  BodyTooLargeHook on_body_too_large;  // may be empty
   // False for error answers (404/405/400): the server does not read the body, and closes
   // the connection afterwards if the request had one.
   bool read_body = true;

@@ -13,6 +13,7 @@
 #include "daemon/repo_sync.h"
 #include "git/mirror_fetcher.h"
 #include "git/mirror_repository.h"
+#include "storage/queue_depth.h"
 
 namespace mirrord {
 namespace {
@@ -222,6 +223,10 @@ Status SyncScheduler::Start() {
     }
   }
   RefreshRepoGauges();
+  if (auto registered = catalog_.ListRepos(); registered.ok()) {
+    for (const RepoRecord& r : *registered) MeasureRepoDisk(r.name);
+  }
+  MeasureLfsStoreDisk();
   {
     std::lock_guard lock(mu_);
     if (started_) return FailedPrecondition("the scheduler is already started");
@@ -285,14 +290,14 @@ void SyncScheduler::DispatchLoop() {
       });
     }
     lock.unlock();
-    if (Result<std::vector<QueuedJob>> jobs = queue_.List(); jobs.ok()) {
-      int64_t queued = 0;
-      for (const QueuedJob& j : *jobs) queued += j.running ? 0 : 1;
-      metrics_.SetQueueDepth(queued);
+    const int64_t now_ms = NowMs();
+    Result<std::vector<QueuedJob>> jobs = queue_.List();
+    Result<std::vector<PausedHost>> paused = queue_.PausedHosts(now_ms);
+    if (jobs.ok() && paused.ok()) {
+      QueueDepth depth = CountQueueDepth(*jobs, *paused, now_ms, config_.per_host_concurrency);
+      metrics_.SetQueueDepth(depth.ready, depth.delayed);
     }
-    if (Result<std::vector<PausedHost>> paused = queue_.PausedHosts(NowMs()); paused.ok()) {
-      metrics_.SetUpstreamsPaused(static_cast<int64_t>(paused->size()));
-    }
+    if (paused.ok()) metrics_.SetUpstreamsPaused(static_cast<int64_t>(paused->size()));
     lock.lock();
     // Local requests and finished runs wake the loop at once; work queued by other nodes,
     // retry delays and pauses are noticed within a second.
@@ -336,7 +341,9 @@ Status SyncScheduler::FetchLfsObject(std::string_view name, const LfsRefRecord& 
   if (lfs_ == nullptr) return FailedPrecondition("LFS is not enabled");
   ASSIGN_OR_RETURN(RepoRecord repo, catalog_.GetRepo(name));
   ASSIGN_OR_RETURN(std::string url, UpstreamUrl(repo));
-  return lfs_->FetchOne(url, UpstreamToken(repo), reference, config_.stall_timeout);
+  Status fetched = lfs_->FetchOne(url, UpstreamToken(repo), reference, config_.stall_timeout);
+  MeasureLfsStoreDisk();
+  return fetched;
 }
 
 std::optional<std::filesystem::path> SyncScheduler::ServableRepoDir(std::string_view name) const {
@@ -536,6 +543,7 @@ void SyncScheduler::ExecuteRun(QueuedJob job, std::shared_ptr<std::atomic<bool>>
   }
   metrics_.RecordSync(outcome.ok() ? "succeeded" : (cancelled ? "cancelled" : "failed"), seconds);
   metrics_.AddFetchedBytes(result.received_bytes);
+  if (result.lfs) metrics_.AddLfsFetchedBytes(result.lfs->bytes_fetched);
   if (outcome.ok()) {
     MLOG(Info) << "sync " << name << " (run " << run_id << ") succeeded in " << seconds
                << " s: " << result.refs_added << " refs added, " << result.refs_updated
@@ -576,6 +584,8 @@ void SyncScheduler::ExecuteRun(QueuedJob job, std::shared_ptr<std::atomic<bool>>
   wake_.notify_all();
   run_finished_.notify_all();
   RefreshRepoGauges();
+  MeasureRepoDisk(name);
+  if (result.lfs) MeasureLfsStoreDisk();
 }
 
 void SyncScheduler::AfterFailure(const QueuedJob& job, const Status& outcome, int64_t repo_id) {
@@ -694,6 +704,11 @@ Status SyncScheduler::RemoveRepo(std::string_view name_in) {
     if (ec) MLOG(Warning) << "could not delete " << target << ": " << ec.message();
   }
   MLOG(Info) << "removed " << name;
+  MeasureRepoDisk(name);  // the directory is gone: republishes the total without it
+  {
+    std::lock_guard lock(mu_);
+    repo_disk_bytes_.erase(name);
+  }
   RefreshRepoGauges();
   return Status::Ok();
 }
@@ -881,6 +896,31 @@ void SyncScheduler::RefreshRepoGauges() {
   std::map<std::string, int64_t> counts;
   for (const RepoRecord& r : *repos) ++counts[r.state];
   metrics_.SetReposByState(counts);
+}
+
+void SyncScheduler::MeasureRepoDisk(const std::string& name) {
+  Result<uint64_t> bytes = DiskUsageBytes(config_.RepoDir(name));
+  if (!bytes.ok()) {
+    MLOG(Warning) << "store size of " << name << ": " << bytes.status().ToString();
+    return;
+  }
+  uint64_t total = 0;
+  {
+    std::lock_guard lock(mu_);
+    repo_disk_bytes_[name] = *bytes;
+    for (const auto& [repo, repo_bytes] : repo_disk_bytes_) total += repo_bytes;
+  }
+  metrics_.SetStoreBytes("git", total);
+}
+
+void SyncScheduler::MeasureLfsStoreDisk() {
+  if (lfs_ == nullptr) return;
+  Result<uint64_t> bytes = DiskUsageBytes(config_.LfsStoreDir());
+  if (!bytes.ok()) {
+    MLOG(Warning) << "LFS store size: " << bytes.status().ToString();
+    return;
+  }
+  metrics_.SetStoreBytes("lfs", *bytes);
 }
 
 }  // namespace mirrord

@@ -11,6 +11,7 @@
 // Thread-safety: all public methods are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
 #include <filesystem>
@@ -113,6 +114,10 @@ class SyncScheduler final : public SyncService {
   // The LFS blob store's size on disk (0 without LFS or when it cannot be read).
   uint64_t StorePhysicalBytes() const;
   void RefreshRepoGauges();
+  // mirrord_store_bytes: a repo's mirror is measured at start and after each of its syncs
+  // (one small walk), the LFS store after an LFS phase or a pull-through fetch.
+  void MeasureRepoDisk(const std::string& name);
+  void MeasureLfsStoreDisk();
   int64_t Now() const { return ToUnixSeconds(clock_.Now()); }
 
   int64_t NowMs() const;
@@ -138,6 +143,7 @@ class SyncScheduler final : public SyncService {
   std::map<std::string, int64_t> next_poll_;  // repo -> unix seconds
   std::mt19937_64 rng_;                       // retry jitter
   int running_ = 0;
+  std::map<std::string, uint64_t> repo_disk_bytes_;  // repo -> bytes of its mirror on disk
   bool started_ = false;
   bool shutting_down_ = false;
 };

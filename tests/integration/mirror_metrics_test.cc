@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/file_util.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/http_client.h"
 #include "tests/fixtures/mirrord_process.h"
@@ -97,6 +98,8 @@ TEST_F(MirrorMetrics, CountsSyncsByOutcomeAndPassesPromtool) {
   Scrape(&before);
   EXPECT_EQ(before[succeeded], 0);
   EXPECT_EQ(before[failed], 0);
+  const std::string git_bytes = "mirrord_store_bytes{kind=\"git\"}";
+  EXPECT_EQ(before[git_bytes], 0);
 
   // Two successes (the second a no-op) and one failure.
   for (int i = 0; i < 2; ++i) {
@@ -121,6 +124,10 @@ TEST_F(MirrorMetrics, CountsSyncsByOutcomeAndPassesPromtool) {
   EXPECT_EQ(after["mirrord_syncs_running"], 0);
   EXPECT_EQ(after["mirrord_repos{state=\"ready\"}"], 1);
   EXPECT_EQ(after["mirrord_repos{state=\"failed\"}"], 1);
+  // The mirror's size on disk, as measured after its last sync.
+  ASSERT_OK_AND_ASSIGN(uint64_t on_disk, DiskUsageBytes(mirrord_->store_dir() / "repos"));
+  EXPECT_GT(after[git_bytes], 0);
+  EXPECT_EQ(after[git_bytes], static_cast<double>(on_disk));
 
   // A failure of a repo that was good before counts as a failure too.
   Fault f;

@@ -452,6 +452,9 @@ TEST_F(SyncTriggers, OversizedDeliveryIsRefused) {
   request += "Content-Length: " + std::to_string(kWebhookBodyLimit + 1) + "\r\n\r\n";
   ASSERT_OK_AND_ASSIGN(std::string answer, RawExchange(mirrord_->port(), request));
   EXPECT_THAT(answer, StartsWith("HTTP/1.1 413 ")) << answer;
+  ASSERT_OK_AND_ASSIGN(double too_large, MetricSum(*mirrord_, "mirrord_webhook_deliveries_total",
+                                                   {"event=\"push\"", "outcome=\"too_large\""}));
+  EXPECT_EQ(too_large, 1);
   // mirrord is still answering.
   ASSERT_OK_AND_ASSIGN(HttpReply ping,
                        Deliver(*mirrord_, "ping", "d-ping", PingPayload(kUpstreamRepo, url_)));

@@ -424,7 +424,7 @@ TEST_F(GitHttpHandlerTest, InflatedBodyOverCapIs413) {
 }
 
 TEST_F(GitHttpHandlerTest, BodyOverRouteLimitIs413) {
-  GitServer server({}, RouteOptions{.body_limit = 1024});
+  GitServer server({}, RouteOptions{.body_limit = 1024, .on_body_too_large = {}});
   const fs::path req = g_root / "large.req";
   {
     std::ofstream out(req, std::ios::binary);

@@ -177,7 +177,7 @@ class HttpServerTest : public ::testing::Test {
     router_->Add(
         http::verb::post, "/small",
         [](HttpExchange& ex) { return Text(ex, std::to_string(ex.request().body().size())); },
-        {.body_limit = 16});
+        {.body_limit = 16, .on_body_too_large = {}});
     router_->Add(http::verb::get, "/throw", [](HttpExchange&) -> net::awaitable<void> {
       throw std::runtime_error("boom");
       co_return;

@@ -126,15 +126,16 @@ class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     router_.Add(http::verb::get, "/healthz", Noop);
-    router_.Add({http::verb::get, http::verb::post}, "/metrics", Noop, {.body_limit = 10});
+    router_.Add({http::verb::get, http::verb::post}, "/metrics", Noop,
+                {.body_limit = 10, .on_body_too_large = {}});
     router_.AddPrefix({http::verb::get, http::verb::post, http::verb::delete_}, "/api/v1/", Noop,
-                      {.body_limit = 1000});
+                      {.body_limit = 1000, .on_body_too_large = {}});
     router_.SetRepoHandler(
         [this](HttpExchange&, const RepoPath& repo) -> boost::asio::awaitable<void> {
           last_repo_ = repo;
           co_return;
         },
-        {.body_limit = 77});
+        {.body_limit = 77, .on_body_too_large = {}});
   }
 
   Router router_;
