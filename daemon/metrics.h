@@ -31,7 +31,9 @@ class Metrics {
   // Sync latency, measured from what triggered a sync to the moment its result is servable.
   // `trigger` is "webhook", "poll" or "manual".
   void RecordTriggerToServable(std::string_view trigger, double seconds);
-  // From the upstream push (the push time a webhook payload carries) to servable.
+  // From the upstream push (the push time a webhook payload carries: repository.pushed_at,
+  // whole seconds, so an observation can be up to 1 s long) to servable.
+  // Both latencies end when the new refs are published (before maintenance).
   void RecordPushToServable(double seconds);
   // Syncs waiting to run (queued, not yet started): `ready` could be claimed now, `delayed`
   // wait for a retry delay, a paused host, the per-host limit or their repo's running sync.

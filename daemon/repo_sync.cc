@@ -102,6 +102,7 @@ Result<RepoSyncResult> SyncRepository(const RepoSyncRequest& request) {
   result.received_bytes = fetched.received_bytes;
   result.received_objects = fetched.received_objects;
   result.lfs = std::move(lfs);
+  if (request.on_published) RETURN_IF_ERROR(request.on_published(result));
 
   if (request.maintenance &&
       (summary.added + summary.updated + summary.deleted > 0 || fetched.received_objects > 0)) {

@@ -19,6 +19,8 @@
 
 namespace mirrord {
 
+struct RepoSyncResult;
+
 struct RepoSyncRequest {
   std::filesystem::path repo_dir;
   std::string url;    // may hold no credentials; the token goes separately
@@ -35,6 +37,10 @@ struct RepoSyncRequest {
   std::function<Result<LfsSyncOutcome>(const std::vector<PublishedRef>& refs,
                                        const std::function<void(const SyncProgress&)>& progress)>
       lfs_phase;
+  // Called right after the new refs are published (git clients see them), before
+  // maintenance, with the result so far; e.g. to record them in the catalog, which is what
+  // makes the new LFS objects servable. An error fails the sync (maintenance is skipped).
+  std::function<Status(const RepoSyncResult&)> on_published;
 };
 
 struct RepoSyncResult {

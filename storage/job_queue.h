@@ -76,6 +76,12 @@ class JobQueue {
   // running.
   virtual Result<EnqueueResult> Enqueue(const QueuedJob& job) = 0;
 
+  // Enqueue's coalescing alone: if `job.repo` has a queued job, folds `job` into it exactly
+  // as Enqueue would (`job.run_id` is ignored) and returns the updated job; nullopt when
+  // nothing is queued for the repo (the caller then records a run and Enqueues it). Lets a
+  // burst of triggers coalesce without recording a run per trigger.
+  virtual Result<std::optional<QueuedJob>> CoalesceIntoQueued(const QueuedJob& job) = 0;
+
   // Atomically takes the best claimable job (see the class comment) and marks it running,
   // owned by `request.owner` until now + lease. nullopt when nothing is claimable now.
   virtual Result<std::optional<QueuedJob>> Claim(const ClaimRequest& request) = 0;
@@ -113,7 +119,9 @@ class JobQueue {
 
   // Remembers a webhook delivery id. true when it was new; false when it was already
   // recorded (a redelivery: acknowledge it without queueing again). Ids are kept for at
-  // least `keep_ms` after `now_ms`.
+  // least `keep_ms` after `now_ms`. Records survive a crash of mirrord; a backend may trade
+  // the durability of the newest ones against a power cut for speed (the cost of a lost
+  // record is one redundant sync).
   virtual Result<bool> RecordDelivery(std::string_view delivery_id, int64_t now_ms,
                                       int64_t keep_ms) = 0;
 };

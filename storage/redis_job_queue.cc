@@ -46,10 +46,11 @@ end
 )lua";
 
 // ARGV: prefix, run_id, repo, trigger, priority, queued_at, not_before, pushed_at, host,
-// attempt. Returns {-1} when the run id exists, else {coalesced 0/1, job}.
+// attempt. Returns {-1} when the run id exists, else {coalesced 0/1, job}. Run id "0" only
+// coalesces: {1, job} as above, or {2} when nothing is queued for the repo.
 constexpr std::string_view kEnqueue = R"lua(
 local id, repo = ARGV[2], ARGV[3]
-if redis.call('EXISTS', job_key(id)) == 1 then return {-1} end
+if id ~= '0' and redis.call('EXISTS', job_key(id)) == 1 then return {-1} end
 local qid = redis.call('HGET', QUEUED_BY_REPO, repo)
 if qid then
   local k = job_key(qid)
@@ -73,6 +74,7 @@ if qid then
   end
   return {1, job_reply(qid)}
 end
+if id == '0' then return {2} end  -- coalesce only: nothing queued
 local key = order_key(ARGV[5], ARGV[7], ARGV[6], id)
 redis.call('HSET', job_key(id), 'run_id', id, 'repo', repo, 'trigger', ARGV[4],
            'priority', ARGV[5], 'queued_at', ARGV[6], 'not_before', ARGV[7],
@@ -535,8 +537,22 @@ Result<RedisReplyPtr> RedisJobQueue::Run(const RedisScript& script, std::vector<
 }
 
 Result<EnqueueResult> RedisJobQueue::Enqueue(const QueuedJob& job) {
-  if (job.repo.empty()) return InvalidArgument("a job needs a repository");
   if (job.run_id <= 0) return InvalidArgument("a job needs a positive run id");
+  ASSIGN_OR_RETURN(std::optional<EnqueueResult> result, RunEnqueue(job));
+  if (!result) return BadReply("Enqueue");
+  return std::move(*result);
+}
+
+Result<std::optional<QueuedJob>> RedisJobQueue::CoalesceIntoQueued(const QueuedJob& job) {
+  QueuedJob coalesce_only = job;
+  coalesce_only.run_id = 0;
+  ASSIGN_OR_RETURN(std::optional<EnqueueResult> result, RunEnqueue(coalesce_only));
+  if (!result) return std::optional<QueuedJob>();
+  return std::optional<QueuedJob>(std::move(result->job));
+}
+
+Result<std::optional<EnqueueResult>> RedisJobQueue::RunEnqueue(const QueuedJob& job) {
+  if (job.repo.empty()) return InvalidArgument("a job needs a repository");
   RETURN_IF_ERROR(CheckExact(job.run_id, "run id"));
   RETURN_IF_ERROR(CheckExact(job.queued_at_ms, "queued_at_ms"));
   RETURN_IF_ERROR(CheckExact(job.not_before_ms, "not_before_ms"));
@@ -553,11 +569,12 @@ Result<EnqueueResult> RedisJobQueue::Enqueue(const QueuedJob& job) {
   if (flag < 0) {
     return AlreadyExists("run " + std::to_string(job.run_id) + " is already queued or running");
   }
+  if (flag == 2) return std::optional<EnqueueResult>();  // coalesce only, nothing queued
   if (r->elements != 2) return BadReply("Enqueue");
   EnqueueResult out;
   out.coalesced = flag == 1;
   ASSIGN_OR_RETURN(out.job, JobOf(r->element[1]));
-  return out;
+  return std::optional<EnqueueResult>(std::move(out));
 }
 
 Result<std::optional<QueuedJob>> RedisJobQueue::Claim(const ClaimRequest& request) {

@@ -79,6 +79,7 @@ class RedisJobQueue final : public JobQueue {
   static Result<std::unique_ptr<RedisJobQueue>> Connect(const RedisQueueOptions& options);
 
   Result<EnqueueResult> Enqueue(const QueuedJob& job) override;
+  Result<std::optional<QueuedJob>> CoalesceIntoQueued(const QueuedJob& job) override;
   Result<std::optional<QueuedJob>> Claim(const ClaimRequest& request) override;
   Status Renew(int64_t run_id, std::string_view owner, int64_t lease_until_ms) override;
   Status Finish(int64_t run_id, std::string_view owner) override;
@@ -96,6 +97,8 @@ class RedisJobQueue final : public JobQueue {
   RedisJobQueue(RedisConnectOptions options, std::string prefix)
       : client_(std::move(options)), prefix_(std::move(prefix)) {}
 
+  // Enqueue, or with run_id 0 CoalesceIntoQueued (nullopt: nothing queued to coalesce into).
+  Result<std::optional<EnqueueResult>> RunEnqueue(const QueuedJob& job);
   // Runs `script` with ARGV = [prefix, args...] under mu_.
   Result<RedisReplyPtr> Run(const RedisScript& script, std::vector<std::string> args);
 

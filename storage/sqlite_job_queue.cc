@@ -118,6 +118,17 @@ Result<EnqueueResult> SqliteJobQueue::Enqueue(const QueuedJob& in) {
   return result;
 }
 
+Result<std::optional<QueuedJob>> SqliteJobQueue::CoalesceIntoQueued(const QueuedJob& job) {
+  if (job.repo.empty()) return InvalidArgument("a job needs a repository");
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  ASSIGN_OR_RETURN(std::optional<QueuedJob> queued, QueuedFor(job.repo));
+  if (!queued) return std::optional<QueuedJob>();
+  ASSIGN_OR_RETURN(QueuedJob merged, Coalesce(std::move(*queued), job));
+  RETURN_IF_ERROR(txn.Commit());
+  return std::optional<QueuedJob>(std::move(merged));
+}
+
 Result<std::optional<QueuedJob>> SqliteJobQueue::Claim(const ClaimRequest& request) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
@@ -279,6 +290,14 @@ Result<std::vector<PausedHost>> SqliteJobQueue::PausedHosts(int64_t now_ms) {
 Result<bool> SqliteJobQueue::RecordDelivery(std::string_view delivery_id, int64_t now_ms,
                                             int64_t keep_ms) {
   std::lock_guard lock(mu_);
+  // Not worth an fsync each (one per webhook delivery and per poll): in WAL mode a commit
+  // without it survives a crash of mirrord, and one lost to a power cut costs at most one
+  // redundant sync. Every other write of this connection stays synchronous = FULL.
+  RETURN_IF_ERROR(db_.Exec("PRAGMA synchronous = NORMAL"));
+  struct RestoreFull {
+    Db& db;
+    ~RestoreFull() { (void)db.Exec("PRAGMA synchronous = FULL"); }
+  } restore{db_};
   ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
   {
     ASSIGN_OR_RETURN(Statement d,

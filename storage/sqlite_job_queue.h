@@ -22,6 +22,7 @@ class SqliteJobQueue final : public JobQueue {
   static Result<std::unique_ptr<SqliteJobQueue>> Open(const std::filesystem::path& catalog_file);
 
   Result<EnqueueResult> Enqueue(const QueuedJob& job) override;
+  Result<std::optional<QueuedJob>> CoalesceIntoQueued(const QueuedJob& job) override;
   Result<std::optional<QueuedJob>> Claim(const ClaimRequest& request) override;
   Status Renew(int64_t run_id, std::string_view owner, int64_t lease_until_ms) override;
   Status Finish(int64_t run_id, std::string_view owner) override;
