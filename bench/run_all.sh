@@ -6,7 +6,7 @@
 #   MIRRORD_BIN_DIR=build-bench/bin bench/run_all.sh > /tmp/bench.md
 #
 # Runs as any user (root not needed); needs git, nginx, fcgiwrap, curl, procps and
-# GNU time (/usr/bin/time). Takes ~15 minutes on 2 cores (plus ~1.5 minutes once to build
+# GNU time (/usr/bin/time), wrk. The git part takes ~15 minutes on 2 cores (plus ~1.5 minutes once to build
 # the synthetic repository into /tmp/mirrord-bench-cache).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +23,8 @@ for v in BENCH_REPS BENCH_CLIENTS BENCH_PLAIN BENCH_SEED BENCH_COMMITS BENCH_FIL
   [[ -n ${!v:-} ]] && cmdline="$v=${!v} $cmdline"
 done
 for v in BENCH_LFS_MIB BENCH_LFS_MEDIA BENCH_LFS_DELAY_MS BENCH_LFS_SERVE_MIB BENCH_LFS_CLIENTS \
-         BENCH_LFS_CACHE BENCH_SKIP_LFS; do
+         BENCH_LFS_CACHE BENCH_SKIP_LFS BENCH_WRK_DURATION BENCH_WRK_CONNECTIONS BENCH_PUSH_REPS \
+         BENCH_POLL_REPOS BENCH_SKIP_POLL; do
   [[ -n ${!v:-} ]] && cmdline="$v=${!v} $cmdline"
 done
 
@@ -48,6 +49,17 @@ if [[ ${BENCH_SKIP_LFS:-0} != 1 ]]; then
   "$here/lfs_fetch_bench.sh" || echo "(lfs_fetch_bench.sh failed: exit $?)"
   echo
   "$here/lfs_serve_bench.sh" || echo "(lfs_serve_bench.sh failed: exit $?)"
+  echo
+fi
+# Sync triggers (~5 minutes; needs wrk): webhook deliveries under load, push-to-servable.
+"$here/webhook_bench.sh" || echo "(webhook_bench.sh failed: exit $?)"
+echo
+"$here/push_latency_bench.sh" || echo "(push_latency_bench.sh failed: exit $?)"
+echo
+# One polling cycle over BENCH_POLL_REPOS (default 10,000) repositories: a long set-up the
+# first time (cached in /var/tmp/mirrord-bench-poll). BENCH_SKIP_POLL=1 skips it.
+if [[ ${BENCH_SKIP_POLL:-0} != 1 ]]; then
+  "$here/poll_bench.sh" || echo "(poll_bench.sh failed: exit $?)"
   echo
 fi
 echo "Finished $(date -u +%Y-%m-%dT%H:%MZ); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
