@@ -906,11 +906,8 @@ void SyncScheduler::SetNextPoll(std::string_view name, int64_t unix_seconds) {
 }
 
 void SyncScheduler::RefreshRepoGauges() {
-  auto repos = catalog_.ListRepos();
-  if (!repos.ok()) return;
-  std::map<std::string, int64_t> counts;
-  for (const RepoRecord& r : *repos) ++counts[r.state];
-  metrics_.SetReposByState(counts);
+  Result<std::map<std::string, int64_t>> counts = catalog_.CountReposByState();
+  if (counts.ok()) metrics_.SetReposByState(*counts);
 }
 
 void SyncScheduler::MeasureRepoDisk(const std::string& name) {

@@ -107,10 +107,10 @@ void UpstreamPoller::PollOne(const std::string& repo, std::chrono::seconds inter
   if (scheduler_.HasPendingWork(repo)) return;  // a sync is coming anyway
   const int64_t now = NowMs();
   const int64_t interval_ms = std::chrono::milliseconds(interval).count();
-  // One node per interval polls this repo.
-  Result<bool> mine = queue_.RecordDelivery(
-      "poll:" + repo + ":" + std::to_string(now / std::max<int64_t>(1, interval_ms)), now,
-      interval_ms);
+  // Nodes sharing the queue poll each repo once per interval between them: the first poll
+  // claims the repo for half an interval. (Each node's own polls are 0.9-1.1 intervals
+  // apart, so its next one always finds the claim expired.)
+  Result<bool> mine = queue_.RecordDelivery("poll:" + repo, now, interval_ms / 2);
   if (!mine.ok()) {
     MLOG(Warning) << "poller: " << mine.status().ToString();
     return;

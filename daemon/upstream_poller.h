@@ -5,7 +5,7 @@
 // advertisement with the published refs: one small request per idle repo, and a sync
 // (trigger "poll") only when something changed. Repos with queued or running work are
 // skipped. Several nodes sharing a queue poll each repo once per interval between them
-// (a "poll:<repo>:<interval number>" key recorded in the queue).
+// (a "poll:<repo>" key recorded in the queue for half an interval).
 // Thread-safety: Start/Stop from one thread; the poller runs on its own threads.
 #pragma once
 

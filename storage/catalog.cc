@@ -178,6 +178,17 @@ Result<std::vector<RepoRecord>> Catalog::ListRepos() {
   }
 }
 
+Result<std::map<std::string, int64_t>> Catalog::CountReposByState() {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement stmt, db_.Prepare("SELECT state, count(*) FROM repos GROUP BY state"));
+  std::map<std::string, int64_t> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return out;
+    out[stmt.ColumnText(0)] = stmt.ColumnInt64(1);
+  }
+}
+
 Status Catalog::DeleteRepo(std::string_view name) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Statement stmt, db_.Prepare("DELETE FROM repos WHERE name = ?"));

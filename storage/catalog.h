@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -130,6 +131,8 @@ class Catalog {
 
   // All repos, ordered by name.
   Result<std::vector<RepoRecord>> ListRepos();
+  // Number of repositories in each state ("new", "syncing", "ready", "failed").
+  Result<std::map<std::string, int64_t>> CountReposByState();
 
   // Removes the repo with its refs and runs. NotFound if no repo has that name.
   Status DeleteRepo(std::string_view name);

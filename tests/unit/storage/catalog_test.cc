@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -130,6 +131,20 @@ TEST_F(CatalogTest, InsertGetListDelete) {
   EXPECT_EQ(catalog_->GetRepo("a/one").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(catalog_->DeleteRepo("a/one").code(), StatusCode::kNotFound);
   EXPECT_EQ(catalog_->ListRepos()->size(), 1u);
+}
+
+TEST_F(CatalogTest, CountsReposByState) {
+  auto empty = catalog_->CountReposByState();
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_TRUE(empty->empty());
+  auto a = AddRepo("a/one");
+  auto b = AddRepo("b/two");
+  AddRepo("c/three");
+  ASSERT_TRUE(catalog_->SetRepoState(a.id, "ready", 20).ok());
+  ASSERT_TRUE(catalog_->SetRepoState(b.id, "ready", 20).ok());
+  auto counts = catalog_->CountReposByState();
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"new", 1}, {"ready", 2}}));
 }
 
 TEST_F(CatalogTest, DuplicateNameIsAlreadyExists) {
