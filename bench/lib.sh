@@ -6,7 +6,8 @@
 #                                   under DIR; sets GIT_HTTP_URL (http://127.0.0.1:PORT)
 #   bench_measure CMD...            runs CMD; sets BENCH_WALL (s) and BENCH_RSS_KB (peak RSS
 #                                   of the largest process of CMD's tree, from wait4)
-#   bench_start_mirrord NAME CFG    starts mirrord; sets MIRRORD_PID and MIRRORD_URL
+#   bench_start_mirrord NAME CFG [S] starts mirrord (waits up to S s, default 10, for it to
+#                                   listen); sets MIRRORD_PID and MIRRORD_URL
 #   bench_stop_mirrord              stops it (SIGTERM, then SIGKILL after 20 s)
 #   bench_mirrord_sync NAME URL     registers NAME (if needed) and syncs it, waiting for the
 #                                   end; sets BENCH_WALL, BENCH_RSS_KB (peak of the daemon
@@ -182,7 +183,7 @@ bench_sample_children() {
 
 # Starts mirrord with config file CFG; waits for its "listening on http://..." line.
 bench_start_mirrord() {
-  local name=$1 cfg=$2
+  local name=$1 cfg=$2 timeout_s=${3:-10}
   local log=$BENCH_WORK/mirrord-$name.log
   [[ -x $MIRRORD_BIN_DIR/mirrord ]] || bench_die "no $MIRRORD_BIN_DIR/mirrord (set MIRRORD_BIN_DIR)"
   "$MIRRORD_BIN_DIR/mirrord" --config "$cfg" >"$log" 2>&1 </dev/null &
@@ -190,13 +191,13 @@ bench_start_mirrord() {
   BENCH_PIDS+=($MIRRORD_PID)
   MIRRORD_LOG=$log
   MIRRORD_URL=
-  for _ in $(seq 200); do
+  for _ in $(seq $((timeout_s * 20))); do
     MIRRORD_URL=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$log" | head -n 1 | sed 's/^listening on //')
     [[ -n $MIRRORD_URL ]] && break
     kill -0 "$MIRRORD_PID" 2>/dev/null || bench_die "mirrord exited: $(tail -n 20 "$log")"
     sleep 0.05
   done
-  [[ -n $MIRRORD_URL ]] || bench_die "mirrord did not report its address: $(tail -n 20 "$log")"
+  [[ -n $MIRRORD_URL ]] || bench_die "mirrord did not report its address within $timeout_s s: $(tail -n 20 "$log")""
   MIRRORD_STORAGE=$(awk -F'"' '/^root *=/ { print $2 }' "$cfg")
   MIRRORD_TOKEN=$(cat "$MIRRORD_STORAGE/admin.token")
 }

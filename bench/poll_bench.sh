@@ -152,26 +152,11 @@ EOF
 # bench_start_mirrord with a longer wait: with N [[repos]] mirrord registers (or checks) every
 # one before it listens. Sets MIRRORD_START_SECS (exec to the "listening" line).
 start_mirrord() {  # NAME CFG
-  local name=$1 cfg=$2 limit=$((600 + n / 5))
-  local log=$BENCH_WORK/mirrord-$name.log t0
-  t0=$EPOCHREALTIME
-  "$MIRRORD_BIN_DIR/mirrord" --config "$cfg" >"$log" 2>&1 </dev/null &
-  MIRRORD_PID=$!
-  BENCH_PIDS+=($MIRRORD_PID)
-  MIRRORD_LOG=$log
-  MIRRORD_URL=
-  for _ in $(seq $((limit * 10))); do
-    MIRRORD_URL=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$log" | head -n 1 | sed 's/^listening on //')
-    [[ -n $MIRRORD_URL ]] && break
-    kill -0 "$MIRRORD_PID" 2>/dev/null || bench_die "mirrord exited: $(tail -n 20 "$log")"
-    sleep 0.1
-  done
-  [[ -n $MIRRORD_URL ]] || bench_die "mirrord did not listen within $limit s: $(tail -n 5 "$log")"
+  local t0=$EPOCHREALTIME
+  bench_start_mirrord "$1" "$2" $((600 + n / 5))
   MIRRORD_LISTEN_T=$EPOCHREALTIME
   MIRRORD_START_CPU=$(poll_pid_cpu "$MIRRORD_PID")
   MIRRORD_START_SECS=$(secs_between "$t0" "$MIRRORD_LISTEN_T")
-  MIRRORD_STORAGE=$(awk -F'"' '/^root *=/ { print $2 }' "$cfg")
-  MIRRORD_TOKEN=$(cat "$MIRRORD_STORAGE/admin.token")
 }
 
 # Upstream: nginx + fcgiwrap serving ROOT; UPSTREAM_PGIDS = their process groups.

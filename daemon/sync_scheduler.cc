@@ -185,6 +185,8 @@ Status SyncScheduler::Start() {
     if (Status s = catalog_.FinishRun(run); !s.ok()) MLOG(Error) << "catalog: " << s.ToString();
   }
   ASSIGN_OR_RETURN(std::vector<RepoRecord> repos, catalog_.ListRepos());
+  std::vector<const RepoRecord*> to_recover;
+  std::vector<std::filesystem::path> dirs;
   for (const RepoRecord& repo : repos) {
     if (busy_elsewhere.contains(repo.name)) {
       if (repo.last_success_at > 0) {
@@ -196,14 +198,18 @@ Status SyncScheduler::Start() {
     if (repo.state == "syncing") {
       (void)catalog_.SetRepoState(repo.id, repo.last_success_at > 0 ? "ready" : "new", Now());
     }
-    std::filesystem::path dir = config_.RepoDir(repo.name);
-    // Also for a missing dir: an interrupted first creation leaves a temp sibling.
-    auto removed = MirrorRepository::RecoverAfterCrash(dir);
-    if (!removed.ok()) {
-      MLOG(Error) << "recovery of " << repo.name << " failed: " << removed.status().ToString();
+    to_recover.push_back(&repo);
+    dirs.push_back(config_.RepoDir(repo.name));
+  }
+  // Also for a missing dir: an interrupted first creation leaves a temp sibling.
+  auto recovered = MirrorRepository::RecoverAllAfterCrash(dirs);
+  for (size_t i = 0; i < to_recover.size(); ++i) {
+    const RepoRecord& repo = *to_recover[i];
+    if (!recovered[i].ok()) {
+      MLOG(Error) << "recovery of " << repo.name << " failed: " << recovered[i].status().ToString();
       continue;
     }
-    for (const auto& path : *removed) {
+    for (const auto& path : *recovered[i]) {
       MLOG(Warning) << "recovery of " << repo.name << ": removed stale " << path;
     }
     if (repo.last_success_at > 0) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include <cerrno>
+#include <map>
 #include <set>
 #include <string>
 #include <system_error>
@@ -212,20 +213,8 @@ Status RemovePackGarbage(const fs::path& pack_dir, Remover& remover) {
   });
 }
 
-}  // namespace
-
-Status MirrorRepository::CreateOrOpen(const std::filesystem::path& dir) {
-  RETURN_IF_ERROR(EnsureLibgit2Initialized());
-  std::error_code ec;
-  if (fs::exists(dir, ec)) return OpenExisting(dir);
-  if (ec) return ErrnoStatus(ec.value(), "stat " + dir.string());
-  return CreateFresh(dir);
-}
-
-Result<std::vector<std::filesystem::path>> MirrorRepository::RecoverAfterCrash(
-    const std::filesystem::path& dir) {
-  Remover remover;
-  RETURN_IF_ERROR(RemoveIncompleteSiblings(dir, remover));
+// Everything RecoverAfterCrash removes inside `dir` (its siblings are the caller's).
+Result<std::vector<fs::path>> RecoverInside(const fs::path& dir, Remover& remover) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return remover.Take();
 
@@ -254,6 +243,70 @@ Result<std::vector<std::filesystem::path>> MirrorRepository::RecoverAfterCrash(
   RETURN_IF_ERROR(remover.RemoveMatching(objects / "info", graph_garbage));
   RETURN_IF_ERROR(remover.RemoveMatching(objects / "info" / "commit-graphs", graph_garbage));
   return remover.Take();
+}
+
+}  // namespace
+
+Status MirrorRepository::CreateOrOpen(const std::filesystem::path& dir) {
+  RETURN_IF_ERROR(EnsureLibgit2Initialized());
+  std::error_code ec;
+  if (fs::exists(dir, ec)) return OpenExisting(dir);
+  if (ec) return ErrnoStatus(ec.value(), "stat " + dir.string());
+  return CreateFresh(dir);
+}
+
+Result<std::vector<std::filesystem::path>> MirrorRepository::RecoverAfterCrash(
+    const std::filesystem::path& dir) {
+  Remover remover;
+  RETURN_IF_ERROR(RemoveIncompleteSiblings(dir, remover));
+  return RecoverInside(dir, remover);
+}
+
+std::vector<Result<std::vector<std::filesystem::path>>> MirrorRepository::RecoverAllAfterCrash(
+    const std::vector<std::filesystem::path>& dirs) {
+  std::vector<Remover> removers(dirs.size());
+  std::vector<Status> failures(dirs.size(), Status::Ok());
+  // parent -> (mirror directory name -> index in dirs)
+  std::map<fs::path, std::map<std::string, size_t>> by_parent;
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    fs::path parent = dirs[i].parent_path();
+    if (parent.empty()) parent = ".";
+    by_parent[parent][dirs[i].filename().string()] = i;
+  }
+  for (const auto& [parent, names] : by_parent) {
+    std::error_code ec;
+    std::vector<std::pair<size_t, fs::path>> victims;
+    for (auto it = fs::directory_iterator(parent, ec); !ec && it != fs::end(it); it.increment(ec)) {
+      const std::string entry = it->path().filename().string();
+      // ".<name>.incomplete-XXXXXX", as RemoveIncompleteSiblings matches it.
+      const size_t suffix = kIncompleteInfix.size() + 6;
+      if (entry.size() <= suffix + 1 || entry[0] != '.') continue;
+      if (entry.compare(entry.size() - suffix, kIncompleteInfix.size(), kIncompleteInfix) != 0) {
+        continue;
+      }
+      auto owner = names.find(entry.substr(1, entry.size() - suffix - 1));
+      if (owner != names.end()) victims.emplace_back(owner->second, it->path());
+    }
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      for (const auto& [name, i] : names) {
+        failures[i] = ErrnoStatus(ec.value(), "list " + parent.string());
+      }
+      continue;
+    }
+    for (const auto& [i, path] : victims) {
+      if (Status s = removers[i].Remove(path); !s.ok() && failures[i].ok()) failures[i] = s;
+    }
+  }
+  std::vector<Result<std::vector<fs::path>>> out;
+  out.reserve(dirs.size());
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    if (!failures[i].ok()) {
+      out.emplace_back(failures[i]);
+    } else {
+      out.push_back(RecoverInside(dirs[i], removers[i]));
+    }
+  }
+  return out;
 }
 
 }  // namespace mirrord

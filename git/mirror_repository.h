@@ -47,6 +47,13 @@ class MirrorRepository {
   // some of them may have been removed already.
   static Result<std::vector<std::filesystem::path>> RecoverAfterCrash(
       const std::filesystem::path& dir);
+
+  // RecoverAfterCrash for many mirrors at once (daemon start): each parent directory is
+  // listed once for incomplete siblings, not once per mirror, so N mirrors under one owner
+  // cost O(N) instead of O(N^2). Entry i is the result for dirs[i]; one failing does not
+  // stop the others.
+  static std::vector<Result<std::vector<std::filesystem::path>>> RecoverAllAfterCrash(
+      const std::vector<std::filesystem::path>& dirs);
 };
 
 }  // namespace mirrord

@@ -18,6 +18,8 @@ namespace fs = std::filesystem;
 using gittest::Git;
 using gittest::Trim;
 using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
 using ::testing::UnorderedElementsAreArray;
 
 class MirrorRepositoryTest : public ::testing::Test {
@@ -112,6 +114,37 @@ TEST_F(MirrorRepositoryTest, RecoveryRemovesWhatACrashLeavesAndKeepsTheRest) {
   removed = MirrorRepository::RecoverAfterCrash(dir_);
   ASSERT_TRUE(removed.ok());
   EXPECT_TRUE(removed->empty());
+}
+
+TEST_F(MirrorRepositoryTest, RecoveryOfManyMirrorsListsEachParentOnceAndMatchesPerMirror) {
+  const fs::path parent = dir_.parent_path();
+  const fs::path other_owner = parent.parent_path() / "other-owner";
+  ASSERT_TRUE(MirrorRepository::CreateOrOpen(dir_).ok());
+  ASSERT_TRUE(MirrorRepository::CreateOrOpen(parent / "second.git").ok());
+  std::ofstream(dir_ / "packed-refs.lock") << "stale";
+  fs::create_directories(parent / ".model.git.incomplete-Ab12Cd" / "refs");
+  fs::create_directories(parent / ".third.git.incomplete-Qq11Ww");  // third.git is missing
+  fs::create_directories(other_owner / ".x.git.incomplete-Zz99Yy");
+  // Not ours to remove: a mirror not in the list, a wrong suffix length, a visible name.
+  fs::create_directories(parent / ".busy.git.incomplete-Ab12Cd");
+  fs::create_directories(parent / ".model.git.incomplete-Ab12C");
+  fs::create_directories(parent / "model.git.incomplete-Ab12Cd");
+
+  std::vector<fs::path> dirs = {dir_, parent / "second.git", parent / "third.git",
+                                other_owner / "x.git"};
+  auto results = MirrorRepository::RecoverAllAfterCrash(dirs);
+  ASSERT_EQ(results.size(), dirs.size());
+  for (const auto& r : results) ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_THAT(*results[0], UnorderedElementsAre(parent / ".model.git.incomplete-Ab12Cd",
+                                                dir_ / "packed-refs.lock"));
+  EXPECT_TRUE(results[1]->empty());
+  EXPECT_THAT(*results[2], ElementsAre(parent / ".third.git.incomplete-Qq11Ww"));
+  EXPECT_THAT(*results[3], ElementsAre(other_owner / ".x.git.incomplete-Zz99Yy"));
+  EXPECT_TRUE(fs::exists(parent / ".busy.git.incomplete-Ab12Cd"));
+  EXPECT_TRUE(fs::exists(parent / ".model.git.incomplete-Ab12C"));
+  EXPECT_TRUE(fs::exists(parent / "model.git.incomplete-Ab12Cd"));
+  EXPECT_TRUE(fs::is_directory(dir_ / "objects"));
+  EXPECT_TRUE(fs::is_directory(parent / "second.git" / "objects"));
 }
 
 TEST_F(MirrorRepositoryTest, RecoveryOfAMissingMirrorCleansOnlyIncompleteSiblings) {
