@@ -197,7 +197,7 @@ bench_start_mirrord() {
     kill -0 "$MIRRORD_PID" 2>/dev/null || bench_die "mirrord exited: $(tail -n 20 "$log")"
     sleep 0.05
   done
-  [[ -n $MIRRORD_URL ]] || bench_die "mirrord did not report its address within $timeout_s s: $(tail -n 20 "$log")""
+  [[ -n $MIRRORD_URL ]] || bench_die "mirrord did not report its address within $timeout_s s: $(tail -n 20 "$log")"
   MIRRORD_STORAGE=$(awk -F'"' '/^root *=/ { print $2 }' "$cfg")
   MIRRORD_TOKEN=$(cat "$MIRRORD_STORAGE/admin.token")
 }
