@@ -925,8 +925,10 @@ void SyncScheduler::MeasureRepoDisk(const std::string& name) {
   uint64_t total = 0;
   {
     std::lock_guard lock(mu_);
-    repo_disk_bytes_[name] = *bytes;
-    for (const auto& [repo, repo_bytes] : repo_disk_bytes_) total += repo_bytes;
+    uint64_t& known = repo_disk_bytes_[name];
+    repo_disk_bytes_total_ = repo_disk_bytes_total_ - known + *bytes;
+    known = *bytes;
+    total = repo_disk_bytes_total_;
   }
   metrics_.SetStoreBytes("git", total);
 }

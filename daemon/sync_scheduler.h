@@ -144,6 +144,7 @@ class SyncScheduler final : public SyncService {
   std::mt19937_64 rng_;                       // retry jitter
   int running_ = 0;
   std::map<std::string, uint64_t> repo_disk_bytes_;  // repo -> bytes of its mirror on disk
+  uint64_t repo_disk_bytes_total_ = 0;               // sum of repo_disk_bytes_
   bool started_ = false;
   bool shutting_down_ = false;
 };

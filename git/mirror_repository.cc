@@ -156,15 +156,6 @@ class Remover {
   std::vector<fs::path> removed_;
 };
 
-Status RemoveIncompleteSiblings(const fs::path& dir, Remover& remover) {
-  fs::path parent = dir.parent_path();
-  if (parent.empty()) parent = ".";
-  std::string prefix = "." + dir.filename().string() + std::string(kIncompleteInfix);
-  return remover.RemoveMatching(parent, [&](const std::string& name) {
-    return StartsWith(name, prefix) && name.size() == prefix.size() + 6;
-  });
-}
-
 Status RemoveStaleRefLocks(const fs::path& refs_dir, Remover& remover) {
   std::error_code ec;
   std::vector<fs::path> victims;
@@ -257,9 +248,7 @@ Status MirrorRepository::CreateOrOpen(const std::filesystem::path& dir) {
 
 Result<std::vector<std::filesystem::path>> MirrorRepository::RecoverAfterCrash(
     const std::filesystem::path& dir) {
-  Remover remover;
-  RETURN_IF_ERROR(RemoveIncompleteSiblings(dir, remover));
-  return RecoverInside(dir, remover);
+  return std::move(RecoverAllAfterCrash({dir}).front());
 }
 
 std::vector<Result<std::vector<std::filesystem::path>>> MirrorRepository::RecoverAllAfterCrash(
@@ -278,7 +267,7 @@ std::vector<Result<std::vector<std::filesystem::path>>> MirrorRepository::Recove
     std::vector<std::pair<size_t, fs::path>> victims;
     for (auto it = fs::directory_iterator(parent, ec); !ec && it != fs::end(it); it.increment(ec)) {
       const std::string entry = it->path().filename().string();
-      // ".<name>.incomplete-XXXXXX", as RemoveIncompleteSiblings matches it.
+      // ".<name>.incomplete-XXXXXX", as CreateFresh names its temporary directory.
       const size_t suffix = kIncompleteInfix.size() + 6;
       if (entry.size() <= suffix + 1 || entry[0] != '.') continue;
       if (entry.compare(entry.size() - suffix, kIncompleteInfix.size(), kIncompleteInfix) != 0) {
