@@ -1,5 +1,9 @@
-// Logging to stderr (journald picks it up under systemd), one line per record:
+// Logging to stderr, one line per record:
 //   2026-11-23T10:00:00.123Z INFO  sync THUDM/GLM-4: fetched 1234 objects
+// When stderr is journald's stream (systemd sets $JOURNAL_STREAM to its device:inode), each
+// line instead starts with its syslog priority and carries no time stamp (journald adds its
+// own), so that `journalctl -p err` selects errors:
+//   <6>sync THUDM/GLM-4: fetched 1234 objects
 // Thread-safety: records from different threads never interleave within a line.
 // Never log secrets: tokens are passed through RedactSecrets() by whoever builds the text.
 #pragma once
@@ -19,6 +23,16 @@ bool ParseLogLevel(std::string_view text, LogLevel* out);
 
 // Writes one complete record.
 void WriteLogRecord(LogLevel level, std::string_view message);
+
+// How records are written: with a time stamp and level name (a terminal, a file), or with a
+// syslog priority prefix for journald. Chosen once from $JOURNAL_STREAM at the first record;
+// tests may set it.
+enum class LogFormat { kTimestamped, kJournal };
+void SetLogFormat(LogFormat format);
+// The line WriteLogRecord writes for `message` in `format` (newline included).
+std::string FormatLogRecord(LogFormat format, LogLevel level, std::string_view message);
+// The syslog priority of a level: debug 7, info 6, warning 4, error 3.
+int SyslogPriority(LogLevel level);
 
 // Returns `text` with credentials in URLs ("https://user:secret@host") replaced by "***".
 std::string RedactUrlCredentials(std::string_view text);

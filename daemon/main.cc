@@ -23,6 +23,7 @@
 #include "daemon/metrics.h"
 #include "daemon/router.h"
 #include "daemon/sync_scheduler.h"
+#include "daemon/systemd_notifier.h"
 #include "daemon/upstream_poller.h"
 #include "git/libgit2_status.h"
 #include "storage/blob_store.h"
@@ -168,15 +169,22 @@ int Run(const Config& config) {
   HttpServer server(io, router, server_options);
   // Signals are caught before the port is announced: a SIGTERM right after the
   // "listening on" line must stop mirrord gracefully, not kill it.
+  SystemdNotifier systemd(io);
+  // SIGHUP (systemctl reload) must never kill the daemon. Reloading the configuration in
+  // place is not implemented yet: say so, and keep serving with the running configuration.
+  boost::asio::signal_set hangups(io, SIGHUP);
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     MLOG(Info) << "received " << (signo == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
     ready.store(false);
+    systemd.Stopping();
+    systemd.Stop();
     // Syncs are cancelled first so that clients following them see "interrupted" before
     // the server drains, instead of holding the drain open.
     scheduler.BeginShutdown();
     lfs_syncer.Stop();
+    hangups.cancel();
     server.Stop(std::chrono::seconds(10));
   });
 
@@ -189,6 +197,19 @@ int Run(const Config& config) {
   // Tests and scripts wait for this exact line to learn the port.
   MLOG(Info) << "mirrord " << kVersion << " listening on http://" << endpoint->address().to_string()
              << ":" << endpoint->port() << " (storage " << config.storage_root.string() << ")";
+  systemd.Ready(metrics.StatusLine());
+  if (auto interval = systemd.StartWatchdog(); interval.count() > 0) {
+    MLOG(Info) << "systemd watchdog: pinging every " << interval.count() / 2000 << " ms";
+  }
+  systemd.StartStatusUpdates([&metrics] { return metrics.StatusLine(); }, std::chrono::seconds(10));
+  std::function<void(const boost::system::error_code&, int)> on_hangup =
+      [&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        MLOG(Warning) << "received SIGHUP: reloading the configuration is not supported yet; "
+                         "keeping the running configuration (restart mirrord to apply changes)";
+        hangups.async_wait(on_hangup);
+      };
+  hangups.async_wait(on_hangup);
 
   // Two network threads: one io_context, a strand per connection.
   std::thread second([&io] { io.run(); });

@@ -147,6 +147,20 @@ void Metrics::SetReposByState(const std::map<std::string, int64_t>& counts) {
 
 void Metrics::SetSyncsRunning(int64_t running) { syncs_running_.Set(static_cast<double>(running)); }
 
+std::string Metrics::StatusLine() const {
+  int64_t total = 0;
+  int64_t failed = 0;
+  for (auto state : kRepoStates) {
+    auto n = static_cast<int64_t>(repos_.Add({{"state", std::string(state)}}).Value());
+    total += n;
+    if (state == "failed") failed = n;
+  }
+  std::string line = std::to_string(total) + (total == 1 ? " repo, " : " repos, ") +
+                     std::to_string(static_cast<int64_t>(syncs_running_.Value())) + " syncing";
+  if (failed > 0) line += ", " + std::to_string(failed) + " failed";
+  return line;
+}
+
 void Metrics::RecordTriggerToServable(std::string_view trigger, double seconds) {
   trigger_to_servable_.Add({{"trigger", std::string(trigger)}}, LatencyBuckets()).Observe(seconds);
 }

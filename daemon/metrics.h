@@ -27,6 +27,9 @@ class Metrics {
   // Replaces the repos-by-state gauge with these counts (states absent from the map are 0).
   void SetReposByState(const std::map<std::string, int64_t>& counts);
   void SetSyncsRunning(int64_t running);
+  // "12 repos, 2 syncing, 1 failed" from the gauges above (cheap: no catalog read), for
+  // systemd's STATUS= line.
+  std::string StatusLine() const;
 
   // Sync latency, measured from what triggered a sync to the moment its result is servable.
   // `trigger` is "webhook", "poll" or "manual".
