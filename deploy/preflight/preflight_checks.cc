@@ -8,9 +8,14 @@
 namespace mirrord::preflight {
 namespace {
 
+// "12.0 GiB", or "3.5 MiB" below a GiB.
 std::string GiB(uint64_t bytes) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(bytes) / (1ull << 30));
+  if (bytes < (1ull << 30)) {
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1ull << 20));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(bytes) / (1ull << 30));
+  }
   return buf;
 }
 
