@@ -15,6 +15,7 @@ drv=$(dirname "$(ldconfig -p | awk '/libnvidia-ml.so.1 /{print $NF; exit}')" 2>/
 log "driver libraries from $drv"; nvidia-smi --query-gpu=name,driver_version,memory.total,memory.free --format=csv
 mkdir -p "$root/usr/local/nvidia/lib64"
 for l in libnvidia-ml.so.1 libcuda.so.1; do cp -L "$drv/$l" "$root/usr/local/nvidia/lib64/" || log "missing $l"; done
+# As the runtime does for images that set it: the driver's folder on the library path.
 [[ -n ${NO_MOUNT:-} ]] || for d in dev proc sys; do mount --bind "/$d" "$root/$d" || log "mount --bind /$d failed"; done
 
 log "writing 2 x $mib MiB of weights"
@@ -57,7 +58,10 @@ run() {  # name, env... command...
   echo "exit $rc, $(since "$start") s"
 }
 CHROOT=$(command -v chroot)
-entry=("$CHROOT" "$root" /bin/mirrord-preflight -- /bin/model-server "$models")
+# The entrypoint the build stage writes: the bundle's loader runs the preflight.
+PF=(/.mirrord/preflight/lib/ld-linux-x86-64.so.2 --library-path /.mirrord/preflight/lib
+    /.mirrord/preflight/bin/mirrord-preflight)
+entry=("$CHROOT" "$root" "${PF[@]}" -- /bin/model-server "$models")
 run "pass (sample)" "${entry[@]}"
 run "pass (full, warm cache)" PREFLIGHT_VERIFY=full "${entry[@]}"
 run "cuda>=99.0" PREFLIGHT_MANIFEST=/etc/mirrord/cuda99.manifest "${entry[@]}"
@@ -67,11 +71,11 @@ log "timing: full verify vs sha256sum -P$(nproc), warm page cache, 3 runs each"
 for r in 1 2 3; do
   s=$EPOCHREALTIME; ls "$root$models"/*.safetensors | xargs -P"$(nproc)" -n1 sha256sum >/dev/null
   t1=$(since "$s")
-  s=$EPOCHREALTIME; env -i LD_LIBRARY_PATH=/usr/local/nvidia/lib64 PREFLIGHT_VERIFY=full "$CHROOT" "$root" /bin/mirrord-preflight 2>/dev/null
+  s=$EPOCHREALTIME; env -i LD_LIBRARY_PATH=/usr/local/nvidia/lib64 PREFLIGHT_VERIFY=full "$CHROOT" "$root" "${PF[@]}" 2>/dev/null
   t2=$(since "$s")
   echo "run $r: sha256sum ${t1}s  preflight-full ${t2}s"
 done
-s=$EPOCHREALTIME; env -i LD_LIBRARY_PATH=/usr/local/nvidia/lib64 PREFLIGHT_VERIFY=sample "$CHROOT" "$root" /bin/mirrord-preflight 2>/dev/null
+s=$EPOCHREALTIME; env -i LD_LIBRARY_PATH=/usr/local/nvidia/lib64 PREFLIGHT_VERIFY=sample "$CHROOT" "$root" "${PF[@]}" 2>/dev/null
 echo "sample mode (checks + 6 MiB hashed): $(since "$s") s"
 
 f="$root$models/model-00002-of-00002.safetensors"
@@ -102,5 +106,5 @@ zeros=$(head -c $((1 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)
   done
 } > "$root/etc/mirrord/big.manifest"
 echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-run "sample mode, 100 GiB in 20 files" PREFLIGHT_MANIFEST=/etc/mirrord/big.manifest "$CHROOT" "$root" /bin/mirrord-preflight
+run "sample mode, 100 GiB in 20 files" PREFLIGHT_MANIFEST=/etc/mirrord/big.manifest "$CHROOT" "$root" "${PF[@]}"
 rm -rf "$big"

@@ -41,13 +41,15 @@ class PreflightBinaryTest : public ::testing::Test {
   }
 
   test::ProcessResult Run(std::map<std::string, std::string> env,
-                          std::vector<std::string> command = {}) {
+                          std::vector<std::string> command = {},
+                          std::vector<std::string> preflight = {MIRRORD_PREFLIGHT_BIN}) {
     test::ProcessOptions options;
     options.unset_env = {"NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "NVIDIA_REQUIRE_CUDA",
                          "NVIDIA_DISABLE_REQUIRE", "PREFLIGHT_VERIFY", "PREFLIGHT_MANIFEST"};
     options.env = base_env_;
     for (auto& [k, v] : env) options.env[k] = v;
-    std::vector<std::string> argv = {MIRRORD_PREFLIGHT_BIN, "--manifest", manifest_path_};
+    std::vector<std::string> argv = preflight;
+    argv.insert(argv.end(), {"--manifest", manifest_path_});
     if (!command.empty()) {
       argv.push_back("--");
       argv.insert(argv.end(), command.begin(), command.end());
@@ -74,6 +76,22 @@ TEST_F(PreflightBinaryTest, PassesThenExecsTheCommandInItsOwnPlace) {
       << r.stderr_text;
   EXPECT_NE(r.stderr_text.find("ok: 1 of the host's 1 GPUs visible"), std::string::npos);
   EXPECT_NE(r.stderr_text.find("ok: GPU memory 78.1 GiB free, needs 20.0 GiB"), std::string::npos)
+      << r.stderr_text;
+}
+
+TEST_F(PreflightBinaryTest, RunsThroughTheBundlesOwnLoaderAndCLibrary) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "the bundle holds the release binary's runtime, not the sanitizers'";
+#endif
+  // How GPU images start it: the bundle's loader and C library (an image's own may be older
+  // or absent), the NVIDIA libraries found where the runtime put them.
+  const std::string bundle = MIRRORD_PREFLIGHT_BUNDLE;
+  auto r = Run({}, {"/bin/sh", "-c", "echo ppid=$PPID"},
+               {bundle + "/lib/ld-linux-x86-64.so.2", "--library-path", bundle + "/lib",
+                bundle + "/bin/mirrord-preflight"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.stdout_text, "ppid=" + std::to_string(::getpid()) + "\n");
+  EXPECT_NE(r.stderr_text.find("ok: driver 550.54.15 supports CUDA 12.4"), std::string::npos)
       << r.stderr_text;
 }
 
