@@ -2,7 +2,9 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <memory>
+#include <string_view>
 
 namespace mirrord::preflight {
 namespace {
@@ -32,11 +34,32 @@ std::string DlError() {
   return e != nullptr ? e : "unknown dlopen error";
 }
 
+// dlopen of a driver library as the image's programs would find it: first in the folders of
+// $LD_LIBRARY_PATH (the preflight itself runs through its bundle's loader with
+// --library-path, which makes the loader ignore that variable), then by the loader's own
+// search (the bundle, ld.so.cache, the default folders). The error is the by-name one.
+DlHandle OpenDriverLibrary(const char* name, std::string* error) {
+  if (const char* path = std::getenv("LD_LIBRARY_PATH"); path != nullptr) {
+    std::string_view rest(path);
+    while (!rest.empty()) {
+      size_t colon = rest.find(':');
+      std::string dir(rest.substr(0, colon));
+      rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+      if (dir.empty()) continue;
+      if (void* h = dlopen((dir + "/" + name).c_str(), RTLD_NOW | RTLD_LOCAL)) return DlHandle(h);
+    }
+  }
+  void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+  if (h == nullptr && error != nullptr) *error = DlError();
+  return DlHandle(h);
+}
+
 }  // namespace
 
 Result<NvidiaFacts> ProbeNvidia() {
-  DlHandle nvml(dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL));
-  if (!nvml) return NotFound("libnvidia-ml.so.1 not loadable: " + DlError());
+  std::string error;
+  DlHandle nvml = OpenDriverLibrary("libnvidia-ml.so.1", &error);
+  if (!nvml) return NotFound("libnvidia-ml.so.1 not loadable: " + error);
 
   auto init = Symbol<nvmlReturn_t (*)()>(nvml.get(), "nvmlInit_v2");
   auto shutdown = Symbol<nvmlReturn_t (*)()>(nvml.get(), "nvmlShutdown");
@@ -77,7 +100,7 @@ Result<NvidiaFacts> ProbeNvidia() {
   facts.driver_version = buf;
 
   // The CUDA version the driver supports: libcuda's answer, else NVML's.
-  DlHandle cuda(dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL));
+  DlHandle cuda = OpenDriverLibrary("libcuda.so.1", nullptr);
   if (cuda) {
     auto get_version = Symbol<int (*)(int*)>(cuda.get(), "cuDriverGetVersion");
     int v = 0;

@@ -3,8 +3,9 @@
 // needs nothing but the C library in the image: libnvidia-ml.so.1 (NVML: driver version,
 // devices, memory) and libcuda.so.1 (cuDriverGetVersion: the CUDA version the driver
 // supports; NVML's nvmlSystemGetCudaDriverVersion when libcuda is absent). The container
-// runtime injects both into a GPU container; the dynamic loader's search path (and so
-// LD_LIBRARY_PATH) decides which copy is loaded, which is how tests substitute fakes.
+// runtime injects both into a GPU container; the folders of $LD_LIBRARY_PATH, then the
+// dynamic loader's own search decide which copy is loaded, which is how tests substitute
+// fakes.
 // Thread-safety: ProbeNvidia may be called from one thread at a time.
 #pragma once
 
