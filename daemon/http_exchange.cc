@@ -6,7 +6,10 @@
 
 #include "daemon/http_exchange.h"
 
+#include <algorithm>
 #include <optional>
+
+#include "common/rate_limit.h"
 
 namespace mirrord {
 namespace {
@@ -78,6 +81,37 @@ HttpResponse MakeResponse(const HttpRequest& request, http::status status, std::
   response.keep_alive(request.keep_alive());
   response.body() = std::move(body);
   response.prepare_payload();
+  return response;
+}
+
+HttpError HttpErrorFor(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kNotFound:
+      return {http::status::not_found, std::nullopt};
+    case StatusCode::kPermissionDenied:
+    case StatusCode::kUnavailable:
+    case StatusCode::kDataLoss:
+      return {http::status::bad_gateway, std::nullopt};
+    case StatusCode::kDeadlineExceeded:
+      return {http::status::gateway_timeout, std::nullopt};
+    case StatusCode::kCancelled:
+      return {http::status::service_unavailable, std::nullopt};
+    case StatusCode::kResourceExhausted:
+      return {http::status::service_unavailable,
+              RateLimitRetryAfter(s).value_or(kResourceExhaustedRetryAfter)};
+    default:
+      return {http::status::internal_server_error, std::nullopt};
+  }
+}
+
+HttpResponse MakeErrorResponse(const HttpRequest& request, const Status& status, std::string body,
+                               std::string_view content_type) {
+  HttpError error = HttpErrorFor(status);
+  HttpResponse response = MakeResponse(request, error.status, std::move(body), content_type);
+  if (error.retry_after) {
+    response.set(http::field::retry_after,
+                 std::to_string(std::max<int64_t>(1, error.retry_after->count())));
+  }
   return response;
 }
 

@@ -10,8 +10,11 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <functional>
 #include <map>
 #include <string>
@@ -37,6 +40,9 @@ class HttpExchange {
   virtual boost::asio::any_io_executor executor() const = 0;
   // Peer address for logs, e.g. "127.0.0.1:53312".
   virtual const std::string& peer() const = 0;
+  // The address and port the client connected to (not spoofable, unlike Host). Unspecified
+  // (0.0.0.0:0) when unknown. (Not pure so that existing test fakes compile.)
+  virtual boost::asio::ip::tcp::endpoint local_endpoint() const { return {}; }
 
   // Sends a complete response. Content-Length and Server are filled in if absent.
   virtual boost::asio::awaitable<void> Respond(HttpResponse response) = 0;
@@ -77,5 +83,25 @@ Result<RequestTarget> ParseRequestTarget(std::string_view target);
 // A plain response with `body` and content type; the helper every handler uses for errors.
 HttpResponse MakeResponse(const HttpRequest& request, http::status status, std::string body,
                           std::string_view content_type = "text/plain; charset=utf-8");
+
+// The one translation of a failed Status into an HTTP answer, for handlers whose failure
+// is the server's (or an upstream's), not the client's:
+//   NotFound -> 404; PermissionDenied, Unavailable, DataLoss -> 502 (the upstream failed or
+//   sent bad bytes); DeadlineExceeded -> 504; Cancelled -> 503 (shutting down);
+//   ResourceExhausted (disk full: ENOSPC/EDQUOT/SQLITE_FULL, an upstream's rate limit, no
+//   memory) -> 503 with Retry-After: the rate limit's wait when it carries one, else
+//   kResourceExhaustedRetryAfter (git-lfs retries a 503 that says when; a 507 is final to
+//   it, and a full disk is usually freed by an operator, not by the client); anything
+//   else -> 500.
+struct HttpError {
+  http::status status = http::status::internal_server_error;
+  std::optional<std::chrono::seconds> retry_after;
+};
+inline constexpr std::chrono::seconds kResourceExhaustedRetryAfter{60};
+HttpError HttpErrorFor(const Status& status);
+
+// MakeResponse with HttpErrorFor(status)'s code and its Retry-After header, if any.
+HttpResponse MakeErrorResponse(const HttpRequest& request, const Status& status, std::string body,
+                               std::string_view content_type = "text/plain; charset=utf-8");
 
 }  // namespace mirrord

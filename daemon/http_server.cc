@@ -6,9 +6,13 @@
 
 #include "daemon/http_server.h"
 
+#include <sys/resource.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -80,30 +84,88 @@ std::string PeerName(const tcp::socket& socket) {
 
 class Connection;
 
+// Request body bytes buffered across all connections, against body_memory_budget.
+// Thread-safe.
+class BodyBudget {
+ public:
+  explicit BodyBudget(uint64_t limit) : limit_(limit) {}
+  bool TryReserve(uint64_t n) {
+    uint64_t used = used_.load();
+    do {
+      if (n > limit_ || used > limit_ - n) return false;
+    } while (!used_.compare_exchange_weak(used, used + n));
+    return true;
+  }
+  void Release(uint64_t n) { used_.fetch_sub(n); }
+  uint64_t used() const { return used_.load(); }
+  uint64_t limit() const { return limit_; }
+
+ private:
+  const uint64_t limit_;
+  std::atomic<uint64_t> used_{0};
+};
+
+// What one request's body holds of the budget; released on destruction.
+class BodyReservation {
+ public:
+  explicit BodyReservation(BodyBudget& budget) : budget_(budget) {}
+  ~BodyReservation() {
+    if (held_ > 0) budget_.Release(held_);
+  }
+  BodyReservation(const BodyReservation&) = delete;
+  BodyReservation& operator=(const BodyReservation&) = delete;
+
+  // Makes the reservation cover a body of `total` bytes. False: over budget (unchanged).
+  bool CoverBody(uint64_t total) {
+    const uint64_t need = total > kFreeBodyBytes ? total - kFreeBodyBytes : 0;
+    if (need <= held_) return true;
+    if (!budget_.TryReserve(need - held_)) return false;
+    held_ = need;
+    return true;
+  }
+
+ private:
+  BodyBudget& budget_;
+  uint64_t held_ = 0;
+};
+
 struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   State(net::io_context& io_in, std::shared_ptr<const Router> router_in, HttpServerOptions opts)
       : io(io_in),
         strand(net::make_strand(io_in)),
         router(std::move(router_in)),
         options(std::move(opts)),
-        stop_timer(strand) {}
+        stop_timer(strand),
+        slot_timer(strand, net::steady_timer::time_point::max()),
+        body_budget(options.body_memory_budget) {}
 
-  // False when stopping: the caller closes the socket instead.
-  bool Register(uint64_t* id, const std::shared_ptr<Connection>& conn);
-  void Unregister(uint64_t id);
+  enum class Admission { kAdmitted, kStopping, kClientOverCap };
+  Admission Register(uint64_t* id, const std::shared_ptr<Connection>& conn,
+                     const std::string& client);
+  void Unregister(uint64_t id, const std::string& client);
   void BeginStop(std::chrono::milliseconds grace);
+  // At the total cap: closes the connection idle longest, else the one whose request has
+  // been arriving longest. False if every connection is running a handler.
+  bool EvictOne();
+  bool AtCap() const {
+    std::lock_guard lock(mu);
+    return connections.size() >= options.max_connections;
+  }
   net::awaitable<void> AcceptLoop(std::shared_ptr<tcp::acceptor> acceptor);
 
   net::io_context& io;
-  net::strand<net::io_context::executor_type> strand;  // acceptors and the stop timer
+  net::strand<net::io_context::executor_type> strand;  // acceptors and the timers
   std::shared_ptr<const Router> router;
   HttpServerOptions options;
   net::steady_timer stop_timer;
+  net::steady_timer slot_timer;  // cancelled when a connection ends (accept back-off)
+  BodyBudget body_budget;
 
   mutable std::mutex mu;
   bool stopping = false;                                      // guarded by mu
   uint64_t next_id = 1;                                       // guarded by mu
   std::map<uint64_t, std::weak_ptr<Connection>> connections;  // guarded by mu
+  std::map<std::string, size_t> per_client;                   // guarded by mu
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors;      // guarded by mu
 };
 
@@ -127,6 +189,11 @@ class ConnectionExchange final : public HttpExchange {
   const std::map<std::string, std::string>& query() const override { return target_.query; }
   net::any_io_executor executor() const override { return stream_.get_executor(); }
   const std::string& peer() const override { return peer_; }
+  tcp::endpoint local_endpoint() const override {
+    boost::system::error_code ec;
+    tcp::endpoint ep = stream_.socket().local_endpoint(ec);
+    return ec ? tcp::endpoint() : ep;
+  }
 
   net::awaitable<void> Respond(HttpResponse response) override {
     if (state_ != State::kNone) {
@@ -319,12 +386,25 @@ class ConnectionExchange final : public HttpExchange {
 // One client connection: a loop of requests on its own strand.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::shared_ptr<HttpServer::State> state, tcp::socket socket)
-      : state_(std::move(state)), peer_(PeerName(socket)), stream_(std::move(socket)) {}
+  // Where a connection is, for the accept loop's choice of whom to close at the cap.
+  enum class Phase : int { kIdle, kReceiving, kHandling };
+
+  Connection(std::shared_ptr<HttpServer::State> state, tcp::socket socket, std::string client)
+      : state_(std::move(state)),
+        peer_(PeerName(socket)),
+        client_(std::move(client)),
+        stream_(std::move(socket)),
+        buffer_(state_->options.header_limit + kReadChunk) {}
 
   void set_id(uint64_t id) { id_ = id; }
   // The signal that Run() is spawned with; ForceClose() emits it.
   void set_cancel(std::weak_ptr<net::cancellation_signal> cancel) { cancel_ = std::move(cancel); }
+
+  // Thread-safe: what the connection is doing and since when.
+  Phase phase() const { return static_cast<Phase>(phase_.load()); }
+  Clock::time_point phase_since() const {
+    return Clock::time_point(Clock::duration(phase_since_.load()));
+  }
 
   net::awaitable<void> Run() {
     auto self = shared_from_this();
@@ -337,7 +417,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.close();
-    state_->Unregister(id_);
+    state_->Unregister(id_, client_);
   }
 
   // Thread-safe. Closes the connection now if it is between requests; otherwise it closes
@@ -346,6 +426,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
       self->stopping_ = true;
       if (self->idle_) self->stream_.close();
+    });
+  }
+
+  // Thread-safe. Closes the connection if it is still idle or receiving a request (never
+  // one running a handler): the accept loop makes room for a newcomer.
+  void Evict() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->phase() == Phase::kHandling) return;
+      MLOG(Info) << "http " << self->peer_ << ": closed to make room for a new connection ("
+                 << (self->phase() == Phase::kIdle ? "idle" : "request still arriving") << ")";
+      self->stopping_ = true;
+      self->stream_.close();
     });
   }
 
@@ -361,43 +453,166 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
  private:
+  static constexpr size_t kReadChunk = 64 * 1024;
+
+  void SetPhase(Phase p) {
+    phase_since_.store(Clock::now().time_since_epoch().count());
+    phase_.store(static_cast<int>(p));
+  }
+
+  // How long the request now arriving may take to deliver its next bytes: the request
+  // deadline, the minimum rate's allowance for what has arrived so far, and read_timeout.
+  Clock::time_point ReadLimit(const char** reason) const {
+    const HttpServerOptions& o = state_->options;
+    Clock::time_point limit = request_start_ + o.request_timeout;
+    *reason = "request deadline";
+    if (o.min_transfer_rate > 0) {
+      auto earned = std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(static_cast<double>(request_bytes_) /
+                                        static_cast<double>(o.min_transfer_rate)));
+      Clock::time_point by_rate = request_start_ + std::max<Clock::duration>(o.min_rate_grace, earned);
+      if (by_rate < limit) {
+        limit = by_rate;
+        *reason = "below the minimum transfer rate";
+      }
+    }
+    Clock::time_point idle = Clock::now() + o.read_timeout;
+    if (idle < limit) {
+      limit = idle;
+      *reason = "read timeout";
+    }
+    return limit;
+  }
+
+  // Reads more of the request into buffer_. An error (timeout included) means the
+  // connection must close; it has been logged.
+  net::awaitable<beast::error_code> ReadMore() {
+    if (buffer_.size() >= buffer_.max_size()) co_return http::error::buffer_overflow;
+    const char* reason = "";
+    stream_.expires_at(ReadLimit(&reason));
+    auto [ec, got] = co_await stream_.async_read_some(
+        buffer_.prepare(std::min(kReadChunk, buffer_.max_size() - buffer_.size())), kNoThrow);
+    buffer_.commit(got);
+    request_bytes_ += got;
+    if (ec == beast::error::timeout) {
+      MLOG(Info) << "http " << peer_ << ": request cut after " << request_bytes_ << " bytes in "
+                 << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
+                                                                          request_start_)
+                        .count()
+                 << "ms: " << reason;
+    } else if (ec) {
+      MLOG(Debug) << "http " << peer_ << ": closing: " << ec.message();
+    }
+    co_return ec;
+  }
+
   net::awaitable<void> Serve() {
     const HttpServerOptions& options = state_->options;
     for (;;) {
       if (stopping_) co_return;
       idle_ = true;
+      SetPhase(Phase::kIdle);
+      if (buffer_.size() == 0) {
+        // Between requests only read_timeout applies; the request's clock starts with its
+        // first byte.
+        stream_.expires_after(options.read_timeout);
+        auto [ec, got] = co_await stream_.async_read_some(buffer_.prepare(kReadChunk), kNoThrow);
+        buffer_.commit(got);
+        if (ec) {
+          MLOG(Debug) << "http " << peer_ << ": closing: " << ec.message();
+          co_return;
+        }
+      }
+      idle_ = false;
+      SetPhase(Phase::kReceiving);
+      request_start_ = Clock::now();
+      request_bytes_ = buffer_.size();
+
       http::request_parser<http::empty_body> header_parser;
       header_parser.header_limit(options.header_limit);
       header_parser.body_limit(std::numeric_limits<uint64_t>::max());  // the route's applies below
-      stream_.expires_after(options.read_timeout);
-      auto [ec, n] = co_await http::async_read_header(stream_, buffer_, header_parser, kNoThrow);
-      idle_ = false;
-      if (ec) {
-        if (ec == http::error::header_limit) {
-          co_await SendErrorAndClose(http::status::request_header_fields_too_large,
-                                     "request header too large\n", "-", "-", Clock::now(), true);
-        } else if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
-                   ec != http::error::end_of_stream && ec != http::error::partial_message) {
-          co_await SendErrorAndClose(http::status::bad_request, "malformed request\n", "-", "-",
-                                     Clock::now(), true);
-        } else {
-          MLOG(Debug) << "http " << peer_ << ": closing: " << ec.message();
+      for (;;) {
+        beast::error_code ec;
+        if (buffer_.size() > 0) {
+          size_t used = header_parser.put(buffer_.data(), ec);
+          buffer_.consume(used);
+          if (header_parser.is_header_done()) break;
+          if (ec == http::error::header_limit) {
+            co_await SendErrorAndClose(http::status::request_header_fields_too_large,
+                                       "request header too large\n", "-", "-", request_start_,
+                                       true);
+            co_return;
+          }
+          if (ec && ec != http::error::need_more) {
+            co_await SendErrorAndClose(http::status::bad_request, "malformed request\n", "-", "-",
+                                       request_start_, true);
+            co_return;
+          }
+          if (!ec && used > 0) continue;
         }
-        co_return;
+        ec = co_await ReadMore();
+        if (ec == http::error::buffer_overflow) {
+          co_await SendErrorAndClose(http::status::request_header_fields_too_large,
+                                     "request header too large\n", "-", "-", request_start_, true);
+        }
+        if (ec) co_return;
       }
       if (!co_await ServeOne(header_parser)) co_return;
     }
   }
 
+  // RFC 9112 6.1 and 6.3: the framing mirrord accepts. nullopt: fine; else the answer.
+  static std::optional<std::pair<http::status, std::string>> FramingError(
+      const http::request_header<>& header) {
+    std::vector<std::string> codings;
+    auto [first, last] = header.equal_range(http::field::transfer_encoding);
+    for (auto field = first; field != last; ++field) {
+      std::string_view value = field->value();
+      while (!value.empty()) {
+        size_t comma = value.find(',');
+        std::string_view item = value.substr(0, comma);
+        value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+        std::string lower;
+        for (char c : item) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        codings.push_back(std::move(lower));  // empty items too: "chunked," is not "chunked"
+      }
+      if (field->value().empty()) codings.emplace_back();
+    }
+    if (codings.empty()) return std::nullopt;
+    if (header.find(http::field::content_length) != header.end()) {
+      return std::pair{http::status::bad_request,
+                       std::string("both Content-Length and Transfer-Encoding\n")};
+    }
+    if (header.version() < 11) {
+      return std::pair{http::status::bad_request,
+                       std::string("Transfer-Encoding in an HTTP/1.0 request\n")};
+    }
+    if (codings.size() == 1 && codings.front() == "chunked") return std::nullopt;
+    for (const std::string& c : codings) {
+      if (c != "chunked") {
+        return std::pair{http::status::not_implemented,
+                         std::string("unsupported Transfer-Encoding (only \"chunked\")\n")};
+      }
+    }
+    return std::pair{http::status::bad_request, std::string("chunked applied more than once\n")};
+  }
+
   // Serves one request whose header has been read. False: close the connection.
   net::awaitable<bool> ServeOne(http::request_parser<http::empty_body>& header_parser) {
     const HttpServerOptions& options = state_->options;
-    const auto start = Clock::now();
+    const auto start = request_start_;
     auto& header = header_parser.get();
     const std::string method(header.method_string());
     const std::string log_path = LoggablePath(header.target());
-    const bool has_body = header_parser.chunked() || header_parser.content_length().value_or(0) > 0;
+    const bool has_body = header_parser.chunked() || header_parser.content_length().value_or(0) > 0 ||
+                          header.find(http::field::transfer_encoding) != header.end();
 
+    if (auto framing = FramingError(header)) {
+      co_await SendErrorAndClose(framing->first, framing->second, method, log_path, start, true);
+      co_return false;
+    }
     Result<RequestTarget> target = ParseRequestTarget(header.target());
     if (!target.ok()) {
       co_await SendErrorAndClose(http::status::bad_request, target.error().message() + "\n", method,
@@ -408,6 +623,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     RouteMatch match = state_->router->Match(header.method(), target->path);
     bool keep_alive = header.keep_alive() && !stopping_;
 
+    // Held until the handler is done with the body.
+    BodyReservation reservation(state_->body_budget);
     HttpRequest request;
     if (!match.read_body) {
       if (has_body) {
@@ -417,10 +634,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
       request = HttpRequest(std::move(header.base()));
     } else {
       boost::optional<uint64_t> length = header_parser.content_length();
-      if (length && *length > match.body_limit) {
+      if (length && (*length > match.body_limit ||
+                     *length > state_->body_budget.limit() + kFreeBodyBytes)) {
         if (match.on_body_too_large) match.on_body_too_large(header);
         co_await SendErrorAndClose(http::status::payload_too_large, "request body too large\n",
                                    method, log_path, start, true);
+        co_return false;
+      }
+      if (!reservation.CoverBody(length.value_or(0))) {
+        co_await SendBusyAndClose(method, log_path, start);
         co_return false;
       }
       if (has_body && beast::iequals(header[http::field::expect], "100-continue")) {
@@ -431,24 +653,44 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       http::request_parser<http::string_body> body_parser(std::move(header_parser));
       body_parser.body_limit(match.body_limit);
-      while (!body_parser.is_done()) {
-        stream_.expires_after(options.read_timeout);
-        auto [ec, n] = co_await http::async_read_some(stream_, buffer_, body_parser, kNoThrow);
-        if (ec == http::error::body_limit) {
-          if (match.on_body_too_large) match.on_body_too_large(body_parser.get());
-          co_await SendErrorAndClose(http::status::payload_too_large, "request body too large\n",
-                                     method, log_path, start, true);
-          co_return false;
+      for (;;) {
+        beast::error_code ec;
+        if (buffer_.size() > 0) {
+          // A chunked body grows as it arrives: cover what this step may append first.
+          if (!length && !reservation.CoverBody(body_parser.get().body().size() + buffer_.size())) {
+            co_await SendBusyAndClose(method, log_path, start);
+            co_return false;
+          }
+          size_t used = body_parser.put(buffer_.data(), ec);
+          buffer_.consume(used);
+          if (ec == http::error::body_limit) {
+            if (match.on_body_too_large) match.on_body_too_large(body_parser.get());
+            co_await SendErrorAndClose(http::status::payload_too_large, "request body too large\n",
+                                       method, log_path, start, true);
+            co_return false;
+          }
+          if (ec && ec != http::error::need_more) {
+            co_await SendErrorAndClose(http::status::bad_request,
+                                       "malformed request body: " + ec.message() + "\n", method,
+                                       log_path, start, true);
+            co_return false;
+          }
+          if (body_parser.is_done()) break;
+          if (!ec && used > 0) continue;
+        } else if (body_parser.is_done()) {
+          break;
         }
-        if (ec) {
-          MLOG(Debug) << "http " << peer_ << ": reading body of " << method << " " << log_path
-                      << ": " << ec.message();
-          co_return false;
+        ec = co_await ReadMore();
+        if (ec == http::error::buffer_overflow) {
+          co_await SendErrorAndClose(http::status::bad_request, "malformed chunked body\n", method,
+                                     log_path, start, true);
         }
+        if (ec) co_return false;
       }
       request = body_parser.release();
     }
 
+    SetPhase(Phase::kHandling);
     ConnectionExchange exchange(stream_, options, std::move(request), std::move(*target), peer_,
                                 keep_alive, stopping_);
     std::string failure;
@@ -487,15 +729,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
     co_return !exchange.broken() && !stopping_;
   }
 
+  // The body does not fit body_memory_budget now.
+  net::awaitable<void> SendBusyAndClose(std::string_view method, std::string_view log_path,
+                                        Clock::time_point start) {
+    MLOG(Warning) << "http " << peer_ << ": " << method << " " << log_path
+                  << ": request bodies already hold the memory budget ("
+                  << state_->body_budget.limit() << " bytes); answering 503";
+    co_await SendErrorAndClose(http::status::service_unavailable,
+                               "the server is busy receiving other requests; retry shortly\n",
+                               method, log_path, start, true, "2");
+  }
+
   // Answers a request the server rejected itself, then closes the connection. With
   // `unread_body`, the client may still be sending: drain a little first so that the
   // answer is not lost to a connection reset.
   net::awaitable<void> SendErrorAndClose(http::status status, std::string body,
                                          std::string_view method, std::string_view log_path,
-                                         Clock::time_point start, bool unread_body = false) {
+                                         Clock::time_point start, bool unread_body = false,
+                                         std::string_view retry_after = {}) {
     HttpResponse res(status, 11);
     res.set(http::field::server, state_->options.server_name);
     res.set(http::field::content_type, "text/plain; charset=utf-8");
+    if (!retry_after.empty()) res.set(http::field::retry_after, retry_after);
     res.keep_alive(false);
     res.body() = std::move(body);
     res.prepare_payload();
@@ -534,30 +789,71 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::shared_ptr<HttpServer::State> state_;
   std::string peer_;
+  std::string client_;  // the peer's IP address: the per-client cap's key
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   uint64_t id_ = 0;
   std::weak_ptr<net::cancellation_signal> cancel_;
-  bool idle_ = true;           // waiting for a request header; strand only
-  bool stopping_ = false;      // strand only
-  bool force_closed_ = false;  // strand only
-  bool linger_ = false;        // the last request's body was not read; strand only
+  std::atomic<int> phase_{static_cast<int>(Phase::kIdle)};
+  std::atomic<Clock::rep> phase_since_{Clock::now().time_since_epoch().count()};
+  Clock::time_point request_start_;  // first byte of the request now arriving; strand only
+  uint64_t request_bytes_ = 0;       // of the request now arriving; strand only
+  bool idle_ = true;                 // waiting for a request header; strand only
+  bool stopping_ = false;            // strand only
+  bool force_closed_ = false;        // strand only
+  bool linger_ = false;              // the last request's body was not read; strand only
 };
 
-bool HttpServer::State::Register(uint64_t* id, const std::shared_ptr<Connection>& conn) {
+HttpServer::State::Admission HttpServer::State::Register(uint64_t* id,
+                                                         const std::shared_ptr<Connection>& conn,
+                                                         const std::string& client) {
   std::lock_guard lock(mu);
-  if (stopping) return false;
+  if (stopping) return Admission::kStopping;
+  size_t& from_client = per_client[client];
+  if (from_client >= options.max_connections_per_client) {
+    if (from_client == 0) per_client.erase(client);
+    return Admission::kClientOverCap;
+  }
+  ++from_client;
   *id = next_id++;
   connections.emplace(*id, conn);
-  return true;
+  return Admission::kAdmitted;
 }
 
-void HttpServer::State::Unregister(uint64_t id) {
+void HttpServer::State::Unregister(uint64_t id, const std::string& client) {
   std::lock_guard lock(mu);
   connections.erase(id);
+  auto it = per_client.find(client);
+  if (it != per_client.end() && --it->second == 0) per_client.erase(it);
+  net::post(strand, [self = shared_from_this()] { self->slot_timer.cancel(); });
   if (stopping && connections.empty()) {
     net::post(strand, [self = shared_from_this()] { self->stop_timer.cancel(); });
   }
+}
+
+bool HttpServer::State::EvictOne() {
+  std::shared_ptr<Connection> idle, receiving;
+  {
+    std::lock_guard lock(mu);
+    for (auto& [cid, weak] : connections) {
+      std::shared_ptr<Connection> c = weak.lock();
+      if (!c) continue;
+      switch (c->phase()) {
+        case Connection::Phase::kIdle:
+          if (!idle || c->phase_since() < idle->phase_since()) idle = c;
+          break;
+        case Connection::Phase::kReceiving:
+          if (!receiving || c->phase_since() < receiving->phase_since()) receiving = c;
+          break;
+        case Connection::Phase::kHandling:
+          break;
+      }
+    }
+  }
+  std::shared_ptr<Connection> victim = idle ? idle : receiving;
+  if (!victim) return false;
+  victim->Evict();
+  return true;
 }
 
 void HttpServer::State::BeginStop(std::chrono::milliseconds grace) {
@@ -605,8 +901,24 @@ void HttpServer::State::BeginStop(std::chrono::milliseconds grace) {
 }
 
 net::awaitable<void> HttpServer::State::AcceptLoop(std::shared_ptr<tcp::acceptor> acceptor) {
+  using namespace net::experimental::awaitable_operators;
   auto self = shared_from_this();
   for (;;) {
+    if (AtCap()) {
+      // Back off: accept nobody until a connection ends, making room by closing an idle or
+      // still-arriving connection once someone is waiting in the backlog.
+      auto [wec] = co_await acceptor->async_wait(tcp::acceptor::wait_read, kNoThrow);
+      if (wec || !acceptor->is_open()) co_return;
+      if (AtCap()) {
+        if (!EvictOne()) {
+          MLOG(Debug) << "http: at max_connections (" << options.max_connections
+                      << ") with every connection busy; newcomers wait in the backlog";
+        }
+        net::steady_timer recheck(strand, std::chrono::milliseconds(250));
+        co_await (slot_timer.async_wait(kNoThrow) || recheck.async_wait(kNoThrow));
+        continue;
+      }
+    }
     auto [ec, socket] = co_await acceptor->async_accept(net::make_strand(io), kNoThrow);
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor->is_open()) co_return;
@@ -618,10 +930,29 @@ net::awaitable<void> HttpServer::State::AcceptLoop(std::shared_ptr<tcp::acceptor
     }
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    tcp::endpoint remote = socket.remote_endpoint(ignored);
+    net::ip::address address = remote.address();
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+      address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+    }
+    const std::string client = address.to_string();
     auto executor = socket.get_executor();
-    auto conn = std::make_shared<Connection>(self, std::move(socket));
+    const int fd = socket.native_handle();
+    auto conn = std::make_shared<Connection>(self, std::move(socket), client);
     uint64_t id = 0;
-    if (!Register(&id, conn)) co_return;  // stopping: conn's destructor closes the socket
+    Admission admission = Register(&id, conn, client);
+    if (admission == Admission::kStopping) co_return;  // conn's destructor closes the socket
+    if (admission == Admission::kClientOverCap) {
+      // Best effort, without waiting for the client: it may not even be reading.
+      static constexpr std::string_view kTooMany =
+          "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n"
+          "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 39\r\n\r\n"
+          "too many connections from your address\n";
+      (void)::send(fd, kTooMany.data(), kTooMany.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      MLOG(Info) << "http " << client << ": refused: max_connections_per_client ("
+                 << options.max_connections_per_client << ") reached";
+      continue;  // conn's destructor closes the socket
+    }
     conn->set_id(id);
     // The completion handler owns the signal: it must outlive the coroutine's slot.
     auto cancel = std::make_shared<net::cancellation_signal>();
@@ -700,6 +1031,31 @@ void HttpServer::Stop(std::chrono::milliseconds grace) { state_->BeginStop(grace
 size_t HttpServer::connection_count() const {
   std::lock_guard lock(state_->mu);
   return state_->connections.size();
+}
+
+uint64_t HttpServer::body_bytes_reserved() const { return state_->body_budget.used(); }
+
+uint64_t RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      limit = raised;
+    } else {
+      MLOG(Warning) << "cannot raise the open file limit to " << limit.rlim_max << ": "
+                    << std::strerror(errno);
+    }
+  }
+  return limit.rlim_cur == RLIM_INFINITY ? std::numeric_limits<uint64_t>::max()
+                                         : static_cast<uint64_t>(limit.rlim_cur);
+}
+
+size_t ConnectionCapForFdLimit(uint64_t open_file_limit, size_t wanted) {
+  if (open_file_limit <= kReservedFds + kFdsPerConnection) return 1;
+  const uint64_t allowed = (open_file_limit - kReservedFds) / kFdsPerConnection;
+  return static_cast<size_t>(std::max<uint64_t>(1, std::min<uint64_t>(wanted, allowed)));
 }
 
 }  // namespace mirrord

@@ -6,6 +6,29 @@
 // chunked streaming responses are handled here. One access-log line per request at info:
 // method, path (never the query string), status, body bytes, milliseconds.
 //
+// Every client is assumed hostile; what one can make the server hold is bounded:
+//  - connections: at most max_connections in all and max_connections_per_client per client
+//    address. Over the per-client cap a newcomer gets a best-effort 503 and is closed. At the
+//    total cap the accept loop backs off: it closes the connection idle longest (keep-alive)
+//    or, failing that, the one whose request has been arriving longest (slowloris), and
+//    otherwise leaves newcomers in the listen backlog until a connection ends. Connections
+//    running a handler (a clone in progress) are never closed to make room.
+//  - time: a request (header and body) must arrive within request_timeout of its first
+//    byte, and, once min_rate_grace has passed, at min_transfer_rate bytes/s on average at
+//    least; each read also has read_timeout. A request cut for slowness is closed without
+//    an answer (the client is not reading anyway).
+//  - memory: a body is read only up to its route's limit, and bodies are buffered only
+//    within body_memory_budget bytes across all connections (each request's first
+//    kFreeBodyBytes are not counted, so small bodies such as git negotiation rounds are
+//    never refused; their total is bounded by max_connections x kFreeBodyBytes). A request
+//    whose body does not fit the budget gets 503 with Retry-After and the connection closes;
+//    the client retries later (git-lfs honours Retry-After) instead of the server queueing
+//    bodies it cannot hold.
+//  - framing (RFC 9112 6.1, 6.3): a Transfer-Encoding other than exactly "chunked" gets 501
+//    (an unknown coding) or 400 (chunked twice, not last, on HTTP/1.0, or together with
+//    Content-Length), and a malformed chunked body 400; the connection then closes, so a
+//    body can never be taken for a next request.
+//
 // Thread-safety: Listen() before the io_context runs or from any thread; Stop() and
 // connection_count() from any thread. The Router must not change once serving starts.
 #pragma once
@@ -33,10 +56,26 @@ struct HttpAccessRecord {
   std::chrono::microseconds duration{0};
 };
 
+// Bytes of each request body not counted against body_memory_budget.
+inline constexpr uint64_t kFreeBodyBytes = 64 * 1024;
+
 struct HttpServerOptions {
   // Longest wait for any single read from a client (request header, each body read, and
   // an idle keep-alive connection's next request).
   std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};
+  // Whole-request deadline: header and body must have arrived this long after the request's
+  // first byte. Handlers (a clone's pack) are not limited by it.
+  std::chrono::milliseconds request_timeout{std::chrono::seconds(60)};
+  // Average bytes/s below which a request still arriving is cut, once min_rate_grace has
+  // passed since its first byte. 0: no minimum.
+  uint64_t min_transfer_rate = 1024;
+  std::chrono::milliseconds min_rate_grace{std::chrono::seconds(10)};
+  // Open client connections at most, in all and per client IP address.
+  size_t max_connections = 1024;
+  size_t max_connections_per_client = 128;
+  // Request body bytes buffered at once across all connections (beyond each request's
+  // kFreeBodyBytes).
+  uint64_t body_memory_budget = 256ull << 20;
   // Longest wait for a client to take one write (a response, or one streamed chunk).
   std::chrono::milliseconds write_timeout{std::chrono::seconds(60)};
   // Largest request line + header fields; beyond it the client gets 431.
@@ -68,11 +107,25 @@ class HttpServer {
 
   // Open client connections.
   size_t connection_count() const;
+  // Body bytes currently counted against body_memory_budget.
+  uint64_t body_bytes_reserved() const;
 
   struct State;  // implementation detail shared with the connections
 
  private:
   std::shared_ptr<State> state_;
 };
+
+// Raises RLIMIT_NOFILE's soft limit to its hard limit and returns the new soft limit (the
+// old one if it cannot be raised). Call once at start, before threads open files.
+uint64_t RaiseOpenFileLimit();
+
+// The connection cap that `open_file_limit` descriptors allow: `wanted`, lowered so that
+// kReservedFds stay for the catalog, the store and syncs and each connection may use up to
+// kFdsPerConnection while served (its socket, the file it sends, upload-pack's pipes), so
+// that accept never takes the last descriptors. At least 1.
+inline constexpr uint64_t kReservedFds = 256;
+inline constexpr uint64_t kFdsPerConnection = 4;
+size_t ConnectionCapForFdLimit(uint64_t open_file_limit, size_t wanted);
 
 }  // namespace mirrord
