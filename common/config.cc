@@ -152,6 +152,32 @@ Status ValidateRefspec(TableReader& r, std::string_view key, const std::string& 
 
 }  // namespace
 
+Result<std::string> NormalizePublicUrl(std::string_view url) {
+  auto bad = [&](std::string_view why) {
+    return InvalidArgument("expected an http:// or https:// URL (" + std::string(why) + "), got \"" +
+                           std::string(url) + "\"");
+  };
+  std::string_view rest;
+  if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  } else if (url.starts_with("https://")) {
+    rest = url.substr(8);
+  } else {
+    return bad("scheme");
+  }
+  for (char c : url) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) return bad("whitespace or control characters");
+  }
+  if (url.find_first_of("?#") != std::string_view::npos) return bad("query or fragment");
+  std::string_view authority = rest.substr(0, rest.find('/'));
+  if (authority.empty()) return bad("no host");
+  if (authority.find('@') != std::string_view::npos) return bad("user information");
+  std::string out(url);
+  while (out.back() == '/') out.pop_back();
+  return out;
+}
+
 Result<std::chrono::seconds> ParseDuration(std::string_view text) {
   auto bad = [&] {
     return InvalidArgument("expected a duration such as \"90s\", \"10m\", \"2h\", \"1d\", got \"" +
@@ -249,6 +275,28 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) 
     TableReader r(*server, org, "server");
     RETURN_IF_ERROR(ParseListen(r, &c));
     RETURN_IF_ERROR(r.ReadDuration("read_timeout", &c.read_timeout));
+    RETURN_IF_ERROR(r.ReadString("public_url", &c.public_url));
+    if (!c.public_url.empty()) {
+      Result<std::string> url = NormalizePublicUrl(c.public_url);
+      if (!url.ok()) return r.Error("public_url", url.error().message());
+      c.public_url = std::move(*url);
+    }
+    int64_t v = static_cast<int64_t>(c.max_connections);
+    RETURN_IF_ERROR(r.ReadInt("max_connections", 1, 1000000, &v));
+    c.max_connections = static_cast<size_t>(v);
+    v = static_cast<int64_t>(c.max_connections_per_client);
+    RETURN_IF_ERROR(r.ReadInt("max_connections_per_client", 1, 1000000, &v));
+    c.max_connections_per_client = static_cast<size_t>(v);
+    if (c.max_connections_per_client > c.max_connections) {
+      return r.Error("max_connections_per_client", "must not exceed max_connections");
+    }
+    RETURN_IF_ERROR(r.ReadDuration("request_timeout", &c.request_timeout));
+    v = static_cast<int64_t>(c.min_transfer_rate);
+    RETURN_IF_ERROR(r.ReadInt("min_transfer_rate", 0, int64_t{1} << 40, &v));
+    c.min_transfer_rate = static_cast<uint64_t>(v);
+    v = static_cast<int64_t>(c.body_memory_budget);
+    RETURN_IF_ERROR(r.ReadInt("body_memory_budget", int64_t{1} << 20, int64_t{1} << 40, &v));
+    c.body_memory_budget = static_cast<uint64_t>(v);
     std::string level;
     RETURN_IF_ERROR(r.ReadString("log_level", &level));
     if (!level.empty() && !ParseLogLevel(level, &c.log_level)) {

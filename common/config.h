@@ -1,6 +1,22 @@
 // mirrord's configuration: one TOML file read by both mirrord and mirrorctl.
 //
-//   [server]   listen = "127.0.0.1:8080", read_timeout = "30s", log_level = "info"
+//   [server]   listen = "127.0.0.1:8080", read_timeout = "30s", log_level = "info",
+//              public_url = "", max_connections = 1024, max_connections_per_client = 128,
+//              request_timeout = "60s", min_transfer_rate = 1024, body_memory_budget = 268435456
+//     public_url: base of every URL mirrord generates (LFS hrefs, redirects), e.g.
+//       "https://mirror.lab" behind a TLS proxy; unset: the request's Host when it names
+//       this server, else the address the client connected to (daemon/base_url.h).
+//     max_connections (1024): lab clients are tens of people with git-lfs's 8 transfers
+//       each, and a connection costs ~100 KiB; lowered at start so that fds remain for
+//       serving (RLIMIT_NOFILE is raised to its hard limit first).
+//     max_connections_per_client (128): one IP address may be a whole lab behind NAT
+//       (16 git-lfs clients x 8), yet one host alone cannot take the server.
+//     request_timeout (60s): header + body of one request must arrive within it; bodies are
+//       at most a few MiB on a LAN, so only a stalled or hostile client hits it.
+//     min_transfer_rate (1024 bytes/s): after a 10 s grace a request arriving slower than
+//       this on average is cut (slowloris); 0 turns it off.
+//     body_memory_budget (256 MiB): request bodies buffered at once across all connections
+//       (the first 64 KiB of each not counted); over it a request gets 503 + Retry-After.
 //   [storage]  root = "./var/mirrord"
 //   [admin]    token_file = "<root>/admin.token"
 //   [sync]     stall_timeout = "60s", concurrency = 4, refspecs = ["+refs/heads/*", ...],
@@ -75,6 +91,12 @@ struct Config {
   uint16_t listen_port = 8080;  // 0: pick a free port (tests)
   std::chrono::seconds read_timeout{30};
   LogLevel log_level = LogLevel::kInfo;
+  std::string public_url;  // "" or normalized by NormalizePublicUrl
+  size_t max_connections = 1024;
+  size_t max_connections_per_client = 128;
+  std::chrono::seconds request_timeout{60};
+  uint64_t min_transfer_rate = 1024;            // bytes/s; 0: no minimum
+  uint64_t body_memory_budget = 256ull << 20;  // bytes
   // [storage]
   std::filesystem::path storage_root = "./var/mirrord";
   // [admin]
@@ -123,6 +145,11 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin);
 
 // Reads and parses a file.
 Result<Config> LoadConfigFile(const std::filesystem::path& file);
+
+// Checks a [server] public_url and returns it without trailing slashes. InvalidArgument
+// unless it is http:// or https:// with a non-empty host and no query, fragment, user
+// information, whitespace or control characters.
+Result<std::string> NormalizePublicUrl(std::string_view url);
 
 // Parses "90s", "10m", "2h", "1d" or a bare integer (seconds).
 Result<std::chrono::seconds> ParseDuration(std::string_view text);

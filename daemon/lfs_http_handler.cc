@@ -33,23 +33,9 @@ HttpResponse LfsError(const HttpRequest& req, http::status status, std::string m
   return LfsJson(req, status, SerializeLfsErrorBody({std::move(message), "", ""}) + "\n");
 }
 
-// The HTTP answer for a Status from the catalog or a pull-through fetch.
-http::status HttpStatusFor(const Status& s) {
-  switch (s.code()) {
-    case StatusCode::kNotFound:
-      return http::status::not_found;
-    case StatusCode::kPermissionDenied:
-    case StatusCode::kUnavailable:
-    case StatusCode::kDataLoss:
-      return http::status::bad_gateway;
-    case StatusCode::kDeadlineExceeded:
-      return http::status::gateway_timeout;
-    case StatusCode::kResourceExhausted:
-    case StatusCode::kCancelled:
-      return http::status::service_unavailable;
-    default:
-      return http::status::internal_server_error;
-  }
+HttpResponse LfsFailure(const HttpRequest& req, const Status& status, std::string message) {
+  return MakeErrorResponse(req, status, SerializeLfsErrorBody({std::move(message), "", ""}) + "\n",
+                           kLfsMediaType);
 }
 
 }  // namespace
@@ -69,14 +55,9 @@ bool LfsHttpHandler::Handles(const RepoPath& repo) {
   return repo.rest == kLfsPrefix || repo.rest.starts_with(std::string(kLfsPrefix) + "/");
 }
 
-std::string LfsHttpHandler::BaseUrl(const HttpRequest& request) const {
-  if (!options_.public_url.empty()) return options_.public_url;
-  std::string scheme = "http";
-  auto proto = request.find("X-Forwarded-Proto");
-  if (proto != request.end() && boost::beast::iequals(proto->value(), "https")) scheme = "https";
-  std::string host(request[http::field::host]);
-  if (host.empty()) host = "localhost";
-  return scheme + "://" + host;
+uint64_t LfsHttpHandler::BodyLimit(const RepoPath& repo) {
+  return repo.rest == std::string(kLfsPrefix) + "/objects/batch" ? kLfsBatchBodyLimit
+                                                                 : kLfsOtherBodyLimit;
 }
 
 net::awaitable<void> LfsHttpHandler::Handle(HttpExchange& ex, const RepoPath& repo) {
@@ -86,6 +67,11 @@ net::awaitable<void> LfsHttpHandler::Handle(HttpExchange& ex, const RepoPath& re
 
   auto found =
       co_await RunBlocking(blocking_, [this, &repo] { return catalog_.GetRepo(repo.name); });
+  if (!found.ok() && found.status().code() != StatusCode::kNotFound) {
+    MLOG(Error) << "lfs " << repo.name << ": " << found.status().ToString();
+    co_return co_await ex.Respond(
+        LfsFailure(req, found.status(), "the mirror's catalog failed; see mirrord's log"));
+  }
   if (!found.ok()) {
     co_return co_await ex.Respond(LfsError(req, http::status::not_found,
                                            "repository " + repo.name + " is not mirrored here"));
@@ -125,7 +111,39 @@ net::awaitable<void> LfsHttpHandler::Handle(HttpExchange& ex, const RepoPath& re
 net::awaitable<void> LfsHttpHandler::ServeBatch(HttpExchange& ex, const RepoPath& repo,
                                                 int64_t repo_id) {
   const HttpRequest& req = ex.request();
-  Result<LfsBatchRequest> parsed = ParseLfsBatchRequest(req.body());
+  struct Lookup {
+    std::optional<LfsRefRecord> ref;
+    std::optional<LfsObjectRecord> object;
+    bool present = false;
+  };
+  struct Work {
+    Result<LfsBatchRequest> parsed = InvalidArgument("not parsed");
+    Result<std::vector<Lookup>> lookups = Internal("not looked up");
+  };
+  // Parsing (up to kLfsBatchBodyLimit of JSON) and the lookups are blocking work: off the
+  // network threads.
+  Work work = co_await RunBlocking(blocking_, [this, repo_id, &req]() {
+    Work w;
+    w.parsed = ParseLfsBatchRequest(req.body());
+    if (!w.parsed.ok() || w.parsed->operation != "download") return w;
+    w.lookups = [&]() -> Result<std::vector<Lookup>> {
+      std::vector<Lookup> out;
+      out.reserve(w.parsed->objects.size());
+      for (const LfsBatchObjectRequest& o : w.parsed->objects) {
+        Lookup l;
+        ASSIGN_OR_RETURN(l.ref, catalog_.FindLfsRef(repo_id, o.oid));
+        if (l.ref) {
+          Result<LfsObjectRecord> rec = catalog_.GetLfsObject(o.oid);
+          if (rec.ok()) l.object = std::move(*rec);
+          l.present = store_.Contains(o.oid);
+        }
+        out.push_back(std::move(l));
+      }
+      return out;
+    }();
+    return w;
+  });
+  Result<LfsBatchRequest>& parsed = work.parsed;
   if (!parsed.ok()) {
     const bool conflict = parsed.status().code() == StatusCode::kFailedPrecondition;
     co_return co_await ex.Respond(
@@ -136,34 +154,14 @@ net::awaitable<void> LfsHttpHandler::ServeBatch(HttpExchange& ex, const RepoPath
     co_return co_await ex.Respond(
         LfsError(req, http::status::forbidden, std::string(kReadOnlyMessage)));
   }
-  struct Lookup {
-    std::optional<LfsRefRecord> ref;
-    std::optional<LfsObjectRecord> object;
-    bool present = false;
-  };
-  auto lookups =
-      co_await RunBlocking(blocking_, [this, repo_id, &parsed]() -> Result<std::vector<Lookup>> {
-        std::vector<Lookup> out;
-        out.reserve(parsed->objects.size());
-        for (const LfsBatchObjectRequest& o : parsed->objects) {
-          Lookup l;
-          ASSIGN_OR_RETURN(l.ref, catalog_.FindLfsRef(repo_id, o.oid));
-          if (l.ref) {
-            Result<LfsObjectRecord> rec = catalog_.GetLfsObject(o.oid);
-            if (rec.ok()) l.object = std::move(*rec);
-            l.present = store_.Contains(o.oid);
-          }
-          out.push_back(std::move(l));
-        }
-        return out;
-      });
+  Result<std::vector<Lookup>>& lookups = work.lookups;
   if (!lookups.ok()) {
     MLOG(Error) << "lfs batch for " << repo.name << ": " << lookups.status().ToString();
-    co_return co_await ex.Respond(LfsError(req, http::status::internal_server_error,
-                                           "the mirror's catalog failed; see mirrord's log"));
+    co_return co_await ex.Respond(
+        LfsFailure(req, lookups.status(), "the mirror's catalog failed; see mirrord's log"));
   }
 
-  const std::string base = BaseUrl(req) + "/" + repo.name + ".git/info/lfs/objects/";
+  const std::string base = options_.base_url.For(ex) + "/" + repo.name + ".git/info/lfs/objects/";
   LfsBatchResponse response;
   response.transfer = "basic";
   response.hash_algo = "sha256";
@@ -208,8 +206,8 @@ net::awaitable<void> LfsHttpHandler::ServeObject(HttpExchange& ex, const RepoPat
       blocking_, [this, repo_id, &oid] { return catalog_.FindLfsRef(repo_id, oid); });
   if (!ref.ok()) {
     MLOG(Error) << "lfs object for " << repo.name << ": " << ref.status().ToString();
-    co_return co_await ex.Respond(LfsError(req, http::status::internal_server_error,
-                                           "the mirror's catalog failed; see mirrord's log"));
+    co_return co_await ex.Respond(
+        LfsFailure(req, ref.status(), "the mirror's catalog failed; see mirrord's log"));
   }
   if (!ref->has_value()) {
     co_return co_await ex.Respond(LfsError(
@@ -224,17 +222,13 @@ net::awaitable<void> LfsHttpHandler::ServeObject(HttpExchange& ex, const RepoPat
     if (!fetched.ok()) {
       MLOG(Warning) << "lfs " << repo.name << ": pull-through of " << oid
                     << " failed: " << fetched.ToString();
-      co_return co_await ex.Respond(
-          LfsError(req, HttpStatusFor(fetched),
-                   "fetching the object from upstream failed: " + fetched.message()));
+      co_return co_await ex.Respond(LfsFailure(
+          req, fetched, "fetching the object from upstream failed: " + fetched.message()));
     }
     fd = store_.OpenObject(oid);
   }
   if (!fd.ok()) {
-    http::status status = fd.status().code() == StatusCode::kNotFound
-                              ? http::status::not_found
-                              : http::status::internal_server_error;
-    co_return co_await ex.Respond(LfsError(req, status, fd.status().message()));
+    co_return co_await ex.Respond(LfsFailure(req, fd.status(), fd.status().message()));
   }
   struct stat st {};
   if (::fstat(fd->get(), &st) != 0) {

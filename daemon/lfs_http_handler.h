@@ -1,8 +1,11 @@
 // LfsHttpHandler: mirrord's Git LFS server for `git lfs` clients, under
 // /<name>.git/info/lfs/:
 //
-//   POST objects/batch     download: hrefs to mirrord's own object URLs for the objects this
-//                          repo's published refs reference; upload: 403 (read-only mirror)
+//   POST objects/batch     download: hrefs to mirrord's own object URLs (BaseUrl) for the
+//                          objects this repo's published refs reference; upload: 403
+//                          (read-only mirror). The body (at most kLfsBatchBodyLimit) is
+//                          parsed on the blocking pool by a streaming parser that stops at
+//                          the first malformed entry or the 10,001st object.
 //   GET|HEAD objects/<oid> the object's bytes (Range supported) via sendfile(2); an object
 //                          the repo references but the store lacks (filtered out of syncs,
 //                          or not yet fetched) is fetched from upstream first (pull-through),
@@ -11,7 +14,8 @@
 //                          git-lfs accepts
 //
 // A repo's clients only ever get objects its published refs reference, and only bytes the
-// blob store has verified.
+// blob store has verified. Failures of the mirror (catalog, disk, upstream) are answered
+// by HttpErrorFor: a full disk is 503 with Retry-After, not 500.
 // Thread-safety: Handle() may run concurrently on any number of connections.
 #pragma once
 
@@ -23,6 +27,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "daemon/base_url.h"
 #include "daemon/http_exchange.h"
 #include "daemon/router.h"
 #include "storage/blob_store.h"
@@ -35,10 +40,15 @@ namespace mirrord {
 using LfsPullThrough =
     std::function<Status(std::string_view repo_name, const LfsRefRecord& reference)>;
 
+// Largest batch request body: 10,000 objects (kMaxLfsBatchRequestObjects) of about 100
+// bytes each, pretty-printed, fit with room to spare; a git-lfs client sends 100 per batch.
+inline constexpr uint64_t kLfsBatchBodyLimit = 4ull << 20;
+// Largest body of every other LFS request (object GETs and locks carry none).
+inline constexpr uint64_t kLfsOtherBodyLimit = 16ull << 10;
+
 struct LfsHttpOptions {
-  // Base of the object hrefs handed to clients, e.g. "http://mirror.lab:8080". Empty: from
-  // the request's Host header (and X-Forwarded-Proto, if a proxy in front sets it).
-  std::string public_url;
+  // Where the object hrefs handed to clients point (daemon/base_url.h).
+  BaseUrl base_url{BaseUrlOptions{}};
   // How long an href stays valid for the client (sent as expires_in).
   int64_t href_lifetime_seconds = 3600;
 };
@@ -55,6 +65,8 @@ class LfsHttpHandler {
 
   // True for the paths this handler answers (repo.rest starting with "/info/lfs").
   static bool Handles(const RepoPath& repo);
+  // The server-side body limit of a request to `repo` (one this handler Handles).
+  static uint64_t BodyLimit(const RepoPath& repo);
 
   boost::asio::awaitable<void> Handle(HttpExchange& exchange, const RepoPath& repo);
 
@@ -62,7 +74,6 @@ class LfsHttpHandler {
   boost::asio::awaitable<void> ServeBatch(HttpExchange& ex, const RepoPath& repo, int64_t repo_id);
   boost::asio::awaitable<void> ServeObject(HttpExchange& ex, const RepoPath& repo, int64_t repo_id,
                                            std::string_view oid);
-  std::string BaseUrl(const HttpRequest& request) const;
 
   Catalog& catalog_;
   BlobStore& store_;

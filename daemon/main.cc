@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "common/file_util.h"
 #include "common/log.h"
 #include "daemon/admin_api.h"
+#include "daemon/base_url.h"
 #include "daemon/git_http_handler.h"
 #include "daemon/github_webhook_handler.h"
 #include "daemon/http_server.h"
@@ -114,11 +116,22 @@ int Run(const Config& config) {
   git_options.git_home = config.storage_root;
   auto git_handler = std::make_shared<GitHttpHandler>(
       [&scheduler](std::string_view name) { return scheduler.ServableRepoDir(name); }, git_options);
+  // Every URL handed to clients starts from this ([server] public_url, else a Host that
+  // names this server, else the address the client connected to).
+  BaseUrlOptions base_url_options;
+  base_url_options.public_url = config.public_url;
+  base_url_options.listen_names.push_back(config.listen_host);
+  if (char host[256] = {}; ::gethostname(host, sizeof host - 1) == 0 && host[0] != '\0') {
+    base_url_options.listen_names.emplace_back(host);
+  }
+  LfsHttpOptions lfs_options;
+  lfs_options.base_url = BaseUrl(base_url_options);
   auto lfs_handler = std::make_shared<LfsHttpHandler>(
       **catalog, **blob_store, blocking_pool, lfs_fetch_pool,
       [&scheduler](std::string_view name, const LfsRefRecord& reference) {
         return scheduler.FetchLfsObject(name, reference);
-      });
+      },
+      lfs_options);
   std::atomic<bool> ready{true};
 
   auto router = std::make_shared<Router>();
@@ -159,13 +172,32 @@ int Run(const Config& config) {
                    .on_body_too_large = [github_webhooks](const http::request_header<>& h) {
                      github_webhooks->RecordTooLarge(h);
                    }});
-  router->SetRepoHandler([git_handler, lfs_handler](HttpExchange& ex, const RepoPath& repo) {
-    if (LfsHttpHandler::Handles(repo)) return lfs_handler->Handle(ex, repo);
-    return git_handler->Handle(ex, repo);
-  });
+  router->SetRepoHandler(
+      [git_handler, lfs_handler](HttpExchange& ex, const RepoPath& repo) {
+        if (LfsHttpHandler::Handles(repo)) return lfs_handler->Handle(ex, repo);
+        return git_handler->Handle(ex, repo);
+      },
+      [](http::verb, const RepoPath& repo) {
+        RouteOptions options;  // git smart HTTP: kDefaultBodyLimit
+        if (LfsHttpHandler::Handles(repo)) options.body_limit = LfsHttpHandler::BodyLimit(repo);
+        return options;
+      });
 
   HttpServerOptions server_options;
   server_options.read_timeout = config.read_timeout;
+  server_options.request_timeout = config.request_timeout;
+  server_options.min_transfer_rate = config.min_transfer_rate;
+  server_options.body_memory_budget = config.body_memory_budget;
+  server_options.max_connections_per_client = config.max_connections_per_client;
+  const uint64_t open_files = RaiseOpenFileLimit();
+  server_options.max_connections = ConnectionCapForFdLimit(open_files, config.max_connections);
+  if (server_options.max_connections < config.max_connections) {
+    MLOG(Warning) << "[server] max_connections lowered from " << config.max_connections << " to "
+                  << server_options.max_connections << ": the open file limit is " << open_files
+                  << " and " << kReservedFds << " descriptors stay reserved for serving";
+  }
+  server_options.max_connections_per_client =
+      std::min(server_options.max_connections_per_client, server_options.max_connections);
   HttpServer server(io, router, server_options);
   // Signals are caught before the port is announced: a SIGTERM right after the
   // "listening on" line must stop mirrord gracefully, not kill it.

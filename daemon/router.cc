@@ -83,8 +83,13 @@ void Router::AddPrefix(std::initializer_list<http::verb> methods, std::string pr
 }
 
 void Router::SetRepoHandler(RepoHandler handler, RouteOptions options) {
+  SetRepoHandler(std::move(handler),
+                 [options](http::verb, const RepoPath&) -> RouteOptions { return options; });
+}
+
+void Router::SetRepoHandler(RepoHandler handler, RepoRouteOptions options) {
   repo_handler_ = std::move(handler);
-  repo_options_ = options;
+  repo_options_ = std::move(options);
 }
 
 RouteMatch Router::MatchMethod(const std::vector<const Route*>& routes, http::verb method) {
@@ -157,8 +162,9 @@ RouteMatch Router::Match(http::verb method, std::string_view path) const {
     return bad;
   }
   RouteMatch match;
-  match.body_limit = repo_options_.body_limit;
-  match.on_body_too_large = repo_options_.on_body_too_large;
+  RouteOptions options = repo_options_(method, *repo);
+  match.body_limit = options.body_limit;
+  match.on_body_too_large = std::move(options.on_body_too_large);
   match.handler = [handler = repo_handler_, repo = std::move(*repo)](HttpExchange& ex) {
     return handler(ex, repo);
   };

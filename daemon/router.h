@@ -75,6 +75,10 @@ class Router {
                  RouteOptions options = {});
   // The repository fallback (normally GitHttpHandler), for any method.
   void SetRepoHandler(RepoHandler handler, RouteOptions options = {});
+  // Same, with options per repository path (per-endpoint body limits: an LFS batch gets far
+  // less than an upload-pack negotiation). `options` must be thread-safe.
+  using RepoRouteOptions = std::function<RouteOptions(http::verb, const RepoPath&)>;
+  void SetRepoHandler(RepoHandler handler, RepoRouteOptions options);
 
   // Never fails: unmatched requests get an error handler.
   RouteMatch Match(http::verb method, std::string_view path) const;
@@ -92,7 +96,7 @@ class Router {
 
   std::vector<Route> routes_;
   RepoHandler repo_handler_;
-  RouteOptions repo_options_;
+  RepoRouteOptions repo_options_;
 };
 
 // An error handler answering `status` with `message` as text/plain.

@@ -1,11 +1,14 @@
 #include "lfs/batch_json.h"
 
 #include <boost/json/array.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <limits>
+#include <optional>
+#include <vector>
 #include <utility>
 
 #include "common/log.h"
@@ -268,44 +271,339 @@ int64_t DaysFromCivil(int64_t y, int m, int d) {
 
 }  // namespace
 
-Result<LfsBatchRequest> ParseLfsBatchRequest(std::string_view body) {
-  ASSIGN_OR_RETURN(json::value doc, ParseDocument(body));
-  ASSIGN_OR_RETURN(ObjectReader r, ObjectReader::Open(doc, ""));
+namespace {
+
+// The streaming (SAX) reader of a batch request: builds the LfsBatchRequest while
+// Boost.JSON's basic_parser walks the body, without a document tree, so memory stays
+// proportional to what is kept (at most kMaxLfsBatchRequestObjects oids) whatever the body
+// holds. It stops at the first structural error: a non-object entry of `objects`, a
+// member of the wrong type, the 10,001st object.
+class BatchRequestHandler {
+ public:
+  static constexpr size_t max_object_size = static_cast<size_t>(-1);
+  static constexpr size_t max_array_size = static_cast<size_t>(-1);
+  static constexpr size_t max_key_size = static_cast<size_t>(-1);
+  static constexpr size_t max_string_size = static_cast<size_t>(-1);
+
   LfsBatchRequest request;
-  RETURN_IF_ERROR(r.RequiredString("operation", &request.operation));
-  if (request.operation != "download" && request.operation != "upload") {
-    return r.Error("operation", "expected \"download\" or \"upload\"");
+  Status failure;  // set when a callback stopped the parse
+  bool operation_seen = false;
+  bool objects_seen = false;
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+
+  bool on_object_begin(boost::system::error_code& ec) {
+    if (frames_.empty()) {
+      frames_.push_back({false, {}, 0});
+      return true;
+    }
+    const Role role = ValueRole();
+    switch (role) {
+      case Role::kRef:
+      case Role::kObjectEntry:
+      case Role::kIgnored:
+        break;
+      default:
+        return Fail(ec, WrongType(role));
+    }
+    if (role == Role::kObjectEntry) {
+      if (request.objects.size() >= kMaxLfsBatchRequestObjects) {
+        return Fail(ec, InvalidArgument("objects: too many objects (more than " +
+                                        std::to_string(kMaxLfsBatchRequestObjects) + ")"));
+      }
+      entry_ = Entry{};
+    }
+    frames_.push_back({false, {}, 0});
+    return true;
   }
-  if (const json::value* transfers = r.Find("transfers")) {
-    if (!transfers->is_array()) return r.Error("transfers", "expected an array of strings");
-    for (size_t i = 0; i < transfers->get_array().size(); ++i) {
-      const json::value& t = transfers->get_array()[i];
-      if (!t.is_string()) return InvalidArgument(Indexed("transfers", i) + ": expected a string");
-      request.transfers.emplace_back(t.get_string());
+
+  bool on_object_end(size_t, boost::system::error_code& ec) {
+    frames_.pop_back();
+    if (frames_.size() == 2 && InObjects()) {
+      const std::string where = Indexed("objects", frames_[1].index);
+      if (!entry_.oid) return Fail(ec, InvalidArgument(where + ".oid: missing"));
+      if (!IsValidLfsOid(*entry_.oid)) {
+        return Fail(ec,
+                    InvalidArgument(where + ".oid: expected 64 lowercase hex digits (SHA-256)"));
+      }
+      if (!entry_.size) return Fail(ec, InvalidArgument(where + ".size: missing"));
+      request.objects.push_back({std::move(*entry_.oid), *entry_.size});
+    }
+    ValueDone();
+    return true;
+  }
+
+  bool on_array_begin(boost::system::error_code& ec) {
+    if (frames_.empty()) return Fail(ec, InvalidArgument("body: expected a JSON object"));
+    const Role role = ValueRole();
+    if (role == Role::kObjects) {
+      objects_seen = true;
+      request.objects.clear();
+    } else if (role == Role::kTransfers) {
+      request.transfers.clear();
+    } else if (role != Role::kIgnored) {
+      return Fail(ec, WrongType(role));
+    }
+    frames_.push_back({true, {}, 0});
+    return true;
+  }
+
+  bool on_array_end(size_t, boost::system::error_code&) {
+    frames_.pop_back();
+    ValueDone();
+    return true;
+  }
+
+  bool on_key_part(boost::json::string_view s, size_t, boost::system::error_code&) {
+    frames_.back().key.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(boost::json::string_view s, size_t, boost::system::error_code&) {
+    frames_.back().key.append(s.data(), s.size());
+    return true;
+  }
+
+  bool on_string_part(boost::json::string_view s, size_t, boost::system::error_code& ec) {
+    const Role role = ValueRole();
+    if (role == Role::kIgnored) return true;
+    if (!AcceptsString(role)) return Fail(ec, WrongType(role));
+    string_.append(s.data(), s.size());
+    return true;
+  }
+
+  bool on_string(boost::json::string_view s, size_t, boost::system::error_code& ec) {
+    const Role role = ValueRole();
+    if (role != Role::kIgnored && !AcceptsString(role)) return Fail(ec, WrongType(role));
+    string_.append(s.data(), s.size());
+    std::string value = std::move(string_);
+    string_.clear();
+    switch (role) {
+      case Role::kOperation:
+        operation_seen = true;
+        request.operation = std::move(value);
+        break;
+      case Role::kHashAlgo:
+        request.hash_algo = std::move(value);
+        break;
+      case Role::kRefName:
+        request.ref = std::move(value);
+        break;
+      case Role::kTransferItem:
+        request.transfers.push_back(std::move(value));
+        break;
+      case Role::kEntryOid:
+        entry_.oid = std::move(value);
+        break;
+      default:
+        break;
+    }
+    ValueDone();
+    return true;
+  }
+
+  bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
+
+  bool on_int64(int64_t v, boost::json::string_view, boost::system::error_code& ec) {
+    const Role role = ValueRole();
+    if (role == Role::kEntrySize) {
+      if (v < 0) return Fail(ec, EntryError("size", "expected a non-negative integer"));
+      entry_.size = static_cast<uint64_t>(v);
+    } else if (role != Role::kIgnored) {
+      return Fail(ec, WrongType(role));
+    }
+    ValueDone();
+    return true;
+  }
+
+  bool on_uint64(uint64_t v, boost::json::string_view, boost::system::error_code& ec) {
+    const Role role = ValueRole();
+    if (role == Role::kEntrySize) {
+      if (v > kMaxLfsObjectSize) return Fail(ec, EntryError("size", "too large"));
+      entry_.size = v;
+    } else if (role != Role::kIgnored) {
+      return Fail(ec, WrongType(role));
+    }
+    ValueDone();
+    return true;
+  }
+
+  bool on_double(double, boost::json::string_view, boost::system::error_code& ec) {
+    return Scalar(ec);
+  }
+  bool on_bool(bool, boost::system::error_code& ec) { return Scalar(ec); }
+
+  bool on_null(boost::system::error_code& ec) {
+    // A null is an absent member; in an array it is an element of the wrong type.
+    const Role role = ValueRole();
+    if (role == Role::kObjectEntry || role == Role::kTransferItem || frames_.empty()) {
+      return Fail(ec, WrongType(role));
+    }
+    if (role == Role::kEntryOid) entry_.oid.reset();
+    if (role == Role::kEntrySize) entry_.size.reset();
+    if (role == Role::kOperation) operation_seen = false;
+    if (role == Role::kObjects) objects_seen = false;
+    ValueDone();
+    return true;
+  }
+
+  bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  // What the value about to be read is, from where the parser is.
+  enum class Role {
+    kDocument,
+    kOperation,
+    kTransfers,
+    kTransferItem,
+    kRef,
+    kRefName,
+    kHashAlgo,
+    kObjects,
+    kObjectEntry,
+    kEntryOid,
+    kEntrySize,
+    kIgnored,
+  };
+
+  struct Frame {
+    bool is_array;
+    std::string key;  // objects: the member being read
+    size_t index;     // arrays: the element being read
+  };
+
+  struct Entry {
+    std::optional<std::string> oid;
+    std::optional<uint64_t> size;
+  };
+
+  bool InObjects() const {
+    return frames_.size() >= 2 && frames_[0].key == "objects" && frames_[1].is_array;
+  }
+
+  Role ValueRole() const {
+    switch (frames_.size()) {
+      case 0:
+        return Role::kDocument;
+      case 1: {
+        const std::string& k = frames_[0].key;
+        if (k == "operation") return Role::kOperation;
+        if (k == "transfers") return Role::kTransfers;
+        if (k == "ref") return Role::kRef;
+        if (k == "hash_algo") return Role::kHashAlgo;
+        if (k == "objects") return Role::kObjects;
+        return Role::kIgnored;
+      }
+      case 2:
+        if (InObjects()) return Role::kObjectEntry;
+        if (frames_[0].key == "transfers" && frames_[1].is_array) return Role::kTransferItem;
+        if (frames_[0].key == "ref" && !frames_[1].is_array && frames_[1].key == "name") {
+          return Role::kRefName;
+        }
+        return Role::kIgnored;
+      case 3:
+        if (InObjects() && !frames_[2].is_array) {
+          if (frames_[2].key == "oid") return Role::kEntryOid;
+          if (frames_[2].key == "size") return Role::kEntrySize;
+        }
+        return Role::kIgnored;
+      default:
+        return Role::kIgnored;
     }
   }
-  if (const json::value* ref = r.Find("ref")) {
-    ASSIGN_OR_RETURN(ObjectReader ref_reader, ObjectReader::Open(*ref, "ref"));
-    RETURN_IF_ERROR(ref_reader.String("name", &request.ref));
+
+  static bool AcceptsString(Role role) {
+    return role == Role::kOperation || role == Role::kHashAlgo || role == Role::kRefName ||
+           role == Role::kTransferItem || role == Role::kEntryOid;
   }
-  RETURN_IF_ERROR(r.String("hash_algo", &request.hash_algo));
+
+  Status EntryError(std::string_view key, std::string_view what) const {
+    return InvalidArgument(Indexed("objects", frames_[1].index) + "." + std::string(key) + ": " +
+                           std::string(what));
+  }
+
+  Status WrongType(Role role) const {
+    switch (role) {
+      case Role::kDocument:
+        return InvalidArgument("body: expected a JSON object");
+      case Role::kOperation:
+        return InvalidArgument("operation: expected a string");
+      case Role::kTransfers:
+        return InvalidArgument("transfers: expected an array of strings");
+      case Role::kTransferItem:
+        return InvalidArgument(Indexed("transfers", frames_[1].index) + ": expected a string");
+      case Role::kRef:
+        return InvalidArgument("ref: expected a JSON object");
+      case Role::kRefName:
+        return InvalidArgument("ref.name: expected a string");
+      case Role::kHashAlgo:
+        return InvalidArgument("hash_algo: expected a string");
+      case Role::kObjects:
+        return InvalidArgument("objects: expected an array");
+      case Role::kObjectEntry:
+        return InvalidArgument(Indexed("objects", frames_[1].index) + ": expected a JSON object");
+      case Role::kEntryOid:
+        return EntryError("oid", "expected a string");
+      case Role::kEntrySize:
+        return EntryError("size", "expected a non-negative integer");
+      case Role::kIgnored:
+        break;
+    }
+    return InvalidArgument("body: unexpected value");
+  }
+
+  bool Scalar(boost::system::error_code& ec) {
+    const Role role = ValueRole();
+    if (role != Role::kIgnored) return Fail(ec, WrongType(role));
+    ValueDone();
+    return true;
+  }
+
+  // After a value: the enclosing object's next member, the enclosing array's next element.
+  void ValueDone() {
+    if (frames_.empty()) return;
+    Frame& f = frames_.back();
+    if (f.is_array) {
+      ++f.index;
+    } else {
+      f.key.clear();
+    }
+  }
+
+  bool Fail(boost::system::error_code& ec, Status s) {
+    failure = std::move(s);
+    ec = boost::json::error::syntax;  // any error: `failure` says what
+    return false;
+  }
+
+  std::vector<Frame> frames_;
+  Entry entry_;
+  std::string string_;
+};
+
+}  // namespace
+
+Result<LfsBatchRequest> ParseLfsBatchRequest(std::string_view body) {
+  boost::json::parse_options options;
+  options.max_depth = 64;
+  boost::json::basic_parser<BatchRequestHandler> parser(options);
+  boost::system::error_code ec;
+  size_t used = parser.write_some(false, body.data(), body.size(), ec);
+  BatchRequestHandler& h = parser.handler();
+  if (!h.failure.ok()) return h.failure;
+  if (ec) return InvalidArgument("body is not valid JSON: " + ec.message());
+  if (used != body.size()) return InvalidArgument("body is not valid JSON: trailing data");
+  LfsBatchRequest request = std::move(h.request);
+  if (!h.operation_seen) return InvalidArgument("operation: missing");
+  if (request.operation != "download" && request.operation != "upload") {
+    return InvalidArgument("operation: expected \"download\" or \"upload\"");
+  }
   if (!request.hash_algo.empty() && request.hash_algo != "sha256") {
     return FailedPrecondition("hash_algo: unsupported hash algorithm \"" +
                               Printable(request.hash_algo) + "\" (only sha256)");
   }
-  ASSIGN_OR_RETURN(const json::array* objects, ObjectsArray(r));
-  if (objects->size() > kMaxLfsBatchRequestObjects) {
-    return r.Error("objects", "too many objects (" + std::to_string(objects->size()) +
-                                  ", at most " + std::to_string(kMaxLfsBatchRequestObjects) + ")");
-  }
-  request.objects.reserve(objects->size());
-  for (size_t i = 0; i < objects->size(); ++i) {
-    ASSIGN_OR_RETURN(ObjectReader o, ObjectReader::Open((*objects)[i], Indexed("objects", i)));
-    LfsBatchObjectRequest object;
-    RETURN_IF_ERROR(o.Oid("oid", &object.oid));
-    RETURN_IF_ERROR(o.Size("size", &object.size));
-    request.objects.push_back(std::move(object));
-  }
+  if (!h.objects_seen) return InvalidArgument("objects: missing");
   return request;
 }
 
