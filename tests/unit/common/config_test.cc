@@ -115,6 +115,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfigCase{"[lfs]\nlfs_include = []\n", "[lfs] lfs_include: unknown key"},
         BadConfigCase{"[[repos]]\nname = \"a/b\"\nlfs_exclude = \"*.bin\"\n",
                       "[repos #1] lfs_exclude"},
+        BadConfigCase{"[server]\npublic_url = \"mirror.lab\"\n", "[server] public_url"},
+        BadConfigCase{"[server]\npublic_url = \"https://u@mirror.lab\"\n", "user information"},
+        BadConfigCase{"[server]\npublic_url = \"https://mirror.lab/?x\"\n", "query"},
+        BadConfigCase{"[server]\nmax_connections = 0\n", "[server] max_connections"},
+        BadConfigCase{"[server]\nmax_connections = 10\nmax_connections_per_client = 11\n",
+                      "[server] max_connections_per_client: must not exceed"},
+        BadConfigCase{"[server]\nrequest_timeout = \"soon\"\n", "[server] request_timeout"},
+        BadConfigCase{"[server]\nmin_transfer_rate = -1\n", "[server] min_transfer_rate"},
+        BadConfigCase{"[server]\nbody_memory_budget = 1000\n", "[server] body_memory_budget"},
         BadConfigCase{"[server\n", "bad.toml:1:"},
         BadConfigCase{"colour = 1\n", "colour: unknown key"}));
 
@@ -157,6 +166,34 @@ lfs = false
   EXPECT_EQ(c->LfsPolicyFor("org/code-only").exclude, std::vector<std::string>{"*.bin"});
   // A repo registered by mirrorctl alone gets the defaults.
   EXPECT_EQ(&c->LfsPolicyFor("org/unknown"), &c->lfs.policy);
+}
+
+TEST(ConfigTest, ServerLimits) {
+  auto d = ParseConfig("", "t.toml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->public_url, "");
+  EXPECT_EQ(d->max_connections, 1024u);
+  EXPECT_EQ(d->max_connections_per_client, 128u);
+  EXPECT_EQ(d->request_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(d->min_transfer_rate, 1024u);
+  EXPECT_EQ(d->body_memory_budget, 256ull << 20);
+  auto c = ParseConfig(R"(
+[server]
+public_url = "https://mirror.lab.example/models//"
+max_connections = 300
+max_connections_per_client = 20
+request_timeout = "2m"
+min_transfer_rate = 0
+body_memory_budget = 67108864
+)",
+                       "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->public_url, "https://mirror.lab.example/models");
+  EXPECT_EQ(c->max_connections, 300u);
+  EXPECT_EQ(c->max_connections_per_client, 20u);
+  EXPECT_EQ(c->request_timeout, std::chrono::seconds(120));
+  EXPECT_EQ(c->min_transfer_rate, 0u);
+  EXPECT_EQ(c->body_memory_budget, 64ull << 20);
 }
 
 TEST(DurationTest, Units) {

@@ -21,6 +21,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <limits>
 #include <memory>
@@ -28,6 +29,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/file_util.h"
 
@@ -477,6 +479,234 @@ TEST_F(HttpServerTest, StopClosesStuckExchangesAfterTheGracePeriod) {
   server.Stop(200ms);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
   EXPECT_TRUE(c.WaitClosed(1s));
+}
+
+}  // namespace
+}  // namespace mirrord
+
+namespace mirrord {
+namespace {
+
+// Hostile-client limits of the server (issue 10): framing, deadlines, caps, body budget.
+class HttpServerLimitsTest : public HttpServerTest {
+ protected:
+  void SetUp() override {
+    HttpServerTest::SetUp();
+    router_->Add(
+        http::verb::post, "/count",
+        [this](HttpExchange& ex) {
+          ++handled_;
+          return Text(ex, std::to_string(ex.request().body().size()));
+        },
+        {.body_limit = 1 << 20, .on_body_too_large = {}});
+    router_->Add(http::verb::get, "/counted", [this](HttpExchange& ex) {
+      ++handled_;
+      return Text(ex, "counted\n");
+    });
+  }
+
+  // Polls `condition` (the server's own state) for up to 10 s.
+  static bool WaitFor(const std::function<bool()>& condition) {
+    for (int i = 0; i < 1000; ++i) {
+      if (condition()) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return condition();
+  }
+
+  std::atomic<int> handled_{0};
+};
+
+TEST_F(HttpServerLimitsTest, TransferEncodingOtherThanChunkedIsRefusedAndClosed) {
+  TestServer server(router_);
+  const std::string smuggled = "GET /counted HTTP/1.1\r\nHost: test\r\n\r\n";
+  struct Case {
+    std::string headers;
+    unsigned status;
+  };
+  const std::vector<Case> cases = {
+      {"Transfer-Encoding: gzip\r\n", 501},
+      {"Transfer-Encoding: identity\r\n", 501},
+      {"Transfer-Encoding: xchunked\r\n", 501},
+      {"Transfer-Encoding: chunked, gzip\r\n", 501},
+      {"Transfer-Encoding: gzip, chunked\r\n", 501},
+      {"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", 400},
+      {"Transfer-Encoding: gzip\r\nContent-Length: " + std::to_string(smuggled.size()) + "\r\n",
+       400},
+      {"Content-Length: " + std::to_string(smuggled.size()) + "\r\nTransfer-Encoding: chunked\r\n",
+       400},
+  };
+  for (const Case& c : cases) {
+    RawClient client(server.port());
+    ASSERT_TRUE(client.connected());
+    client.Send("POST /count HTTP/1.1\r\nHost: test\r\n" + c.headers + "\r\n" + smuggled);
+    std::optional<Response> res = client.Read();
+    ASSERT_TRUE(res.has_value()) << c.headers;
+    EXPECT_EQ(res->result_int(), c.status) << c.headers;
+    EXPECT_FALSE(res->keep_alive()) << c.headers;
+    EXPECT_TRUE(client.WaitClosed(10s)) << c.headers;
+  }
+  // HTTP/1.0 has no chunked coding.
+  RawClient old(server.port());
+  old.Send("POST /count HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled);
+  std::optional<Response> res = old.Read();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result_int(), 400u);
+  EXPECT_EQ(handled_.load(), 0) << "a smuggled request or a refused body reached a handler";
+
+  // Exactly "chunked" still works, and keeps the connection.
+  RawClient good(server.port());
+  good.Send("POST /count HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  res = good.Read();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result_int(), 200u);
+  EXPECT_EQ(res->body(), "3");
+  EXPECT_TRUE(res->keep_alive());
+}
+
+TEST_F(HttpServerLimitsTest, MalformedChunkedBodyIs400) {
+  TestServer server(router_);
+  for (std::string_view body : {"zz\r\nabc\r\n0\r\n\r\n", "3\r\nabcd\r\n0\r\n\r\n",
+                                "-1\r\nabc\r\n0\r\n\r\n"}) {
+    RawClient client(server.port());
+    client.Send("POST /count HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                std::string(body) + "GET /counted HTTP/1.1\r\nHost: test\r\n\r\n");
+    std::optional<Response> res = client.Read();
+    ASSERT_TRUE(res.has_value()) << body;
+    EXPECT_EQ(res->result_int(), 400u) << body;
+    EXPECT_TRUE(client.WaitClosed(10s)) << body;
+  }
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(HttpServerLimitsTest, RequestDeadlineCutsATrickledBody) {
+  HttpServerOptions options;
+  options.request_timeout = 500ms;
+  options.min_transfer_rate = 0;
+  TestServer server(router_, options);
+  RawClient client(server.port());
+  client.Send("POST /count HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\nab");
+  // Each byte well within read_timeout (30 s): only the whole-request deadline can cut it.
+  bool closed = false;
+  for (int i = 0; i < 200 && !closed; ++i) {
+    client.Send("c");
+    closed = client.WaitClosed(100ms);
+  }
+  EXPECT_TRUE(closed) << "a trickled body held the connection";
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(HttpServerLimitsTest, MinimumRateCutsASlowHeaderBeforeTheDeadline) {
+  HttpServerOptions options;
+  options.request_timeout = std::chrono::hours(1);
+  options.min_transfer_rate = 1000;
+  options.min_rate_grace = 300ms;
+  TestServer server(router_, options);
+  RawClient client(server.port());
+  client.Send("GET /counted HTTP/1.1\r\nHost: test\r\n");
+  bool closed = false;
+  for (int i = 0; i < 200 && !closed; ++i) {
+    client.Send("X");  // one byte per 100 ms: 10 bytes/s
+    closed = client.WaitClosed(100ms);
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(handled_.load(), 0);
+  // A client at a normal pace is served.
+  RawClient fast(server.port());
+  fast.Send(Get("/counted"));
+  std::optional<Response> res = fast.Read();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result_int(), 200u);
+}
+
+TEST_F(HttpServerLimitsTest, PerClientCapRefusesExtraConnectionsWith503) {
+  HttpServerOptions options;
+  options.max_connections_per_client = 2;
+  TestServer server(router_, options);
+  RawClient a(server.port()), b(server.port());
+  a.Send("GET /counted HTTP/1.1\r\n");  // held: the header never ends
+  b.Send("GET /counted HTTP/1.1\r\n");
+  ASSERT_TRUE(WaitFor([&] { return server.server().connection_count() == 2; }));
+  RawClient c(server.port());
+  std::optional<Response> res = c.Read();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result_int(), 503u);
+  EXPECT_EQ((*res)[http::field::retry_after], "5");
+  EXPECT_EQ(server.server().connection_count(), 2u);
+  // Once one ends, the client is served again.
+  a.Close();
+  ASSERT_TRUE(WaitFor([&] { return server.server().connection_count() == 1; }));
+  RawClient d(server.port());
+  d.Send(Get("/counted"));
+  res = d.Read();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result_int(), 200u);
+}
+
+TEST_F(HttpServerLimitsTest, AtTheTotalCapSlowRequestsMakeRoomAndHandlersAreKept) {
+  HttpServerOptions options;
+  options.max_connections = 3;
+  TestServer server(router_, options);
+  // One connection inside a handler, two with requests that never finish arriving.
+  RawClient busy(server.port());
+  busy.Send(Get("/stuck"));
+  slow_started_.get_future().wait();
+  RawClient slow1(server.port()), slow2(server.port());
+  slow1.Send("GET /counted HTTP/1.1\r\nX-Slow: ");
+  slow2.Send("GET /counted HTTP/1.1\r\nX-Slow: ");
+  ASSERT_TRUE(WaitFor([&] { return server.server().connection_count() == 3; }));
+  for (int i = 0; i < 3; ++i) {
+    RawClient health(server.port());
+    health.Send(Get("/healthz"));
+    std::optional<Response> res = health.Read();
+    ASSERT_TRUE(res.has_value()) << "healthz starved at the connection cap (" << i << ")";
+    EXPECT_EQ(res->result_int(), 200u);
+  }
+  EXPECT_TRUE(slow1.WaitClosed(10s)) << "the request arriving longest was not closed first";
+  EXPECT_LE(server.server().connection_count(), 3u);
+  // The handler's connection was never taken.
+  EXPECT_FALSE(busy.WaitClosed(200ms));
+}
+
+TEST_F(HttpServerLimitsTest, BodiesBeyondTheMemoryBudgetGet503) {
+  HttpServerOptions options;
+  options.body_memory_budget = 100 << 10;
+  TestServer server(router_, options);
+  const std::string length = std::to_string(150 << 10);  // 86 KiB beyond the free 64 KiB
+  RawClient holder(server.port());
+  holder.Send("POST /count HTTP/1.1\r\nHost: test\r\nContent-Length: " + length + "\r\n\r\nabc");
+  ASSERT_TRUE(WaitFor([&] { return server.server().body_bytes_reserved() > 0; }));
+  RawClient second(server.port());
+  second.Send("POST /count HTTP/1.1\r\nHost: test\r\nContent-Length: " + length + "\r\n\r\n");
+  std::optional<Response> res = second.Read();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result_int(), 503u);
+  EXPECT_FALSE((*res)[http::field::retry_after].empty());
+  // Small bodies are not counted: they still get through.
+  RawClient small(server.port());
+  small.Send("POST /count HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n\r\nhello");
+  res = small.Read();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result_int(), 200u);
+  // A body larger than the whole budget can never fit: 413, not "retry later".
+  RawClient huge(server.port());
+  huge.Send("POST /count HTTP/1.1\r\nHost: test\r\nContent-Length: " + std::to_string(1 << 20) +
+            "\r\n\r\n");
+  res = huge.Read();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result_int(), 413u);
+  // Finishing the first body releases its share.
+  holder.Send(std::string((150 << 10) - 3, 'x'));
+  res = holder.Read();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->body(), std::to_string(150 << 10));
+  EXPECT_TRUE(WaitFor([&] { return server.server().body_bytes_reserved() == 0; }));
+}
+
+TEST(ConnectionCapForFdLimitTest, KeepsDescriptorsForServing) {
+  EXPECT_EQ(ConnectionCapForFdLimit(1024, 1024), (1024 - kReservedFds) / kFdsPerConnection);
+  EXPECT_EQ(ConnectionCapForFdLimit(1 << 20, 1024), 1024u);
+  EXPECT_EQ(ConnectionCapForFdLimit(10, 1024), 1u);
 }
 
 }  // namespace

@@ -173,6 +173,45 @@ TEST(LfsBatchRequestTest, CapsTheNumberOfObjects) {
               StatusCode::kInvalidArgument, "too many", "10001 objects");
 }
 
+// The issue-10 batch bomb, `{"operation":"download","objects":[0,0,...]}`: the streaming
+// parser must stop at the first entry, before reading (or even validating) the rest.
+TEST(LfsBatchRequestTest, StopsAtTheFirstEntryThatIsNotAnObject) {
+  for (std::string_view entry : {"0", "\"x\"", "[]", "null", "true", "1.5"}) {
+    std::string body = R"({"operation":"download","objects":[)" + std::string(entry) +
+                       ",0,0 this is not JSON at all";
+    Result<LfsBatchRequest> r = ParseLfsBatchRequest(body);
+    ExpectError(r, StatusCode::kInvalidArgument, "objects[0]: expected a JSON object", body);
+  }
+  std::string body = R"({"operation":"download","objects":[{"oid":")" + kOidA +
+                     R"(","size":1},{"oid":")" + kOidA + R"(","size":-1}, garbage)";
+  ExpectError(ParseLfsBatchRequest(body), StatusCode::kInvalidArgument, "objects[1].size", body);
+}
+
+TEST(LfsBatchRequestTest, StopsCountingAtTheLimitWithoutReadingTheRest) {
+  std::string body = R"({"operation":"download","objects":[)";
+  for (size_t i = 0; i <= kMaxLfsBatchRequestObjects; ++i) {
+    body += R"({"oid":")" + kOidA + R"(","size":1},)";
+  }
+  body += "and then garbage that is never read";
+  ExpectError(ParseLfsBatchRequest(body), StatusCode::kInvalidArgument, "too many",
+              "10001 objects then garbage");
+}
+
+TEST(LfsBatchRequestTest, MembersInAnyOrderAndUnknownOnesIgnored) {
+  std::string body = R"({"x":{"objects":[1,2],"operation":7},"objects":[{"size":5,"extra":[{}],"oid":")" +
+                     kOidA + R"("}],"ref":{"name":"refs/heads/main","x":[1]},"operation":"download"})";
+  ASSERT_OK_AND_ASSIGN(LfsBatchRequest r, ParseLfsBatchRequest(body));
+  EXPECT_EQ(r.operation, "download");
+  EXPECT_EQ(r.ref, "refs/heads/main");
+  ASSERT_EQ(r.objects.size(), 1u);
+  EXPECT_EQ(r.objects[0].oid, kOidA);
+  EXPECT_EQ(r.objects[0].size, 5u);
+  ExpectError(ParseLfsBatchRequest(R"({"operation":"download","objects":[]} trailing)"),
+              StatusCode::kInvalidArgument, "not valid JSON", "trailing data");
+  ExpectError(ParseLfsBatchRequest(R"([{"operation":"download","objects":[]}])"),
+              StatusCode::kInvalidArgument, "body: expected a JSON object", "an array");
+}
+
 TEST(LfsBatchRequestTest, RefusesDeeplyNestedJsonWithoutCrashing) {
   std::string body = R"({"operation":"download","objects":[],"x":)" + std::string(100000, '[') +
                      std::string(100000, ']') + "}";
