@@ -653,7 +653,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       http::request_parser<http::string_body> body_parser(std::move(header_parser));
       body_parser.body_limit(match.body_limit);
-      for (;;) {
+      while (!body_parser.is_done()) {
         beast::error_code ec;
         if (buffer_.size() > 0) {
           // A chunked body grows as it arrives: cover what this step may append first.
@@ -677,8 +677,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
           }
           if (body_parser.is_done()) break;
           if (!ec && used > 0) continue;
-        } else if (body_parser.is_done()) {
-          break;
         }
         ec = co_await ReadMore();
         if (ec == http::error::buffer_overflow) {

@@ -8,6 +8,9 @@
 //  - Request smuggling: Transfer-Encoding other than exactly "chunked", Content-Length with
 //    Transfer-Encoding, malformed chunked bodies; the body must never run as a request.
 //  - Host spoofing: LFS hrefs never point at the Host a client claims.
+// MIRRORD_BASELINE_BINARY=PATH runs the attacks against another mirrord build (to measure
+// the peak RSS of a build without these limits; the [server] limit keys are then left out
+// of its config, and its failures are the measurement, not a regression).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
@@ -150,6 +154,10 @@ class HostileClients : public ::testing::Test {
   void StartMirrord(std::string server_toml) {
     MirrordOptions o;
     o.server_toml = std::move(server_toml);
+    if (const char* baseline = std::getenv("MIRRORD_BASELINE_BINARY"); baseline != nullptr) {
+      o.mirrord_binary = baseline;
+      o.server_toml.clear();
+    }
     o.extra_toml = "[sync]\nmaintenance = false\n";
     ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(o));
     ASSERT_OK_AND_ASSIGN(ProcessResult r, mirrord_->Mirrorctl({"sync", std::string(kRepo), "--url",
