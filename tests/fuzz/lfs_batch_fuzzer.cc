@@ -1,6 +1,7 @@
 // Fuzz target for the Batch API's JSON parsers: ParseLfsBatchRequest (what git-lfs clients
 // send mirrord), ParseLfsBatchResponse and ParseLfsErrorBody (what upstreams answer), and
 // ParseRfc3339 (expires_at). Invariants checked on every input:
+//  - the streaming request parser never accepts a body that is not valid JSON;
 //  - no parser crashes, throws or reports OK with out-of-contract values (bad oids, sizes
 //    above kMaxLfsObjectSize, more than kMaxLfsBatchRequestObjects request objects);
 //  - whatever parsed serialises to JSON that parses again, and serialising that gives the
@@ -14,6 +15,8 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+
+#include <boost/json/parse.hpp>
 
 #include "lfs/batch_json.h"
 #include "lfs/pointer.h"
@@ -47,7 +50,18 @@ void CheckResponse(const mirrord::LfsBatchResponse& response) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
 
-  if (auto request = mirrord::ParseLfsBatchRequest(input); request.ok()) {
+  auto parsed_request = mirrord::ParseLfsBatchRequest(input);
+  {
+    // The request parser streams (no document tree): it must never accept what a full JSON
+    // parse with the same depth limit rejects.
+    boost::json::parse_options options;
+    options.max_depth = 64;
+    boost::system::error_code ec;
+    (void)boost::json::parse(boost::json::string_view(input.data(), input.size()), ec, {},
+                             options);
+    if (ec) Check(!parsed_request.ok());
+  }
+  if (auto& request = parsed_request; request.ok()) {
     CheckRequest(*request);
     std::string json = mirrord::SerializeLfsBatchRequest(*request);
     auto again = mirrord::ParseLfsBatchRequest(json);
