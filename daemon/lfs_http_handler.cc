@@ -55,9 +55,15 @@ bool LfsHttpHandler::Handles(const RepoPath& repo) {
   return repo.rest == kLfsPrefix || repo.rest.starts_with(std::string(kLfsPrefix) + "/");
 }
 
-uint64_t LfsHttpHandler::BodyLimit(const RepoPath& repo) {
-  return repo.rest == std::string(kLfsPrefix) + "/objects/batch" ? kLfsBatchBodyLimit
-                                                                 : kLfsOtherBodyLimit;
+RouteOptions LfsHttpHandler::RouteOptionsFor(const RepoPath& repo) {
+  RouteOptions options;
+  if (repo.rest == std::string(kLfsPrefix) + "/objects/batch") {
+    options.body_limit = kLfsBatchBodyLimit;
+  } else {
+    options.body_limit = 0;
+    options.read_body = false;
+  }
+  return options;
 }
 
 net::awaitable<void> LfsHttpHandler::Handle(HttpExchange& ex, const RepoPath& repo) {

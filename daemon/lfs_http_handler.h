@@ -43,8 +43,6 @@ using LfsPullThrough =
 // Largest batch request body: 10,000 objects (kMaxLfsBatchRequestObjects) of about 100
 // bytes each, pretty-printed, fit with room to spare; a git-lfs client sends 100 per batch.
 inline constexpr uint64_t kLfsBatchBodyLimit = 4ull << 20;
-// Largest body of every other LFS request (object GETs and locks carry none).
-inline constexpr uint64_t kLfsOtherBodyLimit = 16ull << 10;
 
 struct LfsHttpOptions {
   // Where the object hrefs handed to clients point (daemon/base_url.h).
@@ -65,8 +63,10 @@ class LfsHttpHandler {
 
   // True for the paths this handler answers (repo.rest starting with "/info/lfs").
   static bool Handles(const RepoPath& repo);
-  // The server-side body limit of a request to `repo` (one this handler Handles).
-  static uint64_t BodyLimit(const RepoPath& repo);
+  // How the server reads a request to `repo` (one this handler Handles): the batch body up
+  // to kLfsBatchBodyLimit; no body for anything else (object GETs and locks carry none, and
+  // an object PUT is refused with 403 without reading the object).
+  static RouteOptions RouteOptionsFor(const RepoPath& repo);
 
   boost::asio::awaitable<void> Handle(HttpExchange& exchange, const RepoPath& repo);
 

@@ -178,9 +178,9 @@ int Run(const Config& config) {
         return git_handler->Handle(ex, repo);
       },
       [](http::verb, const RepoPath& repo) {
-        RouteOptions options;  // git smart HTTP: kDefaultBodyLimit
-        if (LfsHttpHandler::Handles(repo)) options.body_limit = LfsHttpHandler::BodyLimit(repo);
-        return options;
+        // Per-endpoint body limits; git smart HTTP keeps kDefaultBodyLimit.
+        return LfsHttpHandler::Handles(repo) ? LfsHttpHandler::RouteOptionsFor(repo)
+                                             : RouteOptions{};
       });
 
   HttpServerOptions server_options;

@@ -95,12 +95,14 @@ void Router::SetRepoHandler(RepoHandler handler, RepoRouteOptions options) {
 RouteMatch Router::MatchMethod(const std::vector<const Route*>& routes, http::verb method) {
   for (const Route* r : routes) {
     if (HasMethod(r->methods, method))
-      return {r->handler, r->options.body_limit, r->options.on_body_too_large, true};
+      return {r->handler, r->options.body_limit, r->options.on_body_too_large,
+              r->options.read_body};
   }
   if (method == http::verb::head) {
     for (const Route* r : routes) {
       if (HasMethod(r->methods, http::verb::get))
-        return {r->handler, r->options.body_limit, r->options.on_body_too_large, true};
+        return {r->handler, r->options.body_limit, r->options.on_body_too_large,
+              r->options.read_body};
     }
   }
   std::vector<http::verb> allowed;
@@ -165,6 +167,7 @@ RouteMatch Router::Match(http::verb method, std::string_view path) const {
   RouteOptions options = repo_options_(method, *repo);
   match.body_limit = options.body_limit;
   match.on_body_too_large = std::move(options.on_body_too_large);
+  match.read_body = options.read_body;
   match.handler = [handler = repo_handler_, repo = std::move(*repo)](HttpExchange& ex) {
     return handler(ex, repo);
   };

@@ -34,6 +34,9 @@ struct RouteOptions {
   // Largest request body the server reads for this route; beyond it the client gets 413.
   uint64_t body_limit = kDefaultBodyLimit;
   BodyTooLargeHook on_body_too_large;
+  // False: the route never needs a body (an upload refused by a read-only mirror); the
+  // handler runs without one and a connection that carried one is closed afterwards.
+  bool read_body = true;
 };
 
 // A repository URL split into the repository and what follows it.

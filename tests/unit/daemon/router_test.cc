@@ -188,6 +188,24 @@ TEST_F(RouterTest, RepoFallbackGetsParsedPath) {
   EXPECT_EQ(last_repo_.rest, "/git-upload-pack");
 }
 
+TEST_F(RouterTest, RepoOptionsPerPath) {
+  Router r;
+  r.SetRepoHandler(
+      [](HttpExchange&, const RepoPath&) -> boost::asio::awaitable<void> { co_return; },
+      [](http::verb method, const RepoPath& repo) {
+        RouteOptions o;
+        if (repo.rest == "/info/lfs/objects/batch") o.body_limit = 4096;
+        if (method == http::verb::put) o.read_body = false;
+        return o;
+      });
+  RouteMatch batch = r.Match(http::verb::post, "/o/r.git/info/lfs/objects/batch");
+  EXPECT_EQ(batch.body_limit, 4096u);
+  EXPECT_TRUE(batch.read_body);
+  RouteMatch pack = r.Match(http::verb::post, "/o/r.git/git-upload-pack");
+  EXPECT_EQ(pack.body_limit, kDefaultBodyLimit);
+  EXPECT_FALSE(r.Match(http::verb::put, "/o/r.git/info/lfs/objects/x").read_body);
+}
+
 TEST_F(RouterTest, InvalidRepoNameIs400WithReason) {
   RouteMatch m = router_.Match(http::verb::get, "//etc/passwd");
   EXPECT_FALSE(m.read_body);
