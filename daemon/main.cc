@@ -64,6 +64,8 @@ std::string NodeId(const Config& config) {
 // Everything mirrord runs on, in construction order (destroyed in reverse).
 int Run(const Config& config) {
   SetMinLogLevel(config.log_level);
+  // Before anything opens files: connections, packs and objects all need descriptors.
+  const uint64_t open_files = RaiseOpenFileLimit();
   if (Status s = CreateDirectories(config.storage_root / "repos"); !s.ok()) {
     MLOG(Error) << "storage root: " << s.ToString();
     return 1;
@@ -189,7 +191,6 @@ int Run(const Config& config) {
   server_options.min_transfer_rate = config.min_transfer_rate;
   server_options.body_memory_budget = config.body_memory_budget;
   server_options.max_connections_per_client = config.max_connections_per_client;
-  const uint64_t open_files = RaiseOpenFileLimit();
   server_options.max_connections = ConnectionCapForFdLimit(open_files, config.max_connections);
   if (server_options.max_connections < config.max_connections) {
     MLOG(Warning) << "[server] max_connections lowered from " << config.max_connections << " to "

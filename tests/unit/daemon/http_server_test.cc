@@ -514,6 +514,16 @@ class HttpServerLimitsTest : public HttpServerTest {
     return condition();
   }
 
+  // Sends one byte every 100 ms until the server closes the connection (true) or 20 s
+  // have passed (false): a client that trickles.
+  static bool TrickleUntilClosed(RawClient& client, std::string_view byte) {
+    for (int i = 0; i < 200; ++i) {
+      client.Send(byte);
+      if (client.WaitClosed(100ms)) return true;
+    }
+    return false;
+  }
+
   std::atomic<int> handled_{0};
 };
 
@@ -587,12 +597,7 @@ TEST_F(HttpServerLimitsTest, RequestDeadlineCutsATrickledBody) {
   RawClient client(server.port());
   client.Send("POST /count HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\nab");
   // Each byte well within read_timeout (30 s): only the whole-request deadline can cut it.
-  bool closed = false;
-  for (int i = 0; i < 200 && !closed; ++i) {
-    client.Send("c");
-    closed = client.WaitClosed(100ms);
-  }
-  EXPECT_TRUE(closed) << "a trickled body held the connection";
+  EXPECT_TRUE(TrickleUntilClosed(client, "c")) << "a trickled body held the connection";
   EXPECT_EQ(handled_.load(), 0);
 }
 
@@ -604,12 +609,7 @@ TEST_F(HttpServerLimitsTest, MinimumRateCutsASlowHeaderBeforeTheDeadline) {
   TestServer server(router_, options);
   RawClient client(server.port());
   client.Send("GET /counted HTTP/1.1\r\nHost: test\r\n");
-  bool closed = false;
-  for (int i = 0; i < 200 && !closed; ++i) {
-    client.Send("X");  // one byte per 100 ms: 10 bytes/s
-    closed = client.WaitClosed(100ms);
-  }
-  EXPECT_TRUE(closed);
+  EXPECT_TRUE(TrickleUntilClosed(client, "X"));  // 10 bytes/s against 1000 required
   EXPECT_EQ(handled_.load(), 0);
   // A client at a normal pace is served.
   RawClient fast(server.port());
