@@ -8,6 +8,7 @@
 //  - Request smuggling: Transfer-Encoding other than exactly "chunked", Content-Length with
 //    Transfer-Encoding, malformed chunked bodies; the body must never run as a request.
 //  - Host spoofing: LFS hrefs never point at the Host a client claims.
+//  - A full disk under a pull-through answers 503 with Retry-After, not 500.
 // MIRRORD_BASELINE_BINARY=PATH runs the attacks against another mirrord build (to measure
 // the peak RSS of a build without these limits; the [server] limit keys are then left out
 // of its config, and its failures are the measurement, not a regression).
@@ -15,11 +16,14 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
@@ -150,18 +154,26 @@ class HostileClients : public ::testing::Test {
     ASSERT_OK(work.PushMirror(bare.string(), o));
   }
 
-  // Starts mirrord with `server_toml` in [server] and mirrors kRepo.
-  void StartMirrord(std::string server_toml) {
+  // Starts mirrord with `server_toml` in [server] and mirrors kRepo (with `repo_toml` as
+  // its [[repos]] entry's extra lines, if any, in `work_dir`, if given).
+  void StartMirrord(std::string server_toml, std::string repo_toml = "",
+                    std::filesystem::path work_dir = {}) {
     MirrordOptions o;
     o.server_toml = std::move(server_toml);
+    o.work_dir = std::move(work_dir);
     if (const char* baseline = std::getenv("MIRRORD_BASELINE_BINARY"); baseline != nullptr) {
       o.mirrord_binary = baseline;
       o.server_toml.clear();
     }
     o.extra_toml = "[sync]\nmaintenance = false\n";
+    if (!repo_toml.empty()) {
+      o.extra_toml += "\n[[repos]]\nname = \"" + std::string(kRepo) + "\"\nurl = \"" +
+                      upstream_->UrlFor(kRepo) + "\"\npoll_interval = \"1d\"\n" + repo_toml;
+    }
     ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(o));
-    ASSERT_OK_AND_ASSIGN(ProcessResult r, mirrord_->Mirrorctl({"sync", std::string(kRepo), "--url",
-                                                               upstream_->UrlFor(kRepo)}));
+    std::vector<std::string> sync = {"sync", std::string(kRepo)};
+    if (repo_toml.empty()) sync.insert(sync.end(), {"--url", upstream_->UrlFor(kRepo)});
+    ASSERT_OK_AND_ASSIGN(ProcessResult r, mirrord_->Mirrorctl(sync));
     ASSERT_TRUE(r.ok()) << r.Describe() << "\n" << mirrord_->Logs();
   }
 
@@ -421,6 +433,33 @@ TEST_F(HostileClients, LfsHrefsIgnoreASpoofedHost) {
   StartMirrord("public_url = \"https://mirror.lab.example/\"\n");
   EXPECT_EQ(href_for({{"Host", "evil.example"}}),
             "https://mirror.lab.example/" + std::string(kRepo) + ".git/info/lfs/objects/" + oid_);
+}
+
+TEST_F(HostileClients, FullDiskDuringPullThroughIsRetryLaterNot500) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs as the LFS store needs root";
+  // The LFS store on a tmpfs too small for the object, which the sync leaves out
+  // (lfs_exclude) so that the first client GET fetches it (pull-through) onto a full disk.
+  const std::filesystem::path work_dir = dir_->path() / "mirrord-full-disk";
+  const std::filesystem::path lfs_dir = work_dir / "store" / "lfs";
+  ASSERT_OK(CreateDirectories(lfs_dir));
+  if (::mount("tmpfs", lfs_dir.c_str(), "tmpfs", 0, "size=65536,mode=0755") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
+  }
+  struct Unmount {
+    std::filesystem::path dir;
+    ~Unmount() { (void)::umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{lfs_dir};
+  StartMirrord("", "lfs_exclude = [\"*.bin\"]\n", work_dir);
+  HttpCall call;
+  Result<HttpReply> r = HttpFetch(
+      mirrord_->UrlFor(kRepo) + "/info/lfs/objects/" + oid_, call);
+  ASSERT_OK(r.status());
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_TRUE(r->Header("Retry-After").has_value()) << r->body;
+  EXPECT_NE(r->body.find("No space left on device"), std::string::npos) << r->body;
+  ExpectHealthy();
+  ASSERT_OK(mirrord_->Terminate().status());  // let go of the mount before it is removed
+  mirrord_.reset();
 }
 
 }  // namespace
