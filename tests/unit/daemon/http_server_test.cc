@@ -524,6 +524,14 @@ class HttpServerLimitsTest : public HttpServerTest {
     return false;
   }
 
+  // The status of the answer to `request` sent on a fresh connection; 0 if none came.
+  static unsigned StatusOf(uint16_t port, const std::string& request) {
+    RawClient client(port);
+    client.Send(request);
+    std::optional<Response> res = client.Read();
+    return res ? res->result_int() : 0;
+  }
+
   std::atomic<int> handled_{0};
 };
 
@@ -612,11 +620,7 @@ TEST_F(HttpServerLimitsTest, MinimumRateCutsASlowHeaderBeforeTheDeadline) {
   EXPECT_TRUE(TrickleUntilClosed(client, "X"));  // 10 bytes/s against 1000 required
   EXPECT_EQ(handled_.load(), 0);
   // A client at a normal pace is served.
-  RawClient fast(server.port());
-  fast.Send(Get("/counted"));
-  std::optional<Response> res = fast.Read();
-  ASSERT_TRUE(res.has_value());
-  EXPECT_EQ(res->result_int(), 200u);
+  EXPECT_EQ(StatusOf(server.port(), Get("/counted")), 200u);
 }
 
 TEST_F(HttpServerLimitsTest, PerClientCapRefusesExtraConnectionsWith503) {
@@ -636,11 +640,7 @@ TEST_F(HttpServerLimitsTest, PerClientCapRefusesExtraConnectionsWith503) {
   // Once one ends, the client is served again.
   a.Close();
   ASSERT_TRUE(WaitFor([&] { return server.server().connection_count() == 1; }));
-  RawClient d(server.port());
-  d.Send(Get("/counted"));
-  res = d.Read();
-  ASSERT_TRUE(res.has_value());
-  EXPECT_EQ(res->result_int(), 200u);
+  EXPECT_EQ(StatusOf(server.port(), Get("/counted")), 200u);
 }
 
 TEST_F(HttpServerLimitsTest, AtTheTotalCapSlowRequestsMakeRoomAndHandlersAreKept) {
@@ -656,11 +656,8 @@ TEST_F(HttpServerLimitsTest, AtTheTotalCapSlowRequestsMakeRoomAndHandlersAreKept
   slow2.Send("GET /counted HTTP/1.1\r\nX-Slow: ");
   ASSERT_TRUE(WaitFor([&] { return server.server().connection_count() == 3; }));
   for (int i = 0; i < 3; ++i) {
-    RawClient health(server.port());
-    health.Send(Get("/healthz"));
-    std::optional<Response> res = health.Read();
-    ASSERT_TRUE(res.has_value()) << "healthz starved at the connection cap (" << i << ")";
-    EXPECT_EQ(res->result_int(), 200u);
+    EXPECT_EQ(StatusOf(server.port(), Get("/healthz")), 200u)
+        << "healthz starved at the connection cap (" << i << ")";
   }
   EXPECT_TRUE(slow1.WaitClosed(10s)) << "the request arriving longest was not closed first";
   EXPECT_LE(server.server().connection_count(), 3u);
