@@ -12,6 +12,7 @@
 
 #include "common/file_util.h"
 #include "git/libgit2_status.h"
+#include "git/mirror_staging.h"
 
 namespace mirrord {
 namespace {
@@ -150,6 +151,10 @@ class Remover {
     for (const fs::path& p : victims) RETURN_IF_ERROR(Remove(p));
     return Status::Ok();
   }
+  void Note(std::vector<fs::path> touched) {
+    removed_.insert(removed_.end(), std::make_move_iterator(touched.begin()),
+                    std::make_move_iterator(touched.end()));
+  }
   std::vector<fs::path> Take() { return std::move(removed_); }
 
  private:
@@ -204,10 +209,9 @@ Status RemovePackGarbage(const fs::path& pack_dir, Remover& remover) {
   });
 }
 
-// Everything RecoverAfterCrash removes inside `dir` (its siblings are the caller's).
-Result<std::vector<fs::path>> RecoverInside(const fs::path& dir, Remover& remover) {
+// Stale locks and temporaries of one repository directory (the mirror or its staging).
+Status RemoveRepositoryGarbage(const fs::path& dir, Remover& remover) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return remover.Take();
 
   RETURN_IF_ERROR(remover.RemoveMatching(dir, [](const std::string& name) {
     return name == "packed-refs.lock" || name == "HEAD.lock" || name == "config.lock" ||
@@ -233,6 +237,21 @@ Result<std::vector<fs::path>> RecoverInside(const fs::path& dir, Remover& remove
   };
   RETURN_IF_ERROR(remover.RemoveMatching(objects / "info", graph_garbage));
   RETURN_IF_ERROR(remover.RemoveMatching(objects / "info" / "commit-graphs", graph_garbage));
+  return Status::Ok();
+}
+
+// Everything RecoverAfterCrash removes inside `dir` (its siblings are the caller's).
+Result<std::vector<fs::path>> RecoverInside(const fs::path& dir, Remover& remover) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return remover.Take();
+  // First: an interrupted publication is settled by whether packed-refs.lock is still there.
+  std::vector<fs::path> touched;
+  Status staging = RecoverStagingAfterCrash(dir, touched);
+  remover.Note(std::move(touched));
+  RETURN_IF_ERROR(staging);
+  RETURN_IF_ERROR(RemoveRepositoryGarbage(dir, remover));
+  fs::path staging_dir = StagingDirectory(dir);
+  if (fs::is_directory(staging_dir, ec)) RETURN_IF_ERROR(RemoveRepositoryGarbage(staging_dir, remover));
   return remover.Take();
 }
 

@@ -7,6 +7,7 @@
 
 #include "git/mirror_fetcher.h"
 #include "git/mirror_repository.h"
+#include "git/mirror_staging.h"
 #include "git/ref_publisher.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/unit/git/mirror_test_support.h"
@@ -95,9 +96,11 @@ TEST_F(MirrorFetchTest, InitialFetchAndPublishEqualsUpstream) {
     }
   }
   EXPECT_TRUE(found);
-  // Staging refs exist (they keep the objects reachable) but are private.
-  EXPECT_THAT(Git({"--git-dir=" + mirror_.string(), "for-each-ref", "refs/mirrord/staging"}),
+  // Staging refs live in the staging repository, not in the served mirror.
+  EXPECT_THAT(Git({"--git-dir=" + StagingDirectory(mirror_).string(), "for-each-ref",
+                   "refs/mirrord/staging"}),
               HasSubstr("refs/mirrord/staging/heads/main"));
+  EXPECT_EQ(Git({"--git-dir=" + mirror_.string(), "for-each-ref", "refs/mirrord"}), "");
   // And the mirror is a complete, cloneable repository.
   Git({"--git-dir=" + mirror_.string(), "fsck", "--no-dangling"});
   Git({"clone", "-q", mirror_.string(), (tmp_->path() / "clone").string()});
@@ -130,6 +133,8 @@ TEST_F(MirrorFetchTest, IncrementalForcePushDeletedBranchAndNewTagConverge) {
   ExpectMirrorEqualsUpstream();
   // The deleted branch's staging ref is pruned too.
   EXPECT_THAT(Git({"--git-dir=" + mirror_.string(), "for-each-ref"}), Not(HasSubstr("doomed")));
+  EXPECT_THAT(Git({"--git-dir=" + StagingDirectory(mirror_).string(), "for-each-ref"}),
+              Not(HasSubstr("doomed")));
   EXPECT_THAT(Git({"--git-dir=" + mirror_.string(), "for-each-ref"}), Not(HasSubstr(before_force)));
 }
 

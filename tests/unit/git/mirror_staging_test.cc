@@ -1,0 +1,256 @@
+// The staging area (git/mirror_staging.h): what a fetch brings in is invisible to
+// `git upload-pack` on the mirror (protocol v0 and v2, by SHA) until PublishRefs moves it in;
+// a crash between that move and the ref switch is rolled back by crash recovery; the LFS scan
+// and the connectivity check read staged objects; a fetch after an unpublished one downloads
+// nothing twice. Real git (file:// upload-pack) against real repositories.
+#include "git/mirror_staging.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/file_util.h"
+#include "git/connectivity_check.h"
+#include "git/lfs_pointer_scan.h"
+#include "git/mirror_fetcher.h"
+#include "git/mirror_repository.h"
+#include "git/ref_publisher.h"
+#include "tests/fixtures/temp_dir.h"
+#include "tests/unit/git/mirror_test_support.h"
+
+namespace mirrord {
+namespace {
+
+namespace fs = std::filesystem;
+using gittest::ForEachRef;
+using gittest::Git;
+using gittest::Trim;
+using gittest::Upstream;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+class MirrorStagingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto tmp = test::TempDir::Create("mirrord-staging-test-");
+    ASSERT_TRUE(tmp.ok()) << tmp.status().ToString();
+    tmp_ = std::make_unique<test::TempDir>(std::move(*tmp));
+    upstream_ = std::make_unique<Upstream>(tmp_->path() / "upstream");
+    mirror_ = tmp_->path() / "mirrors" / "org" / "repo.git";
+    ASSERT_TRUE(MirrorRepository::CreateOrOpen(mirror_).ok());
+  }
+
+  FetchOptions Options() const {
+    FetchOptions o;
+    o.url = upstream_->file_url();
+    o.refspecs = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
+    return o;
+  }
+
+  FetchResult Fetch() {
+    auto fetched = FetchMirror(mirror_, Options());
+    EXPECT_TRUE(fetched.ok()) << fetched.status().ToString();
+    return fetched.ok() ? *fetched : FetchResult{};
+  }
+
+  void Publish(const FetchResult& fetched) {
+    auto published = PublishRefs(mirror_, fetched.refs, fetched.head);
+    ASSERT_TRUE(published.ok()) << published.status().ToString();
+  }
+
+  // `git fetch file://<mirror> <sha>` into a fresh repository: what upload-pack serves.
+  gittest::CmdResult FetchBySha(const std::string& sha, int version) {
+    fs::path dest = tmp_->path() / ("client-" + std::to_string(++clients_));
+    Git({"init", "-q", "--bare", dest.string()});
+    return gittest::Run({"git", "-c", "protocol.version=" + std::to_string(version),
+                "--git-dir=" + dest.string(), "fetch", "-q", "--no-tags",
+                "file://" + mirror_.string(), sha});
+  }
+
+  bool MirrorHasObject(const std::string& sha) {
+    return gittest::Run({"git", "--git-dir=" + mirror_.string(), "cat-file", "-e", sha}).ok();
+  }
+
+  std::vector<std::string> FilesIn(const fs::path& dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
+      out.push_back(it->path().filename().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  void ExpectServedOnlyPublished(const std::string& published, const std::string& staged) {
+    for (int version : {0, 2}) {
+      SCOPED_TRACE("protocol.version=" + std::to_string(version));
+      gittest::CmdResult ok = FetchBySha(published, version);
+      EXPECT_TRUE(ok.ok()) << ok.err;
+      gittest::CmdResult refused = FetchBySha(staged, version);
+      EXPECT_FALSE(refused.ok());
+      // v0: the client does not even ask (no allow-*-sha1-in-want capability); v2: it asks,
+      // and upload-pack does not have the object.
+      EXPECT_THAT(refused.err, HasSubstr(version == 0 ? "unadvertised object" : "not our ref"))
+          << refused.err;
+    }
+    EXPECT_FALSE(MirrorHasObject(staged));
+  }
+
+  std::unique_ptr<test::TempDir> tmp_;
+  std::unique_ptr<Upstream> upstream_;
+  fs::path mirror_;
+  int clients_ = 0;
+};
+
+TEST_F(MirrorStagingTest, FetchedObjectsAreServedOnlyOncePublished) {
+  std::string published = upstream_->Commit("published");
+  Publish(Fetch());
+  std::string staged = upstream_->Commit("staged", 3);
+  FetchResult fetched = Fetch();
+  EXPECT_GT(fetched.received_objects, 0u);
+
+  // Staged: in the staging repository, not in the mirror; upload-pack refuses it by SHA over
+  // both protocol versions, while the published commit is served.
+  EXPECT_TRUE(gittest::Run({"git", "--git-dir=" + StagingDirectory(mirror_).string(), "cat-file", "-e",
+                   staged})
+                  .ok());
+  ExpectServedOnlyPublished(published, staged);
+
+  // The connectivity check and the LFS scan read the staged objects.
+  auto current = ReadPublishedRefs(mirror_);
+  ASSERT_TRUE(current.ok());
+  EXPECT_TRUE(CheckConnectivity(mirror_, fetched.refs, *current).ok());
+  auto scan = ScanLfsPointers(mirror_, {{"refs/heads/main", staged}}, {}, nullptr);
+  EXPECT_TRUE(scan.ok()) << scan.status().ToString();
+
+  // Published: moved into the mirror (nothing left staged), served by SHA.
+  Publish(fetched);
+  EXPECT_TRUE(MirrorHasObject(staged));
+  EXPECT_THAT(FilesIn(StagingDirectory(mirror_) / "objects" / "pack"), IsEmpty());
+  EXPECT_FALSE(fs::exists(StagingDirectory(mirror_) / kMigrationJournalName));
+  for (int version : {0, 2}) {
+    gittest::CmdResult ok = FetchBySha(staged, version);
+    EXPECT_TRUE(ok.ok()) << "v" << version << ": " << ok.err;
+  }
+  Git({"--git-dir=" + mirror_.string(), "fsck", "--no-dangling"});
+}
+
+TEST_F(MirrorStagingTest, FetchAfterAnUnpublishedOneDownloadsNothingTwice) {
+  upstream_->Commit("base", 3);
+  Publish(Fetch());
+  upstream_->Commit("new", 2);
+  FetchResult first = Fetch();  // not published (say its LFS phase failed)
+  EXPECT_GT(first.received_objects, 0u);
+  FetchResult again = Fetch();
+  EXPECT_EQ(again.received_objects, 0u);
+  EXPECT_EQ(again.refs, first.refs);
+  Publish(again);
+  EXPECT_EQ(ForEachRef(mirror_), upstream_->PublishableRefs());
+}
+
+TEST_F(MirrorStagingTest, CrashBetweenMigrationAndPublicationIsRolledBack) {
+  std::string published = upstream_->Commit("published");
+  Publish(Fetch());
+  std::string refs_before = ForEachRef(mirror_);
+  std::string staged = upstream_->Commit("staged", 2);
+  FetchResult fetched = Fetch();
+
+  // A publishing process dies (like kill -9) after moving the staged objects in, before the
+  // new packed-refs is renamed into place.
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    SetAfterMigrationHookForTesting([] { ::_exit(86); });
+    (void)PublishRefs(mirror_, fetched.refs, fetched.head);
+    ::_exit(0);
+  }
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
+  ASSERT_TRUE(WIFEXITED(wstatus));
+  ASSERT_EQ(WEXITSTATUS(wstatus), 86) << "the hook did not run";
+  // The crash left the objects in the mirror with the old refs: what recovery must undo.
+  EXPECT_TRUE(fs::exists(mirror_ / "packed-refs.lock"));
+  EXPECT_TRUE(fs::exists(StagingDirectory(mirror_) / kMigrationJournalName));
+  EXPECT_TRUE(MirrorHasObject(staged));
+
+  auto recovered = MirrorRepository::RecoverAfterCrash(mirror_);
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  EXPECT_FALSE(fs::exists(mirror_ / "packed-refs.lock"));
+  EXPECT_FALSE(fs::exists(StagingDirectory(mirror_) / kMigrationJournalName));
+  // Consistent, and the old state exactly: old refs, staged objects unservable again.
+  EXPECT_EQ(ForEachRef(mirror_), refs_before);
+  Git({"--git-dir=" + mirror_.string(), "fsck", "--no-dangling"});
+  ExpectServedOnlyPublished(published, staged);
+
+  // And the next sync works, without downloading the staged objects again.
+  FetchResult again = Fetch();
+  EXPECT_EQ(again.received_objects, 0u);
+  Publish(again);
+  EXPECT_EQ(ForEachRef(mirror_), upstream_->PublishableRefs());
+  EXPECT_TRUE(FetchBySha(staged, 2).ok());
+  Git({"--git-dir=" + mirror_.string(), "fsck", "--no-dangling"});
+}
+
+TEST_F(MirrorStagingTest, CrashAfterTheRefSwitchKeepsThePublication) {
+  upstream_->Commit("published");
+  Publish(Fetch());
+  std::string staged = upstream_->Commit("staged");
+  FetchResult fetched = Fetch();
+  Publish(fetched);
+  // As if the process died between the rename of packed-refs and the journal's removal.
+  ASSERT_TRUE(WriteFileAtomically(StagingDirectory(mirror_) / kMigrationJournalName,
+                                  "pack/pack-0000000000000000000000000000000000000000.idx\n")
+                  .ok());
+  auto recovered = MirrorRepository::RecoverAfterCrash(mirror_);
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  EXPECT_FALSE(fs::exists(StagingDirectory(mirror_) / kMigrationJournalName));
+  EXPECT_TRUE(MirrorHasObject(staged));
+  EXPECT_EQ(ForEachRef(mirror_), upstream_->PublishableRefs());
+}
+
+TEST_F(MirrorStagingTest, RecoveryRemovesAnIncompleteStagingDirectory) {
+  fs::path incomplete = mirror_ / ".mirrord-staging.incomplete-abc123";
+  fs::create_directories(incomplete / "objects");
+  auto recovered = MirrorRepository::RecoverAfterCrash(mirror_);
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  EXPECT_FALSE(fs::exists(incomplete));
+  EXPECT_THAT(*recovered, ::testing::Contains(incomplete));
+}
+
+TEST_F(MirrorStagingTest, LegacyStagingRefsInTheMirrorAreRemoved) {
+  std::string first = upstream_->Commit("first");
+  Publish(Fetch());
+  // What an older mirrord left: staging refs in the served repository.
+  Git({"--git-dir=" + mirror_.string(), "update-ref", "refs/mirrord/staging/heads/main", first});
+  upstream_->Commit("second");
+  Publish(Fetch());
+  EXPECT_EQ(Git({"--git-dir=" + mirror_.string(), "for-each-ref", "refs/mirrord"}), "");
+  EXPECT_EQ(ForEachRef(mirror_), upstream_->PublishableRefs());
+}
+
+TEST_F(MirrorStagingTest, StagingSeesPublishedHistoryThroughRelativeAlternates) {
+  upstream_->Commit("one");
+  Publish(Fetch());
+  auto alternates = ReadFileToString(StagingDirectory(mirror_) / "objects" / "info" / "alternates");
+  ASSERT_TRUE(alternates.ok());
+  EXPECT_EQ(*alternates, "../../objects\n");
+  // The whole storage root moves: the staging area still finds the mirror's objects.
+  fs::path moved = tmp_->path() / "elsewhere" / "repo.git";
+  fs::create_directories(moved.parent_path());
+  fs::rename(mirror_, moved);
+  mirror_ = moved;
+  upstream_->Commit("two");
+  FetchResult fetched = Fetch();
+  EXPECT_LT(fetched.received_objects, 5u);
+  Publish(fetched);
+  EXPECT_EQ(ForEachRef(mirror_), upstream_->PublishableRefs());
+  Git({"--git-dir=" + mirror_.string(), "fsck", "--no-dangling"});
+}
+
+}  // namespace
+}  // namespace mirrord
