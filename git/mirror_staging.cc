@@ -214,8 +214,8 @@ Result<StagedObjectMigration> StagedObjectMigration::Start(
     }
     for (auto it = fs::directory_iterator(src, ec); !ec && it != fs::end(it); it.increment(ec)) {
       std::string dir_name = it->path().filename().string();
-      if (dir_name.size() != 2 || !IsHex(dir_name) || !it->is_directory()) continue;
       std::error_code inner;
+      if (dir_name.size() != 2 || !IsHex(dir_name) || !it->is_directory(inner)) continue;
       for (auto o = fs::directory_iterator(it->path(), inner); !inner && o != fs::end(o);
            o.increment(inner)) {
         std::string name = o->path().filename().string();

@@ -196,6 +196,43 @@ TEST_F(MirrorStagingTest, CrashBetweenMigrationAndPublicationIsRolledBack) {
   Git({"--git-dir=" + mirror_.string(), "fsck", "--no-dangling"});
 }
 
+TEST_F(MirrorStagingTest, CrashHalfwayThroughTheMoveKeepsTheStagedPack) {
+  std::string published = upstream_->Commit("published");
+  Publish(Fetch());
+  std::string staged = upstream_->Commit("staged", 2);
+  FetchResult fetched = Fetch();
+  // The state of a publication killed after moving a .pack but before its .idx: the lock
+  // and the journal written, the pack in the mirror without its index (a file the mirror's
+  // own garbage rule would delete), the index still staged.
+  fs::path staged_pack_dir = StagingDirectory(mirror_) / "objects" / "pack";
+  std::vector<std::string> files = FilesIn(staged_pack_dir);
+  std::string pack, idx;
+  for (const std::string& f : files) {
+    if (f.ends_with(".pack")) pack = f;
+    if (f.ends_with(".idx")) idx = f;
+  }
+  ASSERT_FALSE(pack.empty());
+  ASSERT_FALSE(idx.empty());
+  ASSERT_TRUE(WriteFileAtomically(mirror_ / "packed-refs.lock", "partial").ok());
+  ASSERT_TRUE(WriteFileAtomically(StagingDirectory(mirror_) / kMigrationJournalName,
+                                  "pack/" + pack + "\npack/" + idx + "\n")
+                  .ok());
+  fs::rename(staged_pack_dir / pack, mirror_ / "objects" / "pack" / pack);
+
+  auto recovered = MirrorRepository::RecoverAfterCrash(mirror_);
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  EXPECT_TRUE(fs::exists(staged_pack_dir / pack));
+  EXPECT_TRUE(fs::exists(staged_pack_dir / idx));
+  EXPECT_FALSE(fs::exists(mirror_ / "objects" / "pack" / pack));
+  EXPECT_FALSE(fs::exists(mirror_ / "packed-refs.lock"));
+  ExpectServedOnlyPublished(published, staged);
+  FetchResult again = Fetch();
+  EXPECT_EQ(again.received_objects, 0u);
+  Publish(again);
+  EXPECT_EQ(ForEachRef(mirror_), upstream_->PublishableRefs());
+  Git({"--git-dir=" + mirror_.string(), "fsck", "--no-dangling"});
+}
+
 TEST_F(MirrorStagingTest, CrashAfterTheRefSwitchKeepsThePublication) {
   upstream_->Commit("published");
   Publish(Fetch());
