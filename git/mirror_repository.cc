@@ -78,43 +78,13 @@ Status OpenExisting(const fs::path& dir) {
 }
 
 Status CreateFresh(const fs::path& dir) {
-  fs::path parent = dir.parent_path();
-  if (parent.empty()) parent = ".";
-  RETURN_IF_ERROR(CreateDirectories(parent));
-  std::string pattern =
-      (parent / ("." + dir.filename().string() + std::string(kIncompleteInfix) + "XXXXXX"))
-          .string();
-  if (::mkdtemp(pattern.data()) == nullptr) return ErrnoStatus(errno, "create " + pattern);
-  fs::path tmp = pattern;
-  auto cleanup = [&](Status s) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    return s;
-  };
-
-  git_repository_init_options opts;
-  git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
-  opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
-  opts.initial_head = "main";
-  opts.description = "mirrord mirror";
-  git_repository* raw = nullptr;
-  int rc = git_repository_init_ext(&raw, tmp.c_str(), &opts);
-  RepositoryPtr repo(raw);
-  if (rc < 0) return cleanup(Libgit2Status(rc, "create repository " + tmp.string()));
-  if (Status s = ApplyMirrorConfig(repo.get(), tmp.string()); !s.ok()) return cleanup(s);
-  repo.reset();
-  if (Status s = FsyncTree(tmp); !s.ok()) return cleanup(s);
-
-  if (::rename(tmp.c_str(), dir.c_str()) != 0) {
-    int err = errno;
-    if (err == EEXIST || err == ENOTEMPTY) {
-      // Another creator won the race: use theirs.
-      (void)cleanup(Status::Ok());
-      return OpenExisting(dir);
-    }
-    return cleanup(ErrnoStatus(err, "rename " + tmp.string() + " to " + dir.string()));
-  }
-  return FsyncDirectory(parent);
+  Status s = MirrorRepository::CreateBareAtomically(
+      dir, "mirrord mirror", [](git_repository* repo, const fs::path& tmp) {
+        return ApplyMirrorConfig(repo, tmp.string());
+      });
+  // Another creator won the race: use theirs.
+  if (s.code() == StatusCode::kAlreadyExists) return OpenExisting(dir);
+  return s;
 }
 
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.starts_with(prefix); }
@@ -263,6 +233,50 @@ Status MirrorRepository::CreateOrOpen(const std::filesystem::path& dir) {
   if (fs::exists(dir, ec)) return OpenExisting(dir);
   if (ec) return ErrnoStatus(ec.value(), "stat " + dir.string());
   return CreateFresh(dir);
+}
+
+Status MirrorRepository::CreateBareAtomically(
+    const std::filesystem::path& dir, const char* description,
+    const std::function<Status(git_repository*, const std::filesystem::path&)>& prepare) {
+  RETURN_IF_ERROR(EnsureLibgit2Initialized());
+  fs::path parent = dir.parent_path();
+  if (parent.empty()) parent = ".";
+  RETURN_IF_ERROR(CreateDirectories(parent));
+  std::string pattern =
+      (parent / ("." + dir.filename().string() + std::string(kIncompleteInfix) + "XXXXXX"))
+          .string();
+  if (::mkdtemp(pattern.data()) == nullptr) return ErrnoStatus(errno, "create " + pattern);
+  fs::path tmp = pattern;
+  auto cleanup = [&](Status s) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    return s;
+  };
+
+  git_repository_init_options opts;
+  git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+  opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
+  opts.initial_head = "main";
+  opts.description = description;
+  git_repository* raw = nullptr;
+  int rc = git_repository_init_ext(&raw, tmp.c_str(), &opts);
+  RepositoryPtr repo(raw);
+  if (rc < 0) return cleanup(Libgit2Status(rc, "create repository " + tmp.string()));
+  if (prepare) {
+    if (Status s = prepare(repo.get(), tmp); !s.ok()) return cleanup(s);
+  }
+  repo.reset();
+  if (Status s = FsyncTree(tmp); !s.ok()) return cleanup(s);
+
+  if (::rename(tmp.c_str(), dir.c_str()) != 0) {
+    int err = errno;
+    if (err == EEXIST || err == ENOTEMPTY) {
+      (void)cleanup(Status::Ok());
+      return AlreadyExists(dir.string() + " was created meanwhile");
+    }
+    return cleanup(ErrnoStatus(err, "rename " + tmp.string() + " to " + dir.string()));
+  }
+  return FsyncDirectory(parent);
 }
 
 Result<std::vector<std::filesystem::path>> MirrorRepository::RecoverAfterCrash(

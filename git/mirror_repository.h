@@ -10,10 +10,13 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
+
+struct git_repository;
 
 namespace mirrord {
 
@@ -38,6 +41,15 @@ class MirrorRepository {
   // half-made. On failure nothing is left behind; FailedPrecondition when `dir` exists but
   // is not a bare repository.
   static Status CreateOrOpen(const std::filesystem::path& dir);
+
+  // Creates a bare repository at `dir` (initial branch main) crash-safely: built in the
+  // sibling ".<name>.incomplete-XXXXXX", handed to `prepare` (configuration, files; may be
+  // empty), fsynced and renamed into place. On success `dir` is the new repository.
+  // AlreadyExists when `dir` appeared meanwhile (another creator won: theirs stays). On any
+  // failure nothing of ours is left behind.
+  static Status CreateBareAtomically(
+      const std::filesystem::path& dir, const char* description,
+      const std::function<Status(git_repository*, const std::filesystem::path&)>& prepare);
 
   // Removes what an interrupted sync or maintenance run leaves behind. First an interrupted
   // publication is settled (RecoverStagingAfterCrash: staged objects moved into the mirror

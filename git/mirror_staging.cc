@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <git2.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 
 #include "common/file_util.h"
 #include "git/libgit2_status.h"
+#include "git/mirror_repository.h"
 
 namespace mirrord {
 namespace {
@@ -22,6 +22,7 @@ namespace fs = std::filesystem;
 
 // Relative to the staging repository's objects directory: <mirror>/mirrord-staging/objects.
 constexpr std::string_view kAlternates = "../../objects\n";
+// CreateBareAtomically's temporary for the staging repository.
 constexpr std::string_view kIncompletePrefix = ".mirrord-staging.incomplete-";
 
 std::function<void()>& AfterMigrationHook() {
@@ -39,16 +40,6 @@ bool IsHex(std::string_view s) {
 bool IsPackCompanion(const std::string& ext) {
   return ext == ".pack" || ext == ".rev" || ext == ".keep" || ext == ".promisor" ||
          ext == ".mtimes" || ext == ".bitmap";
-}
-
-Status FsyncTree(const fs::path& root) {
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    if (it->is_directory(ec)) RETURN_IF_ERROR(FsyncDirectory(it->path()));
-  }
-  if (ec) return ErrnoStatus(ec.value(), "walk " + root.string());
-  return FsyncDirectory(root);
 }
 
 Status FsyncFile(const fs::path& p) {
@@ -99,35 +90,14 @@ Status RemoveJournal(const fs::path& staging) {
   return FsyncDirectory(staging);
 }
 
-Status CreateStaging(const fs::path& mirror_dir, const fs::path& staging) {
-  std::string pattern = (mirror_dir / (std::string(kIncompletePrefix) + "XXXXXX")).string();
-  if (::mkdtemp(pattern.data()) == nullptr) return ErrnoStatus(errno, "create " + pattern);
-  fs::path tmp = pattern;
-  auto cleanup = [&](Status s) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    return s;
-  };
-  git_repository_init_options opts;
-  git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
-  opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
-  opts.initial_head = "main";
-  opts.description = "mirrord staging (never served)";
-  git_repository* raw = nullptr;
-  int rc = git_repository_init_ext(&raw, tmp.c_str(), &opts);
-  RepositoryPtr repo(raw);
-  if (rc < 0) return cleanup(Libgit2Status(rc, "create staging repository " + tmp.string()));
-  repo.reset();
-  if (Status s = CreateDirectories(tmp / "objects" / "info"); !s.ok()) return cleanup(s);
-  if (Status s = WriteFileAtomically(tmp / "objects" / "info" / "alternates", kAlternates);
-      !s.ok()) {
-    return cleanup(s);
-  }
-  if (Status s = FsyncTree(tmp); !s.ok()) return cleanup(s);
-  if (::rename(tmp.c_str(), staging.c_str()) != 0) {
-    return cleanup(ErrnoStatus(errno, "rename " + tmp.string() + " to " + staging.string()));
-  }
-  return FsyncDirectory(mirror_dir);
+Status CreateStaging(const fs::path& staging) {
+  Status s = MirrorRepository::CreateBareAtomically(
+      staging, "mirrord staging (never served)", [](git_repository*, const fs::path& tmp) {
+        RETURN_IF_ERROR(CreateDirectories(tmp / "objects" / "info"));
+        return WriteFileAtomically(tmp / "objects" / "info" / "alternates", kAlternates);
+      });
+  if (s.code() == StatusCode::kAlreadyExists) return Status::Ok();
+  return s;
 }
 
 // Staging refs kept in the mirror itself by older versions: they would make maintenance keep
@@ -152,7 +122,7 @@ Result<std::filesystem::path> EnsureStagingRepository(const std::filesystem::pat
   RETURN_IF_ERROR(RemoveLegacyStagingRefs(mirror_dir));
   fs::path staging = StagingDirectory(mirror_dir);
   if (!Exists(staging)) {
-    RETURN_IF_ERROR(CreateStaging(mirror_dir, staging));
+    RETURN_IF_ERROR(CreateStaging(staging));
     return staging;
   }
   fs::path alternates = staging / "objects" / "info" / "alternates";

@@ -22,24 +22,8 @@ using gittest::Upstream;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-class MirrorFetchTest : public ::testing::Test {
+class MirrorFetchTest : public gittest::MirrorFixture {
  protected:
-  void SetUp() override {
-    auto tmp = test::TempDir::Create("mirrord-fetch-test-");
-    ASSERT_TRUE(tmp.ok()) << tmp.status().ToString();
-    tmp_ = std::make_unique<test::TempDir>(std::move(*tmp));
-    upstream_ = std::make_unique<Upstream>(tmp_->path() / "upstream");
-    mirror_ = tmp_->path() / "mirrors" / "org" / "repo.git";
-    ASSERT_TRUE(MirrorRepository::CreateOrOpen(mirror_).ok());
-  }
-
-  FetchOptions Options() const {
-    FetchOptions o;
-    o.url = upstream_->file_url();
-    o.refspecs = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
-    return o;
-  }
-
   // One sync: fetch then publish. Returns the fetch result.
   FetchResult Sync(const FetchOptions& options, RefUpdateSummary* summary = nullptr) {
     auto fetched = FetchMirror(mirror_, options);
@@ -60,9 +44,6 @@ class MirrorFetchTest : public ::testing::Test {
     EXPECT_EQ(advertised, upstream_advertised);
   }
 
-  std::unique_ptr<test::TempDir> tmp_;
-  std::unique_ptr<Upstream> upstream_;
-  std::filesystem::path mirror_;
 };
 
 TEST_F(MirrorFetchTest, InitialFetchAndPublishEqualsUpstream) {

@@ -34,24 +34,8 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-class MirrorStagingTest : public ::testing::Test {
+class MirrorStagingTest : public gittest::MirrorFixture {
  protected:
-  void SetUp() override {
-    auto tmp = test::TempDir::Create("mirrord-staging-test-");
-    ASSERT_TRUE(tmp.ok()) << tmp.status().ToString();
-    tmp_ = std::make_unique<test::TempDir>(std::move(*tmp));
-    upstream_ = std::make_unique<Upstream>(tmp_->path() / "upstream");
-    mirror_ = tmp_->path() / "mirrors" / "org" / "repo.git";
-    ASSERT_TRUE(MirrorRepository::CreateOrOpen(mirror_).ok());
-  }
-
-  FetchOptions Options() const {
-    FetchOptions o;
-    o.url = upstream_->file_url();
-    o.refspecs = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
-    return o;
-  }
-
   FetchResult Fetch() {
     auto fetched = FetchMirror(mirror_, Options());
     EXPECT_TRUE(fetched.ok()) << fetched.status().ToString();
@@ -101,9 +85,6 @@ class MirrorStagingTest : public ::testing::Test {
     EXPECT_FALSE(MirrorHasObject(staged));
   }
 
-  std::unique_ptr<test::TempDir> tmp_;
-  std::unique_ptr<Upstream> upstream_;
-  fs::path mirror_;
   int clients_ = 0;
 };
 
