@@ -286,6 +286,8 @@ Result<FetchResult> FetchMirror(const std::filesystem::path& dir, const FetchOpt
   OdbPtr odb(raw_odb);
   if (rc < 0) return Libgit2Status(rc, "open the object database of " + staging_dir.string());
   RETURN_IF_ERROR(PruneDanglingStaging(repo.get(), odb.get()));
+  // Objects an earlier, unpublished fetch staged: compacted below to what is still wanted.
+  ASSIGN_OR_RETURN(std::vector<std::string> staged_before, StagedPacks(dir));
 
   HttpTransportOptions http;
   http.token = options.token;
@@ -374,6 +376,14 @@ Result<FetchResult> FetchMirror(const std::filesystem::path& dir, const FetchOpt
   }
   std::sort(result.refs.begin(), result.refs.end(),
             [](const PublishedRef& a, const PublishedRef& b) { return a.name < b.name; });
+
+  if (!staged_before.empty()) {
+    std::vector<std::string> wanted, published;
+    for (const PublishedRef& r : result.refs) wanted.push_back(r.oid);
+    ASSIGN_OR_RETURN(std::vector<PublishedRef> current, ReadPublishedRefs(dir));
+    for (const PublishedRef& r : current) published.push_back(r.oid);
+    RETURN_IF_ERROR(CompactStagedObjects(dir, wanted, published));
+  }
 
   if (!upstream_head.empty()) {
     for (const RefspecPtr& spec : specs.specs) {

@@ -5,7 +5,9 @@
 // by SHA over protocol v2) until PublishRefs (ref_publisher.h) moves it in with the refs.
 // A configured refspec "+refs/heads/*:refs/heads/*" (or just "refs/heads/*") is fetched as
 // "+refs/heads/*:refs/mirrord/staging/heads/*" there. Negotiation offers the published tips
-// and what earlier unpublished fetches staged as haves, so only what is new is downloaded. Staging refs always follow the upstream, force pushes included, and staging
+// and what earlier unpublished fetches staged as haves, so only what is new is downloaded;
+// after such a fetch the staging area is compacted to what the new refs need
+// (CompactStagedObjects), so objects the upstream rewrote away are never published. Staging refs always follow the upstream, force pushes included, and staging
 // refs the upstream no longer has are pruned. http(s) upstreams go through the libcurl
 // transport (curl_transport.h); file:// URLs and local paths through libgit2's own.
 #pragma once

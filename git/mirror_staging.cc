@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "common/file_util.h"
+#include "git/git_command.h"
 #include "git/libgit2_status.h"
 #include "git/mirror_repository.h"
 
@@ -141,6 +142,69 @@ Status AddStagedObjects(git_odb* odb, const std::filesystem::path& mirror_dir) {
   int rc = git_odb_add_disk_alternate(odb, objects.c_str());
   if (rc < 0) return Libgit2Status(rc, "read staged objects in " + objects.string());
   return Status::Ok();
+}
+
+Result<std::vector<std::string>> StagedPacks(const std::filesystem::path& mirror_dir) {
+  const fs::path pack_dir = StagingDirectory(mirror_dir) / "objects" / "pack";
+  std::set<std::string> packs, idxs;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(pack_dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (!name.starts_with("pack-")) continue;
+    std::string ext = it->path().extension().string();
+    if (ext == ".pack") packs.insert(it->path().stem().string());
+    if (ext == ".idx") idxs.insert(it->path().stem().string());
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return ErrnoStatus(ec.value(), "list " + pack_dir.string());
+  }
+  std::vector<std::string> out;
+  for (const std::string& p : packs) {
+    if (idxs.contains(p)) out.push_back(p);
+  }
+  return out;
+}
+
+Status CompactStagedObjects(const std::filesystem::path& mirror_dir,
+                            const std::vector<std::string>& wanted_tips,
+                            const std::vector<std::string>& published_tips) {
+  const fs::path staging = StagingDirectory(mirror_dir);
+  const fs::path pack_dir = staging / "objects" / "pack";
+  ASSIGN_OR_RETURN(std::vector<std::string> before, StagedPacks(mirror_dir));
+  std::set<std::string> published(published_tips.begin(), published_tips.end());
+  std::string input;
+  for (const std::string& tip : wanted_tips) {
+    if (!published.contains(tip)) input += tip + "\n";
+  }
+  std::string keep;  // the new pack, when one was written
+  if (!input.empty()) {
+    for (const std::string& tip : published) input += "^" + tip + "\n";
+    RETURN_IF_ERROR(RunGitCommand({"git", "--git-dir=" + staging.string(), "pack-objects",
+                                   "--revs", "--local", "-q", (pack_dir / "pack").string()},
+                                  input));
+    ASSIGN_OR_RETURN(std::vector<std::string> after, StagedPacks(mirror_dir));
+    std::set<std::string> old(before.begin(), before.end());
+    std::vector<std::string> added;
+    for (const std::string& p : after) {
+      if (!old.contains(p)) added.push_back(p);
+    }
+    // The new pack has the name of an old one (same content) or nothing was written: which
+    // old packs are superseded is unknown, so all stay.
+    if (added.size() != 1) return Status::Ok();
+    keep = added.front();
+  }
+  for (const std::string& p : before) {
+    if (p == keep) continue;
+    // The index first: without it no reader uses the pack.
+    for (const char* ext : {".idx", ".pack", ".rev", ".bitmap", ".keep", ".promisor", ".mtimes"}) {
+      fs::path f = pack_dir / (p + ext);
+      if (::unlink(f.c_str()) != 0 && errno != ENOENT) {
+        return ErrnoStatus(errno, "remove " + f.string());
+      }
+    }
+  }
+  return FsyncDirectory(pack_dir);
 }
 
 Result<StagedObjectMigration> StagedObjectMigration::Start(

@@ -63,6 +63,22 @@ Result<std::filesystem::path> EnsureStagingRepository(const std::filesystem::pat
 // handle to serve clients.
 Status AddStagedObjects(git_odb* odb, const std::filesystem::path& mirror_dir);
 
+// Names ("pack-<hash>") of the complete packs (.pack and .idx) in the staging area of
+// `mirror_dir`; empty when it has none or no staging repository.
+Result<std::vector<std::string>> StagedPacks(const std::filesystem::path& mirror_dir);
+
+// Rewrites the staging area of `mirror_dir` to hold only what `wanted_tips` (40-hex oids,
+// the ref set about to be published) reach beyond `published_tips` (the mirror's refs):
+// one `git pack-objects --revs --local` pack, the older staged packs removed. For a fetch
+// that follows an unpublished one: objects staged then but no longer wanted (the upstream
+// rewrote them away) would otherwise move into the mirror with the next publication and be
+// fetchable by SHA there. On failure the staging area still holds at least what it held
+// (old packs are removed only after the new one is complete). Cost: proportional to what
+// is staged, not to the published history.
+Status CompactStagedObjects(const std::filesystem::path& mirror_dir,
+                            const std::vector<std::string>& wanted_tips,
+                            const std::vector<std::string>& published_tips);
+
 // One publication's move of the staged objects into the mirror (steps 2, 3 and 5 of the file
 // comment; the caller owns steps 1 and 4).
 class StagedObjectMigration {

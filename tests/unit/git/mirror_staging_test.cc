@@ -134,6 +134,30 @@ TEST_F(MirrorStagingTest, FetchAfterAnUnpublishedOneDownloadsNothingTwice) {
   EXPECT_EQ(ForEachRef(mirror_), upstream_->PublishableRefs());
 }
 
+TEST_F(MirrorStagingTest, ObjectsTheUpstreamRewroteAwayAreNeverPublished) {
+  std::string published = upstream_->Commit("published");
+  Publish(Fetch());
+  // Staged by a sync that failed (say in its LFS phase)...
+  std::string abandoned = upstream_->Commit("abandoned", 2);
+  Fetch();
+  // ...then the upstream force-pushes it away and moves on, with an annotated tag.
+  upstream_->G({"reset", "-q", "--hard", "HEAD~1"});
+  std::string kept = upstream_->Commit("kept", 2);
+  upstream_->G({"tag", "-a", "v1", "-m", "one"});
+  FetchResult fetched = Fetch();
+  EXPECT_THAT(FilesIn(StagingDirectory(mirror_) / "objects" / "pack"), ::testing::SizeIs(2));
+  Publish(fetched);
+  EXPECT_EQ(ForEachRef(mirror_), upstream_->PublishableRefs());
+  EXPECT_TRUE(MirrorHasObject(kept));
+  // The abandoned commit never reaches the served repository.
+  EXPECT_FALSE(MirrorHasObject(abandoned));
+  for (int version : {0, 2}) {
+    EXPECT_FALSE(FetchBySha(abandoned, version).ok()) << "v" << version;
+    EXPECT_TRUE(FetchBySha(kept, version).ok()) << "v" << version;
+  }
+  Git({"--git-dir=" + mirror_.string(), "fsck", "--no-dangling"});
+}
+
 TEST_F(MirrorStagingTest, CrashBetweenMigrationAndPublicationIsRolledBack) {
   std::string published = upstream_->Commit("published");
   Publish(Fetch());
