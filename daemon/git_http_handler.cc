@@ -22,6 +22,7 @@
 
 #include "common/log.h"
 #include "git/upload_pack_process.h"
+#include "git/upload_pack_request.h"
 
 namespace mirrord {
 
@@ -34,6 +35,9 @@ constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
 constexpr std::string_view kAdvertisementType = "application/x-git-upload-pack-advertisement";
 constexpr std::string_view kResultType = "application/x-git-upload-pack-result";
 constexpr std::string_view kRequestType = "application/x-git-upload-pack-request";
+constexpr std::string_view kMalformedRequest =
+    "malformed upload-pack request: expected pkt-lines starting with \"want \" or "
+    "\"command=\"";
 constexpr std::string_view kServiceAdvertisementPrefix = "001e# service=git-upload-pack\n0000";
 constexpr size_t kInflateChunk = 64 * 1024;
 
@@ -209,6 +213,19 @@ net::awaitable<void> GitHttpHandler::ServeUploadPack(HttpExchange& ex, const Rep
                          "unsupported Content-Encoding (gzip or none)\n");
     co_return;
   }
+  if (!gzip) {
+    // Garbage is the client's error: answer it here rather than let git fail on it, which
+    // would look like (and be counted as) a server error. gzip bodies are checked as they
+    // are inflated.
+    UploadPackRequestShape shape;
+    shape.Feed(req.body());
+    if (!shape.CompleteAndValid()) {
+      MLOG(Info) << "git-http " << repo.name << ": malformed upload-pack request from "
+                 << ex.peer();
+      co_await RespondText(ex, http::status::bad_request, std::string(kMalformedRequest) + "\n");
+      co_return;
+    }
+  }
   co_await RunUploadPack(ex, repo, dir, /*advertise=*/false, kResultType, std::string(), gzip);
 }
 
@@ -266,6 +283,7 @@ net::awaitable<void> GitHttpHandler::RunUploadPack(HttpExchange& ex, const RepoP
       }
     } else {
       Inflater inflater(body);
+      UploadPackRequestShape shape;
       std::string piece;
       uint64_t total = 0;
       for (;;) {
@@ -274,7 +292,14 @@ net::awaitable<void> GitHttpHandler::RunUploadPack(HttpExchange& ex, const RepoP
           input_status = more.error();
           break;
         }
-        if (!*more) break;
+        if (!*more) {
+          if (!shape.CompleteAndValid()) input_status = InvalidArgument(std::string(kMalformedRequest));
+          break;
+        }
+        if (!shape.Feed(piece)) {
+          input_status = InvalidArgument(std::string(kMalformedRequest));
+          break;
+        }
         total += piece.size();
         if (total > options_.max_inflated_request_bytes) {
           input_status =

@@ -2,8 +2,10 @@
 
 #include <set>
 #include <string>
+#include <system_error>
 
 #include "git/git_command.h"
+#include "git/mirror_staging.h"
 
 namespace mirrord {
 
@@ -27,8 +29,13 @@ Status CheckConnectivity(const std::filesystem::path& dir,
     input += oid;
     input += '\n';
   }
+  // The staging repository sees the staged objects and, through its alternates, the mirror's.
+  std::filesystem::path git_dir = StagingDirectory(dir);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(git_dir, ec)) git_dir = dir;
   Status s = RunGitCommand(
-      {"git", "--git-dir=" + dir.string(), "rev-list", "--objects", "--quiet", "--stdin"}, input);
+      {"git", "--git-dir=" + git_dir.string(), "rev-list", "--objects", "--quiet", "--stdin"},
+      input);
   if (s.ok() || s.code() != StatusCode::kInternal) return s;
   return DataLoss("the fetched history is incomplete, refusing to publish it: " + s.message());
 }

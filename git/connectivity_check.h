@@ -1,5 +1,6 @@
 // CheckConnectivity: proves that everything reachable from the refs about to be published
-// is in the mirror's object database, before any client can be offered them.
+// is in the mirror's object database or its staging area (mirror_staging.h), before any
+// client can be offered them.
 #pragma once
 
 #include <filesystem>

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "git/libgit2_status.h"
+#include "git/mirror_staging.h"
 
 namespace mirrord {
 
@@ -504,6 +505,8 @@ Result<LfsScanResult> ScanLfsPointers(const std::filesystem::path& bare_repo_dir
   if (rc < 0) {
     return Libgit2Status(rc, "LFS scan: open object database of " + bare_repo_dir.string());
   }
+  // The refs about to be published name staged objects: read those too.
+  RETURN_IF_ERROR(AddStagedObjects(odb.get(), bare_repo_dir));
 
   CacheData scratch;  // without a caller's cache, memoize within this scan only
   CacheData* data = cache != nullptr ? LfsPointerScanner::DataOf(*cache) : &scratch;

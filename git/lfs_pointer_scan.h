@@ -150,7 +150,8 @@ class LfsScanCache {
 };
 
 // Scans the refs `tips` (full ref name -> 40-hex oid of what the ref names: commit, tag,
-// tree or blob) of the bare repository at `bare_repo_dir` for LFS pointers, per the file
+// tree or blob) of the bare repository at `bare_repo_dir`, including its staged objects when
+// it is a mirror with a staging area (mirror_staging.h), for LFS pointers, per the file
 // comment. `cache` may be null (nothing is remembered beyond this call). On success every
 // pointer in every scanned tree is reported in `by_ref`, and `cache` holds what the next
 // scan needs. On failure nothing is reported: InvalidArgument for a malformed oid or

@@ -11,6 +11,7 @@
 #include "git/curl_transport.h"
 #include "git/libgit2_status.h"
 #include "git/mirror_repository.h"
+#include "git/mirror_staging.h"
 #include "git/upload_pack_request.h"
 
 namespace mirrord {
@@ -174,33 +175,72 @@ Status PruneStaging(git_repository* repo,
   return Status::Ok();
 }
 
-// The distinct targets of the mirror's direct refs, branch tips first (they reach the most),
-// at most kMaxExtraHaves: the extra haves of the final negotiation request.
-Result<std::vector<std::string>> CollectLocalTips(git_repository* repo) {
+// The distinct targets of the direct refs of `repo` (branch tips first: they reach the most)
+// that `odb` has, appended to `out` unless already in `seen`.
+Status AppendTips(git_repository* repo, git_odb* odb, std::vector<std::string>& heads,
+                  std::vector<std::string>& others, std::set<std::string>& seen) {
   git_reference_iterator* raw = nullptr;
   int rc = git_reference_iterator_new(&raw, repo);
   ReferenceIteratorPtr iter(raw);
   if (rc < 0) return Libgit2Status(rc, "list local refs");
-  std::vector<std::string> heads;
-  std::vector<std::string> others;
-  std::set<std::string> seen;
   git_reference* ref_raw = nullptr;
   while ((rc = git_reference_next(&ref_raw, iter.get())) == 0) {
     ReferencePtr ref(ref_raw);
     const git_oid* target = git_reference_target(ref.get());
     if (target == nullptr) continue;  // symbolic
     std::string hex = OidHex(*target);
-    if (!seen.insert(hex).second) continue;
+    if (seen.contains(hex) || !git_odb_exists(odb, target)) continue;
+    seen.insert(hex);
     std::string_view name = git_reference_name(ref.get());
     bool is_head = name.starts_with("refs/heads/") ||
                    name.starts_with(std::string(kStagingRefPrefix) + "heads/");
     (is_head ? heads : others).push_back(std::move(hex));
   }
   if (rc != GIT_ITEROVER) return Libgit2Status(rc, "list local refs");
+  return Status::Ok();
+}
+
+// The extra haves of the final negotiation request: the published tips (the mirror's refs),
+// then what earlier fetches staged and did not publish, heads first, at most kMaxExtraHaves.
+Result<std::vector<std::string>> CollectLocalTips(git_repository* mirror, git_repository* staging,
+                                                  git_odb* staging_odb) {
+  git_odb* raw_odb = nullptr;
+  int rc = git_repository_odb(&raw_odb, mirror);
+  OdbPtr mirror_odb(raw_odb);
+  if (rc < 0) return Libgit2Status(rc, "open the mirror's object database");
+  std::vector<std::string> heads, others;
+  std::set<std::string> seen;
+  RETURN_IF_ERROR(AppendTips(mirror, mirror_odb.get(), heads, others, seen));
+  RETURN_IF_ERROR(AppendTips(staging, staging_odb, heads, others, seen));
   heads.insert(heads.end(), std::make_move_iterator(others.begin()),
                std::make_move_iterator(others.end()));
   if (heads.size() > kMaxExtraHaves) heads.resize(kMaxExtraHaves);
   return heads;
+}
+
+// Deletes staging refs whose target is gone: staged objects that were published and then
+// dropped by a full repack after the upstream rewrote them away. libgit2's negotiation walks
+// every local ref and would fail on them.
+Status PruneDanglingStaging(git_repository* repo, git_odb* odb) {
+  git_reference_iterator* raw = nullptr;
+  int rc = git_reference_iterator_new(&raw, repo);
+  ReferenceIteratorPtr iter(raw);
+  if (rc < 0) return Libgit2Status(rc, "list staging refs");
+  std::vector<std::string> dangling;
+  git_reference* ref_raw = nullptr;
+  while ((rc = git_reference_next(&ref_raw, iter.get())) == 0) {
+    ReferencePtr ref(ref_raw);
+    const git_oid* target = git_reference_target(ref.get());
+    if (target != nullptr && !git_odb_exists(odb, target)) {
+      dangling.emplace_back(git_reference_name(ref.get()));
+    }
+  }
+  if (rc != GIT_ITEROVER) return Libgit2Status(rc, "list staging refs");
+  for (const std::string& name : dangling) {
+    rc = git_reference_remove(repo, name.c_str());
+    if (rc < 0 && rc != GIT_ENOTFOUND) return Libgit2Status(rc, "prune " + name);
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -236,14 +276,26 @@ Result<FetchResult> FetchMirror(const std::filesystem::path& dir, const FetchOpt
   std::string url_for_messages = RedactUrlCredentials(options.url);
 
   if (options.cancel != nullptr && options.cancel->load()) return Cancelled("fetch cancelled");
-  ASSIGN_OR_RETURN(RepositoryPtr repo, OpenBareRepository(dir.string()));
+  // Fetched objects go to the staging repository, never into the object database that
+  // upload-pack serves (mirror_staging.h); its alternates make the published history visible.
+  ASSIGN_OR_RETURN(RepositoryPtr mirror, OpenBareRepository(dir.string()));
+  ASSIGN_OR_RETURN(std::filesystem::path staging_dir, EnsureStagingRepository(dir));
+  ASSIGN_OR_RETURN(RepositoryPtr repo, OpenBareRepository(staging_dir.string()));
+  git_odb* raw_odb = nullptr;
+  int rc = git_repository_odb(&raw_odb, repo.get());
+  OdbPtr odb(raw_odb);
+  if (rc < 0) return Libgit2Status(rc, "open the object database of " + staging_dir.string());
+  RETURN_IF_ERROR(PruneDanglingStaging(repo.get(), odb.get()));
+  // Objects an earlier, unpublished fetch staged: compacted below to what is still wanted.
+  ASSIGN_OR_RETURN(std::vector<std::string> staged_before, StagedPacks(dir));
 
   HttpTransportOptions http;
   http.token = options.token;
   http.stall_timeout = options.stall_timeout;
   http.connect_timeout = options.connect_timeout;
   http.cancel = options.cancel;
-  ASSIGN_OR_RETURN(http.extra_haves, CollectLocalTips(repo.get()));
+  ASSIGN_OR_RETURN(http.extra_haves, CollectLocalTips(mirror.get(), repo.get(), odb.get()));
+  mirror.reset();
   // Declared before the remote: the remote's transport uses it until the remote is freed.
   FetchContext ctx(options, std::move(http));
   git_remote* raw_remote = nullptr;
@@ -255,7 +307,7 @@ Result<FetchResult> FetchMirror(const std::filesystem::path& dir, const FetchOpt
   create_opts.repository = repo.get();
   create_opts.name = nullptr;
   create_opts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
-  int rc = git_remote_create_with_opts(&raw_remote, options.url.c_str(), &create_opts);
+  rc = git_remote_create_with_opts(&raw_remote, options.url.c_str(), &create_opts);
   RemotePtr remote(raw_remote);
   if (rc < 0) return Libgit2Status(rc, "upstream " + url_for_messages);
 
@@ -324,6 +376,14 @@ Result<FetchResult> FetchMirror(const std::filesystem::path& dir, const FetchOpt
   }
   std::sort(result.refs.begin(), result.refs.end(),
             [](const PublishedRef& a, const PublishedRef& b) { return a.name < b.name; });
+
+  if (!staged_before.empty()) {
+    std::vector<std::string> wanted, published;
+    for (const PublishedRef& r : result.refs) wanted.push_back(r.oid);
+    ASSIGN_OR_RETURN(std::vector<PublishedRef> current, ReadPublishedRefs(dir));
+    for (const PublishedRef& r : current) published.push_back(r.oid);
+    RETURN_IF_ERROR(CompactStagedObjects(dir, wanted, published));
+  }
 
   if (!upstream_head.empty()) {
     for (const RefspecPtr& spec : specs.specs) {

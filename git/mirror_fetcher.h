@@ -1,9 +1,13 @@
-// Fetching an upstream into a mirror's hidden staging namespace.
+// Fetching an upstream into a mirror's staging area.
 //
+// The fetch runs in the mirror's staging repository (mirror_staging.h): the objects land
+// outside the object database upload-pack serves, so nothing fetched can be served (not even
+// by SHA over protocol v2) until PublishRefs (ref_publisher.h) moves it in with the refs.
 // A configured refspec "+refs/heads/*:refs/heads/*" (or just "refs/heads/*") is fetched as
-// "+refs/heads/*:refs/mirrord/staging/heads/*": the upstream's refs land where clients never
-// see them, and keep the fetched objects reachable until PublishRefs (ref_publisher.h) makes
-// them visible. Staging refs always follow the upstream, force pushes included, and staging
+// "+refs/heads/*:refs/mirrord/staging/heads/*" there. Negotiation offers the published tips
+// and what earlier unpublished fetches staged as haves, so only what is new is downloaded;
+// after such a fetch the staging area is compacted to what the new refs need
+// (CompactStagedObjects), so objects the upstream rewrote away are never published. Staging refs always follow the upstream, force pushes included, and staging
 // refs the upstream no longer has are pruned. http(s) upstreams go through the libcurl
 // transport (curl_transport.h); file:// URLs and local paths through libgit2's own.
 #pragma once
@@ -58,11 +62,12 @@ struct FetchResult {
 // destinations under refs/mirrord/, mismatched '*' and anything libgit2 cannot parse.
 Result<std::string> StagingRefspec(std::string_view refspec);
 
-// Fetches `options.url` into the staging namespace of the bare mirror at `dir` (which must
-// exist: MirrorRepository::CreateOrOpen). On success every staging ref equals the upstream's
-// advertised ref it maps to, stale staging refs are gone, and the result lists the refs to
-// publish; the published refs are untouched. On failure staging refs may be partly updated
-// (harmless: nothing is published) and the Status says why: NotFound (no repository at the
+// Fetches `options.url` into the staging repository of the bare mirror at `dir` (which must
+// exist: MirrorRepository::CreateOrOpen; the staging repository is created when missing).
+// On success every staging ref equals the upstream's advertised ref it maps to, stale
+// staging refs are gone, and the result lists the refs to publish; the mirror itself (its
+// refs and objects) is untouched. On failure staging refs and objects may be partly updated
+// (harmless: nothing is published or servable) and the Status says why: NotFound (no repository at the
 // URL), PermissionDenied (401/403), DeadlineExceeded (stall or connect timeout), Cancelled,
 // Unavailable (network, HTTP 5xx), DataLoss (a corrupt pack), InvalidArgument (refspecs).
 // Error messages never contain the token or URL credentials.

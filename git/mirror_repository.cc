@@ -12,6 +12,7 @@
 
 #include "common/file_util.h"
 #include "git/libgit2_status.h"
+#include "git/mirror_staging.h"
 
 namespace mirrord {
 namespace {
@@ -77,43 +78,13 @@ Status OpenExisting(const fs::path& dir) {
 }
 
 Status CreateFresh(const fs::path& dir) {
-  fs::path parent = dir.parent_path();
-  if (parent.empty()) parent = ".";
-  RETURN_IF_ERROR(CreateDirectories(parent));
-  std::string pattern =
-      (parent / ("." + dir.filename().string() + std::string(kIncompleteInfix) + "XXXXXX"))
-          .string();
-  if (::mkdtemp(pattern.data()) == nullptr) return ErrnoStatus(errno, "create " + pattern);
-  fs::path tmp = pattern;
-  auto cleanup = [&](Status s) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    return s;
-  };
-
-  git_repository_init_options opts;
-  git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
-  opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
-  opts.initial_head = "main";
-  opts.description = "mirrord mirror";
-  git_repository* raw = nullptr;
-  int rc = git_repository_init_ext(&raw, tmp.c_str(), &opts);
-  RepositoryPtr repo(raw);
-  if (rc < 0) return cleanup(Libgit2Status(rc, "create repository " + tmp.string()));
-  if (Status s = ApplyMirrorConfig(repo.get(), tmp.string()); !s.ok()) return cleanup(s);
-  repo.reset();
-  if (Status s = FsyncTree(tmp); !s.ok()) return cleanup(s);
-
-  if (::rename(tmp.c_str(), dir.c_str()) != 0) {
-    int err = errno;
-    if (err == EEXIST || err == ENOTEMPTY) {
-      // Another creator won the race: use theirs.
-      (void)cleanup(Status::Ok());
-      return OpenExisting(dir);
-    }
-    return cleanup(ErrnoStatus(err, "rename " + tmp.string() + " to " + dir.string()));
-  }
-  return FsyncDirectory(parent);
+  Status s = MirrorRepository::CreateBareAtomically(
+      dir, "mirrord mirror", [](git_repository* repo, const fs::path& tmp) {
+        return ApplyMirrorConfig(repo, tmp.string());
+      });
+  // Another creator won the race: use theirs.
+  if (s.code() == StatusCode::kAlreadyExists) return OpenExisting(dir);
+  return s;
 }
 
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.starts_with(prefix); }
@@ -149,6 +120,10 @@ class Remover {
     }
     for (const fs::path& p : victims) RETURN_IF_ERROR(Remove(p));
     return Status::Ok();
+  }
+  void Note(std::vector<fs::path> touched) {
+    removed_.insert(removed_.end(), std::make_move_iterator(touched.begin()),
+                    std::make_move_iterator(touched.end()));
   }
   std::vector<fs::path> Take() { return std::move(removed_); }
 
@@ -204,10 +179,9 @@ Status RemovePackGarbage(const fs::path& pack_dir, Remover& remover) {
   });
 }
 
-// Everything RecoverAfterCrash removes inside `dir` (its siblings are the caller's).
-Result<std::vector<fs::path>> RecoverInside(const fs::path& dir, Remover& remover) {
+// Stale locks and temporaries of one repository directory (the mirror or its staging).
+Status RemoveRepositoryGarbage(const fs::path& dir, Remover& remover) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return remover.Take();
 
   RETURN_IF_ERROR(remover.RemoveMatching(dir, [](const std::string& name) {
     return name == "packed-refs.lock" || name == "HEAD.lock" || name == "config.lock" ||
@@ -233,6 +207,21 @@ Result<std::vector<fs::path>> RecoverInside(const fs::path& dir, Remover& remove
   };
   RETURN_IF_ERROR(remover.RemoveMatching(objects / "info", graph_garbage));
   RETURN_IF_ERROR(remover.RemoveMatching(objects / "info" / "commit-graphs", graph_garbage));
+  return Status::Ok();
+}
+
+// Everything RecoverAfterCrash removes inside `dir` (its siblings are the caller's).
+Result<std::vector<fs::path>> RecoverInside(const fs::path& dir, Remover& remover) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return remover.Take();
+  // First: an interrupted publication is settled by whether packed-refs.lock is still there.
+  std::vector<fs::path> touched;
+  Status staging = RecoverStagingAfterCrash(dir, touched);
+  remover.Note(std::move(touched));
+  RETURN_IF_ERROR(staging);
+  RETURN_IF_ERROR(RemoveRepositoryGarbage(dir, remover));
+  fs::path staging_dir = StagingDirectory(dir);
+  if (fs::is_directory(staging_dir, ec)) RETURN_IF_ERROR(RemoveRepositoryGarbage(staging_dir, remover));
   return remover.Take();
 }
 
@@ -244,6 +233,50 @@ Status MirrorRepository::CreateOrOpen(const std::filesystem::path& dir) {
   if (fs::exists(dir, ec)) return OpenExisting(dir);
   if (ec) return ErrnoStatus(ec.value(), "stat " + dir.string());
   return CreateFresh(dir);
+}
+
+Status MirrorRepository::CreateBareAtomically(
+    const std::filesystem::path& dir, const char* description,
+    const std::function<Status(git_repository*, const std::filesystem::path&)>& prepare) {
+  RETURN_IF_ERROR(EnsureLibgit2Initialized());
+  fs::path parent = dir.parent_path();
+  if (parent.empty()) parent = ".";
+  RETURN_IF_ERROR(CreateDirectories(parent));
+  std::string pattern =
+      (parent / ("." + dir.filename().string() + std::string(kIncompleteInfix) + "XXXXXX"))
+          .string();
+  if (::mkdtemp(pattern.data()) == nullptr) return ErrnoStatus(errno, "create " + pattern);
+  fs::path tmp = pattern;
+  auto cleanup = [&](Status s) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    return s;
+  };
+
+  git_repository_init_options opts;
+  git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+  opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
+  opts.initial_head = "main";
+  opts.description = description;
+  git_repository* raw = nullptr;
+  int rc = git_repository_init_ext(&raw, tmp.c_str(), &opts);
+  RepositoryPtr repo(raw);
+  if (rc < 0) return cleanup(Libgit2Status(rc, "create repository " + tmp.string()));
+  if (prepare) {
+    if (Status s = prepare(repo.get(), tmp); !s.ok()) return cleanup(s);
+  }
+  repo.reset();
+  if (Status s = FsyncTree(tmp); !s.ok()) return cleanup(s);
+
+  if (::rename(tmp.c_str(), dir.c_str()) != 0) {
+    int err = errno;
+    if (err == EEXIST || err == ENOTEMPTY) {
+      (void)cleanup(Status::Ok());
+      return AlreadyExists(dir.string() + " was created meanwhile");
+    }
+    return cleanup(ErrnoStatus(err, "rename " + tmp.string() + " to " + dir.string()));
+  }
+  return FsyncDirectory(parent);
 }
 
 Result<std::vector<std::filesystem::path>> MirrorRepository::RecoverAfterCrash(

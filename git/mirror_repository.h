@@ -2,23 +2,28 @@
 //
 // Layout: <dir> is a bare repository created by mirrord. Published refs (everything outside
 // refs/mirrord/) live only in packed-refs, so one rename switches the whole served set
-// (see ref_publisher.h). Fetches land in the hidden staging namespace refs/mirrord/staging/,
-// which upload-pack never advertises (uploadpack.hideRefs) and clients cannot ask for
-// (uploadpack.allowAnySHA1InWant=false). gc.auto=0: mirrord runs maintenance itself
-// (repo_maintenance.h).
+// (see ref_publisher.h). Fetches land in a separate staging repository inside the mirror
+// (mirror_staging.h), whose objects upload-pack cannot see until publication moves them in;
+// its refs are the staging namespace refs/mirrord/staging/. Protocol v0 clients are also
+// held to advertised refs (uploadpack.allowAnySHA1InWant=false and friends). gc.auto=0:
+// mirrord runs maintenance itself (repo_maintenance.h).
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
 
+struct git_repository;
+
 namespace mirrord {
 
 // Everything under this prefix is mirrord's own bookkeeping, never served.
 inline constexpr std::string_view kMirrordRefPrefix = "refs/mirrord/";
-// Where fetches put the upstream's refs before they are published.
+// Where fetches put the upstream's refs (in the staging repository) before they are
+// published.
 inline constexpr std::string_view kStagingRefPrefix = "refs/mirrord/staging/";
 
 // Operations on a mirror directory as a whole. Static only; holds no state.
@@ -37,7 +42,19 @@ class MirrorRepository {
   // is not a bare repository.
   static Status CreateOrOpen(const std::filesystem::path& dir);
 
-  // Removes what an interrupted sync or maintenance run leaves behind: stale lock files
+  // Creates a bare repository at `dir` (initial branch main) crash-safely: built in the
+  // sibling ".<name>.incomplete-XXXXXX", handed to `prepare` (configuration, files; may be
+  // empty), fsynced and renamed into place. On success `dir` is the new repository.
+  // AlreadyExists when `dir` appeared meanwhile (another creator won: theirs stays). On any
+  // failure nothing of ours is left behind.
+  static Status CreateBareAtomically(
+      const std::filesystem::path& dir, const char* description,
+      const std::function<Status(git_repository*, const std::filesystem::path&)>& prepare);
+
+  // Removes what an interrupted sync or maintenance run leaves behind. First an interrupted
+  // publication is settled (RecoverStagingAfterCrash: staged objects moved into the mirror
+  // go back to staging unless the new refs were published). Then, in the mirror and in its
+  // staging repository: stale lock files
   // (packed-refs.lock, HEAD.lock, config.lock, refs/**/*.lock, commit-graph locks), temporary
   // pack and object files of an interrupted fetch (libgit2's pack_git2_*, tmp_object_git2_*)
   // or repack (git's tmp_* and .tmp-*), a .pack without its .idx (never used by git; its

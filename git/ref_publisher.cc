@@ -12,8 +12,10 @@
 #include <utility>
 
 #include "common/file_util.h"
+#include "common/log.h"
 #include "git/libgit2_status.h"
 #include "git/mirror_repository.h"
+#include "git/mirror_staging.h"
 
 namespace mirrord {
 namespace {
@@ -93,32 +95,63 @@ std::string RefNameOf(const fs::path& dir, const fs::path& file) {
   return file.lexically_relative(dir).generic_string();
 }
 
-// Creates `path`.lock exclusively, writes `contents`, fdatasyncs and renames it onto `path`,
-// then fsyncs the directory. The lock is removed on failure.
-Status CommitThroughLock(const fs::path& path, std::string_view contents) {
-  fs::path lock = path;
-  lock += ".lock";
-  UniqueFd fd(::open(lock.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!fd.valid()) {
-    int err = errno;
-    if (err == EEXIST) {
-      return Unavailable(lock.string() +
-                         " exists: another process is updating refs, or a crash left it "
-                         "behind (removed by crash recovery at startup)");
+// `path`.lock, created exclusively (git's lock protocol) and filled durably; removed again
+// by its destructor unless committed.
+class LockedFile {
+ public:
+  static Result<LockedFile> Create(const fs::path& path, std::string_view contents) {
+    LockedFile f;
+    f.path_ = path;
+    f.lock_ = path;
+    f.lock_ += ".lock";
+    UniqueFd fd(::open(f.lock_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd.valid()) {
+      int err = errno;
+      f.lock_.clear();  // not ours: never remove it
+      if (err == EEXIST) {
+        return Unavailable(path.string() +
+                           ".lock exists: another process is updating refs, or a crash left it "
+                           "behind (removed by crash recovery at startup)");
+      }
+      return ErrnoStatus(err, "create " + path.string() + ".lock");
     }
-    return ErrnoStatus(err, "create " + lock.string());
+    if (Status s = WriteAll(fd.get(), contents); !s.ok()) return s.WithContext(f.lock_.string());
+    if (::fdatasync(fd.get()) != 0) return ErrnoStatus(errno, "fdatasync " + f.lock_.string());
+    if (::close(fd.release()) != 0) return ErrnoStatus(errno, "close " + f.lock_.string());
+    return f;
   }
-  auto fail = [&](Status s) {
-    ::unlink(lock.c_str());
-    return s;
-  };
-  if (Status s = WriteAll(fd.get(), contents); !s.ok()) return fail(s.WithContext(lock.string()));
-  if (::fdatasync(fd.get()) != 0) return fail(ErrnoStatus(errno, "fdatasync " + lock.string()));
-  if (::close(fd.release()) != 0) return fail(ErrnoStatus(errno, "close " + lock.string()));
-  if (::rename(lock.c_str(), path.c_str()) != 0) {
-    return fail(ErrnoStatus(errno, "rename " + lock.string() + " to " + path.string()));
+  LockedFile(LockedFile&& o) noexcept
+      : path_(std::move(o.path_)), lock_(std::move(o.lock_)), renamed_(o.renamed_) {
+    o.lock_.clear();
   }
-  return FsyncDirectory(path.parent_path());
+  LockedFile& operator=(LockedFile&&) = delete;
+  ~LockedFile() {
+    if (!lock_.empty()) ::unlink(lock_.c_str());
+  }
+
+  // Renames the lock onto the file and fsyncs the directory.
+  Status Commit() {
+    if (::rename(lock_.c_str(), path_.c_str()) != 0) {
+      return ErrnoStatus(errno, "rename " + lock_.string() + " to " + path_.string());
+    }
+    lock_.clear();
+    renamed_ = true;
+    return FsyncDirectory(path_.parent_path());
+  }
+  // Whether Commit's rename happened (the new contents are in place, even if its directory
+  // fsync then failed).
+  bool renamed() const { return renamed_; }
+
+ private:
+  LockedFile() = default;
+  fs::path path_;
+  fs::path lock_;
+  bool renamed_ = false;
+};
+
+Status CommitThroughLock(const fs::path& path, std::string_view contents) {
+  ASSIGN_OR_RETURN(LockedFile lock, LockedFile::Create(path, contents));
+  return lock.Commit();
 }
 
 // Verifies that `ref`'s objects exist and returns its fully peeled oid (empty unless a tag).
@@ -277,6 +310,8 @@ Result<RefUpdateSummary> PublishRefs(const std::filesystem::path& dir,
   int rc = git_repository_odb(&raw_odb, repo.get());
   OdbPtr odb(raw_odb);
   if (rc < 0) return Libgit2Status(rc, "open object database of " + dir.string());
+  // The refs may need staged objects: publication moves them into the mirror below.
+  RETURN_IF_ERROR(AddStagedObjects(odb.get(), dir));
 
   // Never publish a ref whose objects are missing: a client would fail mid-clone.
   std::vector<PublishedRef> entries;
@@ -319,7 +354,26 @@ Result<RefUpdateSummary> PublishRefs(const std::filesystem::path& dir,
 
   // Loose refs would shadow the packed set; there should be none.
   RETURN_IF_ERROR(RemoveLoosePublicRefs(dir));
-  RETURN_IF_ERROR(CommitThroughLock(dir / "packed-refs", RenderPackedRefs(std::move(entries))));
+  {
+    // The lock first: with it held, the staged objects move into the mirror (journalled;
+    // mirror_staging.h), and only then does the rename publish the refs needing them.
+    ASSIGN_OR_RETURN(LockedFile lock,
+                     LockedFile::Create(dir / "packed-refs", RenderPackedRefs(std::move(entries))));
+    ASSIGN_OR_RETURN(StagedObjectMigration migration, StagedObjectMigration::Start(dir));
+    RunAfterMigrationHookForTesting();
+    Status committed = lock.Commit();
+    if (!committed.ok() && !lock.renamed()) {
+      // Never published: the staged objects leave the mirror again.
+      if (Status undo = migration.Undo(); !undo.ok()) {
+        return committed.WithContext(undo.ToString());
+      }
+      return committed;
+    }
+    if (Status s = migration.Finish(); !s.ok()) {
+      MLOG(Warning) << "publish " << dir.string() << ": " << s.ToString();
+    }
+    RETURN_IF_ERROR(committed);
+  }
 
   if (!head.empty()) {
     std::string wanted = "ref: " + std::string(head) + "\n";

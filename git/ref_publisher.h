@@ -7,6 +7,8 @@
 // it onto packed-refs and fsyncs the directory. Readers (git upload-pack) open either the
 // old file or the new one. Loose refs outside refs/mirrord/ would override packed entries,
 // so any found (a crash, an outside tool) are removed first. HEAD is replaced the same way.
+// Objects staged by a fetch (mirror_staging.h) move into the mirror while packed-refs.lock is
+// held, just before the rename: a crash in between is rolled back by crash recovery.
 #pragma once
 
 #include <filesystem>
@@ -35,8 +37,10 @@ struct RefUpdateSummary {
 
 // Replaces the published ref set of the bare mirror at `dir` with exactly `refs`, and points
 // HEAD at `head` ("refs/heads/main"; empty keeps the current HEAD). Entries under
-// refs/mirrord/ in packed-refs are kept. On success the new set is durable and served, and the
-// summary counts the changes. On failure the previously published set is untouched:
+// refs/mirrord/ in packed-refs are kept. The refs' objects may be in the mirror or staged. On
+// success the new set is durable and served, every staged object has moved into the mirror
+// (StagedObjectMigration), and the summary counts the changes. On failure the previously
+// published set is untouched and staged objects stay staged (unservable):
 // InvalidArgument for a malformed name or oid, a duplicate, a name under refs/mirrord/ or a
 // `head` not among `refs`; FailedPrecondition when an object a ref needs (its target, the
 // peeled object of a tag, a commit's tree) is not in the object database, or a given

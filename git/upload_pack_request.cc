@@ -1,5 +1,6 @@
 #include "git/upload_pack_request.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 
@@ -72,6 +73,46 @@ std::string WithExtraHaves(std::string_view body, const std::vector<std::string>
   }
   out.append(kDonePkt);
   return out;
+}
+
+bool UploadPackRequestShape::Feed(std::string_view bytes) {
+  constexpr size_t kMaxPktLength = 65520;  // git's LARGE_PACKET_MAX
+  constexpr std::string_view kWant = "want ";
+  constexpr std::string_view kCommand = "command=";
+  while (!malformed_ && !bytes.empty()) {
+    if (remaining_ > 0) {
+      size_t n = std::min(remaining_, bytes.size());
+      if (!first_data_checked_) {
+        first_prefix_.append(bytes.substr(0, std::min(n, kCommand.size() - first_prefix_.size())));
+        size_t seen = first_len_ - remaining_ + n;
+        if (first_prefix_.size() >= kCommand.size() || seen == first_len_) {
+          std::string_view p = first_prefix_;
+          malformed_ = !(p.starts_with(kWant) || p.starts_with(kCommand));
+          first_data_checked_ = true;
+        }
+      }
+      remaining_ -= n;
+      bytes.remove_prefix(n);
+      continue;
+    }
+    header_[header_len_++] = bytes.front();
+    bytes.remove_prefix(1);
+    if (header_len_ < 4) continue;
+    header_len_ = 0;
+    std::optional<size_t> len = PktLength(std::string_view(header_, 4));
+    if (!len || *len == 3 || *len > kMaxPktLength) {
+      malformed_ = true;
+      break;
+    }
+    if (*len <= 2) continue;  // flush, delim, response-end
+    if (*len == 4) {           // an empty data line: never a valid first line
+      if (!first_data_checked_) malformed_ = true;
+      continue;
+    }
+    remaining_ = *len - 4;
+    if (!first_data_checked_) first_len_ = remaining_;
+  }
+  return !malformed_;
 }
 
 }  // namespace mirrord

@@ -406,6 +406,61 @@ TEST_F(GitHttpHandlerTest, GzipRequestBody) {
   EXPECT_TRUE(WaitForNoChildren(5s));
 }
 
+TEST_F(GitHttpHandlerTest, GarbageRequestsAre4xxNot500) {
+  GitServer server;
+  const std::string url = server.Url("/owner/repo.git/git-upload-pack");
+  const fs::path req = g_root / "garbage.req";
+  auto post = [&](const std::string& bytes, const std::string& extra_headers = "") {
+    {
+      std::ofstream out(req, std::ios::binary | std::ios::trunc);
+      out << bytes;
+    }
+    std::string body;
+    std::string status = CurlStatus(
+        "-H 'Content-Type: application/x-git-upload-pack-request' " + extra_headers +
+            "--data-binary @" + Quote(req.string()),
+        url, &body);
+    return std::make_pair(status, body);
+  };
+  std::string random_bytes;
+  uint32_t x = 12345;
+  for (int i = 0; i < 4096; ++i) {
+    x = x * 1103515245u + 12345u;
+    random_bytes.push_back(static_cast<char>(x >> 24));
+  }
+  const std::vector<std::string> garbage = {
+      "hello, upload-pack",                            // not pkt-lines at all
+      random_bytes,                                    // binary noise
+      "0032want 0123456789abcdef",                     // a pkt-line cut short
+      Pkt("hello\n") + "0000",                         // framed, but not a request
+      "0003",                                          // an impossible length
+      "fff0" + std::string(100, 'x'),                  // a length beyond the data
+      Pkt("") + Pkt("want x\n"),                       // an empty first line
+  };
+  for (const std::string& g : garbage) {
+    auto [status, body] = post(g);
+    EXPECT_EQ(status, "400") << g.substr(0, 40);
+    EXPECT_NE(body.find("malformed upload-pack request"), std::string::npos) << body;
+    auto [gz_status, gz_body] = post(Gzip(g), "-H 'Content-Encoding: gzip' ");
+    EXPECT_EQ(gz_status, "400") << "gzip: " << g.substr(0, 40);
+  }
+  // Well-formed requests still reach git: v2 ls-refs, and an empty v0 negotiation.
+  auto [v2_status, v2_body] =
+      post(Pkt("command=ls-refs\n") + "0000", "-H 'Git-Protocol: version=2' ");
+  EXPECT_EQ(v2_status, "200");
+  EXPECT_NE(v2_body.find(" refs/heads/main\n"), std::string::npos) << v2_body;
+  EXPECT_EQ(post("0000").first, "200");
+
+  // Bad service parameters of info/refs are client errors too.
+  for (const char* query : {"?service=git-upload-packx", "?service=git%00upload-pack",
+                            "?service=%zz", "?service=git-upload-pack&service=x",
+                            "?service=git-receive-pack%20"}) {
+    std::string status = CurlStatus("", server.Url("/owner/repo.git/info/refs") + query);
+    EXPECT_EQ(status[0], '4') << query << ": " << status;
+  }
+  EXPECT_TRUE(WaitForNoChildren(5s));
+}
+
 TEST_F(GitHttpHandlerTest, InflatedBodyOverCapIs413) {
   GitHttpOptions options;
   options.max_inflated_request_bytes = 64 * 1024;

@@ -7,6 +7,7 @@
 
 #include "git/mirror_fetcher.h"
 #include "git/mirror_repository.h"
+#include "git/mirror_staging.h"
 #include "git/ref_publisher.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/unit/git/mirror_test_support.h"
@@ -21,24 +22,8 @@ using gittest::Upstream;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-class MirrorFetchTest : public ::testing::Test {
+class MirrorFetchTest : public gittest::MirrorFixture {
  protected:
-  void SetUp() override {
-    auto tmp = test::TempDir::Create("mirrord-fetch-test-");
-    ASSERT_TRUE(tmp.ok()) << tmp.status().ToString();
-    tmp_ = std::make_unique<test::TempDir>(std::move(*tmp));
-    upstream_ = std::make_unique<Upstream>(tmp_->path() / "upstream");
-    mirror_ = tmp_->path() / "mirrors" / "org" / "repo.git";
-    ASSERT_TRUE(MirrorRepository::CreateOrOpen(mirror_).ok());
-  }
-
-  FetchOptions Options() const {
-    FetchOptions o;
-    o.url = upstream_->file_url();
-    o.refspecs = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
-    return o;
-  }
-
   // One sync: fetch then publish. Returns the fetch result.
   FetchResult Sync(const FetchOptions& options, RefUpdateSummary* summary = nullptr) {
     auto fetched = FetchMirror(mirror_, options);
@@ -59,9 +44,6 @@ class MirrorFetchTest : public ::testing::Test {
     EXPECT_EQ(advertised, upstream_advertised);
   }
 
-  std::unique_ptr<test::TempDir> tmp_;
-  std::unique_ptr<Upstream> upstream_;
-  std::filesystem::path mirror_;
 };
 
 TEST_F(MirrorFetchTest, InitialFetchAndPublishEqualsUpstream) {
@@ -95,9 +77,11 @@ TEST_F(MirrorFetchTest, InitialFetchAndPublishEqualsUpstream) {
     }
   }
   EXPECT_TRUE(found);
-  // Staging refs exist (they keep the objects reachable) but are private.
-  EXPECT_THAT(Git({"--git-dir=" + mirror_.string(), "for-each-ref", "refs/mirrord/staging"}),
+  // Staging refs live in the staging repository, not in the served mirror.
+  EXPECT_THAT(Git({"--git-dir=" + StagingDirectory(mirror_).string(), "for-each-ref",
+                   "refs/mirrord/staging"}),
               HasSubstr("refs/mirrord/staging/heads/main"));
+  EXPECT_EQ(Git({"--git-dir=" + mirror_.string(), "for-each-ref", "refs/mirrord"}), "");
   // And the mirror is a complete, cloneable repository.
   Git({"--git-dir=" + mirror_.string(), "fsck", "--no-dangling"});
   Git({"clone", "-q", mirror_.string(), (tmp_->path() / "clone").string()});
@@ -130,6 +114,8 @@ TEST_F(MirrorFetchTest, IncrementalForcePushDeletedBranchAndNewTagConverge) {
   ExpectMirrorEqualsUpstream();
   // The deleted branch's staging ref is pruned too.
   EXPECT_THAT(Git({"--git-dir=" + mirror_.string(), "for-each-ref"}), Not(HasSubstr("doomed")));
+  EXPECT_THAT(Git({"--git-dir=" + StagingDirectory(mirror_).string(), "for-each-ref"}),
+              Not(HasSubstr("doomed")));
   EXPECT_THAT(Git({"--git-dir=" + mirror_.string(), "for-each-ref"}), Not(HasSubstr(before_force)));
 }
 

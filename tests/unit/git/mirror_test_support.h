@@ -29,6 +29,9 @@
 #include <vector>
 
 #include "common/file_util.h"
+#include "git/mirror_fetcher.h"
+#include "git/mirror_repository.h"
+#include "tests/fixtures/temp_dir.h"
 
 extern char** environ;
 
@@ -441,5 +444,30 @@ inline void SendCgiResponse(int fd, const CgiResponse& cgi, size_t body_limit = 
   TestHttpServer::Send(fd, std::string_view(cgi.body).substr(0, body_limit));
   if (after_partial) after_partial();
 }
+
+// A test upstream (file:// URL) and an empty mirror at <tmp>/mirrors/org/repo.git.
+class MirrorFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto tmp = test::TempDir::Create("mirrord-git-test-");
+    ASSERT_TRUE(tmp.ok()) << tmp.status().ToString();
+    tmp_ = std::make_unique<test::TempDir>(std::move(*tmp));
+    upstream_ = std::make_unique<Upstream>(tmp_->path() / "upstream");
+    mirror_ = tmp_->path() / "mirrors" / "org" / "repo.git";
+    ASSERT_TRUE(MirrorRepository::CreateOrOpen(mirror_).ok());
+  }
+
+  // Heads and tags, as a mirror is usually configured.
+  FetchOptions Options() const {
+    FetchOptions o;
+    o.url = upstream_->file_url();
+    o.refspecs = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
+    return o;
+  }
+
+  std::unique_ptr<test::TempDir> tmp_;
+  std::unique_ptr<Upstream> upstream_;
+  fs::path mirror_;
+};
 
 }  // namespace mirrord::gittest

@@ -11,6 +11,7 @@
 
 #include "git/mirror_fetcher.h"
 #include "git/mirror_repository.h"
+#include "git/mirror_staging.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/unit/git/mirror_test_support.h"
 
@@ -85,7 +86,8 @@ TEST_F(RefPublisherTest, PublishesExactlyTheGivenSetWithPeeledTags) {
   EXPECT_EQ(summary->deleted, 1);
   EXPECT_EQ(*ReadHeadTarget(mirror_), "refs/heads/main");
   // Staging refs are untouched by publication.
-  EXPECT_THAT(Git({"--git-dir=" + mirror_.string(), "for-each-ref", "refs/mirrord"}),
+  EXPECT_THAT(Git({"--git-dir=" + StagingDirectory(mirror_).string(), "for-each-ref",
+                   "refs/mirrord"}),
               HasSubstr("refs/mirrord/staging/heads/main"));
 }
 
@@ -197,18 +199,21 @@ TEST_F(RefPublisherTest, StaleLockBlocksUntilRecoveryRemovesIt) {
 }
 
 TEST_F(RefPublisherTest, LoosePublicRefsAreRemovedSoTheyCannotShadowTheSet) {
+  // Published once, so the objects are in the mirror (staged objects are not).
+  ASSERT_TRUE(PublishRefs(mirror_, {{"refs/heads/main", second_, ""}}, "").ok());
   // An outside tool wrote a loose ref; ReadPublishedRefs shows what git would serve.
   Git({"--git-dir=" + mirror_.string(), "update-ref", "refs/heads/stray", second_});
   auto read = ReadPublishedRefs(mirror_);
   ASSERT_TRUE(read.ok());
-  ASSERT_EQ(read->size(), 1u);
-  EXPECT_EQ((*read)[0].name, "refs/heads/stray");
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[1].name, "refs/heads/stray");
 
   ASSERT_TRUE(PublishRefs(mirror_, {{"refs/heads/main", first_, ""}}, "").ok());
   EXPECT_FALSE(std::filesystem::exists(mirror_ / "refs" / "heads" / "stray"));
   EXPECT_EQ(ForEachRef(mirror_), first_ + " refs/heads/main\n");
-  // The staging refs (loose, private) survive.
-  EXPECT_THAT(Git({"--git-dir=" + mirror_.string(), "for-each-ref", "refs/mirrord"}),
+  // The staging refs (in the staging repository) survive.
+  EXPECT_THAT(Git({"--git-dir=" + StagingDirectory(mirror_).string(), "for-each-ref",
+                   "refs/mirrord"}),
               HasSubstr("refs/mirrord/staging/heads/main"));
 }
 

@@ -53,5 +53,39 @@ TEST(WithExtraHavesTest, AddsAtMostTheLimit) {
   EXPECT_EQ(out.size(), kMaxExtraHaves * 50 + 9);
 }
 
+// Feeds `body` whole and byte by byte; both must agree.
+bool Shaped(const std::string& body) {
+  UploadPackRequestShape whole;
+  whole.Feed(body);
+  UploadPackRequestShape bytewise;
+  for (char c : body) bytewise.Feed(std::string_view(&c, 1));
+  EXPECT_EQ(whole.CompleteAndValid(), bytewise.CompleteAndValid()) << body;
+  return whole.CompleteAndValid();
+}
+
+TEST(UploadPackRequestShapeTest, AcceptsRequestsOfBothProtocols) {
+  const std::string want = "0032want " + kA + "\n";
+  EXPECT_TRUE(Shaped(want + "00000009done\n"));
+  EXPECT_TRUE(Shaped("0014command=ls-refs\n00010009peel\n0000"));
+  EXPECT_TRUE(Shaped("0012command=fetch\n0000"));
+  EXPECT_TRUE(Shaped("0000"));
+  EXPECT_TRUE(Shaped(""));
+  EXPECT_TRUE(Shaped("0009want "));  // short, but git decides what it means
+}
+
+TEST(UploadPackRequestShapeTest, RejectsGarbage) {
+  for (const std::string& body :
+       {std::string("hello"), std::string("GET / HTTP/1.1\r\n"), std::string("0003"),
+        std::string("00"), std::string("0032want ") + "abc", std::string("000ahello\n0000"),
+        std::string("0004") + "0032want " + kA + "\n", std::string("fff1") + std::string(65516, 'w'),
+        std::string("0008wan"), std::string("0009done\n")}) {
+    EXPECT_FALSE(Shaped(body)) << body.substr(0, 30);
+  }
+  UploadPackRequestShape s;
+  EXPECT_FALSE(s.Feed("zzzz"));
+  EXPECT_TRUE(s.malformed());
+  EXPECT_FALSE(s.Feed("0000"));  // stays malformed
+}
+
 }  // namespace
 }  // namespace mirrord
