@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -100,6 +101,33 @@ struct LfsRepoUsage {
   uint64_t failed_objects = 0;  // whose last download failed and that are not present
 };
 
+// A generated tar layer of the build stage (deploy/tar_layer.h): the canonical spec it is
+// generated from, keyed by the spec's SHA-256, with the layer's digest and size. A cache:
+// the spec regenerates the same bytes, so a lost row only costs one hashing pass.
+struct TarLayerRecord {
+  std::string spec_key;  // 64 hex: SHA-256 of `spec`
+  std::string digest;    // "sha256:<hex>" of the generated layer
+  uint64_t size = 0;
+  std::string spec;  // canonical JSON (TarLayer::SpecJson)
+  int64_t created_at = 0;
+};
+
+// One tag of the registry front end: a repository name, a tag and the manifest it names
+// (stored as a blob under <storage root>/oci/blobs/).
+struct ImageRecord {
+  std::string name;        // distribution repository name, e.g. "glm-4v"
+  std::string tag;         // e.g. "main", a commit id, "main-model"
+  std::string digest;      // "sha256:<hex>" of the manifest bytes
+  std::string media_type;  // the manifest's media type
+  std::string kind = "image";  // "image" (runnable) or "model" (ModelPack artifact)
+  std::string build;           // the [[builds]] name that made it
+  std::string ref;             // e.g. "refs/heads/main"
+  std::string commit;          // the commit id built
+  uint64_t size = 0;           // manifest + config + layers, bytes
+  int64_t created_at = 0;      // commit time
+  int64_t built_at = 0;
+};
+
 // The catalog of one mirrord instance. Opening applies any missing schema migrations.
 // Errors are translated by SqliteError: disk full is ResourceExhausted, a database locked
 // by another process beyond the busy timeout is Unavailable.
@@ -183,6 +211,36 @@ class Catalog {
   // The repo's LFS references ordered by ref, then oid.
   Result<std::vector<LfsRefRecord>> GetLfsRefs(int64_t repo_id);
   Result<LfsRepoUsage> GetLfsUsage(int64_t repo_id);
+
+  // ---- build stage (storage/catalog_images.cc) ----
+
+  // The cached layer for `spec_key`, or nullopt.
+  Result<std::optional<TarLayerRecord>> GetTarLayer(std::string_view spec_key);
+  // A cached layer whose digest is `digest` (any, if several specs give the same bytes).
+  Result<std::optional<TarLayerRecord>> FindTarLayerByDigest(std::string_view digest);
+  // Records a layer; a row already present for its spec_key is kept (the spec fixes the
+  // bytes, so both rows say the same). InvalidArgument for an empty key, digest or spec.
+  Status PutTarLayer(const TarLayerRecord& layer);
+
+  // Publishes `tags` (all for one manifest digest each), with `blobs` = the digests every
+  // manifest among them references (config, layers), in one transaction: a tag that existed
+  // now names the new manifest. InvalidArgument for an empty name, tag or digest, or a kind
+  // other than "image"/"model". All or nothing.
+  Status PutImages(const std::vector<ImageRecord>& tags,
+                   const std::vector<std::pair<std::string, std::string>>& manifest_blobs);
+  // NotFound if `name` has no tag `tag`.
+  Result<ImageRecord> GetImage(std::string_view name, std::string_view tag);
+  // The tags of `name` ordered by tag (byte order), starting after `after` when not empty,
+  // at most `limit` (0: all).
+  Result<std::vector<ImageRecord>> ListImages(std::string_view name, std::string_view after = {},
+                                              size_t limit = 0);
+  // Repository names that have at least one tag, ordered, after `after`, at most `limit`.
+  Result<std::vector<std::string>> ListImageNames(std::string_view after = {}, size_t limit = 0);
+  // The media type of manifest `digest` when some tag of `name` names it, else nullopt.
+  Result<std::optional<std::string>> FindManifest(std::string_view name, std::string_view digest);
+  // True when `digest` is a manifest of `name` or a blob such a manifest references: what
+  // the registry may serve under that name.
+  Result<bool> NameReferencesBlob(std::string_view name, std::string_view digest);
 
   // ---- sync runs ----
 

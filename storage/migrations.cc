@@ -126,10 +126,50 @@ ALTER TABLE repos ADD COLUMN upstream_event TEXT NOT NULL DEFAULT '';
 ALTER TABLE repos ADD COLUMN upstream_event_at INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// The build stage (deploy/): the digest cache of generated tar layers (one row per layer
+// spec: which store objects under which canonical headers, so a rebuild hashes only layers
+// whose spec is new), the images and model artifacts served by the registry front end (a
+// tag per row, pointing at a manifest stored as a blob under <storage root>/oci/), and the
+// blobs each manifest references (what a repository name may serve).
+constexpr std::string_view kCatalogV4 = R"sql(
+CREATE TABLE tar_layers (
+  spec_key   TEXT PRIMARY KEY,
+  digest     TEXT NOT NULL,
+  size       INTEGER NOT NULL,
+  spec       TEXT NOT NULL,
+  created_at INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX tar_layers_by_digest ON tar_layers (digest);
+
+CREATE TABLE images (
+  name       TEXT NOT NULL,
+  tag        TEXT NOT NULL,
+  digest     TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  kind       TEXT NOT NULL CHECK (kind IN ('image', 'model')),
+  build      TEXT NOT NULL DEFAULT '',
+  ref        TEXT NOT NULL DEFAULT '',
+  "commit"   TEXT NOT NULL DEFAULT '',
+  size       INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL DEFAULT 0,
+  built_at   INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (name, tag)
+) WITHOUT ROWID;
+CREATE INDEX images_by_digest ON images (name, digest);
+
+CREATE TABLE manifest_blobs (
+  manifest TEXT NOT NULL,
+  blob     TEXT NOT NULL,
+  PRIMARY KEY (manifest, blob)
+) WITHOUT ROWID;
+CREATE INDEX manifest_blobs_by_blob ON manifest_blobs (blob, manifest);
+)sql";
+
 constexpr Migration kCatalogMigrations[] = {
     {1, "repos, refs and sync_runs", kCatalogV1},
     {2, "lfs_objects, lfs_refs and LFS run counters", kCatalogV2},
     {3, "sync_jobs, paused_hosts, webhook_deliveries and upstream events", kCatalogV3},
+    {4, "tar_layers digest cache, images and manifest_blobs", kCatalogV4},
 };
 
 Status NewerSchemaError(int64_t current, int latest) {

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/migrations.h"
 #include "tests/fixtures/temp_dir.h"
 
 namespace mirrord {
@@ -57,7 +58,7 @@ std::vector<RefRecord> SomeRefs(int n, const std::string& oid_prefix) {
 }
 
 TEST_F(CatalogTest, OpenCreatesWalCatalogAtLatestVersion) {
-  EXPECT_EQ(catalog_->schema_version(), 3);
+  EXPECT_EQ(catalog_->schema_version(), static_cast<int>(CatalogMigrations().size()));
   EXPECT_TRUE(std::filesystem::exists(File()));
   auto db = Db::Open(File());
   ASSERT_TRUE(db.ok());
@@ -90,7 +91,7 @@ TEST_F(CatalogTest, ReopenKeepsDataAndVersion) {
   RepoRecord repo = AddRepo("org/model");
   ASSERT_TRUE(catalog_->ReplaceRefs(repo.id, SomeRefs(3, "a"), "refs/heads/b0", 200).ok());
   Reopen();
-  EXPECT_EQ(catalog_->schema_version(), 3);
+  EXPECT_EQ(catalog_->schema_version(), static_cast<int>(CatalogMigrations().size()));
   auto got = catalog_->GetRepo("org/model");
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->id, repo.id);

@@ -1,0 +1,218 @@
+#include "deploy/tar_layer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cerrno>
+#include <set>
+
+#include "common/sha256.h"
+#include "lfs/pointer.h"
+
+namespace mirrord {
+namespace {
+
+namespace json = boost::json;
+
+constexpr uint64_t kReadChunk = 1 << 20;
+constexpr int kSpecVersion = 1;
+
+std::string_view TypeName(TarEntryType t) {
+  switch (t) {
+    case TarEntryType::kFile:
+      return "file";
+    case TarEntryType::kSymlink:
+      return "symlink";
+    case TarEntryType::kDirectory:
+      return "dir";
+  }
+  return "?";
+}
+
+// The canonical spec: fixed key order, no whitespace.
+std::string SpecJson(const std::vector<TarLayerEntry>& entries) {
+  json::array list;
+  for (const TarLayerEntry& e : entries) {
+    json::object o;
+    o["type"] = TypeName(e.entry.type);
+    o["path"] = e.entry.path;
+    o["mode"] = e.entry.mode;
+    if (e.entry.type == TarEntryType::kFile) {
+      o["oid"] = e.oid;
+      o["size"] = e.entry.size;
+    }
+    if (e.entry.type == TarEntryType::kSymlink) o["target"] = e.entry.link_target;
+    list.push_back(std::move(o));
+  }
+  json::object spec;
+  spec["version"] = kSpecVersion;
+  spec["entries"] = std::move(list);
+  return json::serialize(spec);
+}
+
+void AppendBytes(std::vector<TarSegment>& segments, std::string_view bytes) {
+  if (bytes.empty()) return;
+  if (segments.empty() || !segments.back().oid.empty()) segments.emplace_back();
+  segments.back().bytes.append(bytes);
+  segments.back().length += bytes.size();
+}
+
+}  // namespace
+
+Result<TarLayer> TarLayer::Create(std::vector<TarLayerEntry> entries) {
+  TarLayer layer;
+  std::set<std::string> paths;
+  for (const TarLayerEntry& e : entries) {
+    if (!paths.insert(e.entry.path).second) {
+      return InvalidArgument("layer has path " + e.entry.path + " twice");
+    }
+    ASSIGN_OR_RETURN(std::string header, TarHeader(e.entry));
+    AppendBytes(layer.segments_, header);
+    if (e.entry.type != TarEntryType::kFile) {
+      if (!e.oid.empty() || e.has_inline) {
+        return InvalidArgument("layer entry " + e.entry.path + " is not a file but has content");
+      }
+      continue;
+    }
+    if (e.has_inline == !e.oid.empty()) {
+      return InvalidArgument("layer file " + e.entry.path +
+                             " needs exactly one of a stored object and inline content");
+    }
+    if (e.has_inline) {
+      if (e.inline_data.size() != e.entry.size) {
+        return InvalidArgument("layer file " + e.entry.path + ": inline content is not its size");
+      }
+      layer.has_inline_ = true;
+      AppendBytes(layer.segments_, e.inline_data);
+    } else {
+      if (!IsValidLfsOid(e.oid)) {
+        return InvalidArgument("layer file " + e.entry.path + ": invalid oid");
+      }
+      if (e.entry.size > 0) layer.segments_.push_back({{}, e.oid, 0, e.entry.size});
+    }
+    AppendBytes(layer.segments_, std::string(TarPaddingSize(e.entry.size), '\0'));
+  }
+  AppendBytes(layer.segments_, std::string(kTarEndOfArchiveSize, '\0'));
+  for (const TarSegment& s : layer.segments_) layer.size_ += s.length;
+  if (!layer.has_inline_) {
+    layer.spec_ = SpecJson(entries);
+    layer.spec_key_ = Sha256Hex(layer.spec_);
+  }
+  layer.entries_ = std::move(entries);
+  return layer;
+}
+
+Result<TarLayer> TarLayer::FromSpec(std::string_view spec_json) {
+  json::parse_options options;
+  options.allow_invalid_utf8 = true;  // git paths are bytes
+  boost::system::error_code ec;
+  json::value v = json::parse(spec_json, ec, {}, options);
+  auto bad = [](std::string why) { return InvalidArgument("tar layer spec: " + why); };
+  if (ec || !v.is_object()) return bad("not a JSON object");
+  const json::object& o = v.as_object();
+  const json::value* version = o.if_contains("version");
+  const json::value* list = o.if_contains("entries");
+  if (version == nullptr || !version->is_int64() || version->as_int64() != kSpecVersion) {
+    return bad("unknown version");
+  }
+  if (list == nullptr || !list->is_array()) return bad("no entries");
+  std::vector<TarLayerEntry> entries;
+  for (const json::value& item : list->as_array()) {
+    if (!item.is_object()) return bad("entry is not an object");
+    const json::object& e = item.as_object();
+    auto str = [&](std::string_view key) -> std::optional<std::string> {
+      const json::value* f = e.if_contains(key);
+      if (f == nullptr || !f->is_string()) return std::nullopt;
+      return std::string(f->as_string());
+    };
+    auto num = [&](std::string_view key) -> std::optional<uint64_t> {
+      const json::value* f = e.if_contains(key);
+      if (f == nullptr) return std::nullopt;
+      if (f->is_uint64()) return f->as_uint64();
+      if (f->is_int64() && f->as_int64() >= 0) return static_cast<uint64_t>(f->as_int64());
+      return std::nullopt;
+    };
+    auto type = str("type");
+    auto path = str("path");
+    auto mode = num("mode");
+    if (!type || !path || !mode || *mode > 07777) return bad("entry without type, path or mode");
+    TarLayerEntry entry;
+    entry.entry.path = *path;
+    entry.entry.mode = static_cast<uint32_t>(*mode);
+    if (*type == "dir") {
+      entry.entry.type = TarEntryType::kDirectory;
+    } else if (*type == "symlink") {
+      auto target = str("target");
+      if (!target) return bad("symlink without target");
+      entry.entry.type = TarEntryType::kSymlink;
+      entry.entry.link_target = *target;
+    } else if (*type == "file") {
+      auto oid = str("oid");
+      auto size = num("size");
+      if (!oid || !size) return bad("file without oid or size");
+      entry.entry.type = TarEntryType::kFile;
+      entry.oid = *oid;
+      entry.entry.size = *size;
+    } else {
+      return bad("unknown entry type");
+    }
+    entries.push_back(std::move(entry));
+  }
+  return Create(std::move(entries));
+}
+
+std::vector<TarPiece> TarLayer::Pieces(uint64_t begin, uint64_t end) const {
+  std::vector<TarPiece> out;
+  uint64_t pos = 0;
+  for (size_t i = 0; i < segments_.size() && pos < end; ++i) {
+    uint64_t seg_end = pos + segments_[i].length;
+    if (seg_end > begin) {
+      uint64_t from = std::max(begin, pos);
+      uint64_t to = std::min(end, seg_end);
+      if (to > from) out.push_back({i, from - pos, to - from});
+    }
+    pos = seg_end;
+  }
+  return out;
+}
+
+Status ReadTarLayer(const TarLayer& layer, const BlobStore& store, uint64_t begin, uint64_t end,
+                    const std::function<Status(std::string_view)>& sink) {
+  if (begin > end || end > layer.size()) {
+    return InvalidArgument("range outside the layer of " + std::to_string(layer.size()) +
+                           " bytes");
+  }
+  std::string buffer;
+  for (const TarPiece& piece : layer.Pieces(begin, end)) {
+    const TarSegment& seg = layer.segments()[piece.segment];
+    if (seg.oid.empty()) {
+      RETURN_IF_ERROR(sink(std::string_view(seg.bytes).substr(piece.offset, piece.length)));
+      continue;
+    }
+    ASSIGN_OR_RETURN(UniqueFd fd, store.OpenObject(seg.oid));
+    buffer.resize(std::min<uint64_t>(kReadChunk, piece.length));
+    uint64_t at = seg.offset + piece.offset;
+    uint64_t left = piece.length;
+    while (left > 0) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(left, buffer.size()));
+      ssize_t n = ::pread(fd.get(), buffer.data(), want, static_cast<off_t>(at));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus(errno, "read stored object " + seg.oid);
+      }
+      if (n == 0) {
+        return DataLoss("stored object " + seg.oid + " is shorter than its size " +
+                        std::to_string(seg.offset + seg.length));
+      }
+      RETURN_IF_ERROR(sink(std::string_view(buffer.data(), static_cast<size_t>(n))));
+      at += static_cast<uint64_t>(n);
+      left -= static_cast<uint64_t>(n);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace mirrord
