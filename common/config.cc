@@ -464,6 +464,14 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) 
       c.repos.push_back(std::move(rc));
     }
   }
+  // [[builds]] and [registries.*]: common/build_config.h.
+  top.Get("builds");
+  top.Get("registries");
+  {
+    std::vector<std::string> repo_names;
+    for (const RepoConfig& rc : c.repos) repo_names.push_back(rc.name);
+    RETURN_IF_ERROR(ParseBuildConfig(root, org, repo_names, &c.builds, &c.registries));
+  }
   RETURN_IF_ERROR(top.RejectUnknownKeys());
   return c;
 }

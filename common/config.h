@@ -32,6 +32,8 @@
 //   [[repos]]  name = "THUDM/GLM-4", upstream = "github", path = "THUDM/GLM-4",
 //              url = "...", poll_interval = "10m", refspecs = [...],
 //              lfs = true, lfs_history = "tips", lfs_include = [...], lfs_exclude = [...]
+//   [[builds]] and [registries.NAME]: the build stage's recipes; every key is listed at the
+//              top of common/build_config.h.
 //
 // Keys are extended, never renamed. Unknown keys are errors (a typo must not silently
 // fall back to a default). Durations are "90s", "10m", "2h", "1d" or integer seconds.
@@ -46,6 +48,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/build_config.h"
 #include "common/log.h"
 #include "common/status.h"
 
@@ -125,6 +128,9 @@ struct Config {
   std::map<std::string, UpstreamConfig> upstreams;
   // [[repos]]
   std::vector<RepoConfig> repos;
+  // [[builds]] and [registries.*] (common/build_config.h)
+  std::vector<BuildRecipe> builds;
+  std::map<std::string, RegistryConfig> registries;
 
   std::filesystem::path RepoDir(std::string_view name) const {
     return storage_root / "repos" / (std::string(name) + ".git");

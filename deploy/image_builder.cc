@@ -1,0 +1,354 @@
+#include "deploy/image_builder.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "common/log.h"
+#include "common/sha256.h"
+#include "deploy/layer_digest.h"
+#include "deploy/model_tree.h"
+#include "deploy/oci_json.h"
+#include "deploy/tar_layer.h"
+
+namespace mirrord {
+namespace {
+
+// "/models/org/repo/" -> "models/org/repo"; "/" -> "".
+std::string RelativeDir(std::string_view dir) {
+  while (dir.starts_with('/')) dir.remove_prefix(1);
+  while (dir.ends_with('/')) dir.remove_suffix(1);
+  return std::string(dir);
+}
+
+std::string JoinPath(const std::string& dir, const std::string& path) {
+  return dir.empty() ? path : dir + "/" + path;
+}
+
+// Directory entries for every ancestor of the entries' paths, then the entries, each group
+// sorted by path, so a layer extracts on its own and its bytes do not depend on input order.
+std::vector<TarLayerEntry> WithParentDirs(std::vector<TarLayerEntry> files) {
+  std::set<std::string> dirs;
+  for (const TarLayerEntry& f : files) {
+    std::string_view p = f.entry.path;
+    for (size_t slash = p.find('/'); slash != std::string_view::npos;
+         slash = p.find('/', slash + 1)) {
+      dirs.insert(std::string(p.substr(0, slash + 1)));
+    }
+  }
+  std::sort(files.begin(), files.end(), [](const TarLayerEntry& a, const TarLayerEntry& b) {
+    return a.entry.path < b.entry.path;
+  });
+  std::vector<TarLayerEntry> out;
+  for (const std::string& d : dirs) {
+    TarLayerEntry e;
+    e.entry.type = TarEntryType::kDirectory;
+    e.entry.path = d;
+    e.entry.mode = 0755;
+    out.push_back(std::move(e));
+  }
+  for (TarLayerEntry& f : files) out.push_back(std::move(f));
+  return out;
+}
+
+TarLayerEntry InlineEntry(std::string path, uint32_t mode, std::string content) {
+  TarLayerEntry e;
+  e.entry.path = std::move(path);
+  e.entry.mode = mode;
+  e.entry.size = content.size();
+  e.inline_data = std::move(content);
+  e.has_inline = true;
+  return e;
+}
+
+// Builds an inline layer and stores it whole in the OciStore.
+Result<OciDescriptor> StoreInlineLayer(std::vector<TarLayerEntry> files, BuildStores& stores) {
+  ASSIGN_OR_RETURN(TarLayer layer, TarLayer::Create(WithParentDirs(std::move(files))));
+  std::string bytes;
+  bytes.reserve(layer.size());
+  RETURN_IF_ERROR(ReadTarLayer(layer, stores.lfs, 0, layer.size(), [&](std::string_view d) {
+    bytes.append(d);
+    return Status::Ok();
+  }));
+  ASSIGN_OR_RETURN(std::string digest, stores.oci.Put(bytes));
+  return OciDescriptor{kOciTarLayerType, digest, bytes.size(), {}};
+}
+
+std::string_view RawMediaType(std::string_view path) {
+  std::string_view base = path.substr(path.rfind('/') == std::string_view::npos
+                                          ? 0
+                                          : path.rfind('/') + 1);
+  if (base.ends_with(".md") || base.ends_with(".txt") || base.starts_with("LICENSE") ||
+      base.starts_with("README")) {
+    return kModelDocType;
+  }
+  if (base.ends_with(".py") || base.ends_with(".sh")) return kModelCodeType;
+  return kModelWeightConfigType;
+}
+
+bool IsTagChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-';
+}
+
+// Splits `n` items into `groups` contiguous runs whose lengths differ by at most one.
+std::vector<std::pair<size_t, size_t>> EvenRuns(size_t n, size_t groups) {
+  std::vector<std::pair<size_t, size_t>> runs;
+  size_t base = n / groups, extra = n % groups, at = 0;
+  for (size_t g = 0; g < groups; ++g) {
+    size_t len = base + (g < extra ? 1 : 0);
+    if (len > 0) runs.emplace_back(at, at + len);
+    at += len;
+  }
+  return runs;
+}
+
+}  // namespace
+
+std::string ShortRefName(std::string_view ref) {
+  for (std::string_view prefix : {"refs/heads/", "refs/tags/", "refs/"}) {
+    if (ref.starts_with(prefix)) return std::string(ref.substr(prefix.size()));
+  }
+  return std::string(ref);
+}
+
+std::string ExpandTagTemplate(std::string_view tmpl, std::string_view ref, std::string_view commit) {
+  std::string out;
+  for (size_t i = 0; i < tmpl.size();) {
+    if (tmpl.substr(i).starts_with("{ref}")) {
+      out += ShortRefName(ref);
+      i += 5;
+    } else if (tmpl.substr(i).starts_with("{commit}")) {
+      out += commit;
+      i += 8;
+    } else {
+      out += tmpl[i++];
+    }
+  }
+  for (char& c : out) {
+    if (!IsTagChar(c)) c = '-';
+  }
+  if (!out.empty() && (out[0] == '.' || out[0] == '-')) out[0] = '_';
+  if (out.size() > 128) out.resize(128);
+  return out;
+}
+
+Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& inputs,
+                                BuildStores stores, int64_t now) {
+  if (recipe.base != "scratch") {
+    return InvalidArgument("build " + recipe.name + ": base " + recipe.base +
+                           ": only scratch is supported by this version");
+  }
+  ASSIGN_OR_RETURN(LfsPathFilter filter, LfsPathFilter::Create(recipe.include, recipe.exclude));
+  std::string rev = inputs.commit.empty() ? inputs.ref : inputs.commit;
+  ASSIGN_OR_RETURN(ModelTree tree, ReadModelTree(inputs.mirror_dir, rev, filter));
+
+  BuildOutcome outcome;
+  outcome.commit = tree.commit;
+  outcome.commit_time = tree.commit_time;
+  const std::string created = Rfc3339(tree.commit_time);
+  const std::string model_dir = RelativeDir(recipe.ModelDir());
+
+  // Every object the revision needs must be verified in the store before anything is built.
+  size_t missing = 0;
+  std::string first_missing;
+  for (const ModelFile& f : tree.files) {
+    if (f.kind == ModelFile::Kind::kLfs && !stores.lfs.Contains(f.pointer.oid)) {
+      if (missing++ == 0) first_missing = f.path;
+    }
+  }
+  if (missing > 0) {
+    return FailedPrecondition("build " + recipe.name + ": " + std::to_string(missing) +
+                              " LFS object(s) of " + tree.commit + " are not in the store yet "
+                              "(first: " + first_missing + ")");
+  }
+
+  std::vector<OciDescriptor> layers;
+  std::vector<std::string> history;
+
+  // The extra files, each checked against its pinned SHA-256.
+  if (!recipe.files.empty()) {
+    std::vector<TarLayerEntry> extras;
+    for (const BuildFile& f : recipe.files) {
+      ASSIGN_OR_RETURN(std::string content, ReadFileToString(f.source));
+      std::string actual = Sha256Hex(content);
+      if (actual != f.sha256) {
+        return DataLoss("build " + recipe.name + ": builds.files source " + f.source.string() +
+                        " has sha256 " + actual + ", the recipe pins " + f.sha256);
+      }
+      std::string dest = RelativeDir(f.dest);
+      if (dest.empty() || !f.dest.starts_with('/')) {
+        return InvalidArgument("build " + recipe.name + ": builds.files dest " + f.dest +
+                               " is not an absolute file path");
+      }
+      extras.push_back(InlineEntry(dest, f.mode, std::move(content)));
+    }
+    ASSIGN_OR_RETURN(OciDescriptor d, StoreInlineLayer(std::move(extras), stores));
+    layers.push_back(std::move(d));
+    history.push_back("mirrord: extra files");
+  }
+
+  // The model's small files and symlinks.
+  std::vector<TarLayerEntry> small;
+  std::vector<const ModelFile*> weights;
+  for (const ModelFile& f : tree.files) {
+    if (f.kind == ModelFile::Kind::kLfs) {
+      weights.push_back(&f);
+    } else if (f.kind == ModelFile::Kind::kSmall) {
+      small.push_back(InlineEntry(JoinPath(model_dir, f.path), f.mode, f.content));
+    } else {
+      TarLayerEntry e;
+      e.entry.type = TarEntryType::kSymlink;
+      e.entry.path = JoinPath(model_dir, f.path);
+      e.entry.mode = 0777;
+      e.entry.link_target = f.content;
+      small.push_back(std::move(e));
+    }
+  }
+  if (!small.empty()) {
+    ASSIGN_OR_RETURN(OciDescriptor d, StoreInlineLayer(std::move(small), stores));
+    layers.push_back(std::move(d));
+    history.push_back("mirrord: model files in git");
+  }
+
+  // One generated layer per weight file, merged into runs beyond the layer cap.
+  outcome.weight_files = weights.size();
+  size_t budget = kMaxImageLayers - layers.size();
+  outcome.merged_weights = weights.size() > budget;
+  for (auto [begin, end] : EvenRuns(weights.size(), std::min(budget, weights.size()))) {
+    std::vector<TarLayerEntry> files;
+    std::string what;
+    for (size_t i = begin; i < end; ++i) {
+      TarLayerEntry e;
+      e.entry.path = JoinPath(model_dir, weights[i]->path);
+      e.entry.mode = weights[i]->mode;
+      e.entry.size = weights[i]->pointer.size;
+      e.oid = weights[i]->pointer.oid;
+      files.push_back(std::move(e));
+      what += (what.empty() ? "" : " ") + weights[i]->path;
+    }
+    ASSIGN_OR_RETURN(TarLayer layer, TarLayer::Create(WithParentDirs(std::move(files))));
+    ASSIGN_OR_RETURN(LayerDigest digest, CachedTarLayerDigest(layer, stores.lfs, stores.catalog,
+                                                              now));
+    if (!digest.cached) ++outcome.hashed_layers;
+    layers.push_back({kOciTarLayerType, digest.digest, digest.size, {}});
+    history.push_back("mirrord: " + what);
+  }
+  outcome.layers = layers.size();
+
+  // The image configuration.
+  ImageConfigSpec config;
+  config.created = created;
+  config.entrypoint = recipe.entrypoint;
+  config.cmd = recipe.cmd;
+  std::vector<std::pair<std::string, std::string>> env = {
+      {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}};
+  auto set_env = [&env](const std::string& k, const std::string& v) {
+    for (auto& kv : env) {
+      if (kv.first == k) {
+        kv.second = v;
+        return;
+      }
+    }
+    env.emplace_back(k, v);
+  };
+  set_env("MODEL_DIR", recipe.ModelDir());
+  for (const auto& [k, v] : recipe.env) set_env(k, v);
+  if (!recipe.nvidia_visible_devices.empty()) {
+    set_env("NVIDIA_VISIBLE_DEVICES", recipe.nvidia_visible_devices);
+  }
+  if (!recipe.nvidia_driver_capabilities.empty()) {
+    set_env("NVIDIA_DRIVER_CAPABILITIES", recipe.nvidia_driver_capabilities);
+  }
+  if (!recipe.require_cuda.empty()) set_env("NVIDIA_REQUIRE_CUDA", "cuda" + recipe.require_cuda);
+  for (const auto& [k, v] : env) config.env.push_back(k + "=" + v);
+  for (const std::string& p : recipe.ports) {
+    config.exposed_ports.push_back(p.find('/') == std::string::npos ? p + "/tcp" : p);
+  }
+  std::sort(config.exposed_ports.begin(), config.exposed_ports.end());
+  config.labels = recipe.labels;
+  config.working_dir = recipe.workdir;
+  config.user = recipe.user;
+  for (const OciDescriptor& l : layers) config.diff_ids.push_back(l.digest);
+  config.history = history;
+  std::string config_json = ImageConfigJson(config);
+  ASSIGN_OR_RETURN(std::string config_digest, stores.oci.Put(config_json));
+
+  std::map<std::string, std::string> annotations = {
+      {"org.opencontainers.image.created", created},
+      {"org.opencontainers.image.revision", tree.commit},
+      {"org.opencontainers.image.ref.name", ShortRefName(inputs.ref)},
+      {"org.opencontainers.image.base.name", recipe.base},
+  };
+  if (!inputs.upstream_url.empty()) {
+    annotations["org.opencontainers.image.source"] = inputs.upstream_url;
+  }
+  std::string manifest = ManifestJson(
+      "", {kOciConfigType, config_digest, config_json.size(), {}}, layers, annotations);
+  ASSIGN_OR_RETURN(outcome.image.digest, stores.oci.Put(manifest));
+  outcome.image.size = manifest.size() + config_json.size();
+  for (const OciDescriptor& l : layers) outcome.image.size += l.size;
+
+  // The model artifact: raw files, the LFS ones by their oid.
+  std::vector<OciDescriptor> raw;
+  for (const ModelFile& f : tree.files) {
+    if (f.kind == ModelFile::Kind::kLfs) {
+      raw.push_back({kModelWeightType, "sha256:" + f.pointer.oid, f.pointer.size,
+                     {{kModelFilepathAnnotation, f.path}}});
+    } else if (f.kind == ModelFile::Kind::kSmall) {
+      ASSIGN_OR_RETURN(std::string digest, stores.oci.Put(f.content));
+      raw.push_back({std::string(RawMediaType(f.path)), digest, f.content.size(),
+                     {{kModelFilepathAnnotation, f.path}}});
+    }
+  }
+  ModelConfigSpec model_config;
+  model_config.created = created;
+  model_config.name = recipe.name;
+  model_config.revision = tree.commit;
+  model_config.source_url = inputs.upstream_url;
+  for (const OciDescriptor& d : raw) model_config.diff_ids.push_back(d.digest);
+  std::string model_config_json = ModelConfigJson(model_config);
+  ASSIGN_OR_RETURN(std::string model_config_digest, stores.oci.Put(model_config_json));
+  std::map<std::string, std::string> model_annotations = annotations;
+  model_annotations.erase("org.opencontainers.image.base.name");
+  std::string model_manifest = ManifestJson(
+      kModelArtifactType, {kModelConfigType, model_config_digest, model_config_json.size(), {}},
+      raw, model_annotations);
+  ASSIGN_OR_RETURN(outcome.model.digest, stores.oci.Put(model_manifest));
+  outcome.model.size = model_manifest.size() + model_config_json.size();
+  for (const OciDescriptor& d : raw) outcome.model.size += d.size;
+
+  // Publish every tag at once.
+  std::vector<ImageRecord> records;
+  std::set<std::string> seen;
+  for (const std::string& tmpl : recipe.tags) {
+    std::string tag = ExpandTagTemplate(tmpl, inputs.ref, tree.commit);
+    if (!IsValidImageTag(tag)) {
+      return InvalidArgument("build " + recipe.name + ": tags template \"" + tmpl +
+                             "\" gives no valid tag for " + inputs.ref);
+    }
+    if (!seen.insert(tag).second) continue;
+    std::string model_tag = tag.substr(0, 128 - 6) + "-model";
+    outcome.image.tags.push_back(tag);
+    outcome.model.tags.push_back(model_tag);
+    records.push_back({recipe.name, tag, outcome.image.digest, kOciManifestType, "image",
+                       recipe.name, inputs.ref, tree.commit, outcome.image.size,
+                       tree.commit_time, now});
+    records.push_back({recipe.name, model_tag, outcome.model.digest, kOciManifestType, "model",
+                       recipe.name, inputs.ref, tree.commit, outcome.model.size,
+                       tree.commit_time, now});
+  }
+  std::vector<std::pair<std::string, std::string>> blobs;
+  blobs.emplace_back(outcome.image.digest, config_digest);
+  for (const OciDescriptor& l : layers) blobs.emplace_back(outcome.image.digest, l.digest);
+  blobs.emplace_back(outcome.model.digest, model_config_digest);
+  for (const OciDescriptor& d : raw) blobs.emplace_back(outcome.model.digest, d.digest);
+  RETURN_IF_ERROR(stores.catalog.PutImages(records, blobs));
+  MLOG(Info) << "built " << recipe.name << " from " << inputs.repo << " " << inputs.ref << " at "
+             << tree.commit << ": image " << outcome.image.digest << " (" << layers.size()
+             << " layers, " << outcome.hashed_layers << " hashed), model "
+             << outcome.model.digest;
+  return outcome;
+}
+
+}  // namespace mirrord

@@ -1,0 +1,85 @@
+#include "deploy/oci_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <system_error>
+
+#include "common/sha256.h"
+#include "lfs/pointer.h"
+
+namespace mirrord {
+
+bool IsValidSha256Digest(std::string_view digest) {
+  return digest.starts_with("sha256:") && IsValidLfsOid(digest.substr(7));
+}
+
+Result<std::unique_ptr<OciStore>> OciStore::Open(const std::filesystem::path& root) {
+  RETURN_IF_ERROR(CreateDirectories(root / "blobs" / "sha256"));
+  RETURN_IF_ERROR(CreateDirectories(root / "incomplete"));
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(root / "incomplete", ec)) {
+    std::filesystem::remove(entry.path(), ec);
+  }
+  return std::unique_ptr<OciStore>(new OciStore(root));
+}
+
+std::filesystem::path OciStore::BlobPath(std::string_view digest) const {
+  std::string_view hex = digest.starts_with("sha256:") ? digest.substr(7) : digest;
+  return root_ / "blobs" / "sha256" / std::string(hex);
+}
+
+bool OciStore::Contains(std::string_view digest) const {
+  std::error_code ec;
+  return IsValidSha256Digest(digest) && std::filesystem::exists(BlobPath(digest), ec);
+}
+
+Result<std::string> OciStore::Put(std::string_view bytes) {
+  std::string digest = "sha256:" + Sha256Hex(bytes);
+  if (Contains(digest)) return digest;
+  static std::atomic<uint64_t> counter{0};
+  std::filesystem::path tmp = root_ / "incomplete" /
+                              (digest.substr(7) + "." + std::to_string(::getpid()) + "." +
+                               std::to_string(counter.fetch_add(1)));
+  {
+    UniqueFd fd(::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0444));
+    if (!fd.valid()) return ErrnoStatus(errno, "create " + tmp.string());
+    Status written = WriteAll(fd.get(), bytes);
+    if (written.ok() && ::fdatasync(fd.get()) != 0) written = ErrnoStatus(errno, "fdatasync");
+    if (!written.ok()) {
+      ::unlink(tmp.c_str());
+      return written.WithContext("write blob " + digest);
+    }
+  }
+  std::filesystem::path dest = BlobPath(digest);
+  if (::rename(tmp.c_str(), dest.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoStatus(err, "publish blob " + digest);
+  }
+  RETURN_IF_ERROR(FsyncDirectory(dest.parent_path()));
+  return digest;
+}
+
+Result<UniqueFd> OciStore::Open(std::string_view digest) const {
+  if (!IsValidSha256Digest(digest)) return InvalidArgument("malformed digest");
+  std::filesystem::path p = BlobPath(digest);
+  UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return NotFound("blob " + std::string(digest) + " is not stored");
+    return ErrnoStatus(errno, "open " + p.string());
+  }
+  return fd;
+}
+
+Result<std::string> OciStore::Read(std::string_view digest) const {
+  if (!IsValidSha256Digest(digest)) return InvalidArgument("malformed digest");
+  auto bytes = ReadFileToString(BlobPath(digest));
+  if (!bytes.ok() && bytes.status().code() == StatusCode::kNotFound) {
+    return NotFound("blob " + std::string(digest) + " is not stored");
+  }
+  return bytes;
+}
+
+}  // namespace mirrord

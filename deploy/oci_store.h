@@ -1,0 +1,49 @@
+// OciStore: the content-addressed blobs of the build stage that are not LFS objects:
+// manifests, image configs, and the few layers built from inline content (the extra files,
+// the model's small files). Layout under its root (<storage root>/oci):
+//
+//   blobs/sha256/<hex>    one file per digest (mode 0444), written once
+//   incomplete/           temporary files of writes in progress
+//
+// Weights are never here: a weight layer is generated from the LFS store (deploy/tar_layer.h)
+// and a raw model-artifact layer IS the LFS object. A blob appears only whole (write to
+// incomplete/, fdatasync, rename, fsync the directory), so a crash leaves no partial blob.
+// Thread-safety: thread-safe (writes of the same digest race harmlessly: same bytes).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/file_util.h"
+#include "common/status.h"
+
+namespace mirrord {
+
+// True for "sha256:" followed by 64 lowercase hex digits.
+bool IsValidSha256Digest(std::string_view digest);
+
+class OciStore {
+ public:
+  // Opens (creating if missing) the store at `root`; leftover temporary files are removed.
+  static Result<std::unique_ptr<OciStore>> Open(const std::filesystem::path& root);
+
+  const std::filesystem::path& root() const { return root_; }
+
+  // Stores `bytes`; on success returns their digest ("sha256:<hex>") and the blob is durable.
+  // A blob already present is not written again.
+  Result<std::string> Put(std::string_view bytes);
+  bool Contains(std::string_view digest) const;
+  // NotFound when absent; InvalidArgument for a malformed digest.
+  Result<UniqueFd> Open(std::string_view digest) const;
+  // The whole blob (for manifests and configs, which are small). NotFound when absent.
+  Result<std::string> Read(std::string_view digest) const;
+  std::filesystem::path BlobPath(std::string_view digest) const;
+
+ private:
+  explicit OciStore(std::filesystem::path root) : root_(std::move(root)) {}
+  std::filesystem::path root_;
+};
+
+}  // namespace mirrord

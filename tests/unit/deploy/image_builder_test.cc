@@ -1,0 +1,319 @@
+#include "deploy/image_builder.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/file_util.h"
+#include "common/sha256.h"
+#include "deploy/oci_json.h"
+#include "deploy/tar_layer.h"
+#include "lfs/pointer.h"
+#include "tests/fixtures/git_cli.h"
+#include "tests/fixtures/process.h"
+#include "tests/fixtures/temp_dir.h"
+#include "tests/unit/deploy/deploy_test_support.h"
+
+namespace mirrord {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using test::PutObject;
+using test::SeededBytes;
+
+// One independent mirrord store: LFS objects, OCI blobs, catalog.
+struct Store {
+  std::unique_ptr<BlobStore> lfs;
+  std::unique_ptr<OciStore> oci;
+  std::unique_ptr<Catalog> catalog;
+  BuildStores stores() { return {*lfs, *oci, *catalog}; }
+};
+
+class ImageBuilderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = test::TempDir::Create("mirrord-build-");
+    ASSERT_TRUE(dir.ok());
+    dir_.emplace(std::move(*dir));
+    auto work = test::WorkRepo::Init(dir_->path() / "work");
+    ASSERT_TRUE(work.ok()) << work.status().ToString();
+    work_.emplace(std::move(*work));
+    binary_ = "#!/bin/sh\necho serving\n";
+    ASSERT_TRUE(WriteFileAtomically(dir_->path() / "serve", binary_, 0755).ok());
+  }
+
+  Store OpenStore(const std::string& name) {
+    Store s;
+    fs::path root = dir_->path() / name;
+    EXPECT_TRUE(CreateDirectories(root).ok());
+    s.lfs = std::move(*BlobStore::Open(root / "lfs"));
+    s.oci = std::move(*OciStore::Open(root / "oci"));
+    auto catalog = Catalog::Open(root / "catalog.sqlite");
+    EXPECT_TRUE(catalog.ok()) << catalog.status().ToString();
+    s.catalog = std::move(*catalog);
+    return s;
+  }
+
+  // Commits `weights` as LFS pointers (and the objects into `stores`) plus small files.
+  std::string CommitModel(const std::map<std::string, std::string>& weights,
+                          std::vector<Store*> stores) {
+    for (const auto& [path, content] : weights) {
+      LfsPointer p{Sha256Hex(content), content.size()};
+      EXPECT_TRUE(work_->WriteFile(path, FormatLfsPointer(p)).ok());
+      for (Store* s : stores) PutObject(*s->lfs, content);
+    }
+    EXPECT_TRUE(work_->WriteFile("config.json", "{\"hidden_size\": 64}\n").ok());
+    EXPECT_TRUE(work_->WriteFile("README.md", "# tiny model\n").ok());
+    auto sha = work_->Commit("model");
+    EXPECT_TRUE(sha.ok()) << sha.status().ToString();
+    return sha.value_or("");
+  }
+
+  fs::path Mirror(const std::string& name) {
+    fs::path m = dir_->path() / (name + ".git");
+    fs::remove_all(m);
+    auto r = test::Git({"clone", "-q", "--mirror", work_->dir().string(), m.string()});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return m;
+  }
+
+  BuildRecipe Recipe() {
+    BuildRecipe r;
+    r.name = "tiny";
+    r.repo = "org/tiny";
+    r.files.push_back({dir_->path() / "serve", "/usr/local/bin/serve", 0755, Sha256Hex(binary_)});
+    r.entrypoint = {"/usr/local/bin/serve"};
+    r.cmd = {"--port", "8000"};
+    r.env = {{"HF_HUB_OFFLINE", "1"}};
+    r.ports = {"8000"};
+    r.require_cuda = ">=12.1";
+    r.labels = {{"lab", "vision"}};
+    return r;
+  }
+
+  BuildInputs Inputs(const fs::path& mirror) {
+    return {"org/tiny", mirror, "https://huggingface.co/org/tiny", "refs/heads/main", ""};
+  }
+
+  // Extracts every layer of the image manifest `digest` with GNU tar into `out`.
+  void Unpack(Store& s, const std::string& digest, const fs::path& out) {
+    ASSERT_TRUE(CreateDirectories(out).ok());
+    auto manifest = json::parse(*s.oci->Read(digest)).as_object();
+    int i = 0;
+    for (const json::value& l : manifest["layers"].as_array()) {
+      std::string d(l.as_object().at("digest").as_string());
+      std::string bytes;
+      if (s.oci->Contains(d)) {
+        bytes = *s.oci->Read(d);
+      } else {
+        auto rec = s.catalog->FindTarLayerByDigest(d);
+        ASSERT_TRUE(rec.ok() && rec->has_value()) << d;
+        auto layer = TarLayer::FromSpec((*rec)->spec);
+        ASSERT_TRUE(layer.ok());
+        ASSERT_TRUE(ReadTarLayer(*layer, *s.lfs, 0, layer->size(), [&](std::string_view b) {
+                      bytes.append(b);
+                      return Status::Ok();
+                    }).ok());
+      }
+      ASSERT_EQ("sha256:" + Sha256Hex(bytes), d);
+      ASSERT_EQ(bytes.size(), l.as_object().at("size").as_int64());
+      fs::path tarball = dir_->path() / ("layer" + std::to_string(i++) + ".tar");
+      ASSERT_TRUE(WriteFileAtomically(tarball, bytes).ok());
+      auto x = test::RunProcessOk({"tar", "-xf", tarball.string(), "-C", out.string()});
+      ASSERT_TRUE(x.ok()) << x.status().ToString();
+    }
+  }
+
+  std::optional<test::TempDir> dir_;
+  std::optional<test::WorkRepo> work_;
+  std::string binary_;
+};
+
+TEST_F(ImageBuilderTest, BuildsImageAndModelArtifactFromTheStore) {
+  Store s = OpenStore("a");
+  std::map<std::string, std::string> weights = {
+      {"model-00001-of-00002.safetensors", SeededBytes(200'000, 1)},
+      {"model-00002-of-00002.safetensors", SeededBytes(100'001, 2)},
+      {"sub/adapter.bin", SeededBytes(3'000, 3)}};
+  std::string commit = CommitModel(weights, {&s});
+  uint64_t lfs_bytes_before = *DiskUsageBytes(dir_->path() / "a" / "lfs");
+  auto built = BuildImage(Recipe(), Inputs(Mirror("m")), s.stores(), 1000);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  EXPECT_EQ(built->commit, commit);
+  EXPECT_EQ(built->layers, 2u + weights.size());  // extra files, small files, one per weight
+  EXPECT_EQ(built->hashed_layers, weights.size());
+  EXPECT_FALSE(built->merged_weights);
+  EXPECT_EQ(built->image.tags, (std::vector<std::string>{"main", commit}));
+  EXPECT_EQ(built->model.tags, (std::vector<std::string>{"main-model", commit + "-model"}));
+  // Nothing of the weights was written again: the OCI blobs are metadata and small files.
+  EXPECT_EQ(*DiskUsageBytes(dir_->path() / "a" / "lfs"), lfs_bytes_before);
+  EXPECT_LT(*DiskUsageBytes(dir_->path() / "a" / "oci"), 100'000u);
+
+  auto manifest = json::parse(*s.oci->Read(built->image.digest)).as_object();
+  EXPECT_EQ(manifest["mediaType"].as_string(), kOciManifestType);
+  auto& ann = manifest["annotations"].as_object();
+  EXPECT_EQ(ann["org.opencontainers.image.revision"].as_string(), commit);
+  EXPECT_EQ(ann["org.opencontainers.image.source"].as_string(), "https://huggingface.co/org/tiny");
+  EXPECT_EQ(ann["org.opencontainers.image.ref.name"].as_string(), "main");
+  EXPECT_EQ(ann["org.opencontainers.image.base.name"].as_string(), "scratch");
+  std::string created(ann["org.opencontainers.image.created"].as_string());
+  std::string commit_time = *work_->Run({"show", "-s", "--format=%ct", "HEAD"});
+  EXPECT_EQ(created, Rfc3339(std::stoll(commit_time)));
+
+  std::string config_digest(manifest["config"].as_object()["digest"].as_string());
+  auto config = json::parse(*s.oci->Read(config_digest)).as_object();
+  EXPECT_EQ(config["created"].as_string(), created);
+  auto& c = config["config"].as_object();
+  EXPECT_EQ(json::serialize(c["Entrypoint"]), "[\"/usr/local/bin/serve\"]");
+  EXPECT_EQ(json::serialize(c["Cmd"]), "[\"--port\",\"8000\"]");
+  EXPECT_TRUE(c["ExposedPorts"].as_object().contains("8000/tcp"));
+  std::string env = json::serialize(c["Env"]);
+  for (std::string want : {"NVIDIA_REQUIRE_CUDA=cuda>=12.1", "NVIDIA_VISIBLE_DEVICES=all",
+                           "NVIDIA_DRIVER_CAPABILITIES=compute,utility", "HF_HUB_OFFLINE=1",
+                           "MODEL_DIR=/models/org/tiny"}) {
+    EXPECT_NE(env.find("\"" + want + "\""), std::string::npos) << env;
+  }
+  EXPECT_EQ(config["rootfs"].as_object()["diff_ids"].as_array().size(), built->layers);
+
+  // The model artifact's weight layers are the LFS objects themselves.
+  auto model = json::parse(*s.oci->Read(built->model.digest)).as_object();
+  EXPECT_EQ(model["artifactType"].as_string(), kModelArtifactType);
+  EXPECT_EQ(model["config"].as_object()["mediaType"].as_string(), kModelConfigType);
+  std::map<std::string, std::string> raw;  // filepath -> digest, weights only
+  for (const json::value& l : model["layers"].as_array()) {
+    const auto& o = l.as_object();
+    if (o.at("mediaType").as_string() != kModelWeightType) continue;
+    raw[std::string(o.at("annotations").as_object().at(kModelFilepathAnnotation).as_string())] =
+        std::string(o.at("digest").as_string());
+  }
+  ASSERT_EQ(raw.size(), weights.size());
+  for (const auto& [path, content] : weights) EXPECT_EQ(raw[path], "sha256:" + Sha256Hex(content));
+
+  // The catalog serves both under their tags, and knows which blobs each name may serve.
+  auto tag = s.catalog->GetImage("tiny", "main");
+  ASSERT_TRUE(tag.ok()) << tag.status().ToString();
+  EXPECT_EQ(tag->digest, built->image.digest);
+  EXPECT_EQ(tag->commit, commit);
+  EXPECT_EQ(s.catalog->GetImage("tiny", "main-model")->digest, built->model.digest);
+  EXPECT_TRUE(*s.catalog->NameReferencesBlob("tiny", config_digest));
+  EXPECT_TRUE(*s.catalog->NameReferencesBlob("tiny", raw.begin()->second));
+  EXPECT_FALSE(*s.catalog->NameReferencesBlob("other", config_digest));
+
+  // Unpacking the layers gives the weights byte for byte, the binary and the small files.
+  fs::path rootfs = dir_->path() / "rootfs";
+  Unpack(s, built->image.digest, rootfs);
+  for (const auto& [path, content] : weights) {
+    EXPECT_EQ(*ReadFileToString(rootfs / "models/org/tiny" / path), content) << path;
+  }
+  EXPECT_EQ(*ReadFileToString(rootfs / "models/org/tiny/config.json"), "{\"hidden_size\": 64}\n");
+  EXPECT_EQ(*ReadFileToString(rootfs / "usr/local/bin/serve"), binary_);
+  EXPECT_EQ(fs::status(rootfs / "usr/local/bin/serve").permissions() & fs::perms::owner_exec,
+            fs::perms::owner_exec);
+}
+
+TEST_F(ImageBuilderTest, TwoIndependentStoresBuildTheSameDigests) {
+  Store a = OpenStore("a");
+  Store b = OpenStore("b");
+  std::string commit = CommitModel({{"w.safetensors", SeededBytes(50'000, 4)},
+                                    {"x/y.bin", SeededBytes(7'000, 5)}},
+                                   {&a, &b});
+  auto one = BuildImage(Recipe(), Inputs(Mirror("first")), a.stores(), 100);
+  auto two = BuildImage(Recipe(), Inputs(Mirror("second")), b.stores(), 999'999);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  EXPECT_EQ(one->image.digest, two->image.digest);
+  EXPECT_EQ(one->model.digest, two->model.digest);
+  EXPECT_EQ(*a.oci->Read(one->image.digest), *b.oci->Read(two->image.digest));
+  EXPECT_EQ(one->commit, commit);
+}
+
+TEST_F(ImageBuilderTest, RebuildAfterOneShardChangedHashesOnlyThatShard) {
+  Store s = OpenStore("a");
+  std::map<std::string, std::string> weights;
+  for (int i = 0; i < 4; ++i) {
+    weights["shard-" + std::to_string(i) + ".bin"] = SeededBytes(30'000, 10 + i);
+  }
+  CommitModel(weights, {&s});
+  auto first = BuildImage(Recipe(), Inputs(Mirror("m")), s.stores(), 1);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->hashed_layers, 4u);
+  weights["shard-2.bin"] = SeededBytes(30'000, 99);
+  std::string commit = CommitModel(weights, {&s});
+  auto second = BuildImage(Recipe(), Inputs(Mirror("m")), s.stores(), 2);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->commit, commit);
+  EXPECT_EQ(second->hashed_layers, 1u);
+  EXPECT_NE(second->image.digest, first->image.digest);
+  EXPECT_EQ(s.catalog->GetImage("tiny", "main")->digest, second->image.digest);
+  // The first build's commit tag still names the first image.
+  EXPECT_EQ(s.catalog->GetImage("tiny", first->commit)->digest, first->image.digest);
+}
+
+TEST_F(ImageBuilderTest, ExtraFileWithAnotherHashIsRefusedAndNothingIsPublished) {
+  Store s = OpenStore("a");
+  CommitModel({{"w.bin", SeededBytes(1'000, 6)}}, {&s});
+  BuildRecipe r = Recipe();
+  r.files[0].sha256 = Sha256Hex("something else");
+  auto built = BuildImage(r, Inputs(Mirror("m")), s.stores(), 1);
+  ASSERT_FALSE(built.ok());
+  EXPECT_EQ(built.status().code(), StatusCode::kDataLoss) << built.status().ToString();
+  EXPECT_EQ(s.catalog->GetImage("tiny", "main").status().code(), StatusCode::kNotFound);
+  r.files[0].source = dir_->path() / "missing";
+  EXPECT_EQ(BuildImage(r, Inputs(Mirror("m")), s.stores(), 1).status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(ImageBuilderTest, MissingLfsObjectOrRefFailsBeforeBuilding) {
+  Store s = OpenStore("a");
+  Store elsewhere = OpenStore("b");
+  CommitModel({{"w.bin", SeededBytes(1'000, 7)}}, {&elsewhere});  // not in s
+  auto built = BuildImage(Recipe(), Inputs(Mirror("m")), s.stores(), 1);
+  ASSERT_FALSE(built.ok());
+  EXPECT_EQ(built.status().code(), StatusCode::kFailedPrecondition) << built.status().ToString();
+  EXPECT_EQ(s.catalog->GetImage("tiny", "main").status().code(), StatusCode::kNotFound);
+  BuildInputs in = Inputs(Mirror("m"));
+  in.ref = "refs/heads/nope";
+  EXPECT_EQ(BuildImage(Recipe(), in, elsewhere.stores(), 1).status().code(),
+            StatusCode::kNotFound);
+  BuildRecipe r = Recipe();
+  r.base = "registry.lab:5000/cuda:12.1";
+  EXPECT_EQ(BuildImage(r, Inputs(Mirror("m")), elsewhere.stores(), 1).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(ImageBuilderTest, WeightsBeyondTheLayerCapAreMergedInPathOrder) {
+  Store s = OpenStore("a");
+  std::map<std::string, std::string> weights;
+  for (int i = 0; i < 130; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "w/%03d.bin", i);
+    weights[name] = SeededBytes(100 + i, 1000 + i);
+  }
+  CommitModel(weights, {&s});
+  auto built = BuildImage(Recipe(), Inputs(Mirror("m")), s.stores(), 1);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  EXPECT_EQ(built->layers, kMaxImageLayers);
+  EXPECT_TRUE(built->merged_weights);
+  fs::path rootfs = dir_->path() / "rootfs";
+  Unpack(s, built->image.digest, rootfs);
+  for (const auto& [path, content] : weights) {
+    EXPECT_EQ(*ReadFileToString(rootfs / "models/org/tiny" / path), content) << path;
+  }
+}
+
+TEST_F(ImageBuilderTest, TagTemplates) {
+  std::string c(40, 'a');
+  EXPECT_EQ(ExpandTagTemplate("{ref}", "refs/heads/main", c), "main");
+  EXPECT_EQ(ExpandTagTemplate("{ref}", "refs/heads/feature/x", c), "feature-x");
+  EXPECT_EQ(ExpandTagTemplate("{ref}-{commit}", "refs/tags/v1.0", c), "v1.0-" + c);
+  EXPECT_EQ(ExpandTagTemplate("{ref}", "refs/heads/.hidden", c), "_hidden");
+  EXPECT_EQ(ExpandTagTemplate("{ref}", "refs/heads/" + std::string(200, 'b'), c).size(), 128u);
+}
+
+}  // namespace
+}  // namespace mirrord
