@@ -49,6 +49,21 @@ Result<std::string> LoadOrCreateAdminToken(const std::filesystem::path& file) {
   return token;
 }
 
+bool ParseBearerToken(std::string_view header, std::string_view* token) {
+  size_t space = header.find(' ');
+  if (space != 6) return false;
+  for (size_t i = 0; i < 6; ++i) {
+    char c = header[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != "bearer"[i]) return false;
+  }
+  std::string_view t = header.substr(space);
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+  *token = t;
+  return true;
+}
+
 bool SecretsEqual(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -15,6 +16,10 @@ Result<std::string> LoadOrCreateAdminToken(const std::filesystem::path& file);
 
 // Reads an existing token file (mirrorctl's side); NotFound when absent.
 Result<std::string> ReadTokenFile(const std::filesystem::path& file);
+
+// The token of an "Authorization: Bearer <token>" header value (scheme case-insensitive,
+// blanks around the token trimmed); false when the value uses another scheme.
+bool ParseBearerToken(std::string_view header, std::string_view* token);
 
 // Constant-time comparison of two secrets.
 bool SecretsEqual(std::string_view a, std::string_view b);

@@ -55,31 +55,6 @@ HttpResponse MethodNotAllowed(const HttpRequest& req, std::string_view allow) {
   return res;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-// The token of an "Authorization: Bearer <token>" header; false when the header is absent
-// or uses another scheme.
-bool BearerToken(std::string_view header, std::string_view* token) {
-  size_t space = header.find(' ');
-  if (space == std::string_view::npos || !EqualsIgnoreCase(header.substr(0, space), "bearer")) {
-    return false;
-  }
-  std::string_view t = header.substr(space);
-  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-  *token = t;
-  return true;
-}
-
 // The value of the `follow` query parameter: absent, "0" or "false" -> false; "1" or
 // "true" -> true; anything else is a client error.
 Result<bool> FollowParam(const std::map<std::string, std::string>& query) {
@@ -123,7 +98,7 @@ asio::awaitable<void> AdminApi::Handle(HttpExchange& exchange) {
   const HttpRequest& req = exchange.request();
   auto auth = req.find(http::field::authorization);
   std::string_view token;
-  if (auth == req.end() || !BearerToken(auth->value(), &token)) {
+  if (auth == req.end() || !ParseBearerToken(auth->value(), &token)) {
     HttpResponse res = ErrorResponse(req, http::status::unauthorized, "Unauthenticated",
                                      "this API needs an \"Authorization: Bearer <token>\" header");
     res.set(http::field::www_authenticate, "Bearer realm=\"mirrord\"");

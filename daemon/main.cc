@@ -17,16 +17,19 @@
 #include "common/log.h"
 #include "daemon/admin_api.h"
 #include "daemon/base_url.h"
+#include "daemon/build_api.h"
 #include "daemon/git_http_handler.h"
 #include "daemon/github_webhook_handler.h"
 #include "daemon/http_server.h"
 #include "daemon/lfs_http_handler.h"
 #include "daemon/lfs_sync.h"
 #include "daemon/metrics.h"
+#include "daemon/registry_http_handler.h"
 #include "daemon/router.h"
 #include "daemon/sync_scheduler.h"
 #include "daemon/systemd_notifier.h"
 #include "daemon/upstream_poller.h"
+#include "deploy/oci_store.h"
 #include "git/libgit2_status.h"
 #include "storage/blob_store.h"
 #include "storage/catalog.h"
@@ -88,6 +91,13 @@ int Run(const Config& config) {
   auto blob_store = BlobStore::Open(config.LfsStoreDir());
   if (!blob_store.ok()) {
     MLOG(Error) << "LFS store " << config.LfsStoreDir() << ": " << blob_store.status().ToString();
+    return 1;
+  }
+  // The build stage's manifests, configs and inline layers (deploy/oci_store.h).
+  auto oci_store = OciStore::Open(config.storage_root / "oci");
+  if (!oci_store.ok()) {
+    MLOG(Error) << "OCI store " << (config.storage_root / "oci") << ": "
+                << oci_store.status().ToString();
     return 1;
   }
   LfsSyncer lfs_syncer(config.lfs, **catalog, **blob_store);
@@ -156,6 +166,24 @@ int Run(const Config& config) {
       {http::verb::get, http::verb::post, http::verb::delete_}, "/api/v1/",
       [&admin_api](HttpExchange& ex) { return admin_api.Handle(ex); },
       RouteOptions{.body_limit = 1 << 20, .on_body_too_large = {}});
+  // The build stage: the read-only registry under /v2/ and the build endpoint.
+  auto registry = std::make_shared<RegistryHttpHandler>(**catalog, **blob_store, **oci_store,
+                                                        blocking_pool);
+  auto registry_route = [registry](HttpExchange& ex) { return registry->Handle(ex); };
+  const std::initializer_list<http::verb> registry_verbs = {
+      http::verb::get, http::verb::head, http::verb::post,
+      http::verb::put, http::verb::patch, http::verb::delete_};
+  router->Add(registry_verbs, "/v2", registry_route);
+  router->AddPrefix(registry_verbs, "/v2/", registry_route,
+                    RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
+  auto build_api = std::make_shared<BuildApi>(
+      config, **catalog, **blob_store, **oci_store,
+      [&scheduler](std::string_view name) { return scheduler.ServableRepoDir(name); },
+      blocking_pool, *token);
+  router->AddPrefix(
+      {http::verb::get, http::verb::post}, "/api/v1/builds/",
+      [build_api](HttpExchange& ex) { return build_api->Handle(ex); },
+      RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
   std::string webhook_secret;
   if (!config.github_webhook_secret_file.empty()) {
     Result<std::string> secret = ReadWebhookSecret(config.github_webhook_secret_file);

@@ -62,7 +62,7 @@ Result<std::string> OciStore::Put(std::string_view bytes) {
   return digest;
 }
 
-Result<UniqueFd> OciStore::Open(std::string_view digest) const {
+Result<UniqueFd> OciStore::OpenBlob(std::string_view digest) const {
   if (!IsValidSha256Digest(digest)) return InvalidArgument("malformed digest");
   std::filesystem::path p = BlobPath(digest);
   UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));

@@ -36,7 +36,7 @@ class OciStore {
   Result<std::string> Put(std::string_view bytes);
   bool Contains(std::string_view digest) const;
   // NotFound when absent; InvalidArgument for a malformed digest.
-  Result<UniqueFd> Open(std::string_view digest) const;
+  Result<UniqueFd> OpenBlob(std::string_view digest) const;
   // The whole blob (for manifests and configs, which are small). NotFound when absent.
   Result<std::string> Read(std::string_view digest) const;
   std::filesystem::path BlobPath(std::string_view digest) const;

@@ -1,0 +1,115 @@
+// GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (GCC PR 109224).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+#include "daemon/build_api.h"
+
+#include <fnmatch.h>
+
+#include <boost/json.hpp>
+#include <ctime>
+
+#include "common/admin_token.h"
+#include "common/api_json.h"
+#include "daemon/admin_api.h"
+#include "daemon/blocking.h"
+#include "deploy/image_builder.h"
+
+namespace mirrord {
+namespace {
+
+namespace json = boost::json;
+constexpr std::string_view kPrefix = "/api/v1/builds/";
+
+HttpResponse Error(const HttpRequest& req, const Status& s) {
+  return MakeResponse(req, HttpStatusFor(s.code()), ErrorJson(s), "application/json");
+}
+
+json::object Manifest(const BuiltManifest& m) {
+  json::array tags;
+  for (const std::string& t : m.tags) tags.emplace_back(t);
+  json::object o;
+  o["digest"] = m.digest;
+  o["size"] = m.size;
+  o["tags"] = std::move(tags);
+  return o;
+}
+
+}  // namespace
+
+boost::asio::awaitable<void> BuildApi::Handle(HttpExchange& ex) {
+  const HttpRequest& req = ex.request();
+  auto auth = req.find(http::field::authorization);
+  std::string_view token;
+  if (auth == req.end() || !ParseBearerToken(auth->value(), &token) || admin_token_.empty() ||
+      !SecretsEqual(token, admin_token_)) {
+    HttpResponse res = Error(req, PermissionDenied("a valid bearer token is required"));
+    res.result(http::status::unauthorized);
+    res.set(http::field::www_authenticate, "Bearer realm=\"mirrord\"");
+    co_await ex.Respond(std::move(res));
+    co_return;
+  }
+  if (req.method() != http::verb::post) {
+    HttpResponse res = Error(req, InvalidArgument("use POST"));
+    res.result(http::status::method_not_allowed);
+    res.set(http::field::allow, "POST");
+    co_await ex.Respond(std::move(res));
+    co_return;
+  }
+  std::string name = ex.path().substr(std::min(ex.path().size(), kPrefix.size()));
+  const BuildRecipe* recipe = nullptr;
+  for (const BuildRecipe& r : config_.builds) {
+    if (r.name == name) recipe = &r;
+  }
+  if (recipe == nullptr) {
+    co_await ex.Respond(Error(req, NotFound("no [[builds]] recipe is named \"" + name + "\"")));
+    co_return;
+  }
+  std::string ref;
+  if (auto it = ex.query().find("ref"); it != ex.query().end()) ref = it->second;
+  Result<json::object> answer = co_await RunBlocking(blocking_, [&]() -> Result<json::object> {
+    const RepoConfig* repo = nullptr;
+    for (const RepoConfig& r : config_.repos) {
+      if (r.name == recipe->repo) repo = &r;
+    }
+    if (repo == nullptr) return NotFound("repo " + recipe->repo + " is not mirrored");
+    std::optional<std::filesystem::path> dir = mirror_dir_(recipe->repo);
+    if (!dir) return FailedPrecondition("repo " + recipe->repo + " has not been synced yet");
+    std::string chosen = ref;
+    if (chosen.empty()) {
+      ASSIGN_OR_RETURN(RepoRecord record, catalog_.GetRepo(recipe->repo));
+      if (record.head.empty()) return FailedPrecondition("repo " + recipe->repo + " has no HEAD");
+      chosen = record.head;
+    }
+    if (!recipe->refs.empty()) {
+      bool matched = false;
+      for (const std::string& glob : recipe->refs) {
+        matched = matched || ::fnmatch(glob.c_str(), chosen.c_str(), 0) == 0;
+      }
+      if (!matched) return InvalidArgument(chosen + " matches none of the recipe's refs");
+    }
+    Result<std::string> url = ResolveUpstreamUrl(config_, *repo);
+    BuildInputs inputs{recipe->repo, *dir, url.ok() ? *url : "", chosen, ""};
+    ASSIGN_OR_RETURN(BuildOutcome out,
+                     BuildImage(*recipe, inputs, {lfs_, oci_, catalog_}, std::time(nullptr)));
+    json::object o;
+    o["build"] = recipe->name;
+    o["repo"] = recipe->repo;
+    o["ref"] = chosen;
+    o["commit"] = out.commit;
+    o["image"] = Manifest(out.image);
+    o["model"] = Manifest(out.model);
+    o["layers"] = out.layers;
+    o["hashed_layers"] = out.hashed_layers;
+    o["merged_weights"] = out.merged_weights;
+    return o;
+  });
+  if (!answer.ok()) {
+    co_await ex.Respond(Error(req, answer.status()));
+    co_return;
+  }
+  co_await ex.Respond(
+      MakeResponse(req, http::status::ok, json::serialize(*answer), "application/json"));
+}
+
+}  // namespace mirrord

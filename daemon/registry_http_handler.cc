@@ -1,0 +1,435 @@
+// GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (GCC PR 109224).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+#include "daemon/registry_http_handler.h"
+
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <optional>
+
+#include "common/build_config.h"
+#include "common/log.h"
+#include "daemon/blocking.h"
+#include "deploy/oci_json.h"
+#include "deploy/tar_layer.h"
+#include "lfs/http_range.h"
+
+namespace mirrord {
+namespace {
+
+namespace json = boost::json;
+
+constexpr char kApiVersionHeader[] = "Docker-Distribution-API-Version";
+constexpr char kApiVersion[] = "registry/2.0";
+constexpr char kDigestHeader[] = "Docker-Content-Digest";
+constexpr uint64_t kStreamChunk = 1 << 20;
+
+HttpResponse RegistryError(const HttpRequest& req, http::status status, std::string_view code,
+                           std::string_view message) {
+  json::object e;
+  e["code"] = code;
+  e["message"] = message;
+  e["detail"] = nullptr;
+  json::array errors;
+  errors.push_back(std::move(e));
+  json::object body;
+  body["errors"] = std::move(errors);
+  HttpResponse res = MakeResponse(req, status, json::serialize(body), "application/json");
+  res.set(kApiVersionHeader, kApiVersion);
+  return res;
+}
+
+HttpResponse JsonAnswer(const HttpRequest& req, std::string body, std::string_view type) {
+  HttpResponse res = MakeResponse(req, http::status::ok, std::move(body), type);
+  res.set(kApiVersionHeader, kApiVersion);
+  return res;
+}
+
+// Reads n= and last= of a paginated list. False (and `error` set) for a bad n.
+bool ReadPage(const std::map<std::string, std::string>& query, size_t* n, std::string* last,
+              bool* limited) {
+  *n = kRegistryMaxPage;
+  *limited = false;
+  if (auto it = query.find("n"); it != query.end()) {
+    const std::string& v = it->second;
+    size_t parsed = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), parsed);
+    if (ec != std::errc() || p != v.data() + v.size()) return false;
+    *n = std::min(parsed, kRegistryMaxPage);
+    *limited = true;
+  }
+  if (auto it = query.find("last"); it != query.end()) *last = it->second;
+  return true;
+}
+
+// "/v2/<name>/<kind>/<rest>" split at the last "/manifests/", "/blobs/", "/referrers/" or
+// at a trailing "/tags/list".
+struct RegistryPath {
+  std::string name;
+  std::string kind;  // "manifests", "blobs", "referrers", "tags"
+  std::string rest;
+};
+
+std::optional<RegistryPath> SplitPath(std::string_view path) {
+  if (!path.starts_with("/v2/")) return std::nullopt;
+  std::string_view p = path.substr(4);
+  if (p.ends_with("/tags/list")) {
+    return RegistryPath{std::string(p.substr(0, p.size() - 10)), "tags", ""};
+  }
+  for (std::string_view kind : {"manifests", "blobs", "referrers"}) {
+    std::string marker = "/" + std::string(kind) + "/";
+    size_t at = p.rfind(marker);
+    if (at == std::string_view::npos) continue;
+    return RegistryPath{std::string(p.substr(0, at)), std::string(kind),
+                        std::string(p.substr(at + marker.size()))};
+  }
+  return std::nullopt;
+}
+
+bool IsPushVerb(http::verb v) {
+  return v == http::verb::post || v == http::verb::put || v == http::verb::patch ||
+         v == http::verb::delete_;
+}
+
+}  // namespace
+
+boost::asio::awaitable<void> RegistryHttpHandler::Handle(HttpExchange& ex) {
+  const HttpRequest& req = ex.request();
+  const std::string& path = ex.path();
+  if (IsPushVerb(req.method())) {
+    HttpResponse res = RegistryError(req, http::status::method_not_allowed, "UNSUPPORTED",
+                                     "this registry is read-only: images are built by mirrord");
+    res.set(http::field::allow, "GET, HEAD");
+    co_await ex.Respond(std::move(res));
+    co_return;
+  }
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    HttpResponse res = RegistryError(req, http::status::method_not_allowed, "UNSUPPORTED",
+                                     "use GET or HEAD");
+    res.set(http::field::allow, "GET, HEAD");
+    co_await ex.Respond(std::move(res));
+    co_return;
+  }
+  if (path == "/v2" || path == "/v2/") {
+    co_await ex.Respond(JsonAnswer(req, "{}", "application/json"));
+    co_return;
+  }
+  if (path == "/v2/_catalog") {
+    co_await CatalogList(ex);
+    co_return;
+  }
+  std::optional<RegistryPath> parts = SplitPath(path);
+  if (!parts) {
+    co_await ex.Respond(
+        RegistryError(req, http::status::not_found, "NAME_UNKNOWN", "no such registry endpoint"));
+    co_return;
+  }
+  if (!IsValidImageName(parts->name)) {
+    co_await ex.Respond(RegistryError(req, http::status::bad_request, "NAME_INVALID",
+                                      "invalid repository name"));
+    co_return;
+  }
+  if (parts->kind == "manifests") {
+    co_await Manifest(ex, parts->name, parts->rest);
+  } else if (parts->kind == "blobs") {
+    co_await Blob(ex, parts->name, parts->rest);
+  } else if (parts->kind == "tags") {
+    co_await Tags(ex, parts->name);
+  } else {
+    co_await Referrers(ex, parts->name, parts->rest);
+  }
+}
+
+boost::asio::awaitable<void> RegistryHttpHandler::Manifest(HttpExchange& ex, std::string name,
+                                                           std::string reference) {
+  const HttpRequest& req = ex.request();
+  const bool by_digest = reference.starts_with("sha256:");
+  if (by_digest ? !IsValidSha256Digest(reference) : !IsValidImageTag(reference)) {
+    co_await ex.Respond(RegistryError(req, http::status::bad_request,
+                                      by_digest ? "DIGEST_INVALID" : "TAG_INVALID",
+                                      "invalid manifest reference"));
+    co_return;
+  }
+  struct Found {
+    std::string digest;
+    std::string media_type;
+    std::string bytes;
+  };
+  Result<std::optional<Found>> found = co_await RunBlocking(
+      blocking_, [&]() -> Result<std::optional<Found>> {
+        Found f;
+        if (by_digest) {
+          ASSIGN_OR_RETURN(std::optional<std::string> type, catalog_.FindManifest(name, reference));
+          if (!type) return std::optional<Found>();
+          f.digest = reference;
+          f.media_type = *type;
+        } else {
+          Result<ImageRecord> image = catalog_.GetImage(name, reference);
+          if (!image.ok()) {
+            if (image.status().code() == StatusCode::kNotFound) return std::optional<Found>();
+            return image.status();
+          }
+          f.digest = image->digest;
+          f.media_type = image->media_type;
+        }
+        ASSIGN_OR_RETURN(f.bytes, oci_.Read(f.digest));
+        return std::optional<Found>(std::move(f));
+      });
+  if (!found.ok()) {
+    MLOG(Error) << "registry: manifest " << name << ":" << reference << ": "
+                << found.status().ToString();
+    co_await ex.Respond(RegistryError(req, http::status::internal_server_error, "UNKNOWN",
+                                      "cannot read the manifest"));
+    co_return;
+  }
+  if (!found->has_value()) {
+    co_await ex.Respond(
+        RegistryError(req, http::status::not_found, "MANIFEST_UNKNOWN", "manifest unknown"));
+    co_return;
+  }
+  Found& f = **found;
+  HttpResponse res = JsonAnswer(req, std::move(f.bytes), f.media_type);
+  res.set(kDigestHeader, f.digest);
+  res.set(http::field::etag, "\"" + f.digest + "\"");
+  co_await ex.Respond(std::move(res));
+}
+
+boost::asio::awaitable<void> RegistryHttpHandler::Blob(HttpExchange& ex, std::string name,
+                                                       std::string digest) {
+  const HttpRequest& req = ex.request();
+  if (!IsValidSha256Digest(digest)) {
+    co_await ex.Respond(
+        RegistryError(req, http::status::bad_request, "DIGEST_INVALID", "invalid digest"));
+    co_return;
+  }
+  // Where the bytes are: a file (an OCI blob or an LFS object), or a generated layer.
+  struct Source {
+    UniqueFd fd;
+    uint64_t size = 0;
+    std::optional<TarLayer> layer;
+  };
+  Result<std::optional<Source>> source = co_await RunBlocking(
+      blocking_, [&]() -> Result<std::optional<Source>> {
+        ASSIGN_OR_RETURN(bool allowed, catalog_.NameReferencesBlob(name, digest));
+        if (!allowed) return std::optional<Source>();
+        Source s;
+        Result<UniqueFd> fd = oci_.OpenBlob(digest);
+        if (!fd.ok() && fd.status().code() == StatusCode::kNotFound) {
+          fd = lfs_.OpenObject(std::string_view(digest).substr(7));
+        }
+        if (fd.ok()) {
+          struct stat st {};
+          if (::fstat(fd->get(), &st) != 0) return ErrnoStatus(errno, "stat blob " + digest);
+          s.size = static_cast<uint64_t>(st.st_size);
+          s.fd = std::move(*fd);
+          return std::optional<Source>(std::move(s));
+        }
+        if (fd.status().code() != StatusCode::kNotFound) return fd.status();
+        ASSIGN_OR_RETURN(std::optional<TarLayerRecord> rec, catalog_.FindTarLayerByDigest(digest));
+        if (!rec) return std::optional<Source>();
+        ASSIGN_OR_RETURN(TarLayer layer, TarLayer::FromSpec(rec->spec));
+        s.size = layer.size();
+        s.layer = std::move(layer);
+        return std::optional<Source>(std::move(s));
+      });
+  if (!source.ok()) {
+    MLOG(Error) << "registry: blob " << name << "@" << digest << ": " << source.status().ToString();
+    co_await ex.Respond(RegistryError(req, http::status::internal_server_error, "UNKNOWN",
+                                      "cannot read the blob"));
+    co_return;
+  }
+  if (!source->has_value()) {
+    co_await ex.Respond(RegistryError(req, http::status::not_found, "BLOB_UNKNOWN",
+                                      "blob unknown to registry"));
+    co_return;
+  }
+  Source& s = **source;
+  HttpRangeSelection range = SelectHttpRange(req[http::field::range], s.size);
+  http::response<http::empty_body> header;
+  header.version(req.version());
+  header.keep_alive(req.keep_alive());
+  header.set(http::field::content_type, "application/octet-stream");
+  header.set(http::field::accept_ranges, "bytes");
+  header.set(http::field::etag, "\"" + digest + "\"");
+  header.set(http::field::cache_control, "public, max-age=31536000, immutable");
+  header.set(kDigestHeader, digest);
+  header.set(kApiVersionHeader, kApiVersion);
+  uint64_t begin = 0, end = s.size;
+  switch (range.kind) {
+    case HttpRangeSelection::Kind::kUnsatisfiable: {
+      HttpResponse res = RegistryError(req, http::status::range_not_satisfiable,
+                                       "BLOB_UNKNOWN", "range not satisfiable");
+      res.set(http::field::content_range, UnsatisfiedContentRangeHeader(s.size));
+      co_await ex.Respond(std::move(res));
+      co_return;
+    }
+    case HttpRangeSelection::Kind::kPartial:
+      header.result(http::status::partial_content);
+      header.set(http::field::content_range, ContentRangeHeader(range.begin, range.end, s.size));
+      begin = range.begin;
+      end = range.end;
+      break;
+    case HttpRangeSelection::Kind::kWhole:
+      header.result(http::status::ok);
+      break;
+  }
+  if (!s.layer) {
+    co_await ex.SendFile(std::move(header), s.fd.get(), begin, end - begin);
+    co_return;
+  }
+  if (req.method() == http::verb::head) {
+    // A HEAD must tell the length, which a streamed answer cannot.
+    HttpResponse res;
+    res.base() = http::response_header<>(header.base());
+    res.content_length(end - begin);
+    co_await ex.Respond(std::move(res));
+    co_return;
+  }
+  // A generated layer: its header bytes and padding from memory, the object's bytes read
+  // in bounded chunks on the blocking pool.
+  if (!co_await ex.BeginStream(std::move(header))) co_return;
+  const TarLayer& layer = *s.layer;
+  for (const TarPiece& piece : layer.Pieces(begin, end)) {
+    const TarSegment& seg = layer.segments()[piece.segment];
+    if (seg.oid.empty()) {
+      std::string_view bytes = std::string_view(seg.bytes).substr(piece.offset, piece.length);
+      if (!co_await ex.Write(bytes)) co_return;
+      continue;
+    }
+    Result<UniqueFd> fd =
+        co_await RunBlocking(blocking_, [&]() { return lfs_.OpenObject(seg.oid); });
+    uint64_t done = 0;
+    while (fd.ok() && done < piece.length) {
+      const uint64_t len = std::min(kStreamChunk, piece.length - done);
+      const off_t at = static_cast<off_t>(seg.offset + piece.offset + done);
+      Result<std::string> read = co_await RunBlocking(blocking_, [&]() -> Result<std::string> {
+        std::string out(len, '\0');
+        uint64_t got = 0;
+        while (got < len) {
+          ssize_t n = ::pread(fd->get(), out.data() + got, len - got,
+                              at + static_cast<off_t>(got));
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) return ErrnoStatus(errno, "read object " + seg.oid);
+          if (n == 0) return DataLoss("object " + seg.oid + " is shorter than its size");
+          got += static_cast<uint64_t>(n);
+        }
+        return out;
+      });
+      if (!read.ok()) {
+        fd = read.status();
+        break;
+      }
+      if (!co_await ex.Write(*read)) co_return;
+      done += len;
+    }
+    if (!fd.ok()) {
+      // Headers are out: a short body must not look complete.
+      MLOG(Error) << "registry: layer " << digest << ": " << fd.status().ToString();
+      ex.Abort();
+      co_return;
+    }
+  }
+  co_await ex.EndStream();
+}
+
+boost::asio::awaitable<void> RegistryHttpHandler::Tags(HttpExchange& ex, std::string name) {
+  const HttpRequest& req = ex.request();
+  size_t n = 0;
+  std::string last;
+  bool limited = false;
+  if (!ReadPage(ex.query(), &n, &last, &limited)) {
+    co_await ex.Respond(RegistryError(req, http::status::bad_request, "PAGINATION_NUMBER_INVALID",
+                                      "n must be a non-negative integer"));
+    co_return;
+  }
+  Result<std::pair<bool, std::vector<ImageRecord>>> listed = co_await RunBlocking(
+      blocking_, [&]() -> Result<std::pair<bool, std::vector<ImageRecord>>> {
+        ASSIGN_OR_RETURN(std::vector<ImageRecord> any, catalog_.ListImages(name, "", 1));
+        if (any.empty()) return std::pair{false, std::vector<ImageRecord>()};
+        if (n == 0) return std::pair{true, std::vector<ImageRecord>()};
+        ASSIGN_OR_RETURN(std::vector<ImageRecord> page, catalog_.ListImages(name, last, n));
+        return std::pair{true, std::move(page)};
+      });
+  if (!listed.ok()) {
+    co_await ex.Respond(RegistryError(req, http::status::internal_server_error, "UNKNOWN",
+                                      "cannot list tags"));
+    co_return;
+  }
+  if (!listed->first) {
+    co_await ex.Respond(
+        RegistryError(req, http::status::not_found, "NAME_UNKNOWN", "repository name not known"));
+    co_return;
+  }
+  json::array tags;
+  for (const ImageRecord& r : listed->second) tags.emplace_back(r.tag);
+  json::object body;
+  body["name"] = name;
+  body["tags"] = std::move(tags);
+  HttpResponse res = JsonAnswer(req, json::serialize(body), "application/json");
+  if (limited && n > 0 && listed->second.size() == n) {
+    res.set(http::field::link, "</v2/" + name + "/tags/list?n=" + std::to_string(n) +
+                                   "&last=" + listed->second.back().tag + ">; rel=\"next\"");
+  }
+  co_await ex.Respond(std::move(res));
+}
+
+boost::asio::awaitable<void> RegistryHttpHandler::CatalogList(HttpExchange& ex) {
+  const HttpRequest& req = ex.request();
+  size_t n = 0;
+  std::string last;
+  bool limited = false;
+  if (!ReadPage(ex.query(), &n, &last, &limited)) {
+    co_await ex.Respond(RegistryError(req, http::status::bad_request, "PAGINATION_NUMBER_INVALID",
+                                      "n must be a non-negative integer"));
+    co_return;
+  }
+  Result<std::vector<std::string>> names = co_await RunBlocking(
+      blocking_, [&]() -> Result<std::vector<std::string>> {
+        if (n == 0) return std::vector<std::string>();
+        return catalog_.ListImageNames(last, n);
+      });
+  if (!names.ok()) {
+    co_await ex.Respond(RegistryError(req, http::status::internal_server_error, "UNKNOWN",
+                                      "cannot list repositories"));
+    co_return;
+  }
+  json::array repos;
+  for (const std::string& r : *names) repos.emplace_back(r);
+  json::object body;
+  body["repositories"] = std::move(repos);
+  HttpResponse res = JsonAnswer(req, json::serialize(body), "application/json");
+  if (limited && n > 0 && names->size() == n) {
+    res.set(http::field::link, "</v2/_catalog?n=" + std::to_string(n) + "&last=" +
+                                   names->back() + ">; rel=\"next\"");
+  }
+  co_await ex.Respond(std::move(res));
+}
+
+boost::asio::awaitable<void> RegistryHttpHandler::Referrers(HttpExchange& ex, std::string name,
+                                                            std::string digest) {
+  const HttpRequest& req = ex.request();
+  if (!IsValidSha256Digest(digest)) {
+    co_await ex.Respond(
+        RegistryError(req, http::status::bad_request, "DIGEST_INVALID", "invalid digest"));
+    co_return;
+  }
+  Result<std::vector<ImageRecord>> any =
+      co_await RunBlocking(blocking_, [&] { return catalog_.ListImages(name, "", 1); });
+  if (!any.ok() || any->empty()) {
+    co_await ex.Respond(
+        RegistryError(req, http::status::not_found, "NAME_UNKNOWN", "repository name not known"));
+    co_return;
+  }
+  // mirrord publishes no manifest with a subject, so nothing refers to anything yet.
+  json::object index;
+  index["manifests"] = json::array();
+  index["mediaType"] = kOciIndexType;
+  index["schemaVersion"] = 2;
+  co_await ex.Respond(JsonAnswer(req, json::serialize(index), kOciIndexType));
+}
+
+}  // namespace mirrord

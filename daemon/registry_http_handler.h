@@ -1,0 +1,59 @@
+// The read-only OCI registry on mirrord's port (OCI distribution spec, pull side), serving
+// the images and model artifacts of the build stage (deploy/):
+//
+//   GET  /v2/                                   200 {} with Docker-Distribution-API-Version
+//   GET|HEAD /v2/<name>/manifests/<tag|digest>  the exact stored bytes, Content-Type,
+//                                               Docker-Content-Digest
+//   GET|HEAD /v2/<name>/blobs/<digest>          with Range: OCI blobs (configs, inline layers)
+//                                               and raw artifact layers (the LFS objects) by
+//                                               sendfile(2); generated tar layers streamed as
+//                                               header bytes + the stored object + padding
+//   GET  /v2/<name>/tags/list?n=&last=          with a Link header for the next page
+//   GET  /v2/_catalog?n=&last=
+//   GET  /v2/<name>/referrers/<digest>          an empty image index (nothing refers yet)
+//   POST/PUT/PATCH/DELETE anything              405 UNSUPPORTED: the registry is read-only
+//
+// Errors are the spec's JSON {"errors":[{"code","message","detail"}]}: NAME_INVALID,
+// NAME_UNKNOWN, MANIFEST_UNKNOWN, BLOB_UNKNOWN, DIGEST_INVALID, PAGINATION_NUMBER_INVALID,
+// UNSUPPORTED. A name serves only the manifests its tags name and the blobs those
+// manifests reference (an LFS object of another repo is BLOB_UNKNOWN here). "v2" is a
+// reserved first segment, so no mirrored repo can collide with these URLs.
+// Thread-safety: Handle may run concurrently; blocking work goes to the pool.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "daemon/http_exchange.h"
+#include "deploy/oci_store.h"
+#include "storage/blob_store.h"
+#include "storage/catalog.h"
+
+namespace mirrord {
+
+// Page sizes of tags/list and _catalog are capped here (bounded answers).
+inline constexpr size_t kRegistryMaxPage = 1000;
+
+class RegistryHttpHandler {
+ public:
+  RegistryHttpHandler(Catalog& catalog, const BlobStore& lfs, const OciStore& oci,
+                      boost::asio::thread_pool& blocking)
+      : catalog_(catalog), lfs_(lfs), oci_(oci), blocking_(blocking) {}
+
+  // Answers any request under /v2 (the route is registered for "/v2" and the "/v2/" prefix).
+  boost::asio::awaitable<void> Handle(HttpExchange& ex);
+
+ private:
+  boost::asio::awaitable<void> Manifest(HttpExchange& ex, std::string name, std::string reference);
+  boost::asio::awaitable<void> Blob(HttpExchange& ex, std::string name, std::string digest);
+  boost::asio::awaitable<void> Tags(HttpExchange& ex, std::string name);
+  boost::asio::awaitable<void> CatalogList(HttpExchange& ex);
+  boost::asio::awaitable<void> Referrers(HttpExchange& ex, std::string name, std::string digest);
+
+  Catalog& catalog_;
+  const BlobStore& lfs_;
+  const OciStore& oci_;
+  boost::asio::thread_pool& blocking_;
+};
+
+}  // namespace mirrord
