@@ -1,0 +1,281 @@
+// The build stage end to end with the real tools: a model pushed with git-lfs to the test
+// upstream is mirrored, built into an image by POST /api/v1/builds/NAME (the stand-in for
+// the queue-triggered build job), and pulled from mirrord's read-only registry with
+// `skopeo inspect` / `skopeo copy` (plain HTTP). `umoci unpack` of the copy gives the
+// upstream's weights byte for byte, and the image's entrypoint (a static test program, the
+// stand-in for the inference binary) runs with chroot in the unpacked rootfs. Containers
+// cannot be started on these machines, hence chroot.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/file_util.h"
+#include "common/sha256.h"
+#include "tests/fixtures/git_cli.h"
+#include "tests/fixtures/http_client.h"
+#include "tests/fixtures/mirrord_process.h"
+#include "tests/fixtures/process.h"
+#include "tests/fixtures/status_matchers.h"
+#include "tests/fixtures/temp_dir.h"
+#include "tests/fixtures/test_lfs_endpoint.h"
+#include "tests/fixtures/test_upstream.h"
+
+namespace mirrord::test {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using ::testing::HasSubstr;
+
+constexpr std::string_view kRepo = "org/model";
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>(rng() & 0xff);
+  return out;
+}
+
+// What the static stub prints for these files (its FNV-1a over their bytes in order).
+std::string StubAnswer(const std::vector<const std::string*>& contents) {
+  uint64_t hash = 1469598103934665603ull, bytes = 0;
+  for (const std::string* c : contents) {
+    for (unsigned char b : *c) hash = (hash ^ b) * 1099511628211ull;
+    bytes += c->size();
+  }
+  char line[128];
+  std::snprintf(line, sizeof(line), "model ok: %zu files, %llu bytes, fnv1a %016llx\n",
+                contents.size(), static_cast<unsigned long long>(bytes),
+                static_cast<unsigned long long>(hash));
+  return line;
+}
+
+fs::path StubBinary() { return fs::path(MIRRORD_BINARY_DIR) / "tests/fixtures/model_stub/model_stub"; }
+
+class BuildRegistry : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!MirrordProcess::BinariesBuilt()) GTEST_SKIP() << "mirrord/mirrorctl not built";
+    ASSERT_OK(InstallGitLfsFilters());
+    ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("build-registry-"));
+    dir_.emplace(std::move(dir));
+    ASSERT_OK_AND_ASSIGN(upstream_, TestUpstream::Start(dir_->path() / "upstream"));
+    ASSERT_OK_AND_ASSIGN(lfs_, TestLfsEndpoint::Attach(*upstream_, dir_->path() / "lfs-objects"));
+    shard1_ = RandomBytes(300 << 10, 1);
+    shard2_ = RandomBytes((100 << 10) + 7, 2);
+    ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / "work"));
+    ASSERT_OK(work.LfsTrack("*.safetensors"));
+    ASSERT_OK(work.WriteFile("config.json", "{\"layers\": 2}\n"));
+    ASSERT_OK(work.WriteFile("model-00001-of-00002.safetensors", shard1_));
+    ASSERT_OK(work.WriteFile("model-00002-of-00002.safetensors", shard2_));
+    ASSERT_OK_AND_ASSIGN(commit_, work.Commit("model"));
+    ASSERT_OK(upstream_->CreateBareRepo(kRepo).status());
+    ASSERT_OK(work.PushWithLfs(upstream_->UrlFor(kRepo), {"refs/heads/main:refs/heads/main"}));
+    work_.emplace(std::move(work));
+
+    ASSERT_TRUE(fs::exists(StubBinary())) << StubBinary();
+    ASSERT_OK_AND_ASSIGN(std::string stub, ReadFileToString(StubBinary()));
+    MirrordOptions o;
+    o.extra_toml = "[sync]\nmaintenance = false\n"
+                   "[[repos]]\nname = \"org/model\"\nurl = \"" + upstream_->UrlFor(kRepo) + "\"\n"
+                   "[[builds]]\nname = \"lab/model\"\nrepo = \"org/model\"\n"
+                   "entrypoint = [\"/usr/local/bin/serve\"]\n"
+                   "cmd = [\"/models/org/model\", \"model-00001-of-00002.safetensors\", "
+                   "\"model-00002-of-00002.safetensors\"]\n"
+                   "ports = [\"8000\"]\nrequire_cuda = \">=12.1\"\n"
+                   "labels = { team = \"vision\" }\n"
+                   "[[builds.files]]\nsource = \"" + StubBinary().string() + "\"\n"
+                   "dest = \"/usr/local/bin/serve\"\nmode = \"0755\"\n"
+                   "sha256 = \"" + Sha256Hex(stub) + "\"\n";
+    ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(o));
+    ASSERT_OK_AND_ASSIGN(ProcessResult sync, mirrord_->Mirrorctl({"sync", std::string(kRepo)}));
+    ASSERT_TRUE(sync.ok()) << sync.Describe() << "\n" << mirrord_->Logs();
+  }
+
+  Result<HttpReply> Call(std::string method, const std::string& path,
+                         std::vector<std::pair<std::string, std::string>> headers = {}) {
+    HttpCall call;
+    call.method = std::move(method);
+    call.headers = std::move(headers);
+    return HttpFetch(mirrord_->BaseUrl() + path, call);
+  }
+
+  // POST /api/v1/builds/lab/model; the answer's JSON.
+  json::object Build() {
+    auto token = mirrord_->AdminToken();
+    EXPECT_TRUE(token.ok());
+    auto reply = Call("POST", "/api/v1/builds/lab/model",
+                      {{"Authorization", "Bearer " + token.value_or("")}});
+    EXPECT_TRUE(reply.ok()) << reply.status().ToString();
+    if (!reply.ok()) return {};
+    EXPECT_EQ(reply->status, 200) << reply->body << "\n" << mirrord_->Logs();
+    return json::parse(reply->body).as_object();
+  }
+
+  std::string Registry() const { return "127.0.0.1:" + std::to_string(mirrord_->port()); }
+
+  std::optional<TempDir> dir_;
+  std::unique_ptr<TestUpstream> upstream_;
+  std::unique_ptr<TestLfsEndpoint> lfs_;
+  std::optional<WorkRepo> work_;
+  std::unique_ptr<MirrordProcess> mirrord_;
+  std::string shard1_, shard2_, commit_;
+};
+
+TEST_F(BuildRegistry, SkopeoCopyUmociUnpackAndRunTheEntrypoint) {
+  json::object built = Build();
+  ASSERT_EQ(built["commit"].as_string(), commit_);
+  std::string digest(built["image"].as_object()["digest"].as_string());
+  upstream_->Stop();  // everything below comes from mirrord alone
+
+  ASSERT_OK_AND_ASSIGN(ProcessResult inspect,
+                       RunProcess({"skopeo", "inspect", "--tls-verify=false",
+                                   "docker://" + Registry() + "/lab/model:main"}));
+  ASSERT_TRUE(inspect.ok()) << inspect.Describe() << "\n" << mirrord_->Logs();
+  json::object info = json::parse(inspect.stdout_text).as_object();
+  EXPECT_EQ(info["Digest"].as_string(), digest);
+  EXPECT_EQ(info["Labels"].as_object()["team"].as_string(), "vision");
+  EXPECT_EQ(info["Layers"].as_array().size(), 4u);  // binary, small files, two shards
+
+  fs::path layout = dir_->path() / "layout";
+  ASSERT_OK_AND_ASSIGN(ProcessResult copy,
+                       RunProcess({"skopeo", "copy", "--src-tls-verify=false",
+                                   "docker://" + Registry() + "/lab/model:" + commit_,
+                                   "oci:" + layout.string() + ":pulled"}));
+  ASSERT_TRUE(copy.ok()) << copy.Describe() << "\n" << mirrord_->Logs();
+  fs::path bundle = dir_->path() / "bundle";
+  ASSERT_OK_AND_ASSIGN(ProcessResult unpack,
+                       RunProcess({"umoci", "unpack", "--image", layout.string() + ":pulled",
+                                   bundle.string()}));
+  ASSERT_TRUE(unpack.ok()) << unpack.Describe();
+  fs::path rootfs = bundle / "rootfs";
+  ASSERT_OK_AND_ASSIGN(std::string got1,
+                       ReadFileToString(rootfs / "models/org/model/model-00001-of-00002.safetensors"));
+  ASSERT_OK_AND_ASSIGN(std::string got2,
+                       ReadFileToString(rootfs / "models/org/model/model-00002-of-00002.safetensors"));
+  EXPECT_TRUE(got1 == shard1_);
+  EXPECT_TRUE(got2 == shard2_);
+
+  if (::geteuid() != 0) GTEST_SKIP() << "chroot needs root";
+  // The image's entrypoint + cmd, as a runtime would start them.
+  ASSERT_OK_AND_ASSIGN(ProcessResult run,
+                       RunProcess({"chroot", rootfs.string(), "/usr/local/bin/serve",
+                                   "/models/org/model", "model-00001-of-00002.safetensors",
+                                   "model-00002-of-00002.safetensors"}));
+  ASSERT_TRUE(run.ok()) << run.Describe();
+  EXPECT_EQ(run.stdout_text, StubAnswer({&shard1_, &shard2_}));
+}
+
+TEST_F(BuildRegistry, RegistryProtocol) {
+  json::object built = Build();
+  std::string digest(built["image"].as_object()["digest"].as_string());
+  std::string model_digest(built["model"].as_object()["digest"].as_string());
+
+  ASSERT_OK_AND_ASSIGN(HttpReply base, Call("GET", "/v2/"));
+  EXPECT_EQ(base.status, 200);
+  EXPECT_EQ(base.Header("Docker-Distribution-API-Version"), "registry/2.0");
+
+  // Manifests by tag and digest, GET and HEAD, exact bytes.
+  ASSERT_OK_AND_ASSIGN(HttpReply by_tag, Call("GET", "/v2/lab/model/manifests/main"));
+  ASSERT_EQ(by_tag.status, 200);
+  EXPECT_EQ(by_tag.Header("Docker-Content-Digest"), digest);
+  EXPECT_EQ(by_tag.Header("Content-Type"), "application/vnd.oci.image.manifest.v1+json");
+  EXPECT_EQ("sha256:" + Sha256Hex(by_tag.body), digest);
+  ASSERT_OK_AND_ASSIGN(HttpReply by_digest, Call("GET", "/v2/lab/model/manifests/" + digest));
+  EXPECT_EQ(by_digest.body, by_tag.body);
+  ASSERT_OK_AND_ASSIGN(HttpReply head, Call("HEAD", "/v2/lab/model/manifests/main"));
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("Content-Length"), std::to_string(by_tag.body.size()));
+
+  // The model artifact: its weight layers are the LFS objects, served raw.
+  ASSERT_OK_AND_ASSIGN(HttpReply model, Call("GET", "/v2/lab/model/manifests/main-model"));
+  ASSERT_EQ(model.status, 200);
+  EXPECT_EQ(model.Header("Docker-Content-Digest"), model_digest);
+  EXPECT_THAT(model.body, HasSubstr("application/vnd.cncf.model.manifest.v1+json"));
+  ASSERT_OK_AND_ASSIGN(HttpReply raw,
+                       Call("GET", "/v2/lab/model/blobs/sha256:" + Sha256Hex(shard2_)));
+  EXPECT_EQ(raw.status, 200);
+  EXPECT_TRUE(raw.body == shard2_);
+
+  // A generated tar layer with a Range: the same bytes as that slice of the whole layer.
+  json::object manifest = json::parse(by_tag.body).as_object();
+  const json::array& layers = manifest["layers"].as_array();
+  std::string layer(layers.back().as_object().at("digest").as_string());
+  ASSERT_OK_AND_ASSIGN(HttpReply whole, Call("GET", "/v2/lab/model/blobs/" + layer));
+  ASSERT_EQ(whole.status, 200);
+  EXPECT_EQ("sha256:" + Sha256Hex(whole.body), layer);
+  ASSERT_OK_AND_ASSIGN(HttpReply part, Call("GET", "/v2/lab/model/blobs/" + layer,
+                                            {{"Range", "bytes=500-70000"}}));
+  EXPECT_EQ(part.status, 206);
+  EXPECT_TRUE(part.body == whole.body.substr(500, 69501));
+  ASSERT_OK_AND_ASSIGN(HttpReply blob_head, Call("HEAD", "/v2/lab/model/blobs/" + layer));
+  EXPECT_EQ(blob_head.Header("Content-Length"), std::to_string(whole.body.size()));
+
+  // Tags with pagination, the catalog, referrers.
+  ASSERT_OK_AND_ASSIGN(HttpReply tags, Call("GET", "/v2/lab/model/tags/list?n=2"));
+  ASSERT_EQ(tags.status, 200);
+  json::array page = json::parse(tags.body).as_object()["tags"].as_array();
+  ASSERT_EQ(page.size(), 2u);
+  std::string last(page.back().as_string());
+  EXPECT_EQ(tags.Header("Link"),
+            "</v2/lab/model/tags/list?n=2&last=" + last + ">; rel=\"next\"");
+  ASSERT_OK_AND_ASSIGN(HttpReply rest, Call("GET", "/v2/lab/model/tags/list?n=10&last=" + last));
+  EXPECT_EQ(json::parse(rest.body).as_object()["tags"].as_array().size(), 2u);  // 4 tags in all
+  EXPECT_FALSE(rest.Header("Link").has_value());
+  ASSERT_OK_AND_ASSIGN(HttpReply catalog, Call("GET", "/v2/_catalog"));
+  EXPECT_EQ(catalog.body, "{\"repositories\":[\"lab/model\"]}");
+  ASSERT_OK_AND_ASSIGN(HttpReply referrers, Call("GET", "/v2/lab/model/referrers/" + digest));
+  EXPECT_EQ(referrers.status, 200);
+  EXPECT_THAT(referrers.body, HasSubstr("\"manifests\":[]"));
+
+  // Errors, with the spec's codes.
+  struct Case {
+    std::string method, path;
+    int status;
+    std::string code;
+  };
+  std::vector<Case> cases = {
+      {"GET", "/v2/lab/model/manifests/nope", 404, "MANIFEST_UNKNOWN"},
+      {"GET", "/v2/lab/other/tags/list", 404, "NAME_UNKNOWN"},
+      {"GET", "/v2/Bad_Name/manifests/main", 400, "NAME_INVALID"},
+      {"GET", "/v2/lab/model/blobs/sha256:xyz", 400, "DIGEST_INVALID"},
+      // An LFS object the name does not reference is not served under it.
+      {"GET", "/v2/lab/model/blobs/sha256:" + std::string(64, 'a'), 404, "BLOB_UNKNOWN"},
+      {"GET", "/v2/lab/model/tags/list?n=x", 400, "PAGINATION_NUMBER_INVALID"},
+      {"POST", "/v2/lab/model/blobs/uploads/", 405, "UNSUPPORTED"},
+      {"PUT", "/v2/lab/model/manifests/main", 405, "UNSUPPORTED"},
+      {"DELETE", "/v2/lab/model/manifests/" + digest, 405, "UNSUPPORTED"},
+      {"PATCH", "/v2/lab/model/blobs/uploads/1", 405, "UNSUPPORTED"},
+  };
+  for (const Case& c : cases) {
+    ASSERT_OK_AND_ASSIGN(HttpReply r, Call(c.method, c.path));
+    EXPECT_EQ(r.status, c.status) << c.method << " " << c.path << ": " << r.body;
+    EXPECT_THAT(r.body, HasSubstr("\"code\":\"" + c.code + "\"")) << c.method << " " << c.path;
+  }
+  // The push is still the same image: nothing changed.
+  ASSERT_OK_AND_ASSIGN(HttpReply after, Call("GET", "/v2/lab/model/manifests/main"));
+  EXPECT_EQ(after.Header("Docker-Content-Digest"), digest);
+}
+
+TEST_F(BuildRegistry, BuildEndpointNeedsTheTokenAndAKnownRecipe) {
+  ASSERT_OK_AND_ASSIGN(HttpReply anonymous, Call("POST", "/api/v1/builds/lab/model"));
+  EXPECT_EQ(anonymous.status, 401);
+  ASSERT_OK_AND_ASSIGN(std::string token, mirrord_->AdminToken());
+  ASSERT_OK_AND_ASSIGN(HttpReply unknown, Call("POST", "/api/v1/builds/lab/unknown",
+                                               {{"Authorization", "Bearer " + token}}));
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  ASSERT_OK_AND_ASSIGN(HttpReply bad_ref, Call("POST", "/api/v1/builds/lab/model?ref=refs/heads/x",
+                                               {{"Authorization", "Bearer " + token}}));
+  EXPECT_EQ(bad_ref.status, 404) << bad_ref.body;
+  ASSERT_OK_AND_ASSIGN(HttpReply none, Call("GET", "/v2/lab/model/manifests/main"));
+  EXPECT_EQ(none.status, 404);
+}
+
+}  // namespace
+}  // namespace mirrord::test
