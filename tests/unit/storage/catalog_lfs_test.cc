@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "storage/catalog.h"
+#include "storage/migrations.h"
 #include "storage/sqlite.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
@@ -199,7 +200,7 @@ TEST(CatalogLfsUpgrade, VersionOneCatalogIsMigratedWithItsData) {
     )sql"));
   }
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Catalog> catalog, Catalog::Open(file));
-  EXPECT_EQ(catalog->schema_version(), 3);
+  EXPECT_EQ(catalog->schema_version(), static_cast<int>(CatalogMigrations().size()));
   ASSERT_OK_AND_ASSIGN(RepoRecord repo, catalog->GetRepo("org/old"));
   EXPECT_EQ(repo.state, "ready");
   ASSERT_OK_AND_ASSIGN(SyncRunRecord run, catalog->GetRun(1));
