@@ -13,7 +13,9 @@
 #include "common/api_json.h"
 #include "daemon/admin_api.h"
 #include "daemon/blocking.h"
+#include "deploy/base_image.h"
 #include "deploy/image_builder.h"
+#include "deploy/image_reference.h"
 
 namespace mirrord {
 namespace {
@@ -89,7 +91,20 @@ boost::asio::awaitable<void> BuildApi::Handle(HttpExchange& ex) {
       if (!matched) return InvalidArgument(chosen + " matches none of the recipe's refs");
     }
     Result<std::string> url = ResolveUpstreamUrl(config_, *repo);
-    BuildInputs inputs{recipe->repo, *dir, url.ok() ? *url : "", chosen, ""};
+    BuildInputs inputs{recipe->repo, *dir, url.ok() ? *url : "", chosen, "", nullptr};
+    std::optional<PulledBase> base;
+    if (recipe->base != "scratch") {
+      ASSIGN_OR_RETURN(ImageReference base_ref, ParseImageReference(recipe->base));
+      const RegistryConfig* registry = nullptr;
+      for (const auto& [reg_name, reg] : config_.registries) {
+        std::string_view host = reg.url;
+        host.remove_prefix(host.find("://") + 3);
+        host = host.substr(0, host.find('/'));
+        if (host == base_ref.registry) registry = &reg;
+      }
+      ASSIGN_OR_RETURN(base, PullBaseImage(base_ref, registry, oci_));
+      inputs.base = &*base;
+    }
     ASSIGN_OR_RETURN(BuildOutcome out,
                      BuildImage(*recipe, inputs, {lfs_, oci_, catalog_}, std::time(nullptr)));
     json::object o;

@@ -1,6 +1,8 @@
 #include "deploy/image_builder.h"
 
 #include <algorithm>
+#include <boost/json.hpp>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -103,6 +105,68 @@ std::vector<std::pair<size_t, size_t>> EvenRuns(size_t n, size_t groups) {
   return runs;
 }
 
+// What an image inherits from its base's config.
+struct BaseConfig {
+  std::string architecture;
+  std::string os;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
+  std::string working_dir;
+  std::string user;
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> ports;
+  std::vector<std::string> diff_ids;
+};
+
+Result<BaseConfig> ParseBaseConfig(std::string_view bytes) {
+  namespace json = boost::json;
+  boost::system::error_code ec;
+  json::value v = json::parse(bytes, ec);
+  if (ec || !v.is_object()) return InvalidArgument("the base's config is not a JSON object");
+  const json::object& o = v.as_object();
+  BaseConfig b;
+  auto str = [](const json::object& obj, std::string_view key) {
+    const json::value* f = obj.if_contains(key);
+    return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
+  };
+  auto strings = [](const json::object& obj, std::string_view key) {
+    std::vector<std::string> out;
+    const json::value* f = obj.if_contains(key);
+    if (f != nullptr && f->is_array()) {
+      for (const json::value& e : f->as_array()) {
+        if (e.is_string()) out.emplace_back(e.as_string());
+      }
+    }
+    return out;
+  };
+  b.architecture = str(o, "architecture");
+  b.os = str(o, "os");
+  if (const json::value* c = o.if_contains("config"); c != nullptr && c->is_object()) {
+    const json::object& co = c->as_object();
+    for (const std::string& kv : strings(co, "Env")) {
+      size_t eq = kv.find('=');
+      if (eq != std::string::npos) b.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    b.entrypoint = strings(co, "Entrypoint");
+    b.cmd = strings(co, "Cmd");
+    b.working_dir = str(co, "WorkingDir");
+    b.user = str(co, "User");
+    if (const json::value* l = co.if_contains("Labels"); l != nullptr && l->is_object()) {
+      for (const auto& kv : l->as_object()) {
+        if (kv.value().is_string()) b.labels[std::string(kv.key())] = std::string(kv.value().as_string());
+      }
+    }
+    if (const json::value* p = co.if_contains("ExposedPorts"); p != nullptr && p->is_object()) {
+      for (const auto& kv : p->as_object()) b.ports.emplace_back(kv.key());
+    }
+  }
+  if (const json::value* r = o.if_contains("rootfs"); r != nullptr && r->is_object()) {
+    b.diff_ids = strings(r->as_object(), "diff_ids");
+  }
+  return b;
+}
+
 }  // namespace
 
 std::string ShortRefName(std::string_view ref) {
@@ -135,9 +199,18 @@ std::string ExpandTagTemplate(std::string_view tmpl, std::string_view ref, std::
 
 Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& inputs,
                                 BuildStores stores, int64_t now) {
-  if (recipe.base != "scratch") {
+  if (recipe.base != "scratch" && inputs.base == nullptr) {
     return InvalidArgument("build " + recipe.name + ": base " + recipe.base +
-                           ": only scratch is supported by this version");
+                           " was not pulled");
+  }
+  const PulledBase* base = recipe.base == "scratch" ? nullptr : inputs.base;
+  BaseConfig base_config;
+  if (base != nullptr) {
+    ASSIGN_OR_RETURN(base_config, ParseBaseConfig(base->config));
+    if (base->layers.size() + 2 >= kMaxImageLayers) {
+      return InvalidArgument("build " + recipe.name + ": base has " +
+                             std::to_string(base->layers.size()) + " layers");
+    }
   }
   ASSIGN_OR_RETURN(LfsPathFilter filter, LfsPathFilter::Create(recipe.include, recipe.exclude));
   std::string rev = inputs.commit.empty() ? inputs.ref : inputs.commit;
@@ -165,6 +238,13 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
 
   std::vector<OciDescriptor> layers;
   std::vector<std::string> history;
+  if (base != nullptr) {
+    for (const OciDescriptor& l : base->layers) {
+      layers.push_back({l.media_type, l.digest, l.size, {}});
+      history.push_back("base " + recipe.base);
+    }
+  }
+  const size_t base_layers = layers.size();
 
   // The extra files, each checked against its pinned SHA-256.
   if (!recipe.files.empty()) {
@@ -239,10 +319,21 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
   // The image configuration.
   ImageConfigSpec config;
   config.created = created;
-  config.entrypoint = recipe.entrypoint;
-  config.cmd = recipe.cmd;
-  std::vector<std::pair<std::string, std::string>> env = {
-      {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}};
+  config.entrypoint = base_config.entrypoint;
+  config.cmd = base_config.cmd;
+  if (!recipe.entrypoint.empty()) {
+    config.entrypoint = recipe.entrypoint;
+    config.cmd.clear();  // as a Dockerfile's ENTRYPOINT resets the base's CMD
+  }
+  if (!recipe.cmd.empty()) config.cmd = recipe.cmd;
+  if (!base_config.architecture.empty()) config.architecture = base_config.architecture;
+  if (!base_config.os.empty()) config.os = base_config.os;
+  std::vector<std::pair<std::string, std::string>> env = base_config.env;
+  bool has_path = false;
+  for (const auto& kv : env) has_path = has_path || kv.first == "PATH";
+  if (!has_path) {
+    env.insert(env.begin(), {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"});
+  }
   auto set_env = [&env](const std::string& k, const std::string& v) {
     for (auto& kv : env) {
       if (kv.first == k) {
@@ -262,14 +353,22 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
   }
   if (!recipe.require_cuda.empty()) set_env("NVIDIA_REQUIRE_CUDA", "cuda" + recipe.require_cuda);
   for (const auto& [k, v] : env) config.env.push_back(k + "=" + v);
+  std::set<std::string> ports(base_config.ports.begin(), base_config.ports.end());
   for (const std::string& p : recipe.ports) {
-    config.exposed_ports.push_back(p.find('/') == std::string::npos ? p + "/tcp" : p);
+    ports.insert(p.find('/') == std::string::npos ? p + "/tcp" : p);
   }
-  std::sort(config.exposed_ports.begin(), config.exposed_ports.end());
-  config.labels = recipe.labels;
-  config.working_dir = recipe.workdir;
-  config.user = recipe.user;
-  for (const OciDescriptor& l : layers) config.diff_ids.push_back(l.digest);
+  config.exposed_ports.assign(ports.begin(), ports.end());
+  config.labels = base_config.labels;
+  for (const auto& [k, v] : recipe.labels) config.labels[k] = v;
+  config.working_dir = recipe.workdir.empty() ? base_config.working_dir : recipe.workdir;
+  config.user = recipe.user.empty() ? base_config.user : recipe.user;
+  config.diff_ids = base_config.diff_ids;
+  if (config.diff_ids.size() != base_layers) {
+    return InvalidArgument("build " + recipe.name + ": the base's config lists " +
+                           std::to_string(config.diff_ids.size()) + " diff_ids for " +
+                           std::to_string(base_layers) + " layers");
+  }
+  for (size_t i = base_layers; i < layers.size(); ++i) config.diff_ids.push_back(layers[i].digest);
   config.history = history;
   std::string config_json = ImageConfigJson(config);
   ASSIGN_OR_RETURN(std::string config_digest, stores.oci.Put(config_json));
@@ -280,6 +379,7 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
       {"org.opencontainers.image.ref.name", ShortRefName(inputs.ref)},
       {"org.opencontainers.image.base.name", recipe.base},
   };
+  if (base != nullptr) annotations["org.opencontainers.image.base.digest"] = base->manifest_digest;
   if (!inputs.upstream_url.empty()) {
     annotations["org.opencontainers.image.source"] = inputs.upstream_url;
   }
@@ -311,6 +411,7 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
   ASSIGN_OR_RETURN(std::string model_config_digest, stores.oci.Put(model_config_json));
   std::map<std::string, std::string> model_annotations = annotations;
   model_annotations.erase("org.opencontainers.image.base.name");
+  model_annotations.erase("org.opencontainers.image.base.digest");
   std::string model_manifest = ManifestJson(
       kModelArtifactType, {kModelConfigType, model_config_digest, model_config_json.size(), {}},
       raw, model_annotations);

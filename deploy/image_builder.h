@@ -2,7 +2,7 @@
 // and a CNCF ModelPack model artifact, both recorded in the catalog and served by the
 // registry front end. Nothing of the weights is copied:
 //
-//  - Image layers, in order: the base's layers (only "scratch" for now: none), one layer of
+//  - Image layers, in order: the base's layers as pulled (none for "scratch"), one layer of
 //    the recipe's extra files ([[builds.files]], stored in the OciStore), one of the model's
 //    small (non-LFS) files (stored in the OciStore), then one uncompressed tar layer per
 //    LFS file in path order, generated from the LFS store on demand (deploy/tar_layer.h;
@@ -22,6 +22,10 @@
 // the full commit id; the model artifact gets each tag with "-model" appended (cut so the
 // whole is at most 128 bytes).
 //
+// With a base, the image's config starts from the base's (architecture, os, Env, Entrypoint,
+// Cmd, WorkingDir, User, Labels, ExposedPorts, diff_ids): the recipe's entrypoint replaces
+// the base's entrypoint and cmd, its cmd the base's cmd, its env, labels and ports are laid
+// over the base's, NVIDIA_REQUIRE_CUDA of the base stays unless require_cuda is set.
 // Determinism: the manifest, config and generated layers depend only on the recipe, the
 // commit, the ref, the upstream URL and the bytes of the objects, never on the machine, the
 // time of the build or the store's paths.
@@ -36,6 +40,7 @@
 
 #include "common/build_config.h"
 #include "common/status.h"
+#include "deploy/base_image.h"
 #include "deploy/oci_store.h"
 #include "storage/blob_store.h"
 #include "storage/catalog.h"
@@ -50,6 +55,8 @@ struct BuildInputs {
   std::string upstream_url;             // org.opencontainers.image.source
   std::string ref;                      // full ref name, e.g. "refs/heads/main"
   std::string commit;                   // "" -> what `ref` names now
+  // The pulled base (deploy/base_image.h) when the recipe's base is not "scratch".
+  const PulledBase* base = nullptr;
 };
 
 struct BuildStores {
@@ -78,7 +85,7 @@ struct BuildOutcome {
 // Builds and publishes. On success the image and model tags are in the catalog (all of them
 // in one transaction) and every blob they name can be served. On failure nothing is
 // published (blobs already written stay, unreferenced): InvalidArgument for a recipe the
-// build cannot use (a base other than scratch, a bad tag template, a file dest that is not
+// build cannot use (a base other than scratch without inputs.base, a bad tag template, a file dest that is not
 // absolute), NotFound for an unknown ref/commit or a missing extra file, DataLoss when an
 // extra file's SHA-256 is not the pinned one, FailedPrecondition when an LFS object the
 // revision needs is not in the store (the build waits for the sync), or the error of the

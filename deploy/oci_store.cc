@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <system_error>
 
@@ -20,7 +22,7 @@ Result<std::unique_ptr<OciStore>> OciStore::Open(const std::filesystem::path& ro
   RETURN_IF_ERROR(CreateDirectories(root / "incomplete"));
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(root / "incomplete", ec)) {
-    std::filesystem::remove(entry.path(), ec);
+    if (entry.path().extension() != ".part") std::filesystem::remove(entry.path(), ec);
   }
   return std::unique_ptr<OciStore>(new OciStore(root));
 }
@@ -60,6 +62,34 @@ Result<std::string> OciStore::Put(std::string_view bytes) {
   }
   RETURN_IF_ERROR(FsyncDirectory(dest.parent_path()));
   return digest;
+}
+
+std::filesystem::path OciStore::PartialPath(std::string_view digest) const {
+  std::string_view hex = digest.starts_with("sha256:") ? digest.substr(7) : digest;
+  return root_ / "incomplete" / (std::string(hex) + ".part");
+}
+
+Status OciStore::AdoptPartial(std::string_view digest, uint64_t size) {
+  if (!IsValidSha256Digest(digest)) return InvalidArgument("malformed digest");
+  std::filesystem::path part = PartialPath(digest);
+  std::error_code ec;
+  uint64_t have = std::filesystem::file_size(part, ec);
+  if (ec) return ErrnoStatus(ec.value(), "size of " + part.string());
+  ASSIGN_OR_RETURN(std::string actual, Sha256OfFile(part));
+  if (have != size || "sha256:" + actual != digest) {
+    std::filesystem::remove(part, ec);
+    return DataLoss("downloaded blob " + std::string(digest) + " has " + std::to_string(have) +
+                    " bytes with sha256:" + actual + ", expected " + std::to_string(size) +
+                    " bytes");
+  }
+  {
+    UniqueFd fd(::open(part.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid() || ::fdatasync(fd.get()) != 0) return ErrnoStatus(errno, "sync " + part.string());
+  }
+  ::chmod(part.c_str(), 0444);
+  std::filesystem::path dest = BlobPath(digest);
+  if (::rename(part.c_str(), dest.c_str()) != 0) return ErrnoStatus(errno, "publish blob");
+  return FsyncDirectory(dest.parent_path());
 }
 
 Result<UniqueFd> OciStore::OpenBlob(std::string_view digest) const {

@@ -3,7 +3,8 @@
 // the model's small files). Layout under its root (<storage root>/oci):
 //
 //   blobs/sha256/<hex>    one file per digest (mode 0444), written once
-//   incomplete/           temporary files of writes in progress
+//   incomplete/           temporary files of writes in progress; <hex>.part files are
+//                         downloads of base layers kept across attempts (resumed by Range)
 //
 // Weights are never here: a weight layer is generated from the LFS store (deploy/tar_layer.h)
 // and a raw model-artifact layer IS the LFS object. A blob appears only whole (write to
@@ -40,6 +41,13 @@ class OciStore {
   // The whole blob (for manifests and configs, which are small). NotFound when absent.
   Result<std::string> Read(std::string_view digest) const;
   std::filesystem::path BlobPath(std::string_view digest) const;
+
+  // Where a download of `digest` accumulates (kept across restarts for resumption).
+  std::filesystem::path PartialPath(std::string_view digest) const;
+  // Checks that the file at PartialPath(digest) has `size` bytes whose SHA-256 is `digest`,
+  // then makes it the blob (fdatasync, rename, directory fsync). DataLoss on a mismatch
+  // (the partial file is removed so the next attempt starts over); the I/O error otherwise.
+  Status AdoptPartial(std::string_view digest, uint64_t size);
 
  private:
   explicit OciStore(std::filesystem::path root) : root_(std::move(root)) {}

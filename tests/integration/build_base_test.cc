@@ -1,0 +1,177 @@
+// Base images from a real registry: a base made with umoci is pushed with `skopeo copy` to
+// a real `docker-registry` (distribution 2.8) started by the test; mirrord pulls it through
+// the distribution API once (digest-verified, kept in its store), builds the model image on
+// top of it, and serves the result: `umoci unpack` of a `skopeo copy` from mirrord holds the
+// base's files and the upstream's weights, and the config inherits the base's environment.
+// A second build fetches no base blob again; with the registry gone a build fails clearly
+// and what is served does not change.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/file_util.h"
+#include "common/sha256.h"
+#include "tests/fixtures/docker_registry.h"
+#include "tests/fixtures/git_cli.h"
+#include "tests/fixtures/http_client.h"
+#include "tests/fixtures/mirrord_process.h"
+#include "tests/fixtures/process.h"
+#include "tests/fixtures/status_matchers.h"
+#include "tests/fixtures/temp_dir.h"
+#include "tests/fixtures/test_lfs_endpoint.h"
+#include "tests/fixtures/test_upstream.h"
+
+namespace mirrord::test {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using ::testing::HasSubstr;
+
+class BuildBase : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!MirrordProcess::BinariesBuilt()) GTEST_SKIP() << "mirrord/mirrorctl not built";
+    ASSERT_OK(InstallGitLfsFilters());
+    ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("build-base-"));
+    dir_.emplace(std::move(dir));
+    ASSERT_OK_AND_ASSIGN(upstream_, TestUpstream::Start(dir_->path() / "upstream"));
+    ASSERT_OK_AND_ASSIGN(lfs_, TestLfsEndpoint::Attach(*upstream_, dir_->path() / "lfs-objects"));
+    std::mt19937 rng(7);
+    weights_.resize(200 << 10);
+    for (char& c : weights_) c = static_cast<char>(rng() & 0xff);
+    ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / "work"));
+    ASSERT_OK(work.LfsTrack("*.safetensors"));
+    ASSERT_OK(work.WriteFile("config.json", "{}\n"));
+    ASSERT_OK(work.WriteFile("model.safetensors", weights_));
+    ASSERT_OK(work.Commit("model").status());
+    ASSERT_OK(upstream_->CreateBareRepo("org/model").status());
+    ASSERT_OK(work.PushWithLfs(upstream_->UrlFor("org/model"), {"refs/heads/main:refs/heads/main"}));
+
+    // The base: one layer with /etc/base-release and an environment, made with umoci.
+    ASSERT_OK_AND_ASSIGN(registry_, DockerRegistry::Start(dir_->path() / "registry"));
+    fs::path layout = dir_->path() / "base-layout";
+    fs::path src = dir_->path() / "base-src";
+    ASSERT_OK(CreateDirectories(src / "etc"));
+    ASSERT_OK(WriteFileAtomically(src / "etc/base-release", "base 1\n"));
+    fs::path layer = dir_->path() / "base-layer.tar";
+    for (std::vector<std::string> argv : std::vector<std::vector<std::string>>{
+             {"tar", "--numeric-owner", "-C", src.string(), "-cf", layer.string(), "etc"},
+             {"umoci", "init", "--layout", layout.string()},
+             {"umoci", "new", "--image", layout.string() + ":base"},
+             {"umoci", "raw", "add-layer", "--image", layout.string() + ":base", layer.string()},
+             {"umoci", "config", "--image", layout.string() + ":base", "--config.env",
+              "BASE_ENV=1", "--config.cmd", "/bin/base"},
+             {"skopeo", "copy", "--dest-tls-verify=false", "oci:" + layout.string() + ":base",
+              "docker://" + registry_->HostPort() + "/base:v1"}}) {
+      ASSERT_OK_AND_ASSIGN(ProcessResult r, RunProcess(argv));
+      ASSERT_TRUE(r.ok()) << argv[0] << " " << argv[1] << ": " << r.Describe();
+    }
+    ASSERT_OK_AND_ASSIGN(ProcessResult inspect,
+                         RunProcess({"skopeo", "inspect", "--tls-verify=false",
+                                     "docker://" + registry_->HostPort() + "/base:v1"}));
+    ASSERT_TRUE(inspect.ok()) << inspect.Describe();
+    json::object info = json::parse(inspect.stdout_text).as_object();
+    base_digest_ = std::string(info["Digest"].as_string());
+    base_layer_ = std::string(info["Layers"].as_array().at(0).as_string());
+
+    MirrordOptions o;
+    o.extra_toml = "[sync]\nmaintenance = false\n"
+                   "[registries.local]\nurl = \"http://" + registry_->HostPort() + "\"\n"
+                   "insecure = true\n"
+                   "[[repos]]\nname = \"org/model\"\nurl = \"" + upstream_->UrlFor("org/model") +
+                   "\"\n[[builds]]\nname = \"lab/model\"\nrepo = \"org/model\"\n"
+                   "base = \"" + registry_->HostPort() + "/base:v1\"\n"
+                   "require_cuda = \">=12.1\"\n";
+    ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(o));
+    ASSERT_OK_AND_ASSIGN(ProcessResult sync, mirrord_->Mirrorctl({"sync", "org/model"}));
+    ASSERT_TRUE(sync.ok()) << sync.Describe() << "\n" << mirrord_->Logs();
+  }
+
+  Result<HttpReply> BuildCall() {
+    ASSIGN_OR_RETURN(std::string token, mirrord_->AdminToken());
+    HttpCall call;
+    call.method = "POST";
+    call.headers = {{"Authorization", "Bearer " + token}};
+    return HttpFetch(mirrord_->BaseUrl() + "/api/v1/builds/lab/model", call);
+  }
+
+  size_t BaseLayerFetches() const {
+    std::string logs = registry_->Logs();
+    size_t n = 0;
+    for (size_t at = logs.find("GET /v2/base/blobs/" + base_layer_); at != std::string::npos;
+         at = logs.find("GET /v2/base/blobs/" + base_layer_, at + 1)) {
+      ++n;
+    }
+    return n;
+  }
+
+  std::optional<TempDir> dir_;
+  std::unique_ptr<TestUpstream> upstream_;
+  std::unique_ptr<TestLfsEndpoint> lfs_;
+  std::unique_ptr<DockerRegistry> registry_;
+  std::unique_ptr<MirrordProcess> mirrord_;
+  std::string weights_, base_digest_, base_layer_;
+};
+
+TEST_F(BuildBase, PullsTheBaseOnceAndServesTheImageOnTopOfIt) {
+  ASSERT_OK_AND_ASSIGN(HttpReply first, BuildCall());
+  ASSERT_EQ(first.status, 200) << first.body << "\n" << mirrord_->Logs();
+  std::string digest(json::parse(first.body).as_object()["image"].as_object()["digest"].as_string());
+  const size_t fetches = BaseLayerFetches();
+  EXPECT_GE(fetches, 1u) << registry_->Logs();
+
+  std::string mirror = "127.0.0.1:" + std::to_string(mirrord_->port());
+  ASSERT_OK_AND_ASSIGN(ProcessResult inspect,
+                       RunProcess({"skopeo", "inspect", "--tls-verify=false",
+                                   "docker://" + mirror + "/lab/model:main"}));
+  ASSERT_TRUE(inspect.ok()) << inspect.Describe();
+  json::object info = json::parse(inspect.stdout_text).as_object();
+  EXPECT_EQ(info["Digest"].as_string(), digest);
+  ASSERT_GE(info["Layers"].as_array().size(), 3u);
+  EXPECT_EQ(info["Layers"].as_array().at(0).as_string(), base_layer_);
+  std::string env = json::serialize(info["Env"]);
+  EXPECT_THAT(env, HasSubstr("\"BASE_ENV=1\""));
+  EXPECT_THAT(env, HasSubstr("\"NVIDIA_REQUIRE_CUDA=cuda>=12.1\""));
+
+  ASSERT_OK_AND_ASSIGN(HttpReply manifest,
+                       HttpFetch(mirrord_->BaseUrl() + "/v2/lab/model/manifests/main"));
+  EXPECT_THAT(manifest.body, HasSubstr("\"org.opencontainers.image.base.digest\":\"" +
+                                       base_digest_ + "\""));
+
+  fs::path layout = dir_->path() / "pulled";
+  fs::path bundle = dir_->path() / "bundle";
+  for (std::vector<std::string> argv : std::vector<std::vector<std::string>>{
+           {"skopeo", "copy", "--src-tls-verify=false", "docker://" + mirror + "/lab/model:main",
+            "oci:" + layout.string() + ":m"},
+           {"umoci", "unpack", "--image", layout.string() + ":m", bundle.string()}}) {
+    ASSERT_OK_AND_ASSIGN(ProcessResult r, RunProcess(argv));
+    ASSERT_TRUE(r.ok()) << argv[0] << ": " << r.Describe();
+  }
+  EXPECT_EQ(*ReadFileToString(bundle / "rootfs/etc/base-release"), "base 1\n");
+  ASSERT_OK_AND_ASSIGN(std::string got,
+                       ReadFileToString(bundle / "rootfs/models/org/model/model.safetensors"));
+  EXPECT_TRUE(got == weights_);
+
+  // Rebuilding asks the registry for the tag again, never for a blob it holds.
+  ASSERT_OK_AND_ASSIGN(HttpReply second, BuildCall());
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_EQ(BaseLayerFetches(), fetches);
+
+  // With the base registry gone the build fails clearly; the served image is unchanged.
+  registry_->Stop();
+  ASSERT_OK_AND_ASSIGN(HttpReply gone, BuildCall());
+  EXPECT_EQ(gone.status, 503) << gone.body;
+  EXPECT_THAT(gone.body, HasSubstr(registry_->HostPort()));
+  ASSERT_OK_AND_ASSIGN(HttpReply still,
+                       HttpFetch(mirrord_->BaseUrl() + "/v2/lab/model/manifests/main"));
+  EXPECT_EQ(still.Header("Docker-Content-Digest"), digest);
+}
+
+}  // namespace
+}  // namespace mirrord::test
