@@ -49,21 +49,19 @@ HttpResponse JsonAnswer(const HttpRequest& req, std::string body, std::string_vi
   return res;
 }
 
-// Reads n= and last= of a paginated list. False (and `error` set) for a bad n.
-bool ReadPage(const std::map<std::string, std::string>& query, size_t* n, std::string* last,
-              bool* limited) {
-  *n = kRegistryMaxPage;
-  *limited = false;
+// n= and last= of a paginated list; nullopt for an n that is not a number.
+std::optional<RegistryPage> ReadPage(const std::map<std::string, std::string>& query) {
+  RegistryPage page;
   if (auto it = query.find("n"); it != query.end()) {
     const std::string& v = it->second;
     size_t parsed = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), parsed);
-    if (ec != std::errc() || p != v.data() + v.size()) return false;
-    *n = std::min(parsed, kRegistryMaxPage);
-    *limited = true;
+    if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+    page.n = std::min(parsed, kRegistryMaxPage);
+    page.limited = true;
   }
-  if (auto it = query.find("last"); it != query.end()) *last = it->second;
-  return true;
+  if (auto it = query.find("last"); it != query.end()) page.last = it->second;
+  return page;
 }
 
 // "/v2/<name>/<kind>/<rest>" split at the last "/manifests/", "/blobs/", "/referrers/" or
@@ -118,11 +116,18 @@ boost::asio::awaitable<void> RegistryHttpHandler::Handle(HttpExchange& ex) {
     co_await ex.Respond(JsonAnswer(req, "{}", "application/json"));
     co_return;
   }
-  if (path == "/v2/_catalog") {
-    co_await CatalogList(ex);
+  std::optional<RegistryPath> parts = SplitPath(path);
+  std::optional<RegistryPage> page = ReadPage(ex.query());
+  const bool paged = path == "/v2/_catalog" || (parts && parts->kind == "tags");
+  if (paged && !page) {
+    co_await ex.Respond(RegistryError(req, http::status::bad_request, "PAGINATION_NUMBER_INVALID",
+                                      "n must be a non-negative integer"));
     co_return;
   }
-  std::optional<RegistryPath> parts = SplitPath(path);
+  if (path == "/v2/_catalog") {
+    co_await CatalogList(ex, *page);
+    co_return;
+  }
   if (!parts) {
     co_await ex.Respond(
         RegistryError(req, http::status::not_found, "NAME_UNKNOWN", "no such registry endpoint"));
@@ -133,14 +138,19 @@ boost::asio::awaitable<void> RegistryHttpHandler::Handle(HttpExchange& ex) {
                                       "invalid repository name"));
     co_return;
   }
+  if ((parts->kind == "blobs" || parts->kind == "referrers") && !IsValidSha256Digest(parts->rest)) {
+    co_await ex.Respond(
+        RegistryError(req, http::status::bad_request, "DIGEST_INVALID", "invalid digest"));
+    co_return;
+  }
   if (parts->kind == "manifests") {
     co_await Manifest(ex, parts->name, parts->rest);
   } else if (parts->kind == "blobs") {
     co_await Blob(ex, parts->name, parts->rest);
   } else if (parts->kind == "tags") {
-    co_await Tags(ex, parts->name);
+    co_await Tags(ex, parts->name, *page);
   } else {
-    co_await Referrers(ex, parts->name, parts->rest);
+    co_await Referrers(ex, parts->name);
   }
 }
 
@@ -201,11 +211,6 @@ boost::asio::awaitable<void> RegistryHttpHandler::Manifest(HttpExchange& ex, std
 boost::asio::awaitable<void> RegistryHttpHandler::Blob(HttpExchange& ex, std::string name,
                                                        std::string digest) {
   const HttpRequest& req = ex.request();
-  if (!IsValidSha256Digest(digest)) {
-    co_await ex.Respond(
-        RegistryError(req, http::status::bad_request, "DIGEST_INVALID", "invalid digest"));
-    co_return;
-  }
   // Where the bytes are: a file (an OCI blob or an LFS object), or a generated layer.
   struct Source {
     UniqueFd fd;
@@ -336,23 +341,18 @@ boost::asio::awaitable<void> RegistryHttpHandler::Blob(HttpExchange& ex, std::st
   co_await ex.EndStream();
 }
 
-boost::asio::awaitable<void> RegistryHttpHandler::Tags(HttpExchange& ex, std::string name) {
+boost::asio::awaitable<void> RegistryHttpHandler::Tags(HttpExchange& ex, std::string name,
+                                                       RegistryPage page) {
   const HttpRequest& req = ex.request();
-  size_t n = 0;
-  std::string last;
-  bool limited = false;
-  if (!ReadPage(ex.query(), &n, &last, &limited)) {
-    co_await ex.Respond(RegistryError(req, http::status::bad_request, "PAGINATION_NUMBER_INVALID",
-                                      "n must be a non-negative integer"));
-    co_return;
-  }
+  const size_t n = page.n;
+  const std::string& last = page.last;
   Result<std::pair<bool, std::vector<ImageRecord>>> listed = co_await RunBlocking(
       blocking_, [&]() -> Result<std::pair<bool, std::vector<ImageRecord>>> {
         ASSIGN_OR_RETURN(std::vector<ImageRecord> any, catalog_.ListImages(name, "", 1));
         if (any.empty()) return std::pair{false, std::vector<ImageRecord>()};
         if (n == 0) return std::pair{true, std::vector<ImageRecord>()};
-        ASSIGN_OR_RETURN(std::vector<ImageRecord> page, catalog_.ListImages(name, last, n));
-        return std::pair{true, std::move(page)};
+        ASSIGN_OR_RETURN(std::vector<ImageRecord> tags, catalog_.ListImages(name, last, n));
+        return std::pair{true, std::move(tags)};
       });
   if (!listed.ok()) {
     co_await ex.Respond(RegistryError(req, http::status::internal_server_error, "UNKNOWN",
@@ -370,23 +370,18 @@ boost::asio::awaitable<void> RegistryHttpHandler::Tags(HttpExchange& ex, std::st
   body["name"] = name;
   body["tags"] = std::move(tags);
   HttpResponse res = JsonAnswer(req, json::serialize(body), "application/json");
-  if (limited && n > 0 && listed->second.size() == n) {
+  if (page.limited && n > 0 && listed->second.size() == n) {
     res.set(http::field::link, "</v2/" + name + "/tags/list?n=" + std::to_string(n) +
                                    "&last=" + listed->second.back().tag + ">; rel=\"next\"");
   }
   co_await ex.Respond(std::move(res));
 }
 
-boost::asio::awaitable<void> RegistryHttpHandler::CatalogList(HttpExchange& ex) {
+boost::asio::awaitable<void> RegistryHttpHandler::CatalogList(HttpExchange& ex,
+                                                              RegistryPage page) {
   const HttpRequest& req = ex.request();
-  size_t n = 0;
-  std::string last;
-  bool limited = false;
-  if (!ReadPage(ex.query(), &n, &last, &limited)) {
-    co_await ex.Respond(RegistryError(req, http::status::bad_request, "PAGINATION_NUMBER_INVALID",
-                                      "n must be a non-negative integer"));
-    co_return;
-  }
+  const size_t n = page.n;
+  const std::string& last = page.last;
   Result<std::vector<std::string>> names = co_await RunBlocking(
       blocking_, [&]() -> Result<std::vector<std::string>> {
         if (n == 0) return std::vector<std::string>();
@@ -402,21 +397,15 @@ boost::asio::awaitable<void> RegistryHttpHandler::CatalogList(HttpExchange& ex) 
   json::object body;
   body["repositories"] = std::move(repos);
   HttpResponse res = JsonAnswer(req, json::serialize(body), "application/json");
-  if (limited && n > 0 && names->size() == n) {
+  if (page.limited && n > 0 && names->size() == n) {
     res.set(http::field::link, "</v2/_catalog?n=" + std::to_string(n) + "&last=" +
                                    names->back() + ">; rel=\"next\"");
   }
   co_await ex.Respond(std::move(res));
 }
 
-boost::asio::awaitable<void> RegistryHttpHandler::Referrers(HttpExchange& ex, std::string name,
-                                                            std::string digest) {
+boost::asio::awaitable<void> RegistryHttpHandler::Referrers(HttpExchange& ex, std::string name) {
   const HttpRequest& req = ex.request();
-  if (!IsValidSha256Digest(digest)) {
-    co_await ex.Respond(
-        RegistryError(req, http::status::bad_request, "DIGEST_INVALID", "invalid digest"));
-    co_return;
-  }
   Result<std::vector<ImageRecord>> any =
       co_await RunBlocking(blocking_, [&] { return catalog_.ListImages(name, "", 1); });
   if (!any.ok() || any->empty()) {

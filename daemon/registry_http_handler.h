@@ -23,6 +23,8 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <cstddef>
+#include <string>
 
 #include "daemon/http_exchange.h"
 #include "deploy/oci_store.h"
@@ -33,6 +35,13 @@ namespace mirrord {
 
 // Page sizes of tags/list and _catalog are capped here (bounded answers).
 inline constexpr size_t kRegistryMaxPage = 1000;
+
+// n= and last= of tags/list and _catalog.
+struct RegistryPage {
+  size_t n = kRegistryMaxPage;
+  std::string last;
+  bool limited = false;  // n was given: a full page gets a Link to the next
+};
 
 class RegistryHttpHandler {
  public:
@@ -46,9 +55,10 @@ class RegistryHttpHandler {
  private:
   boost::asio::awaitable<void> Manifest(HttpExchange& ex, std::string name, std::string reference);
   boost::asio::awaitable<void> Blob(HttpExchange& ex, std::string name, std::string digest);
-  boost::asio::awaitable<void> Tags(HttpExchange& ex, std::string name);
-  boost::asio::awaitable<void> CatalogList(HttpExchange& ex);
-  boost::asio::awaitable<void> Referrers(HttpExchange& ex, std::string name, std::string digest);
+  boost::asio::awaitable<void> Tags(HttpExchange& ex, std::string name, RegistryPage page);
+  boost::asio::awaitable<void> CatalogList(HttpExchange& ex, RegistryPage page);
+  // The subject digest was validated by Handle; nothing refers to anything yet.
+  boost::asio::awaitable<void> Referrers(HttpExchange& ex, std::string name);
 
   Catalog& catalog_;
   const BlobStore& lfs_;
