@@ -175,3 +175,74 @@ TEST_F(BuildBase, PullsTheBaseOnceAndServesTheImageOnTopOfIt) {
 
 }  // namespace
 }  // namespace mirrord::test
+
+namespace mirrord::test {
+namespace {
+
+// A registry that wants basic auth: the recipe's registry credentials get the base; a wrong
+// password is a clear PermissionDenied (403) and nothing is published.
+TEST(BuildBaseAuth, BasicCredentialsFromTheRegistryConfig) {
+  if (!MirrordProcess::BinariesBuilt()) GTEST_SKIP() << "mirrord/mirrorctl not built";
+  ASSERT_OK(InstallGitLfsFilters());
+  ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("build-base-auth-"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestUpstream> upstream,
+                       TestUpstream::Start(dir.path() / "upstream"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestLfsEndpoint> lfs,
+                       TestLfsEndpoint::Attach(*upstream, dir.path() / "lfs-objects"));
+  ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir.path() / "work"));
+  ASSERT_OK(work.LfsTrack("*.bin"));
+  ASSERT_OK(work.WriteFile("w.bin", std::string(5000, 'w')));
+  ASSERT_OK(work.Commit("model").status());
+  ASSERT_OK(upstream->CreateBareRepo("org/model").status());
+  ASSERT_OK(work.PushWithLfs(upstream->UrlFor("org/model"), {"refs/heads/main:refs/heads/main"}));
+
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<DockerRegistry> registry,
+                       DockerRegistry::Start(dir.path() / "registry", "builder", "s3cret"));
+  fs::path layout = dir.path() / "base-layout";
+  for (std::vector<std::string> argv : std::vector<std::vector<std::string>>{
+           {"umoci", "init", "--layout", layout.string()},
+           {"umoci", "new", "--image", layout.string() + ":base"},
+           {"umoci", "config", "--image", layout.string() + ":base", "--config.env", "AUTH=1"},
+           {"skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", "builder:s3cret",
+            "oci:" + layout.string() + ":base",
+            "docker://" + registry->HostPort() + "/base:v1"}}) {
+    ASSERT_OK_AND_ASSIGN(ProcessResult r, RunProcess(argv));
+    ASSERT_TRUE(r.ok()) << argv[0] << ": " << r.Describe();
+  }
+  ASSERT_OK(WriteFileAtomically(dir.path() / "good.password", "s3cret\n"));
+  ASSERT_OK(WriteFileAtomically(dir.path() / "bad.password", "wrong\n"));
+  auto toml = [&](const std::string& password_file) {
+    return "[sync]\nmaintenance = false\n[registries.local]\nurl = \"http://" +
+           registry->HostPort() + "\"\ninsecure = true\nusername = \"builder\"\n"
+           "password_file = \"" + password_file + "\"\n[[repos]]\nname = \"org/model\"\n"
+           "url = \"" + upstream->UrlFor("org/model") + "\"\n[[builds]]\nname = \"m\"\n"
+           "repo = \"org/model\"\nbase = \"" + registry->HostPort() + "/base:v1\"\n";
+  };
+  MirrordOptions o;
+  o.extra_toml = toml((dir.path() / "bad.password").string());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<MirrordProcess> mirrord, MirrordProcess::Start(o));
+  ASSERT_OK_AND_ASSIGN(ProcessResult sync, mirrord->Mirrorctl({"sync", "org/model"}));
+  ASSERT_TRUE(sync.ok()) << sync.Describe();
+  ASSERT_OK_AND_ASSIGN(std::string token, mirrord->AdminToken());
+  HttpCall call;
+  call.method = "POST";
+  call.headers = {{"Authorization", "Bearer " + token}};
+  ASSERT_OK_AND_ASSIGN(HttpReply refused, HttpFetch(mirrord->BaseUrl() + "/api/v1/builds/m", call));
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  ASSERT_OK_AND_ASSIGN(HttpReply none, HttpFetch(mirrord->BaseUrl() + "/v2/m/tags/list"));
+  EXPECT_EQ(none.status, 404);
+
+  ASSERT_OK(mirrord->SetExtraToml(toml((dir.path() / "good.password").string())));
+  ASSERT_OK(mirrord->Restart());
+  ASSERT_OK_AND_ASSIGN(HttpReply built, HttpFetch(mirrord->BaseUrl() + "/api/v1/builds/m", call));
+  ASSERT_EQ(built.status, 200) << built.body << "\n" << mirrord->Logs();
+  ASSERT_OK_AND_ASSIGN(ProcessResult inspect,
+                       RunProcess({"skopeo", "inspect", "--tls-verify=false",
+                                   "docker://127.0.0.1:" + std::to_string(mirrord->port()) +
+                                       "/m:main"}));
+  ASSERT_TRUE(inspect.ok()) << inspect.Describe();
+  EXPECT_THAT(inspect.stdout_text, HasSubstr("\"AUTH=1\""));
+}
+
+}  // namespace
+}  // namespace mirrord::test
