@@ -173,6 +173,24 @@ TEST_F(BuildBase, PullsTheBaseOnceAndServesTheImageOnTopOfIt) {
   EXPECT_EQ(still.Header("Docker-Content-Digest"), digest);
 }
 
+// A registry that serves other bytes than the digest it names (its storage corrupted
+// under it): the pull fails on the digest check, nothing is kept or published.
+TEST_F(BuildBase, BlobWithAnotherDigestIsRefused) {
+  fs::path blob = dir_->path() / "registry/data/docker/registry/v2/blobs/sha256" /
+                  base_layer_.substr(7, 2) / base_layer_.substr(7) / "data";
+  ASSERT_TRUE(fs::exists(blob)) << blob;
+  ASSERT_OK_AND_ASSIGN(std::string bytes, ReadFileToString(blob));
+  bytes[bytes.size() / 2] ^= 1;
+  ASSERT_OK(WriteFileAtomically(blob, bytes));
+  ASSERT_OK_AND_ASSIGN(HttpReply refused, BuildCall());
+  EXPECT_EQ(refused.status, 500) << refused.body;
+  EXPECT_THAT(refused.body, HasSubstr("DataLoss"));
+  EXPECT_THAT(refused.body, HasSubstr(base_layer_));
+  EXPECT_FALSE(fs::exists(mirrord_->store_dir() / "oci/blobs/sha256" / base_layer_.substr(7)));
+  ASSERT_OK_AND_ASSIGN(HttpReply none, HttpFetch(mirrord_->BaseUrl() + "/v2/lab/model/tags/list"));
+  EXPECT_EQ(none.status, 404);
+}
+
 }  // namespace
 }  // namespace mirrord::test
 
