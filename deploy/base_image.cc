@@ -1,6 +1,8 @@
 #include "deploy/base_image.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 
@@ -286,6 +288,15 @@ Status FetchBlob(Registry& reg, const std::string& repo, OciStore& store,
   std::filesystem::path part = store.PartialPath(digest);
   UniqueFd fd(::open(part.c_str(), O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0644));
   if (!fd.valid()) return ErrnoStatus(errno, "open " + part.string());
+  // One download per blob at a time (two builds on the same base, or two mirrord nodes on
+  // one store): the other waits, then finds the blob stored.
+  while (::flock(fd.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) return ErrnoStatus(errno, "lock " + part.string());
+  }
+  if (store.Contains(digest)) return Status::Ok();
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, "stat " + part.string());
+  if (st.st_nlink == 0) return Unavailable("blob " + digest + ": raced with another download");
   std::error_code ec;
   uint64_t have = std::filesystem::file_size(part, ec);
   if (ec || have > size) {
@@ -302,7 +313,7 @@ Status FetchBlob(Registry& reg, const std::string& repo, OciStore& store,
     }
     if (r.status != 200 && r.status != 206) return StatusForReply(r, "blob " + digest);
   }
-  fd.reset();
+  // Published while the lock is held, so a waiter finds the blob stored.
   return store.AdoptPartial(digest, size);
 }
 
