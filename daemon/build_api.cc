@@ -77,12 +77,19 @@ boost::asio::awaitable<void> BuildApi::Handle(HttpExchange& ex) {
     if (repo == nullptr) return NotFound("repo " + recipe->repo + " is not mirrored");
     std::optional<std::filesystem::path> dir = mirror_dir_(recipe->repo);
     if (!dir) return FailedPrecondition("repo " + recipe->repo + " has not been synced yet");
+    ASSIGN_OR_RETURN(RepoRecord record, catalog_.GetRepo(recipe->repo));
     std::string chosen = ref;
     if (chosen.empty()) {
-      ASSIGN_OR_RETURN(RepoRecord record, catalog_.GetRepo(recipe->repo));
       if (record.head.empty()) return FailedPrecondition("repo " + recipe->repo + " has no HEAD");
       chosen = record.head;
     }
+    // Only a published ref, at its published commit: never a staging ref or a revspec.
+    ASSIGN_OR_RETURN(std::vector<RefRecord> refs, catalog_.GetRefs(record.id));
+    std::string commit;
+    for (const RefRecord& r : refs) {
+      if (r.name == chosen) commit = r.peeled.empty() ? r.oid : r.peeled;
+    }
+    if (commit.empty()) return NotFound(chosen + " is not a published ref of " + recipe->repo);
     if (!recipe->refs.empty()) {
       bool matched = false;
       for (const std::string& glob : recipe->refs) {
@@ -91,7 +98,7 @@ boost::asio::awaitable<void> BuildApi::Handle(HttpExchange& ex) {
       if (!matched) return InvalidArgument(chosen + " matches none of the recipe's refs");
     }
     Result<std::string> url = ResolveUpstreamUrl(config_, *repo);
-    BuildInputs inputs{recipe->repo, *dir, url.ok() ? *url : "", chosen, "", nullptr};
+    BuildInputs inputs{recipe->repo, *dir, url.ok() ? *url : "", chosen, commit, nullptr};
     std::optional<PulledBase> base;
     if (recipe->base != "scratch") {
       ASSIGN_OR_RETURN(ImageReference base_ref, ParseImageReference(recipe->base));

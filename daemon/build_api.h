@@ -5,8 +5,9 @@
 //        -> 200 {"build","repo","ref","commit","image":{"digest","size","tags"},
 //                "model":{"digest","size","tags"},"layers","hashed_layers","merged_weights"}
 //
-// `ref` defaults to the repo's published HEAD branch; it must match one of the recipe's
-// `refs` globs when the recipe has any. The build runs on the blocking pool and the answer
+// `ref` defaults to the repo's published HEAD branch; it must be one of the repo's published
+// refs (the commit built is the published one) and match one of the recipe's `refs` globs
+// when the recipe has any. The build runs on the blocking pool and the answer
 // comes when the image is served. Errors are {"error":{"code","message"}} with the admin
 // API's HTTP statuses (404 unknown build or ref, 409 LFS objects not yet in the store, ...).
 // Thread-safety: Handle may run concurrently (BuildImage is safe for that).

@@ -266,15 +266,30 @@ TEST_F(BuildRegistry, RegistryProtocol) {
 TEST_F(BuildRegistry, BuildEndpointNeedsTheTokenAndAKnownRecipe) {
   ASSERT_OK_AND_ASSIGN(HttpReply anonymous, Call("POST", "/api/v1/builds/lab/model"));
   EXPECT_EQ(anonymous.status, 401);
+  ASSERT_OK_AND_ASSIGN(HttpReply wrong, Call("POST", "/api/v1/builds/lab/model",
+                                             {{"Authorization", "Bearer nope"}}));
+  EXPECT_EQ(wrong.status, 401);
   ASSERT_OK_AND_ASSIGN(std::string token, mirrord_->AdminToken());
   ASSERT_OK_AND_ASSIGN(HttpReply unknown, Call("POST", "/api/v1/builds/lab/unknown",
                                                {{"Authorization", "Bearer " + token}}));
   EXPECT_EQ(unknown.status, 404) << unknown.body;
+  ASSERT_OK_AND_ASSIGN(HttpReply none, Call("GET", "/v2/lab/model/manifests/main"));
+  EXPECT_EQ(none.status, 404);
   ASSERT_OK_AND_ASSIGN(HttpReply bad_ref, Call("POST", "/api/v1/builds/lab/model?ref=refs/heads/x",
                                                {{"Authorization", "Bearer " + token}}));
   EXPECT_EQ(bad_ref.status, 404) << bad_ref.body;
-  ASSERT_OK_AND_ASSIGN(HttpReply none, Call("GET", "/v2/lab/model/manifests/main"));
-  EXPECT_EQ(none.status, 404);
+  // Revision expressions and hidden refs are not published refs.
+  for (std::string ref : {"HEAD~0", "refs/heads/main~0", "refs/mirrord/staging/refs/heads/main"}) {
+    ASSERT_OK_AND_ASSIGN(HttpReply r, Call("POST", "/api/v1/builds/lab/model?ref=" + ref,
+                                           {{"Authorization", "Bearer " + token}}));
+    EXPECT_EQ(r.status, 404) << ref << ": " << r.body;
+  }
+  ASSERT_OK_AND_ASSIGN(HttpReply main_ref,
+                       Call("POST", "/api/v1/builds/lab/model?ref=refs/heads/main",
+                            {{"Authorization", "Bearer " + token}}));
+  EXPECT_EQ(main_ref.status, 200) << main_ref.body;
+  ASSERT_OK_AND_ASSIGN(HttpReply built, Call("GET", "/v2/lab/model/manifests/main"));
+  EXPECT_EQ(built.status, 200);
 }
 
 }  // namespace
