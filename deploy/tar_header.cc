@@ -51,12 +51,17 @@ std::string PaxRecord(std::string_view key, std::string_view value) {
   return std::to_string(len) + " " + std::string(key) + "=" + std::string(value) + "\n";
 }
 
+// Copies `s` to `field` (memcpy with an empty view's null pointer is undefined).
+void PutBytes(char* field, std::string_view s) {
+  if (!s.empty()) std::memcpy(field, s.data(), s.size());
+}
+
 // One 512-byte ustar header block.
 std::string UstarBlock(std::string_view prefix, std::string_view name, uint32_t mode,
                        uint64_t size, char typeflag, std::string_view link_target) {
   std::string block(kTarBlockSize, '\0');
   char* b = block.data();
-  std::memcpy(b + 0, name.data(), name.size());
+  PutBytes(b + 0, name);
   PutOctal(b + 100, 8, mode);
   PutOctal(b + 108, 8, 0);  // uid
   PutOctal(b + 116, 8, 0);  // gid
@@ -64,11 +69,11 @@ std::string UstarBlock(std::string_view prefix, std::string_view name, uint32_t 
   PutOctal(b + 136, 12, static_cast<uint64_t>(kTarMtime));
   std::memset(b + 148, ' ', 8);  // checksum counts as spaces while summing
   b[156] = typeflag;
-  std::memcpy(b + 157, link_target.data(), link_target.size());
+  PutBytes(b + 157, link_target);
   std::memcpy(b + 257, "ustar\0" "00", 8);
   PutOctal(b + 329, 8, 0);  // devmajor
   PutOctal(b + 337, 8, 0);  // devminor
-  std::memcpy(b + 345, prefix.data(), prefix.size());
+  PutBytes(b + 345, prefix);
   uint32_t sum = 0;
   for (unsigned char c : block) sum += c;
   PutOctal(b + 148, 7, sum);  // six digits and a NUL ...
