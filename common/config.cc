@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <charconv>
+#include <limits>
 #include <set>
 
 #include "common/file_util.h"
@@ -398,6 +399,21 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) 
     RETURN_IF_ERROR(r.ReadInt("verify_retries", 0, 10, &v));
     c.lfs.verify_retries = static_cast<int>(v);
     RETURN_IF_ERROR(r.ReadDuration("pull_through_timeout", &c.lfs.pull_through_timeout));
+    v = c.lfs.download_threads;
+    RETURN_IF_ERROR(r.ReadInt("download_threads", 1, 1024, &v));
+    c.lfs.download_threads = static_cast<int>(v);
+    v = static_cast<int64_t>(c.lfs.quarantine_budget);
+    RETURN_IF_ERROR(
+        r.ReadInt("quarantine_budget", 0, std::numeric_limits<int64_t>::max(), &v));
+    c.lfs.quarantine_budget = static_cast<uint64_t>(v);
+    v = c.lfs.quarantine_per_object;
+    RETURN_IF_ERROR(r.ReadInt("quarantine_per_object", 0, 100, &v));
+    c.lfs.quarantine_per_object = static_cast<int>(v);
+    RETURN_IF_ERROR(r.ReadDuration("corrupt_backoff", &c.lfs.corrupt_backoff));
+    RETURN_IF_ERROR(r.ReadDuration("corrupt_backoff_max", &c.lfs.corrupt_backoff_max));
+    if (c.lfs.corrupt_backoff.count() < 1 || c.lfs.corrupt_backoff_max < c.lfs.corrupt_backoff) {
+      return r.Error("corrupt_backoff", "must be at least 1s and at most corrupt_backoff_max");
+    }
     RETURN_IF_ERROR(r.RejectUnknownKeys());
   }
 

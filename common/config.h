@@ -27,7 +27,9 @@
 //   [webhooks.github] secret_file = "/etc/mirrord/github-webhook.secret"
 //   [lfs]      enabled = true, history = "tips" | "all", include = [], exclude = [],
 //              connections = 8, concurrent_objects = 4, per_host_connections = 16,
-//              verify_retries = 2, pull_through_timeout = "30m"
+//              verify_retries = 2, pull_through_timeout = "30m", download_threads = 32,
+//              quarantine_budget = 1073741824 (bytes), quarantine_per_object = 1,
+//              corrupt_backoff = "5m", corrupt_backoff_max = "1d"
 //   [upstreams.NAME] url = "https://example.com/{repo}.git", token_file = "..."
 //   [[repos]]  name = "THUDM/GLM-4", upstream = "github", path = "THUDM/GLM-4",
 //              url = "...", poll_interval = "10m", refspecs = [...],
@@ -86,6 +88,18 @@ struct LfsConfig {
   int per_host_connections = 16;  // across all syncs, per upstream host
   int verify_retries = 2;         // refetches after a hash mismatch before giving up
   std::chrono::seconds pull_through_timeout{1800};  // a client waits this long at most
+  // Threads shared by all LFS downloads (objects and ranged connections beyond each
+  // download's own thread): the daemon's download threads stay within this whatever the
+  // number of syncs.
+  int download_threads = 32;
+  // Data that failed verification is kept in <root>/lfs/quarantine within this many bytes
+  // in all and this many copies per object, the oldest dropped first (0 copies: none kept).
+  uint64_t quarantine_budget = uint64_t{1} << 30;
+  int quarantine_per_object = 1;
+  // An object whose fetches keep failing verification (the upstream or a proxy corrupts it)
+  // is not fetched again before this delay, doubling per failed sync up to the max.
+  std::chrono::seconds corrupt_backoff{300};
+  std::chrono::seconds corrupt_backoff_max{86400};
 };
 
 struct Config {

@@ -2,12 +2,10 @@
 
 #include <algorithm>
 #include <set>
-#include <thread>
 #include <utility>
 
 #include "common/log.h"
 #include "lfs/batch_client.h"
-#include "lfs/object_downloader.h"
 
 namespace mirrord {
 namespace {
@@ -78,12 +76,13 @@ class LfsProgress {
 };
 
 ObjectDownloaderOptions DownloaderOptions(const LfsConfig& config, HostConnectionLimiter* limiter,
-                                          std::chrono::seconds stall_timeout,
+                                          DownloadPool* pool, std::chrono::seconds stall_timeout,
                                           const std::atomic<bool>* cancel) {
   ObjectDownloaderOptions o;
   o.max_connections = config.connections;
   o.concurrency = config.concurrent_objects;
   o.limiter = limiter;
+  o.pool = pool;
   o.max_refetches = config.verify_retries;
   o.stall_timeout = stall_timeout;
   o.cancel = cancel;
@@ -107,7 +106,54 @@ LfsSyncer::LfsSyncer(const LfsConfig& config, Catalog& catalog, BlobStore& store
       catalog_(catalog),
       store_(store),
       clock_(clock),
-      limiter_(config.per_host_connections) {}
+      limiter_(config.per_host_connections),
+      pool_(config.download_threads) {}
+
+void LfsSyncer::AttachMetrics(Metrics* metrics) {
+  {
+    std::lock_guard lock(metrics_mu_);
+    metrics_ = metrics;
+  }
+  UpdateQuarantineMetrics();
+}
+
+void LfsSyncer::UpdateQuarantineMetrics() {
+  const BlobStore::QuarantineUsage q = store_.quarantine_usage();
+  std::lock_guard lock(metrics_mu_);
+  if (metrics_ == nullptr) return;
+  metrics_->SetLfsQuarantineBytes(q.bytes);
+  if (q.dropped > reported_dropped_) {
+    metrics_->AddLfsQuarantineDropped(q.dropped - reported_dropped_);
+    reported_dropped_ = q.dropped;
+  }
+}
+
+Status LfsSyncer::CheckCorruptBackoff(const std::string& oid) {
+  Result<LfsObjectRecord> record = catalog_.GetLfsObject(oid);
+  if (!record.ok() || record->retry_at <= Now()) return Status::Ok();
+  return DataLoss("LFS object " + oid + " failed verification in " +
+                  std::to_string(record->corrupt_streak) +
+                  " sync(s) in a row (the upstream, or a proxy, sends corrupt data); backing off: "
+                  "next fetch in " + std::to_string(record->retry_at - Now()) +
+                  " s ([lfs] corrupt_backoff)");
+}
+
+void LfsSyncer::RecordVerification(const LfsDownloadReport& r) {
+  for (size_t i = 0; i < r.quarantined.size(); ++i) {
+    (void)catalog_.CountLfsQuarantine(r.object.oid, Now());
+  }
+  if (r.status.code() == StatusCode::kDataLoss) {
+    Result<LfsObjectRecord> backoff =
+        catalog_.RecordLfsCorruption(r.object.oid, Now(), config_.corrupt_backoff.count(),
+                                     config_.corrupt_backoff_max.count());
+    if (backoff.ok()) {
+      MLOG(Warning) << "LFS object " << r.object.oid << ": corrupt from the upstream in "
+                    << backoff->corrupt_streak << " sync(s) in a row; not fetched again for "
+                    << backoff->retry_at - Now() << " s";
+    }
+  }
+  if (!r.quarantined.empty()) UpdateQuarantineMetrics();
+}
 
 void LfsSyncer::ForgetRepo(std::string_view name) {
   std::lock_guard lock(mu_);
@@ -157,43 +203,50 @@ Result<LfsSyncOutcome> LfsSyncer::SyncObjects(const LfsSyncRequest& request) {
 
   std::vector<LfsPointer> missing;
   uint64_t missing_bytes = 0;
+  Status first_failure;
+  uint64_t failed = 0;
   for (const LfsPointer& p : scan->wanted) {
     if (store_.Contains(p.oid)) {
       // Present in the store (another repo brought it, or an earlier run): one copy serves all.
       (void)catalog_.MarkLfsObjectPresent(p.oid, Now());
       continue;
     }
+    if (Status backoff = CheckCorruptBackoff(p.oid); !backoff.ok()) {
+      // Not fetched at poll speed: the phase fails without touching the upstream.
+      ++failed;
+      if (first_failure.ok()) first_failure = backoff;
+      continue;
+    }
     missing.push_back(p);
     missing_bytes += p.size;
   }
+  const uint64_t to_fetch = missing.size() + failed;
   MLOG(Info) << "lfs " << request.repo_name << ": " << outcome.objects << " objects ("
              << outcome.bytes << " bytes) referenced, " << scan->filtered.size()
              << " filtered out, " << missing.size() << " to fetch (" << missing_bytes
              << " bytes); scan read " << scan->trees_walked << " trees, " << scan->blobs_read
              << " small blobs";
-  if (missing.empty()) return outcome;
+  if (missing.empty() && failed == 0) return outcome;
 
   LfsProgress progress(request.on_progress, missing.size(), missing_bytes);
   LfsBatchClient batch(LfsBatchClient::EndpointForCloneUrl(request.clone_url),
                        BatchOptions(request.token, request.stall_timeout, request.cancel));
   ObjectDownloader downloader(
       &store_, &batch,
-      DownloaderOptions(config_, &limiter_, request.stall_timeout, request.cancel));
+      DownloaderOptions(config_, &limiter_, &pool_, request.stall_timeout, request.cancel));
   for (const LfsPointer& p : missing) (void)catalog_.CountLfsAttempt(p.oid, Now());
   std::vector<LfsDownloadReport> reports = downloader.DownloadObjects(
       missing, "", 0, [&progress](const LfsPointer& o, uint64_t done, uint64_t total) {
         progress.Object(o, done, total);
       });
 
-  Status first_failure;
-  uint64_t failed = 0;
   for (const LfsDownloadReport& r : reports) {
     outcome.bytes_fetched += r.received_bytes;
     for (const std::string& q : r.quarantined) {
       MLOG(Warning) << "lfs " << request.repo_name << ": " << r.object.oid
                     << " failed verification and was quarantined: " << q;
-      (void)catalog_.CountLfsQuarantine(r.object.oid, Now());
     }
+    RecordVerification(r);
     if (r.status.ok()) {
       if (!r.already_present) ++outcome.objects_fetched;
       (void)catalog_.MarkLfsObjectPresent(r.object.oid, Now());
@@ -213,7 +266,7 @@ Result<LfsSyncOutcome> LfsSyncer::SyncObjects(const LfsSyncRequest& request) {
     }
   }
   if (failed > 0) {
-    std::string what = std::to_string(failed) + " of " + std::to_string(missing.size()) +
+    std::string what = std::to_string(failed) + " of " + std::to_string(to_fetch) +
                        " LFS objects could not be fetched (the previous state stays published; "
                        "fetched bytes are kept for the next attempt)";
     return Status(first_failure.code(), what + ": " + first_failure.message());
@@ -225,33 +278,28 @@ Status LfsSyncer::FetchOne(const std::string& clone_url, const std::string& toke
                            const LfsRefRecord& reference, std::chrono::seconds stall_timeout) {
   if (store_.Contains(reference.oid)) return Status::Ok();
   if (stopping_.load()) return Cancelled("mirrord is stopping");
+  if (Status backoff = CheckCorruptBackoff(reference.oid); !backoff.ok()) {
+    return Unavailable(backoff.message());
+  }
   LfsPointer pointer{reference.oid, reference.size};
   LfsBatchClient batch(LfsBatchClient::EndpointForCloneUrl(clone_url),
                        BatchOptions(token, stall_timeout, &stopping_));
-  ObjectDownloader downloader(&store_, &batch,
-                              DownloaderOptions(config_, &limiter_, stall_timeout, &stopping_));
+  ObjectDownloaderOptions options =
+      DownloaderOptions(config_, &limiter_, &pool_, stall_timeout, &stopping_);
+  // Another download of this oid (a sync, another client, another node) is waited for,
+  // woken when it ends: the client gets the object it brought.
+  options.busy_wait_timeout = config_.pull_through_timeout;
+  ObjectDownloader downloader(&store_, &batch, std::move(options));
   (void)catalog_.CountLfsAttempt(pointer.oid, Now());
-  const auto deadline = std::chrono::steady_clock::now() + config_.pull_through_timeout;
-  for (;;) {
-    LfsDownloadReport r = downloader.Download(pointer, std::nullopt, reference.ref);
-    for (size_t i = 0; i < r.quarantined.size(); ++i) {
-      (void)catalog_.CountLfsQuarantine(pointer.oid, Now());
-    }
-    if (r.status.ok()) {
-      (void)catalog_.MarkLfsObjectPresent(pointer.oid, Now());
-      return Status::Ok();
-    }
-    // Another download of this oid (a sync, or another client) holds it: wait for it.
-    if (r.status.code() == StatusCode::kFailedPrecondition && !stopping_.load() &&
-        std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      if (store_.Contains(pointer.oid)) return Status::Ok();
-      continue;
-    }
-    (void)catalog_.MarkLfsObjectFailed(pointer.oid, r.status.ToString(), ErrorCodeFor(r.status),
-                                       Now());
-    return r.status;
+  LfsDownloadReport r = downloader.Download(pointer, std::nullopt, reference.ref);
+  RecordVerification(r);
+  if (r.status.ok()) {
+    (void)catalog_.MarkLfsObjectPresent(pointer.oid, Now());
+    return Status::Ok();
   }
+  (void)catalog_.MarkLfsObjectFailed(pointer.oid, r.status.ToString(), ErrorCodeFor(r.status),
+                                     Now());
+  return r.status;
 }
 
 }  // namespace mirrord

@@ -10,6 +10,15 @@
 // hold the mirror back forever. Any other failure (network, disk full, repeated hash
 // mismatch, cancel) fails the phase: the previously published refs keep being served and
 // the objects stay pending, their durable bytes kept for the next attempt.
+//
+// Shared objects: two syncs (or a sync and a pull-through, or two nodes) that need the same
+// oid never both fetch it and never fail for it: the later one waits for the earlier one
+// (notified by the blob store) and finds the object present.
+// A corrupting upstream: an object whose fetches all fail verification backs off
+// ([lfs] corrupt_backoff, doubling up to corrupt_backoff_max; kept in the catalog), so
+// polls do not refetch it at poll speed; meanwhile the phase fails at once with a message
+// that says so and when the next try is (what `mirrorctl status` shows as the error).
+// Threads: downloads run on one DownloadPool of [lfs] download_threads for all syncs.
 // Thread-safety: thread-safe; syncs of different repos run concurrently.
 #pragma once
 
@@ -30,7 +39,10 @@
 #include "common/config.h"
 #include "common/status.h"
 #include "git/lfs_pointer_scan.h"
+#include "daemon/metrics.h"
 #include "git/ref_publisher.h"
+#include "lfs/download_pool.h"
+#include "lfs/object_downloader.h"
 #include "lfs/upstream_http.h"
 #include "storage/blob_store.h"
 #include "storage/catalog.h"
@@ -70,7 +82,8 @@ class LfsSyncer {
 
   // Fetches one referenced object into the store for a client (pull-through). OK when it is
   // present (already, or now). A call that finds another download of the oid running waits
-  // for it (up to [lfs] pull_through_timeout) instead of starting a second one.
+  // for it (up to [lfs] pull_through_timeout; woken when it ends, no polling) instead of
+  // starting a second one. Unavailable while the object backs off after corruption.
   Status FetchOne(const std::string& clone_url, const std::string& token,
                   const LfsRefRecord& reference, std::chrono::seconds stall_timeout);
 
@@ -84,15 +97,27 @@ class LfsSyncer {
   // Forgets the scan cache of a removed repo.
   void ForgetRepo(std::string_view name);
 
+  // Reports the quarantine's size and drops to `metrics` from now on (and once now).
+  void AttachMetrics(Metrics* metrics);
+
  private:
   int64_t Now() const { return ToUnixSeconds(clock_.Now()); }
+  // The catalog's backoff for `oid`: an error saying until when, or OK to fetch it now.
+  Status CheckCorruptBackoff(const std::string& oid);
+  // After a download: records quarantines and corruption, and refreshes the metrics.
+  void RecordVerification(const LfsDownloadReport& report);
+  void UpdateQuarantineMetrics();
 
   const LfsConfig config_;
   Catalog& catalog_;
   BlobStore& store_;
   const Clock& clock_;
   HostConnectionLimiter limiter_;
+  DownloadPool pool_;
   std::atomic<bool> stopping_{false};
+  std::mutex metrics_mu_;
+  Metrics* metrics_ = nullptr;       // guarded by metrics_mu_
+  uint64_t reported_dropped_ = 0;    // guarded by metrics_mu_
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<LfsScanCache>, std::less<>> caches_;  // guarded by mu_
 };

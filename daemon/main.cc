@@ -88,7 +88,10 @@ int Run(const Config& config) {
     return 1;
   }
 
-  auto blob_store = BlobStore::Open(config.LfsStoreDir());
+  BlobStoreOptions store_options;
+  store_options.quarantine_budget = config.lfs.quarantine_budget;
+  store_options.quarantine_per_object = config.lfs.quarantine_per_object;
+  auto blob_store = BlobStore::Open(config.LfsStoreDir(), store_options);
   if (!blob_store.ok()) {
     MLOG(Error) << "LFS store " << config.LfsStoreDir() << ": " << blob_store.status().ToString();
     return 1;
@@ -109,6 +112,7 @@ int Run(const Config& config) {
   }
   const std::string node_id = NodeId(config);
   Metrics metrics;
+  lfs_syncer.AttachMetrics(&metrics);
   SyncScheduler scheduler(config, **catalog, **queue, node_id, metrics, &lfs_syncer);
   if (Status s = scheduler.Start(); !s.ok()) {
     MLOG(Error) << "startup: " << s.ToString();

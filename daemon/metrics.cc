@@ -124,6 +124,28 @@ Metrics::Metrics()
   for (auto kind : kStoreKinds) store_bytes_.Add({{"kind", std::string(kind)}});
   queue_depth_.Add({{"state", "ready"}});
   queue_depth_.Add({{"state", "delayed"}});
+  // LFS quarantine.
+  lfs_quarantine_bytes_ = &prometheus::BuildGauge()
+                               .Name("mirrord_lfs_quarantine_bytes")
+                               .Help("Bytes of LFS data that failed verification, kept in the "
+                                     "quarantine (bounded by [lfs] quarantine_budget).")
+                               .Register(*registry_)
+                               .Add({});
+  lfs_quarantine_dropped_ =
+      &prometheus::BuildCounter()
+           .Name("mirrord_lfs_quarantine_dropped_total")
+           .Help("Quarantined LFS copies deleted to stay within [lfs] quarantine_budget and "
+                 "quarantine_per_object (oldest first).")
+           .Register(*registry_)
+           .Add({});
+}
+
+void Metrics::SetLfsQuarantineBytes(uint64_t bytes) {
+  lfs_quarantine_bytes_->Set(static_cast<double>(bytes));
+}
+
+void Metrics::AddLfsQuarantineDropped(uint64_t copies) {
+  lfs_quarantine_dropped_->Increment(static_cast<double>(copies));
 }
 
 void Metrics::RecordSync(std::string_view outcome, double seconds) {

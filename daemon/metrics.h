@@ -57,6 +57,14 @@ class Metrics {
   // Bytes on disk: `kind` is "git" (the bare mirrors) or "lfs" (the blob store).
   void SetStoreBytes(std::string_view kind, uint64_t bytes);
 
+  // --- LFS quarantine ---
+  // Bytes of failed-verification copies kept in the blob store's quarantine now
+  // (mirrord_lfs_quarantine_bytes), and copies dropped to keep it within
+  // [lfs] quarantine_budget / quarantine_per_object (mirrord_lfs_quarantine_dropped_total).
+  void SetLfsQuarantineBytes(uint64_t bytes);
+  void AddLfsQuarantineDropped(uint64_t copies);
+  // --- end LFS quarantine ---
+
   // The Prometheus text exposition format (version 0.0.4).
   std::string Render() const;
 
@@ -76,6 +84,9 @@ class Metrics {
   prometheus::Gauge& upstreams_paused_;
   prometheus::Counter& lfs_fetched_bytes_;
   prometheus::Family<prometheus::Gauge>& store_bytes_;
+  // LFS quarantine (set in the constructor's body).
+  prometheus::Gauge* lfs_quarantine_bytes_ = nullptr;
+  prometheus::Counter* lfs_quarantine_dropped_ = nullptr;
 };
 
 }  // namespace mirrord

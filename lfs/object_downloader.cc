@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <utility>
 
 #include "common/log.h"
@@ -296,6 +295,11 @@ ObjectDownloader::ObjectDownloader(BlobStore* store, LfsBatchClient* batch,
                                                : std::make_unique<HostConnectionLimiter>(
                                                      options_.max_connections_per_host)),
       limiter_(options_.limiter != nullptr ? options_.limiter : own_limiter_.get()),
+      own_pool_(options_.pool != nullptr
+                    ? nullptr
+                    : std::make_unique<DownloadPool>(
+                          std::max(options_.max_connections, options_.concurrency))),
+      pool_(options_.pool != nullptr ? options_.pool : own_pool_.get()),
       backoff_(options_.initial_backoff, options_.max_backoff, options_.timing.seed) {}
 
 ObjectDownloader::~ObjectDownloader() = default;
@@ -591,10 +595,7 @@ ObjectDownloader::PassResult ObjectDownloader::FetchMissing(ObjectRun& run, Part
   };
   size_t connections =
       std::min<size_t>(pieces.size(), static_cast<size_t>(std::max(1, options_.max_connections)));
-  std::vector<std::thread> helpers;
-  for (size_t i = 1; i < connections; ++i) helpers.emplace_back(worker);
-  worker();
-  for (std::thread& t : helpers) t.join();
+  pool_->RunWithHelpers(connections - 1, worker);
 
   std::lock_guard lock(run.error_mu);
   if (run.restart) {
@@ -637,7 +638,17 @@ LfsDownloadReport ObjectDownloader::Download(const LfsPointer& object,
       report.status = Cancelled("download of " + where + " cancelled");
       break;
     }
-    Result<std::unique_ptr<PartialBlob>> opened = store_->OpenPartial(object.oid, object.size);
+    BusyWait wait;
+    wait.cancel = options_.cancel;
+    if (options_.busy_wait_timeout) {
+      wait.deadline = std::chrono::steady_clock::now() + *options_.busy_wait_timeout;
+    }
+    wait.on_wait = [&](std::string_view why) {
+      report.waited_for_other = true;
+      MLOG(Info) << where << ": waiting for another download of it to finish (" << why << ")";
+    };
+    Result<std::unique_ptr<PartialBlob>> opened =
+        store_->OpenPartialWhenFree(object.oid, object.size, wait);
     if (!opened.ok()) {
       if (opened.status().code() == StatusCode::kAlreadyExists) {
         report.already_present = first;
@@ -795,10 +806,7 @@ std::vector<LfsDownloadReport> ObjectDownloader::DownloadObjects(
   size_t workers = std::min<size_t>(
       pending.size(),
       static_cast<size_t>(std::max(1, concurrency > 0 ? concurrency : options_.concurrency)));
-  std::vector<std::thread> threads;
-  for (size_t w = 1; w < workers; ++w) threads.emplace_back(worker);
-  if (workers > 0) worker();
-  for (std::thread& t : threads) t.join();
+  if (workers > 0) pool_->RunWithHelpers(workers - 1, worker);
 
   for (size_t i = 0; i < objects.size(); ++i) {
     size_t first = first_index.find(objects[i].oid)->second;

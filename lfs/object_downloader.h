@@ -22,8 +22,12 @@
 //  - a hash mismatch at Publish(): the store has quarantined the data; the event is reported
 //    and the object fetched again from zero, at most `max_refetches` times, then DataLoss.
 // Connections to one host are capped across all objects by a HostConnectionLimiter.
-// Thread-safety: thread-safe; Download and DownloadObjects may run concurrently (for
-// different oids: the store admits one download per oid at a time).
+// Two downloads of one oid (two syncs sharing a weight file, a sync and a client's
+// pull-through, two nodes on one store) never both fetch it and never fail for it: the
+// second waits for the first (BlobStore::OpenPartialWhenFree) and then finds the object
+// present, or continues from the durable bytes if the first one failed.
+// Threads: every thread but the caller's comes from a DownloadPool (bounded by config).
+// Thread-safety: thread-safe; Download and DownloadObjects may run concurrently.
 #pragma once
 
 #include <atomic>
@@ -38,6 +42,7 @@
 
 #include "common/status.h"
 #include "lfs/batch_client.h"
+#include "lfs/download_pool.h"
 #include "lfs/pointer.h"
 #include "lfs/upstream_http.h"
 #include "storage/blob_store.h"
@@ -55,12 +60,23 @@ struct ObjectDownloaderOptions {
   // after the last byte, and a request per 16 MiB on a kept-alive connection (a round trip
   // of 50 ms is ~3% of a piece at 10 MB/s per connection).
   uint64_t max_piece_size = 16ull << 20;
-  uint64_t commit_interval = 16ull << 20;  // a connection makes its bytes durable this often
+  // A connection makes its bytes durable this often, so a crash (kill -9) refetches at most
+  // this much per connection. The store group-commits (one fdatasync and one journal write
+  // per round for all connections of the object), which keeps 1 MiB affordable.
+  uint64_t commit_interval = 1ull << 20;
   int concurrency = 4;                     // objects at a time in DownloadObjects
   // Shared cap on connections per upstream host (across downloaders); nullptr: a private
   // limiter of `max_connections_per_host`.
   HostConnectionLimiter* limiter = nullptr;
   int max_connections_per_host = 16;
+  // Threads shared by downloads (the objects of DownloadObjects and the connections of an
+  // object beyond the calling thread); nullptr: a private pool of max(max_connections,
+  // concurrency) threads. The daemon passes one pool for all syncs ([lfs] download_threads).
+  DownloadPool* pool = nullptr;
+  // How long Download waits for another download of the same oid (in this process or
+  // another) before giving up with DeadlineExceeded; nullopt: as long as it takes (the
+  // cancel flag still applies). The wait ends when the other one does, never by polling.
+  std::optional<std::chrono::milliseconds> busy_wait_timeout;
   std::chrono::seconds connect_timeout{30};
   std::chrono::milliseconds stall_timeout{60'000};  // no byte for this long: reconnect
   // Consecutive attempts of one piece that fetch nothing before the object fails.
@@ -96,9 +112,13 @@ struct LfsDownloadReport {
   // OK when the verified object is in the store. Otherwise why not: the upstream's
   // per-object error (NotFound, ...), PermissionDenied, Unavailable or DeadlineExceeded when
   // retries ran out, DataLoss after repeated hash mismatches, ResourceExhausted (disk full),
-  // Cancelled, FailedPrecondition (another download of the oid is running).
+  // Cancelled, DeadlineExceeded (busy_wait_timeout passed while another download of the
+  // oid ran; never otherwise a failure: the other download is waited for).
   Status status;
   bool already_present = false;  // nothing was fetched: the store had it
+  // Another download of the oid was running and was waited for (already_present is set when
+  // it published the object; otherwise this one continued from its durable bytes).
+  bool waited_for_other = false;
   uint64_t resumed_bytes = 0;    // bytes durable from an earlier attempt when it started
   uint64_t received_bytes = 0;   // body bytes received (discarded ones included)
   int requests = 0;              // object GETs made
@@ -153,6 +173,8 @@ class ObjectDownloader {
   const ObjectDownloaderOptions options_;
   std::unique_ptr<HostConnectionLimiter> own_limiter_;
   HostConnectionLimiter* limiter_;
+  std::unique_ptr<DownloadPool> own_pool_;
+  DownloadPool* pool_;
   JitterBackoff backoff_;
 };
 

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -16,6 +18,7 @@
 #include <set>
 #include <span>
 #include <system_error>
+#include <thread>
 
 #include "common/log.h"
 #include "common/sha256.h"
@@ -250,11 +253,104 @@ class Cleanup {
 
 }  // namespace
 
-// The per-store registry of oids with a live PartialBlob.
+// The per-store registry of oids with a live PartialBlob, the waiters for them, and the
+// quarantine's accounting.
 struct BlobStore::State {
   std::mutex mu;
-  std::set<std::string, std::less<>> open_partials;  // guarded by mu
+  // Notified (with `events` bumped) when an oid leaves open_partials or a lock held by
+  // another process on a .part is released.
+  std::condition_variable changed;
+  uint64_t events = 0;                                         // guarded by mu
+  std::set<std::string, std::less<>> open_partials;            // guarded by mu
+  std::set<std::string, std::less<>> foreign_watches;          // guarded by mu
+  std::map<std::string, int, std::less<>> waiters;             // guarded by mu
+
+  void Notify() {
+    ++events;
+    changed.notify_all();
+  }
+
+  BlobStoreOptions options;
+  std::mutex quarantine_mu;  // serialises trims
+  std::atomic<uint64_t> quarantine_bytes{0};
+  std::atomic<uint64_t> quarantine_files{0};
+  std::atomic<uint64_t> quarantine_dropped{0};
+  // Applies the quarantine limits under `root`/quarantine and refreshes the accounting.
+  void TrimQuarantine(const fs::path& root);
 };
+
+void BlobStore::State::TrimQuarantine(const fs::path& root) {
+  std::lock_guard trim_lock(quarantine_mu);
+  struct Copy {
+    fs::path path;
+    std::string oid;
+    uint64_t bytes = 0;
+    struct timespec mtime {};
+    uint64_t n = 0;
+  };
+  std::vector<Copy> copies;
+  const fs::path dir = root / "quarantine";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const size_t dot = name.rfind('.');
+    uint64_t n = 0;
+    if (dot == std::string::npos || !IsValidOid(std::string_view(name).substr(0, dot)) ||
+        !ParseU64(std::string_view(name).substr(dot + 1), &n)) {
+      continue;  // not ours
+    }
+    struct stat st;
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    copies.push_back({it->path(), name.substr(0, dot), static_cast<uint64_t>(st.st_size),
+                      st.st_mtim, n});
+  }
+  if (ec) {
+    MLOG(Warning) << "blob store: cannot list " << dir << ": " << ec.message();
+    return;
+  }
+  // Newest first: by modification time (a quarantined .part keeps that of its last write),
+  // then by copy number.
+  std::sort(copies.begin(), copies.end(), [](const Copy& a, const Copy& b) {
+    if (a.mtime.tv_sec != b.mtime.tv_sec) return a.mtime.tv_sec > b.mtime.tv_sec;
+    if (a.mtime.tv_nsec != b.mtime.tv_nsec) return a.mtime.tv_nsec > b.mtime.tv_nsec;
+    return a.n > b.n;
+  });
+  std::map<std::string, int, std::less<>> kept_of;
+  uint64_t kept_bytes = 0;
+  uint64_t kept_files = 0;
+  bool removed = false;
+  for (const Copy& c : copies) {
+    int& kept = kept_of[c.oid];
+    const char* why = nullptr;
+    if (kept >= options.quarantine_per_object) {
+      why = "per-object cap";
+    } else if (c.bytes > options.quarantine_budget - std::min(kept_bytes, options.quarantine_budget)) {
+      why = "byte budget";
+    }
+    if (why == nullptr) {
+      ++kept;
+      kept_bytes += c.bytes;
+      ++kept_files;
+      continue;
+    }
+    if (::unlink(c.path.c_str()) != 0 && errno != ENOENT) {
+      MLOG(Warning) << "blob store: cannot drop quarantined " << c.path << ": "
+                    << std::strerror(errno);
+      kept_bytes += c.bytes;  // still on disk
+      ++kept_files;
+      continue;
+    }
+    removed = true;
+    quarantine_dropped.fetch_add(1);
+    MLOG(Warning) << "blob store: dropped quarantined " << c.path << " (" << c.bytes
+                  << " bytes) to stay within the quarantine " << why << " ([lfs] quarantine_budget "
+                  << options.quarantine_budget << " bytes, quarantine_per_object "
+                  << options.quarantine_per_object << ")";
+  }
+  if (removed) (void)FsyncDirectory(dir);
+  quarantine_bytes = kept_bytes;
+  quarantine_files = kept_files;
+}
 
 // The state of one download. Lock order: journal_mu before mu. The SHA-256 and the
 // read-back buffer belong to the thread that set `hasher_active` (under mu), and to nobody
@@ -287,6 +383,7 @@ struct PartialBlob::Impl {
     fd.reset();
     std::lock_guard lock(state->mu);
     state->open_partials.erase(oid);
+    state->Notify();
   }
 
   Status AdvanceHash(std::unique_lock<std::mutex>& lock, uint64_t data_offset,
@@ -294,6 +391,9 @@ struct PartialBlob::Impl {
   Status HashFromFile(uint64_t from, uint64_t to, uint64_t* hashed);
   Status FinishPublish();
   Result<fs::path> MoveToQuarantine();
+  // One round of group commit, by the leader: fdatasync, then one journal with every
+  // queued range. Called with commit_mu held via `lock`; releases it meanwhile.
+  void CommitQueued(std::unique_lock<std::mutex>& lock);
 
   const std::shared_ptr<BlobStore::State> state;  // holds our entry in open_partials
   const fs::path root;
@@ -315,6 +415,18 @@ struct PartialBlob::Impl {
 
   Sha256 hash;
   std::string read_buf;
+
+  // Group commit (LevelDB's writer queue): callers of CommitRange queue their range; the
+  // first one without a leader syncs and journals the whole queue for everyone.
+  struct Committer {
+    ByteRange range;
+    bool done = false;
+    Status status;
+  };
+  std::mutex commit_mu;
+  std::condition_variable commit_cv;
+  std::vector<Committer*> commit_queue;  // guarded by commit_mu
+  bool commit_leader = false;            // guarded by commit_mu
 };
 
 // Feeds the SHA-256 with the written bytes from the frontier on, unless another thread is
@@ -424,6 +536,7 @@ Result<fs::path> PartialBlob::Impl::MoveToQuarantine() {
       RETURN_IF_ERROR(FsyncDirectory(root / "quarantine"));
       RETURN_IF_ERROR(FsyncDirectory(root / "incomplete"));
       MLOG(Warning) << "lfs object " << oid << ": partial data quarantined as " << target;
+      state->TrimQuarantine(root);
       return target;
     }
     if (status.code() != StatusCode::kAlreadyExists) break;
@@ -432,7 +545,11 @@ Result<fs::path> PartialBlob::Impl::MoveToQuarantine() {
   return status.WithContext("quarantine " + part_path.string() + " (removed instead)");
 }
 
-BlobStore::BlobStore(fs::path root) : root_(std::move(root)), state_(std::make_shared<State>()) {}
+BlobStore::BlobStore(fs::path root, BlobStoreOptions options)
+    : root_(std::move(root)), state_(std::make_shared<State>()) {
+  state_->options = options;
+  state_->options.quarantine_per_object = std::max(0, options.quarantine_per_object);
+}
 
 BlobStore::~BlobStore() = default;
 
@@ -443,12 +560,14 @@ fs::path BlobStore::ObjectPathUnder(const fs::path& root, std::string_view oid) 
   return objects / std::string(oid.substr(0, 2)) / std::string(oid.substr(2, 2)) / std::string(oid);
 }
 
-Result<std::unique_ptr<BlobStore>> BlobStore::Open(const fs::path& root) {
+Result<std::unique_ptr<BlobStore>> BlobStore::Open(const fs::path& root,
+                                                   BlobStoreOptions options) {
   for (const char* dir : {"objects", "incomplete", "quarantine"}) {
     RETURN_IF_ERROR(CreateDirectories(root / dir).WithContext("open blob store"));
   }
   RETURN_IF_ERROR(FsyncDirectory(root));
-  std::unique_ptr<BlobStore> store(new BlobStore(root));
+  std::unique_ptr<BlobStore> store(new BlobStore(root, options));
+  store->state_->TrimQuarantine(root);
 
   // Temporary files of journal writes interrupted by a crash, and journals of objects that
   // were published just before a crash, are of no further use. Partials are kept.
@@ -491,8 +610,92 @@ Result<UniqueFd> BlobStore::OpenObject(std::string_view oid) const {
   return fd;
 }
 
-Result<std::unique_ptr<PartialBlob>> BlobStore::OpenPartial(std::string_view oid_view,
-                                                            uint64_t size) {
+Result<std::unique_ptr<PartialBlob>> BlobStore::OpenPartial(std::string_view oid, uint64_t size) {
+  Busy busy = Busy::kNo;
+  uint64_t own_events = 0;
+  return TryOpenPartial(oid, size, &busy, &own_events);
+}
+
+int BlobStore::WaitersFor(std::string_view oid) const {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->waiters.find(oid);
+  return it == state_->waiters.end() ? 0 : it->second;
+}
+
+BlobStore::QuarantineUsage BlobStore::quarantine_usage() const {
+  return {state_->quarantine_bytes.load(), state_->quarantine_files.load(),
+          state_->quarantine_dropped.load()};
+}
+
+Result<std::unique_ptr<PartialBlob>> BlobStore::OpenPartialWhenFree(std::string_view oid,
+                                                                    uint64_t size,
+                                                                    const BusyWait& wait) {
+  // The flag is observed at least this often; the wake-up itself is a notification.
+  constexpr auto kCancelCheck = std::chrono::milliseconds(100);
+  bool announced = false;
+  for (;;) {
+    uint64_t seen = 0;
+    {
+      std::lock_guard lock(state_->mu);
+      seen = state_->events;
+    }
+    Busy busy = Busy::kNo;
+    uint64_t own_events = 0;
+    Result<std::unique_ptr<PartialBlob>> opened = TryOpenPartial(oid, size, &busy, &own_events);
+    if (busy == Busy::kNo) return opened;
+    seen += own_events;
+    if (!announced && wait.on_wait) wait.on_wait(opened.status().message());
+    announced = true;
+
+    std::unique_lock lock(state_->mu);
+    if (busy == Busy::kElsewhere && !state_->foreign_watches.contains(oid)) {
+      // One thread per oid locked elsewhere blocks in flock() until the holder lets go (it
+      // publishes, fails, or dies), then releases the lock at once and wakes the waiters,
+      // who race for it like any other opener. It holds the registry alive, not the store.
+      state_->foreign_watches.emplace(oid);
+      const fs::path part = root_ / "incomplete" / (std::string(oid) + ".part");
+      std::thread([state = state_, part, key = std::string(oid)] {
+        UniqueFd fd(::open(part.c_str(), O_RDONLY | O_CLOEXEC));
+        if (fd.valid()) {
+          while (::flock(fd.get(), LOCK_EX) != 0 && errno == EINTR) {
+          }
+        }
+        fd.reset();
+        std::lock_guard watch_lock(state->mu);
+        state->foreign_watches.erase(key);
+        state->Notify();
+      }).detach();
+    }
+    int& waiters = state_->waiters[std::string(oid)];
+    ++waiters;
+    Status outcome;
+    while (state_->events == seen) {
+      if (wait.cancel != nullptr && wait.cancel->load()) {
+        outcome = Cancelled("waiting for another download of LFS object " + std::string(oid) +
+                            " cancelled");
+        break;
+      }
+      auto until = std::chrono::steady_clock::now() + kCancelCheck;
+      if (wait.deadline.has_value()) {
+        if (std::chrono::steady_clock::now() >= *wait.deadline) {
+          outcome = DeadlineExceeded("LFS object " + std::string(oid) +
+                                     " is still being downloaded by another download");
+          break;
+        }
+        until = std::min(until, *wait.deadline);
+      }
+      state_->changed.wait_until(lock, until);
+    }
+    auto it = state_->waiters.find(oid);
+    if (--it->second == 0) state_->waiters.erase(it);
+    if (!outcome.ok()) return outcome;
+  }
+}
+
+Result<std::unique_ptr<PartialBlob>> BlobStore::TryOpenPartial(std::string_view oid_view,
+                                                               uint64_t size, Busy* busy,
+                                                               uint64_t* own_events) {
+  *busy = Busy::kNo;
   if (!IsValidOid(oid_view)) {
     return InvalidArgument("invalid LFS oid '" + std::string(oid_view) + "'");
   }
@@ -503,13 +706,18 @@ Result<std::unique_ptr<PartialBlob>> BlobStore::OpenPartial(std::string_view oid
   {
     std::lock_guard lock(state_->mu);
     if (!state_->open_partials.insert(oid).second) {
+      *busy = Busy::kHere;
       return FailedPrecondition("LFS object " + oid + " is already being downloaded");
     }
   }
   // Until the PartialBlob takes it over, the registry entry is released on every return.
-  Cleanup release([this, &oid] {
+  // Waiters that found this (transient) entry are woken when it goes; the caller's own
+  // wake-up is counted so that it does not wake itself.
+  Cleanup release([this, &oid, own_events] {
     std::lock_guard lock(state_->mu);
     state_->open_partials.erase(oid);
+    state_->Notify();
+    ++*own_events;
   });
   if (Contains(oid)) return AlreadyExists("LFS object " + oid + " is already stored");
 
@@ -531,6 +739,7 @@ Result<std::unique_ptr<PartialBlob>> BlobStore::OpenPartial(std::string_view oid
     if (!fd.valid()) return ErrnoStatus(errno, "open " + part.string());
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       if (errno == EWOULDBLOCK) {
+        *busy = Busy::kElsewhere;
         return FailedPrecondition("LFS object " + oid +
                                   " is being downloaded by another process (" + part.string() +
                                   " is locked)");
@@ -690,22 +899,58 @@ Status PartialBlob::CommitRange(ByteRange range) {
     }
     if (m.durable.Covers(range.begin, range.end)) return Status::Ok();
   }
-  // The data must be on disk before the journal says so.
-  if (::fdatasync(m.fd.get()) != 0) return ErrnoStatus(errno, "fdatasync " + m.part_path.string());
-  std::lock_guard journal_lock(m.journal_mu);
-  RangeSet next;
-  {
-    std::lock_guard lock(m.mu);
-    // Publish or Quarantine removed the journal; writing one now would resurrect it.
-    if (finished()) return FailedPrecondition("LFS object " + m.oid + " is finished");
-    next = m.durable;
+  std::unique_lock commit_lock(m.commit_mu);
+  Impl::Committer me;
+  me.range = range;
+  m.commit_queue.push_back(&me);
+  while (!me.done) {
+    if (!m.commit_leader) {
+      m.CommitQueued(commit_lock);
+    } else {
+      m.commit_cv.wait(commit_lock);
+    }
   }
-  next.Add(range.begin, range.end);
-  RETURN_IF_ERROR(WriteFileAtomically(m.journal_path, SerializeJournal(m.size, next))
-                      .WithContext("journal LFS object " + m.oid));
-  std::lock_guard lock(m.mu);
-  m.durable = std::move(next);
-  return Status::Ok();
+  return me.status;
+}
+
+void PartialBlob::Impl::CommitQueued(std::unique_lock<std::mutex>& commit_lock) {
+  commit_leader = true;
+  std::vector<Committer*> batch;
+  batch.swap(commit_queue);
+  commit_lock.unlock();
+  // Every queued caller's bytes were written before it queued, so one fdatasync started now
+  // covers them all: the data is on disk before the journal says so.
+  Status status;
+  if (::fdatasync(fd.get()) != 0) status = ErrnoStatus(errno, "fdatasync " + part_path.string());
+  if (status.ok()) {
+    std::lock_guard journal_lock(journal_mu);
+    RangeSet next;
+    bool finished_now = false;
+    {
+      std::lock_guard lock(mu);
+      // Publish or Quarantine removed the journal; writing one now would resurrect it.
+      finished_now = phase == Phase::kPublished || phase == Phase::kQuarantined;
+      next = durable;
+    }
+    if (finished_now) {
+      status = FailedPrecondition("LFS object " + oid + " is finished");
+    } else {
+      for (const Committer* c : batch) next.Add(c->range.begin, c->range.end);
+      status = WriteFileAtomically(journal_path, SerializeJournal(size, next))
+                   .WithContext("journal LFS object " + oid);
+      if (status.ok()) {
+        std::lock_guard lock(mu);
+        durable = std::move(next);
+      }
+    }
+  }
+  commit_lock.lock();
+  for (Committer* c : batch) {
+    c->status = status;
+    c->done = true;
+  }
+  commit_leader = false;
+  commit_cv.notify_all();
 }
 
 Status PartialBlob::Publish() {

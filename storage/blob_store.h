@@ -5,7 +5,8 @@
 //   incomplete/<oid>.part      a download in progress (preallocated to its full size)
 //   incomplete/<oid>.ranges    journal of the byte ranges of .part that are durable
 //                              (replaced atomically; a torn or garbled one counts as empty)
-//   quarantine/<oid>.<n>       data that failed verification, kept for the operator
+//   quarantine/<oid>.<n>       data that failed verification, kept for the operator within
+//                              a byte budget and a per-object cap (oldest dropped first)
 //
 // Durability (ARCHITECTURE.md): bytes are written to incomplete/, hashed while they arrive,
 // made durable (fdatasync) before their range is journalled, and an object becomes visible
@@ -16,11 +17,19 @@
 // WriteAt/CommitRange may be called from several threads for disjoint ranges. A PartialBlob
 // may outlive the BlobStore that opened it. One PartialBlob per oid exists at a time: within
 // a process by a registry in the store, across processes by an flock on the .part file.
+// A second download of an oid waits for the first (OpenPartialWhenFree): the registry
+// notifies it when the first PartialBlob is destroyed, and a helper thread blocked in
+// flock() notifies it when another process releases the .part (one such thread per oid
+// locked elsewhere, whatever the number of waiters).
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,11 +49,30 @@ struct ByteRange {
 
 class PartialBlob;
 
+struct BlobStoreOptions {
+  // Quarantined copies are kept for the operator within these limits: at most
+  // `quarantine_per_object` copies of one oid and `quarantine_budget` bytes in all, the
+  // oldest dropped first (a single copy larger than the budget is not kept). Every
+  // quarantine (and Open) enforces them, so a corrupting upstream cannot fill the disk.
+  uint64_t quarantine_budget = uint64_t{1} << 30;
+  int quarantine_per_object = 1;
+};
+
+// How long OpenPartialWhenFree waits for another download of the same oid.
+struct BusyWait {
+  const std::atomic<bool>* cancel = nullptr;  // set: Cancelled (observed within 100 ms)
+  std::optional<std::chrono::steady_clock::time_point> deadline;  // passed: DeadlineExceeded
+  // Called once when the call starts waiting (e.g. to log it), from the calling thread.
+  std::function<void(std::string_view why)> on_wait;
+};
+
 class BlobStore {
  public:
   // Opens (creating if missing) the store at `root`. Leftover temporary files from a crash
-  // are removed; partial downloads are kept for resumption.
-  static Result<std::unique_ptr<BlobStore>> Open(const std::filesystem::path& root);
+  // are removed; partial downloads are kept for resumption; the quarantine is trimmed to
+  // `options`' limits.
+  static Result<std::unique_ptr<BlobStore>> Open(const std::filesystem::path& root,
+                                                 BlobStoreOptions options = {});
   ~BlobStore();
 
   const std::filesystem::path& root() const { return root_; }
@@ -66,6 +94,25 @@ class BlobStore {
   // for a different size is discarded (the partial data cannot belong to this object).
   Result<std::unique_ptr<PartialBlob>> OpenPartial(std::string_view oid, uint64_t size);
 
+  // OpenPartial, except that another download of `oid` running (in this process or another)
+  // is waited for instead of being an error: woken when it ends, this call opens the
+  // object again, so it answers AlreadyExists when the other download published it, or the
+  // PartialBlob (resuming from the durable ranges) when the other one failed or gave up.
+  // No sleep loop: the wake-up comes from the registry or from the released flock. Cancelled
+  // or DeadlineExceeded per `wait`; every other answer as OpenPartial.
+  Result<std::unique_ptr<PartialBlob>> OpenPartialWhenFree(std::string_view oid, uint64_t size,
+                                                           const BusyWait& wait);
+  // Calls of OpenPartialWhenFree now waiting for `oid` (tests, to know a waiter is blocked).
+  int WaitersFor(std::string_view oid) const;
+
+  // The quarantine: bytes and files kept now, and copies dropped (by the limits) since Open.
+  struct QuarantineUsage {
+    uint64_t bytes = 0;
+    uint64_t files = 0;
+    uint64_t dropped = 0;
+  };
+  QuarantineUsage quarantine_usage() const;
+
   // Total bytes of complete objects on disk (the store's physical size: each object once),
   // and their count. Walks objects/; on failure the error of the walk, naming the path.
   struct Usage {
@@ -76,9 +123,14 @@ class BlobStore {
 
  private:
   friend class PartialBlob;
-  explicit BlobStore(std::filesystem::path root);
+  explicit BlobStore(std::filesystem::path root, BlobStoreOptions options);
   static std::filesystem::path ObjectPathUnder(const std::filesystem::path& root,
                                                std::string_view oid);
+  enum class Busy { kNo, kHere, kElsewhere };
+  // OpenPartial; *busy says who holds the oid when the answer is FailedPrecondition, and
+  // *own_events is bumped for each registry notification this call made itself.
+  Result<std::unique_ptr<PartialBlob>> TryOpenPartial(std::string_view oid, uint64_t size,
+                                                      Busy* busy, uint64_t* own_events);
   struct State;
   std::filesystem::path root_;
   // Shared with the PartialBlobs, which unregister their oid from it when destroyed.
@@ -119,7 +171,10 @@ class PartialBlob {
 
   // Makes [range] durable (fdatasync) and journals it, so that a crash after this returns
   // never fetches those bytes again. `range` must have been written (FailedPrecondition
-  // otherwise). On failure the journal still describes only durable bytes.
+  // otherwise). On failure the journal still describes only durable bytes (and `range` is
+  // not in it). Concurrent calls are group-committed: one fdatasync of the file and one
+  // journal write cover every range whose caller was waiting when it started, so commits
+  // of small ranges from several connections cost about one sync each round, not one each.
   Status CommitRange(ByteRange range);
 
   // Checks that every byte was written and that size and SHA-256 match the oid, then makes
@@ -132,7 +187,8 @@ class PartialBlob {
   Status Publish();
 
   // Moves the partial data to quarantine/ (e.g. the upstream sent bytes it should not
-  // have) so that the next attempt starts from zero. Returns the quarantine path.
+  // have) so that the next attempt starts from zero. Returns the quarantine path (which the
+  // store's quarantine limits may already have dropped).
   // FailedPrecondition after Publish() or a previous Quarantine().
   Result<std::filesystem::path> Quarantine();
 

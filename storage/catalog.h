@@ -81,6 +81,10 @@ struct LfsObjectRecord {
   int attempts = 0;               // downloads started
   int quarantined = 0;            // times downloaded data failed verification
   int64_t updated_at = 0;
+  // Syncs in a row whose fetches of it all failed verification, and when the next fetch may
+  // be tried (unix seconds; 0: any time). Both reset when it becomes present.
+  int corrupt_streak = 0;
+  int64_t retry_at = 0;
 };
 
 // One LFS object referenced by a published ref of a repo.
@@ -204,6 +208,12 @@ class Catalog {
   // Counts a download start, and a verification failure whose data went to quarantine.
   Status CountLfsAttempt(std::string_view oid, int64_t now);
   Status CountLfsQuarantine(std::string_view oid, int64_t now);
+  // Records that a fetch of `oid` failed verification again (after the downloader's own
+  // refetches): the streak grows by one and the next fetch is allowed `first_delay` <<
+  // (streak - 1) seconds from `now`, at most `max_delay`. Returns the updated record.
+  // NotFound if the object is not in the catalog.
+  Result<LfsObjectRecord> RecordLfsCorruption(std::string_view oid, int64_t now,
+                                              int64_t first_delay, int64_t max_delay);
 
   // The reference of `oid` by the repo's published refs, if any (the first by ref name).
   // A repo's LFS clients may get only objects for which this is set.

@@ -11,8 +11,8 @@ namespace {
 uint64_t ToCount(int64_t v) { return static_cast<uint64_t>(std::max<int64_t>(0, v)); }
 
 constexpr std::string_view kObjectSelect =
-    "SELECT oid, size, state, error, error_code, attempts, quarantined, updated_at "
-    "FROM lfs_objects ";
+    "SELECT oid, size, state, error, error_code, attempts, quarantined, updated_at, "
+    "corrupt_streak, retry_at FROM lfs_objects ";
 
 LfsObjectRecord ReadObject(const Statement& s) {
   LfsObjectRecord r;
@@ -24,6 +24,8 @@ LfsObjectRecord ReadObject(const Statement& s) {
   r.attempts = static_cast<int>(s.ColumnInt64(5));
   r.quarantined = static_cast<int>(s.ColumnInt64(6));
   r.updated_at = s.ColumnInt64(7);
+  r.corrupt_streak = static_cast<int>(s.ColumnInt64(8));
+  r.retry_at = s.ColumnInt64(9);
   return r;
 }
 
@@ -77,7 +79,8 @@ Status Catalog::UpdateLfsObject(std::string_view oid, std::string_view sql_set, 
 
 Status Catalog::MarkLfsObjectPresent(std::string_view oid, int64_t now) {
   std::lock_guard lock(mu_);
-  return UpdateLfsObject(oid, "state = 'present', error = '', error_code = 0", now);
+  return UpdateLfsObject(
+      oid, "state = 'present', error = '', error_code = 0, corrupt_streak = 0, retry_at = 0", now);
 }
 
 Status Catalog::MarkLfsObjectFailed(std::string_view oid, std::string_view error, int error_code,
@@ -103,6 +106,31 @@ Status Catalog::CountLfsAttempt(std::string_view oid, int64_t now) {
 Status Catalog::CountLfsQuarantine(std::string_view oid, int64_t now) {
   std::lock_guard lock(mu_);
   return UpdateLfsObject(oid, "quarantined = quarantined + 1", now);
+}
+
+Result<LfsObjectRecord> Catalog::RecordLfsCorruption(std::string_view oid, int64_t now,
+                                                     int64_t first_delay, int64_t max_delay) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  ASSIGN_OR_RETURN(Statement get, db_.Prepare(std::string(kObjectSelect) + "WHERE oid = ?"));
+  RETURN_IF_ERROR(get.BindAll(oid));
+  ASSIGN_OR_RETURN(bool row, get.Step());
+  if (!row) return NotFound("LFS object " + std::string(oid) + " is not in the catalog");
+  LfsObjectRecord r = ReadObject(get);
+  r.corrupt_streak = std::max(0, r.corrupt_streak) + 1;
+  // first_delay << (streak - 1), saturating at max_delay without overflowing.
+  int64_t delay = std::max<int64_t>(1, first_delay);
+  for (int i = 1; i < r.corrupt_streak && delay < max_delay; ++i) delay *= 2;
+  delay = std::min(delay, std::max<int64_t>(1, max_delay));
+  r.retry_at = now + delay;
+  r.updated_at = now;
+  ASSIGN_OR_RETURN(Statement set,
+                   db_.Prepare("UPDATE lfs_objects SET corrupt_streak = ?, retry_at = ?, "
+                               "updated_at = ? WHERE oid = ?"));
+  RETURN_IF_ERROR(set.BindAll(r.corrupt_streak, r.retry_at, now, oid));
+  RETURN_IF_ERROR(set.Run().WithContext("update LFS object " + std::string(oid)));
+  RETURN_IF_ERROR(txn.Commit().WithContext("record corruption of LFS object " + std::string(oid)));
+  return r;
 }
 
 Status Catalog::ReplaceLfsRefsLocked(int64_t repo_id, const std::vector<LfsRefRecord>& lfs_refs) {

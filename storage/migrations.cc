@@ -165,11 +165,19 @@ CREATE TABLE manifest_blobs (
 CREATE INDEX manifest_blobs_by_blob ON manifest_blobs (blob, manifest);
 )sql";
 
+// LFS objects whose fetches keep failing verification: how many syncs in a row ended so,
+// and when the next fetch may be tried (unix seconds; 0: now). Reset when it is present.
+constexpr std::string_view kCatalogV5 = R"sql(
+ALTER TABLE lfs_objects ADD COLUMN corrupt_streak INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE lfs_objects ADD COLUMN retry_at INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr Migration kCatalogMigrations[] = {
     {1, "repos, refs and sync_runs", kCatalogV1},
     {2, "lfs_objects, lfs_refs and LFS run counters", kCatalogV2},
     {3, "sync_jobs, paused_hosts, webhook_deliveries and upstream events", kCatalogV3},
     {4, "tar_layers digest cache, images and manifest_blobs", kCatalogV4},
+    {5, "LFS objects: backoff after repeated verification failures", kCatalogV5},
 };
 
 Status NewerSchemaError(int64_t current, int latest) {
