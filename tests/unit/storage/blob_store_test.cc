@@ -8,11 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/file.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -629,6 +633,227 @@ TEST_F(BlobStoreTest, FullDiskFailsEarly) {
   ASSERT_OK(q->WriteAt(0, fits.data));
   ASSERT_OK(q->Publish());
   EXPECT_TRUE(small->Contains(fits.oid));
+}
+
+
+// Waits (yielding) until `store` has `n` waiters for `oid`: the waiter is then blocked in
+// OpenPartialWhenFree, so what the test does next is what wakes it.
+bool WaitForWaiters(const BlobStore& store, const std::string& oid, int n) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (store.WaitersFor(oid) != n) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+TEST_F(BlobStoreTest, WaiterIsWokenWhenTheOtherDownloadPublishes) {
+  const Object o = MakeObject(20'000, 60);
+  ASSERT_OK_AND_ASSIGN(auto first, store_->OpenPartial(o.oid, o.data.size()));
+  std::atomic<int> waits{0};
+  Result<std::unique_ptr<PartialBlob>> second = Internal("not run");
+  std::thread waiter([&] {
+    BusyWait wait;
+    wait.on_wait = [&](std::string_view) { ++waits; };
+    second = store_->OpenPartialWhenFree(o.oid, o.data.size(), wait);
+  });
+  ASSERT_TRUE(WaitForWaiters(*store_, o.oid, 1));
+  ASSERT_OK(first->WriteAt(0, o.data));
+  ASSERT_OK(first->Publish());
+  first.reset();
+  waiter.join();
+  EXPECT_EQ(second.status().code(), StatusCode::kAlreadyExists) << second.status().ToString();
+  EXPECT_EQ(waits.load(), 1);
+  EXPECT_EQ(store_->WaitersFor(o.oid), 0);
+}
+
+TEST_F(BlobStoreTest, WaiterTakesOverFromADownloadThatGaveUp) {
+  const Object o = MakeObject(20'000, 61);
+  ASSERT_OK_AND_ASSIGN(auto first, store_->OpenPartial(o.oid, o.data.size()));
+  ASSERT_NO_FATAL_FAILURE(WriteAndCommit(*first, o, {{0, 7000}}));
+  Result<std::unique_ptr<PartialBlob>> second = Internal("not run");
+  std::thread waiter([&] { second = store_->OpenPartialWhenFree(o.oid, o.data.size(), {}); });
+  ASSERT_TRUE(WaitForWaiters(*store_, o.oid, 1));
+  first.reset();  // failed: its durable bytes stay
+  waiter.join();
+  ASSERT_OK(second);
+  EXPECT_EQ((*second)->DurableBytes(), 7000u);
+  EXPECT_THAT((*second)->MissingRanges(), ElementsAre(ByteRange{7000, o.data.size()}));
+}
+
+TEST_F(BlobStoreTest, WaiterIsWokenWhenAnotherProcessReleasesTheLock) {
+  const Object o = MakeObject(20'000, 62);
+  {
+    ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+    ASSERT_NO_FATAL_FAILURE(WriteAndCommit(*p, o, {{0, 3000}}));
+  }
+  // Another process's download: its own open file description of the .part, flock()ed (an
+  // flock conflicts between descriptions, also within one process).
+  const fs::path part = root_ / "incomplete" / (o.oid + ".part");
+  UniqueFd foreign(::open(part.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(foreign.valid());
+  ASSERT_EQ(::flock(foreign.get(), LOCK_EX | LOCK_NB), 0);
+  EXPECT_EQ(store_->OpenPartial(o.oid, o.data.size()).status().code(),
+            StatusCode::kFailedPrecondition);
+
+  // Two waiters in this process: one helper blocks on the lock for both.
+  std::vector<Result<std::unique_ptr<PartialBlob>>> got;
+  got.emplace_back(Internal("not run"));
+  got.emplace_back(Internal("not run"));
+  std::mutex got_mu;
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < 2; ++i) {
+    waiters.emplace_back([&, i] {
+      auto r = store_->OpenPartialWhenFree(o.oid, o.data.size(), {});
+      std::lock_guard lock(got_mu);
+      got[i] = std::move(r);
+    });
+  }
+  ASSERT_TRUE(WaitForWaiters(*store_, o.oid, 2));
+  foreign.reset();  // the other process ends (or dies): the lock goes with its descriptor
+  // Exactly one waiter gets the partial; the other waits for it in turn and gets it when
+  // the first gives it back.
+  std::unique_ptr<PartialBlob> winner;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (winner == nullptr && std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(got_mu);
+      for (auto& g : got) {
+        if (g.ok() && *g != nullptr) winner = std::move(*g);
+      }
+    }
+    std::this_thread::yield();
+  }
+  ASSERT_NE(winner, nullptr);
+  EXPECT_EQ(winner->DurableBytes(), 3000u);
+  ASSERT_NO_FATAL_FAILURE(WriteAndCommit(*winner, o, {{3000, o.data.size()}}));
+  ASSERT_OK(winner->Publish());
+  winner.reset();
+  for (auto& t : waiters) t.join();
+  int present = 0;
+  for (auto& g : got) {
+    if (!g.ok() && g.status().code() == StatusCode::kAlreadyExists) ++present;
+  }
+  EXPECT_EQ(present, 1);
+  EXPECT_EQ(ReadObject(o.oid), o.data);
+}
+
+TEST_F(BlobStoreTest, WaitingHonoursCancelAndDeadline) {
+  const Object o = MakeObject(1000, 63);
+  ASSERT_OK_AND_ASSIGN(auto first, store_->OpenPartial(o.oid, o.data.size()));
+  std::atomic<bool> cancel{false};
+  Result<std::unique_ptr<PartialBlob>> second = Internal("not run");
+  std::thread waiter([&] {
+    BusyWait wait;
+    wait.cancel = &cancel;
+    second = store_->OpenPartialWhenFree(o.oid, o.data.size(), wait);
+  });
+  ASSERT_TRUE(WaitForWaiters(*store_, o.oid, 1));
+  cancel = true;
+  waiter.join();
+  EXPECT_EQ(second.status().code(), StatusCode::kCancelled) << second.status().ToString();
+
+  BusyWait expired;
+  expired.deadline = std::chrono::steady_clock::now();
+  EXPECT_EQ(store_->OpenPartialWhenFree(o.oid, o.data.size(), expired).status().code(),
+            StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(store_->WaitersFor(o.oid), 0);
+}
+
+TEST_F(BlobStoreTest, ConcurrentCommitsAreAllDurable) {
+  constexpr size_t kThreads = 8;
+  constexpr size_t kChunk = 4096;
+  constexpr size_t kChunksPerThread = 32;
+  const Object o = MakeObject(kThreads * kChunk * kChunksPerThread, 64);
+  {
+    ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (size_t t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        // Thread t owns one contiguous stretch, committed chunk by chunk.
+        for (size_t c = 0; c < kChunksPerThread; ++c) {
+          const uint64_t b = (t * kChunksPerThread + c) * kChunk;
+          const ByteRange r{b, b + kChunk};
+          if (!p->WriteAt(r.begin, Slice(o.data, r)).ok() || !p->CommitRange(r).ok()) ++failures;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(p->DurableBytes(), o.data.size());
+  }
+  // The journal holds every range: a new attempt has nothing left to fetch.
+  ASSERT_OK_AND_ASSIGN(auto again, store_->OpenPartial(o.oid, o.data.size()));
+  EXPECT_EQ(again->DurableBytes(), o.data.size());
+  EXPECT_THAT(again->MissingRanges(), IsEmpty());
+  ASSERT_OK(again->Publish());
+  EXPECT_EQ(ReadObject(o.oid), o.data);
+}
+
+// Quarantines a copy of `o` with wrong bytes; returns the path the store reported.
+fs::path QuarantineBadCopy(BlobStore& store, const Object& o, uint64_t seed) {
+  auto p = store.OpenPartial(o.oid, o.data.size());
+  EXPECT_OK(p);
+  if (!p.ok()) return {};
+  EXPECT_OK((*p)->WriteAt(0, RandomBytes(o.data.size(), seed)));
+  auto where = (*p)->Quarantine();
+  EXPECT_OK(where);
+  return where.ok() ? *where : fs::path();
+}
+
+uint64_t BytesIn(const fs::path& dir) {
+  uint64_t total = 0;
+  for (const auto& e : fs::directory_iterator(dir)) total += e.file_size();
+  return total;
+}
+
+TEST_F(BlobStoreTest, QuarantineKeepsOneCopyPerObjectByDefault) {
+  const Object o = MakeObject(5000, 65);
+  for (uint64_t i = 0; i < 5; ++i) QuarantineBadCopy(*store_, o, 100 + i);
+  const fs::path last = QuarantineBadCopy(*store_, o, 200);
+  // Only the newest copy stays.
+  EXPECT_THAT(ListDir(root_ / "quarantine"), ElementsAre(last.filename().string()));
+  ASSERT_OK_AND_ASSIGN(std::string kept, ReadFileToString(last));
+  EXPECT_EQ(kept, RandomBytes(o.data.size(), 200));
+  const BlobStore::QuarantineUsage q = store_->quarantine_usage();
+  EXPECT_EQ(q.files, 1u);
+  EXPECT_EQ(q.bytes, o.data.size());
+  EXPECT_EQ(q.dropped, 5u);
+}
+
+TEST_F(BlobStoreTest, QuarantineStaysWithinItsByteBudgetOldestFirst) {
+  BlobStoreOptions options;
+  options.quarantine_budget = 10'000;
+  options.quarantine_per_object = 3;
+  ASSERT_OK_AND_ASSIGN(auto store, BlobStore::Open(dir_->path() / "budget", options));
+  const fs::path q = dir_->path() / "budget" / "quarantine";
+  std::vector<fs::path> kept;
+  for (uint64_t i = 0; i < 8; ++i) {
+    const Object o = MakeObject(3000, 300 + i);
+    kept.push_back(QuarantineBadCopy(*store, o, 400 + i));
+    EXPECT_LE(BytesIn(q), options.quarantine_budget);
+    EXPECT_EQ(store->quarantine_usage().bytes, BytesIn(q));
+  }
+  // Three copies of 3000 bytes fit in 10,000: the three newest.
+  std::vector<std::string> want;
+  for (size_t i = kept.size() - 3; i < kept.size(); ++i) want.push_back(kept[i].filename().string());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(ListDir(q), want);
+  EXPECT_EQ(store->quarantine_usage().dropped, 5u);
+
+  // A copy larger than the whole budget is not kept at all.
+  const Object huge = MakeObject(20'000, 350);
+  QuarantineBadCopy(*store, huge, 351);
+  EXPECT_LE(BytesIn(q), options.quarantine_budget);
+  for (const std::string& name : ListDir(q)) EXPECT_FALSE(name.starts_with(huge.oid));
+
+  // Reopening with a smaller budget trims what is there.
+  store.reset();
+  options.quarantine_budget = 3000;
+  ASSERT_OK_AND_ASSIGN(store, BlobStore::Open(dir_->path() / "budget", options));
+  EXPECT_EQ(ListDir(q).size(), 1u);
+  EXPECT_EQ(store->quarantine_usage().bytes, 3000u);
 }
 
 }  // namespace
