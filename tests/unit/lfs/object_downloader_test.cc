@@ -497,7 +497,9 @@ TEST_F(ObjectDownloaderTest, PersistentCorruptionFailsWithDataLossAfterBoundedRe
   LfsDownloadReport report = downloader.Download(object, std::nullopt, kRef);
   EXPECT_EQ(report.status.code(), StatusCode::kDataLoss) << report.status.ToString();
   EXPECT_THAT(report.quarantined, SizeIs(3));
-  EXPECT_THAT(QuarantineFiles(), SizeIs(3));
+  // The store keeps one copy per object (BlobStoreOptions::quarantine_per_object): the newest.
+  EXPECT_THAT(QuarantineFiles(), SizeIs(1));
+  EXPECT_EQ(store_->quarantine_usage().dropped, 2u);
   EXPECT_FALSE(store_->Contains(object.oid));
   EXPECT_EQ(lfs_->BytesServed(object.oid), 3 * object.size);
 }
@@ -707,6 +709,110 @@ TEST_F(ObjectDownloaderTest, DownloadObjectsReportsEachObjectAndOneFailureDoesNo
   EXPECT_TRUE(again[0].already_present);
   EXPECT_TRUE(again[1].already_present);
   EXPECT_EQ(lfs_->BatchRequests(), 1);
+}
+
+TEST_F(ObjectDownloaderTest, TwoDownloadsOfOneOidFetchItOnceAndBothSucceed) {
+  ASSERT_OK_AND_ASSIGN(LfsPointer object, PutGenerated(3 * kMiB, 40));
+  // The first download holds its first piece until the second one is waiting for it.
+  std::atomic<bool> held{false};
+  ObjectDownloaderOptions first_options = Options();
+  first_options.on_piece_done = [&](const PartialBlob&, ByteRange) {
+    if (held.exchange(true)) return;
+    while (store_->WaitersFor(object.oid) == 0) std::this_thread::yield();
+  };
+  ObjectDownloader first(store_.get(), batch_.get(), first_options);
+  ObjectDownloader second(store_.get(), batch_.get(), Options());
+  LfsDownloadReport a;
+  LfsDownloadReport b;
+  std::thread t1([&] { a = first.Download(object, std::nullopt, kRef); });
+  // The second starts once the first holds the oid (its first piece is done).
+  while (!held.load()) std::this_thread::yield();
+  std::thread t2([&] { b = second.Download(object, std::nullopt, kRef); });
+  t1.join();
+  t2.join();
+  ASSERT_OK(a.status);
+  ASSERT_OK(b.status);  // never FailedPrecondition
+  EXPECT_FALSE(a.waited_for_other);
+  EXPECT_TRUE(b.waited_for_other);
+  EXPECT_TRUE(b.already_present);
+  EXPECT_EQ(b.received_bytes, 0u);
+  ExpectStored(object);
+  EXPECT_EQ(lfs_->BytesServed(object.oid), object.size);
+}
+
+TEST_F(ObjectDownloaderTest, ConnectionsComeFromASharedBoundedPool) {
+  std::vector<LfsPointer> objects;
+  for (uint64_t i = 0; i < 4; ++i) {
+    ASSERT_OK_AND_ASSIGN(LfsPointer p, PutGenerated(2 * kMiB + i, 120 + i));
+    objects.push_back(p);
+  }
+  // Every GET is held so that the connections open at once can be counted: 4 objects of 8
+  // connections each would be 32, but only the calling thread and the pool's 2 threads
+  // exist to hold them.
+  test::Fault stall_gets = StallFault("/lfs/objects/");
+  stall_gets.method = "GET";
+  upstream_->AddFault(stall_gets);
+  DownloadPool pool(2);
+  HostConnectionLimiter limiter(64);
+  ObjectDownloaderOptions options = Options();
+  options.pool = &pool;
+  options.limiter = &limiter;
+  ObjectDownloader downloader(store_.get(), batch_.get(), options);
+  std::vector<LfsDownloadReport> reports;
+  std::thread worker([&] { reports = downloader.DownloadObjects(objects, kRef, 4); });
+  Status stalled = WaitForStalled(*upstream_, 3);
+  const std::string host = HostConnectionLimiter::HostKey(upstream_->BaseUrl());
+  upstream_->ClearFaults();
+  worker.join();
+  ASSERT_OK(stalled);
+  ASSERT_THAT(reports, SizeIs(objects.size()));
+  for (size_t i = 0; i < objects.size(); ++i) {
+    ASSERT_OK(reports[i].status);
+    ExpectStored(objects[i]);
+  }
+  EXPECT_EQ(limiter.PeakInUse(host), 3);
+}
+
+TEST(DownloadPoolTest, TheCallerAlwaysWorksAndLateHelpersDoNothing) {
+  DownloadPool pool(1);
+  // Occupy the pool's only thread (and a caller) until released.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  int entered = 0;
+  std::thread blocker([&] {
+    pool.RunWithHelpers(1, [&] {
+      std::unique_lock lock(mu);
+      ++entered;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+    });
+  });
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return entered == 2; });  // the caller and the pool thread
+  }
+  // With no pool thread free, the work is done by the caller alone, and the call returns
+  // without waiting for the helpers it asked for.
+  std::atomic<int> items{10};
+  std::atomic<int> runs{0};
+  pool.RunWithHelpers(3, [&] {
+    ++runs;
+    while (items.fetch_sub(1) > 0) {
+    }
+  });
+  EXPECT_LE(items.load(), 0);
+  EXPECT_EQ(runs.load(), 1);
+  EXPECT_EQ(pool.Queued(), 3u);
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  blocker.join();
+  // The late helpers run once the thread is free, find the work closed and do nothing.
+  while (pool.Queued() > 0) std::this_thread::yield();
+  EXPECT_EQ(runs.load(), 1);
 }
 
 TEST_F(ObjectDownloaderTest, DownloadObjectsFailsEveryObjectOfARefusedBatch) {
