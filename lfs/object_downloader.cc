@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "lfs/batch_types.h"
 #include "lfs/http_range.h"
+#include "lfs/object_exchange.h"
 
 namespace mirrord {
 namespace {
@@ -138,10 +139,10 @@ struct ObjectDownloader::PassResult {
 
 namespace {
 
-// One GET of (part of) an object: what came back and what was written.
+// One GET of (part of) an object: curl's callbacks glued to CheckObjectResponse (the head)
+// and a PieceWriter (the body).
 struct Exchange {
   // Set up before the transfer.
-  PartialBlob* blob = nullptr;
   std::atomic<bool>* stop = nullptr;
   const std::atomic<bool>* cancel = nullptr;
   std::atomic<uint64_t>* done = nullptr;
@@ -149,8 +150,7 @@ struct Exchange {
   std::function<void()> on_progress;
   uint64_t object_size = 0;
   std::optional<ByteRange> requested;  // the Range asked for; nullopt: the whole body
-  std::vector<ByteRange> targets;      // object bytes to write, ordered, disjoint
-  uint64_t commit_interval = 0;
+  std::optional<PieceWriter> writer;
 
   // Filled from the response head.
   long code = 0;
@@ -167,79 +167,45 @@ struct Exchange {
   bool unsatisfiable = false;  // 416
   bool complete = false;       // every target byte written; the transfer was cut on purpose
   std::string error_body;
-  uint64_t stream = 0;   // body bytes seen
-  uint64_t written = 0;  // bytes written this exchange
-  // The run of written bytes not yet made durable.
-  uint64_t run_begin = 0;
-  uint64_t run_end = 0;
 
   bool StopRequested() const {
     return stop->load(std::memory_order_relaxed) ||
            (cancel != nullptr && cancel->load(std::memory_order_relaxed));
   }
 
-  Status CommitRun() {
-    if (run_end > run_begin) {
-      Status s = blob->CommitRange({run_begin, run_end});
-      if (!s.ok()) return s;
-    }
-    run_begin = run_end;
-    return Status::Ok();
-  }
-
-  uint64_t TargetsEnd() const { return targets.empty() ? 0 : targets.back().end; }
-
   // Decides what the body is, once the head is complete. False stops the transfer.
   bool CheckHead(CURL* e) {
     head_checked = true;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-    if (code == 206) {
-      Result<ContentRange> cr = ParseContentRange(content_range);
-      if (!cr.ok() || cr->unsatisfied) {
-        retryable = Unavailable("206 answer with an unusable Content-Range \"" +
-                                FirstLineOf(content_range) + "\"");
+    ObjectResponseHead head;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &head.code);
+    code = head.code;
+    head.content_range = content_range;
+    curl_off_t length = -1;
+    curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    head.content_length = length;
+    using Kind = ObjectResponseVerdict::Kind;
+    ObjectResponseVerdict v = CheckObjectResponse(head, object_size, requested);
+    switch (v.kind) {
+      case Kind::kBody:
+        base = v.base;
+        body_end = v.body_end;
+        return true;
+      case Kind::kErrorBody:
+        return true;  // its body is kept for the message
+      case Kind::kRetry:
+        retryable = v.status;
         return false;
-      }
-      if (cr->total.has_value() && *cr->total != object_size) {
-        fatal = DataLoss("the upstream's object has " + std::to_string(*cr->total) +
-                         " bytes; its pointer says " + std::to_string(object_size));
+      case Kind::kFatal:
+        fatal = v.status;
         return false;
-      }
-      uint64_t want = requested ? requested->begin : 0;
-      if (cr->begin > want || cr->end <= want) {
-        retryable = Unavailable("asked for bytes from " + std::to_string(want) +
-                                ", got Content-Range \"" + FirstLineOf(content_range) + "\"");
-        return false;
-      }
-      base = cr->begin;
-      body_end = cr->end;
-      return true;
-    }
-    if (code == 200) {
-      curl_off_t length = -1;
-      curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-      if (length >= 0 && static_cast<uint64_t>(length) != object_size) {
-        fatal = DataLoss("the upstream sent " + std::to_string(length) +
-                         " bytes for an object whose pointer says " + std::to_string(object_size));
-        return false;
-      }
-      if (requested && requested->begin != 0) {
+      case Kind::kRangeIgnored:
         range_ignored = true;
         return false;
-      }
-      base = 0;
-      body_end = object_size;
-      return true;
+      case Kind::kUnsatisfiable:
+        unsatisfiable = true;
+        return false;
     }
-    if (code == 416) {
-      unsatisfiable = true;
-      return false;
-    }
-    if (code >= 200 && code < 300) {
-      retryable = Unavailable("unexpected HTTP " + std::to_string(code) + " to an object GET");
-      return false;
-    }
-    return true;  // an error status: its body is kept for the message
+    return false;
   }
 
   size_t OnBody(CURL* e, const char* data, size_t n) {
@@ -251,34 +217,16 @@ struct Exchange {
     }
     if (StopRequested()) return 0;
     received->fetch_add(n, std::memory_order_relaxed);
-    const uint64_t from = base + stream;
-    const uint64_t to = from + n;
-    stream += n;
-    for (const ByteRange& t : targets) {
-      uint64_t a = std::max(from, t.begin);
-      uint64_t b = std::min(to, t.end);
-      if (a >= b) continue;
-      if (a != run_end) {
-        fatal = CommitRun();
-        if (!fatal.ok()) return 0;
-        run_begin = run_end = a;
-      }
-      fatal = blob->WriteAt(a, std::string_view(data + (a - from), b - a));
-      if (!fatal.ok()) return 0;
-      run_end = b;
-      written += b - a;
-      done->fetch_add(b - a, std::memory_order_relaxed);
-      if (run_end - run_begin >= commit_interval) {
-        fatal = CommitRun();
-        if (!fatal.ok()) return 0;
-      }
-    }
+    const uint64_t before = writer->written();
+    fatal = writer->Write(base, std::string_view(data, n));
+    done->fetch_add(writer->written() - before, std::memory_order_relaxed);
+    if (!fatal.ok()) return 0;
     if (on_progress) on_progress();
-    if (to >= TargetsEnd()) {
+    if (writer->complete()) {
       complete = true;
       // Nothing more is needed. A body that ends here completes normally, which keeps the
       // connection alive for the next piece; a longer one is cut.
-      return to == body_end ? n : 0;
+      return base + writer->stream() == body_end ? n : 0;
     }
     return n;
   }
@@ -385,7 +333,6 @@ Status ObjectDownloader::FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange
     if (!permit.ok()) return permit.status();
 
     Exchange ex;
-    ex.blob = &blob;
     ex.stop = &run.stop;
     ex.cancel = options_.cancel;
     ex.done = &run.done;
@@ -393,9 +340,7 @@ Status ObjectDownloader::FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange
     ex.on_progress = [&run] { run.ReportProgress(false); };
     ex.object_size = run.object.size;
     if (!whole_body) ex.requested = targets.front();
-    ex.targets = targets;
-    ex.commit_interval = std::max<uint64_t>(1, options_.commit_interval);
-    ex.run_begin = ex.run_end = targets.front().begin;
+    ex.writer.emplace(&blob, targets, options_.commit_interval);
 
     CURL* e = session.Prepare();
     curl_easy_setopt(e, CURLOPT_URL, action.href.c_str());
@@ -416,19 +361,8 @@ Status ObjectDownloader::FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange
       curl_easy_setopt(e, CURLOPT_PASSWORD, batch_->options().token.c_str());
     }
     curl_slist* list = nullptr;
-    auto add = [&list](const std::string& line) {
+    for (const std::string& line : ObjectRequestHeaders(action, ex.requested)) {
       if (curl_slist* next = curl_slist_append(list, line.c_str())) list = next;
-    };
-    for (const auto& [name, value] : action.header) {
-      if (name.find_first_of("\r\n:") != std::string::npos ||
-          value.find_first_of("\r\n") != std::string::npos || EqualsNoCase(name, "Range")) {
-        continue;
-      }
-      add(name + ": " + value);
-    }
-    if (ex.requested) {
-      add("Range: bytes=" + std::to_string(ex.requested->begin) + "-" +
-          std::to_string(ex.requested->end - 1));
     }
     CurlSlistPtr headers(list);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get());
@@ -467,8 +401,8 @@ Status ObjectDownloader::FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange
     // A response without a body (an empty 416 or 401) is judged by its head alone.
     if (!ex.head_checked && performed.ok() && result == CURLE_OK) ex.CheckHead(e);
     // Whatever happened, what was written becomes durable, so no attempt fetches it again.
-    if (ex.fatal.ok()) ex.fatal = ex.CommitRun();
-    if (!whole_body) pos = std::max(pos, ex.run_end);
+    if (Status committed = ex.writer->Finish(); ex.fatal.ok()) ex.fatal = committed;
+    if (!whole_body) pos = std::max(pos, ex.writer->written_end());
     if (!ex.fatal.ok()) {
       return ex.fatal.WithContext("download of LFS object " + oid);
     }
@@ -502,11 +436,11 @@ Status ObjectDownloader::FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange
       if (code >= 200 && code < 300) {
         if (result == CURLE_OK) {
           // A complete, shorter answer than asked (a server may shorten a range): go on.
-          if (ex.written > 0) continue;
+          if (ex.writer->written() > 0) continue;
           last_error = Unavailable(where + ": the upstream sent no usable bytes (HTTP " +
                                    std::to_string(code) + ")");
         } else {
-          last_error = Unavailable(where + ": connection lost after " + std::to_string(ex.stream) +
+          last_error = Unavailable(where + ": connection lost after " + std::to_string(ex.writer->stream()) +
                                    " bytes (" + session.ErrorText(result) + ")");
         }
       } else if (code == 401 || code == 403 || code == 410) {
@@ -541,7 +475,7 @@ Status ObjectDownloader::FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange
       last_error = Unavailable(where + ": " + session.ErrorText(result));
     }
 
-    if (ex.written > 0) {
+    if (ex.writer->written() > 0) {
       failures = 0;  // progress: a flaky connection is not a dead one
     } else if (++failures >= options_.max_piece_attempts) {
       return last_error.WithContext("giving up after " + std::to_string(failures) +
