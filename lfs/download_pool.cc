@@ -5,20 +5,23 @@
 
 namespace mirrord {
 
-DownloadPool::DownloadPool(int threads) {
-  const int n = std::max(1, threads);
-  threads_.reserve(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) threads_.emplace_back([this] { Loop(); });
-}
+DownloadPool::DownloadPool(int threads) : max_threads_(std::max(1, threads)) {}
 
 DownloadPool::~DownloadPool() {
+  std::vector<std::thread> threads;
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
     tasks_.clear();
+    threads.swap(threads_);
   }
   cv_.notify_all();
-  for (std::thread& t : threads_) t.join();
+  for (std::thread& t : threads) t.join();
+}
+
+int DownloadPool::threads() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(threads_.size());
 }
 
 size_t DownloadPool::Queued() const {
@@ -27,11 +30,15 @@ size_t DownloadPool::Queued() const {
 }
 
 void DownloadPool::Loop() {
+  bool counted = true;  // a new thread was counted idle by whoever started it
   for (;;) {
     std::function<void()> task;
     {
       std::unique_lock lock(mu_);
+      if (!counted) ++idle_;
+      counted = false;
       cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+      --idle_;
       if (stopping_) return;
       task = std::move(tasks_.front());
       tasks_.pop_front();
@@ -66,6 +73,13 @@ void DownloadPool::RunWithHelpers(size_t helpers, const std::function<void()>& w
           --share->running;
           share->cv.notify_all();
         });
+      }
+      // Start threads for the tasks no idle thread will take, up to the cap.
+      const size_t wanted = tasks_.size();
+      while (static_cast<size_t>(idle_) < wanted &&
+             static_cast<int>(threads_.size()) < max_threads_) {
+        ++idle_;  // counted as idle from now on: it will take a task without being asked
+        threads_.emplace_back([this] { Loop(); });
       }
     }
     cv_.notify_all();

@@ -22,13 +22,16 @@ namespace mirrord {
 
 class DownloadPool {
  public:
-  // Starts `threads` (at least 1) threads.
+  // At most `threads` (at least 1) threads, started when work needs them (none while
+  // nothing was ever shared) and kept.
   explicit DownloadPool(int threads);
   ~DownloadPool();
   DownloadPool(const DownloadPool&) = delete;
   DownloadPool& operator=(const DownloadPool&) = delete;
 
-  int threads() const { return static_cast<int>(threads_.size()); }
+  int max_threads() const { return max_threads_; }
+  // Threads started so far (tests).
+  int threads() const;
 
   // Runs `worker` on the calling thread and on up to `helpers` pool threads at once (as many
   // as are free or become free while the work lasts), and returns when the caller's run has
@@ -43,11 +46,13 @@ class DownloadPool {
  private:
   void Loop();
 
+  const int max_threads_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;  // guarded by mu_
   bool stopping_ = false;                    // guarded by mu_
-  std::vector<std::thread> threads_;
+  int idle_ = 0;                             // guarded by mu_: threads waiting for a task
+  std::vector<std::thread> threads_;         // guarded by mu_
 };
 
 }  // namespace mirrord

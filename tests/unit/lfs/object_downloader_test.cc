@@ -775,6 +775,7 @@ TEST_F(ObjectDownloaderTest, ConnectionsComeFromASharedBoundedPool) {
 
 TEST(DownloadPoolTest, TheCallerAlwaysWorksAndLateHelpersDoNothing) {
   DownloadPool pool(1);
+  EXPECT_EQ(pool.threads(), 0);  // started on demand
   // Occupy the pool's only thread (and a caller) until released.
   std::mutex mu;
   std::condition_variable cv;
@@ -813,6 +814,7 @@ TEST(DownloadPoolTest, TheCallerAlwaysWorksAndLateHelpersDoNothing) {
   // The late helpers run once the thread is free, find the work closed and do nothing.
   while (pool.Queued() > 0) std::this_thread::yield();
   EXPECT_EQ(runs.load(), 1);
+  EXPECT_EQ(pool.threads(), 1);  // never more than its cap
 }
 
 TEST_F(ObjectDownloaderTest, DownloadObjectsFailsEveryObjectOfARefusedBatch) {
