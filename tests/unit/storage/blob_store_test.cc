@@ -885,7 +885,9 @@ TEST_F(BlobStoreTest, DISABLED_MeasureCommitIntervalCost) {
             run_begin = off + kChunk;
           }
         }
-        if (run_begin < (c + 1) * share) ASSERT_OK(p->CommitRange({run_begin, (c + 1) * share}));
+        if (run_begin < (c + 1) * share) {
+          ASSERT_OK(p->CommitRange({run_begin, (c + 1) * share}));
+        }
       });
     }
     for (auto& t : threads) t.join();

@@ -1,4 +1,5 @@
 #include "storage/catalog.h"
+#include "storage/migrations.h"
 
 #include <gtest/gtest.h>
 
