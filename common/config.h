@@ -96,8 +96,9 @@ struct LfsConfig {
   // in all and this many copies per object, the oldest dropped first (0 copies: none kept).
   uint64_t quarantine_budget = uint64_t{1} << 30;
   int quarantine_per_object = 1;
-  // An object whose fetches keep failing verification (the upstream or a proxy corrupts it)
-  // is not fetched again before this delay, doubling per failed sync up to the max.
+  // An object whose fetches failed verification in two syncs in a row (the upstream or a
+  // proxy corrupts it) is not fetched again before this delay, doubling per further failed
+  // sync up to the max (one failed sync alone is retried at once).
   std::chrono::seconds corrupt_backoff{300};
   std::chrono::seconds corrupt_backoff_max{86400};
 };

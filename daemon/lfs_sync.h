@@ -14,8 +14,8 @@
 // Shared objects: two syncs (or a sync and a pull-through, or two nodes) that need the same
 // oid never both fetch it and never fail for it: the later one waits for the earlier one
 // (notified by the blob store) and finds the object present.
-// A corrupting upstream: an object whose fetches all fail verification backs off
-// ([lfs] corrupt_backoff, doubling up to corrupt_backoff_max; kept in the catalog), so
+// A corrupting upstream: an object whose fetches fail verification in two syncs in a row
+// backs off ([lfs] corrupt_backoff, doubling up to corrupt_backoff_max; kept in the catalog), so
 // polls do not refetch it at poll speed; meanwhile the phase fails at once with a message
 // that says so and when the next try is (what `mirrorctl status` shows as the error).
 // Threads: downloads run on one DownloadPool of [lfs] download_threads for all syncs.

@@ -2,7 +2,7 @@
 //
 // One object: open (or resume) its PartialBlob, fetch the byte ranges still missing with
 // HTTP Range requests over several connections at once, write the bytes as they arrive
-// (the store hashes them while they arrive) and make them durable every few MiB, then
+// (the store hashes them while they arrive) and make them durable every MiB, then
 // Publish(), which checks size and SHA-256 before the object becomes visible. A crash, a
 // cancel or a dropped connection loses at most the bytes not yet made durable; the next
 // attempt continues from the durable ranges.
@@ -55,8 +55,7 @@ struct ObjectDownloaderOptions {
   // Pieces are never larger. The connections take pieces in ascending offset order, so the
   // SHA-256 (which can only consume the contiguous prefix from byte 0) trails the download
   // by at most about `max_connections` pieces instead of waiting for the first of 8 equal
-  // parts, i.e. for about the whole object. 16 MiB: one journal commit per piece at the
-  // default `commit_interval` (no more fdatasyncs than before), at most ~128 MiB to hash
+  // parts, i.e. for about the whole object. 16 MiB: at most ~128 MiB to hash
   // after the last byte, and a request per 16 MiB on a kept-alive connection (a round trip
   // of 50 ms is ~3% of a piece at 10 MB/s per connection).
   uint64_t max_piece_size = 16ull << 20;

@@ -87,9 +87,10 @@ class BlobStore {
   Result<UniqueFd> OpenObject(std::string_view oid) const;
 
   // Starts or resumes the download of `oid` of `size` bytes. Only one PartialBlob per oid
-  // exists at a time: FailedPrecondition (retryable) while another one, in this process or
+  // exists at a time: FailedPrecondition while another one, in this process or
   // another, is alive (also after its Publish/Quarantine, until it is destroyed).
   // AlreadyExists if the object is already present. InvalidArgument for a bad oid.
+  // Downloads use OpenPartialWhenFree, which waits instead of failing.
   // ResourceExhausted if the disk cannot hold `size` bytes (checked by preallocating). A journal
   // for a different size is discarded (the partial data cannot belong to this object).
   Result<std::unique_ptr<PartialBlob>> OpenPartial(std::string_view oid, uint64_t size);

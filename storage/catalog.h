@@ -209,8 +209,9 @@ class Catalog {
   Status CountLfsAttempt(std::string_view oid, int64_t now);
   Status CountLfsQuarantine(std::string_view oid, int64_t now);
   // Records that a fetch of `oid` failed verification again (after the downloader's own
-  // refetches): the streak grows by one and the next fetch is allowed `first_delay` <<
-  // (streak - 1) seconds from `now`, at most `max_delay`. Returns the updated record.
+  // refetches): the streak grows by one; from the second in a row on, the next fetch is
+  // allowed `first_delay` << (streak - 2) seconds from `now`, at most `max_delay` (after the
+  // first, at once: retry_at 0). Returns the updated record.
   // NotFound if the object is not in the catalog.
   Result<LfsObjectRecord> RecordLfsCorruption(std::string_view oid, int64_t now,
                                               int64_t first_delay, int64_t max_delay);

@@ -118,11 +118,15 @@ Result<LfsObjectRecord> Catalog::RecordLfsCorruption(std::string_view oid, int64
   if (!row) return NotFound("LFS object " + std::string(oid) + " is not in the catalog");
   LfsObjectRecord r = ReadObject(get);
   r.corrupt_streak = std::max(0, r.corrupt_streak) + 1;
-  // first_delay << (streak - 1), saturating at max_delay without overflowing.
-  int64_t delay = std::max<int64_t>(1, first_delay);
-  for (int i = 1; i < r.corrupt_streak && delay < max_delay; ++i) delay *= 2;
-  delay = std::min(delay, std::max<int64_t>(1, max_delay));
-  r.retry_at = now + delay;
+  if (r.corrupt_streak < 2) {
+    r.retry_at = 0;  // once may be a passing glitch: the next sync tries again
+  } else {
+    // first_delay << (streak - 2), saturating at max_delay without overflowing.
+    int64_t delay = std::max<int64_t>(1, first_delay);
+    for (int i = 2; i < r.corrupt_streak && delay < max_delay; ++i) delay *= 2;
+    delay = std::min(delay, std::max<int64_t>(1, max_delay));
+    r.retry_at = now + delay;
+  }
   r.updated_at = now;
   ASSIGN_OR_RETURN(Statement set,
                    db_.Prepare("UPDATE lfs_objects SET corrupt_streak = ?, retry_at = ?, "

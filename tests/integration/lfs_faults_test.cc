@@ -385,9 +385,10 @@ TEST_F(LfsFaults, PersistentCorruptionFailsAndNothingWrongIsServed) {
   EXPECT_THAT(err, HasSubstr("LFS")) << err;
   EXPECT_THAT(err, HasSubstr("SHA-256 mismatch")) << err;
   EXPECT_THAT(err, HasSubstr(bad_oid)) << err;
-  // Bounded: the first fetch and [lfs] verify_retries (2) more, each copy quarantined.
+  // Bounded: the first fetch and [lfs] verify_retries (2) more, each copy quarantined and
+  // the newest one kept ([lfs] quarantine_per_object = 1).
   EXPECT_EQ(lfs_->ObjectGets(bad_oid), 3);
-  EXPECT_EQ(FilesIn(LfsRoot() / "quarantine").size(), 3u);
+  EXPECT_EQ(FilesIn(LfsRoot() / "quarantine").size(), 1u);
   EXPECT_FALSE(std::filesystem::exists(StoredObject(bad_oid)));
   EXPECT_EQ(FilesIn(LfsRoot() / "objects"), std::vector<std::string>{good_oid});
 

@@ -90,19 +90,22 @@ TEST_F(CatalogLfsTest, FailuresAreRecordedAndSuccessClearsThem) {
 
 TEST_F(CatalogLfsTest, RepeatedCorruptionBacksOffExponentiallyUntilPresent) {
   ASSERT_OK(catalog_->AddLfsObjects({Obj('c', 10)}, 100));
-  // 60 s, then 120, 240, capped at 300.
-  ASSERT_OK_AND_ASSIGN(LfsObjectRecord r, catalog_->RecordLfsCorruption(Oid('c'), 1000, 60, 300));
+  // Once: no wait. Then 60 s, 120, 240, capped at 300.
+  ASSERT_OK_AND_ASSIGN(LfsObjectRecord r, catalog_->RecordLfsCorruption(Oid('c'), 500, 60, 300));
   EXPECT_EQ(r.corrupt_streak, 1);
+  EXPECT_EQ(r.retry_at, 0);
+  ASSERT_OK_AND_ASSIGN(r, catalog_->RecordLfsCorruption(Oid('c'), 1000, 60, 300));
+  EXPECT_EQ(r.corrupt_streak, 2);
   EXPECT_EQ(r.retry_at, 1060);
   ASSERT_OK_AND_ASSIGN(r, catalog_->RecordLfsCorruption(Oid('c'), 2000, 60, 300));
   EXPECT_EQ(r.retry_at, 2120);
   ASSERT_OK_AND_ASSIGN(r, catalog_->RecordLfsCorruption(Oid('c'), 3000, 60, 300));
   EXPECT_EQ(r.retry_at, 3240);
   ASSERT_OK_AND_ASSIGN(r, catalog_->RecordLfsCorruption(Oid('c'), 4000, 60, 300));
-  EXPECT_EQ(r.corrupt_streak, 4);
+  EXPECT_EQ(r.corrupt_streak, 5);
   EXPECT_EQ(r.retry_at, 4300);
   ASSERT_OK_AND_ASSIGN(LfsObjectRecord stored, catalog_->GetLfsObject(Oid('c')));
-  EXPECT_EQ(stored.corrupt_streak, 4);
+  EXPECT_EQ(stored.corrupt_streak, 5);
   EXPECT_EQ(stored.retry_at, 4300);
   // Present: the streak and the backoff are over.
   ASSERT_OK(catalog_->MarkLfsObjectPresent(Oid('c'), 5000));
