@@ -349,6 +349,9 @@ TEST_F(LfsSharedObjects, KillMidPieceRefetchesAtMostOneMiBPerConnection) {
   EXPECT_THAT(mirrord_->Logs(), HasSubstr("resuming with " + std::to_string(durable) + " of " +
                                           std::to_string(kSize) + " bytes durable"));
   const uint64_t refetched = BytesSent(oid) - kSize;
+  std::cout << "[ measure ] kill -9 with " << kConnections << " connections mid-piece: "
+            << durable << " bytes durable of " << sent_before << " received; refetched "
+            << refetched << " bytes" << std::endl;
   EXPECT_LE(refetched, kConnections * kMiB)
       << "sent " << BytesSent(oid) << " bytes for a " << kSize << "-byte object";
   ExpectServed("org/model", "model.bin", oid);
