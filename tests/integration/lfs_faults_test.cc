@@ -31,6 +31,7 @@
 #include "common/file_util.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/http_client.h"
+#include "tests/fixtures/lfs_store_files.h"
 #include "tests/fixtures/mirrord_process.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/status_matchers.h"
@@ -49,11 +50,6 @@ using ::testing::StartsWith;
 
 constexpr std::string_view kRepo = "org/model";
 constexpr uint64_t kMiB = 1 << 20;
-
-std::string PointerText(const std::string& oid, uint64_t size) {
-  return "version https://git-lfs.github.com/spec/v1\noid sha256:" + oid + "\nsize " +
-         std::to_string(size) + "\n";
-}
 
 // Polls `condition` every 20 ms until it holds or `timeout` passes.
 bool PollUntil(const std::function<bool()>& condition, milliseconds timeout) {
@@ -107,24 +103,6 @@ std::vector<std::string> FilesIn(const std::filesystem::path& dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-// The bytes the store's journal for `oid` records as durable: 0 when there is no journal.
-uint64_t JournalledBytes(const std::filesystem::path& lfs_root, const std::string& oid) {
-  Result<std::string> text = ReadFileToString(lfs_root / "incomplete" / (oid + ".ranges"));
-  if (!text.ok()) return 0;
-  // "mirrord-lfs-ranges 1", "size N", then "BEGIN END" lines, then "sha256 HEX".
-  std::istringstream in(*text);
-  std::string line;
-  uint64_t total = 0;
-  for (int n = 0; std::getline(in, line); ++n) {
-    if (n < 2 || line.starts_with("sha256 ")) continue;
-    uint64_t begin = 0;
-    uint64_t end = 0;
-    std::istringstream fields(line);
-    if (fields >> begin >> end && end > begin) total += end - begin;
-  }
-  return total;
 }
 
 // A tmpfs mounted for the lifetime of the object (root only).
@@ -196,7 +174,7 @@ class LfsFaults : public ::testing::Test {
     Result<std::string> oid = lfs_->PutGeneratedObject(size, seed);
     EXPECT_OK(oid);
     if (!oid.ok()) return "";
-    EXPECT_OK(work_->WriteFile(path, PointerText(*oid, size)));
+    EXPECT_OK(work_->WriteFile(path, LfsPointerText(*oid, size)));
     return *oid;
   }
 

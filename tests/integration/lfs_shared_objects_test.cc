@@ -32,6 +32,7 @@
 #include "common/file_util.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/http_client.h"
+#include "tests/fixtures/lfs_store_files.h"
 #include "tests/fixtures/mirrord_process.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/status_matchers.h"
@@ -48,11 +49,6 @@ using ::testing::HasSubstr;
 
 constexpr uint64_t kMiB = 1 << 20;
 constexpr std::string_view kWaitLine = "waiting for another download of it to finish";
-
-std::string PointerText(const std::string& oid, uint64_t size) {
-  return "version https://git-lfs.github.com/spec/v1\noid sha256:" + oid + "\nsize " +
-         std::to_string(size) + "\n";
-}
 
 // Polls `condition` every 20 ms until it holds or `timeout` passes (observation only: what
 // is awaited is a state mirrord or the upstream reaches by itself).
@@ -81,23 +77,6 @@ Result<SyncRunView> GetRun(const MirrordProcess& m, int64_t run_id) {
   if (reply.status != 200) return Internal("GET run: HTTP " + std::to_string(reply.status));
   ASSIGN_OR_RETURN(boost::json::value v, ParseJson(reply.body));
   return SyncRunViewFromJson(v);
-}
-
-// The bytes the store's journal for `oid` records as durable: 0 when there is no journal.
-uint64_t JournalledBytes(const std::filesystem::path& lfs_root, const std::string& oid) {
-  Result<std::string> text = ReadFileToString(lfs_root / "incomplete" / (oid + ".ranges"));
-  if (!text.ok()) return 0;
-  std::istringstream in(*text);
-  std::string line;
-  uint64_t total = 0;
-  for (int n = 0; std::getline(in, line); ++n) {
-    if (n < 2 || line.starts_with("sha256 ")) continue;
-    uint64_t begin = 0;
-    uint64_t end = 0;
-    std::istringstream fields(line);
-    if (fields >> begin >> end && end > begin) total += end - begin;
-  }
-  return total;
 }
 
 uint64_t BytesUnder(const std::filesystem::path& dir) {
@@ -140,7 +119,7 @@ class LfsSharedObjects : public ::testing::Test {
     ASSERT_OK(work.WriteFile(".gitattributes", "*.bin filter=lfs diff=lfs merge=lfs -text\n"));
     ASSERT_OK(work.WriteFile("README.md", "# " + std::string(name) + "\n"));
     for (const auto& [path, oid, size] : files) {
-      ASSERT_OK(work.WriteFile(path, PointerText(oid, size)));
+      ASSERT_OK(work.WriteFile(path, LfsPointerText(oid, size)));
     }
     ASSERT_OK(work.Commit("weights").status());
     ASSERT_OK_AND_ASSIGN(std::filesystem::path bare, upstream_->CreateBareRepo(name));
@@ -180,6 +159,21 @@ class LfsSharedObjects : public ::testing::Test {
         << "run " << run_id << " is still " << state << "\n"
         << mirrord_->Logs();
     ASSERT_EQ(state, "succeeded") << mirrord_->Logs();
+  }
+
+  // Holds every GET whose target contains `path` (the header, or with `after_bytes` that
+  // many body bytes, is sent first) until the test clears the upstream's faults; returns the
+  // fault's id.
+  int HoldGets(const std::string& path, std::optional<uint64_t> after_bytes = std::nullopt) {
+    Fault hold;
+    hold.path_substring = path;
+    hold.method = "GET";
+    if (after_bytes) {
+      hold.stall_after_bytes = after_bytes;
+    } else {
+      hold.stall = true;
+    }
+    return upstream_->AddFault(hold);
   }
 
   // Waits until `n` GETs of `oid` are held by stall fault `fault_id`.
@@ -249,11 +243,7 @@ TEST_F(LfsSharedObjects, TwoReposSyncedAtOnceFetchTheSharedObjectOnce) {
   StartMirrord("");
 
   // The object's GETs are held so that both syncs are in their LFS phase at the same time.
-  Fault hold;
-  hold.path_substring = "/lfs/objects/" + oid;
-  hold.method = "GET";
-  hold.stall = true;
-  const int hold_id = upstream_->AddFault(hold);
+  const int hold_id = HoldGets("/lfs/objects/" + oid);
   ASSERT_OK_AND_ASSIGN(int64_t first, QueueSync("org/model"));
   ASSERT_NO_FATAL_FAILURE(WaitForStalledGets(oid, hold_id, 1));
   ASSERT_OK_AND_ASSIGN(int64_t second, QueueSync("hf/org/model"));
@@ -282,11 +272,7 @@ TEST_F(LfsSharedObjects, ASyncRacingAPullThroughFetchesTheObjectOnce) {
   ASSERT_TRUE(synced.ok()) << synced.Describe() << "\n" << mirrord_->Logs();
   ASSERT_EQ(lfs_->ObjectGets(oid), 0);
 
-  Fault hold;
-  hold.path_substring = "/lfs/objects/" + oid;
-  hold.method = "GET";
-  hold.stall = true;
-  const int hold_id = upstream_->AddFault(hold);
+  const int hold_id = HoldGets("/lfs/objects/" + oid);
   ASSERT_OK_AND_ASSIGN(int64_t run, QueueSync("org/full"));
   ASSERT_NO_FATAL_FAILURE(WaitForStalledGets(oid, hold_id, 1));
 
@@ -320,11 +306,7 @@ TEST_F(LfsSharedObjects, KillMidPieceRefetchesAtMostOneMiBPerConnection) {
   ASSERT_OK_AND_ASSIGN(std::string oid, lfs_->PutGeneratedObject(kSize, 903));
   MakeRepo("org/model", {{"model.bin", oid, kSize}});
   StartMirrord("\n[lfs]\nconnections = " + std::to_string(kConnections) + "\n");
-  Fault hold;
-  hold.path_substring = "/lfs/objects/" + oid;
-  hold.method = "GET";
-  hold.stall_after_bytes = kHeldAfter;
-  const int hold_id = upstream_->AddFault(hold);
+  const int hold_id = HoldGets("/lfs/objects/" + oid, kHeldAfter);
 
   ASSERT_OK(QueueSync("org/model").status());
   ASSERT_NO_FATAL_FAILURE(WaitForStalledGets(oid, hold_id, kConnections));
@@ -450,11 +432,7 @@ TEST_F(LfsSharedObjects, ThreadsStayBoundedByConfigWhileFourReposSync) {
   const pid_t pid = mirrord_->process()->pid();
   const int idle = ThreadsOf(pid);
 
-  Fault hold;
-  hold.path_substring = "/lfs/objects/";
-  hold.method = "GET";
-  hold.stall = true;
-  const int hold_id = upstream_->AddFault(hold);
+  const int hold_id = HoldGets("/lfs/objects/");
   std::vector<int64_t> runs;
   for (int i = 0; i < kRepos; ++i) {
     ASSERT_OK_AND_ASSIGN(int64_t run, QueueSync("org/model" + std::to_string(i)));
