@@ -470,10 +470,12 @@ TEST_F(LfsSharedObjects, ThreadsStayBoundedByConfigWhileFourReposSync) {
   for (int64_t run : runs) ASSERT_NO_FATAL_FAILURE(ExpectRunSucceeds(run));
   for (const std::string& oid : oids) EXPECT_EQ(lfs_->BytesServed(oid), kSize);
   if (std::getenv("MIRRORD_THREADS_BASELINE_BINARY") == nullptr) {
-    // Syncs add at most the shared pool's threads (the sync workers are the scheduler's
-    // own, started with it). Connections open at once: each download's own thread plus
-    // the pool's.
-    EXPECT_LE(busy, idle + kDownloadThreads) << "threads grew with the number of connections";
+    // Syncs add at most the shared pool's threads, plus the few that other parts of the
+    // daemon start on first use (kSlack); before the pool, 4 x 8 connections added ~29.
+    // Connections open at once: each download's own thread plus the pool's.
+    constexpr int kSlack = 4;
+    EXPECT_LE(busy, idle + kDownloadThreads + kSlack)
+        << "threads grew with the number of connections";
     EXPECT_LE(held, static_cast<size_t>(kRepos + kDownloadThreads));
   }
 }
