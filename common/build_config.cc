@@ -300,6 +300,22 @@ Status ParseRecipe(const toml::table& t, std::string_view origin, const std::str
   }
   RETURN_IF_ERROR(k.String("nvidia_visible_devices", &r->nvidia_visible_devices));
   RETURN_IF_ERROR(k.String("nvidia_driver_capabilities", &r->nvidia_driver_capabilities));
+  if (const toml::node* n = k.Get("preflight")) {
+    if (!n->is_boolean()) return k.Error("preflight", "expected true or false");
+    r->preflight = *n->value<bool>();
+  }
+  if (const toml::node* n = k.Get("gpu_count")) {
+    if (!n->is_integer()) return k.Error("gpu_count", "expected an integer");
+    int64_t v = *n->value<int64_t>();
+    if (v < 0 || v > 64) return k.Error("gpu_count", "must be between 0 and 64");
+    r->gpu_count = static_cast<int>(v);
+  }
+  if (const toml::node* n = k.Get("min_gpu_memory")) {
+    if (!n->is_integer()) return k.Error("min_gpu_memory", "expected a number of bytes");
+    int64_t v = *n->value<int64_t>();
+    if (v < 0) return k.Error("min_gpu_memory", "must not be negative");
+    r->min_gpu_memory = static_cast<uint64_t>(v);
+  }
   RETURN_IF_ERROR(k.Strings("tags", &r->tags));
   if (r->tags.empty()) return k.Error("tags", "must name at least one tag template");
   for (const std::string& tag : r->tags) {

@@ -12,6 +12,7 @@
 //               workdir = "/", user = "0:0", labels = { k = "v" },
 //               require_cuda = ">=12.1", nvidia_visible_devices = "all",
 //               nvidia_driver_capabilities = "compute,utility",
+//               preflight = true, gpu_count = 1, min_gpu_memory = 0   (bytes; 0: weights+20%)
 //               tags = ["{ref}", "{commit}"], keep = 3, push = ["REGISTRY"]
 //   [[builds.files]] source = "/opt/bin/serve", dest = "/usr/local/bin/serve",
 //                    mode = "0755", sha256 = "<64 hex>"
@@ -25,6 +26,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,10 +62,21 @@ struct BuildRecipe {
   std::string require_cuda;                // e.g. ">=12.1" -> NVIDIA_REQUIRE_CUDA=cuda>=12.1
   std::string nvidia_visible_devices = "all";
   std::string nvidia_driver_capabilities = "compute,utility";
+  // mirrord-preflight as the entrypoint wrapper (deploy/preflight_layers.h): unset -> on for
+  // GPU images (nvidia_visible_devices other than "", "none", "void").
+  std::optional<bool> preflight;
+  int gpu_count = 1;            // GPUs the model needs (preflight)
+  uint64_t min_gpu_memory = 0;  // bytes of free GPU memory it needs; 0: weights + 20%
   std::vector<std::string> tags = {"{ref}", "{commit}"};
   int keep = 3;                   // images kept per ref
   std::vector<std::string> push;  // [registries] names
 
+  // Whether images of this recipe start through the preflight.
+  bool PreflightEnabled() const {
+    if (preflight.has_value()) return *preflight;
+    return !nvidia_visible_devices.empty() && nvidia_visible_devices != "none" &&
+           nvidia_visible_devices != "void";
+  }
   // model_dir with its default applied.
   std::string ModelDir() const { return model_dir.empty() ? "/models/" + repo : model_dir; }
 };

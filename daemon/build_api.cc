@@ -16,6 +16,7 @@
 #include "deploy/base_image.h"
 #include "deploy/image_builder.h"
 #include "deploy/image_reference.h"
+#include "deploy/preflight_layers.h"
 
 namespace mirrord {
 namespace {
@@ -98,7 +99,10 @@ boost::asio::awaitable<void> BuildApi::Handle(HttpExchange& ex) {
       if (!matched) return InvalidArgument(chosen + " matches none of the recipe's refs");
     }
     Result<std::string> url = ResolveUpstreamUrl(config_, *repo);
-    BuildInputs inputs{recipe->repo, *dir, url.ok() ? *url : "", chosen, commit, nullptr};
+    BuildInputs inputs{recipe->repo, *dir, url.ok() ? *url : "", chosen, commit, nullptr, {}};
+    // The preflight bundle installed beside this binary (build/lib/... in a build tree).
+    std::error_code ec;
+    inputs.preflight_bundle = PreflightBundleBeside(std::filesystem::read_symlink("/proc/self/exe", ec));
     std::optional<PulledBase> base;
     if (recipe->base != "scratch") {
       ASSIGN_OR_RETURN(ImageReference base_ref, ParseImageReference(recipe->base));

@@ -11,6 +11,7 @@
 #include "deploy/layer_digest.h"
 #include "deploy/model_tree.h"
 #include "deploy/oci_json.h"
+#include "deploy/preflight_layers.h"
 #include "deploy/tar_layer.h"
 
 namespace mirrord {
@@ -268,6 +269,16 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
     history.push_back("mirrord: extra files");
   }
 
+  // The preflight bundle: the same layer in every image this mirrord builds.
+  const bool preflight = recipe.PreflightEnabled() && !inputs.preflight_bundle.empty();
+  if (preflight) {
+    ASSIGN_OR_RETURN(std::vector<TarLayerEntry> bundle,
+                     PreflightBundleEntries(inputs.preflight_bundle));
+    ASSIGN_OR_RETURN(OciDescriptor d, StoreInlineLayer(std::move(bundle), stores));
+    layers.push_back(std::move(d));
+    history.push_back("mirrord: preflight");
+  }
+
   // The model's small files and symlinks.
   std::vector<TarLayerEntry> small;
   std::vector<const ModelFile*> weights;
@@ -289,6 +300,19 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
     ASSIGN_OR_RETURN(OciDescriptor d, StoreInlineLayer(std::move(small), stores));
     layers.push_back(std::move(d));
     history.push_back("mirrord: model files in git");
+  }
+  if (preflight) {
+    std::vector<PreflightWeight> checked;
+    for (const ModelFile* w : weights) {
+      checked.push_back({"/" + JoinPath(model_dir, w->path), w->pointer.oid, w->pointer.size});
+    }
+    ASSIGN_OR_RETURN(std::string manifest, PreflightManifestFor(recipe, checked, stores.lfs));
+    std::vector<TarLayerEntry> files;
+    files.push_back(InlineEntry(std::string(kPreflightManifestPath).substr(1), 0644,
+                                std::move(manifest)));
+    ASSIGN_OR_RETURN(OciDescriptor d, StoreInlineLayer(std::move(files), stores));
+    layers.push_back(std::move(d));
+    history.push_back("mirrord: preflight manifest");
   }
 
   // One generated layer per weight file, merged into runs beyond the layer cap.
@@ -326,6 +350,11 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
     config.cmd.clear();  // as a Dockerfile's ENTRYPOINT resets the base's CMD
   }
   if (!recipe.cmd.empty()) config.cmd = recipe.cmd;
+  if (preflight) {
+    std::vector<std::string> wrapped = PreflightEntrypoint();
+    wrapped.insert(wrapped.end(), config.entrypoint.begin(), config.entrypoint.end());
+    config.entrypoint = std::move(wrapped);
+  }
   if (!base_config.architecture.empty()) config.architecture = base_config.architecture;
   if (!base_config.os.empty()) config.os = base_config.os;
   std::vector<std::pair<std::string, std::string>> env = base_config.env;

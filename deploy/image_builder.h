@@ -3,8 +3,10 @@
 // registry front end. Nothing of the weights is copied:
 //
 //  - Image layers, in order: the base's layers as pulled (none for "scratch"), one layer of
-//    the recipe's extra files ([[builds.files]], stored in the OciStore), one of the model's
-//    small (non-LFS) files (stored in the OciStore), then one uncompressed tar layer per
+//    the recipe's extra files ([[builds.files]], stored in the OciStore), with preflight on
+//    the preflight bundle (the same bytes in every image) and its manifest
+//    (deploy/preflight_layers.h), one of the model's small (non-LFS) files (stored in the
+//    OciStore), then one uncompressed tar layer per
 //    LFS file in path order, generated from the LFS store on demand (deploy/tar_layer.h;
 //    only its digest is computed, and cached per spec). Every layer carries the directory
 //    entries above its files (mode 0755), so each one extracts on its own.
@@ -25,7 +27,8 @@
 // With a base, the image's config starts from the base's (architecture, os, Env, Entrypoint,
 // Cmd, WorkingDir, User, Labels, ExposedPorts, diff_ids): the recipe's entrypoint replaces
 // the base's entrypoint and cmd, its cmd the base's cmd, its env, labels and ports are laid
-// over the base's, NVIDIA_REQUIRE_CUDA of the base stays unless require_cuda is set.
+// over the base's, NVIDIA_REQUIRE_CUDA of the base stays unless require_cuda is set. With
+// preflight on, the entrypoint is the preflight's followed by "--" and that entrypoint.
 // Determinism: the manifest, config and generated layers depend only on the recipe, the
 // commit, the ref, the upstream URL and the bytes of the objects, never on the machine, the
 // time of the build or the store's paths.
@@ -57,6 +60,9 @@ struct BuildInputs {
   std::string commit;                   // "" -> what `ref` names now
   // The pulled base (deploy/base_image.h) when the recipe's base is not "scratch".
   const PulledBase* base = nullptr;
+  // The preflight bundle (deploy/preflight_layers.h) for recipes with preflight on; empty:
+  // images get no preflight (the daemon always passes its own).
+  std::filesystem::path preflight_bundle;
 };
 
 struct BuildStores {

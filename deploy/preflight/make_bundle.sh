@@ -12,6 +12,11 @@ rm -rf "$out.tmp"; mkdir -p "$out.tmp/bin" "$out.tmp/lib"
 strip -o "$out.tmp/bin/mirrord-preflight" "$bin"
 loader=$(readelf -l "$bin" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
 cp -L "$loader" "$out.tmp/lib/"
+# What the binary links (the C library; in a sanitizer build also its runtimes), and what
+# the NVIDIA libraries it loads link.
+ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | while read -r l; do
+  cp -L "$l" "$out.tmp/lib/"
+done
 libdir=$(dirname "$(readlink -f "$(ldd "$bin" | awk '/libc.so.6/{print $3}')")")
 for l in libc.so.6 libm.so.6 libdl.so.2 libpthread.so.0 librt.so.1; do
   cp -L "$libdir/$l" "$out.tmp/lib/"

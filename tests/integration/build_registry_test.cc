@@ -11,6 +11,7 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -141,7 +142,8 @@ TEST_F(BuildRegistry, SkopeoCopyUmociUnpackAndRunTheEntrypoint) {
   json::object info = json::parse(inspect.stdout_text).as_object();
   EXPECT_EQ(info["Digest"].as_string(), digest);
   EXPECT_EQ(info["Labels"].as_object()["team"].as_string(), "vision");
-  EXPECT_EQ(info["Layers"].as_array().size(), 4u);  // binary, small files, two shards
+  // binary, preflight, small files, preflight manifest, two shards
+  EXPECT_EQ(info["Layers"].as_array().size(), 6u);
 
   fs::path layout = dir_->path() / "layout";
   ASSERT_OK_AND_ASSIGN(ProcessResult copy,
@@ -170,6 +172,54 @@ TEST_F(BuildRegistry, SkopeoCopyUmociUnpackAndRunTheEntrypoint) {
                                    "model-00002-of-00002.safetensors"}));
   ASSERT_TRUE(run.ok()) << run.Describe();
   EXPECT_EQ(run.stdout_text, StubAnswer({&shard1_, &shard2_}));
+
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "the preflight bundle of a sanitizer build needs /proc, which chroot lacks";
+#endif
+  // The image's own entrypoint, as the runtime starts it (umoci wrote the runtime config):
+  // the preflight first. Without any NVIDIA library in the image it says so and stops.
+  ASSERT_OK_AND_ASSIGN(std::string runtime_config, ReadFileToString(bundle / "config.json"));
+  json::object process = json::parse(runtime_config).as_object()["process"].as_object();
+  std::vector<std::string> argv = {"chroot", rootfs.string()};
+  for (const json::value& a : process["args"].as_array()) argv.emplace_back(a.as_string());
+  ASSERT_EQ(argv[2], "/.mirrord/preflight/lib/ld-linux-x86-64.so.2");
+  ProcessOptions in_image;
+  in_image.inherit_env = false;
+  for (const json::value& e : process["env"].as_array()) {
+    std::string kv(e.as_string());
+    in_image.env[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+  }
+  ASSERT_OK_AND_ASSIGN(ProcessResult no_gpu, RunProcess(argv, in_image));
+  EXPECT_EQ(no_gpu.exit_code, 70) << no_gpu.Describe();
+  EXPECT_NE(no_gpu.stderr_text.find("no NVIDIA driver in this container"), std::string::npos)
+      << no_gpu.stderr_text;
+  EXPECT_EQ(no_gpu.stdout_text, "");
+
+  // With the driver's libraries where the NVIDIA runtime puts them (our fakes stand in) and
+  // a GPU large enough, every check passes and the model server runs in its place.
+  fs::path libs = rootfs / "usr/lib/x86_64-linux-gnu";
+  ASSERT_OK(CreateDirectories(libs));
+  for (const char* lib : {"libnvidia-ml.so.1", "libcuda.so.1"}) {
+    fs::copy_file(fs::path(MIRRORD_BINARY_DIR) / "tests/unit/preflight/fake_nvidia" / lib,
+                  libs / lib, fs::copy_options::overwrite_existing);
+  }
+  in_image.env["FAKE_NVML_GPUS"] = "NVIDIA H100 80GB HBM3:81559:80000";
+  in_image.env["FAKE_CUDA_VERSION"] = "12040";
+  ASSERT_OK_AND_ASSIGN(ProcessResult gpu, RunProcess(argv, in_image));
+  ASSERT_TRUE(gpu.ok()) << gpu.Describe();
+  EXPECT_EQ(gpu.stdout_text, StubAnswer({&shard1_, &shard2_}));
+  EXPECT_NE(gpu.stderr_text.find("ok: 2 weight file(s)"), std::string::npos) << gpu.stderr_text;
+
+  // A byte flipped in a shard of the unpacked image: the preflight refuses to start it.
+  {
+    std::fstream f(rootfs / "models/org/model/model-00002-of-00002.safetensors",
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(0);
+    f.put(static_cast<char>(shard2_[0] ^ 0x20));
+  }
+  ASSERT_OK_AND_ASSIGN(ProcessResult corrupt, RunProcess(argv, in_image));
+  EXPECT_EQ(corrupt.exit_code, 75) << corrupt.Describe();
+  EXPECT_EQ(corrupt.stdout_text, "");
 }
 
 TEST_F(BuildRegistry, RegistryProtocol) {

@@ -11,6 +11,8 @@
 #include "common/file_util.h"
 #include "common/sha256.h"
 #include "deploy/oci_json.h"
+#include "deploy/preflight/preflight_manifest.h"
+#include "deploy/preflight_layers.h"
 #include "deploy/tar_layer.h"
 #include "lfs/pointer.h"
 #include "tests/fixtures/git_cli.h"
@@ -97,7 +99,7 @@ class ImageBuilderTest : public ::testing::Test {
   }
 
   BuildInputs Inputs(const fs::path& mirror) {
-    return {"org/tiny", mirror, "https://huggingface.co/org/tiny", "refs/heads/main", ""};
+    return {"org/tiny", mirror, "https://huggingface.co/org/tiny", "refs/heads/main", "", nullptr, {}};
   }
 
   // Extracts every layer of the image manifest `digest` with GNU tar into `out`, in order:
@@ -317,6 +319,96 @@ TEST_F(ImageBuilderTest, TagTemplates) {
   EXPECT_EQ(ExpandTagTemplate("{ref}-{commit}", "refs/tags/v1.0", c), "v1.0-" + c);
   EXPECT_EQ(ExpandTagTemplate("{ref}", "refs/heads/.hidden", c), "_hidden");
   EXPECT_EQ(ExpandTagTemplate("{ref}", "refs/heads/" + std::string(200, 'b'), c).size(), 128u);
+}
+
+}  // namespace
+}  // namespace mirrord
+
+namespace mirrord {
+namespace {
+
+TEST_F(ImageBuilderTest, GpuImagesStartThroughThePreflight) {
+  Store s = OpenStore("p");
+  const std::string weight = SeededBytes(3'500'000, 7);  // over 3 MiB: three samples
+  CommitModel({{"model.safetensors", weight}}, {&s});
+  BuildInputs in = Inputs(Mirror("m"));
+  in.preflight_bundle = MIRRORD_PREFLIGHT_BUNDLE;
+  auto built = BuildImage(Recipe(), in, s.stores(), 1000);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  EXPECT_EQ(built->layers, 4u + 1u);  // extra files, preflight, small files, manifest, weight
+
+  auto manifest = json::parse(*s.oci->Read(built->image.digest)).as_object();
+  std::string config_digest(manifest["config"].as_object()["digest"].as_string());
+  auto config = json::parse(*s.oci->Read(config_digest)).as_object();
+  auto& c = config["config"].as_object();
+  json::array want;
+  for (const std::string& a : PreflightEntrypoint()) want.emplace_back(a);
+  want.emplace_back("/usr/local/bin/serve");
+  EXPECT_EQ(json::serialize(c["Entrypoint"]), json::serialize(want));
+  EXPECT_EQ(json::serialize(c["Cmd"]), "[\"--port\",\"8000\"]");
+
+  fs::path root = dir_->path() / "rootfs";
+  Unpack(s, built->image.digest, root);
+  for (const char* f : {".mirrord/preflight/bin/mirrord-preflight",
+                        ".mirrord/preflight/lib/ld-linux-x86-64.so.2",
+                        ".mirrord/preflight/lib/libc.so.6"}) {
+    EXPECT_TRUE(fs::is_regular_file(root / f)) << f;
+  }
+  EXPECT_NE(fs::status(root / ".mirrord/preflight/bin/mirrord-preflight").permissions() &
+                fs::perms::owner_exec,
+            fs::perms::none);
+  auto text = ReadFileToString(root / "etc/mirrord/preflight.manifest");
+  ASSERT_TRUE(text.ok());
+  auto m = preflight::ParseManifest(*text);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->require_cuda, "cuda>=12.1");
+  EXPECT_EQ(m->gpu_count, 1);
+  EXPECT_EQ(m->min_gpu_memory, preflight::DefaultMinGpuMemory(weight.size()));
+  ASSERT_EQ(m->files.size(), 1u);
+  EXPECT_EQ(m->files[0].path, "/models/org/tiny/model.safetensors");
+  EXPECT_EQ(m->files[0].sha256, Sha256Hex(weight));  // the LFS oid
+  ASSERT_EQ(m->samples.size(), 3u);
+  for (const auto& sample : m->samples) {
+    EXPECT_EQ(sample.sha256, Sha256Hex(weight.substr(sample.offset, sample.length)));
+  }
+
+  // The same revision built by a second store: the same digests (the bundle layer too).
+  Store t = OpenStore("q");
+  PutObject(*t.lfs, weight);
+  auto again = BuildImage(Recipe(), in, t.stores(), 2000);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->image.digest, built->image.digest);
+}
+
+TEST_F(ImageBuilderTest, PreflightOffOrCpuImagesKeepTheirEntrypoint) {
+  Store s = OpenStore("p");
+  CommitModel({{"w.bin", SeededBytes(1000, 1)}}, {&s});
+  BuildInputs in = Inputs(Mirror("m"));
+  in.preflight_bundle = MIRRORD_PREFLIGHT_BUNDLE;
+  for (int variant = 0; variant < 2; ++variant) {
+    BuildRecipe r = Recipe();
+    if (variant == 0) r.preflight = false;
+    if (variant == 1) r.nvidia_visible_devices = "void";
+    auto built = BuildImage(r, in, s.stores(), 1000);
+    ASSERT_TRUE(built.ok()) << built.status().ToString();
+    EXPECT_EQ(built->layers, 3u) << variant;
+    auto manifest = json::parse(*s.oci->Read(built->image.digest)).as_object();
+    std::string config_digest(manifest["config"].as_object()["digest"].as_string());
+    auto config = json::parse(*s.oci->Read(config_digest)).as_object();
+    EXPECT_EQ(json::serialize(config["config"].as_object()["Entrypoint"]),
+              "[\"/usr/local/bin/serve\"]");
+  }
+}
+
+TEST_F(ImageBuilderTest, MissingPreflightBundleIsAClearError) {
+  Store s = OpenStore("p");
+  CommitModel({{"w.bin", SeededBytes(1000, 1)}}, {&s});
+  BuildInputs in = Inputs(Mirror("m"));
+  in.preflight_bundle = dir_->path() / "no-such-bundle";
+  auto built = BuildImage(Recipe(), in, s.stores(), 1000);
+  ASSERT_FALSE(built.ok());
+  EXPECT_EQ(built.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(built.status().message().find("preflight = false"), std::string::npos);
 }
 
 }  // namespace
