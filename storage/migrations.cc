@@ -126,10 +126,21 @@ ALTER TABLE repos ADD COLUMN upstream_event TEXT NOT NULL DEFAULT '';
 ALTER TABLE repos ADD COLUMN upstream_event_at INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Why a run failed, as typed facts (common/api_types.h RunFailure): the phase ('' when the
+// run did not fail), the StatusCodeName, whether it was retryable, and the wait the failing
+// side asked for (NULL: none named).
+constexpr std::string_view kCatalogV4 = R"sql(
+ALTER TABLE sync_runs ADD COLUMN failure_phase TEXT NOT NULL DEFAULT '';
+ALTER TABLE sync_runs ADD COLUMN failure_code TEXT NOT NULL DEFAULT '';
+ALTER TABLE sync_runs ADD COLUMN failure_retryable INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_runs ADD COLUMN failure_retry_after INTEGER;
+)sql";
+
 constexpr Migration kCatalogMigrations[] = {
     {1, "repos, refs and sync_runs", kCatalogV1},
     {2, "lfs_objects, lfs_refs and LFS run counters", kCatalogV2},
     {3, "sync_jobs, paused_hosts, webhook_deliveries and upstream events", kCatalogV3},
+    {4, "typed failures of sync runs", kCatalogV4},
 };
 
 Status NewerSchemaError(int64_t current, int latest) {

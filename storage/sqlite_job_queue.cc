@@ -212,6 +212,7 @@ Result<JobQueue::Requeued> SqliteJobQueue::RequeueAbandoned(std::string_view own
   ASSIGN_OR_RETURN(std::vector<QueuedJob> abandoned, Rows(s));
   Requeued out;
   for (QueuedJob& j : abandoned) {
+    out.lost_by.push_back(j.owner);
     j.running = false;
     j.owner.clear();
     j.lease_until_ms = 0;

@@ -199,7 +199,7 @@ TEST(CatalogLfsUpgrade, VersionOneCatalogIsMigratedWithItsData) {
     )sql"));
   }
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Catalog> catalog, Catalog::Open(file));
-  EXPECT_EQ(catalog->schema_version(), 3);
+  EXPECT_EQ(catalog->schema_version(), 4);
   ASSERT_OK_AND_ASSIGN(RepoRecord repo, catalog->GetRepo("org/old"));
   EXPECT_EQ(repo.state, "ready");
   ASSERT_OK_AND_ASSIGN(SyncRunRecord run, catalog->GetRun(1));

@@ -57,7 +57,7 @@ std::vector<RefRecord> SomeRefs(int n, const std::string& oid_prefix) {
 }
 
 TEST_F(CatalogTest, OpenCreatesWalCatalogAtLatestVersion) {
-  EXPECT_EQ(catalog_->schema_version(), 3);
+  EXPECT_EQ(catalog_->schema_version(), 4);
   EXPECT_TRUE(std::filesystem::exists(File()));
   auto db = Db::Open(File());
   ASSERT_TRUE(db.ok());
@@ -90,7 +90,7 @@ TEST_F(CatalogTest, ReopenKeepsDataAndVersion) {
   RepoRecord repo = AddRepo("org/model");
   ASSERT_TRUE(catalog_->ReplaceRefs(repo.id, SomeRefs(3, "a"), "refs/heads/b0", 200).ok());
   Reopen();
-  EXPECT_EQ(catalog_->schema_version(), 3);
+  EXPECT_EQ(catalog_->schema_version(), 4);
   auto got = catalog_->GetRepo("org/model");
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->id, repo.id);
