@@ -26,6 +26,7 @@
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_upstream.h"
+#include "tests/fixtures/seeded_bytes.h"
 
 namespace mirrord::test {
 namespace {
@@ -37,14 +38,6 @@ using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr std::string_view kRepo = "org/weights";
-
-// Incompressible bytes from a fixed seed, so packs are big enough to cut mid-transfer.
-std::string SeededBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string out(n, '\0');
-  for (char& c : out) c = static_cast<char>(rng() & 0xff);
-  return out;
-}
 
 std::string Base64(std::string_view in) {
   static constexpr char kAlphabet[] =

@@ -36,6 +36,7 @@
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_upstream.h"
+#include "tests/fixtures/admin_api_calls.h"
 
 namespace mirrord::test {
 namespace {
@@ -153,13 +154,6 @@ Result<HttpReply> AdminCall(MirrordProcess& m, std::string method, std::string_v
   if (!body.empty()) call.headers.emplace_back("Content-Type", "application/json");
   call.body = std::move(body);
   return HttpFetch(m.BaseUrl() + std::string(path), call);
-}
-
-Result<SyncRunView> GetRun(MirrordProcess& m, int64_t run_id) {
-  ASSIGN_OR_RETURN(HttpReply r, AdminCall(m, "GET", "/api/v1/runs/" + std::to_string(run_id)));
-  if (r.status != 200) return Internal("GET run: " + std::to_string(r.status) + " " + r.body);
-  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.body));
-  return SyncRunViewFromJson(v);
 }
 
 // `mirrorctl status NAME --json`, decoded.
