@@ -146,19 +146,7 @@ TEST_F(RedisNodes, AnotherNodeFinishesTheRunOfADeadNode) {
 
   ASSERT_OK_AND_ASSIGN(std::string head, work_->CommitFile("README.md", "v2\n", "two"));
   ASSERT_OK(work_->Push(bare_.string(), {"refs/heads/main:refs/heads/main"}));
-  Fault stall;
-  stall.path_substring = "git-upload-pack";
-  stall.method = "POST";
-  stall.stall = true;
-  upstream_->AddFault(stall);
-  ASSERT_OK_AND_ASSIGN(HttpReply r,
-                       AdminCall(*a, "POST", "/api/v1/repos/" + std::string(kRepo) + ":sync"));
-  ASSERT_EQ(r.status, 202) << r.body;
-  ASSERT_OK_AND_ASSIGN(boost::json::value v, ParseJson(r.body));
-  ASSERT_TRUE(v.is_object() && v.as_object().contains("run_id")) << r.body;
-  const int64_t run_id = v.as_object().at("run_id").as_int64();
-  ASSERT_OK(
-      upstream_->WaitForRequest([](const RequestRecord& rec) { return rec.stalled; }, kDeadline));
+  ASSERT_OK_AND_ASSIGN(const int64_t run_id, StartStalledSync(*a));
   ASSERT_OK_AND_ASSIGN(QueueView queue, QueueJson(*a));
   ASSERT_EQ(queue.jobs.size(), 1u);
   EXPECT_EQ(queue.jobs[0].run_id, run_id);
