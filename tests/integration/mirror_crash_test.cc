@@ -93,10 +93,7 @@ class MirrorCrash : public ::testing::Test {
   // Queues a sync that stalls once the upstream starts answering the pack request, and
   // waits until mirrord is running it and the upstream holds the stalled response.
   void StartStalledSync(int64_t* run_id, const std::vector<std::string>& source = {}) {
-    Fault f;
-    f.path_substring = "/git-upload-pack";
-    f.method = "POST";
-    f.stall = true;
+    Fault f = Fault::Stall("/git-upload-pack", "POST");
     stall_fault_ = upstream_->AddFault(f);
     std::vector<std::string> args = {"sync", std::string(kRepo), "--no-follow"};
     args.insert(args.end(), source.begin(), source.end());

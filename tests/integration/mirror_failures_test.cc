@@ -244,9 +244,7 @@ TEST_F(MirrorFailures, UpstreamNotFound) {
 }
 
 TEST_F(MirrorFailures, UpstreamServerError) {
-  Fault f;
-  f.path_substring = "/info/refs";
-  f.status = 500;
+  Fault f = Fault::AnswerStatus("/info/refs", 500);
   int id = upstream_->AddFault(f);
   std::string err;
   RunFailingSync("500", &err);
@@ -286,10 +284,7 @@ TEST_F(MirrorFailures, ConnectionDroppedMidPack) {
 }
 
 TEST_F(MirrorFailures, StalledUpstreamTimesOut) {
-  Fault f;
-  f.path_substring = "/git-upload-pack";
-  f.method = "POST";
-  f.stall = true;
+  Fault f = Fault::Stall("/git-upload-pack", "POST");
   int id = upstream_->AddFault(f);
   std::string err;
   std::chrono::steady_clock::duration elapsed{};
@@ -308,9 +303,7 @@ TEST_F(MirrorFailures, StalledUpstreamTimesOut) {
 }
 
 TEST_F(MirrorFailures, RateLimitedUpstream) {
-  Fault f;
-  f.path_substring = "/info/refs";
-  f.status = 429;
+  Fault f = Fault::AnswerStatus("/info/refs", 429);
   f.extra_headers["Retry-After"] = "120";
   upstream_->AddFault(f);
   RunFailingSync("429");

@@ -72,10 +72,7 @@ class MirrorIsolation : public ::testing::Test {
 };
 
 TEST_F(MirrorIsolation, StalledRepoDoesNotBlockOthers) {
-  Fault f;
-  f.path_substring = "/slow/repo.git/git-upload-pack";
-  f.method = "POST";
-  f.stall = true;
+  Fault f = Fault::Stall("/slow/repo.git/git-upload-pack", "POST");
   int stall = upstream_->AddFault(f);
 
   ASSERT_OK_AND_ASSIGN(ProcessResult queued,
@@ -143,10 +140,7 @@ TEST_F(MirrorIsolation, ClientsOfAStalledRepoKeepTheOldMirror) {
                        WorkRepo::Init(dir_->path() / "work2"));
   ASSERT_OK(work.CommitFile("new.txt", "new\n", "new").status());
   ASSERT_OK(work.Push(upstream_->RepoPath("slow/repo").string(), {"HEAD:refs/heads/other"}));
-  Fault f;
-  f.path_substring = "/slow/repo.git/git-upload-pack";
-  f.method = "POST";
-  f.stall = true;
+  Fault f = Fault::Stall("/slow/repo.git/git-upload-pack", "POST");
   int stall = upstream_->AddFault(f);
   ASSERT_OK_AND_ASSIGN(ProcessResult queued,
                        mirrord_->Mirrorctl({"sync", "slow/repo", "--no-follow"}));

@@ -114,10 +114,7 @@ class RedisNodes : public ::testing::Test {
   // Starts a sync of kRepo on `node` whose fetch stalls upstream; returns its run id once
   // the upstream holds the stalled request.
   Result<int64_t> StartStalledSync(MirrordProcess& node) {
-    Fault stall;
-    stall.path_substring = "git-upload-pack";
-    stall.method = "POST";
-    stall.stall = true;
+    Fault stall = Fault::Stall("git-upload-pack", "POST");
     upstream_->AddFault(stall);
     ASSIGN_OR_RETURN(HttpReply r,
                      AdminCall(node, "POST", "/api/v1/repos/" + std::string(kRepo) + ":sync"));

@@ -507,10 +507,7 @@ TEST_F(SyncTriggers, QueuedRunSurvivesACrash) {
   StartMirrord("");
   FirstSync();
   std::string head = PushUpstream("v2\n");
-  Fault stall;
-  stall.path_substring = "git-upload-pack";
-  stall.method = "POST";
-  stall.stall = true;
+  Fault stall = Fault::Stall("git-upload-pack", "POST");
   upstream_->AddFault(stall);
 
   ASSERT_OK_AND_ASSIGN(
@@ -544,9 +541,7 @@ TEST_F(SyncTriggers, QueuedRunSurvivesACrash) {
 
 TEST_F(SyncTriggers, RateLimitPausesTheHostAndSchedulesARetry) {
   StartMirrord("");
-  Fault limited;
-  limited.path_substring = "info/refs";
-  limited.status = 429;
+  Fault limited = Fault::AnswerStatus("info/refs", 429);
   limited.extra_headers = {{"Retry-After", "120"}};
   upstream_->AddFault(limited);
 

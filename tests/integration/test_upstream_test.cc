@@ -267,9 +267,7 @@ TEST_F(TestUpstreamTest, PushOverHttp) {
 }
 
 TEST_F(TestUpstreamTest, StatusFaultFailsClone) {
-  Fault f;
-  f.path_substring = "/info/refs";
-  f.status = 500;
+  Fault f = Fault::AnswerStatus("/info/refs", 500);
   int id = upstream_->AddFault(f);
   ASSERT_OK_AND_ASSIGN(ProcessResult r, CloneMirror("mirror.git"));
   EXPECT_FALSE(r.ok());
@@ -303,9 +301,7 @@ TEST_F(TestUpstreamTest, DropAfterBytesFailsClone) {
 }
 
 TEST_F(TestUpstreamTest, StallHoldsResponseUntilCleared) {
-  Fault f;
-  f.path_substring = "/info/refs";
-  f.stall = true;
+  Fault f = Fault::Stall("/info/refs");
   int id = upstream_->AddFault(f);
   ASSERT_OK_AND_ASSIGN(ProcessOptions o, GitProcessOptions());
   ASSERT_OK_AND_ASSIGN(auto clone, ChildProcess::Start({"git", "clone", "--quiet", "--mirror", url_,
@@ -326,9 +322,7 @@ TEST_F(TestUpstreamTest, StallHoldsResponseUntilCleared) {
 }
 
 TEST_F(TestUpstreamTest, StallEndsWhenServerStops) {
-  Fault f;
-  f.path_substring = "/info/refs";
-  f.stall = true;
+  Fault f = Fault::Stall("/info/refs");
   upstream_->AddFault(f);
   ASSERT_OK_AND_ASSIGN(ProcessOptions o, GitProcessOptions());
   ASSERT_OK_AND_ASSIGN(auto clone, ChildProcess::Start({"git", "ls-remote", url_}, o));
@@ -340,9 +334,7 @@ TEST_F(TestUpstreamTest, StallEndsWhenServerStops) {
 }
 
 TEST_F(TestUpstreamTest, TimesOneAppliesOnce) {
-  Fault f;
-  f.path_substring = "/info/refs";
-  f.status = 503;
+  Fault f = Fault::AnswerStatus("/info/refs", 503);
   f.extra_headers["Retry-After"] = "7";
   f.times = 1;
   int id = upstream_->AddFault(f);
