@@ -627,9 +627,9 @@ Result<JobQueue::Requeued> RedisJobQueue::RequeueAbandoned(std::string_view owne
   Requeued out;
   ASSIGN_OR_RETURN(out.jobs, JobsOf(r->element[0]));
   for (size_t i = 0; i < r->element[2]->elements; ++i) {
-    const redisReply* owner = r->element[2]->element[i];
-    if (owner->type != REDIS_REPLY_STRING) return BadReply("RequeueAbandoned");
-    out.lost_by.emplace_back(owner->str, owner->len);
+    const redisReply* node = r->element[2]->element[i];
+    if (node->type != REDIS_REPLY_STRING) return BadReply("RequeueAbandoned");
+    out.lost_by.emplace_back(node->str, node->len);
   }
   for (size_t i = 0; i < r->element[1]->elements; ++i) {
     ASSIGN_OR_RETURN(int64_t id, IntOf(r->element[1]->element[i], "RequeueAbandoned"));
