@@ -63,6 +63,14 @@ std::string FormatRepoStatus(const RepoStatus& repo, int64_t now) {
   if (repo.last_run) {
     Field(out, "last run:", RunLine(*repo.last_run, now));
     if (!repo.last_run->error.empty()) Field(out, "error:", repo.last_run->error);
+    if (const std::optional<RunFailure>& f = repo.last_run->failure) {
+      std::string failed = std::string(FailurePhaseName(f->phase)) + " (" + f->code + "), ";
+      failed += f->retryable ? "retryable" : "not retryable";
+      if (f->retry_after_seconds) {
+        failed += "; upstream asked to wait " + std::to_string(*f->retry_after_seconds) + " s";
+      }
+      Field(out, "failed in:", failed);
+    }
   }
   if (!repo.next_attempt.empty()) {
     std::string next = repo.next_attempt;

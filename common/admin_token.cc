@@ -2,7 +2,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -26,15 +28,45 @@ Result<std::string> ReadTokenFile(const std::filesystem::path& file) {
   return token;
 }
 
+namespace {
+
+// Checks the mode of an existing token file and reads it.
+Result<std::string> ReadPrivateToken(const std::filesystem::path& file, const struct stat& st) {
+  if ((st.st_mode & 077) != 0) {
+    return FailedPrecondition("admin token file " + file.string() +
+                              " is readable by other users; chmod 600 it");
+  }
+  return ReadTokenFile(file);
+}
+
+// Creates `file` holding `contents` (mode 0600) only if it does not exist, whole or not at
+// all: the bytes go to a private temporary file first (fdatasync), which is then hard-linked
+// to `file` (link() fails with EEXIST when another process got there first). true: ours was
+// published; false: the file already existed.
+Result<bool> CreateExclusively(const std::filesystem::path& file, std::string_view contents) {
+  std::filesystem::path tmp = file;
+  tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(::gettid());
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd.valid()) return ErrnoStatus(errno, "create " + tmp.string());
+  struct Unlink {
+    const std::filesystem::path& path;
+    ~Unlink() { ::unlink(path.c_str()); }
+  } cleanup{tmp};
+  RETURN_IF_ERROR(WriteAll(fd.get(), contents));
+  if (::fdatasync(fd.get()) != 0) return ErrnoStatus(errno, "fdatasync " + tmp.string());
+  if (::link(tmp.c_str(), file.c_str()) != 0) {
+    if (errno == EEXIST) return false;
+    return ErrnoStatus(errno, "link " + file.string());
+  }
+  RETURN_IF_ERROR(FsyncDirectory(file.parent_path().empty() ? "." : file.parent_path()));
+  return true;
+}
+
+}  // namespace
+
 Result<std::string> LoadOrCreateAdminToken(const std::filesystem::path& file) {
   struct stat st {};
-  if (::stat(file.c_str(), &st) == 0) {
-    if ((st.st_mode & 077) != 0) {
-      return FailedPrecondition("admin token file " + file.string() +
-                                " is readable by other users; chmod 600 it");
-    }
-    return ReadTokenFile(file);
-  }
+  if (::stat(file.c_str(), &st) == 0) return ReadPrivateToken(file, st);
   if (errno != ENOENT) return ErrnoStatus(errno, "stat " + file.string());
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) return Internal("no randomness for the admin token");
@@ -45,8 +77,11 @@ Result<std::string> LoadOrCreateAdminToken(const std::filesystem::path& file) {
     token += hex[b & 15];
   }
   if (!file.parent_path().empty()) RETURN_IF_ERROR(CreateDirectories(file.parent_path()));
-  RETURN_IF_ERROR(WriteFileAtomically(file, token + "\n", 0600));
-  return token;
+  RETURN_IF_ERROR(CreateExclusively(file, token + "\n").status());
+  // Re-read whoever won: several nodes starting together on one root must all answer with
+  // the token that is in the file, not the one each of them generated.
+  if (::stat(file.c_str(), &st) != 0) return ErrnoStatus(errno, "stat " + file.string());
+  return ReadPrivateToken(file, st);
 }
 
 bool ParseBearerToken(std::string_view header, std::string_view* token) {

@@ -10,8 +10,11 @@
 namespace mirrord {
 
 // Returns the token in `file` (trailing whitespace trimmed). When the file is absent,
-// creates it with mode 0600 holding 32 random bytes as hex, durably, and returns that.
-// Fails when the file exists but is empty or readable by others (mode & 077).
+// creates it with mode 0600 holding 32 random bytes as hex, durably and exclusively (never
+// replacing a file another process created meanwhile), then reads the file back: processes
+// racing on an empty root all return the one token that was published. Fails when the file
+// exists but is empty or readable by others (mode & 077).
+// Thread-safety: safe to call from several threads and processes at once.
 Result<std::string> LoadOrCreateAdminToken(const std::filesystem::path& file);
 
 // Reads an existing token file (mirrorctl's side); NotFound when absent.

@@ -59,6 +59,14 @@ class ObjectReader {
     return Status::Ok();
   }
 
+  Status Bool(std::string_view key, bool* out) const {
+    const json::value* v = Find(key);
+    if (v == nullptr) return Status::Ok();
+    if (!v->is_bool()) return Error(key, "expected true or false");
+    *out = v->get_bool();
+    return Status::Ok();
+  }
+
   Status Double(std::string_view key, double* out) const {
     const json::value* v = Find(key);
     if (v == nullptr) return Status::Ok();
@@ -93,6 +101,24 @@ Result<SyncProgress> DecodeProgress(const json::value& jv, const std::string& wh
   return p;
 }
 
+Result<RunFailure> DecodeFailure(const json::value& jv, const std::string& where) {
+  ASSIGN_OR_RETURN(ObjectReader r, ObjectReader::Open(jv, where));
+  RunFailure f;
+  std::string phase;
+  RETURN_IF_ERROR(r.String("phase", &phase));
+  std::optional<FailurePhase> parsed = FailurePhaseFromName(phase);
+  if (!parsed) return InvalidArgument(r.Path("phase") + ": unknown phase");
+  f.phase = *parsed;
+  RETURN_IF_ERROR(r.String("code", &f.code));
+  RETURN_IF_ERROR(r.Bool("retryable", &f.retryable));
+  if (r.Find("retry_after_seconds") != nullptr) {
+    int64_t seconds = 0;
+    RETURN_IF_ERROR(r.Integer("retry_after_seconds", &seconds));
+    f.retry_after_seconds = seconds;
+  }
+  return f;
+}
+
 Result<SyncRunView> DecodeRun(const json::value& jv, const std::string& where) {
   ASSIGN_OR_RETURN(ObjectReader r, ObjectReader::Open(jv, where));
   SyncRunView v;
@@ -101,6 +127,9 @@ Result<SyncRunView> DecodeRun(const json::value& jv, const std::string& where) {
   RETURN_IF_ERROR(r.String("trigger", &v.trigger));
   RETURN_IF_ERROR(r.String("state", &v.state));
   RETURN_IF_ERROR(r.String("error", &v.error));
+  if (const json::value* f = r.Find("failure")) {
+    ASSIGN_OR_RETURN(v.failure, DecodeFailure(*f, r.Path("failure") + "."));
+  }
   if (const json::value* p = r.Find("progress")) {
     ASSIGN_OR_RETURN(v.progress, DecodeProgress(*p, r.Path("progress") + "."));
   }
@@ -146,11 +175,21 @@ void tag_invoke(const json::value_from_tag&, json::value& jv, const SyncProgress
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& jv, const SyncRunView& v) {
+  json::value failure = nullptr;
+  if (v.failure) {
+    json::object f{{"phase", FailurePhaseName(v.failure->phase)},
+                   {"code", v.failure->code},
+                   {"retryable", v.failure->retryable},
+                   {"retry_after_seconds", nullptr}};
+    if (v.failure->retry_after_seconds) f["retry_after_seconds"] = *v.failure->retry_after_seconds;
+    failure = std::move(f);
+  }
   jv = json::object{{"run_id", v.run_id},
                     {"repo", v.repo},
                     {"trigger", v.trigger},
                     {"state", v.state},
                     {"error", v.error},
+                    {"failure", std::move(failure)},
                     {"progress", json::value_from(v.progress)},
                     {"refs_added", v.refs_added},
                     {"refs_updated", v.refs_updated},

@@ -16,4 +16,30 @@ std::string_view SyncTriggerName(SyncTrigger t) {
   return "unknown";
 }
 
+std::string_view FailurePhaseName(FailurePhase p) {
+  switch (p) {
+    case FailurePhase::kConnect:
+      return "connect";
+    case FailurePhase::kFetch:
+      return "fetch";
+    case FailurePhase::kVerify:
+      return "verify";
+    case FailurePhase::kLfs:
+      return "lfs";
+    case FailurePhase::kPublish:
+      return "publish";
+    case FailurePhase::kBuild:
+      return "build";
+  }
+  return "unknown";
+}
+
+std::optional<FailurePhase> FailurePhaseFromName(std::string_view name) {
+  for (FailurePhase p : {FailurePhase::kConnect, FailurePhase::kFetch, FailurePhase::kVerify,
+                         FailurePhase::kLfs, FailurePhase::kPublish, FailurePhase::kBuild}) {
+    if (FailurePhaseName(p) == name) return p;
+  }
+  return std::nullopt;
+}
+
 }  // namespace mirrord

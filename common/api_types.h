@@ -53,12 +53,35 @@ struct SyncProgress {
   double lfs_bytes_per_second = 0;  // over the last few seconds
 };
 
+// The step of a job in which it failed. Sync steps, in order: connect (open the mirror,
+// reach the upstream), fetch, verify (connectivity of what was fetched), lfs, publish (refs
+// and catalog); build jobs fail in "build".
+enum class FailurePhase { kConnect, kFetch, kVerify, kLfs, kPublish, kBuild };
+// "connect", "fetch", "verify", "lfs", "publish", "build".
+std::string_view FailurePhaseName(FailurePhase p);
+// The phase FailurePhaseName names; nullopt for any other text.
+std::optional<FailurePhase> FailurePhaseFromName(std::string_view name);
+
+// Why a run failed, as typed facts: retry decisions, metrics labels and `mirrorctl status`
+// read these, never the error message.
+struct RunFailure {
+  FailurePhase phase = FailurePhase::kConnect;
+  std::string code;        // StatusCodeName of the failure, e.g. "Unavailable"
+  bool retryable = false;  // waiting can heal it: a retry is queued while attempts remain
+  // How long the failing side asked us to wait (HTTP Retry-After, a rate limit's reset);
+  // nullopt when it named no wait.
+  std::optional<int64_t> retry_after_seconds;
+
+  friend bool operator==(const RunFailure&, const RunFailure&) = default;
+};
+
 struct SyncRunView {
   int64_t run_id = 0;
   std::string repo;
   std::string trigger;  // SyncTriggerName
   std::string state;    // "queued", "running", "succeeded", "failed", "interrupted"
   std::string error;    // empty unless failed; never contains credentials
+  std::optional<RunFailure> failure;  // set when state is "failed"
   SyncProgress progress;
   int refs_added = 0;
   int refs_updated = 0;

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 
 namespace mirrord {
 
@@ -28,7 +29,16 @@ Status Status::WithContext(std::string_view context) const {
   std::string m(context);
   m += ": ";
   m += message_;
-  return Status(code_, std::move(m));
+  Status out(code_, std::move(m));
+  out.retry_after_ = retry_after_;
+  return out;
+}
+
+Status Status::WithRetryAfter(std::chrono::seconds wait) const {
+  if (ok()) return *this;
+  Status out = *this;
+  out.retry_after_ = std::max(wait, std::chrono::seconds(0));
+  return out;
 }
 
 std::string Status::ToString() const {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cassert>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,7 +29,10 @@ enum class StatusCode {
 
 std::string_view StatusCodeName(StatusCode code);
 
-// A Status is either OK or a code plus a human-readable message with context.
+// A Status is either OK or a code plus a human-readable message with context, and the
+// typed facts a caller acts on (never parsed back out of the message):
+//  - retry_after: how long the failing side asked us to wait before trying again (an
+//    upstream's HTTP Retry-After, a rate limit's reset time). Unset: it said nothing.
 // Thread-safety: a value type; copies are independent.
 class [[nodiscard]] Status {
  public:
@@ -41,19 +45,25 @@ class [[nodiscard]] Status {
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
 
-  // Returns a copy whose message is "context: message" (OK stays OK).
+  // Returns a copy whose message is "context: message" (OK stays OK); typed facts are kept.
   Status WithContext(std::string_view context) const;
+
+  // The wait the failing side asked for, if it named one.
+  const std::optional<std::chrono::seconds>& retry_after() const { return retry_after_; }
+  // Returns a copy carrying `wait` (negative waits count as 0) as retry_after. OK stays OK.
+  Status WithRetryAfter(std::chrono::seconds wait) const;
 
   // "NotFound: repo foo is not mirrored", or "OK".
   std::string ToString() const;
 
   friend bool operator==(const Status& a, const Status& b) {
-    return a.code_ == b.code_ && a.message_ == b.message_;
+    return a.code_ == b.code_ && a.message_ == b.message_ && a.retry_after_ == b.retry_after_;
   }
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::optional<std::chrono::seconds> retry_after_;
 };
 
 inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }

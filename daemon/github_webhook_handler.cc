@@ -48,12 +48,11 @@ Result<std::string> ReadWebhookSecret(const std::filesystem::path& file) {
   return secret;
 }
 
-GitHubWebhookHandler::GitHubWebhookHandler(std::string secret, SyncScheduler& scheduler,
-                                           JobQueue& queue, Metrics& metrics,
+GitHubWebhookHandler::GitHubWebhookHandler(std::string secret, WebhookTarget& target,
+                                           Metrics& metrics,
                                            boost::asio::thread_pool& blocking_pool)
     : secret_(std::move(secret)),
-      scheduler_(scheduler),
-      queue_(queue),
+      target_(target),
       metrics_(metrics),
       pool_(blocking_pool) {}
 
@@ -113,7 +112,7 @@ GitHubWebhookHandler::Outcome GitHubWebhookHandler::Process(std::string_view eve
     return {http::status::ok, StatusJson("pong")};
   }
   Result<bool> first =
-      queue_.RecordDelivery("delivery:" + e.delivery_id, NowMs(), kKeepDeliveriesMs);
+      target_.RecordDelivery("delivery:" + e.delivery_id, NowMs(), kKeepDeliveriesMs);
   if (!first.ok()) {
     return {http::status::service_unavailable, StatusJson("unavailable", first.status().message())};
   }
@@ -122,7 +121,7 @@ GitHubWebhookHandler::Outcome GitHubWebhookHandler::Process(std::string_view eve
     MLOG(Info) << "webhook delivery " << e.delivery_id << " already handled; acknowledged";
     return {http::status::ok, StatusJson("duplicate")};
   }
-  Result<std::vector<std::string>> repos = scheduler_.FindReposOfUpstream(e.clone_urls);
+  Result<std::vector<std::string>> repos = target_.FindReposOfUpstream(e.clone_urls);
   if (!repos.ok()) {
     return {http::status::service_unavailable, StatusJson("unavailable", repos.status().message())};
   }
@@ -135,7 +134,7 @@ GitHubWebhookHandler::Outcome GitHubWebhookHandler::Process(std::string_view eve
   if (e.kind == GitHubEventKind::kRepository) {
     const std::string what = DescribeRepositoryEvent(e);
     for (const std::string& repo : *repos) {
-      if (Status s = scheduler_.RecordUpstreamEvent(repo, what); !s.ok()) {
+      if (Status s = target_.RecordUpstreamEvent(repo, what); !s.ok()) {
         MLOG(Warning) << "record upstream event for " << repo << ": " << s.ToString();
       }
       MLOG(Warning) << "upstream of " << repo << " reports: " << what
@@ -152,7 +151,7 @@ GitHubWebhookHandler::Outcome GitHubWebhookHandler::Process(std::string_view eve
   json::array runs;
   for (const std::string& repo : *repos) {
     Result<int64_t> run =
-        scheduler_.RequestSync(repo, TriggerInfo(SyncTrigger::kWebhook, pushed_at_ms));
+        target_.RequestSync(repo, TriggerInfo(SyncTrigger::kWebhook, pushed_at_ms));
     if (!run.ok()) {
       MLOG(Warning) << "webhook: cannot queue " << repo << ": " << run.status().ToString();
       continue;

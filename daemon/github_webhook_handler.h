@@ -15,19 +15,39 @@
 //   any other event              -> 202 {"status":"ignored"}
 // Bodies over 25 MB get 413 from the router (RouteOptions). The answer comes as soon as the
 // work is queued: GitHub gives up after 10 s, we answer in milliseconds.
+// The handler talks to the rest of mirrord through WebhookTarget only (SyncScheduler
+// implements it; tests use a fake).
 // Thread-safety: Handle() may run concurrently; blocking work runs on the blocking pool.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <filesystem>
 #include <string>
 
+#include <vector>
+
+#include "common/api_types.h"
+#include "common/status.h"
 #include "daemon/http_exchange.h"
 #include "daemon/metrics.h"
-#include "daemon/sync_scheduler.h"
-#include "storage/job_queue.h"
 
 namespace mirrord {
+
+// What a verified webhook delivery may ask of mirrord. Called from the blocking pool.
+class WebhookTarget {
+ public:
+  virtual ~WebhookTarget() = default;
+  // Remembers a delivery id (kept `keep_ms`): true when it is new, false for a redelivery.
+  virtual Result<bool> RecordDelivery(std::string_view delivery_id, int64_t now_ms,
+                                      int64_t keep_ms) = 0;
+  // The mirrored repos whose upstream is any of `urls`.
+  virtual Result<std::vector<std::string>> FindReposOfUpstream(
+      const std::vector<std::string>& urls) = 0;
+  // Records what the upstream said about the repository (renamed, archived, ...).
+  virtual Status RecordUpstreamEvent(std::string_view name, std::string_view event) = 0;
+  virtual Result<int64_t> RequestSync(std::string_view name, const TriggerInfo& trigger) = 0;
+};
 
 inline constexpr uint64_t kGitHubWebhookBodyLimit = 25ull * 1000 * 1000;
 
@@ -35,25 +55,24 @@ class GitHubWebhookHandler {
  public:
   // `secret`: the shared secret ("" disables the endpoint). Everything else must outlive
   // the handler.
-  GitHubWebhookHandler(std::string secret, SyncScheduler& scheduler, JobQueue& queue,
-                       Metrics& metrics, boost::asio::thread_pool& blocking_pool);
+  GitHubWebhookHandler(std::string secret, WebhookTarget& target, Metrics& metrics,
+                       boost::asio::thread_pool& blocking_pool);
 
   boost::asio::awaitable<void> Handle(HttpExchange& exchange);
   // Counts a delivery the server refused with 413 (RouteOptions::on_body_too_large).
   void RecordTooLarge(const http::request_header<>& header);
 
- private:
   struct Outcome {
     http::status status;
     std::string body;  // JSON
   };
-  // Everything after the signature check; runs on the blocking pool.
+  // Everything after the signature check (runs on the blocking pool); public for tests.
   Outcome Process(std::string_view event_header, std::string_view delivery_header,
                   std::string_view content_type, const std::string& body);
 
+ private:
   const std::string secret_;
-  SyncScheduler& scheduler_;
-  JobQueue& queue_;
+  WebhookTarget& target_;
   Metrics& metrics_;
   boost::asio::thread_pool& pool_;
 };

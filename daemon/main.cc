@@ -8,6 +8,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -62,6 +63,33 @@ std::string NodeId(const Config& config) {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "mirrord";
   return host;
+}
+
+// Named wiring between the scheduler and the protocol handlers.
+
+// Which mirror the git handler serves for a name: the scheduler's serving gate.
+RepoDirResolver ServedMirrors(const SyncScheduler& scheduler) {
+  return std::bind_front(&ServableRepos::Lookup, &scheduler.servable());
+}
+
+// How the LFS handler fetches an object a client asks for that the store lacks.
+LfsPullThrough PullThroughFetch(SyncScheduler& scheduler) {
+  return std::bind_front(&SyncScheduler::FetchLfsObject, &scheduler);
+}
+
+// Requests under a repo path: LFS ones to the LFS handler, the rest to git.
+RepoHandler RepoRequests(std::shared_ptr<GitHttpHandler> git,
+                         std::shared_ptr<LfsHttpHandler> lfs) {
+  return [git = std::move(git), lfs = std::move(lfs)](HttpExchange& ex, const RepoPath& repo) {
+    if (LfsHttpHandler::Handles(repo)) return lfs->Handle(ex, repo);
+    return git->Handle(ex, repo);
+  };
+}
+
+// Per-endpoint body limits of requests under a repo path; git smart HTTP keeps
+// kDefaultBodyLimit.
+RouteOptions RepoBodyLimits(http::verb, const RepoPath& repo) {
+  return LfsHttpHandler::Handles(repo) ? LfsHttpHandler::RouteOptionsFor(repo) : RouteOptions{};
 }
 
 // Everything mirrord runs on, in construction order (destroyed in reverse).
@@ -119,7 +147,7 @@ int Run(const Config& config) {
     return 1;
   }
 
-  UpstreamPoller poller(config, **catalog, scheduler, **queue, metrics);
+  UpstreamPoller poller(config, scheduler, metrics);
   poller.Start();
 
   boost::asio::io_context io;
@@ -130,8 +158,7 @@ int Run(const Config& config) {
   AdminApi admin_api(scheduler, blocking_pool, *token);
   GitHttpOptions git_options;
   git_options.git_home = config.storage_root;
-  auto git_handler = std::make_shared<GitHttpHandler>(
-      [&scheduler](std::string_view name) { return scheduler.ServableRepoDir(name); }, git_options);
+  auto git_handler = std::make_shared<GitHttpHandler>(ServedMirrors(scheduler), git_options);
   // Every URL handed to clients starts from this ([server] public_url, else a Host that
   // names this server, else the address the client connected to).
   BaseUrlOptions base_url_options;
@@ -142,12 +169,9 @@ int Run(const Config& config) {
   }
   LfsHttpOptions lfs_options;
   lfs_options.base_url = BaseUrl(base_url_options);
-  auto lfs_handler = std::make_shared<LfsHttpHandler>(
-      **catalog, **blob_store, blocking_pool, lfs_fetch_pool,
-      [&scheduler](std::string_view name, const LfsRefRecord& reference) {
-        return scheduler.FetchLfsObject(name, reference);
-      },
-      lfs_options);
+  auto lfs_handler =
+      std::make_shared<LfsHttpHandler>(**catalog, **blob_store, blocking_pool, lfs_fetch_pool,
+                                       PullThroughFetch(scheduler), lfs_options);
   std::atomic<bool> ready{true};
 
   auto router = std::make_shared<Router>();
@@ -181,9 +205,8 @@ int Run(const Config& config) {
   router->AddPrefix(registry_verbs, "/v2/", registry_route,
                     RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
   auto build_api = std::make_shared<BuildApi>(
-      config, **catalog, **blob_store, **oci_store,
-      [&scheduler](std::string_view name) { return scheduler.ServableRepoDir(name); },
-      blocking_pool, *token);
+      config, **catalog, **blob_store, **oci_store, ServedMirrors(scheduler), blocking_pool,
+      *token);
   router->AddPrefix(
       {http::verb::get, http::verb::post}, "/api/v1/builds/",
       [build_api](HttpExchange& ex) { return build_api->Handle(ex); },
@@ -198,7 +221,7 @@ int Run(const Config& config) {
     webhook_secret = std::move(*secret);
   }
   auto github_webhooks = std::make_shared<GitHubWebhookHandler>(
-      std::move(webhook_secret), scheduler, **queue, metrics, blocking_pool);
+      std::move(webhook_secret), scheduler, metrics, blocking_pool);
   router->Add(
       http::verb::post, "/webhooks/github",
       [github_webhooks](HttpExchange& ex) { return github_webhooks->Handle(ex); },
@@ -206,16 +229,7 @@ int Run(const Config& config) {
                    .on_body_too_large = [github_webhooks](const http::request_header<>& h) {
                      github_webhooks->RecordTooLarge(h);
                    }});
-  router->SetRepoHandler(
-      [git_handler, lfs_handler](HttpExchange& ex, const RepoPath& repo) {
-        if (LfsHttpHandler::Handles(repo)) return lfs_handler->Handle(ex, repo);
-        return git_handler->Handle(ex, repo);
-      },
-      [](http::verb, const RepoPath& repo) {
-        // Per-endpoint body limits; git smart HTTP keeps kDefaultBodyLimit.
-        return LfsHttpHandler::Handles(repo) ? LfsHttpHandler::RouteOptionsFor(repo)
-                                             : RouteOptions{};
-      });
+  router->SetRepoHandler(RepoRequests(git_handler, lfs_handler), RepoBodyLimits);
 
   HttpServerOptions server_options;
   server_options.read_timeout = config.read_timeout;

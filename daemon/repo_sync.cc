@@ -12,7 +12,7 @@ namespace {
 // Turns raw transfer counters into SyncProgress with a smoothed rate.
 class ProgressTracker {
  public:
-  explicit ProgressTracker(const std::function<void(const SyncProgress&)>& sink) : sink_(sink) {}
+  explicit ProgressTracker(SyncSteps& sink) : sink_(sink) {}
 
   void Phase(std::string phase) {
     progress_.phase = std::move(phase);
@@ -30,6 +30,7 @@ class ProgressTracker {
       last_bytes_ = p.received_bytes;
     }
     progress_.phase = "fetching";
+    transfer_started_ = true;
     progress_.received_objects = p.received_objects;
     progress_.total_objects = p.total_objects;
     progress_.indexed_objects = p.indexed_objects;
@@ -48,11 +49,13 @@ class ProgressTracker {
     Emit();
   }
 
+  // Whether the upstream has sent anything yet (a fetch failing before is a connect failure).
+  bool transfer_started() const { return transfer_started_; }
+
  private:
-  void Emit() {
-    if (sink_) sink_(progress_);
-  }
-  const std::function<void(const SyncProgress&)>& sink_;
+  void Emit() { sink_.OnProgress(progress_); }
+  SyncSteps& sink_;
+  bool transfer_started_ = false;
   SyncProgress progress_;
   std::chrono::steady_clock::time_point last_sample_ = std::chrono::steady_clock::now();
   uint64_t last_bytes_ = 0;
@@ -61,10 +64,18 @@ class ProgressTracker {
 
 }  // namespace
 
-Result<RepoSyncResult> SyncRepository(const RepoSyncRequest& request) {
-  ProgressTracker progress(request.on_progress);
+RepoSyncOutcome SyncRepository(const RepoSyncRequest& request, SyncSteps& steps) {
+  RepoSyncOutcome out;
+  auto fail = [&out](FailurePhase phase, Status status) {
+    out.failed_phase = phase;
+    out.status = std::move(status);
+    return std::move(out);
+  };
+  ProgressTracker progress(steps);
   progress.Phase("connecting");
-  RETURN_IF_ERROR(MirrorRepository::CreateOrOpen(request.repo_dir));
+  if (Status s = MirrorRepository::CreateOrOpen(request.repo_dir); !s.ok()) {
+    return fail(FailurePhase::kConnect, s);
+  }
 
   FetchOptions fetch;
   fetch.url = request.url;
@@ -73,39 +84,48 @@ Result<RepoSyncResult> SyncRepository(const RepoSyncRequest& request) {
   fetch.stall_timeout = request.stall_timeout;
   fetch.cancel = request.cancel;
   fetch.on_progress = [&](const FetchProgress& p) { progress.Transfer(p); };
-  ASSIGN_OR_RETURN(FetchResult fetched, FetchMirror(request.repo_dir, fetch));
+  Result<FetchResult> fetched = FetchMirror(request.repo_dir, fetch);
+  if (!fetched.ok()) {
+    return fail(progress.transfer_started() ? FailurePhase::kFetch : FailurePhase::kConnect,
+                fetched.status());
+  }
 
   progress.Phase("verifying");
-  ASSIGN_OR_RETURN(std::vector<PublishedRef> published, ReadPublishedRefs(request.repo_dir));
-  RETURN_IF_ERROR(CheckConnectivity(request.repo_dir, fetched.refs, published));
+  Result<std::vector<PublishedRef>> published = ReadPublishedRefs(request.repo_dir);
+  if (!published.ok()) return fail(FailurePhase::kVerify, published.status());
+  if (Status s = CheckConnectivity(request.repo_dir, fetched->refs, *published); !s.ok()) {
+    return fail(FailurePhase::kVerify, s);
+  }
 
   std::optional<LfsSyncOutcome> lfs;
-  if (request.lfs_phase) {
+  if (steps.HasLfsPhase()) {
     // "lfs" (with its counters) starts once the scan knows what to fetch; until then a
     // client would see "0/0 objects" for the whole scan.
     progress.Phase("lfs-scan");
-    ASSIGN_OR_RETURN(lfs, request.lfs_phase(fetched.refs, [&progress](const SyncProgress& p) {
-      progress.Lfs(p);
-    }));
+    Result<LfsSyncOutcome> synced =
+        steps.SyncLfs(fetched->refs, [&progress](const SyncProgress& p) { progress.Lfs(p); });
+    if (!synced.ok()) return fail(FailurePhase::kLfs, synced.status());
+    lfs = std::move(*synced);
   }
 
   progress.Phase("publishing");
-  ASSIGN_OR_RETURN(RefUpdateSummary summary,
-                   PublishRefs(request.repo_dir, fetched.refs, fetched.head));
+  if (Status s = steps.ConfirmOwnership(); !s.ok()) return fail(FailurePhase::kPublish, s);
+  Result<RefUpdateSummary> summary = PublishRefs(request.repo_dir, fetched->refs, fetched->head);
+  if (!summary.ok()) return fail(FailurePhase::kPublish, summary.status());
 
-  RepoSyncResult result;
-  result.refs = std::move(fetched.refs);
-  result.head = fetched.head;
-  result.refs_added = summary.added;
-  result.refs_updated = summary.updated;
-  result.refs_deleted = summary.deleted;
-  result.received_bytes = fetched.received_bytes;
-  result.received_objects = fetched.received_objects;
+  RepoSyncResult& result = out.result;
+  result.refs = std::move(fetched->refs);
+  result.head = fetched->head;
+  result.refs_added = summary->added;
+  result.refs_updated = summary->updated;
+  result.refs_deleted = summary->deleted;
+  result.received_bytes = fetched->received_bytes;
+  result.received_objects = fetched->received_objects;
   result.lfs = std::move(lfs);
-  if (request.on_published) RETURN_IF_ERROR(request.on_published(result));
+  if (Status s = steps.OnPublished(result); !s.ok()) return fail(FailurePhase::kPublish, s);
 
   if (request.maintenance &&
-      (summary.added + summary.updated + summary.deleted > 0 || fetched.received_objects > 0)) {
+      (summary->added + summary->updated + summary->deleted > 0 || fetched->received_objects > 0)) {
     progress.Phase("maintenance");
     if (Status s = RunMaintenance(request.repo_dir); !s.ok()) {
       // Serving still works without bitmaps, only slower: report, don't fail the sync.
@@ -113,7 +133,7 @@ Result<RepoSyncResult> SyncRepository(const RepoSyncRequest& request) {
     }
   }
   progress.Phase("done");
-  return result;
+  return out;
 }
 
 }  // namespace mirrord

@@ -11,13 +11,10 @@ namespace {
 constexpr int64_t kRefreshRepoListMs = 15000;
 }  // namespace
 
-UpstreamPoller::UpstreamPoller(const Config& config, Catalog& catalog, SyncScheduler& scheduler,
-                               JobQueue& queue, Metrics& metrics, int concurrency,
-                               const Clock& clock)
+UpstreamPoller::UpstreamPoller(const Config& config, PollTarget& target, Metrics& metrics,
+                               int concurrency, const Clock& clock)
     : config_(config),
-      catalog_(catalog),
-      scheduler_(scheduler),
-      queue_(queue),
+      target_(target),
       metrics_(metrics),
       clock_(clock),
       pool_(static_cast<size_t>(std::max(1, concurrency))),
@@ -64,18 +61,18 @@ void UpstreamPoller::Loop() {
     const int64_t now = NowMs();
     if (now - last_refresh >= kRefreshRepoListMs) {
       lock.unlock();
-      Result<std::vector<RepoRecord>> repos = catalog_.ListRepos();
+      Result<std::vector<std::string>> repos = target_.RepoNames();
       lock.lock();
       last_refresh = now;
       if (repos.ok()) {
         std::set<std::string> names;
-        for (const RepoRecord& r : *repos) {
-          names.insert(r.name);
+        for (const std::string& name : *repos) {
+          names.insert(name);
           // A repo seen for the first time is polled somewhere in its first interval, so
           // that a restart does not poll every repo at once.
-          if (!due_ms_.contains(r.name)) {
-            due_ms_[r.name] = JitteredMs(now, IntervalFor(r.name), 0.0, 1.0);
-            scheduler_.SetNextPoll(r.name, due_ms_[r.name] / 1000);
+          if (!due_ms_.contains(name)) {
+            due_ms_[name] = JitteredMs(now, IntervalFor(name), 0.0, 1.0);
+            target_.SetNextPoll(name, due_ms_[name] / 1000);
           }
         }
         std::erase_if(due_ms_, [&](const auto& e) { return !names.contains(e.first); });
@@ -87,7 +84,7 @@ void UpstreamPoller::Loop() {
       if (due > now || in_flight_[repo]) continue;
       const std::chrono::seconds interval = IntervalFor(repo);
       due = JitteredMs(now, interval, 0.9, 1.1);
-      scheduler_.SetNextPoll(repo, due / 1000);
+      target_.SetNextPoll(repo, due / 1000);
       in_flight_[repo] = true;
       boost::asio::post(pool_, [this, repo = repo, interval] {
         PollOne(repo, interval);
@@ -104,19 +101,19 @@ void UpstreamPoller::PollOne(const std::string& repo, std::chrono::seconds inter
     std::lock_guard lock(mu_);
     if (stopping_) return;
   }
-  if (scheduler_.HasPendingWork(repo)) return;  // a sync is coming anyway
+  if (target_.HasPendingWork(repo)) return;  // a sync is coming anyway
   const int64_t now = NowMs();
   const int64_t interval_ms = std::chrono::milliseconds(interval).count();
   // Nodes sharing the queue poll each repo once per interval between them: the first poll
   // claims the repo for half an interval. (Each node's own polls are 0.9-1.1 intervals
   // apart, so its next one always finds the claim expired.)
-  Result<bool> mine = queue_.RecordDelivery("poll:" + repo, now, interval_ms / 2);
+  Result<bool> mine = target_.ClaimPoll(repo, now, interval_ms / 2);
   if (!mine.ok()) {
     MLOG(Warning) << "poller: " << mine.status().ToString();
     return;
   }
   if (!*mine) return;
-  Result<bool> changed = scheduler_.UpstreamChanged(repo);
+  Result<bool> changed = target_.UpstreamChanged(repo);
   if (!changed.ok()) {
     metrics_.RecordPoll("failed");
     MLOG(Warning) << "poll of " << repo << " failed: " << changed.status().ToString();
@@ -124,7 +121,7 @@ void UpstreamPoller::PollOne(const std::string& repo, std::chrono::seconds inter
   }
   metrics_.RecordPoll(*changed ? "changed" : "unchanged");
   if (!*changed) return;
-  Result<int64_t> run = scheduler_.RequestSync(repo, SyncTrigger::kPoll);
+  Result<int64_t> run = target_.RequestSync(repo, SyncTrigger::kPoll);
   if (!run.ok()) {
     MLOG(Warning) << "poll of " << repo << ": cannot queue a sync: " << run.status().ToString();
   } else {

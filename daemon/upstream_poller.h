@@ -6,6 +6,8 @@
 // (trigger "poll") only when something changed. Repos with queued or running work are
 // skipped. Several nodes sharing a queue poll each repo once per interval between them
 // (a "poll:<repo>" key recorded in the queue for half an interval).
+// The poller talks to the rest of mirrord through PollTarget only (SyncScheduler implements
+// it; tests use a fake).
 // Thread-safety: Start/Stop from one thread; the poller runs on its own threads.
 #pragma once
 
@@ -18,20 +20,37 @@
 #include <string>
 #include <thread>
 
+#include "common/api_types.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/status.h"
 #include "daemon/metrics.h"
-#include "daemon/sync_scheduler.h"
-#include "storage/catalog.h"
-#include "storage/job_queue.h"
 
 namespace mirrord {
+
+// What the poller asks of mirrord. Called from the poller's threads.
+class PollTarget {
+ public:
+  virtual ~PollTarget() = default;
+  // The names of the mirrored repos.
+  virtual Result<std::vector<std::string>> RepoNames() = 0;
+  // True when `name` has a queued or running job (a sync is coming anyway).
+  virtual bool HasPendingWork(std::string_view name) = 0;
+  // Claims the poll of `name` for every node sharing the queue until now + `hold_ms`: true
+  // when this node should poll it.
+  virtual Result<bool> ClaimPoll(std::string_view name, int64_t now_ms, int64_t hold_ms) = 0;
+  // Compares the upstream's refs with the published ones: true when a sync would change
+  // something.
+  virtual Result<bool> UpstreamChanged(std::string_view name) = 0;
+  virtual Result<int64_t> RequestSync(std::string_view name, const TriggerInfo& trigger) = 0;
+  // When `name` is next polled (unix seconds), for status.
+  virtual void SetNextPoll(std::string_view name, int64_t unix_seconds) = 0;
+};
 
 class UpstreamPoller {
  public:
   // Everything must outlive the poller. `concurrency`: polls in flight at once.
-  UpstreamPoller(const Config& config, Catalog& catalog, SyncScheduler& scheduler, JobQueue& queue,
-                 Metrics& metrics, int concurrency = 8,
+  UpstreamPoller(const Config& config, PollTarget& target, Metrics& metrics, int concurrency = 8,
                  const Clock& clock = SystemClock::Instance());
   ~UpstreamPoller();
 
@@ -39,18 +58,20 @@ class UpstreamPoller {
   // Stops planning polls and waits for those in flight.
   void Stop();
 
+  // One poll of `repo` (what the poller's threads run when it is due): skipped when work
+  // is pending or another node claimed it; a sync (trigger "poll") is requested when the
+  // upstream changed. Counts mirrord_polls_total. Public for tests.
+  void PollOne(const std::string& repo, std::chrono::seconds interval);
+
  private:
   void Loop();
-  void PollOne(const std::string& repo, std::chrono::seconds interval);
   std::chrono::seconds IntervalFor(const std::string& repo) const;
   // A time in [from + lo * interval, from + hi * interval).
   int64_t JitteredMs(int64_t from_ms, std::chrono::seconds interval, double lo, double hi);
   int64_t NowMs() const;
 
   const Config& config_;
-  Catalog& catalog_;
-  SyncScheduler& scheduler_;
-  JobQueue& queue_;
+  PollTarget& target_;
   Metrics& metrics_;
   const Clock& clock_;
   boost::asio::thread_pool pool_;

@@ -47,7 +47,8 @@ constexpr std::string_view kRunSelect =
     "SELECT r.id, r.repo_id, p.name, r.\"trigger\", r.state, r.error, r.queued_at, "
     "r.started_at, r.finished_at, r.received_bytes, r.received_objects, r.refs_added, "
     "r.refs_updated, r.refs_deleted, r.lfs_objects, r.lfs_objects_fetched, r.lfs_bytes, "
-    "r.lfs_bytes_fetched FROM sync_runs AS r JOIN repos AS p ON p.id = r.repo_id ";
+    "r.lfs_bytes_fetched, r.failure_phase, r.failure_code, r.failure_retryable, "
+    "r.failure_retry_after FROM sync_runs AS r JOIN repos AS p ON p.id = r.repo_id ";
 
 SyncRunRecord ReadRun(const Statement& s) {
   SyncRunRecord r;
@@ -69,6 +70,14 @@ SyncRunRecord ReadRun(const Statement& s) {
   r.lfs_objects_fetched = static_cast<uint64_t>(std::max<int64_t>(0, s.ColumnInt64(15)));
   r.lfs_bytes = static_cast<uint64_t>(std::max<int64_t>(0, s.ColumnInt64(16)));
   r.lfs_bytes_fetched = static_cast<uint64_t>(std::max<int64_t>(0, s.ColumnInt64(17)));
+  if (std::optional<FailurePhase> phase = FailurePhaseFromName(s.ColumnText(18))) {
+    RunFailure f;
+    f.phase = *phase;
+    f.code = s.ColumnText(19);
+    f.retryable = s.ColumnInt64(20) != 0;
+    if (!s.ColumnIsNull(21)) f.retry_after_seconds = s.ColumnInt64(21);
+    r.failure = std::move(f);
+  }
   return r;
 }
 
@@ -346,13 +355,20 @@ Status Catalog::FinishRun(const SyncRunRecord& run) {
                    db_.Prepare("UPDATE sync_runs SET state = ?, error = ?, finished_at = ?, "
                                "received_bytes = ?, received_objects = ?, refs_added = ?, "
                                "refs_updated = ?, refs_deleted = ?, lfs_objects = ?, "
-                               "lfs_objects_fetched = ?, lfs_bytes = ?, lfs_bytes_fetched = ? "
+                               "lfs_objects_fetched = ?, lfs_bytes = ?, lfs_bytes_fetched = ?, "
+                               "failure_phase = ?, failure_code = ?, failure_retryable = ?, "
+                               "failure_retry_after = NULLIF(?, -1) "
                                "WHERE id = ? AND state IN ('queued', 'running')"));
   RETURN_IF_ERROR(stmt.BindAll(run.state, run.error, run.finished_at, ToSqlInt(run.received_bytes),
                                ToSqlInt(run.received_objects), run.refs_added, run.refs_updated,
                                run.refs_deleted, ToSqlInt(run.lfs_objects),
                                ToSqlInt(run.lfs_objects_fetched), ToSqlInt(run.lfs_bytes),
-                               ToSqlInt(run.lfs_bytes_fetched), run.id));
+                               ToSqlInt(run.lfs_bytes_fetched),
+                               run.failure ? FailurePhaseName(run.failure->phase) : std::string_view(),
+                               run.failure ? run.failure->code : "",
+                               run.failure && run.failure->retryable ? 1 : 0,
+                               run.failure ? run.failure->retry_after_seconds.value_or(-1) : int64_t{-1},
+                               run.id));
   RETURN_IF_ERROR(stmt.Run().WithContext("finish sync run " + std::to_string(run.id)));
   if (db_.Changes() == 0) return RunNotUpdatable(db_, run.id, "queued or running");
   return Status::Ok();

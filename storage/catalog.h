@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/api_types.h"
 #include "common/status.h"
 #include "storage/sqlite.h"
 
@@ -56,6 +57,7 @@ struct SyncRunRecord {
   std::string trigger;    // "manual", "poll", "webhook", "startup"
   std::string state;      // "queued", "running", "succeeded", "failed", "interrupted"
   std::string error;      // "" unless failed or interrupted
+  std::optional<RunFailure> failure;  // set when failed
   int64_t queued_at = 0;
   int64_t started_at = 0;
   int64_t finished_at = 0;

@@ -99,10 +99,11 @@ class JobQueue {
   // (a node restarting under the same id; empty: none) and those whose lease ended before
   // now_ms. A requeued job whose repo meanwhile got a queued job is merged into it the way
   // Enqueue coalesces (the requeued run id survives; the other one is returned in
-  // `dropped`). Returns the requeued jobs.
+  // `dropped`). Returns the requeued jobs, and the node each was taken from.
   struct Requeued {
     std::vector<QueuedJob> jobs;
-    std::vector<int64_t> dropped;  // run ids merged away
+    std::vector<std::string> lost_by;  // parallel to `jobs`: the owner whose lease it was
+    std::vector<int64_t> dropped;      // run ids merged away
   };
   virtual Result<Requeued> RequeueAbandoned(std::string_view owner, int64_t now_ms) = 0;
 

@@ -172,12 +172,23 @@ ALTER TABLE lfs_objects ADD COLUMN corrupt_streak INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE lfs_objects ADD COLUMN retry_at INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Why a run failed, as typed facts (common/api_types.h RunFailure): the phase ('' when the
+// run did not fail), the StatusCodeName, whether it was retryable, and the wait the failing
+// side asked for (NULL: none named).
+constexpr std::string_view kCatalogV6 = R"sql(
+ALTER TABLE sync_runs ADD COLUMN failure_phase TEXT NOT NULL DEFAULT '';
+ALTER TABLE sync_runs ADD COLUMN failure_code TEXT NOT NULL DEFAULT '';
+ALTER TABLE sync_runs ADD COLUMN failure_retryable INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_runs ADD COLUMN failure_retry_after INTEGER;
+)sql";
+
 constexpr Migration kCatalogMigrations[] = {
     {1, "repos, refs and sync_runs", kCatalogV1},
     {2, "lfs_objects, lfs_refs and LFS run counters", kCatalogV2},
     {3, "sync_jobs, paused_hosts, webhook_deliveries and upstream events", kCatalogV3},
     {4, "tar_layers digest cache, images and manifest_blobs", kCatalogV4},
     {5, "LFS objects: backoff after repeated verification failures", kCatalogV5},
+    {6, "typed failures of sync runs", kCatalogV6},
 };
 
 Status NewerSchemaError(int64_t current, int latest) {

@@ -1,5 +1,5 @@
 // QueueDepth: how the waiting jobs of a JobQueue split between those a node could claim
-// now and those held back, by the same rules as JobQueue::Claim (see job_queue.h).
+// now and those held back, by the rules JobQueue::Claim applies (storage/queue_rules.h).
 #pragma once
 
 #include <cstdint>

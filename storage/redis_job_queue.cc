@@ -162,7 +162,7 @@ constexpr std::string_view kRequeueAbandoned = R"lua(
 local owner, now = ARGV[2], tonumber(ARGV[3])
 local ids = redis.call('ZRANGE', RUNNING, 0, -1)
 table.sort(ids, function(a, b) return tonumber(a) < tonumber(b) end)
-local requeued, dropped = {}, {}
+local requeued, dropped, lost_by = {}, {}, {}
 for _, id in ipairs(ids) do
   local k = job_key(id)
   local j = redis.call('HMGET', k, 'owner', 'lease_until', 'repo', 'host', 'priority',
@@ -188,11 +188,12 @@ for _, id in ipairs(ids) do
     redis.call('ZADD', QUEUED, 0, key)
     redis.call('HSET', QUEUED_BY_REPO, j[3], id)
     table.insert(requeued, id)
+    table.insert(lost_by, j[1])
   end
 end
 local jobs = {}
 for i, id in ipairs(requeued) do jobs[i] = job_reply(id) end
-return {jobs, dropped}
+return {jobs, dropped, lost_by}
 )lua";
 
 // ARGV: prefix, repo. Returns the removed run id, or '0'.
@@ -618,12 +619,18 @@ Result<JobQueue::Requeued> RedisJobQueue::RequeueAbandoned(std::string_view owne
   ASSIGN_OR_RETURN(RedisReplyPtr reply, Run(TheScripts().requeue_abandoned,
                                             {std::string(owner), std::to_string(now_ms)}));
   const redisReply* r = reply.get();
-  if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-      r->element[1]->type != REDIS_REPLY_ARRAY) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+      r->element[0]->type != REDIS_REPLY_ARRAY || r->element[1]->type != REDIS_REPLY_ARRAY || r->element[2]->type != REDIS_REPLY_ARRAY ||
+      r->element[2]->elements != r->element[0]->elements) {
     return BadReply("RequeueAbandoned");
   }
   Requeued out;
   ASSIGN_OR_RETURN(out.jobs, JobsOf(r->element[0]));
+  for (size_t i = 0; i < r->element[2]->elements; ++i) {
+    const redisReply* node = r->element[2]->element[i];
+    if (node->type != REDIS_REPLY_STRING) return BadReply("RequeueAbandoned");
+    out.lost_by.emplace_back(node->str, node->len);
+  }
   for (size_t i = 0; i < r->element[1]->elements; ++i) {
     ASSIGN_OR_RETURN(int64_t id, IntOf(r->element[1]->element[i], "RequeueAbandoned"));
     out.dropped.push_back(id);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "storage/queue_rules.h"
+
 namespace mirrord {
 namespace {
 
@@ -74,14 +76,8 @@ Result<std::optional<QueuedJob>> SqliteJobQueue::QueuedFor(std::string_view repo
   return std::optional<QueuedJob>(JobFromRow(s));
 }
 
-Result<QueuedJob> SqliteJobQueue::Coalesce(QueuedJob kept, const QueuedJob& incoming) {
-  if (incoming.priority < kept.priority) {
-    kept.priority = incoming.priority;
-    kept.trigger = incoming.trigger;
-  }
-  kept.not_before_ms = std::min(kept.not_before_ms, incoming.not_before_ms);
-  kept.pushed_at_ms = std::max(kept.pushed_at_ms, incoming.pushed_at_ms);
-  if (kept.host.empty()) kept.host = incoming.host;
+Result<QueuedJob> SqliteJobQueue::Coalesce(QueuedJob queued, const QueuedJob& incoming) {
+  QueuedJob kept = CoalesceJobs(std::move(queued), incoming);
   ASSIGN_OR_RETURN(Statement s,
                    db_.Prepare("UPDATE sync_jobs SET priority = ?, \"trigger\" = ?, "
                                "not_before_ms = ?, pushed_at_ms = ?, host = ? WHERE run_id = ?"));
@@ -132,38 +128,25 @@ Result<std::optional<QueuedJob>> SqliteJobQueue::CoalesceIntoQueued(const Queued
 Result<std::optional<QueuedJob>> SqliteJobQueue::Claim(const ClaimRequest& request) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
-  // Running jobs per host, for the per-host limit.
-  std::map<std::string, int> running_per_host;
+  // The claim rules are storage/queue_rules.h's, applied to every job and pause as read in
+  // this transaction (the same rules the depth gauge counts by).
+  ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT " + std::string(kColumns) + " FROM sync_jobs"));
+  ASSIGN_OR_RETURN(std::vector<QueuedJob> jobs, Rows(s));
+  std::vector<PausedHost> paused;
   {
-    ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT host, count(*) FROM sync_jobs "
-                                              "WHERE running = 1 GROUP BY host"));
+    ASSIGN_OR_RETURN(Statement p, db_.Prepare("SELECT host, until_ms FROM paused_hosts"
+                                              " WHERE until_ms > ?"));
+    RETURN_IF_ERROR(p.BindAll(request.now_ms));
     for (;;) {
-      ASSIGN_OR_RETURN(bool row, s.Step());
+      ASSIGN_OR_RETURN(bool row, p.Step());
       if (!row) break;
-      running_per_host[s.ColumnText(0)] = static_cast<int>(s.ColumnInt64(1));
+      paused.push_back({p.ColumnText(0), p.ColumnInt64(1), ""});
     }
   }
-  ASSIGN_OR_RETURN(Statement s,
-                   db_.Prepare("SELECT " + std::string(kColumns) +
-                               " FROM sync_jobs AS q WHERE running = 0 AND not_before_ms <= ?1"
-                               " AND NOT EXISTS (SELECT 1 FROM sync_jobs AS r"
-                               "                 WHERE r.repo = q.repo AND r.running = 1)"
-                               " AND (priority = 0 OR NOT EXISTS (SELECT 1 FROM paused_hosts AS p"
-                               "                 WHERE p.host = q.host AND p.until_ms > ?1))"
-                               " ORDER BY priority, not_before_ms, queued_at_ms, run_id"));
-  RETURN_IF_ERROR(s.BindAll(request.now_ms));
+  std::optional<size_t> pick = PickClaimable(
+      jobs, ClaimStateOf(jobs, paused, request.now_ms, request.max_running_per_host));
   std::optional<QueuedJob> chosen;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    QueuedJob j = JobFromRow(s);
-    if (request.max_running_per_host > 0 &&
-        running_per_host[j.host] >= request.max_running_per_host) {
-      continue;
-    }
-    chosen = std::move(j);
-    break;
-  }
+  if (pick) chosen = std::move(jobs[*pick]);
   if (!chosen) return std::optional<QueuedJob>();
   chosen->running = true;
   chosen->owner = request.owner;
@@ -212,6 +195,7 @@ Result<JobQueue::Requeued> SqliteJobQueue::RequeueAbandoned(std::string_view own
   ASSIGN_OR_RETURN(std::vector<QueuedJob> abandoned, Rows(s));
   Requeued out;
   for (QueuedJob& j : abandoned) {
+    out.lost_by.push_back(j.owner);
     j.running = false;
     j.owner.clear();
     j.lease_until_ms = 0;
@@ -222,14 +206,7 @@ Result<JobQueue::Requeued> SqliteJobQueue::RequeueAbandoned(std::string_view own
       RETURN_IF_ERROR(d.BindAll(queued->run_id));
       RETURN_IF_ERROR(d.Run());
       out.dropped.push_back(queued->run_id);
-      QueuedJob merged = j;
-      if (queued->priority < merged.priority) {
-        merged.priority = queued->priority;
-        merged.trigger = queued->trigger;
-      }
-      merged.not_before_ms = std::min(merged.not_before_ms, queued->not_before_ms);
-      merged.pushed_at_ms = std::max(merged.pushed_at_ms, queued->pushed_at_ms);
-      j = merged;
+      j = CoalesceJobs(std::move(j), *queued);
     }
     ASSIGN_OR_RETURN(Statement u,
                      db_.Prepare("UPDATE sync_jobs SET running = 0, owner = '', lease_until_ms = 0,"

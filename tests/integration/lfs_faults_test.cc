@@ -38,6 +38,8 @@
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_lfs_endpoint.h"
 #include "tests/fixtures/test_upstream.h"
+#include "tests/fixtures/admin_api_calls.h"
+#include "tests/fixtures/poll_until.h"
 
 namespace mirrord::test {
 namespace {
@@ -51,36 +53,11 @@ using ::testing::StartsWith;
 constexpr std::string_view kRepo = "org/model";
 constexpr uint64_t kMiB = 1 << 20;
 
-// Polls `condition` every 20 ms until it holds or `timeout` passes.
-bool PollUntil(const std::function<bool()>& condition, milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
-}
-
 Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {
   ASSIGN_OR_RETURN(ProcessResult r, m.Mirrorctl({"status", std::string(name), "--json"}));
   if (!r.ok()) return Internal("mirrorctl status --json: " + r.Describe());
   ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.stdout_text));
   return RepoStatusFromJson(v);
-}
-
-// GET /api/v1/runs/<id>.
-Result<SyncRunView> GetRun(const MirrordProcess& m, int64_t run_id) {
-  ASSIGN_OR_RETURN(std::string token, m.AdminToken());
-  HttpCall call;
-  call.headers.emplace_back("Authorization", "Bearer " + token);
-  ASSIGN_OR_RETURN(HttpReply reply,
-                   HttpFetch(m.BaseUrl() + "/api/v1/runs/" + std::to_string(run_id), call));
-  if (reply.status != 200) {
-    return Internal("GET run " + std::to_string(run_id) + ": HTTP " + std::to_string(reply.status) +
-                    " " + reply.body);
-  }
-  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(reply.body));
-  return SyncRunViewFromJson(v);
 }
 
 // The run id in "NAME: sync queued as run N".

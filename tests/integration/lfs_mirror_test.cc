@@ -30,6 +30,7 @@
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_lfs_endpoint.h"
 #include "tests/fixtures/test_upstream.h"
+#include "tests/fixtures/seeded_bytes.h"
 
 namespace mirrord::test {
 namespace {
@@ -41,14 +42,6 @@ using ::testing::Not;
 
 constexpr std::string_view kRepo = "org/model";
 constexpr std::string_view kFinetune = "org/finetune";
-
-// Incompressible bytes from a fixed seed.
-std::string SeededBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string out(n, '\0');
-  for (char& c : out) c = static_cast<char>(rng() & 0xff);
-  return out;
-}
 
 Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {
   ASSIGN_OR_RETURN(ProcessResult r, m.Mirrorctl({"status", std::string(name), "--json"}));

@@ -24,6 +24,7 @@
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
+#include "tests/fixtures/poll_until.h"
 
 namespace mirrord::test {
 namespace {
@@ -188,16 +189,6 @@ TEST_F(MirrorConfig, GoodFileServes) {
   EXPECT_TRUE(list.ok()) << list.Describe();
   ASSERT_OK_AND_ASSIGN(ExitStatus exit, mirrord->Terminate());
   EXPECT_EQ(exit.exit_code, 0);
-}
-
-// Polls `condition` every 50 ms until it holds or `timeout` passes.
-bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
 }
 
 Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {

@@ -26,6 +26,9 @@
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_upstream.h"
+#include "tests/fixtures/admin_api_calls.h"
+#include "tests/fixtures/poll_until.h"
+#include "tests/fixtures/seeded_bytes.h"
 
 namespace mirrord::test {
 namespace {
@@ -35,38 +38,6 @@ using std::chrono::seconds;
 using ::testing::HasSubstr;
 
 constexpr std::string_view kRepo = "big/model";
-
-std::string SeededBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string out(n, '\0');
-  for (char& c : out) c = static_cast<char>(rng() & 0xff);
-  return out;
-}
-
-// Polls `condition` every 50 ms until it holds or `timeout` passes.
-bool PollUntil(const std::function<bool()>& condition, milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return true;
-}
-
-// GET /api/v1/runs/<id>.
-Result<SyncRunView> GetRun(const MirrordProcess& m, int64_t run_id) {
-  ASSIGN_OR_RETURN(std::string token, m.AdminToken());
-  HttpCall call;
-  call.headers.emplace_back("Authorization", "Bearer " + token);
-  ASSIGN_OR_RETURN(HttpReply reply,
-                   HttpFetch(m.BaseUrl() + "/api/v1/runs/" + std::to_string(run_id), call));
-  if (reply.status != 200) {
-    return Internal("GET run " + std::to_string(run_id) + ": HTTP " + std::to_string(reply.status) +
-                    " " + reply.body);
-  }
-  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(reply.body));
-  return SyncRunViewFromJson(v);
-}
 
 Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {
   ASSIGN_OR_RETURN(ProcessResult r, m.Mirrorctl({"status", std::string(name), "--json"}));
@@ -122,10 +93,7 @@ class MirrorCrash : public ::testing::Test {
   // Queues a sync that stalls once the upstream starts answering the pack request, and
   // waits until mirrord is running it and the upstream holds the stalled response.
   void StartStalledSync(int64_t* run_id, const std::vector<std::string>& source = {}) {
-    Fault f;
-    f.path_substring = "/git-upload-pack";
-    f.method = "POST";
-    f.stall = true;
+    Fault f = Fault::Stall("/git-upload-pack", "POST");
     stall_fault_ = upstream_->AddFault(f);
     std::vector<std::string> args = {"sync", std::string(kRepo), "--no-follow"};
     args.insert(args.end(), source.begin(), source.end());

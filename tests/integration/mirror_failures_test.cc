@@ -26,6 +26,7 @@
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_upstream.h"
+#include "tests/fixtures/seeded_bytes.h"
 
 namespace mirrord::test {
 namespace {
@@ -37,14 +38,6 @@ using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr std::string_view kRepo = "org/weights";
-
-// Incompressible bytes from a fixed seed, so packs are big enough to cut mid-transfer.
-std::string SeededBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string out(n, '\0');
-  for (char& c : out) c = static_cast<char>(rng() & 0xff);
-  return out;
-}
 
 std::string Base64(std::string_view in) {
   static constexpr char kAlphabet[] =
@@ -251,9 +244,7 @@ TEST_F(MirrorFailures, UpstreamNotFound) {
 }
 
 TEST_F(MirrorFailures, UpstreamServerError) {
-  Fault f;
-  f.path_substring = "/info/refs";
-  f.status = 500;
+  Fault f = Fault::AnswerStatus("/info/refs", 500);
   int id = upstream_->AddFault(f);
   std::string err;
   RunFailingSync("500", &err);
@@ -293,10 +284,7 @@ TEST_F(MirrorFailures, ConnectionDroppedMidPack) {
 }
 
 TEST_F(MirrorFailures, StalledUpstreamTimesOut) {
-  Fault f;
-  f.path_substring = "/git-upload-pack";
-  f.method = "POST";
-  f.stall = true;
+  Fault f = Fault::Stall("/git-upload-pack", "POST");
   int id = upstream_->AddFault(f);
   std::string err;
   std::chrono::steady_clock::duration elapsed{};
@@ -315,9 +303,7 @@ TEST_F(MirrorFailures, StalledUpstreamTimesOut) {
 }
 
 TEST_F(MirrorFailures, RateLimitedUpstream) {
-  Fault f;
-  f.path_substring = "/info/refs";
-  f.status = 429;
+  Fault f = Fault::AnswerStatus("/info/refs", 429);
   f.extra_headers["Retry-After"] = "120";
   upstream_->AddFault(f);
   RunFailingSync("429");

@@ -23,6 +23,8 @@
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_upstream.h"
+#include "tests/fixtures/admin_api_calls.h"
+#include "tests/fixtures/poll_until.h"
 
 namespace mirrord::test {
 namespace {
@@ -30,28 +32,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::HasSubstr;
-
-bool PollUntil(const std::function<bool()>& condition, milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return true;
-}
-
-Result<SyncRunView> GetRun(const MirrordProcess& m, int64_t run_id) {
-  ASSIGN_OR_RETURN(std::string token, m.AdminToken());
-  HttpCall call;
-  call.headers.emplace_back("Authorization", "Bearer " + token);
-  ASSIGN_OR_RETURN(HttpReply reply,
-                   HttpFetch(m.BaseUrl() + "/api/v1/runs/" + std::to_string(run_id), call));
-  if (reply.status != 200) {
-    return Internal("GET run: HTTP " + std::to_string(reply.status) + " " + reply.body);
-  }
-  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(reply.body));
-  return SyncRunViewFromJson(v);
-}
 
 Result<int64_t> QueuedRunId(const ProcessResult& r) {
   constexpr std::string_view kMarker = "sync queued as run ";
@@ -92,10 +72,7 @@ class MirrorIsolation : public ::testing::Test {
 };
 
 TEST_F(MirrorIsolation, StalledRepoDoesNotBlockOthers) {
-  Fault f;
-  f.path_substring = "/slow/repo.git/git-upload-pack";
-  f.method = "POST";
-  f.stall = true;
+  Fault f = Fault::Stall("/slow/repo.git/git-upload-pack", "POST");
   int stall = upstream_->AddFault(f);
 
   ASSERT_OK_AND_ASSIGN(ProcessResult queued,
@@ -163,10 +140,7 @@ TEST_F(MirrorIsolation, ClientsOfAStalledRepoKeepTheOldMirror) {
                        WorkRepo::Init(dir_->path() / "work2"));
   ASSERT_OK(work.CommitFile("new.txt", "new\n", "new").status());
   ASSERT_OK(work.Push(upstream_->RepoPath("slow/repo").string(), {"HEAD:refs/heads/other"}));
-  Fault f;
-  f.path_substring = "/slow/repo.git/git-upload-pack";
-  f.method = "POST";
-  f.stall = true;
+  Fault f = Fault::Stall("/slow/repo.git/git-upload-pack", "POST");
   int stall = upstream_->AddFault(f);
   ASSERT_OK_AND_ASSIGN(ProcessResult queued,
                        mirrord_->Mirrorctl({"sync", "slow/repo", "--no-follow"}));

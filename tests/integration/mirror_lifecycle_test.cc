@@ -225,10 +225,7 @@ TEST_F(MirrorLifecycle, SigtermDuringAStalledSyncStopsPromptly) {
   ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / "more"));
   ASSERT_OK(work.CommitFile("more.txt", "more\n", "more").status());
   ASSERT_OK(work.Push(upstream_->RepoPath("org/alpha").string(), {"HEAD:refs/heads/more"}));
-  Fault f;
-  f.path_substring = "/git-upload-pack";
-  f.method = "POST";
-  f.stall = true;
+  Fault f = Fault::Stall("/git-upload-pack", "POST");
   int stall = upstream_->AddFault(f);
   ASSERT_OK_AND_ASSIGN(ProcessResult queued,
                        mirrord_->Mirrorctl({"sync", "org/alpha", "--no-follow"}));
@@ -268,10 +265,7 @@ TEST_F(MirrorLifecycle, RemoveDuringAStalledSyncIsPrompt) {
   ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / "more"));
   ASSERT_OK(work.CommitFile("more.txt", "more\n", "more").status());
   ASSERT_OK(work.Push(upstream_->RepoPath("org/alpha").string(), {"HEAD:refs/heads/more"}));
-  Fault f;
-  f.path_substring = "/org/alpha.git/git-upload-pack";
-  f.method = "POST";
-  f.stall = true;
+  Fault f = Fault::Stall("/org/alpha.git/git-upload-pack", "POST");
   int stall = upstream_->AddFault(f);
   ASSERT_OK_AND_ASSIGN(ProcessResult queued,
                        mirrord_->Mirrorctl({"sync", "org/alpha", "--no-follow"}));
@@ -304,10 +298,7 @@ TEST_F(MirrorLifecycle, SigtermWhileAClientFollowsASync) {
   ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / "more"));
   ASSERT_OK(work.CommitFile("more.txt", "more\n", "more").status());
   ASSERT_OK(work.Push(upstream_->RepoPath("org/alpha").string(), {"HEAD:refs/heads/more"}));
-  Fault f;
-  f.path_substring = "/git-upload-pack";
-  f.method = "POST";
-  f.stall = true;
+  Fault f = Fault::Stall("/git-upload-pack", "POST");
   int stall = upstream_->AddFault(f);
   // `mirrorctl sync` following the run's progress, as a user would.
   ASSERT_OK_AND_ASSIGN(ProcessOptions o, GitProcessOptions(mirrord_->work_dir()));

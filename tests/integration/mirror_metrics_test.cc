@@ -130,9 +130,7 @@ TEST_F(MirrorMetrics, CountsSyncsByOutcomeAndPassesPromtool) {
   EXPECT_EQ(after[git_bytes], static_cast<double>(on_disk));
 
   // A failure of a repo that was good before counts as a failure too.
-  Fault f;
-  f.path_substring = "/info/refs";
-  f.status = 500;
+  Fault f = Fault::AnswerStatus("/info/refs", 500);
   upstream_->AddFault(f);
   ASSERT_OK_AND_ASSIGN(ProcessResult bad2, mirrord_->Mirrorctl({"sync", "org/model"}));
   ASSERT_EQ(bad2.exit_code, 1) << bad2.Describe();

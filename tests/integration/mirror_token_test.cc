@@ -215,9 +215,7 @@ TEST_F(MirrorToken, CredentialsInAnExplicitUrlAreRedacted) {
   ASSERT_OK_AND_ASSIGN(RepoStatus status, StatusJson("url/private-model"));
   EXPECT_THAT(status.url, Not(HasSubstr(secret)));
   // Fail it, so the error path prints the URL too.
-  Fault f;
-  f.path_substring = "/info/refs";
-  f.status = 503;
+  Fault f = Fault::AnswerStatus("/info/refs", 503);
   upstream_->AddFault(f);
   ASSERT_OK_AND_ASSIGN(ProcessResult failed, Mirrorctl({"sync", "url/private-model"}));
   EXPECT_EQ(failed.exit_code, 1) << failed.Describe();

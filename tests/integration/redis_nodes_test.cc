@@ -1,6 +1,7 @@
 // Several mirrord nodes sharing a Redis job queue and one store: when the node running a
 // sync dies, another node takes the job over once its lease has run out and completes the
-// same run.
+// same run; a node cut off from Redis stops before its lease ends and writes nothing the new
+// owner would contradict; nodes starting together on an empty root agree on the admin token.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -19,12 +20,14 @@
 #include "common/api_json.h"
 #include "common/api_types.h"
 #include "common/status.h"
+#include "tests/fixtures/admin_api_calls.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/http_client.h"
 #include "tests/fixtures/mirrord_process.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/redis_server.h"
 #include "tests/fixtures/status_matchers.h"
+#include "tests/fixtures/tcp_proxy.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_upstream.h"
 
@@ -42,13 +45,6 @@ Result<HttpReply> AdminCall(MirrordProcess& m, std::string method, std::string_v
   call.method = std::move(method);
   call.headers = {{"Authorization", "Bearer " + token}};
   return HttpFetch(m.BaseUrl() + std::string(path), call);
-}
-
-Result<SyncRunView> GetRun(MirrordProcess& m, int64_t run_id) {
-  ASSIGN_OR_RETURN(HttpReply r, AdminCall(m, "GET", "/api/v1/runs/" + std::to_string(run_id)));
-  if (r.status != 200) return Internal("GET run: " + std::to_string(r.status) + " " + r.body);
-  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.body));
-  return SyncRunViewFromJson(v);
 }
 
 Result<QueueView> QueueJson(MirrordProcess& m) {
@@ -78,7 +74,9 @@ class RedisNodes : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("redis-nodes-"));
     dir_.emplace(std::move(dir));
     std::filesystem::create_directories(dir_->path() / "redis");
-    Result<RedisServer> redis = RedisServer::Start(dir_->path() / "redis");
+    RedisServerOptions redis_options;
+    redis_options.tcp = true;  // a node may reach it through a TcpProxy the test can cut
+    Result<RedisServer> redis = RedisServer::Start(dir_->path() / "redis", redis_options);
     if (!redis.ok() && redis.status().code() == StatusCode::kNotFound) {
       GTEST_SKIP() << "redis-server not installed";
     }
@@ -96,12 +94,37 @@ class RedisNodes : public ::testing::Test {
   // A node on the shared work dir (so the shared store: MirrordProcess puts the store at
   // WORK_DIR/store) and the shared queue. Each node rewrites WORK_DIR/mirrord.toml when it
   // starts; a running node has read its own already.
-  Result<std::unique_ptr<MirrordProcess>> StartNode(std::string_view node_id) {
+  // `redis_url` empty: the server's own socket. `own_work_dir`: the node gets a config file
+  // of its own (WORK_DIR/<node id>) over the same store, so nodes can start at once.
+  Result<std::unique_ptr<MirrordProcess>> StartNode(std::string_view node_id,
+                                                    std::string redis_url = "",
+                                                    bool own_work_dir = false) {
     MirrordOptions options;
     options.work_dir = dir_->path() / "node";
-    options.extra_toml = "[queue]\nbackend = \"redis\"\nredis_url = \"" + redis_->url() +
+    if (own_work_dir) {
+      options.store_dir = options.work_dir / "store";
+      options.work_dir /= std::string(node_id);
+    }
+    if (redis_url.empty()) redis_url = redis_->url();
+    options.extra_toml = "[queue]\nbackend = \"redis\"\nredis_url = \"" + redis_url +
                          "\"\nnode_id = \"" + std::string(node_id) + "\"\nlease = \"3s\"\n";
     return MirrordProcess::Start(std::move(options));
+  }
+
+  // Starts a sync of kRepo on `node` whose fetch stalls upstream; returns its run id once
+  // the upstream holds the stalled request.
+  Result<int64_t> StartStalledSync(MirrordProcess& node) {
+    Fault stall = Fault::Stall("git-upload-pack", "POST");
+    upstream_->AddFault(stall);
+    ASSIGN_OR_RETURN(HttpReply r,
+                     AdminCall(node, "POST", "/api/v1/repos/" + std::string(kRepo) + ":sync"));
+    if (r.status != 202) return Internal("sync: HTTP " + std::to_string(r.status) + " " + r.body);
+    ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.body));
+    if (!v.is_object() || !v.as_object().contains("run_id")) return Internal("no run_id: " + r.body);
+    RETURN_IF_ERROR(
+        upstream_->WaitForRequest([](const RequestRecord& rec) { return rec.stalled; }, kDeadline)
+            .status());
+    return v.as_object().at("run_id").as_int64();
   }
 
   std::optional<TempDir> dir_;
@@ -120,19 +143,7 @@ TEST_F(RedisNodes, AnotherNodeFinishesTheRunOfADeadNode) {
 
   ASSERT_OK_AND_ASSIGN(std::string head, work_->CommitFile("README.md", "v2\n", "two"));
   ASSERT_OK(work_->Push(bare_.string(), {"refs/heads/main:refs/heads/main"}));
-  Fault stall;
-  stall.path_substring = "git-upload-pack";
-  stall.method = "POST";
-  stall.stall = true;
-  upstream_->AddFault(stall);
-  ASSERT_OK_AND_ASSIGN(HttpReply r,
-                       AdminCall(*a, "POST", "/api/v1/repos/" + std::string(kRepo) + ":sync"));
-  ASSERT_EQ(r.status, 202) << r.body;
-  ASSERT_OK_AND_ASSIGN(boost::json::value v, ParseJson(r.body));
-  ASSERT_TRUE(v.is_object() && v.as_object().contains("run_id")) << r.body;
-  const int64_t run_id = v.as_object().at("run_id").as_int64();
-  ASSERT_OK(
-      upstream_->WaitForRequest([](const RequestRecord& rec) { return rec.stalled; }, kDeadline));
+  ASSERT_OK_AND_ASSIGN(const int64_t run_id, StartStalledSync(*a));
   ASSERT_OK_AND_ASSIGN(QueueView queue, QueueJson(*a));
   ASSERT_EQ(queue.jobs.size(), 1u);
   EXPECT_EQ(queue.jobs[0].run_id, run_id);
@@ -149,12 +160,94 @@ TEST_F(RedisNodes, AnotherNodeFinishesTheRunOfADeadNode) {
     return IsFinalRunState(run.state);
   })) << b->Logs();
   EXPECT_EQ(run.state, "succeeded") << run.error << "\n" << b->Logs();
+  // The takeover names the node that lost the job.
+  EXPECT_THAT(b->Logs(), HasSubstr("(run " + std::to_string(run_id) +
+                                   ") on node node-a lost its lease; queued again"));
   ASSERT_OK_AND_ASSIGN(std::string want, Git({"ls-remote", url_}));
   ASSERT_OK_AND_ASSIGN(std::string served, Git({"ls-remote", b->UrlFor(kRepo)}));
   EXPECT_EQ(served, want);
   EXPECT_THAT(served, HasSubstr(head + "\trefs/heads/main"));
   ASSERT_OK_AND_ASSIGN(queue, QueueJson(*b));
   EXPECT_TRUE(queue.jobs.empty());
+}
+
+// The ISO timestamp that starts the first log line containing `needle`; "" when none does.
+std::string StampOfLine(const std::string& logs, std::string_view needle) {
+  size_t at = logs.find(needle);
+  if (at == std::string::npos) return "";
+  size_t start = logs.rfind('\n', at);
+  start = start == std::string::npos ? 0 : start + 1;
+  return logs.substr(start, logs.find(' ', start) - start);
+}
+
+TEST_F(RedisNodes, NodeCutOffFromRedisStopsBeforeItsLeaseEndsAndAnotherCompletes) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TcpProxy> proxy, TcpProxy::Start(redis_->port()));
+  const std::string via_proxy = "redis://127.0.0.1:" + std::to_string(proxy->port());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<MirrordProcess> a, StartNode("node-a", via_proxy, true));
+  ASSERT_OK_AND_ASSIGN(ProcessResult first,
+                       a->Mirrorctl({"sync", std::string(kRepo), "--url", url_}));
+  ASSERT_TRUE(first.ok()) << first.Describe() << "\n" << a->Logs();
+
+  ASSERT_OK_AND_ASSIGN(std::string head, work_->CommitFile("README.md", "v2\n", "two"));
+  ASSERT_OK(work_->Push(bare_.string(), {"refs/heads/main:refs/heads/main"}));
+  ASSERT_OK_AND_ASSIGN(int64_t run_id, StartStalledSync(*a));
+  ASSERT_OK_AND_ASSIGN(QueueView queue, QueueJson(*a));
+  ASSERT_EQ(queue.jobs.size(), 1u);
+  EXPECT_EQ(queue.jobs[0].node, "node-a");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<MirrordProcess> b, StartNode("node-b", "", true));
+
+  // node-a loses Redis mid-sync (connections dropped, reconnects refused); it stays alive.
+  proxy->Stop();
+  const std::string stop_line =
+      "run " + std::to_string(run_id) + ": cannot renew its lease before it ends";
+  ASSERT_OK(a->process()->WaitForLineContaining(stop_line, kDeadline).status()) << a->Logs();
+  // Its sync ends without writing the run's record: the run is no longer provably its own.
+  ASSERT_OK(a->process()
+                ->WaitForLineContaining("run " + std::to_string(run_id) + " of " +
+                                            std::string(kRepo) + " is no longer this node's",
+                                        kDeadline)
+                .status())
+      << a->Logs();
+  upstream_->ClearFaults();
+
+  SyncRunView run;
+  ASSERT_TRUE(Eventually([&]() -> Result<bool> {
+    ASSIGN_OR_RETURN(run, GetRun(*b, run_id));
+    return IsFinalRunState(run.state);
+  })) << b->Logs();
+  EXPECT_EQ(run.state, "succeeded") << run.error << "\n" << b->Logs() << "\n" << a->Logs();
+  const std::string takeover = "(run " + std::to_string(run_id) + ") on node node-a lost its lease";
+  ASSERT_THAT(b->Logs(), HasSubstr(takeover));
+  // node-a stopped before node-b could take the job over (both log with the same clock).
+  EXPECT_LT(StampOfLine(a->Logs(), stop_line), StampOfLine(b->Logs(), takeover))
+      << a->Logs() << "\n" << b->Logs();
+
+  // The catalog agrees with what is served, on both nodes.
+  ASSERT_OK_AND_ASSIGN(std::string want, Git({"ls-remote", url_}));
+  ASSERT_OK_AND_ASSIGN(std::string served, Git({"ls-remote", b->UrlFor(kRepo)}));
+  EXPECT_EQ(served, want);
+  EXPECT_THAT(served, HasSubstr(head + "\trefs/heads/main"));
+  ASSERT_OK_AND_ASSIGN(SyncRunView seen_by_a, GetRun(*a, run_id));
+  EXPECT_EQ(seen_by_a.state, "succeeded");
+  ASSERT_OK_AND_ASSIGN(std::string served_by_a, Git({"ls-remote", a->UrlFor(kRepo)}));
+  EXPECT_EQ(served_by_a, want);
+}
+
+TEST_F(RedisNodes, NodesStartedTogetherOnAnEmptyRootAcceptTheSameToken) {
+  std::vector<Result<std::unique_ptr<MirrordProcess>>> nodes;
+  for (int i = 0; i < 3; ++i) nodes.emplace_back(Internal("not started"));
+  std::vector<std::thread> starters;
+  for (int i = 0; i < 3; ++i) {
+    starters.emplace_back([this, &nodes, i] {
+      nodes[static_cast<size_t>(i)] = StartNode("node-" + std::to_string(i), "", true);
+    });
+  }
+  for (std::thread& t : starters) t.join();
+  for (auto& node : nodes) {
+    ASSERT_OK(node.status());
+    ASSERT_OK_AND_ASSIGN(HttpReply r, AdminCall(**node, "GET", "/api/v1/repos"));
+    EXPECT_EQ(r.status, 200) << r.body << "\n" << (*node)->Logs();
+  }
 }
 
 }  // namespace

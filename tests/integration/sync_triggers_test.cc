@@ -36,6 +36,7 @@
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_upstream.h"
+#include "tests/fixtures/admin_api_calls.h"
 
 namespace mirrord::test {
 namespace {
@@ -153,13 +154,6 @@ Result<HttpReply> AdminCall(MirrordProcess& m, std::string method, std::string_v
   if (!body.empty()) call.headers.emplace_back("Content-Type", "application/json");
   call.body = std::move(body);
   return HttpFetch(m.BaseUrl() + std::string(path), call);
-}
-
-Result<SyncRunView> GetRun(MirrordProcess& m, int64_t run_id) {
-  ASSIGN_OR_RETURN(HttpReply r, AdminCall(m, "GET", "/api/v1/runs/" + std::to_string(run_id)));
-  if (r.status != 200) return Internal("GET run: " + std::to_string(r.status) + " " + r.body);
-  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.body));
-  return SyncRunViewFromJson(v);
 }
 
 // `mirrorctl status NAME --json`, decoded.
@@ -513,10 +507,7 @@ TEST_F(SyncTriggers, QueuedRunSurvivesACrash) {
   StartMirrord("");
   FirstSync();
   std::string head = PushUpstream("v2\n");
-  Fault stall;
-  stall.path_substring = "git-upload-pack";
-  stall.method = "POST";
-  stall.stall = true;
+  Fault stall = Fault::Stall("git-upload-pack", "POST");
   upstream_->AddFault(stall);
 
   ASSERT_OK_AND_ASSIGN(
@@ -550,9 +541,7 @@ TEST_F(SyncTriggers, QueuedRunSurvivesACrash) {
 
 TEST_F(SyncTriggers, RateLimitPausesTheHostAndSchedulesARetry) {
   StartMirrord("");
-  Fault limited;
-  limited.path_substring = "info/refs";
-  limited.status = 429;
+  Fault limited = Fault::AnswerStatus("info/refs", 429);
   limited.extra_headers = {{"Retry-After", "120"}};
   upstream_->AddFault(limited);
 

@@ -19,6 +19,7 @@
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_upstream.h"
+#include "tests/fixtures/seeded_bytes.h"
 
 namespace mirrord::test {
 namespace {
@@ -30,14 +31,6 @@ using ::testing::UnorderedElementsAre;
 
 constexpr const char* kMediaType = "application/vnd.git-lfs+json";
 constexpr const char* kTokenHeader = "X-Test-Lfs-Token";
-
-// Incompressible bytes from a fixed seed.
-std::string SeededBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string out(n, '\0');
-  for (char& c : out) c = static_cast<char>(rng() & 0xff);
-  return out;
-}
 
 // The string a JSON value holds, "" when it is not a string.
 std::string Str(const json::value& v) {

@@ -19,6 +19,7 @@
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
+#include "tests/fixtures/seeded_bytes.h"
 
 namespace mirrord::test {
 namespace {
@@ -26,14 +27,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::HasSubstr;
-
-// Incompressible bytes from a fixed seed, so packs are big enough to cut mid-transfer.
-std::string SeededBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string out(n, '\0');
-  for (char& c : out) c = static_cast<char>(rng() & 0xff);
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------
 // Process helpers
@@ -274,9 +267,7 @@ TEST_F(TestUpstreamTest, PushOverHttp) {
 }
 
 TEST_F(TestUpstreamTest, StatusFaultFailsClone) {
-  Fault f;
-  f.path_substring = "/info/refs";
-  f.status = 500;
+  Fault f = Fault::AnswerStatus("/info/refs", 500);
   int id = upstream_->AddFault(f);
   ASSERT_OK_AND_ASSIGN(ProcessResult r, CloneMirror("mirror.git"));
   EXPECT_FALSE(r.ok());
@@ -310,9 +301,7 @@ TEST_F(TestUpstreamTest, DropAfterBytesFailsClone) {
 }
 
 TEST_F(TestUpstreamTest, StallHoldsResponseUntilCleared) {
-  Fault f;
-  f.path_substring = "/info/refs";
-  f.stall = true;
+  Fault f = Fault::Stall("/info/refs");
   int id = upstream_->AddFault(f);
   ASSERT_OK_AND_ASSIGN(ProcessOptions o, GitProcessOptions());
   ASSERT_OK_AND_ASSIGN(auto clone, ChildProcess::Start({"git", "clone", "--quiet", "--mirror", url_,
@@ -333,9 +322,7 @@ TEST_F(TestUpstreamTest, StallHoldsResponseUntilCleared) {
 }
 
 TEST_F(TestUpstreamTest, StallEndsWhenServerStops) {
-  Fault f;
-  f.path_substring = "/info/refs";
-  f.stall = true;
+  Fault f = Fault::Stall("/info/refs");
   upstream_->AddFault(f);
   ASSERT_OK_AND_ASSIGN(ProcessOptions o, GitProcessOptions());
   ASSERT_OK_AND_ASSIGN(auto clone, ChildProcess::Start({"git", "ls-remote", url_}, o));
@@ -347,9 +334,7 @@ TEST_F(TestUpstreamTest, StallEndsWhenServerStops) {
 }
 
 TEST_F(TestUpstreamTest, TimesOneAppliesOnce) {
-  Fault f;
-  f.path_substring = "/info/refs";
-  f.status = 503;
+  Fault f = Fault::AnswerStatus("/info/refs", 503);
   f.extra_headers["Retry-After"] = "7";
   f.times = 1;
   int id = upstream_->AddFault(f);

@@ -53,6 +53,7 @@ TEST(FormatRepoStatusTest, ShowsLastErrorAndActiveRun) {
   r.last_run->trigger = "poll";
   r.last_run->finished_at = kNow - 60;
   r.last_run->error = "upstream answered 502";
+  r.last_run->failure = RunFailure{FailurePhase::kFetch, "Unavailable", true, 30};
   r.active_run = SyncRunView{};
   r.active_run->run_id = 5;
   r.active_run->state = "running";
@@ -68,6 +69,9 @@ TEST(FormatRepoStatusTest, ShowsLastErrorAndActiveRun) {
   EXPECT_NE(s.find("  last success: never\n"), std::string::npos) << s;
   EXPECT_NE(s.find("#4 failed (poll)"), std::string::npos) << s;
   EXPECT_NE(s.find("  error:        upstream answered 502\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("  failed in:    fetch (Unavailable), retryable; upstream asked to wait 30 s\n"),
+            std::string::npos)
+      << s;
   EXPECT_NE(s.find("  active run:   #5 running [fetching] 3/9 objects\n"), std::string::npos) << s;
 }
 

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <thread>
+#include <vector>
 
 #include "common/admin_token.h"
 #include "common/file_util.h"
 #include "common/log.h"
+#include "tests/fixtures/status_matchers.h"
 
 namespace mirrord {
 namespace {
@@ -29,6 +32,22 @@ TEST(StatusTest, ResultPropagates) {
   EXPECT_EQ(r.status().ToString(), "InvalidArgument: odd");
   EXPECT_EQ(r.status().WithContext("quarter 6").message(), "quarter 6: odd");
   EXPECT_TRUE(Status::Ok().WithContext("x").ok());
+}
+
+TEST(StatusTest, RetryAfterIsATypedFactKeptThroughContext) {
+  Status s = Unavailable("upstream busy").WithRetryAfter(std::chrono::seconds(30));
+  EXPECT_EQ(s.retry_after(), std::chrono::seconds(30));
+  EXPECT_EQ(s.message(), "upstream busy");
+  Status wrapped = s.WithContext("fetch o/r");
+  EXPECT_EQ(wrapped.message(), "fetch o/r: upstream busy");
+  EXPECT_EQ(wrapped.retry_after(), std::chrono::seconds(30));
+  EXPECT_FALSE(Unavailable("x (retry after 5 s)").retry_after());
+  EXPECT_EQ(Unavailable("x").WithRetryAfter(std::chrono::seconds(-3)).retry_after(),
+            std::chrono::seconds(0));
+  EXPECT_TRUE(Status::Ok().WithRetryAfter(std::chrono::seconds(5)).ok());
+  EXPECT_FALSE(Status::Ok().WithRetryAfter(std::chrono::seconds(5)).retry_after());
+  // Equality sees the typed fact.
+  EXPECT_NE(s, Unavailable("upstream busy"));
 }
 
 TEST(StatusTest, ErrnoMapping) {
@@ -85,6 +104,31 @@ TEST_F(TempDirTest, AdminTokenCreatedOnceWithMode0600) {
                                std::filesystem::perm_options::add);
   EXPECT_EQ(LoadOrCreateAdminToken(f).status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(ReadTokenFile(dir_ / "none").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(TempDirTest, AdminTokenRaceOnAnEmptyRootYieldsOneToken) {
+  // Processes starting together on an empty root: every one must answer with the token
+  // that ends up in the file. Threads race on the same path (the file is created
+  // exclusively, so there is exactly one winner whatever the interleaving).
+  constexpr int kRacers = 8;
+  for (int round = 0; round < 20; ++round) {
+    auto f = dir_ / ("round" + std::to_string(round)) / "admin.token";
+    std::vector<Result<std::string>> got(kRacers, Result<std::string>(Internal("unset")));
+    std::vector<std::thread> racers;
+    for (int i = 0; i < kRacers; ++i) {
+      racers.emplace_back([&got, &f, i] { got[i] = LoadOrCreateAdminToken(f); });
+    }
+    for (std::thread& t : racers) t.join();
+    ASSERT_OK_AND_ASSIGN(std::string on_disk, ReadTokenFile(f));
+    for (const Result<std::string>& t : got) {
+      ASSERT_TRUE(t.ok()) << t.status().ToString();
+      EXPECT_EQ(*t, on_disk);
+    }
+    // No temporary files left behind.
+    int entries = 0;
+    for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(f.parent_path())) ++entries;
+    EXPECT_EQ(entries, 1);
+  }
 }
 
 TEST(SecretsTest, ConstantTimeCompareIsCorrect) {

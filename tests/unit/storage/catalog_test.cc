@@ -301,6 +301,7 @@ TEST_F(CatalogTest, RunLifecycle) {
   EXPECT_EQ(run->refs_added, 3);
   EXPECT_EQ(run->refs_updated, 2);
   EXPECT_EQ(run->refs_deleted, 1);
+  EXPECT_FALSE(run->failure.has_value());  // a success carries no failure
   EXPECT_TRUE(catalog_->UnfinishedRuns()->empty());
 
   // A finished run is never rewritten.
@@ -319,12 +320,24 @@ TEST_F(CatalogTest, RunLifecycle) {
   failed.id = *second;
   failed.state = "failed";
   failed.error = "Unavailable: upstream said 502";
+  failed.failure = RunFailure{FailurePhase::kLfs, "Unavailable", true, 45};
   failed.finished_at = 2001;
   ASSERT_TRUE(catalog_->FinishRun(failed).ok());
   auto last = catalog_->LastFinishedRun(repo.id);
   ASSERT_TRUE(last.ok() && last->has_value());
   EXPECT_EQ((*last)->id, *second);
   EXPECT_EQ((*last)->error, "Unavailable: upstream said 502");
+  ASSERT_TRUE((*last)->failure.has_value());
+  EXPECT_EQ(*(*last)->failure, *failed.failure);
+  // A failure that named no wait reads back without one.
+  auto third = catalog_->InsertRun(repo.id, "poll", 3000);
+  ASSERT_TRUE(third.ok());
+  failed.id = *third;
+  failed.failure = RunFailure{FailurePhase::kConnect, "InvalidArgument", false, std::nullopt};
+  ASSERT_TRUE(catalog_->FinishRun(failed).ok());
+  run = catalog_->GetRun(*third);
+  ASSERT_TRUE(run.ok() && run->failure.has_value());
+  EXPECT_EQ(*run->failure, *failed.failure);
   EXPECT_EQ((*last)->started_at, 0);
 
   EXPECT_EQ(catalog_->InsertRun(repo.id + 99, "manual", 1).status().code(), StatusCode::kNotFound);

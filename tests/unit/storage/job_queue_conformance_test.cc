@@ -4,6 +4,11 @@
 
 #include <gmock/gmock.h>
 
+#include <random>
+
+#include "storage/queue_depth.h"
+#include "storage/queue_rules.h"
+
 #include "tests/fixtures/status_matchers.h"
 
 namespace mirrord {
@@ -313,6 +318,107 @@ TEST_P(JobQueueConformanceTest, DeliveriesAreRememberedForTheirKeepTime) {
   EXPECT_FALSE(fresh);
   ASSERT_OK_AND_ASSIGN(fresh, q_->RecordDelivery("another", 2000, 5000));
   EXPECT_TRUE(fresh);
+}
+
+// The backend's rules are storage/queue_rules.h's: a seeded random walk of enqueues, pauses,
+// claims, finishes and lease expiries, checking at every step that
+//  - a claim returns a job exactly when the depth gauge counts one ready, and it is the job
+//    PickClaimable picks from the same List() and pauses;
+//  - a coalesced enqueue yields CoalesceJobs(previously queued, incoming).
+TEST_P(JobQueueConformanceTest, ClaimAndCoalesceFollowTheOneCppStatementOfTheRules) {
+  std::mt19937_64 rng(20261206);
+  auto pick = [&rng](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
+  const std::vector<std::string> repos = {"o/a", "o/b", "o/c", "o/d", "o/e", "o/f"};
+  const std::vector<std::string> hosts = {"github.com", "huggingface.co", "example.com"};
+  const std::vector<std::string> nodes = {"node-a", "node-b"};
+  int64_t now = 100000;
+  int64_t next_run = 1;
+  std::map<std::string, std::string> host_of;  // a repo's host never changes
+  for (const std::string& r : repos) host_of[r] = hosts[pick(3)];
+  int claims = 0, coalesced = 0, empty_claims = 0;
+  for (int step = 0; step < 400; ++step) {
+    now += pick(3) * 500;
+    const int op = pick(10);
+    if (op < 4) {
+      // A trigger for a random repo, with a random priority, delay and push time.
+      const std::string& repo = repos[pick(6)];
+      QueuedJob j = Job(next_run++, repo, static_cast<JobPriority>(pick(4)), now, host_of[repo]);
+      j.not_before_ms = pick(3) == 0 ? now + pick(4) * 1000 : 0;
+      j.pushed_at_ms = pick(2) == 0 ? now - pick(1000) : 0;
+      ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> before, q_->List());
+      std::optional<QueuedJob> queued;
+      for (const QueuedJob& b : before) {
+        if (b.repo == repo && !b.running) queued = b;
+      }
+      ASSERT_OK_AND_ASSIGN(EnqueueResult e, q_->Enqueue(j));
+      EXPECT_EQ(e.coalesced, queued.has_value()) << "step " << step;
+      if (queued) {
+        ++coalesced;
+        QueuedJob want = CoalesceJobs(*queued, j);
+        EXPECT_EQ(e.job.run_id, want.run_id) << "step " << step;
+        EXPECT_EQ(e.job.priority, want.priority) << "step " << step;
+        EXPECT_EQ(e.job.trigger, want.trigger) << "step " << step;
+        EXPECT_EQ(e.job.not_before_ms, want.not_before_ms) << "step " << step;
+        EXPECT_EQ(e.job.pushed_at_ms, want.pushed_at_ms) << "step " << step;
+        EXPECT_EQ(e.job.queued_at_ms, want.queued_at_ms) << "step " << step;
+      }
+    } else if (op == 4) {
+      ASSERT_OK(q_->PauseHost({hosts[pick(3)], now + pick(5) * 1000, "rate limited"}));
+    } else if (op < 8) {
+      const int per_host = pick(3);  // 0: no limit
+      ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> jobs, q_->List());
+      ASSERT_OK_AND_ASSIGN(std::vector<PausedHost> paused, q_->PausedHosts(now));
+      const QueueDepth depth = CountQueueDepth(jobs, paused, now, per_host);
+      std::optional<size_t> want = PickClaimable(jobs, ClaimStateOf(jobs, paused, now, per_host));
+      ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> got,
+                           q_->Claim(ClaimAt(now, nodes[pick(2)], per_host)));
+      ASSERT_EQ(got.has_value(), depth.ready > 0) << "step " << step;
+      ASSERT_EQ(got.has_value(), want.has_value()) << "step " << step;
+      if (got) {
+        ++claims;
+        EXPECT_EQ(got->run_id, jobs[*want].run_id) << "step " << step;
+      } else {
+        ++empty_claims;
+      }
+    } else if (op == 8) {
+      // A running job ends.
+      ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> jobs, q_->List());
+      for (const QueuedJob& j : jobs) {
+        if (j.running) {
+          ASSERT_OK(q_->Finish(j.run_id, j.owner));
+          break;
+        }
+      }
+    } else {
+      // Leases end: every running job goes back, merging with a queued follow-up.
+      ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> before, q_->List());
+      now += 61000;
+      ASSERT_OK_AND_ASSIGN(JobQueue::Requeued r, q_->RequeueAbandoned("", now));
+      ASSERT_EQ(r.lost_by.size(), r.jobs.size());
+      for (size_t i = 0; i < r.jobs.size(); ++i) {
+        const QueuedJob& requeued = r.jobs[i];
+        std::optional<QueuedJob> was_running, follow_up;
+        for (const QueuedJob& b : before) {
+          if (b.repo != requeued.repo) continue;
+          (b.running ? was_running : follow_up) = b;
+        }
+        ASSERT_TRUE(was_running.has_value()) << "step " << step;
+        EXPECT_EQ(r.lost_by[i], was_running->owner) << "step " << step;
+        QueuedJob want = *was_running;
+        want.running = false;
+        if (follow_up) want = CoalesceJobs(want, *follow_up);
+        EXPECT_EQ(requeued.run_id, want.run_id) << "step " << step;
+        EXPECT_EQ(requeued.priority, want.priority) << "step " << step;
+        EXPECT_EQ(requeued.trigger, want.trigger) << "step " << step;
+        EXPECT_EQ(requeued.not_before_ms, want.not_before_ms) << "step " << step;
+        EXPECT_EQ(requeued.pushed_at_ms, want.pushed_at_ms) << "step " << step;
+      }
+    }
+  }
+  // The walk exercised every branch it checks.
+  EXPECT_GT(claims, 20);
+  EXPECT_GT(empty_claims, 5);
+  EXPECT_GT(coalesced, 20);
 }
 
 }  // namespace
