@@ -19,6 +19,7 @@
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/http_client.h"
 #include "tests/fixtures/mirrord_process.h"
+#include "tests/fixtures/process.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_lfs_endpoint.h"
@@ -32,7 +33,10 @@ using ::testing::HasSubstr;
 
 constexpr std::string_view kHubId = "org/tiny";
 constexpr std::string_view kMirrorName = "hf/org/tiny";
+constexpr std::string_view kManyId = "org/many";
+constexpr int kManyFiles = 1005;
 constexpr uint64_t kWeightsSize = 300 << 10;
+constexpr std::string_view kHfHubVersion = "2.17.5";  // tests/integration/hf_client/package.json
 const std::string kConfig = "{\"model_type\": \"tiny\"}\n";
 const std::string kNested = "nested file\n";
 
@@ -105,16 +109,29 @@ class HfEndpoint : public ::testing::Test {
     o.env["GIT_LFS_SKIP_PUSH"] = "1";
     RETURN_IF_ERROR(work.PushMirror(upstream_repo.string(), o));
 
+    // More files than one tree page (kHfTreePageSize = 1000), mirrored under its Hub id as
+    // its name.
+    ASSIGN_OR_RETURN(WorkRepo many, WorkRepo::Init(root / "work-many"));
+    for (int i = 0; i < kManyFiles; ++i) {
+      RETURN_IF_ERROR(many.WriteFile("f/" + std::to_string(i) + ".txt", std::to_string(i) + "\n"));
+    }
+    RETURN_IF_ERROR(many.Commit("many").status());
+    ASSIGN_OR_RETURN(std::filesystem::path many_bare, fx->upstream->CreateBareRepo(kManyId));
+    RETURN_IF_ERROR(many.PushMirror(many_bare.string()));
+
     MirrordOptions m;
     m.extra_toml = "[sync]\nmaintenance = false\n\n[upstreams.hf]\nurl = \"" +
                    fx->upstream->BaseUrl() + "/{repo}.git\"\n\n[[repos]]\nname = \"" +
                    std::string(kMirrorName) + "\"\nupstream = \"hf\"\npath = \"" +
                    std::string(kHubId) +
                    "\"\npoll_interval = \"1d\"\nrefspecs = [\"+refs/heads/*:refs/heads/*\", "
-                   "\"+refs/tags/*:refs/tags/*\", \"+refs/pr/*:refs/pr/*\"]\n";
+                   "\"+refs/tags/*:refs/tags/*\", \"+refs/pr/*:refs/pr/*\"]\n\n[[repos]]\nname = \"" +
+                   std::string(kManyId) + "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n";
     ASSIGN_OR_RETURN(fx->mirrord, MirrordProcess::Start(m));
-    ASSIGN_OR_RETURN(ProcessResult r, fx->mirrord->Mirrorctl({"sync", std::string(kMirrorName)}));
-    if (!r.ok()) return Internal("mirrorctl sync: " + r.Describe());
+    for (std::string_view name : {kMirrorName, kManyId}) {
+      ASSIGN_OR_RETURN(ProcessResult r, fx->mirrord->Mirrorctl({"sync", std::string(name)}));
+      if (!r.ok()) return Internal("mirrorctl sync " + std::string(name) + ": " + r.Describe());
+    }
     return Status::Ok();
   }
 
@@ -384,6 +401,108 @@ TEST_F(HfEndpoint, OversizedPathsInfoBodyIsRefused) {
   ASSERT_OK_AND_ASSIGN(HttpReply too_many,
                        HttpFetch(fx->mirrord->BaseUrl() + "/api/models/org/tiny/paths-info/main", call));
   EXPECT_EQ(too_many.status, 400);
+}
+
+// Installs the pinned @huggingface/hub from the npm registry into <build>/hf_client (once:
+// later runs reuse it while the lock file is unchanged) next to the driver script. Fails,
+// never skips, when npm or the registry is unavailable.
+Result<std::filesystem::path> PrepareHfClient() {
+  const std::filesystem::path src = std::filesystem::path(MIRRORD_SOURCE_DIR) / "tests" /
+                                    "integration" / "hf_client";
+  const std::filesystem::path dir = std::filesystem::path(MIRRORD_BINARY_DIR) / "hf_client";
+  RETURN_IF_ERROR(CreateDirectories(dir));
+  ASSIGN_OR_RETURN(std::string lock, ReadFileToString(src / "package-lock.json"));
+  Result<std::string> installed_lock = ReadFileToString(dir / "package-lock.json");
+  const bool cached = installed_lock.ok() && *installed_lock == lock &&
+                      std::filesystem::exists(dir / "node_modules" / "@huggingface" / "hub" /
+                                              "package.json");
+  for (const char* name : {"package.json", "package-lock.json", "hf_client.mjs"}) {
+    ASSIGN_OR_RETURN(std::string text, ReadFileToString(src / name));
+    RETURN_IF_ERROR(WriteFileAtomically(dir / name, text));
+  }
+  if (cached) return dir;
+  ProcessOptions o;
+  o.cwd = dir;
+  o.timeout = std::chrono::minutes(5);
+  Result<ProcessResult> r = RunProcess({"npm", "ci", "--no-audit", "--no-fund"}, o);
+  if (!r.ok() || !r->ok()) {
+    return Unavailable("npm could not install @huggingface/hub " + std::string(kHfHubVersion) +
+                       " from the npm registry into " + dir.string() +
+                       " (this test needs the real client; scripts/bootstrap installs npm): " +
+                       (r.ok() ? r->Describe() : r.status().ToString()));
+  }
+  return dir;
+}
+
+TEST_F(HfEndpoint, HuggingFaceJsClientListsAndDownloads) {
+  ASSERT_OK_AND_ASSIGN(std::filesystem::path client, PrepareHfClient());
+  const std::filesystem::path out = fx->dir->path() / "js-client";
+  ProcessOptions o;
+  o.cwd = client;
+  o.timeout = std::chrono::minutes(3);
+  o.env = {{"HUB_URL", fx->mirrord->BaseUrl()},     {"REPO", std::string(kHubId)},
+           {"MANY_REPO", std::string(kManyId)},     {"LFS_FILE", "model.safetensors"},
+           {"GIT_FILE", "sub/dir/nested.txt"},      {"OUT_DIR", out.string()}};
+  ASSERT_OK_AND_ASSIGN(ProcessResult r, RunProcess({"node", "hf_client.mjs"}, o));
+  ASSERT_TRUE(r.ok()) << r.Describe() << "\n" << fx->mirrord->Logs();
+  // The client logs progress on stdout (console.debug); the driver's result is the last line.
+  std::string_view stdout_text = Trim(r.stdout_text);
+  std::string_view last = stdout_text.substr(stdout_text.rfind('\n') + 1);
+  boost::system::error_code ec;
+  json::value parsed = json::parse(last, ec);
+  ASSERT_FALSE(ec) << r.stdout_text;
+  json::object res = parsed.as_object();
+
+  // listFiles, recursive: every entry with the Hub's fields.
+  std::map<std::string, json::object> files;
+  for (const json::value& v : res["files"].as_array()) {
+    files[std::string(v.as_object().at("path").as_string())] = v.as_object();
+  }
+  EXPECT_EQ(files.size(), 6u);
+  const json::object& w = files["model.safetensors"];
+  EXPECT_EQ(w.at("size").as_int64(), static_cast<int64_t>(kWeightsSize));
+  EXPECT_EQ(w.at("lfs").as_object().at("oid").as_string(), fx->weights_oid);
+  EXPECT_EQ(files["sub/dir"].at("type").as_string(), "directory");
+  EXPECT_EQ(files["config.json"].at("oid").as_string(), BlobId(kConfig));
+  // listFiles followed Link: rel="next" across pages.
+  EXPECT_EQ(res["manyFiles"].as_int64(), kManyFiles);
+  EXPECT_EQ(res["manyPages"].as_int64(), 2);
+
+  // fileDownloadInfo: size and etag from the Range 0-0 probe; no Xet.
+  const json::object& lfs_info = res["info"].as_object().at("model.safetensors").as_object();
+  EXPECT_EQ(lfs_info.at("size").as_int64(), static_cast<int64_t>(kWeightsSize));
+  EXPECT_EQ(lfs_info.at("etag").as_string(), "\"" + fx->weights_oid + "\"");
+  EXPECT_TRUE(lfs_info.at("xet").is_null());
+  const json::object& git_info = res["info"].as_object().at("sub/dir/nested.txt").as_object();
+  EXPECT_EQ(git_info.at("size").as_int64(), static_cast<int64_t>(kNested.size()));
+  EXPECT_EQ(git_info.at("etag").as_string(), "\"" + BlobId(kNested) + "\"");
+  EXPECT_TRUE(res["missing"].is_null());  // EntryNotFound is null, not an error
+
+  // downloadFile: byte-identical.
+  ASSERT_OK_AND_ASSIGN(std::string got_weights,
+                       ReadFileToString(out / "download" / "model.safetensors"));
+  EXPECT_TRUE(got_weights == Weights());
+  ASSERT_OK_AND_ASSIGN(std::string got_nested,
+                       ReadFileToString(out / "download" / "sub_dir_nested.txt"));
+  EXPECT_EQ(got_nested, kNested);
+
+  // snapshotDownload: the whole repo at main, byte-identical with the upstream.
+  const std::filesystem::path snapshot(std::string(res["snapshot"].as_string()));
+  EXPECT_EQ(snapshot.filename().string(), fx->second_commit);
+  ASSERT_OK_AND_ASSIGN(std::string upstream_weights, ReadFileToString(snapshot / "model.safetensors"));
+  EXPECT_TRUE(upstream_weights == Weights());
+  EXPECT_EQ(Sha256Hex(upstream_weights), fx->weights_oid);
+  ASSERT_OK_AND_ASSIGN(std::string config, ReadFileToString(snapshot / "config.json"));
+  EXPECT_EQ(config, kConfig);
+  ASSERT_OK_AND_ASSIGN(std::string nested, ReadFileToString(snapshot / "sub/dir/nested.txt"));
+  EXPECT_EQ(nested, kNested);
+  ASSERT_OK_AND_ASSIGN(std::string attributes, ReadFileToString(snapshot / ".gitattributes"));
+  EXPECT_EQ(attributes, "*.safetensors filter=lfs diff=lfs merge=lfs -text\n");
+  int snapshot_files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(snapshot)) {
+    if (!e.is_directory()) ++snapshot_files;
+  }
+  EXPECT_EQ(snapshot_files, 4);
 }
 
 }  // namespace
