@@ -31,6 +31,10 @@ Result<std::optional<std::string>> HfRepoLocator::NameForHubPath(const std::stri
 }
 
 Result<HfRepo> HfRepoLocator::Find(HfRepoType type, std::string_view id) {
+  // A dataset's upstream path starts with "datasets/": it is never a model id.
+  if (type == HfRepoType::kModel && id.starts_with("datasets/")) {
+    return NotFound("repository " + std::string(id) + " is not mirrored here");
+  }
   const std::string hub_path =
       type == HfRepoType::kDataset ? "datasets/" + std::string(id) : std::string(id);
   std::optional<RepoRecord> record;

@@ -35,6 +35,9 @@ constexpr std::string_view kHubId = "org/tiny";
 constexpr std::string_view kMirrorName = "hf/org/tiny";
 constexpr std::string_view kManyId = "org/many";
 constexpr int kManyFiles = 1005;
+constexpr std::string_view kDatasetId = "org/data";
+constexpr std::string_view kDatasetMirror = "hfdata/org/data";
+const std::string kTrainCsv = "a,b\n1,2\n";
 constexpr uint64_t kWeightsSize = 300 << 10;
 constexpr std::string_view kHfHubVersion = "2.17.5";  // tests/integration/hf_client/package.json
 const std::string kConfig = "{\"model_type\": \"tiny\"}\n";
@@ -54,6 +57,7 @@ struct Fixture {
   std::string first_commit;   // has config.json only
   std::string second_commit;  // main
   std::string pr_commit;      // refs/pr/1: main + pr.txt
+  std::string dataset_commit;
 };
 
 Fixture* fx = nullptr;
@@ -119,6 +123,14 @@ class HfEndpoint : public ::testing::Test {
     ASSIGN_OR_RETURN(std::filesystem::path many_bare, fx->upstream->CreateBareRepo(kManyId));
     RETURN_IF_ERROR(many.PushMirror(many_bare.string()));
 
+    // A dataset: the Hub's git path is datasets/ORG/NAME; mirrored under another name.
+    ASSIGN_OR_RETURN(WorkRepo data, WorkRepo::Init(root / "work-data"));
+    RETURN_IF_ERROR(data.WriteFile("train.csv", kTrainCsv));
+    ASSIGN_OR_RETURN(fx->dataset_commit, data.Commit("data"));
+    ASSIGN_OR_RETURN(std::filesystem::path data_bare,
+                     fx->upstream->CreateBareRepo("datasets/" + std::string(kDatasetId)));
+    RETURN_IF_ERROR(data.PushMirror(data_bare.string()));
+
     MirrordOptions m;
     m.extra_toml = "[sync]\nmaintenance = false\n\n[upstreams.hf]\nurl = \"" +
                    fx->upstream->BaseUrl() + "/{repo}.git\"\n\n[[repos]]\nname = \"" +
@@ -126,9 +138,11 @@ class HfEndpoint : public ::testing::Test {
                    std::string(kHubId) +
                    "\"\npoll_interval = \"1d\"\nrefspecs = [\"+refs/heads/*:refs/heads/*\", "
                    "\"+refs/tags/*:refs/tags/*\", \"+refs/pr/*:refs/pr/*\"]\n\n[[repos]]\nname = \"" +
-                   std::string(kManyId) + "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n";
+                   std::string(kManyId) + "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n\n[[repos]]\nname = \"" +
+                   std::string(kDatasetMirror) + "\"\nupstream = \"hf\"\npath = \"datasets/" +
+                   std::string(kDatasetId) + "\"\npoll_interval = \"1d\"\n";
     ASSIGN_OR_RETURN(fx->mirrord, MirrordProcess::Start(m));
-    for (std::string_view name : {kMirrorName, kManyId}) {
+    for (std::string_view name : {kMirrorName, kManyId, kDatasetMirror}) {
       ASSIGN_OR_RETURN(ProcessResult r, fx->mirrord->Mirrorctl({"sync", std::string(name)}));
       if (!r.ok()) return Internal("mirrorctl sync " + std::string(name) + ": " + r.Describe());
     }
@@ -383,6 +397,29 @@ TEST_F(HfEndpoint, PathsInfoAndRefs) {
   ASSERT_EQ(o["pullRequests"].as_array().size(), 1u);
   EXPECT_EQ(o["pullRequests"].as_array()[0].as_object().at("targetCommit").as_string(),
             fx->pr_commit);
+}
+
+TEST_F(HfEndpoint, DatasetsAnswerUnderDatasetsOnly) {
+  ASSERT_OK_AND_ASSIGN(HttpReply get, Get("/datasets/org/data/resolve/main/train.csv"));
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, kTrainCsv);
+  EXPECT_EQ(get.Header("X-Repo-Commit"), fx->dataset_commit);
+  ASSERT_OK_AND_ASSIGN(HttpReply info, Get("/api/datasets/org/data"));
+  ASSERT_EQ(info.status, 200) << info.body;
+  EXPECT_EQ(json::parse(info.body).as_object()["sha"].as_string(), fx->dataset_commit);
+  ASSERT_OK_AND_ASSIGN(HttpReply tree, Get("/api/datasets/org/data/tree/main"));
+  ASSERT_EQ(tree.status, 200);
+  EXPECT_EQ(json::parse(tree.body).as_array().size(), 1u);
+  // Not a model, under either spelling; and a model is not a dataset.
+  for (std::string path : {"/org/data/resolve/main/train.csv",
+                           "/datasets/org/data/resolve/main/../train.csv",
+                           "/api/models/org/data", "/api/models/datasets/org/data",
+                           "/datasets/org/tiny/resolve/main/config.json",
+                           "/api/datasets/org/tiny"}) {
+    ASSERT_OK_AND_ASSIGN(HttpReply r, Get(path));
+    EXPECT_NE(r.status, 200) << path;
+    EXPECT_NE(r.body, kTrainCsv) << path;
+  }
 }
 
 TEST_F(HfEndpoint, OversizedPathsInfoBodyIsRefused) {
