@@ -36,19 +36,22 @@ HttpResponse JsonResponse(const HttpRequest& req, const json::value& value) {
                       "application/json; charset=utf-8");
 }
 
+// The LFS facts of a file; the Hub names the oid "oid" in tree entries, "sha256" in siblings.
+json::object LfsFacts(const TreeEntryInfo& e, std::string_view oid_key) {
+  json::object lfs;
+  lfs[oid_key] = e.lfs->oid;
+  lfs["size"] = e.lfs->size;
+  lfs["pointerSize"] = e.blob_size;
+  return lfs;
+}
+
 // A tree entry as the Hub's tree and paths-info APIs write it.
 json::object TreeEntryJson(const TreeEntryInfo& e) {
   json::object o;
   o["type"] = e.type == TreeEntryInfo::Type::kFile ? "file" : "directory";
   o["oid"] = e.oid;
   o["size"] = e.size();
-  if (e.lfs) {
-    json::object lfs;
-    lfs["oid"] = e.lfs->oid;
-    lfs["size"] = e.lfs->size;
-    lfs["pointerSize"] = e.blob_size;
-    o["lfs"] = std::move(lfs);
-  }
+  if (e.lfs) o["lfs"] = LfsFacts(e, "oid");
   o["path"] = e.path;
   return o;
 }
@@ -78,8 +81,8 @@ Result<std::vector<std::string>> PathsInfoPaths(const HttpRequest& req) {
   size_t start = 0;
   while (start < body.size()) {
     size_t amp = body.find('&', start);
-    std::string_view pair = body.substr(start, amp == std::string_view::npos ? body.size() - start
-                                                                             : amp - start);
+    std::string_view pair =
+        body.substr(start, amp == std::string_view::npos ? body.size() - start : amp - start);
     start = amp == std::string_view::npos ? body.size() : amp + 1;
     size_t eq = pair.find('=');
     if (eq == std::string_view::npos || pair.substr(0, eq) != "paths") continue;
@@ -182,13 +185,7 @@ net::awaitable<void> HfApiHandler::Handle(HttpExchange& ex) {
           if (blobs) {
             s["blobId"] = e.oid;
             s["size"] = e.size();
-            if (e.lfs) {
-              json::object lfs;
-              lfs["sha256"] = e.lfs->oid;
-              lfs["size"] = e.lfs->size;
-              lfs["pointerSize"] = e.blob_size;
-              s["lfs"] = std::move(lfs);
-            }
+            if (e.lfs) s["lfs"] = LfsFacts(e, "sha256");
           }
           siblings.push_back(std::move(s));
         }
@@ -248,11 +245,12 @@ net::awaitable<void> HfApiHandler::Handle(HttpExchange& ex) {
       }
       case HfApiTarget::Kind::kPathsInfo: {
         Result<std::vector<std::string>> paths = PathsInfoPaths(req);
-        if (!paths.ok()) return HfErrorResponse(req, HfFailure::BadRequest(paths.status().message()));
+        if (!paths.ok())
+          return HfErrorResponse(req, HfFailure::BadRequest(paths.status().message()));
         if (paths->size() > kHfMaxPathsInfoPaths) {
-          return HfErrorResponse(req, HfFailure::BadRequest(
-                                          "at most " + std::to_string(kHfMaxPathsInfoPaths) +
-                                          " paths per request"));
+          return HfErrorResponse(
+              req, HfFailure::BadRequest("at most " + std::to_string(kHfMaxPathsInfoPaths) +
+                                         " paths per request"));
         }
         json::array out;
         for (const std::string& p : *paths) {

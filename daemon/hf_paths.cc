@@ -21,8 +21,8 @@ std::vector<std::string_view> Split(std::string_view s) {
   size_t start = 0;
   while (true) {
     size_t slash = s.find('/', start);
-    out.push_back(s.substr(start, slash == std::string_view::npos ? std::string_view::npos
-                                                                    : slash - start));
+    out.push_back(
+        s.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
@@ -113,8 +113,8 @@ bool IsHfResolvePath(std::string_view path) {
   std::string_view repo = path.substr(0, pos);
   if (repo == "/datasets") return false;
   // Git smart HTTP and LFS own anything under a "<name>.git" or with their suffixes.
-  for (std::string_view git : {".git/", "/info/refs", "/git-upload-pack", "/git-receive-pack",
-                               "/info/lfs"}) {
+  for (std::string_view git :
+       {".git/", "/info/refs", "/git-upload-pack", "/git-receive-pack", "/info/lfs"}) {
     if (path.find(git) != std::string_view::npos && path.find(git) < pos) return false;
   }
   return !repo.ends_with(".git");

@@ -42,8 +42,7 @@ Result<HfRepo> HfRepoLocator::Find(HfRepoType type, std::string_view id) {
   Result<RepoRecord> by_name = catalog_.GetRepo(hub_path);
   if (by_name.ok()) {
     const bool from_hub = by_name->upstream == kHfUpstreamName && by_name->url.empty();
-    if ((from_hub && by_name->path == hub_path) ||
-        (!from_hub && type == HfRepoType::kModel)) {
+    if ((from_hub && by_name->path == hub_path) || (!from_hub && type == HfRepoType::kModel)) {
       record = std::move(*by_name);
     }
   } else if (by_name.status().code() != StatusCode::kNotFound &&

@@ -33,9 +33,9 @@ struct Lookup {
   std::string commit;
   bool pinned = false;
   TreeEntryInfo entry;
-  std::optional<std::string> body;         // non-LFS GET: the blob
-  bool in_store = false;                   // LFS: the object is in the blob store
-  std::optional<LfsRefRecord> lfs_ref;     // LFS: the catalog's reference, for pull-through
+  std::optional<std::string> body;      // non-LFS GET: the blob
+  bool in_store = false;                // LFS: the object is in the blob store
+  std::optional<LfsRefRecord> lfs_ref;  // LFS: the catalog's reference, for pull-through
 };
 
 }  // namespace
@@ -133,8 +133,8 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
   header.set("X-Linked-Size", std::to_string(pointer.size));
   Result<UniqueFd> fd = store_.OpenObject(pointer.oid);
   if (!fd.ok() && fd.status().code() == StatusCode::kNotFound && pull_through_ && l.lfs_ref) {
-    MLOG(Info) << "hf " << l.repo_name << ": " << pointer.oid << " not in the store; fetching it for "
-               << ex.peer();
+    MLOG(Info) << "hf " << l.repo_name << ": " << pointer.oid
+               << " not in the store; fetching it for " << ex.peer();
     const LfsRefRecord ref = *l.lfs_ref;
     const std::string name = l.repo_name;
     Status fetched =
@@ -151,9 +151,8 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
   if (!fd.ok()) {
     if (fd.status().code() == StatusCode::kNotFound) {
       co_return co_await ex.Respond(HfErrorResponse(
-          req, HfFailure::EntryNotFound("the LFS object of " + l.entry.path +
-                                            " is not mirrored here yet",
-                                        l.commit)));
+          req, HfFailure::EntryNotFound(
+                   "the LFS object of " + l.entry.path + " is not mirrored here yet", l.commit)));
     }
     MLOG(Error) << "hf " << l.repo_name << ": " << fd.status().ToString();
     co_return co_await ex.Respond(

@@ -30,6 +30,7 @@ boost::asio::awaitable<void> SendRangedFile(HttpExchange& ex,
 // The same for a body held in memory.
 boost::asio::awaitable<void> SendRangedBytes(HttpExchange& ex,
                                              http::response<http::empty_body> header,
-                                             std::string body, const RangeErrorFactory& range_error);
+                                             std::string body,
+                                             const RangeErrorFactory& range_error);
 
 }  // namespace mirrord

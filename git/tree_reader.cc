@@ -58,6 +58,16 @@ Result<TreePtr> CommitTree(git_repository* repo, std::string_view commit_hex) {
   return TreePtr(tree);
 }
 
+// The entry at `path` (checked with IsValidTreePath) below `tree`; NotFound when absent.
+Result<TreeEntryPtr> EntryByPath(git_tree* tree, std::string_view path) {
+  if (!IsValidTreePath(path)) return InvalidArgument("invalid path");
+  git_tree_entry* raw = nullptr;
+  int rc = git_tree_entry_bypath(&raw, tree, std::string(path).c_str());
+  if (rc == GIT_ENOTFOUND) return NotFound("no entry " + std::string(path));
+  if (rc < 0) return Libgit2Status(rc, "entry " + std::string(path));
+  return TreeEntryPtr(raw);
+}
+
 // Fills the blob facts of `info` (size, LFS pointer) from the object database.
 Status DescribeBlob(git_repository* repo, const git_oid* oid, TreeEntryInfo* info) {
   git_odb* raw_odb = nullptr;
@@ -186,12 +196,7 @@ Result<TreeEntryInfo> PublishedTreeReader::Stat(std::string_view commit, std::st
     root.oid = OidHex(git_tree_id(tree.get()));
     return root;
   }
-  if (!IsValidTreePath(path)) return InvalidArgument("invalid path");
-  git_tree_entry* raw = nullptr;
-  int rc = git_tree_entry_bypath(&raw, tree.get(), std::string(path).c_str());
-  if (rc == GIT_ENOTFOUND) return NotFound("no entry " + std::string(path));
-  if (rc < 0) return Libgit2Status(rc, "entry " + std::string(path));
-  TreeEntryPtr entry(raw);
+  ASSIGN_OR_RETURN(TreeEntryPtr entry, EntryByPath(tree.get(), path));
   ASSIGN_OR_RETURN(std::optional<TreeEntryInfo> info,
                    Describe(repo_.get(), entry.get(), std::string(path)));
   if (!info) return NotFound("no file entry " + std::string(path));
@@ -199,9 +204,9 @@ Result<TreeEntryInfo> PublishedTreeReader::Stat(std::string_view commit, std::st
 }
 
 Result<std::vector<TreeEntryInfo>> PublishedTreeReader::List(std::string_view commit,
-                                                            std::string_view path, bool recursive,
-                                                            uint64_t offset, uint64_t limit,
-                                                            bool* more) {
+                                                             std::string_view path, bool recursive,
+                                                             uint64_t offset, uint64_t limit,
+                                                             bool* more) {
   *more = false;
   ASSIGN_OR_RETURN(TreePtr root, CommitTree(repo_.get(), commit));
   TreePtr start;
@@ -209,17 +214,12 @@ Result<std::vector<TreeEntryInfo>> PublishedTreeReader::List(std::string_view co
   if (path.empty()) {
     start = std::move(root);
   } else {
-    if (!IsValidTreePath(path)) return InvalidArgument("invalid path");
-    git_tree_entry* raw = nullptr;
-    int rc = git_tree_entry_bypath(&raw, root.get(), std::string(path).c_str());
-    if (rc == GIT_ENOTFOUND) return NotFound("no entry " + std::string(path));
-    if (rc < 0) return Libgit2Status(rc, "entry " + std::string(path));
-    TreeEntryPtr entry(raw);
+    ASSIGN_OR_RETURN(TreeEntryPtr entry, EntryByPath(root.get(), path));
     if (git_tree_entry_type(entry.get()) != GIT_OBJECT_TREE) {
       return NotFound(std::string(path) + " is not a directory");
     }
     git_tree* sub = nullptr;
-    rc = git_tree_lookup(&sub, repo_.get(), git_tree_entry_id(entry.get()));
+    int rc = git_tree_lookup(&sub, repo_.get(), git_tree_entry_id(entry.get()));
     if (rc < 0) return Libgit2Status(rc, "tree " + std::string(path));
     start.reset(sub);
     prefix = std::string(path) + "/";
@@ -251,8 +251,7 @@ Result<std::vector<TreeEntryInfo>> PublishedTreeReader::List(std::string_view co
         *more = true;
         break;
       }
-      ASSIGN_OR_RETURN(std::optional<TreeEntryInfo> info,
-                       Describe(repo_.get(), entry, entry_path));
+      ASSIGN_OR_RETURN(std::optional<TreeEntryInfo> info, Describe(repo_.get(), entry, entry_path));
       if (info) out.push_back(std::move(*info));
     }
     ++index;

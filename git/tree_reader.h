@@ -27,7 +27,7 @@ namespace mirrord {
 
 // A published revision resolved to its commit.
 struct ResolvedCommit {
-  std::string oid;         // 40 lowercase hex digits
+  std::string oid;          // 40 lowercase hex digits
   int64_t commit_time = 0;  // committer time, Unix seconds
 };
 
@@ -35,9 +35,9 @@ struct ResolvedCommit {
 struct TreeEntryInfo {
   enum class Type { kFile, kDirectory };
   Type type = Type::kFile;
-  std::string path;  // from the repository root, '/'-separated, no leading '/'
-  std::string oid;   // the git blob id (files) or tree id (directories)
-  uint64_t blob_size = 0;        // the blob's size: the pointer's for LFS files; 0 for directories
+  std::string path;               // from the repository root, '/'-separated, no leading '/'
+  std::string oid;                // the git blob id (files) or tree id (directories)
+  uint64_t blob_size = 0;         // the blob's size: the pointer's for LFS files; 0 for directories
   std::optional<LfsPointer> lfs;  // set when the blob is a valid LFS pointer
 
   // The file's size as users see it: the LFS object's size, else the blob's.

@@ -92,8 +92,8 @@ class HfEndpoint : public ::testing::Test {
     ASSIGN_OR_RETURN(fx->upstream, TestUpstream::Start(root / "upstream"));
     ASSIGN_OR_RETURN(fx->lfs, TestLfsEndpoint::Attach(*fx->upstream, root / "lfs-objects"));
     ASSIGN_OR_RETURN(WorkRepo work, WorkRepo::Init(root / "work"));
-    RETURN_IF_ERROR(work.WriteFile(".gitattributes",
-                                   "*.safetensors filter=lfs diff=lfs merge=lfs -text\n"));
+    RETURN_IF_ERROR(
+        work.WriteFile(".gitattributes", "*.safetensors filter=lfs diff=lfs merge=lfs -text\n"));
     RETURN_IF_ERROR(work.WriteFile("config.json", kConfig));
     ASSIGN_OR_RETURN(fx->first_commit, work.Commit("config"));
     ASSIGN_OR_RETURN(fx->weights_oid, fx->lfs->PutGeneratedObject(kWeightsSize, 7));
@@ -107,8 +107,7 @@ class HfEndpoint : public ::testing::Test {
     ASSIGN_OR_RETURN(fx->pr_commit, work.Commit("pr"));
     RETURN_IF_ERROR(work.Run({"update-ref", "refs/pr/1", fx->pr_commit}).status());
     RETURN_IF_ERROR(work.ResetHard(fx->second_commit));
-    ASSIGN_OR_RETURN(std::filesystem::path upstream_repo,
-                     fx->upstream->CreateBareRepo(kHubId));
+    ASSIGN_OR_RETURN(std::filesystem::path upstream_repo, fx->upstream->CreateBareRepo(kHubId));
     GitOptions o;
     o.env["GIT_LFS_SKIP_PUSH"] = "1";
     RETURN_IF_ERROR(work.PushMirror(upstream_repo.string(), o));
@@ -132,15 +131,16 @@ class HfEndpoint : public ::testing::Test {
     RETURN_IF_ERROR(data.PushMirror(data_bare.string()));
 
     MirrordOptions m;
-    m.extra_toml = "[sync]\nmaintenance = false\n\n[upstreams.hf]\nurl = \"" +
-                   fx->upstream->BaseUrl() + "/{repo}.git\"\n\n[[repos]]\nname = \"" +
-                   std::string(kMirrorName) + "\"\nupstream = \"hf\"\npath = \"" +
-                   std::string(kHubId) +
-                   "\"\npoll_interval = \"1d\"\nrefspecs = [\"+refs/heads/*:refs/heads/*\", "
-                   "\"+refs/tags/*:refs/tags/*\", \"+refs/pr/*:refs/pr/*\"]\n\n[[repos]]\nname = \"" +
-                   std::string(kManyId) + "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n\n[[repos]]\nname = \"" +
-                   std::string(kDatasetMirror) + "\"\nupstream = \"hf\"\npath = \"datasets/" +
-                   std::string(kDatasetId) + "\"\npoll_interval = \"1d\"\n";
+    m.extra_toml =
+        "[sync]\nmaintenance = false\n\n[upstreams.hf]\nurl = \"" + fx->upstream->BaseUrl() +
+        "/{repo}.git\"\n\n[[repos]]\nname = \"" + std::string(kMirrorName) +
+        "\"\nupstream = \"hf\"\npath = \"" + std::string(kHubId) +
+        "\"\npoll_interval = \"1d\"\nrefspecs = [\"+refs/heads/*:refs/heads/*\", "
+        "\"+refs/tags/*:refs/tags/*\", \"+refs/pr/*:refs/pr/*\"]\n\n[[repos]]\nname = \"" +
+        std::string(kManyId) +
+        "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n\n[[repos]]\nname = \"" +
+        std::string(kDatasetMirror) + "\"\nupstream = \"hf\"\npath = \"datasets/" +
+        std::string(kDatasetId) + "\"\npoll_interval = \"1d\"\n";
     ASSIGN_OR_RETURN(fx->mirrord, MirrordProcess::Start(m));
     for (std::string_view name : {kMirrorName, kManyId, kDatasetMirror}) {
       ASSIGN_OR_RETURN(ProcessResult r, fx->mirrord->Mirrorctl({"sync", std::string(name)}));
@@ -204,8 +204,8 @@ TEST_F(HfEndpoint, LfsFileGetIsByteIdenticalAndPinnedUrlsAreImmutable) {
 
 TEST_F(HfEndpoint, RangeZeroZeroAndResume) {
   // @huggingface/hub's fileDownloadInfo and WebBlob probe with bytes=0-0.
-  ASSERT_OK_AND_ASSIGN(HttpReply probe, Get(Resolve("main", "model.safetensors"), "GET",
-                                            {{"Range", "bytes=0-0"}}));
+  ASSERT_OK_AND_ASSIGN(HttpReply probe,
+                       Get(Resolve("main", "model.safetensors"), "GET", {{"Range", "bytes=0-0"}}));
   EXPECT_EQ(probe.status, 206);
   EXPECT_EQ(probe.Header("Content-Range"), "bytes 0-0/" + std::to_string(kWeightsSize));
   EXPECT_EQ(probe.body, Weights().substr(0, 1));
@@ -214,16 +214,17 @@ TEST_F(HfEndpoint, RangeZeroZeroAndResume) {
   ASSERT_OK_AND_ASSIGN(HttpReply resume, Get(Resolve("main", "model.safetensors"), "GET",
                                              {{"Range", "bytes=1000-"}}));
   EXPECT_EQ(resume.status, 206);
-  EXPECT_EQ(resume.Header("Content-Range"), "bytes 1000-" + std::to_string(kWeightsSize - 1) +
-                                                "/" + std::to_string(kWeightsSize));
+  EXPECT_EQ(resume.Header("Content-Range"),
+            "bytes 1000-" + std::to_string(kWeightsSize - 1) + "/" + std::to_string(kWeightsSize));
   EXPECT_TRUE(resume.body == Weights().substr(1000));
-  ASSERT_OK_AND_ASSIGN(HttpReply past, Get(Resolve("main", "model.safetensors"), "GET",
-                                           {{"Range", "bytes=" + std::to_string(kWeightsSize) + "-"}}));
+  ASSERT_OK_AND_ASSIGN(HttpReply past,
+                       Get(Resolve("main", "model.safetensors"), "GET",
+                           {{"Range", "bytes=" + std::to_string(kWeightsSize) + "-"}}));
   EXPECT_EQ(past.status, 416);
   EXPECT_EQ(past.Header("Content-Range"), "bytes */" + std::to_string(kWeightsSize));
   // Plain git files take ranges too.
-  ASSERT_OK_AND_ASSIGN(HttpReply small, Get(Resolve("main", "config.json"), "GET",
-                                            {{"Range", "bytes=0-0"}}));
+  ASSERT_OK_AND_ASSIGN(HttpReply small,
+                       Get(Resolve("main", "config.json"), "GET", {{"Range", "bytes=0-0"}}));
   EXPECT_EQ(small.status, 206);
   EXPECT_EQ(small.Header("Content-Range"), "bytes 0-0/" + std::to_string(kConfig.size()));
   EXPECT_EQ(small.body, kConfig.substr(0, 1));
@@ -274,7 +275,8 @@ TEST_F(HfEndpoint, NotFoundMapping) {
   EXPECT_EQ(repo.status, 404);
   EXPECT_EQ(repo.Header("X-Error-Code"), "RepoNotFound");
   // The mirror name is not the Hub id of an hf repo.
-  ASSERT_OK_AND_ASSIGN(HttpReply by_name, Get("/" + std::string(kMirrorName) + "/resolve/main/config.json"));
+  ASSERT_OK_AND_ASSIGN(HttpReply by_name,
+                       Get("/" + std::string(kMirrorName) + "/resolve/main/config.json"));
   EXPECT_EQ(by_name.Header("X-Error-Code"), "RepoNotFound");
   for (const std::string& rev : std::vector<std::string>{
            "nope", "0123456789abcdef0123456789abcdef01234567", fx->second_commit.substr(0, 12)}) {
@@ -291,9 +293,9 @@ TEST_F(HfEndpoint, NotFoundMapping) {
 }
 
 TEST_F(HfEndpoint, TraversalNeverLeavesTheRepository) {
-  for (std::string path : {"../../../../etc/passwd", "%2e%2e/%2e%2e/etc/passwd",
-                           "sub/../config.json", "%2Fetc%2Fpasswd", "config.json%00.txt",
-                           "sub%5C..%5Cconfig.json", "./config.json"}) {
+  for (std::string path :
+       {"../../../../etc/passwd", "%2e%2e/%2e%2e/etc/passwd", "sub/../config.json",
+        "%2Fetc%2Fpasswd", "config.json%00.txt", "sub%5C..%5Cconfig.json", "./config.json"}) {
     ASSERT_OK_AND_ASSIGN(HttpReply r, Get("/" + std::string(kHubId) + "/resolve/main/" + path));
     EXPECT_TRUE(r.status == 400 || r.status == 404) << path << " -> " << r.status;
     EXPECT_THAT(r.body, ::testing::Not(HasSubstr("root:")));
@@ -331,7 +333,8 @@ TEST_F(HfEndpoint, ModelInfoAndRevision) {
 
 TEST_F(HfEndpoint, TreeIsPaginatedWithLinkNext) {
   std::vector<std::string> paths;
-  std::string url = fx->mirrord->BaseUrl() + "/api/models/org/tiny/tree/main?recursive=true&limit=2";
+  std::string url =
+      fx->mirrord->BaseUrl() + "/api/models/org/tiny/tree/main?recursive=true&limit=2";
   int pages = 0;
   while (!url.empty() && pages < 10) {
     ++pages;
@@ -374,8 +377,9 @@ TEST_F(HfEndpoint, PathsInfoAndRefs) {
   call.method = "POST";
   call.headers = {{"Content-Type", "application/json"}};
   call.body = R"({"paths": ["model.safetensors", "missing", "sub", "../x"], "expand": true})";
-  ASSERT_OK_AND_ASSIGN(HttpReply r,
-                       HttpFetch(fx->mirrord->BaseUrl() + "/api/models/org/tiny/paths-info/main", call));
+  ASSERT_OK_AND_ASSIGN(
+      HttpReply r,
+      HttpFetch(fx->mirrord->BaseUrl() + "/api/models/org/tiny/paths-info/main", call));
   ASSERT_EQ(r.status, 200) << r.body;
   json::array entries = json::parse(r.body).as_array();
   ASSERT_EQ(entries.size(), 2u);
@@ -384,8 +388,9 @@ TEST_F(HfEndpoint, PathsInfoAndRefs) {
   // huggingface_hub sends a form-encoded body.
   call.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
   call.body = "paths=config.json&paths=sub%2Fdir%2Fnested.txt&expand=False";
-  ASSERT_OK_AND_ASSIGN(HttpReply form,
-                       HttpFetch(fx->mirrord->BaseUrl() + "/api/models/org/tiny/paths-info/main", call));
+  ASSERT_OK_AND_ASSIGN(
+      HttpReply form,
+      HttpFetch(fx->mirrord->BaseUrl() + "/api/models/org/tiny/paths-info/main", call));
   ASSERT_EQ(form.status, 200) << form.body;
   EXPECT_EQ(json::parse(form.body).as_array().size(), 2u);
 
@@ -411,11 +416,10 @@ TEST_F(HfEndpoint, DatasetsAnswerUnderDatasetsOnly) {
   ASSERT_EQ(tree.status, 200);
   EXPECT_EQ(json::parse(tree.body).as_array().size(), 1u);
   // Not a model, under either spelling; and a model is not a dataset.
-  for (std::string path : {"/org/data/resolve/main/train.csv",
-                           "/datasets/org/data/resolve/main/../train.csv",
-                           "/api/models/org/data", "/api/models/datasets/org/data",
-                           "/datasets/org/tiny/resolve/main/config.json",
-                           "/api/datasets/org/tiny"}) {
+  for (std::string path :
+       {"/org/data/resolve/main/train.csv", "/datasets/org/data/resolve/main/../train.csv",
+        "/api/models/org/data", "/api/models/datasets/org/data",
+        "/datasets/org/tiny/resolve/main/config.json", "/api/datasets/org/tiny"}) {
     ASSERT_OK_AND_ASSIGN(HttpReply r, Get(path));
     EXPECT_NE(r.status, 200) << path;
     EXPECT_NE(r.body, kTrainCsv) << path;
@@ -435,8 +439,9 @@ TEST_F(HfEndpoint, OversizedPathsInfoBodyIsRefused) {
   json::array many;
   for (int i = 0; i < 1001; ++i) many.push_back(json::string("f" + std::to_string(i)));
   call.body = json::serialize(json::object{{"paths", many}});
-  ASSERT_OK_AND_ASSIGN(HttpReply too_many,
-                       HttpFetch(fx->mirrord->BaseUrl() + "/api/models/org/tiny/paths-info/main", call));
+  ASSERT_OK_AND_ASSIGN(
+      HttpReply too_many,
+      HttpFetch(fx->mirrord->BaseUrl() + "/api/models/org/tiny/paths-info/main", call));
   EXPECT_EQ(too_many.status, 400);
 }
 
@@ -444,15 +449,15 @@ TEST_F(HfEndpoint, OversizedPathsInfoBodyIsRefused) {
 // later runs reuse it while the lock file is unchanged) next to the driver script. Fails,
 // never skips, when npm or the registry is unavailable.
 Result<std::filesystem::path> PrepareHfClient() {
-  const std::filesystem::path src = std::filesystem::path(MIRRORD_SOURCE_DIR) / "tests" /
-                                    "integration" / "hf_client";
+  const std::filesystem::path src =
+      std::filesystem::path(MIRRORD_SOURCE_DIR) / "tests" / "integration" / "hf_client";
   const std::filesystem::path dir = std::filesystem::path(MIRRORD_BINARY_DIR) / "hf_client";
   RETURN_IF_ERROR(CreateDirectories(dir));
   ASSIGN_OR_RETURN(std::string lock, ReadFileToString(src / "package-lock.json"));
   Result<std::string> installed_lock = ReadFileToString(dir / "package-lock.json");
-  const bool cached = installed_lock.ok() && *installed_lock == lock &&
-                      std::filesystem::exists(dir / "node_modules" / "@huggingface" / "hub" /
-                                              "package.json");
+  const bool cached =
+      installed_lock.ok() && *installed_lock == lock &&
+      std::filesystem::exists(dir / "node_modules" / "@huggingface" / "hub" / "package.json");
   for (const char* name : {"package.json", "package-lock.json", "hf_client.mjs"}) {
     ASSIGN_OR_RETURN(std::string text, ReadFileToString(src / name));
     RETURN_IF_ERROR(WriteFileAtomically(dir / name, text));
@@ -477,9 +482,9 @@ TEST_F(HfEndpoint, HuggingFaceJsClientListsAndDownloads) {
   ProcessOptions o;
   o.cwd = client;
   o.timeout = std::chrono::minutes(3);
-  o.env = {{"HUB_URL", fx->mirrord->BaseUrl()},     {"REPO", std::string(kHubId)},
-           {"MANY_REPO", std::string(kManyId)},     {"LFS_FILE", "model.safetensors"},
-           {"GIT_FILE", "sub/dir/nested.txt"},      {"OUT_DIR", out.string()}};
+  o.env = {{"HUB_URL", fx->mirrord->BaseUrl()}, {"REPO", std::string(kHubId)},
+           {"MANY_REPO", std::string(kManyId)}, {"LFS_FILE", "model.safetensors"},
+           {"GIT_FILE", "sub/dir/nested.txt"},  {"OUT_DIR", out.string()}};
   ASSERT_OK_AND_ASSIGN(ProcessResult r, RunProcess({"node", "hf_client.mjs"}, o));
   ASSERT_TRUE(r.ok()) << r.Describe() << "\n" << fx->mirrord->Logs();
   // The client logs progress on stdout (console.debug); the driver's result is the last line.
@@ -526,7 +531,8 @@ TEST_F(HfEndpoint, HuggingFaceJsClientListsAndDownloads) {
   // snapshotDownload: the whole repo at main, byte-identical with the upstream.
   const std::filesystem::path snapshot(std::string(res["snapshot"].as_string()));
   EXPECT_EQ(snapshot.filename().string(), fx->second_commit);
-  ASSERT_OK_AND_ASSIGN(std::string upstream_weights, ReadFileToString(snapshot / "model.safetensors"));
+  ASSERT_OK_AND_ASSIGN(std::string upstream_weights,
+                       ReadFileToString(snapshot / "model.safetensors"));
   EXPECT_TRUE(upstream_weights == Weights());
   EXPECT_EQ(Sha256Hex(upstream_weights), fx->weights_oid);
   ASSERT_OK_AND_ASSIGN(std::string config, ReadFileToString(snapshot / "config.json"));

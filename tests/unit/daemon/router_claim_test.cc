@@ -18,10 +18,11 @@ TEST(RouterClaimTest, ClaimsComeBetweenPrefixesAndTheRepoFallback) {
   router.AddPrefix({http::verb::get}, "/api/", Noop);
   router.AddClaim(
       {http::verb::get}, [](std::string_view p) { return p.find("/resolve/") != p.npos; }, Noop);
-  router.SetRepoHandler([&repo_calls](HttpExchange&, const RepoPath&) -> boost::asio::awaitable<void> {
-    ++repo_calls;
-    co_return;
-  });
+  router.SetRepoHandler(
+      [&repo_calls](HttpExchange&, const RepoPath&) -> boost::asio::awaitable<void> {
+        ++repo_calls;
+        co_return;
+      });
   // Claimed: a handler that reads the body, not a 400 for an invalid repository name.
   RouteMatch m = router.Match(http::verb::get, "/org/m/resolve/main/a b.txt");
   EXPECT_TRUE(m.read_body);

@@ -32,8 +32,9 @@ class TreeReaderTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(first_, work.Commit("first"));
     ASSERT_OK(work.WriteFile("dir/b.txt", "b\n"));
     ASSERT_OK(work.WriteFile("dir/sub/c.txt", "c\n"));
-    ASSERT_OK(work.WriteFile("weights.bin", "version https://git-lfs.github.com/spec/v1\noid sha256:" +
-                                                std::string(kOid) + "\nsize 12345\n"));
+    ASSERT_OK(
+        work.WriteFile("weights.bin", "version https://git-lfs.github.com/spec/v1\noid sha256:" +
+                                          std::string(kOid) + "\nsize 12345\n"));
     ASSERT_OK_AND_ASSIGN(second_, work.Commit("second"));
     ASSERT_OK(work.CreateTag("v1", first_));
     bare_ = dir_->path() / "bare.git";
@@ -42,9 +43,9 @@ class TreeReaderTest : public ::testing::Test {
     // A fetched but unpublished commit, in the staging namespace.
     ASSERT_OK(work.WriteFile("staged.txt", "not yet\n"));
     ASSERT_OK_AND_ASSIGN(staged_, work.Commit("staged"));
-    ASSERT_OK(Git({"push", "--quiet", bare_.string(), "HEAD:refs/mirrord/staging/heads/main"},
-                  work.dir())
-                  .status());
+    ASSERT_OK(
+        Git({"push", "--quiet", bare_.string(), "HEAD:refs/mirrord/staging/heads/main"}, work.dir())
+            .status());
   }
 
   std::optional<test::TempDir> dir_;
@@ -104,8 +105,8 @@ TEST_F(TreeReaderTest, PagesAddUpToTheWholeListing) {
   EXPECT_FALSE(more);
   std::vector<std::string> paths;
   for (const TreeEntryInfo& e : all) paths.push_back(e.path);
-  EXPECT_THAT(paths, ::testing::ElementsAre("a.txt", "dir", "dir/b.txt", "dir/sub",
-                                            "dir/sub/c.txt", "weights.bin"));
+  EXPECT_THAT(paths, ::testing::ElementsAre("a.txt", "dir", "dir/b.txt", "dir/sub", "dir/sub/c.txt",
+                                            "weights.bin"));
   std::vector<std::string> paged;
   for (uint64_t offset = 0;; offset += 2) {
     ASSERT_OK_AND_ASSIGN(std::vector<TreeEntryInfo> page,
@@ -114,9 +115,11 @@ TEST_F(TreeReaderTest, PagesAddUpToTheWholeListing) {
     if (!more) break;
   }
   EXPECT_EQ(paged, paths);
-  ASSERT_OK_AND_ASSIGN(std::vector<TreeEntryInfo> top, reader.List(second_, "", false, 0, 100, &more));
+  ASSERT_OK_AND_ASSIGN(std::vector<TreeEntryInfo> top,
+                       reader.List(second_, "", false, 0, 100, &more));
   EXPECT_EQ(top.size(), 3u);
-  ASSERT_OK_AND_ASSIGN(std::vector<TreeEntryInfo> sub, reader.List(second_, "dir", false, 0, 100, &more));
+  ASSERT_OK_AND_ASSIGN(std::vector<TreeEntryInfo> sub,
+                       reader.List(second_, "dir", false, 0, 100, &more));
   ASSERT_EQ(sub.size(), 2u);
   EXPECT_EQ(sub[0].path, "dir/b.txt");
   EXPECT_EQ(reader.List(second_, "a.txt", false, 0, 10, &more).status().code(),
