@@ -39,6 +39,7 @@ constexpr std::string_view kDatasetId = "org/data";
 constexpr std::string_view kDatasetMirror = "hfdata/org/data";
 const std::string kTrainCsv = "a,b\n1,2\n";
 constexpr uint64_t kWeightsSize = 300 << 10;
+constexpr uint64_t kExtraSize = 100 << 10;
 constexpr std::string_view kHfHubVersion = "2.17.5";  // tests/integration/hf_client/package.json
 const std::string kConfig = "{\"model_type\": \"tiny\"}\n";
 const std::string kNested = "nested file\n";
@@ -54,6 +55,7 @@ struct Fixture {
   std::unique_ptr<TestLfsEndpoint> lfs;
   std::unique_ptr<MirrordProcess> mirrord;
   std::string weights_oid;
+  std::string extra_oid;
   std::string first_commit;   // has config.json only
   std::string second_commit;  // main
   std::string pr_commit;      // refs/pr/1: main + pr.txt
@@ -100,6 +102,9 @@ class HfEndpoint : public ::testing::Test {
     RETURN_IF_ERROR(
         work.WriteFile("model.safetensors", PointerText(fx->weights_oid, kWeightsSize)));
     RETURN_IF_ERROR(work.WriteFile("sub/dir/nested.txt", kNested));
+    // Excluded from syncs by lfs_exclude: fetched on its first request.
+    ASSIGN_OR_RETURN(fx->extra_oid, fx->lfs->PutGeneratedObject(kExtraSize, 8));
+    RETURN_IF_ERROR(work.WriteFile("extra.bin", PointerText(fx->extra_oid, kExtraSize)));
     ASSIGN_OR_RETURN(fx->second_commit, work.Commit("weights"));
     RETURN_IF_ERROR(work.CreateTag("v1.0", fx->first_commit));
     RETURN_IF_ERROR(work.CreateBranch("feature/x", fx->first_commit));
@@ -131,21 +136,23 @@ class HfEndpoint : public ::testing::Test {
     RETURN_IF_ERROR(data.PushMirror(data_bare.string()));
 
     MirrordOptions m;
-    m.extra_toml =
-        "[sync]\nmaintenance = false\n\n[upstreams.hf]\nurl = \"" + fx->upstream->BaseUrl() +
-        "/{repo}.git\"\n\n[[repos]]\nname = \"" + std::string(kMirrorName) +
-        "\"\nupstream = \"hf\"\npath = \"" + std::string(kHubId) +
-        "\"\npoll_interval = \"1d\"\nrefspecs = [\"+refs/heads/*:refs/heads/*\", "
-        "\"+refs/tags/*:refs/tags/*\", \"+refs/pr/*:refs/pr/*\"]\n\n[[repos]]\nname = \"" +
-        std::string(kManyId) +
-        "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n\n[[repos]]\nname = \"" +
-        std::string(kDatasetMirror) + "\"\nupstream = \"hf\"\npath = \"datasets/" +
-        std::string(kDatasetId) + "\"\npoll_interval = \"1d\"\n";
+    m.extra_toml = "[sync]\nmaintenance = false\n\n[upstreams.hf]\nurl = \"" +
+                   fx->upstream->BaseUrl() + "/{repo}.git\"\n\n[[repos]]\nname = \"" +
+                   std::string(kMirrorName) + "\"\nupstream = \"hf\"\npath = \"" +
+                   std::string(kHubId) +
+                   "\"\npoll_interval = \"1d\"\nrefspecs = [\"+refs/heads/*:refs/heads/*\", "
+                   "\"+refs/tags/*:refs/tags/*\", \"+refs/pr/*:refs/pr/*\"]\nlfs_exclude = "
+                   "[\"*.bin\"]\n\n[[repos]]\nname = \"" +
+                   std::string(kManyId) +
+                   "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n\n[[repos]]\nname = \"" +
+                   std::string(kDatasetMirror) + "\"\nupstream = \"hf\"\npath = \"datasets/" +
+                   std::string(kDatasetId) + "\"\npoll_interval = \"1d\"\n";
     ASSIGN_OR_RETURN(fx->mirrord, MirrordProcess::Start(m));
     for (std::string_view name : {kMirrorName, kManyId, kDatasetMirror}) {
       ASSIGN_OR_RETURN(ProcessResult r, fx->mirrord->Mirrorctl({"sync", std::string(name)}));
       if (!r.ok()) return Internal("mirrorctl sync " + std::string(name) + ": " + r.Describe());
     }
+    if (fx->lfs->ObjectGets(fx->extra_oid) != 0) return Internal("the sync fetched extra.bin");
     return Status::Ok();
   }
 
@@ -228,6 +235,20 @@ TEST_F(HfEndpoint, RangeZeroZeroAndResume) {
   EXPECT_EQ(small.status, 206);
   EXPECT_EQ(small.Header("Content-Range"), "bytes 0-0/" + std::to_string(kConfig.size()));
   EXPECT_EQ(small.body, kConfig.substr(0, 1));
+}
+
+TEST_F(HfEndpoint, ObjectsTheSyncSkippedAreFetchedOnFirstRequestThenKept) {
+  ASSERT_OK_AND_ASSIGN(HttpReply head, Get(Resolve("main", "extra.bin"), "HEAD"));
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("X-Linked-Size"), std::to_string(kExtraSize));
+  EXPECT_EQ(head.Header("ETag"), "\"" + fx->extra_oid + "\"");
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_OK_AND_ASSIGN(HttpReply r, Get(Resolve("main", "extra.bin")));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body.size(), kExtraSize);
+    EXPECT_EQ(Sha256Hex(r.body), fx->extra_oid);
+  }
+  EXPECT_EQ(fx->lfs->ObjectGets(fx->extra_oid), 1);
 }
 
 TEST_F(HfEndpoint, GitFileEtagIsTheBlobId) {
@@ -314,7 +335,7 @@ TEST_F(HfEndpoint, ModelInfoAndRevision) {
   for (const json::value& s : info["siblings"].as_array()) {
     siblings[std::string(s.as_object().at("rfilename").as_string())] = s.as_object();
   }
-  ASSERT_EQ(siblings.size(), 4u);  // .gitattributes, config.json, model.safetensors, nested
+  ASSERT_EQ(siblings.size(), 5u);  // .gitattributes, config.json, extra.bin, model, nested
   EXPECT_TRUE(siblings.contains("sub/dir/nested.txt"));
   const json::object& w = siblings["model.safetensors"];
   EXPECT_EQ(w.at("size").as_int64(), static_cast<int64_t>(kWeightsSize));
@@ -362,9 +383,10 @@ TEST_F(HfEndpoint, TreeIsPaginatedWithLinkNext) {
       url = link->substr(1, link->find('>') - 1);
     }
   }
-  EXPECT_EQ(pages, 3);
-  EXPECT_THAT(paths, ::testing::ElementsAre(".gitattributes", "config.json", "model.safetensors",
-                                            "sub", "sub/dir", "sub/dir/nested.txt"));
+  EXPECT_EQ(pages, 4);
+  EXPECT_THAT(paths,
+              ::testing::ElementsAre(".gitattributes", "config.json", "extra.bin",
+                                     "model.safetensors", "sub", "sub/dir", "sub/dir/nested.txt"));
   ASSERT_OK_AND_ASSIGN(HttpReply sub, Get("/api/models/org/tiny/tree/main/sub/dir"));
   ASSERT_EQ(sub.status, 200);
   EXPECT_EQ(json::parse(sub.body).as_array().size(), 1u);
@@ -500,7 +522,7 @@ TEST_F(HfEndpoint, HuggingFaceJsClientListsAndDownloads) {
   for (const json::value& v : res["files"].as_array()) {
     files[std::string(v.as_object().at("path").as_string())] = v.as_object();
   }
-  EXPECT_EQ(files.size(), 6u);
+  EXPECT_EQ(files.size(), 7u);
   const json::object& w = files["model.safetensors"];
   EXPECT_EQ(w.at("size").as_int64(), static_cast<int64_t>(kWeightsSize));
   EXPECT_EQ(w.at("lfs").as_object().at("oid").as_string(), fx->weights_oid);
@@ -545,7 +567,9 @@ TEST_F(HfEndpoint, HuggingFaceJsClientListsAndDownloads) {
   for (const auto& e : std::filesystem::recursive_directory_iterator(snapshot)) {
     if (!e.is_directory()) ++snapshot_files;
   }
-  EXPECT_EQ(snapshot_files, 4);
+  ASSERT_OK_AND_ASSIGN(std::string extra, ReadFileToString(snapshot / "extra.bin"));
+  EXPECT_EQ(Sha256Hex(extra), fx->extra_oid);
+  EXPECT_EQ(snapshot_files, 5);
 }
 
 }  // namespace
