@@ -132,6 +132,16 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
   header.set("X-Linked-Etag", etag);
   header.set("X-Linked-Size", std::to_string(pointer.size));
   Result<UniqueFd> fd = store_.OpenObject(pointer.oid);
+  if (head && !fd.ok() && fd.status().code() == StatusCode::kNotFound && pull_through_ &&
+      l.lfs_ref) {
+    // The pointer knows size and hash: a HEAD (huggingface_hub gives it 10 s) must not wait
+    // for a pull-through download; the GET that follows fetches the object.
+    HttpResponse res(std::move(header));
+    res.result(http::status::ok);
+    res.set(http::field::accept_ranges, "bytes");
+    res.content_length(pointer.size);
+    co_return co_await ex.Respond(std::move(res));
+  }
   if (!fd.ok() && fd.status().code() == StatusCode::kNotFound && pull_through_ && l.lfs_ref) {
     MLOG(Info) << "hf " << l.repo_name << ": " << pointer.oid
                << " not in the store; fetching it for " << ex.peer();

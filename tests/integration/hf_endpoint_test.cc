@@ -238,10 +238,13 @@ TEST_F(HfEndpoint, RangeZeroZeroAndResume) {
 }
 
 TEST_F(HfEndpoint, ObjectsTheSyncSkippedAreFetchedOnFirstRequestThenKept) {
+  const int gets_before = fx->lfs->ObjectGets(fx->extra_oid);
   ASSERT_OK_AND_ASSIGN(HttpReply head, Get(Resolve("main", "extra.bin"), "HEAD"));
+  EXPECT_EQ(fx->lfs->ObjectGets(fx->extra_oid), gets_before);  // a HEAD never downloads
   EXPECT_EQ(head.status, 200);
   EXPECT_EQ(head.Header("X-Linked-Size"), std::to_string(kExtraSize));
   EXPECT_EQ(head.Header("ETag"), "\"" + fx->extra_oid + "\"");
+  EXPECT_EQ(head.Header("Content-Length"), std::to_string(kExtraSize));
   for (int i = 0; i < 2; ++i) {
     ASSERT_OK_AND_ASSIGN(HttpReply r, Get(Resolve("main", "extra.bin")));
     ASSERT_EQ(r.status, 200) << r.body;
