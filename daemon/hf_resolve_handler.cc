@@ -90,6 +90,13 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
       }
       return out;
     }
+    if (out.entry.blob_size > kHfMaxGitFileBytes) {
+      out.failure = HfFailure::Internal("the file is a " + std::to_string(out.entry.blob_size) +
+                                        "-byte git blob, over this mirror's limit for files "
+                                        "outside LFS");
+      out.failure->commit = out.commit;
+      return out;
+    }
     if (head && !wants_range) return out;  // the size is known: no need for the bytes
     Result<std::string> body = view.reader.ReadBlob(out.entry.oid, kHfMaxGitFileBytes);
     if (!body.ok()) {

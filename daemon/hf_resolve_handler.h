@@ -31,7 +31,9 @@
 
 namespace mirrord {
 
-inline constexpr uint64_t kHfMaxGitFileBytes = 64ull << 20;
+// Each GET of a plain git file holds it in memory while it is sent; the Hub itself refuses
+// plain files over 10 MB.
+inline constexpr uint64_t kHfMaxGitFileBytes = 16ull << 20;
 
 class HfResolveHandler {
  public:
