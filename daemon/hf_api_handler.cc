@@ -16,7 +16,6 @@
 #include "daemon/hf_error.h"
 #include "daemon/hf_paths.h"
 #include "daemon/hf_revision.h"
-#include "daemon/request_base_url.h"
 #include "git/ref_publisher.h"
 
 namespace mirrord {
@@ -98,9 +97,8 @@ Result<std::vector<std::string>> PathsInfoPaths(const HttpRequest& req) {
 
 }  // namespace
 
-HfApiHandler::HfApiHandler(HfRepoLocator& locator, net::thread_pool& blocking,
-                           std::string public_url)
-    : locator_(locator), blocking_(blocking), public_url_(std::move(public_url)) {}
+HfApiHandler::HfApiHandler(HfRepoLocator& locator, net::thread_pool& blocking, BaseUrl base_url)
+    : locator_(locator), blocking_(blocking), base_url_(std::move(base_url)) {}
 
 net::awaitable<void> HfApiHandler::Handle(HttpExchange& ex) {
   const HttpRequest& req = ex.request();
@@ -117,7 +115,7 @@ net::awaitable<void> HfApiHandler::Handle(HttpExchange& ex) {
     co_return co_await ex.Respond(std::move(res));
   }
   const std::map<std::string, std::string>& query = ex.query();
-  const std::string base = RequestBaseUrl(req, public_url_);
+  const std::string base = base_url_.For(ex);
 
   HttpResponse res = co_await RunBlocking(blocking_, [&]() -> HttpResponse {
     const HfApiTarget& t = *target;

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <string>
 
+#include "daemon/base_url.h"
 #include "daemon/hf_repo_locator.h"
 #include "daemon/http_exchange.h"
 
@@ -34,16 +35,15 @@ inline constexpr uint64_t kHfApiBodyLimit = 1 << 20;
 
 class HfApiHandler {
  public:
-  // `locator` and `blocking` must outlive the handler. `public_url`: see request_base_url.h.
-  HfApiHandler(HfRepoLocator& locator, boost::asio::thread_pool& blocking,
-               std::string public_url = "");
+  // `locator` and `blocking` must outlive the handler. Link URLs start with `base_url`.
+  HfApiHandler(HfRepoLocator& locator, boost::asio::thread_pool& blocking, BaseUrl base_url);
 
   boost::asio::awaitable<void> Handle(HttpExchange& exchange);
 
  private:
   HfRepoLocator& locator_;
   boost::asio::thread_pool& blocking_;
-  std::string public_url_;
+  BaseUrl base_url_;
 };
 
 }  // namespace mirrord

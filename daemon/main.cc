@@ -222,7 +222,8 @@ int Run(const Config& config) {
       hf_locator, **catalog, **blob_store, blocking_pool, lfs_fetch_pool, hf_pull_through);
   router->AddClaim({http::verb::get}, IsHfResolvePath,
                    [hf_resolve](HttpExchange& ex) { return hf_resolve->Handle(ex); });
-  auto hf_api = std::make_shared<HfApiHandler>(hf_locator, blocking_pool);
+  auto hf_api =
+      std::make_shared<HfApiHandler>(hf_locator, blocking_pool, BaseUrl(base_url_options));
   for (std::string prefix : {"/api/models/", "/api/datasets/"}) {
     router->AddPrefix(
         {http::verb::get, http::verb::post}, prefix,
