@@ -12,8 +12,8 @@
 
 #include "common/log.h"
 #include "daemon/blocking.h"
+#include "daemon/ranged_response.h"
 #include "lfs/batch_json.h"
-#include "lfs/http_range.h"
 #include "lfs/pointer.h"
 
 namespace mirrord {
@@ -242,29 +242,13 @@ net::awaitable<void> LfsHttpHandler::ServeObject(HttpExchange& ex, const RepoPat
         LfsError(req, http::status::internal_server_error, "cannot stat the stored object"));
   }
   const uint64_t size = static_cast<uint64_t>(st.st_size);
-  HttpRangeSelection range = SelectHttpRange(req[http::field::range], size);
   http::response<http::empty_body> header;
   header.set(http::field::content_type, "application/octet-stream");
-  header.set(http::field::accept_ranges, "bytes");
   header.set(http::field::etag, "\"" + oid + "\"");
   header.set(http::field::cache_control, "public, max-age=31536000, immutable");
-  switch (range.kind) {
-    case HttpRangeSelection::Kind::kUnsatisfiable: {
-      HttpResponse res =
-          LfsError(req, http::status::range_not_satisfiable, "requested range not satisfiable");
-      res.set(http::field::content_range, UnsatisfiedContentRangeHeader(size));
-      co_return co_await ex.Respond(std::move(res));
-    }
-    case HttpRangeSelection::Kind::kPartial:
-      header.result(http::status::partial_content);
-      header.set(http::field::content_range, ContentRangeHeader(range.begin, range.end, size));
-      co_await ex.SendFile(std::move(header), fd->get(), range.begin, range.end - range.begin);
-      co_return;
-    case HttpRangeSelection::Kind::kWhole:
-      header.result(http::status::ok);
-      co_await ex.SendFile(std::move(header), fd->get(), 0, size);
-      co_return;
-  }
+  co_await SendRangedFile(ex, std::move(header), fd->get(), size, [&req] {
+    return LfsError(req, http::status::range_not_satisfiable, "requested range not satisfiable");
+  });
 }
 
 }  // namespace mirrord

@@ -21,6 +21,10 @@
 #include "daemon/build_api.h"
 #include "daemon/git_http_handler.h"
 #include "daemon/github_webhook_handler.h"
+#include "daemon/hf_api_handler.h"
+#include "daemon/hf_paths.h"
+#include "daemon/hf_repo_locator.h"
+#include "daemon/hf_resolve_handler.h"
 #include "daemon/http_server.h"
 #include "daemon/lfs_http_handler.h"
 #include "daemon/lfs_sync.h"
@@ -229,6 +233,21 @@ int Run(const Config& config) {
                    .on_body_too_large = [github_webhooks](const http::request_header<>& h) {
                      github_webhooks->RecordTooLarge(h);
                    }});
+  // The Hugging Face–compatible endpoint (HF_ENDPOINT=http://mirror:8080).
+  HfRepoLocator hf_locator(**catalog, ServedMirrors(scheduler));
+  auto hf_resolve = std::make_shared<HfResolveHandler>(
+      hf_locator, **catalog, **blob_store, blocking_pool, lfs_fetch_pool,
+      PullThroughFetch(scheduler));
+  router->AddClaim({http::verb::get}, IsHfResolvePath,
+                   [hf_resolve](HttpExchange& ex) { return hf_resolve->Handle(ex); });
+  auto hf_api =
+      std::make_shared<HfApiHandler>(hf_locator, blocking_pool, BaseUrl(base_url_options));
+  for (std::string prefix : {"/api/models/", "/api/datasets/"}) {
+    router->AddPrefix(
+        {http::verb::get, http::verb::post}, prefix,
+        [hf_api](HttpExchange& ex) { return hf_api->Handle(ex); },
+        RouteOptions{.body_limit = kHfApiBodyLimit, .on_body_too_large = {}});
+  }
   router->SetRepoHandler(RepoRequests(git_handler, lfs_handler), RepoBodyLimits);
 
   HttpServerOptions server_options;

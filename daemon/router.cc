@@ -74,12 +74,18 @@ HttpHandler ErrorHandler(http::status status, std::string message) {
 
 void Router::Add(std::initializer_list<http::verb> methods, std::string path, HttpHandler handler,
                  RouteOptions options) {
-  routes_.push_back(Route{methods, std::move(path), false, std::move(handler), options});
+  routes_.push_back(Route{methods, std::move(path), false, {}, std::move(handler), options});
 }
 
 void Router::AddPrefix(std::initializer_list<http::verb> methods, std::string prefix,
                        HttpHandler handler, RouteOptions options) {
-  routes_.push_back(Route{methods, std::move(prefix), true, std::move(handler), options});
+  routes_.push_back(Route{methods, std::move(prefix), true, {}, std::move(handler), options});
+}
+
+void Router::AddClaim(std::initializer_list<http::verb> methods,
+                      std::function<bool(std::string_view)> claims, HttpHandler handler,
+                      RouteOptions options) {
+  routes_.push_back(Route{methods, "", false, std::move(claims), std::move(handler), options});
 }
 
 void Router::SetRepoHandler(RepoHandler handler, RouteOptions options) {
@@ -133,7 +139,7 @@ RouteMatch Router::MatchMethod(const std::vector<const Route*>& routes, http::ve
 RouteMatch Router::Match(http::verb method, std::string_view path) const {
   std::vector<const Route*> candidates;
   for (const Route& r : routes_) {
-    if (!r.prefix && r.path == path) candidates.push_back(&r);
+    if (!r.prefix && !r.claims && r.path == path) candidates.push_back(&r);
   }
   if (candidates.empty()) {
     size_t best = 0;
@@ -142,6 +148,14 @@ RouteMatch Router::Match(http::verb method, std::string_view path) const {
         if (r.path.size() > best) candidates.clear();
         best = r.path.size();
         candidates.push_back(&r);
+      }
+    }
+  }
+  if (candidates.empty()) {
+    for (const Route& r : routes_) {
+      if (r.claims && r.claims(path)) {
+        candidates.push_back(&r);
+        break;
       }
     }
   }

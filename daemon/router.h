@@ -1,8 +1,8 @@
 // Router: maps a request's (method, decoded path) to the handler that answers it.
 //
 // Lookup order: exact routes ("/healthz"), then prefix routes, longest first ("/api/v1/"),
-// then the repository fallback for "/<name>.git/..." and "/<name>/..." (git smart HTTP and
-// LFS). Paths whose first segment is reserved for mirrord's own URLs never reach the
+// then claimed paths (AddClaim, in the order added), then the repository fallback for
+// "/<name>.git/..." and "/<name>/..." (git smart HTTP and LFS). Paths whose first segment is reserved for mirrord's own URLs never reach the
 // fallback. Errors are handlers too: 404 unknown path, 405 known path with another method
 // (with an Allow header), 400 invalid repository name (nothing on disk is touched).
 // A GET route also answers HEAD unless HEAD has its own route.
@@ -76,6 +76,12 @@ class Router {
   // Every path starting with `prefix` (e.g. "/api/v1/").
   void AddPrefix(std::initializer_list<http::verb> methods, std::string prefix, HttpHandler handler,
                  RouteOptions options = {});
+  // Every path `claims` accepts, for URL shapes that neither an exact path nor a prefix
+  // describes (the Hugging Face "/<repo>/resolve/<rev>/<file>"). `claims` must be cheap and
+  // thread-safe; it sees the decoded path.
+  void AddClaim(std::initializer_list<http::verb> methods,
+                std::function<bool(std::string_view path)> claims, HttpHandler handler,
+                RouteOptions options = {});
   // The repository fallback (normally GitHttpHandler), for any method.
   void SetRepoHandler(RepoHandler handler, RouteOptions options = {});
   // Same, with options per repository path (per-endpoint body limits: an LFS batch gets far
@@ -91,6 +97,7 @@ class Router {
     std::vector<http::verb> methods;
     std::string path;
     bool prefix = false;
+    std::function<bool(std::string_view)> claims;  // set for AddClaim routes
     HttpHandler handler;
     RouteOptions options;
   };
