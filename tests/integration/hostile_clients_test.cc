@@ -128,11 +128,6 @@ size_t CountResponses(std::string_view bytes) {
   return n;
 }
 
-std::string PointerText(const std::string& oid, uint64_t size) {
-  return "version https://git-lfs.github.com/spec/v1\noid sha256:" + oid + "\nsize " +
-         std::to_string(size) + "\n";
-}
-
 class HostileClients : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -146,7 +141,7 @@ class HostileClients : public ::testing::Test {
     ASSERT_OK(work.WriteFile(".gitattributes", "*.bin filter=lfs diff=lfs merge=lfs -text\n"));
     ASSERT_OK(work.WriteFile("README.md", "# model\n"));
     ASSERT_OK_AND_ASSIGN(oid_, lfs_->PutGeneratedObject(kObjectSize, 7));
-    ASSERT_OK(work.WriteFile("weights.bin", PointerText(oid_, kObjectSize)));
+    ASSERT_OK(work.WriteFile("weights.bin", LfsPointerText(oid_, kObjectSize)));
     ASSERT_OK(work.Commit("weights").status());
     ASSERT_OK_AND_ASSIGN(std::filesystem::path bare, upstream_->CreateBareRepo(kRepo));
     GitOptions o;

@@ -31,6 +31,7 @@
 #include "common/file_util.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/http_client.h"
+#include "tests/fixtures/lfs_upstream_repo.h"
 #include "tests/fixtures/lfs_store_files.h"
 #include "tests/fixtures/mirrord_process.h"
 #include "tests/fixtures/process.h"
@@ -117,21 +118,14 @@ class LfsFaults : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!MirrordProcess::BinariesBuilt()) GTEST_SKIP() << "mirrord/mirrorctl not built";
-    ASSERT_OK(InstallGitLfsFilters());
     ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("lfs-faults-"));
     dir_.emplace(std::move(dir));
-    ASSERT_OK_AND_ASSIGN(upstream_, TestUpstream::Start(dir_->path() / "upstream"));
-    ASSERT_OK_AND_ASSIGN(lfs_, TestLfsEndpoint::Attach(*upstream_, dir_->path() / "lfs-objects"));
-    // LFS files are committed as pointers to objects stored at the upstream directly (what a
-    // `git lfs push` leaves behind), so that objects of tens of MiB cost no hashing by git-lfs.
-    ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / "work"));
-    ASSERT_OK(work.WriteFile(".gitattributes", "*.bin filter=lfs diff=lfs merge=lfs -text\n"));
-    ASSERT_OK(work.WriteFile("README.md", "# model\n"));
-    ASSERT_OK(work.Commit("initial").status());
-    ASSERT_OK_AND_ASSIGN(bare_, upstream_->CreateBareRepo(kRepo));
-    ASSERT_OK(work.PushMirror(bare_.string()));
-    work_.emplace(std::move(work));
-    url_ = upstream_->UrlFor(kRepo);
+    ASSERT_OK_AND_ASSIGN(LfsUpstreamRepo repo, LfsUpstreamRepo::Create(dir_->path(), kRepo));
+    upstream_ = std::move(repo.upstream);
+    lfs_ = std::move(repo.lfs);
+    work_ = std::move(repo.work);
+    bare_ = std::move(repo.bare);
+    url_ = std::move(repo.url);
   }
 
   void StartMirrord(MirrordOptions o = {}) {
@@ -256,7 +250,7 @@ class LfsFaults : public ::testing::Test {
   std::optional<TempDir> dir_;
   std::unique_ptr<TestUpstream> upstream_;
   std::unique_ptr<TestLfsEndpoint> lfs_;
-  std::optional<WorkRepo> work_;
+  std::unique_ptr<WorkRepo> work_;
   std::filesystem::path bare_;
   std::string url_;
   std::unique_ptr<MirrordProcess> mirrord_;

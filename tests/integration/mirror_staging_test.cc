@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "tests/fixtures/git_cli.h"
+#include "tests/fixtures/lfs_upstream_repo.h"
 #include "tests/fixtures/mirrord_process.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/status_matchers.h"
@@ -27,11 +28,6 @@ using ::testing::HasSubstr;
 
 constexpr std::string_view kRepo = "org/staged";
 
-std::string PointerText(const std::string& oid, uint64_t size) {
-  return "version https://git-lfs.github.com/spec/v1\noid sha256:" + oid + "\nsize " +
-         std::to_string(size) + "\n";
-}
-
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s;
@@ -41,19 +37,14 @@ class MirrorStaging : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!MirrordProcess::BinariesBuilt()) GTEST_SKIP() << "mirrord/mirrorctl not built";
-    ASSERT_OK(InstallGitLfsFilters());
     ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("mirror-staging-"));
     dir_.emplace(std::move(dir));
-    ASSERT_OK_AND_ASSIGN(upstream_, TestUpstream::Start(dir_->path() / "upstream"));
-    ASSERT_OK_AND_ASSIGN(lfs_, TestLfsEndpoint::Attach(*upstream_, dir_->path() / "lfs-objects"));
-    ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / "work"));
-    ASSERT_OK(work.WriteFile(".gitattributes", "*.bin filter=lfs diff=lfs merge=lfs -text\n"));
-    ASSERT_OK(work.WriteFile("README.md", "# model\n"));
-    ASSERT_OK(work.Commit("initial").status());
-    ASSERT_OK_AND_ASSIGN(bare_, upstream_->CreateBareRepo(kRepo));
-    ASSERT_OK(work.PushMirror(bare_.string()));
-    work_.emplace(std::move(work));
-    url_ = upstream_->UrlFor(kRepo);
+    ASSERT_OK_AND_ASSIGN(LfsUpstreamRepo repo, LfsUpstreamRepo::Create(dir_->path(), kRepo));
+    upstream_ = std::move(repo.upstream);
+    lfs_ = std::move(repo.lfs);
+    work_ = std::move(repo.work);
+    bare_ = std::move(repo.bare);
+    url_ = std::move(repo.url);
     // Maintenance stays on (the default): publication feeds it new packs.
     ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(MirrordOptions{}));
   }
@@ -64,7 +55,7 @@ class MirrorStaging : public ::testing::Test {
     Result<std::string> oid = lfs_->PutGeneratedObject(size, seed);
     EXPECT_OK(oid);
     if (!oid.ok()) return "";
-    EXPECT_OK(work_->WriteFile(path, PointerText(*oid, size)));
+    EXPECT_OK(work_->WriteFile(path, LfsPointerText(*oid, size)));
     EXPECT_OK(work_->Commit("add " + std::string(path)).status());
     GitOptions o;
     o.env["GIT_LFS_SKIP_PUSH"] = "1";
@@ -94,7 +85,7 @@ class MirrorStaging : public ::testing::Test {
   std::optional<TempDir> dir_;
   std::unique_ptr<TestUpstream> upstream_;
   std::unique_ptr<TestLfsEndpoint> lfs_;
-  std::optional<WorkRepo> work_;
+  std::unique_ptr<WorkRepo> work_;
   std::filesystem::path bare_;
   std::string url_;
   std::unique_ptr<MirrordProcess> mirrord_;
