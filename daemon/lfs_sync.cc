@@ -131,11 +131,13 @@ void LfsSyncer::UpdateQuarantineMetrics() {
 Status LfsSyncer::CheckCorruptBackoff(const std::string& oid) {
   Result<LfsObjectRecord> record = catalog_.GetLfsObject(oid);
   if (!record.ok() || record->retry_at <= Now()) return Status::Ok();
+  // The wait travels as a typed fact: the scheduler's retry waits for it too.
   return DataLoss("LFS object " + oid + " failed verification in " +
                   std::to_string(record->corrupt_streak) +
                   " sync(s) in a row (the upstream, or a proxy, sends corrupt data); backing off: "
                   "next fetch in " + std::to_string(record->retry_at - Now()) +
-                  " s ([lfs] corrupt_backoff)");
+                  " s ([lfs] corrupt_backoff)")
+      .WithRetryAfter(std::chrono::seconds(record->retry_at - Now()));
 }
 
 void LfsSyncer::RecordVerification(const LfsDownloadReport& r) {
@@ -269,7 +271,7 @@ Result<LfsSyncOutcome> LfsSyncer::SyncObjects(const LfsSyncRequest& request) {
     std::string what = std::to_string(failed) + " of " + std::to_string(to_fetch) +
                        " LFS objects could not be fetched (the previous state stays published; "
                        "fetched bytes are kept for the next attempt)";
-    return Status(first_failure.code(), what + ": " + first_failure.message());
+    return first_failure.WithContext(what);  // keeps the typed facts (retry_after)
   }
   return outcome;
 }

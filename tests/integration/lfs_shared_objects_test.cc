@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <ctime>
 #include <cstdlib>
 #include <iostream>
 #include <cstdint>
@@ -362,14 +363,15 @@ TEST_F(LfsSharedObjects, CorruptingUpstreamStaysWithinQuarantineBudgetAndBacksOf
   ASSERT_TRUE(PollUntil([&] { return lfs_->ObjectGets(a) >= 6 && lfs_->ObjectGets(b) >= 6; },
                         seconds(120)))
       << mirrord_->Logs();
-  // Then the repo keeps being polled and synced: several more runs end, none fetching.
-  std::optional<int64_t> first_run;
+  // Then the backoff travels to the scheduler as a typed wait: the failed sync's retry is
+  // planned for when the object may be fetched again (corrupt_backoff = 1h), and the 1 s
+  // polls leave a repo with a planned retry alone, so nothing is fetched at poll speed.
+  const int64_t started = static_cast<int64_t>(std::time(nullptr));
   ASSERT_TRUE(PollUntil(
       [&] {
         Result<RepoStatus> s = StatusJson(*mirrord_, "org/model");
-        if (!s.ok() || !s->last_run) return false;
-        if (!first_run) first_run = s->last_run->run_id;
-        return s->last_run->run_id >= *first_run + 5;
+        return s.ok() && s->next_attempt.starts_with("retry") &&
+               s->next_attempt_at >= started + 1800;
       },
       seconds(120)))
       << mirrord_->Logs();
