@@ -89,6 +89,35 @@ bench_wait_http() {
 
 # nginx (2 workers, its own config in the workdir) -> fcgiwrap (unix socket, 16 preforked
 # workers so 8 concurrent clients never queue behind one) -> git http-backend.
+# The nginx location serving the git repositories under $1 through git http-backend behind
+# fcgiwrap's socket $2 (for a bench_nginx_conf server block). Packs stream through memory
+# buffers, never spooled to temp files.
+bench_git_backend_location() {
+  cat <<EOF
+    location / {
+      include /etc/nginx/fastcgi_params;
+      fastcgi_pass unix:$2;
+      fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
+      fastcgi_param GIT_PROJECT_ROOT $1;
+      fastcgi_param GIT_HTTP_EXPORT_ALL "";
+      fastcgi_param PATH_INFO \$uri;
+      fastcgi_read_timeout 600s;
+      fastcgi_max_temp_file_size 0;
+      fastcgi_buffers 64 64k;
+    }
+EOF
+}
+
+# The nginx location handing LFS Batch API requests to lfs_batch_server.py on port $1.
+bench_lfs_batch_location() {
+  cat <<EOF
+    location ~ /info/lfs/ {
+      proxy_pass http://127.0.0.1:$1;
+      proxy_set_header Host \$http_host;
+    }
+EOF
+}
+
 bench_start_git_http() {
   local root=$1
   local dir=$BENCH_WORK/nginx-$((++BENCH_NGINX_SEQ))
@@ -119,18 +148,7 @@ http {
   server {
     listen 127.0.0.1:$port;
     client_max_body_size 0;
-    location / {
-      include /etc/nginx/fastcgi_params;
-      fastcgi_pass unix:$sock;
-      fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
-      fastcgi_param GIT_PROJECT_ROOT $root;
-      fastcgi_param GIT_HTTP_EXPORT_ALL "";
-      fastcgi_param PATH_INFO \$uri;
-      fastcgi_read_timeout 600s;
-      # Stream packs through memory buffers, never spool them to temp files.
-      fastcgi_max_temp_file_size 0;
-      fastcgi_buffers 64 64k;
-    }
+$(bench_git_backend_location "$root" "$sock")
   }
 }
 EOF
@@ -416,24 +434,11 @@ bench_start_lfs_upstream() {
   server {
     listen 127.0.0.1:$port;
     client_max_body_size 0;
-    location ~ /info/lfs/ {
-      proxy_pass http://127.0.0.1:$batch_port;
-      proxy_set_header Host \$http_host;
-    }
+$(bench_lfs_batch_location "$batch_port")
     location /lfs/objects/ {
       alias $BENCH_LFS_CACHE/objects/;
     }
-    location / {
-      include /etc/nginx/fastcgi_params;
-      fastcgi_pass unix:$sock;
-      fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
-      fastcgi_param GIT_PROJECT_ROOT $root;
-      fastcgi_param GIT_HTTP_EXPORT_ALL "";
-      fastcgi_param PATH_INFO \$uri;
-      fastcgi_read_timeout 600s;
-      fastcgi_max_temp_file_size 0;
-      fastcgi_buffers 64 64k;
-    }
+$(bench_git_backend_location "$root" "$sock")
   }
 EOF
   LFS_UPSTREAM_URL=http://127.0.0.1:$port
