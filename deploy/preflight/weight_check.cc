@@ -1,6 +1,8 @@
 #include "deploy/preflight/weight_check.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/file_util.h"
@@ -17,6 +20,43 @@ namespace mirrord::preflight {
 namespace {
 
 constexpr size_t kReadBuffer = 4 << 20;
+
+// A file mapped for hashing that shrinks meanwhile (its pages past the new end fault with
+// SIGBUS) ends the preflight with the weight class's exit code and a line saying so, instead
+// of a crash. Installed once; the handler only writes and exits (async-signal-safe).
+void OnSigbus(int) {
+  static constexpr char kLine[] =
+      "mirrord-preflight: FAILED (exit 74): a weight file shrank while it was verified: the "
+      "image's files are being changed; pull the image again\n";
+  (void)!::write(2, kLine, sizeof kLine - 1);
+  ::_exit(74);
+}
+
+void InstallSigbusHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_handler = OnSigbus;
+    ::sigaction(SIGBUS, &sa, nullptr);
+  });
+}
+
+// SHA-256 of the whole open file of `size` (> 0) bytes through a read-only mapping: no copy
+// into a buffer, which measured 12% faster than pread on a 16-core host (BENCHMARKS.md).
+// nullopt when the file cannot be mapped (the caller reads it instead).
+std::optional<std::string> HashMapped(int fd, uint64_t size) {
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (map == MAP_FAILED) return std::nullopt;
+  ::madvise(map, size, MADV_SEQUENTIAL);
+  Sha256 hash;
+  const char* p = static_cast<const char*>(map);
+  constexpr uint64_t kStep = 8 << 20;
+  for (uint64_t off = 0; off < size; off += kStep) {
+    hash.Update(std::string_view(p + off, static_cast<size_t>(std::min(kStep, size - off))));
+  }
+  ::munmap(map, size);
+  return hash.FinishHex();
+}
 
 // SHA-256 of [offset, offset + length) of the open file; the errno Status of a failed read,
 // DataLoss when the file ends early.
@@ -75,6 +115,15 @@ std::optional<WeightProblem> CheckFile(const PreflightManifest& manifest, size_t
                    where + " expected " + want + ", found " + *got);
   };
   if (mode == VerifyMode::kFull) {
+    if (f.size > 0) {
+      InstallSigbusHandler();
+      if (std::optional<std::string> got = HashMapped(fd.get(), f.size)) {
+        hashed += f.size;
+        if (*got == f.sha256) return std::nullopt;
+        return problem(WeightProblem::Kind::kMismatch,
+                       "SHA-256 expected " + f.sha256 + ", found " + *got);
+      }
+    }
     ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
     return check(0, f.size, f.sha256);
   }
