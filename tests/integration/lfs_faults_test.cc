@@ -54,13 +54,6 @@ using ::testing::StartsWith;
 constexpr std::string_view kRepo = "org/model";
 constexpr uint64_t kMiB = 1 << 20;
 
-Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {
-  ASSIGN_OR_RETURN(ProcessResult r, m.Mirrorctl({"status", std::string(name), "--json"}));
-  if (!r.ok()) return Internal("mirrorctl status --json: " + r.Describe());
-  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.stdout_text));
-  return RepoStatusFromJson(v);
-}
-
 // The run id in "NAME: sync queued as run N".
 Result<int64_t> QueuedRunId(const ProcessResult& r) {
   constexpr std::string_view kMarker = "sync queued as run ";
@@ -178,15 +171,8 @@ class LfsFaults : public ::testing::Test {
 
   // Waits for run `run_id` to finish; it must have succeeded.
   void ExpectRunSucceeds(int64_t run_id) {
-    std::string state;
-    ASSERT_TRUE(PollUntil(
-        [&] {
-          Result<SyncRunView> run = GetRun(*mirrord_, run_id);
-          if (run.ok()) state = run->state;
-          return IsFinalRunState(state);
-        },
-        seconds(60)))
-        << "run " << run_id << " is still " << state;
+    std::string state = WaitForRunEnd(*mirrord_, run_id, seconds(60));
+    ASSERT_TRUE(IsFinalRunState(state)) << "run " << run_id << " is still " << state;
     ASSERT_EQ(state, "succeeded") << mirrord_->Logs();
   }
 

@@ -23,6 +23,7 @@
 #include "common/api_types.h"
 #include "common/file_util.h"
 #include "common/sha256.h"
+#include "tests/fixtures/admin_api_calls.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/mirrord_process.h"
 #include "tests/fixtures/process.h"
@@ -42,13 +43,6 @@ using ::testing::Not;
 
 constexpr std::string_view kRepo = "org/model";
 constexpr std::string_view kFinetune = "org/finetune";
-
-Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {
-  ASSIGN_OR_RETURN(ProcessResult r, m.Mirrorctl({"status", std::string(name), "--json"}));
-  if (!r.ok()) return Internal("mirrorctl status --json: " + r.Describe());
-  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.stdout_text));
-  return RepoStatusFromJson(v);
-}
 
 // `git clone` without the smudge filter, then `git lfs pull`: the LFS files are fetched by
 // git-lfs's own transfer code from the clone URL's LFS endpoint.

@@ -31,10 +31,12 @@
 #include "common/api_json.h"
 #include "common/api_types.h"
 #include "common/file_util.h"
+#include "tests/fixtures/admin_api_calls.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/http_client.h"
 #include "tests/fixtures/lfs_store_files.h"
 #include "tests/fixtures/mirrord_process.h"
+#include "tests/fixtures/poll_until.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
@@ -50,35 +52,6 @@ using ::testing::HasSubstr;
 
 constexpr uint64_t kMiB = 1 << 20;
 constexpr std::string_view kWaitLine = "waiting for another download of it to finish";
-
-// Polls `condition` every 20 ms until it holds or `timeout` passes (observation only: what
-// is awaited is a state mirrord or the upstream reaches by itself).
-bool PollUntil(const std::function<bool()>& condition, milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
-}
-
-Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {
-  ASSIGN_OR_RETURN(ProcessResult r, m.Mirrorctl({"status", std::string(name), "--json"}));
-  if (!r.ok()) return Internal("mirrorctl status --json: " + r.Describe());
-  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.stdout_text));
-  return RepoStatusFromJson(v);
-}
-
-Result<SyncRunView> GetRun(const MirrordProcess& m, int64_t run_id) {
-  ASSIGN_OR_RETURN(std::string token, m.AdminToken());
-  HttpCall call;
-  call.headers.emplace_back("Authorization", "Bearer " + token);
-  ASSIGN_OR_RETURN(HttpReply reply,
-                   HttpFetch(m.BaseUrl() + "/api/v1/runs/" + std::to_string(run_id), call));
-  if (reply.status != 200) return Internal("GET run: HTTP " + std::to_string(reply.status));
-  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(reply.body));
-  return SyncRunViewFromJson(v);
-}
 
 uint64_t BytesUnder(const std::filesystem::path& dir) {
   uint64_t total = 0;
@@ -149,16 +122,9 @@ class LfsSharedObjects : public ::testing::Test {
   }
 
   void ExpectRunSucceeds(int64_t run_id) {
-    std::string state;
-    ASSERT_TRUE(PollUntil(
-        [&] {
-          Result<SyncRunView> run = GetRun(*mirrord_, run_id);
-          if (run.ok()) state = run->state;
-          return IsFinalRunState(state);
-        },
-        seconds(120)))
-        << "run " << run_id << " is still " << state << "\n"
-        << mirrord_->Logs();
+    std::string state = WaitForRunEnd(*mirrord_, run_id, seconds(120));
+    ASSERT_TRUE(IsFinalRunState(state)) << "run " << run_id << " is still " << state << "\n"
+                                        << mirrord_->Logs();
     ASSERT_EQ(state, "succeeded") << mirrord_->Logs();
   }
 

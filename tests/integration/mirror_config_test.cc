@@ -18,6 +18,7 @@
 #include "common/api_json.h"
 #include "common/api_types.h"
 #include "common/file_util.h"
+#include "tests/fixtures/admin_api_calls.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/test_upstream.h"
 #include "tests/fixtures/mirrord_process.h"
@@ -189,13 +190,6 @@ TEST_F(MirrorConfig, GoodFileServes) {
   EXPECT_TRUE(list.ok()) << list.Describe();
   ASSERT_OK_AND_ASSIGN(ExitStatus exit, mirrord->Terminate());
   EXPECT_EQ(exit.exit_code, 0);
-}
-
-Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {
-  ASSIGN_OR_RETURN(ProcessResult r, m.Mirrorctl({"status", std::string(name), "--json"}));
-  if (!r.ok()) return Internal("mirrorctl status --json: " + r.Describe());
-  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.stdout_text));
-  return RepoStatusFromJson(v);
 }
 
 // The lines of `git ls-remote` output whose ref does not start with `exclude`.

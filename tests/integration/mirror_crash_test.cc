@@ -39,13 +39,6 @@ using ::testing::HasSubstr;
 
 constexpr std::string_view kRepo = "big/model";
 
-Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {
-  ASSIGN_OR_RETURN(ProcessResult r, m.Mirrorctl({"status", std::string(name), "--json"}));
-  if (!r.ok()) return Internal("mirrorctl status --json: " + r.Describe());
-  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.stdout_text));
-  return RepoStatusFromJson(v);
-}
-
 // The run id in "NAME: sync queued as run N".
 Result<int64_t> QueuedRunId(const ProcessResult& r) {
   constexpr std::string_view kMarker = "sync queued as run ";

@@ -14,6 +14,7 @@
 
 #include "common/api_json.h"
 #include "common/api_types.h"
+#include "tests/fixtures/admin_api_calls.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/mirrord_process.h"
 #include "tests/fixtures/process.h"
@@ -30,13 +31,6 @@ using ::testing::Not;
 constexpr std::string_view kRepo = "team/llm";
 
 // `mirrorctl status NAME --json`, decoded.
-Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {
-  ASSIGN_OR_RETURN(ProcessResult r, m.Mirrorctl({"status", std::string(name), "--json"}));
-  if (!r.ok()) return Internal("mirrorctl status --json: " + r.Describe());
-  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.stdout_text));
-  return RepoStatusFromJson(v);
-}
-
 class MirrorIncremental : public ::testing::Test {
  protected:
   void SetUp() override {

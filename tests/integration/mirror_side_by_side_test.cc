@@ -14,6 +14,7 @@
 #include "common/api_json.h"
 #include "common/api_types.h"
 #include "common/file_util.h"
+#include "tests/fixtures/admin_api_calls.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/mirrord_process.h"
 #include "tests/fixtures/process.h"
@@ -29,13 +30,6 @@ using ::testing::HasSubstr;
 constexpr std::string_view kPath = "THUDM/chatglm3-6b";
 constexpr std::string_view kGithubName = "THUDM/chatglm3-6b";
 constexpr std::string_view kHfName = "hf/THUDM/chatglm3-6b";
-
-Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {
-  ASSIGN_OR_RETURN(ProcessResult r, m.Mirrorctl({"status", std::string(name), "--json"}));
-  if (!r.ok()) return Internal("mirrorctl status --json: " + r.Describe());
-  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.stdout_text));
-  return RepoStatusFromJson(v);
-}
 
 class MirrorSideBySide : public ::testing::Test {
  protected:

@@ -157,13 +157,6 @@ Result<HttpReply> AdminCall(MirrordProcess& m, std::string method, std::string_v
 }
 
 // `mirrorctl status NAME --json`, decoded.
-Result<RepoStatus> StatusJson(MirrordProcess& m, std::string_view name) {
-  ASSIGN_OR_RETURN(ProcessResult r, m.Mirrorctl({"status", std::string(name), "--json"}));
-  if (!r.ok()) return Internal("mirrorctl status --json: " + r.Describe());
-  ASSIGN_OR_RETURN(boost::json::value v, ParseJson(r.stdout_text));
-  return RepoStatusFromJson(v);
-}
-
 // `mirrorctl queue --json`, decoded.
 Result<QueueView> QueueJson(MirrordProcess& m) {
   ASSIGN_OR_RETURN(ProcessResult r, m.Mirrorctl({"queue", "--json"}));
