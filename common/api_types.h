@@ -78,9 +78,9 @@ struct RunFailure {
 struct SyncRunView {
   int64_t run_id = 0;
   std::string repo;
-  std::string trigger;  // SyncTriggerName
-  std::string state;    // "queued", "running", "succeeded", "failed", "interrupted"
-  std::string error;    // empty unless failed; never contains credentials
+  std::string trigger;                // SyncTriggerName
+  std::string state;                  // "queued", "running", "succeeded", "failed", "interrupted"
+  std::string error;                  // empty unless failed; never contains credentials
   std::optional<RunFailure> failure;  // set when state is "failed"
   SyncProgress progress;
   int refs_added = 0;

@@ -80,7 +80,8 @@ class Keys {
     const toml::table* t = n->as_table();
     if (!t) return Error(key, "expected a table of strings, e.g. { KEY = \"value\" }");
     for (const auto& [k, v] : *t) {
-      if (!v.is_string()) return Error(key, "value of " + std::string(k.str()) + " is not a string");
+      if (!v.is_string())
+        return Error(key, "value of " + std::string(k.str()) + " is not a string");
       (*out)[std::string(k.str())] = *v.value<std::string>();
     }
     return Status::Ok();
@@ -140,10 +141,12 @@ bool IsCudaConstraint(std::string_view s) {
   for (std::string_view op : {">=", "<=", "=", ">", "<"}) {
     if (!s.starts_with(op)) continue;
     std::string_view v = s.substr(op.size());
-    if (v.empty() || v.front() == '.' || v.back() == '.' || v.find("..") != std::string_view::npos) {
+    if (v.empty() || v.front() == '.' || v.back() == '.' ||
+        v.find("..") != std::string_view::npos) {
       return false;
     }
-    return std::all_of(v.begin(), v.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+    return std::all_of(v.begin(), v.end(),
+                       [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
   }
   return false;
 }
@@ -235,8 +238,9 @@ Status ParseRecipe(const toml::table& t, std::string_view origin, const std::str
   Keys k(t, origin, section);
   RETURN_IF_ERROR(k.String("name", &r->name, true));
   if (!IsValidImageName(r->name)) {
-    return k.Error("name", "\"" + r->name + "\" is not a valid image name (lowercase letters, "
-                           "digits and . _ __ - separators, '/' between components)");
+    return k.Error("name", "\"" + r->name +
+                               "\" is not a valid image name (lowercase letters, "
+                               "digits and . _ __ - separators, '/' between components)");
   }
   RETURN_IF_ERROR(k.String("repo", &r->repo, true));
   if (std::find(repo_names.begin(), repo_names.end(), r->repo) == repo_names.end()) {
@@ -261,12 +265,14 @@ Status ParseRecipe(const toml::table& t, std::string_view origin, const std::str
   }
   RETURN_IF_ERROR(k.String("base", &r->base));
   if (!IsBaseReference(r->base)) {
-    return k.Error("base", "\"" + r->base + "\" is neither scratch nor an image reference "
-                           "REGISTRY/NAME:TAG or REGISTRY/NAME@sha256:...");
+    return k.Error("base", "\"" + r->base +
+                               "\" is neither scratch nor an image reference "
+                               "REGISTRY/NAME:TAG or REGISTRY/NAME@sha256:...");
   }
   if (const toml::node* files = k.Get("files")) {
     const toml::array* a = files->as_array();
-    if (!a || !a->is_array_of_tables()) return k.Error("files", "expected [[builds.files]] entries");
+    if (!a || !a->is_array_of_tables())
+      return k.Error("files", "expected [[builds.files]] entries");
     std::set<std::string> dests;
     for (size_t i = 0; i < a->size(); ++i) {
       BuildFile f;
@@ -320,8 +326,9 @@ Status ParseRecipe(const toml::table& t, std::string_view origin, const std::str
   if (r->tags.empty()) return k.Error("tags", "must name at least one tag template");
   for (const std::string& tag : r->tags) {
     if (!IsTagTemplate(tag)) {
-      return k.Error("tags", "\"" + tag + "\" is not a tag template (tag characters "
-                             "A-Za-z0-9_.- and {ref}, {commit})");
+      return k.Error("tags", "\"" + tag +
+                                 "\" is not a tag template (tag characters "
+                                 "A-Za-z0-9_.- and {ref}, {commit})");
     }
   }
   if (const toml::node* keep = k.Get("keep")) {
@@ -349,9 +356,9 @@ Status ParseRegistry(const toml::table& t, std::string_view origin, const std::s
   if (!https && !http) return k.Error("url", "must start with http:// or https://");
   RETURN_IF_ERROR(k.String("username", &r->username));
   std::string path;
-  for (auto [key, out] : {std::pair{"password_file", &r->password_file},
-                          std::pair{"token_file", &r->token_file},
-                          std::pair{"ca_file", &r->ca_file}}) {
+  for (auto [key, out] :
+       {std::pair{"password_file", &r->password_file}, std::pair{"token_file", &r->token_file},
+        std::pair{"ca_file", &r->ca_file}}) {
     path.clear();
     RETURN_IF_ERROR(k.String(key, &path));
     if (k.Get(key) && path.empty()) return k.Error(key, "must not be empty");
@@ -386,8 +393,8 @@ bool IsValidImageTag(std::string_view tag) {
   if (tag.empty() || tag.size() > 128) return false;
   for (size_t i = 0; i < tag.size(); ++i) {
     char c = tag[i];
-    bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '_';
+    bool word =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (!word && (i == 0 || (c != '.' && c != '-'))) return false;
   }
   return true;
@@ -421,8 +428,8 @@ Status ParseBuildConfig(const toml::table& root, std::string_view origin,
     for (size_t i = 0; i < a->size(); ++i) {
       BuildRecipe r;
       std::string section = "builds #" + std::to_string(i + 1);
-      RETURN_IF_ERROR(ParseRecipe(*a->get(i)->as_table(), origin, section, repo_names,
-                                  *registries, &r));
+      RETURN_IF_ERROR(
+          ParseRecipe(*a->get(i)->as_table(), origin, section, repo_names, *registries, &r));
       if (!names.insert(r.name).second) {
         return InvalidArgument(org + ": [" + section + "] name: \"" + r.name + "\" appears twice");
       }

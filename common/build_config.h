@@ -44,12 +44,12 @@ struct BuildFile {
 };
 
 struct BuildRecipe {
-  std::string name;  // image repository name (distribution grammar, lowercase)
-  std::string repo;  // a mirrored repo
+  std::string name;               // image repository name (distribution grammar, lowercase)
+  std::string repo;               // a mirrored repo
   std::vector<std::string> refs;  // globs over full ref names; empty: default branch + tags
   std::vector<std::string> include;
   std::vector<std::string> exclude;
-  std::string model_dir;      // absolute; "" -> "/models/<repo>"
+  std::string model_dir;  // absolute; "" -> "/models/<repo>"
   std::string base = "scratch";
   std::vector<BuildFile> files;
   std::vector<std::string> entrypoint;
@@ -59,7 +59,7 @@ struct BuildRecipe {
   std::string workdir;
   std::string user;
   std::map<std::string, std::string> labels;
-  std::string require_cuda;                // e.g. ">=12.1" -> NVIDIA_REQUIRE_CUDA=cuda>=12.1
+  std::string require_cuda;  // e.g. ">=12.1" -> NVIDIA_REQUIRE_CUDA=cuda>=12.1
   std::string nvidia_visible_devices = "all";
   std::string nvidia_driver_capabilities = "compute,utility";
   // mirrord-preflight as the entrypoint wrapper (deploy/preflight_layers.h): unset -> on for

@@ -155,8 +155,8 @@ Status ValidateRefspec(TableReader& r, std::string_view key, const std::string& 
 
 Result<std::string> NormalizePublicUrl(std::string_view url) {
   auto bad = [&](std::string_view why) {
-    return InvalidArgument("expected an http:// or https:// URL (" + std::string(why) + "), got \"" +
-                           std::string(url) + "\"");
+    return InvalidArgument("expected an http:// or https:// URL (" + std::string(why) +
+                           "), got \"" + std::string(url) + "\"");
   };
   std::string_view rest;
   if (url.starts_with("http://")) {
@@ -403,8 +403,7 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) 
     RETURN_IF_ERROR(r.ReadInt("download_threads", 1, 1024, &v));
     c.lfs.download_threads = static_cast<int>(v);
     v = static_cast<int64_t>(c.lfs.quarantine_budget);
-    RETURN_IF_ERROR(
-        r.ReadInt("quarantine_budget", 0, std::numeric_limits<int64_t>::max(), &v));
+    RETURN_IF_ERROR(r.ReadInt("quarantine_budget", 0, std::numeric_limits<int64_t>::max(), &v));
     c.lfs.quarantine_budget = static_cast<uint64_t>(v);
     v = c.lfs.quarantine_per_object;
     RETURN_IF_ERROR(r.ReadInt("quarantine_per_object", 0, 100, &v));

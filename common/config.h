@@ -113,7 +113,7 @@ struct Config {
   size_t max_connections = 1024;
   size_t max_connections_per_client = 128;
   std::chrono::seconds request_timeout{60};
-  uint64_t min_transfer_rate = 1024;            // bytes/s; 0: no minimum
+  uint64_t min_transfer_rate = 1024;           // bytes/s; 0: no minimum
   uint64_t body_memory_budget = 256ull << 20;  // bytes
   // [storage]
   std::filesystem::path storage_root = "./var/mirrord";

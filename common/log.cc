@@ -3,9 +3,9 @@
 #include <sys/stat.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <mutex>
 

@@ -6,8 +6,8 @@
 
 namespace mirrord {
 namespace {
-constexpr std::array<std::string_view, 6> kReservedFirstSegments = {
-    "api", "healthz", "readyz", "metrics", "webhooks", "v2"};
+constexpr std::array<std::string_view, 6> kReservedFirstSegments = {"api",     "healthz",  "readyz",
+                                                                    "metrics", "webhooks", "v2"};
 
 bool IsNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||

@@ -102,7 +102,8 @@ boost::asio::awaitable<void> BuildApi::Handle(HttpExchange& ex) {
     BuildInputs inputs{recipe->repo, *dir, url.ok() ? *url : "", chosen, commit, nullptr, {}};
     // The preflight bundle installed beside this binary (build/lib/... in a build tree).
     std::error_code ec;
-    inputs.preflight_bundle = PreflightBundleBeside(std::filesystem::read_symlink("/proc/self/exe", ec));
+    inputs.preflight_bundle =
+        PreflightBundleBeside(std::filesystem::read_symlink("/proc/self/exe", ec));
     std::optional<PulledBase> base;
     if (recipe->base != "scratch") {
       ASSIGN_OR_RETURN(ImageReference base_ref, ParseImageReference(recipe->base));

@@ -293,7 +293,8 @@ net::awaitable<void> GitHttpHandler::RunUploadPack(HttpExchange& ex, const RepoP
           break;
         }
         if (!*more) {
-          if (!shape.CompleteAndValid()) input_status = InvalidArgument(std::string(kMalformedRequest));
+          if (!shape.CompleteAndValid())
+            input_status = InvalidArgument(std::string(kMalformedRequest));
           break;
         }
         if (!shape.Feed(piece)) {

@@ -51,10 +51,7 @@ Result<std::string> ReadWebhookSecret(const std::filesystem::path& file) {
 GitHubWebhookHandler::GitHubWebhookHandler(std::string secret, WebhookTarget& target,
                                            Metrics& metrics,
                                            boost::asio::thread_pool& blocking_pool)
-    : secret_(std::move(secret)),
-      target_(target),
-      metrics_(metrics),
-      pool_(blocking_pool) {}
+    : secret_(std::move(secret)), target_(target), metrics_(metrics), pool_(blocking_pool) {}
 
 boost::asio::awaitable<void> GitHubWebhookHandler::Handle(HttpExchange& exchange) {
   const HttpRequest& req = exchange.request();

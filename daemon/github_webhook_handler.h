@@ -24,7 +24,6 @@
 #include <boost/asio/thread_pool.hpp>
 #include <filesystem>
 #include <string>
-
 #include <vector>
 
 #include "common/api_types.h"

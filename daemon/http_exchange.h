@@ -14,9 +14,9 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 

@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -28,6 +27,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -467,10 +467,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Clock::time_point limit = request_start_ + o.request_timeout;
     *reason = "request deadline";
     if (o.min_transfer_rate > 0) {
-      auto earned = std::chrono::duration_cast<Clock::duration>(
-          std::chrono::duration<double>(static_cast<double>(request_bytes_) /
-                                        static_cast<double>(o.min_transfer_rate)));
-      Clock::time_point by_rate = request_start_ + std::max<Clock::duration>(o.min_rate_grace, earned);
+      auto earned = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+          static_cast<double>(request_bytes_) / static_cast<double>(o.min_transfer_rate)));
+      Clock::time_point by_rate =
+          request_start_ + std::max<Clock::duration>(o.min_rate_grace, earned);
       if (by_rate < limit) {
         limit = by_rate;
         *reason = "below the minimum transfer rate";
@@ -572,7 +572,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         size_t comma = value.find(',');
         std::string_view item = value.substr(0, comma);
         value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+          item.remove_prefix(1);
         while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
         std::string lower;
         for (char c : item) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -606,7 +607,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto& header = header_parser.get();
     const std::string method(header.method_string());
     const std::string log_path = LoggablePath(header.target());
-    const bool has_body = header_parser.chunked() || header_parser.content_length().value_or(0) > 0 ||
+    const bool has_body = header_parser.chunked() ||
+                          header_parser.content_length().value_or(0) > 0 ||
                           header.find(http::field::transfer_encoding) != header.end();
 
     if (auto framing = FramingError(header)) {
@@ -634,8 +636,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       request = HttpRequest(std::move(header.base()));
     } else {
       boost::optional<uint64_t> length = header_parser.content_length();
-      if (length && (*length > match.body_limit ||
-                     *length > state_->body_budget.limit() + kFreeBodyBytes)) {
+      if (length &&
+          (*length > match.body_limit || *length > state_->body_budget.limit() + kFreeBodyBytes)) {
         if (match.on_body_too_large) match.on_body_too_large(header);
         co_await SendErrorAndClose(http::status::payload_too_large, "request body too large\n",
                                    method, log_path, start, true);

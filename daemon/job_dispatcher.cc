@@ -95,8 +95,8 @@ Result<JobQueue::Requeued> JobDispatcher::RequeueAbandoned(bool own_too) {
       MLOG(Warning) << "sync of " << job.repo << " (run " << job.run_id
                     << ") was interrupted by the last stop; queued again";
     } else {
-      MLOG(Warning) << "sync of " << job.repo << " (run " << job.run_id << ") on node "
-                    << lost_by << " lost its lease; queued again";
+      MLOG(Warning) << "sync of " << job.repo << " (run " << job.run_id << ") on node " << lost_by
+                    << " lost its lease; queued again";
     }
   }
   for (int64_t dropped : requeued.dropped) (void)catalog_.DeleteQueuedRun(dropped);
@@ -220,7 +220,8 @@ Status JobDispatcher::ConfirmLease(int64_t run_id) {
                      s.ToString() + "); nothing written");
   }
   std::lock_guard lock(mu_);
-  if (auto it = local_runs_.find(run_id); it != local_runs_.end()) it->second.lease_until_ms = until;
+  if (auto it = local_runs_.find(run_id); it != local_runs_.end())
+    it->second.lease_until_ms = until;
   return Status::Ok();
 }
 

@@ -135,8 +135,8 @@ Status LfsSyncer::CheckCorruptBackoff(const std::string& oid) {
   return DataLoss("LFS object " + oid + " failed verification in " +
                   std::to_string(record->corrupt_streak) +
                   " sync(s) in a row (the upstream, or a proxy, sends corrupt data); backing off: "
-                  "next fetch in " + std::to_string(record->retry_at - Now()) +
-                  " s ([lfs] corrupt_backoff)")
+                  "next fetch in " +
+                  std::to_string(record->retry_at - Now()) + " s ([lfs] corrupt_backoff)")
       .WithRetryAfter(std::chrono::seconds(record->retry_at - Now()));
 }
 
@@ -145,9 +145,8 @@ void LfsSyncer::RecordVerification(const LfsDownloadReport& r) {
     (void)catalog_.CountLfsQuarantine(r.object.oid, Now());
   }
   if (r.status.code() == StatusCode::kDataLoss) {
-    Result<LfsObjectRecord> backoff =
-        catalog_.RecordLfsCorruption(r.object.oid, Now(), config_.corrupt_backoff.count(),
-                                     config_.corrupt_backoff_max.count());
+    Result<LfsObjectRecord> backoff = catalog_.RecordLfsCorruption(
+        r.object.oid, Now(), config_.corrupt_backoff.count(), config_.corrupt_backoff_max.count());
     if (backoff.ok()) {
       MLOG(Warning) << "LFS object " << r.object.oid << ": corrupt from the upstream in "
                     << backoff->corrupt_streak << " sync(s) in a row; not fetched again for "

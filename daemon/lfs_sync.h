@@ -38,8 +38,8 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/status.h"
-#include "git/lfs_pointer_scan.h"
 #include "daemon/metrics.h"
+#include "git/lfs_pointer_scan.h"
 #include "git/ref_publisher.h"
 #include "lfs/download_pool.h"
 #include "lfs/object_downloader.h"
@@ -116,8 +116,8 @@ class LfsSyncer {
   DownloadPool pool_;
   std::atomic<bool> stopping_{false};
   std::mutex metrics_mu_;
-  Metrics* metrics_ = nullptr;       // guarded by metrics_mu_
-  uint64_t reported_dropped_ = 0;    // guarded by metrics_mu_
+  Metrics* metrics_ = nullptr;     // guarded by metrics_mu_
+  uint64_t reported_dropped_ = 0;  // guarded by metrics_mu_
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<LfsScanCache>, std::less<>> caches_;  // guarded by mu_
 };

@@ -3,10 +3,10 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -82,8 +82,7 @@ LfsPullThrough PullThroughFetch(SyncScheduler& scheduler) {
 }
 
 // Requests under a repo path: LFS ones to the LFS handler, the rest to git.
-RepoHandler RepoRequests(std::shared_ptr<GitHttpHandler> git,
-                         std::shared_ptr<LfsHttpHandler> lfs) {
+RepoHandler RepoRequests(std::shared_ptr<GitHttpHandler> git, std::shared_ptr<LfsHttpHandler> lfs) {
   return [git = std::move(git), lfs = std::move(lfs)](HttpExchange& ex, const RepoPath& repo) {
     if (LfsHttpHandler::Handles(repo)) return lfs->Handle(ex, repo);
     return git->Handle(ex, repo);
@@ -199,18 +198,17 @@ int Run(const Config& config) {
       [&admin_api](HttpExchange& ex) { return admin_api.Handle(ex); },
       RouteOptions{.body_limit = 1 << 20, .on_body_too_large = {}});
   // The build stage: the read-only registry under /v2/ and the build endpoint.
-  auto registry = std::make_shared<RegistryHttpHandler>(**catalog, **blob_store, **oci_store,
-                                                        blocking_pool);
+  auto registry =
+      std::make_shared<RegistryHttpHandler>(**catalog, **blob_store, **oci_store, blocking_pool);
   auto registry_route = [registry](HttpExchange& ex) { return registry->Handle(ex); };
-  const std::initializer_list<http::verb> registry_verbs = {
-      http::verb::get, http::verb::head, http::verb::post,
-      http::verb::put, http::verb::patch, http::verb::delete_};
+  const std::initializer_list<http::verb> registry_verbs = {http::verb::get,   http::verb::head,
+                                                            http::verb::post,  http::verb::put,
+                                                            http::verb::patch, http::verb::delete_};
   router->Add(registry_verbs, "/v2", registry_route);
   router->AddPrefix(registry_verbs, "/v2/", registry_route,
                     RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
-  auto build_api = std::make_shared<BuildApi>(
-      config, **catalog, **blob_store, **oci_store, ServedMirrors(scheduler), blocking_pool,
-      *token);
+  auto build_api = std::make_shared<BuildApi>(config, **catalog, **blob_store, **oci_store,
+                                              ServedMirrors(scheduler), blocking_pool, *token);
   router->AddPrefix(
       {http::verb::get, http::verb::post}, "/api/v1/builds/",
       [build_api](HttpExchange& ex) { return build_api->Handle(ex); },
@@ -224,8 +222,8 @@ int Run(const Config& config) {
     }
     webhook_secret = std::move(*secret);
   }
-  auto github_webhooks = std::make_shared<GitHubWebhookHandler>(
-      std::move(webhook_secret), scheduler, metrics, blocking_pool);
+  auto github_webhooks = std::make_shared<GitHubWebhookHandler>(std::move(webhook_secret),
+                                                                scheduler, metrics, blocking_pool);
   router->Add(
       http::verb::post, "/webhooks/github",
       [github_webhooks](HttpExchange& ex) { return github_webhooks->Handle(ex); },
@@ -235,9 +233,9 @@ int Run(const Config& config) {
                    }});
   // The Hugging Face–compatible endpoint (HF_ENDPOINT=http://mirror:8080).
   HfRepoLocator hf_locator(**catalog, ServedMirrors(scheduler));
-  auto hf_resolve = std::make_shared<HfResolveHandler>(
-      hf_locator, **catalog, **blob_store, blocking_pool, lfs_fetch_pool,
-      PullThroughFetch(scheduler));
+  auto hf_resolve =
+      std::make_shared<HfResolveHandler>(hf_locator, **catalog, **blob_store, blocking_pool,
+                                         lfs_fetch_pool, PullThroughFetch(scheduler));
   router->AddClaim({http::verb::get}, IsHfResolvePath,
                    [hf_resolve](HttpExchange& ex) { return hf_resolve->Handle(ex); });
   auto hf_api =
