@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# Build stage: mirrord's image build straight from its verified store, against the daemonless
+# flow a lab would script, and pulling the image from mirrord against docker-registry.
+#
+# Model (BENCH_BUILD_MIB, default 2048): a repo whose commit holds two LFS weight files of
+# that size (incompressible, from the LFS bench cache, see lib.sh) plus a 50 MiB binary
+# (BENCH_BUILD_BIN_MIB) standing in for the inference server, on a one-layer base image made
+# with umoci and pushed with skopeo to a local `docker-registry` (distribution 2.8). The
+# upstream is nginx + git http-backend + the LFS batch server of lib.sh; mirrord mirrors the
+# repo first (not timed). Then, per round (BENCH_REPS, default 3; medians are reported):
+#
+#   first build   mirrord: a fresh storage root per round holding the synced repo, `POST /api/v1/builds/NAME` until the image
+#                 is served (pulling the base through the distribution API, hashing each tar
+#                 layer once).
+#                 peer: `skopeo copy` of the base from the registry into an OCI layout,
+#                 `umoci insert` of the binary and of each weight file (one layer each, as
+#                 mirrord makes them), `skopeo copy` of the result to the registry.
+#   rebuild       one weight file changed upstream (a second commit; mirrord syncs it, not
+#                 timed); mirrord builds again; the peer re-runs its script over the new files
+#                 (the registry already holds the unchanged layers when their bytes repeat).
+#   extra disk    bytes mirrord's storage root grew by during the first build (everything
+#                 but the LFS objects: catalog, OCI metadata, layer digest cache), against
+#                 the weights' size.
+#   RSS           mirrord's peak RSS (VmHWM reset before the build) during each build.
+#   pull          `skopeo copy docker://... dir:` of the built image from mirrord, and of the
+#                 same image copied unchanged into docker-registry; bytes/s of the image size.
+#                 Both read from the page cache (each image pulled once before timing).
+#
+# Prints a markdown section on stdout; progress on stderr. MIRRORD_BIN_DIR as in lib.sh.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$here/lib.sh"
+
+mib=${BENCH_BUILD_MIB:-2048}
+bin_mib=${BENCH_BUILD_BIN_MIB:-50}
+reps=${BENCH_REPS:-3}
+
+bench_lfs_init
+for c in docker-registry skopeo umoci openssl git-lfs; do
+  command -v "$c" >/dev/null || bench_die "$c is needed (scripts/bootstrap installs it)"
+done
+[[ -x $MIRRORD_BIN_DIR/mirrord ]] || bench_die "no $MIRRORD_BIN_DIR/mirrord (set MIRRORD_BIN_DIR)"
+
+secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
+du_bytes() { du -sb --exclude=lfs "$1" | cut -f1; }
+
+# --- inputs -----------------------------------------------------------------------------
+mapfile -t w < <(bench_lfs_objects "$mib" 2 21)
+mapfile -t w2 < <(bench_lfs_objects "$mib" 1 22)
+mapfile -t b < <(bench_lfs_objects "$bin_mib" 1 23)
+((${#w[@]} == 2 && ${#w2[@]} == 1 && ${#b[@]} == 1)) || bench_die "generating the inputs failed"
+objects=$BENCH_LFS_CACHE/objects
+binary=$objects/${b[0]}
+chmod 0755 "$binary"
+bin_sha=${b[0]}
+cat "$objects/${w[0]}" "$objects/${w[1]}" "$objects/${w2[0]}" "$binary" >/dev/null
+
+srv=$BENCH_WORK/srv
+work=$BENCH_WORK/model-work
+mkdir -p "$srv" "$work/weights"
+pointer() {
+  printf 'version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %s\n' \
+    "$1" "$(stat -c %s "$objects/$1")"
+}
+git init -q "$work"
+echo '*.bin filter=lfs diff=lfs merge=lfs -text' >"$work/.gitattributes"
+echo '{"architectures": ["Bench"]}' >"$work/config.json"
+pointer "${w[0]}" >"$work/weights/1.bin"
+pointer "${w[1]}" >"$work/weights/2.bin"
+{ git -C "$work" add -A && git -C "$work" commit -q -m v1; } || bench_die "commit v1 failed"
+pointer "${w2[0]}" >"$work/weights/2.bin"
+{ git -C "$work" commit -q -am v2; } || bench_die "commit v2 failed"
+# The upstream holds both commits; each round points main at v1, then at v2.
+git clone -q --bare "$work" "$srv/model.git" || bench_die "bare clone failed"
+bench_start_lfs_upstream "$srv"
+up=$LFS_UPSTREAM_URL
+
+# The registry (base images, the peer's pushes, the pull comparison).
+reg_dir=$BENCH_WORK/registry
+reg_port=$(bench_free_port)
+reg=127.0.0.1:$reg_port
+mkdir -p "$reg_dir/data"
+printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n' \
+  "$reg_dir/data" "$reg" >"$reg_dir/config.yml"
+setsid docker-registry serve "$reg_dir/config.yml" >"$reg_dir/log" 2>&1 </dev/null &
+BENCH_PIDS+=(-$!)
+bench_wait_http "http://$reg/v2/" 20 || bench_die "docker-registry did not start: $(tail -n 5 "$reg_dir/log")"
+
+base_src=$BENCH_WORK/base-src
+base_layout=$BENCH_WORK/base-layout
+mkdir -p "$base_src/etc" "$base_src/bin"
+echo "bench base 1" >"$base_src/etc/base-release"
+head -c $((4 << 20)) "$binary" >"$base_src/bin/tool"
+tar --numeric-owner -C "$base_src" -cf "$BENCH_WORK/base.tar" etc bin
+for cmd in "umoci init --layout $base_layout" "umoci new --image $base_layout:base" \
+  "umoci raw add-layer --image $base_layout:base $BENCH_WORK/base.tar" \
+  "skopeo copy -q --dest-tls-verify=false oci:$base_layout:base docker://$reg/base:v1"; do
+  $cmd >"$BENCH_WORK/base.log" 2>&1 || bench_die "$cmd failed: $(tail -n 5 "$BENCH_WORK/base.log")"
+done
+
+weights_bytes=$((2 * (mib << 20)))
+image_tag=main
+
+# --- mirrord ------------------------------------------------------------------------------
+# A fresh daemon and storage root per round (the sync is not timed).
+mcfg=$BENCH_WORK/mirrord.toml
+mroot=$BENCH_WORK/mirrord-root
+bench_mirrord_config "$mcfg" "$mroot" false
+cat >>"$mcfg" <<EOF
+
+[registries.local]
+url = "http://$reg"
+insecure = true
+
+[[repos]]
+name = "org/model"
+url = "$up/model.git"
+
+[[builds]]
+name = "lab/model"
+repo = "org/model"
+base = "$reg/base:v1"
+entrypoint = ["/usr/local/bin/serve"]
+ports = ["8000"]
+
+[[builds.files]]
+source = "$binary"
+dest = "/usr/local/bin/serve"
+mode = "0755"
+sha256 = "$bin_sha"
+EOF
+mirrord_sync() {
+  local out=$BENCH_WORK/sync.ndjson
+  bench_api -N -X POST "$MIRRORD_URL/api/v1/repos/org/model:sync?follow=1" >"$out" ||
+    bench_die "sync failed: $(tail -n 2 "$out")"
+  grep -q '"state":"succeeded"' <(tail -n 1 "$out") || bench_die "sync did not succeed: $(tail -n 1 "$out")"
+}
+
+# One build; sets BENCH_WALL, BENCH_RSS_KB, BUILD_JSON.
+mirrord_build() {
+  echo 5 >"/proc/$MIRRORD_PID/clear_refs"
+  local t0=$EPOCHREALTIME
+  BUILD_JSON=$(bench_api -X POST "$MIRRORD_URL/api/v1/builds/lab/model") ||
+    bench_die "build failed: $BUILD_JSON $(tail -n 5 "$MIRRORD_LOG")"
+  BENCH_WALL=$(secs_since "$t0")
+  BENCH_RSS_KB=$(bench_vmhwm_kb "$MIRRORD_PID")
+}
+
+# --- peer ---------------------------------------------------------------------------------
+peer_src=$BENCH_WORK/peer-src
+mkdir -p "$peer_src"
+# The peer's files: a checkout of the model (hard links to the same bytes).
+peer_files() {
+  rm -rf "$peer_src/model"
+  mkdir -p "$peer_src/model"
+  cp "$work/config.json" "$peer_src/model/config.json"
+  ln "$objects/$1" "$peer_src/model/1.bin"
+  ln "$objects/$2" "$peer_src/model/2.bin"
+}
+peer_build() {
+  local layout=$BENCH_WORK/peer-layout t0 cmd
+  rm -rf "$layout"
+  t0=$EPOCHREALTIME
+  for cmd in "skopeo copy -q --src-tls-verify=false docker://$reg/base:v1 oci:$layout:model" \
+    "umoci insert --image $layout:model $binary /usr/local/bin/serve" \
+    "umoci insert --image $layout:model $peer_src/model/config.json /models/org/model/config.json" \
+    "umoci insert --image $layout:model $peer_src/model/1.bin /models/org/model/weights/1.bin" \
+    "umoci insert --image $layout:model $peer_src/model/2.bin /models/org/model/weights/2.bin" \
+    "umoci config --image $layout:model --config.entrypoint /usr/local/bin/serve --config.exposedports 8000" \
+    "skopeo copy -q --dest-tls-verify=false oci:$layout:model docker://$reg/peer/model:v1"; do
+    $cmd >"$BENCH_WORK/peer.log" 2>&1 || bench_die "$cmd failed: $(tail -n 5 "$BENCH_WORK/peer.log")"
+  done
+  BENCH_WALL=$(secs_since "$t0")
+}
+
+declare -A t
+for r in $(seq "$reps"); do
+  bench_log "round $r: mirrord first build"
+  git -C "$srv/model.git" update-ref refs/heads/main "$(git -C "$work" rev-parse HEAD~1)"
+  bench_stop_mirrord
+  rm -rf "$mroot"
+  mkdir -p "$mroot"
+  bench_start_mirrord build "$mcfg" 30
+  mirrord_sync
+  sync
+  d0=$(du_bytes "$mroot")
+  mirrord_build
+  d1=$(du_bytes "$mroot")
+  # Blobs of 1 MiB or more are the base's layers, the binary's layer and the preflight
+  # bundle (kept once per store); the rest is what the build wrote about the weights.
+  large=$(find "$mroot/oci" -type f -size +1M -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+  t[m.meta]+=" $((d1 - d0 - large))"
+  t[m.first]+=" $BENCH_WALL"
+  t[m.first.rss]+=" $BENCH_RSS_KB"
+  t[m.disk]+=" $((d1 - d0))"
+  bench_log "mirrord first build ${BENCH_WALL}s, RSS $(bench_mib "$BENCH_RSS_KB") MiB, +$((d1 - d0)) bytes"
+
+  bench_log "round $r: peer first build"
+  # A fresh registry repository per round: nothing of the image is there yet.
+  rm -rf "$reg_dir/data/docker/registry/v2/repositories/peer"
+  peer_files "${w[0]}" "${w[1]}"
+  sync
+  peer_build
+  t[p.first]+=" $BENCH_WALL"
+  bench_log "peer first build ${BENCH_WALL}s"
+
+  bench_log "round $r: rebuild after one shard changed"
+  git -C "$srv/model.git" update-ref refs/heads/main "$(git -C "$work" rev-parse HEAD)"
+  mirrord_sync
+  sync
+  mirrord_build
+  t[m.re]+=" $BENCH_WALL"
+  t[m.re.rss]+=" $BENCH_RSS_KB"
+  bench_log "mirrord rebuild ${BENCH_WALL}s"
+  peer_files "${w[0]}" "${w2[0]}"
+  sync
+  peer_build
+  t[p.re]+=" $BENCH_WALL"
+  bench_log "peer rebuild ${BENCH_WALL}s"
+done
+
+# --- pull ---------------------------------------------------------------------------------
+# The last build's image, put unchanged into docker-registry through its own push API (same
+# blobs, same manifest bytes, same digests; `skopeo copy` to a registry would gzip the
+# uncompressed layers).
+pull_dir=$BENCH_WORK/pulled
+skopeo copy -q --src-tls-verify=false "docker://${MIRRORD_URL#http://}/lab/model:$image_tag" \
+  "dir:$pull_dir" >"$BENCH_WORK/copy.log" 2>&1 || bench_die "pull from mirrord failed: $(tail -n 5 "$BENCH_WORK/copy.log")"
+for f in "$pull_dir"/*; do
+  name=$(basename "$f")
+  [[ $name == manifest.json || $name == version ]] && continue
+  loc=$(curl -sS -o /dev/null -D - -X POST "http://$reg/v2/copy/model/blobs/uploads/" |
+    awk 'tolower($1) == "location:" { sub(/\r$/, "", $2); print $2 }')
+  [[ $loc == /* ]] && loc=http://$reg$loc
+  [[ $loc == *\?* ]] && sep='&' || sep='?'
+  curl -sS --fail -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' \
+    -T "$f" "$loc${sep}digest=sha256:$name" || bench_die "pushing blob $name to docker-registry failed"
+done
+curl -sS --fail -o /dev/null -X PUT -H "Content-Type: $(jq -r .mediaType "$pull_dir/manifest.json")" \
+  --data-binary "@$pull_dir/manifest.json" "http://$reg/v2/copy/model/manifests/v1" ||
+  bench_die "pushing the manifest to docker-registry failed"
+pull() {
+  local src=$1 out=$BENCH_WORK/pull t0
+  rm -rf "$out"
+  t0=$EPOCHREALTIME
+  skopeo copy -q --src-tls-verify=false "docker://$src" "dir:$out" >"$BENCH_WORK/pull.log" 2>&1 ||
+    bench_die "pull of $src failed: $(tail -n 5 "$BENCH_WORK/pull.log")"
+  BENCH_WALL=$(secs_since "$t0")
+  PULL_BYTES=$(du -sb "$out" | cut -f1)
+}
+msrc=${MIRRORD_URL#http://}/lab/model:$image_tag
+rsrc=$reg/copy/model:v1
+pull "$msrc"
+pull "$rsrc"  # warm both
+for r in $(seq "$reps"); do
+  if ((r % 2)); then order=(m r); else order=(r m); fi
+  for who in "${order[@]}"; do
+    if [[ $who == m ]]; then pull "$msrc"; else pull "$rsrc"; fi
+    t[pull.$who]+=" $BENCH_WALL"
+    bench_log "pull from $who: ${BENCH_WALL}s, $PULL_BYTES bytes"
+  done
+done
+bytes=$PULL_BYTES
+
+med() { bench_median ${t[$1]}; }
+mbps() { awk -v b="$bytes" -v s="$1" 'BEGIN { printf "%.0f", b / s / 1048576 }'; }
+mf=$(med m.first) pf=$(med p.first) mr=$(med m.re) pr=$(med p.re)
+pm=$(med pull.m) prg=$(med pull.r) disk=$(med m.disk) meta=$(med m.meta)
+
+cat <<EOF
+### Build stage: 2 x $mib MiB weights + a $bin_mib MiB binary on a small base ($(date -u +%Y-%m-%d), commit $(git -C "$BENCH_ROOT" rev-parse --short HEAD))
+
+\`BENCH_BUILD_MIB=$mib BENCH_REPS=$reps bench/build_bench.sh\`, $(nproc) cores; medians of $reps rounds.
+
+| | mirrord | peer (umoci insert + skopeo copy to docker-registry) | ratio (target) |
+|---|---|---|---|
+| first build | ${mf} s | ${pf} s | $(bench_ratio "$mf" "$pf")x (<= 0.5x) |
+| rebuild, one shard changed | ${mr} s | ${pr} s | $(bench_ratio "$mr" "$pr")x (<= 0.1x) |
+| extra disk of a first build, all | ${disk} bytes | | $(awk -v d="$disk" -v w="$weights_bytes" 'BEGIN { printf "%.4f%%", 100 * d / w }') of the weights |
+| of which not base, binary or preflight bundle | ${meta} bytes | | $(awk -v d="$meta" -v w="$weights_bytes" 'BEGIN { printf "%.4f%%", 100 * d / w }') of the weights (<= 1%) |
+| mirrord peak RSS (first, rebuild) | $(bench_mib "$(med m.first.rss)") MiB, $(bench_mib "$(med m.re.rss)") MiB | | |
+
+| pull (\`skopeo copy docker://... dir:\`, $bytes bytes) | mirrord | docker-registry | ratio (target) |
+|---|---|---|---|
+| time | ${pm} s | ${prg} s | |
+| throughput | $(mbps "$pm") MiB/s | $(mbps "$prg") MiB/s | $(bench_ratio "$prg" "$pm")x (>= 1.0x) |
+
+Rounds (s): mirrord first ${t[m.first]}; peer first ${t[p.first]}; mirrord rebuild ${t[m.re]}; peer rebuild ${t[p.re]}; pulls mirrord ${t[pull.m]}, docker-registry ${t[pull.r]}.
+EOF
