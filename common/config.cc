@@ -349,6 +349,7 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) 
     if (c.retry_backoff_max < c.retry_backoff) {
       return r.Error("retry_backoff_max", "must not be shorter than retry_backoff");
     }
+    RETURN_IF_ERROR(r.ReadDuration("retired_retention", &c.retired_retention));
     RETURN_IF_ERROR(r.RejectUnknownKeys());
   }
 
@@ -465,6 +466,12 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) 
         return r.Error("upstream", "unknown upstream \"" + rc.upstream + "\"");
       }
       if (rc.path.empty()) rc.path = rc.name;
+      // What registering it would refuse is refused here, so that --check-config and a
+      // reload catch it (a start must never fail on a [[repos]] entry that parsed).
+      if (Status s = ValidateRepoSource(c, rc.upstream, rc.url.empty() ? rc.path : "", rc.url);
+          !s.ok()) {
+        return r.Error(rc.url.empty() ? "path" : "url", s.message());
+      }
       std::chrono::seconds poll{0};
       RETURN_IF_ERROR(r.ReadDuration("poll_interval", &poll));
       if (poll.count() > 0) rc.poll_interval = poll;
@@ -511,6 +518,21 @@ Result<std::string> ResolveUpstreamUrl(const Config& config, std::string_view up
   size_t pos = url.find("{repo}");
   url.replace(pos, 6, path);
   return url;
+}
+
+Status ValidateRepoSource(const Config& config, std::string_view upstream, std::string_view path,
+                          std::string_view url) {
+  if (!url.empty() && !upstream.empty()) {
+    return InvalidArgument("give either an upstream or a url, not both");
+  }
+  if (url.empty()) return ResolveUpstreamUrl(config, upstream, path).status();
+  if (!url.starts_with("http://") && !url.starts_with("https://")) {
+    return InvalidArgument("url must start with http:// or https://");
+  }
+  if (url.find_first_of(" \t\r\n") != std::string_view::npos) {
+    return InvalidArgument("url must not contain whitespace");
+  }
+  return Status::Ok();
 }
 
 Result<std::string> ResolveUpstreamUrl(const Config& config, const RepoConfig& repo) {

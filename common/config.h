@@ -21,7 +21,10 @@
 //   [admin]    token_file = "<root>/admin.token"
 //   [sync]     stall_timeout = "60s", concurrency = 4, refspecs = ["+refs/heads/*", ...],
 //              maintenance = true, default_poll_interval = "10m", per_host_concurrency = 4,
-//              retry_attempts = 5, retry_backoff = "30s", retry_backoff_max = "1h"
+//              retry_attempts = 5, retry_backoff = "30s", retry_backoff_max = "1h",
+//              retired_retention = "30d"
+//     retired_retention (30d): a repo removed from [[repos]] stops syncing at once; its mirror
+//       is kept (and served) this long, then deleted; `mirrorctl remove` deletes it sooner.
 //   [queue]    backend = "sqlite" | "redis", redis_url = "redis://127.0.0.1:6379/0",
 //              redis_key_prefix = "mirrord:", node_id = "<hostname>", lease = "60s"
 //   [webhooks.github] secret_file = "/etc/mirrord/github-webhook.secret"
@@ -51,6 +54,7 @@
 #include <vector>
 
 #include "common/build_config.h"
+#include "common/live_value.h"
 #include "common/log.h"
 #include "common/status.h"
 
@@ -129,6 +133,9 @@ struct Config {
   int retry_attempts = 5;        // attempts of a failing sync before waiting for a trigger
   std::chrono::seconds retry_backoff{30};  // first retry delay; doubles, with jitter
   std::chrono::seconds retry_backoff_max{3600};
+  // A repo removed from [[repos]] keeps its mirror this long, then it is deleted
+  // (daemon/config_reconciler.h).
+  std::chrono::seconds retired_retention{30 * 86400};
   // [queue]
   std::string queue_backend = "sqlite";  // "sqlite" (embedded) or "redis" (several nodes)
   std::string redis_url;                 // required with backend "redis"
@@ -156,6 +163,10 @@ struct Config {
   const LfsPolicy& LfsPolicyFor(std::string_view name) const;
 };
 
+// The configuration mirrord runs with now: replaced whole by a reload (SIGHUP), so readers
+// take a snapshot (Get()) per use instead of keeping references into it.
+using LiveConfig = LiveValue<Config>;
+
 // The embedded defaults: what mirrord runs with when given no --config.
 Config DefaultConfig();
 
@@ -178,6 +189,13 @@ Result<std::chrono::seconds> ParseDuration(std::string_view text);
 // The clone URL for `repo`: its explicit url, or its upstream's template with {repo}
 // replaced by its path. NotFound if the upstream is not configured.
 Result<std::string> ResolveUpstreamUrl(const Config& config, const RepoConfig& repo);
+
+// Checks a repo's source as [[repos]] and the admin API give it: an http(s) `url` without
+// whitespace, or a configured `upstream` with a valid `path` (ResolveUpstreamUrl), not both.
+// InvalidArgument with a one-line message otherwise. Shared by config parsing and
+// registration so that --check-config refuses exactly what registering would.
+Status ValidateRepoSource(const Config& config, std::string_view upstream, std::string_view path,
+                          std::string_view url);
 
 // Same for an ad-hoc (upstream, path) pair.
 Result<std::string> ResolveUpstreamUrl(const Config& config, std::string_view upstream,

@@ -106,7 +106,8 @@ asio::awaitable<void> AdminApi::Handle(HttpExchange& exchange) {
     co_return;
   }
   // An unset admin token must never turn into "any empty token is fine".
-  if (admin_token_.empty() || !SecretsEqual(token, admin_token_)) {
+  const std::shared_ptr<const std::string> admin_token = admin_token_.Get();
+  if (admin_token->empty() || !SecretsEqual(token, *admin_token)) {
     MLOG(Warning) << "admin API: rejected " << req.method_string() << " " << exchange.path()
                   << " from " << exchange.peer() << ": wrong bearer token";
     HttpResponse res = ErrorResponse(req, http::status::unauthorized, "Unauthenticated",

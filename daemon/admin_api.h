@@ -31,6 +31,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/live_value.h"
 #include "common/status.h"
 #include "daemon/http_exchange.h"
 #include "daemon/sync_service.h"
@@ -56,6 +57,8 @@ class AdminApi {
 
   // Answers the exchange exactly once. The path may carry the "/api/v1" prefix or not.
   boost::asio::awaitable<void> Handle(HttpExchange& exchange);
+  // Replaces the admin token (a reload); requests already authenticated go on. Thread-safe.
+  void SetToken(std::string admin_token) { admin_token_.Set(std::move(admin_token)); }
 
  private:
   boost::asio::awaitable<void> Route(HttpExchange& exchange, std::string_view path);
@@ -70,7 +73,7 @@ class AdminApi {
 
   SyncService& service_;
   boost::asio::thread_pool& pool_;
-  const std::string admin_token_;
+  LiveValue<std::string> admin_token_;
   const AdminApiOptions options_;
 };
 

@@ -48,6 +48,8 @@ class BuildApi {
         admin_token_(std::move(admin_token)) {}
 
   boost::asio::awaitable<void> Handle(HttpExchange& ex);
+  // Replaces the admin token (a reload). Thread-safe.
+  void SetToken(std::string admin_token) { admin_token_.Set(std::move(admin_token)); }
 
  private:
   const Config& config_;
@@ -56,7 +58,7 @@ class BuildApi {
   OciStore& oci_;
   MirrorDirResolver mirror_dir_;
   boost::asio::thread_pool& blocking_;
-  const std::string admin_token_;
+  LiveValue<std::string> admin_token_;
 };
 
 }  // namespace mirrord

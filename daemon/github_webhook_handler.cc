@@ -60,7 +60,8 @@ boost::asio::awaitable<void> GitHubWebhookHandler::Handle(HttpExchange& exchange
     res.set(http::field::allow, "POST");
     co_return co_await exchange.Respond(std::move(res));
   }
-  if (secret_.empty()) {
+  const std::shared_ptr<const std::string> secret = secret_.Get();
+  if (secret->empty()) {
     co_return co_await exchange.Respond(
         MakeResponse(req, http::status::not_found,
                      "GitHub webhooks are not configured ([webhooks.github] secret_file)\n"));
@@ -69,7 +70,7 @@ boost::asio::awaitable<void> GitHubWebhookHandler::Handle(HttpExchange& exchange
   // Metrics map events mirrord does not handle to "other".
   const std::string event_label = PrintableExcerpt(event_header, 40);
   // The signature first: an unsigned request changes nothing, not even the delivery log.
-  if (Status s = VerifyGitHubSignature(secret_, req.body(), req[kGitHubSignatureHeader]); !s.ok()) {
+  if (Status s = VerifyGitHubSignature(*secret, req.body(), req[kGitHubSignatureHeader]); !s.ok()) {
     metrics_.RecordWebhookDelivery(event_label, "unauthorized");
     MLOG(Warning) << "webhook from " << exchange.peer() << " rejected: " << s.message();
     co_return co_await exchange.Respond(MakeResponse(req, http::status::unauthorized,

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/api_types.h"
+#include "common/live_value.h"
 #include "common/status.h"
 #include "daemon/http_exchange.h"
 #include "daemon/metrics.h"
@@ -58,6 +59,9 @@ class GitHubWebhookHandler {
                        boost::asio::thread_pool& blocking_pool);
 
   boost::asio::awaitable<void> Handle(HttpExchange& exchange);
+  // Replaces the secret (a reload); deliveries already being checked keep the old one.
+  // Thread-safe.
+  void SetSecret(std::string secret) { secret_.Set(std::move(secret)); }
   // Counts a delivery the server refused with 413 (RouteOptions::on_body_too_large).
   void RecordTooLarge(const http::request_header<>& header);
 
@@ -70,7 +74,7 @@ class GitHubWebhookHandler {
                   std::string_view content_type, const std::string& body);
 
  private:
-  const std::string secret_;
+  LiveValue<std::string> secret_;
   WebhookTarget& target_;
   Metrics& metrics_;
   boost::asio::thread_pool& pool_;

@@ -8,7 +8,7 @@
 
 namespace mirrord {
 
-JobDispatcher::JobDispatcher(const Config& config, JobQueue& queue, Catalog& catalog,
+JobDispatcher::JobDispatcher(const LiveConfig& config, JobQueue& queue, Catalog& catalog,
                              std::string node_id, JobRunner& runner, Metrics& metrics,
                              const Clock& clock)
     : config_(config),
@@ -18,7 +18,7 @@ JobDispatcher::JobDispatcher(const Config& config, JobQueue& queue, Catalog& cat
       runner_(runner),
       metrics_(metrics),
       clock_(clock),
-      workers_(static_cast<size_t>(config.sync_concurrency)),
+      workers_(static_cast<size_t>(config.Get()->sync_concurrency)),
       rng_(std::random_device{}()) {}
 
 JobDispatcher::~JobDispatcher() { Shutdown(); }
@@ -107,13 +107,13 @@ void JobDispatcher::DispatchLoop() {
   std::unique_lock lock(mu_);
   while (!shutting_down_) {
     // Claim while this node has room.
-    while (static_cast<int>(local_runs_.size()) < config_.sync_concurrency && !shutting_down_) {
+    while (static_cast<int>(local_runs_.size()) < config_.Get()->sync_concurrency && !shutting_down_) {
       lock.unlock();
       ClaimRequest req;
       req.owner = node_id_;
       req.now_ms = NowMs();
-      req.lease_ms = std::chrono::milliseconds(config_.lease).count();
-      req.max_running_per_host = config_.per_host_concurrency;
+      req.lease_ms = std::chrono::milliseconds(config_.Get()->lease).count();
+      req.max_running_per_host = config_.Get()->per_host_concurrency;
       Result<std::optional<QueuedJob>> claimed = queue_.Claim(req);
       lock.lock();
       if (!claimed.ok()) {
@@ -145,14 +145,14 @@ void JobDispatcher::PublishQueueGauges() {
   Result<std::vector<QueuedJob>> jobs = queue_.List();
   Result<std::vector<PausedHost>> paused = queue_.PausedHosts(now_ms);
   if (jobs.ok() && paused.ok()) {
-    QueueDepth depth = CountQueueDepth(*jobs, *paused, now_ms, config_.per_host_concurrency);
+    QueueDepth depth = CountQueueDepth(*jobs, *paused, now_ms, config_.Get()->per_host_concurrency);
     metrics_.SetQueueDepth(depth.ready, depth.delayed);
   }
   if (paused.ok()) metrics_.SetUpstreamsPaused(static_cast<int64_t>(paused->size()));
 }
 
 void JobDispatcher::LeaseLoop() {
-  const auto every = std::chrono::milliseconds(config_.lease) / 3;
+  const auto every = std::chrono::milliseconds(config_.Get()->lease) / 3;
   std::unique_lock lock(mu_);
   while (!shutting_down_) {
     lock.unlock();
@@ -178,7 +178,7 @@ void JobDispatcher::KeepLeases() {
       mine.push_back({run_id, run.cancel, run.lease_until_ms});
     }
   }
-  const int64_t lease_ms = std::chrono::milliseconds(config_.lease).count();
+  const int64_t lease_ms = std::chrono::milliseconds(config_.Get()->lease).count();
   const int64_t every_ms = lease_ms / 3;
   for (const Mine& m : mine) {
     const int64_t until = NowMs() + lease_ms;
@@ -212,7 +212,7 @@ Status JobDispatcher::ConfirmLease(int64_t run_id) {
     if (it == local_runs_.end()) return Internal("run " + std::to_string(run_id) + " is not here");
     cancel = it->second.cancel;
   }
-  const int64_t until = NowMs() + std::chrono::milliseconds(config_.lease).count();
+  const int64_t until = NowMs() + std::chrono::milliseconds(config_.Get()->lease).count();
   Status s = queue_.Renew(run_id, node_id_, until);
   if (!s.ok()) {
     cancel->store(true);
@@ -262,7 +262,7 @@ void JobDispatcher::AfterFailure(const QueuedJob& job, const JobOutcome& outcome
                     << " s";
     }
   }
-  if (!failure.retryable || job.attempt >= config_.retry_attempts) return;
+  if (!failure.retryable || job.attempt >= config_.Get()->retry_attempts) return;
   Result<int64_t> run = catalog_.InsertRun(outcome.repo_id, job.trigger, NowMs() / 1000);
   if (!run.ok()) {
     MLOG(Error) << "catalog: " << run.status().ToString();
@@ -286,14 +286,14 @@ void JobDispatcher::AfterFailure(const QueuedJob& job, const JobOutcome& outcome
   }
   if (!queued->coalesced) {
     MLOG(Info) << "retrying " << job.repo << " in " << delay.count() / 1000 << " s (attempt "
-               << retry.attempt << " of " << config_.retry_attempts << ", run " << *run << ")";
+               << retry.attempt << " of " << config_.Get()->retry_attempts << ", run " << *run << ")";
   }
 }
 
 std::chrono::milliseconds JobDispatcher::RetryDelay(int attempt) {
   // base * 2^(attempt-1), capped, then +-20% jitter so that failed repos spread out.
-  const double base = std::chrono::duration<double, std::milli>(config_.retry_backoff).count();
-  const double cap = std::chrono::duration<double, std::milli>(config_.retry_backoff_max).count();
+  const double base = std::chrono::duration<double, std::milli>(config_.Get()->retry_backoff).count();
+  const double cap = std::chrono::duration<double, std::milli>(config_.Get()->retry_backoff_max).count();
   double delay = std::min(cap, base * std::pow(2.0, std::min(attempt - 1, 30)));
   std::lock_guard lock(mu_);
   std::uniform_real_distribution<double> jitter(0.8, 1.2);

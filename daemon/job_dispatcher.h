@@ -35,7 +35,7 @@ namespace mirrord {
 class JobDispatcher {
  public:
   // Everything must outlive the dispatcher. `node_id` names this node in the queue.
-  JobDispatcher(const Config& config, JobQueue& queue, Catalog& catalog, std::string node_id,
+  JobDispatcher(const LiveConfig& config, JobQueue& queue, Catalog& catalog, std::string node_id,
                 JobRunner& runner, Metrics& metrics, const Clock& clock);
   ~JobDispatcher();
 
@@ -79,7 +79,7 @@ class JobDispatcher {
   void PublishQueueGauges();
   int64_t NowMs() const;
 
-  const Config& config_;
+  const LiveConfig& config_;  // read per use: reloadable (SIGHUP)
   JobQueue& queue_;
   Catalog& catalog_;
   const std::string node_id_;

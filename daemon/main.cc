@@ -5,11 +5,13 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "common/admin_token.h"
@@ -19,6 +21,7 @@
 #include "daemon/admin_api.h"
 #include "daemon/base_url.h"
 #include "daemon/build_api.h"
+#include "daemon/config_reload.h"
 #include "daemon/git_http_handler.h"
 #include "daemon/github_webhook_handler.h"
 #include "daemon/hf_api_handler.h"
@@ -81,11 +84,29 @@ LfsPullThrough PullThroughFetch(SyncScheduler& scheduler) {
   return std::bind_front(&SyncScheduler::FetchLfsObject, &scheduler);
 }
 
-// Requests under a repo path: LFS ones to the LFS handler, the rest to git.
-RepoHandler RepoRequests(std::shared_ptr<GitHttpHandler> git, std::shared_ptr<LfsHttpHandler> lfs) {
-  return [git = std::move(git), lfs = std::move(lfs)](HttpExchange& ex, const RepoPath& repo) {
-    if (LfsHttpHandler::Handles(repo)) return lfs->Handle(ex, repo);
-    return git->Handle(ex, repo);
+// Requests under a repo path: LFS ones to the LFS handler, the rest to git; what each
+// serves is counted under its protocol (mirrord_served_*).
+RepoHandler RepoRequests(std::shared_ptr<GitHttpHandler> git, std::shared_ptr<LfsHttpHandler> lfs,
+                         const ServedTraffic& served) {
+  return [git = std::move(git), lfs = std::move(lfs), git_counters = served.For("git"),
+          lfs_counters = served.For("lfs")](
+             HttpExchange& ex, const RepoPath& repo) -> boost::asio::awaitable<void> {
+    if (LfsHttpHandler::Handles(repo)) {
+      CountingExchange counted(ex, lfs_counters);
+      co_await lfs->Handle(counted, repo);
+    } else {
+      CountingExchange counted(ex, git_counters);
+      co_await git->Handle(counted, repo);
+    }
+  };
+}
+
+// `handler`, with what it serves counted under one protocol (mirrord_served_*).
+HttpHandler Counted(ServedTraffic::Counters counters, HttpHandler handler) {
+  return [counters, handler = std::move(handler)](
+             HttpExchange& ex) -> boost::asio::awaitable<void> {
+    CountingExchange counted(ex, counters);
+    co_await handler(counted);
   };
 }
 
@@ -95,8 +116,13 @@ RouteOptions RepoBodyLimits(http::verb, const RepoPath& repo) {
   return LfsHttpHandler::Handles(repo) ? LfsHttpHandler::RouteOptionsFor(repo) : RouteOptions{};
 }
 
-// Everything mirrord runs on, in construction order (destroyed in reverse).
-int Run(const Config& config) {
+// Everything mirrord runs on, in construction order (destroyed in reverse). `config_file`
+// is re-read on SIGHUP ("" : the embedded defaults).
+int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
+  // Readers that may see a reload take snapshots of `live`; `config` is the configuration
+  // mirrord started with (restart-only settings: listen, storage, server limits, builds).
+  LiveConfig live(loaded.config);
+  const Config& config = *loaded.config;
   SetMinLogLevel(config.log_level);
   // Before anything opens files: connections, packs and objects all need descriptors.
   const uint64_t open_files = RaiseOpenFileLimit();
@@ -143,14 +169,15 @@ int Run(const Config& config) {
   }
   const std::string node_id = NodeId(config);
   Metrics metrics;
+  metrics.SetBuildInfo(kVersion);
   lfs_syncer.AttachMetrics(&metrics);
-  SyncScheduler scheduler(config, **catalog, **queue, node_id, metrics, &lfs_syncer);
+  SyncScheduler scheduler(live, **catalog, **queue, node_id, metrics, &lfs_syncer);
   if (Status s = scheduler.Start(); !s.ok()) {
     MLOG(Error) << "startup: " << s.ToString();
     return 1;
   }
 
-  UpstreamPoller poller(config, scheduler, metrics);
+  UpstreamPoller poller(live, scheduler, metrics);
   poller.Start();
 
   boost::asio::io_context io;
@@ -200,7 +227,8 @@ int Run(const Config& config) {
   // The build stage: the read-only registry under /v2/ and the build endpoint.
   auto registry =
       std::make_shared<RegistryHttpHandler>(**catalog, **blob_store, **oci_store, blocking_pool);
-  auto registry_route = [registry](HttpExchange& ex) { return registry->Handle(ex); };
+  auto registry_route = Counted(metrics.served().For("registry"),
+                                [registry](HttpExchange& ex) { return registry->Handle(ex); });
   const std::initializer_list<http::verb> registry_verbs = {http::verb::get,   http::verb::head,
                                                             http::verb::post,  http::verb::put,
                                                             http::verb::patch, http::verb::delete_};
@@ -213,16 +241,7 @@ int Run(const Config& config) {
       {http::verb::get, http::verb::post}, "/api/v1/builds/",
       [build_api](HttpExchange& ex) { return build_api->Handle(ex); },
       RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
-  std::string webhook_secret;
-  if (!config.github_webhook_secret_file.empty()) {
-    Result<std::string> secret = ReadWebhookSecret(config.github_webhook_secret_file);
-    if (!secret.ok()) {
-      MLOG(Error) << "[webhooks.github] secret_file: " << secret.status().ToString();
-      return 1;
-    }
-    webhook_secret = std::move(*secret);
-  }
-  auto github_webhooks = std::make_shared<GitHubWebhookHandler>(std::move(webhook_secret),
+  auto github_webhooks = std::make_shared<GitHubWebhookHandler>(loaded.webhook_secret,
                                                                 scheduler, metrics, blocking_pool);
   router->Add(
       http::verb::post, "/webhooks/github",
@@ -237,16 +256,19 @@ int Run(const Config& config) {
       std::make_shared<HfResolveHandler>(hf_locator, **catalog, **blob_store, blocking_pool,
                                          lfs_fetch_pool, PullThroughFetch(scheduler));
   router->AddClaim({http::verb::get}, IsHfResolvePath,
-                   [hf_resolve](HttpExchange& ex) { return hf_resolve->Handle(ex); });
+                   Counted(metrics.served().For("hf"),
+                           [hf_resolve](HttpExchange& ex) { return hf_resolve->Handle(ex); }));
   auto hf_api =
       std::make_shared<HfApiHandler>(hf_locator, blocking_pool, BaseUrl(base_url_options));
   for (std::string prefix : {"/api/models/", "/api/datasets/"}) {
     router->AddPrefix(
         {http::verb::get, http::verb::post}, prefix,
-        [hf_api](HttpExchange& ex) { return hf_api->Handle(ex); },
+        Counted(metrics.served().For("hf"),
+                [hf_api](HttpExchange& ex) { return hf_api->Handle(ex); }),
         RouteOptions{.body_limit = kHfApiBodyLimit, .on_body_too_large = {}});
   }
-  router->SetRepoHandler(RepoRequests(git_handler, lfs_handler), RepoBodyLimits);
+  router->SetRepoHandler(RepoRequests(git_handler, lfs_handler, metrics.served()),
+                         RepoBodyLimits);
 
   HttpServerOptions server_options;
   server_options.read_timeout = config.read_timeout;
@@ -266,8 +288,7 @@ int Run(const Config& config) {
   // Signals are caught before the port is announced: a SIGTERM right after the
   // "listening on" line must stop mirrord gracefully, not kill it.
   SystemdNotifier systemd(io);
-  // SIGHUP (systemctl reload) must never kill the daemon. Reloading the configuration in
-  // place is not implemented yet: say so, and keep serving with the running configuration.
+  // SIGHUP (systemctl reload) re-reads the config file (daemon/config_reload.h).
   boost::asio::signal_set hangups(io, SIGHUP);
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
@@ -298,11 +319,47 @@ int Run(const Config& config) {
     MLOG(Info) << "systemd watchdog: pinging every " << interval.count() / 2000 << " ms";
   }
   systemd.StartStatusUpdates([&metrics] { return metrics.StatusLine(); }, std::chrono::seconds(10));
+  // A reload reads files and reconciles the catalog: on the blocking pool, one at a time,
+  // never on a network thread. A refused config leaves everything as it was.
+  std::mutex reload_mu;
+  auto reload = [&] {
+    std::lock_guard lock(reload_mu);
+    const std::string origin = config_file.empty() ? "the embedded defaults" : config_file.string();
+    Result<LoadedConfig> next = LoadDaemonConfig(config_file);
+    Result<std::string> next_token =
+        next.ok() ? LoadOrCreateAdminToken(next->config->admin_token_file)
+                  : Result<std::string>(next.status());
+    if (!next_token.ok()) {
+      MLOG(Error) << "reload refused, keeping the running configuration: "
+                  << (next.ok() ? next_token.status().WithContext("[admin] token_file")
+                                : next.status())
+                         .message();
+      return;
+    }
+    std::vector<std::string> not_applied;
+    auto applied = std::make_shared<const Config>(
+        KeepRestartOnlySettings(*live.Get(), *next->config, &not_applied));
+    for (const std::string& line : not_applied) {
+      MLOG(Warning) << "reload: " << line << " takes a restart; keeping the running value";
+    }
+    live.Set(applied);
+    SetMinLogLevel(applied->log_level);
+    github_webhooks->SetSecret(next->webhook_secret);
+    admin_api.SetToken(*next_token);
+    build_api->SetToken(*next_token);
+    Result<ReconcileReport> report = scheduler.Reconcile(*applied);
+    if (!report.ok()) {
+      MLOG(Error) << "reload: [[repos]] not reconciled: " << report.status().ToString();
+    }
+    // Tests and scripts wait for this line.
+    MLOG(Info) << "configuration reloaded from " << origin << ": "
+               << (report.ok() ? report->Summary(applied->repos.size()) : "repos unchanged");
+  };
   std::function<void(const boost::system::error_code&, int)> on_hangup =
       [&](const boost::system::error_code& ec, int) {
         if (ec) return;
-        MLOG(Warning) << "received SIGHUP: reloading the configuration is not supported yet; "
-                         "keeping the running configuration (restart mirrord to apply changes)";
+        MLOG(Info) << "received SIGHUP: reloading the configuration";
+        boost::asio::post(blocking_pool, reload);
         hangups.async_wait(on_hangup);
       };
   hangups.async_wait(on_hangup);
@@ -334,8 +391,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(kVersion));
   CLI11_PARSE(app, argc, argv);
 
-  Result<Config> config =
-      config_file.empty() ? Result<Config>(DefaultConfig()) : LoadConfigFile(config_file);
+  // The same checks as a start and a reload (daemon/config_reload.h).
+  Result<LoadedConfig> config = LoadDaemonConfig(config_file);
   if (!config.ok()) {
     std::fprintf(stderr, "mirrord: %s\n", config.status().message().c_str());
     return 2;
@@ -346,5 +403,5 @@ int main(int argc, char** argv) {
   }
   // A SIGPIPE from a client that went away must not kill the daemon.
   std::signal(SIGPIPE, SIG_IGN);
-  return Run(*config);
+  return Run(config_file, *config);
 }

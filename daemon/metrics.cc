@@ -222,9 +222,15 @@ void Metrics::SetStoreBytes(std::string_view kind, uint64_t bytes) {
   store_bytes_.Add({{"kind", std::string(kind)}}).Set(static_cast<double>(bytes));
 }
 
+void Metrics::SetBuildInfo(std::string_view version) {
+  build_info_.Add({{"version", std::string(version)}}).Set(1);
+}
+
 std::string Metrics::Render() const {
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (prometheus::MetricFamily& f : process_.Collect()) families.push_back(std::move(f));
+  prometheus::TextSerializer().Serialize(out, families);
   return out.str();
 }
 

@@ -12,6 +12,10 @@
 
 #include <map>
 #include <memory>
+
+#include "daemon/process_metrics.h"
+#include "daemon/repo_metrics.h"
+#include "daemon/served_traffic.h"
 #include <string>
 #include <string_view>
 
@@ -65,6 +69,16 @@ class Metrics {
   void AddLfsQuarantineDropped(uint64_t copies);
   // --- end LFS quarantine ---
 
+  // --- per repo, served traffic, build and process (issue 12 dashboards) ---
+  // mirrord_repo_* gauges (daemon/repo_metrics.h).
+  RepoMetrics& repos() { return repos_by_name_; }
+  // mirrord_served_* by protocol (daemon/served_traffic.h).
+  ServedTraffic& served() { return served_; }
+  // mirrord_build_info{version} = 1.
+  void SetBuildInfo(std::string_view version);
+  // process_* are read from /proc/self at each Render() (daemon/process_metrics.h).
+  // --- end per repo, served traffic, build and process ---
+
   // The Prometheus text exposition format (version 0.0.4).
   std::string Render() const;
 
@@ -87,6 +101,15 @@ class Metrics {
   // LFS quarantine (set in the constructor's body).
   prometheus::Gauge* lfs_quarantine_bytes_ = nullptr;
   prometheus::Counter* lfs_quarantine_dropped_ = nullptr;
+  // Per repo, served traffic, build and process.
+  RepoMetrics repos_by_name_{*registry_};
+  ServedTraffic served_{*registry_};
+  prometheus::Family<prometheus::Gauge>& build_info_ =
+      prometheus::BuildGauge()
+          .Name("mirrord_build_info")
+          .Help("Always 1; the running mirrord's version in the label.")
+          .Register(*registry_);
+  ProcessMetrics process_;
 };
 
 }  // namespace mirrord

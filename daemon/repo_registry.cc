@@ -46,35 +46,30 @@ std::string UpstreamIdentity(std::string_view url) {
   return Lower(UpstreamHost(url) + std::string(path));
 }
 
-RepoRegistry::RepoRegistry(const Config& config, Catalog& catalog, const Clock& clock)
+RepoRegistry::RepoRegistry(const LiveConfig& config, Catalog& catalog, const Clock& clock)
     : config_(config), catalog_(catalog), clock_(clock) {}
 
-Result<RepoRegistry::Registered> RepoRegistry::Register(const RepoSpec& in) {
+Result<RepoRegistry::Registered> RepoRegistry::Register(const RepoSpec& in,
+                                                        std::string_view spec_origin) {
   ASSIGN_OR_RETURN(std::string name, ValidateRepoName(in.name));
   RepoSpec spec = in;
   spec.name = name;
-  if (!spec.url.empty() && !spec.upstream.empty()) {
-    return InvalidArgument("give either an upstream or a url, not both");
-  }
-  if (spec.url.empty()) {
-    if (spec.upstream.empty()) spec.upstream = "github";
-    if (spec.path.empty()) spec.path = name;
-    // Resolving validates the upstream name and the path.
-    RETURN_IF_ERROR(ResolveUpstreamUrl(config_, spec.upstream, spec.path).status());
-  } else {
-    if (!spec.url.starts_with("http://") && !spec.url.starts_with("https://")) {
-      return InvalidArgument("url must start with http:// or https://");
-    }
-    if (spec.url.find_first_of(" \t\r\n") != std::string::npos) {
-      return InvalidArgument("url must not contain whitespace");
-    }
-    spec.path.clear();
-  }
+  if (spec.url.empty() && spec.upstream.empty()) spec.upstream = "github";
+  if (spec.url.empty() && spec.path.empty()) spec.path = name;
+  if (!spec.url.empty() && spec.upstream.empty()) spec.path.clear();
+  RETURN_IF_ERROR(ValidateRepoSource(*config_.Get(), spec.upstream, spec.path, spec.url));
   Result<RepoRecord> existing = catalog_.GetRepo(name);
   if (existing.ok()) {
     if (!SameSource(*existing, spec)) {
       return AlreadyExists("repository " + name + " is already mirrored from another source (" +
                            RedactUrlCredentials(UpstreamUrl(*existing).value_or("?")) + ")");
+    }
+    if (existing->retired_at != 0) {
+      // Asked for again after it left the config: the API manages it from now on.
+      RETURN_IF_ERROR(catalog_.SetRepoOrigin(existing->id, "api", 0));
+      existing->origin = "api";
+      existing->retired_at = 0;
+      MLOG(Info) << name << " was removed from the config; mirrored again, now managed by the API";
     }
     return Registered{std::move(*existing), false};
   }
@@ -85,6 +80,7 @@ Result<RepoRegistry::Registered> RepoRegistry::Register(const RepoSpec& in) {
   record.path = spec.path;
   record.url = spec.url;
   record.state = "new";
+  record.origin = spec_origin;
   record.created_at = record.updated_at = ToUnixSeconds(clock_.Now());
   ASSIGN_OR_RETURN(RepoRecord inserted, catalog_.InsertRepo(record));
   MLOG(Info) << "registered " << name << " from "
@@ -99,12 +95,14 @@ Result<RepoRecord> RepoRegistry::Get(std::string_view name_in) const {
 
 Result<std::string> RepoRegistry::UpstreamUrl(const RepoRecord& repo) const {
   if (!repo.url.empty()) return repo.url;
-  return ResolveUpstreamUrl(config_, repo.upstream, repo.path.empty() ? repo.name : repo.path);
+  return ResolveUpstreamUrl(*config_.Get(), repo.upstream,
+                            repo.path.empty() ? repo.name : repo.path);
 }
 
 std::string RepoRegistry::UpstreamToken(const RepoRecord& repo) const {
-  auto it = config_.upstreams.find(repo.upstream);
-  if (repo.upstream.empty() || it == config_.upstreams.end() || it->second.token_file.empty()) {
+  const std::shared_ptr<const Config> config = config_.Get();
+  auto it = config->upstreams.find(repo.upstream);
+  if (repo.upstream.empty() || it == config->upstreams.end() || it->second.token_file.empty()) {
     return "";
   }
   Result<std::string> token = ReadTokenFile(it->second.token_file);
@@ -116,11 +114,12 @@ std::string RepoRegistry::UpstreamToken(const RepoRecord& repo) const {
   return *token;
 }
 
-const std::vector<std::string>& RepoRegistry::RefspecsFor(std::string_view name) const {
-  for (const RepoConfig& rc : config_.repos) {
+std::vector<std::string> RepoRegistry::RefspecsFor(std::string_view name) const {
+  const std::shared_ptr<const Config> config = config_.Get();
+  for (const RepoConfig& rc : config->repos) {
     if (rc.name == name && !rc.refspecs.empty()) return rc.refspecs;
   }
-  return config_.refspecs;
+  return config->refspecs;
 }
 
 Result<std::vector<std::string>> RepoRegistry::FindReposOfUpstream(
@@ -136,6 +135,7 @@ Result<std::vector<std::string>> RepoRegistry::FindReposOfUpstream(
   if (wanted.empty()) return out;
   ASSIGN_OR_RETURN(std::vector<RepoRecord> repos, catalog_.ListRepos());
   for (const RepoRecord& r : repos) {
+    if (r.retired_at != 0) continue;  // no longer mirrored: a push changes nothing
     Result<std::string> url = UpstreamUrl(r);
     if (url.ok() && wanted.contains(UpstreamIdentity(*url))) out.push_back(r.name);
   }

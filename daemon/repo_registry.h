@@ -28,17 +28,20 @@ std::string UpstreamIdentity(std::string_view url);
 
 class RepoRegistry {
  public:
-  // `config`, `catalog` and `clock` must outlive the registry.
-  RepoRegistry(const Config& config, Catalog& catalog, const Clock& clock);
+  // `config`, `catalog` and `clock` must outlive the registry. Upstreams, tokens and
+  // refspecs are read from `config`'s current snapshot on each call (reloadable).
+  RepoRegistry(const LiveConfig& config, Catalog& catalog, const Clock& clock);
 
   struct Registered {
     RepoRecord repo;
     bool created = false;  // false: it existed with the same source
   };
-  // Adds the repo to the catalog. A repo of that name with the same source is returned
-  // unchanged; with a different source: AlreadyExists. Bad name, unknown upstream, a url
-  // that is not http(s) or both an upstream and a url: InvalidArgument.
-  Result<Registered> Register(const RepoSpec& spec);
+  // Adds the repo to the catalog, managed by `origin` ("api" or "config"). A repo of that
+  // name with the same source is returned unchanged (one retired from the config is taken
+  // over by the API); with a different source: AlreadyExists. Bad name, unknown upstream,
+  // a url that is not http(s) or both an upstream and a url: InvalidArgument
+  // (ValidateRepoSource).
+  Result<Registered> Register(const RepoSpec& spec, std::string_view origin = "api");
 
   // The repo `name` (validated); NotFound when it is not mirrored.
   Result<RepoRecord> Get(std::string_view name) const;
@@ -49,17 +52,18 @@ class RepoRegistry {
   // (also when the file cannot be read: logged).
   std::string UpstreamToken(const RepoRecord& repo) const;
   // The refspecs mirrored for `name` ([[repos]] refspecs, else [sync] refspecs).
-  const std::vector<std::string>& RefspecsFor(std::string_view name) const;
+  std::vector<std::string> RefspecsFor(std::string_view name) const;
 
   // The mirrored repos whose upstream is any of `urls` (a webhook payload's clone_url,
-  // html_url, ...), compared by UpstreamIdentity; ssh forms never match.
+  // html_url, ...), compared by UpstreamIdentity; ssh forms never match; repos retired
+  // from the config are left out.
   Result<std::vector<std::string>> FindReposOfUpstream(const std::vector<std::string>& urls) const;
 
   // Records what the upstream said about the repository `name` (webhooks).
   Status RecordUpstreamEvent(std::string_view name, std::string_view event);
 
  private:
-  const Config& config_;
+  const LiveConfig& config_;
   Catalog& catalog_;
   const Clock& clock_;
 };

@@ -28,7 +28,7 @@ SyncRunView ViewFromRecord(const SyncRunRecord& r) {
   return v;
 }
 
-StatusView::StatusView(const Config& config, Catalog& catalog, JobQueue& queue,
+StatusView::StatusView(const LiveConfig& config, Catalog& catalog, JobQueue& queue,
                        RepoRegistry& registry, LiveRuns& live_runs, StoreGauges& gauges,
                        const Clock& clock)
     : config_(config),
@@ -116,7 +116,7 @@ Result<RepoStatus> StatusView::Build(const RepoRecord& repo, uint64_t store_phys
   if (queued != nullptr && queued->not_before_ms > NowMs()) {
     s.next_attempt_at = queued->not_before_ms / 1000;
     s.next_attempt =
-        "retry " + std::to_string(queued->attempt) + "/" + std::to_string(config_.retry_attempts);
+        "retry " + std::to_string(queued->attempt) + "/" + std::to_string(config_.Get()->retry_attempts);
   } else if (active == nullptr) {
     std::lock_guard lock(mu_);
     auto poll = next_poll_.find(repo.name);

@@ -29,7 +29,7 @@ SyncRunView ViewFromRecord(const SyncRunRecord& record);
 class StatusView {
  public:
   // Everything must outlive the view.
-  StatusView(const Config& config, Catalog& catalog, JobQueue& queue, RepoRegistry& registry,
+  StatusView(const LiveConfig& config, Catalog& catalog, JobQueue& queue, RepoRegistry& registry,
              LiveRuns& live_runs, StoreGauges& gauges, const Clock& clock);
 
   // A run's current view; NotFound when unknown.
@@ -50,7 +50,7 @@ class StatusView {
                            const std::vector<QueuedJob>& jobs);
   int64_t NowMs() const;
 
-  const Config& config_;
+  const LiveConfig& config_;  // read per use: reloadable (SIGHUP)
   Catalog& catalog_;
   JobQueue& queue_;
   RepoRegistry& registry_;

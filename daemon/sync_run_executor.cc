@@ -32,7 +32,7 @@ class SyncRunExecutor::Steps final : public SyncSteps {
   }
 
   bool HasLfsPhase() const override {
-    return x_.lfs_ != nullptr && x_.config_.LfsPolicyFor(repo_.name).enabled;
+    return x_.lfs_ != nullptr && x_.config_.Get()->LfsPolicyFor(repo_.name).enabled;
   }
 
   Result<LfsSyncOutcome> SyncLfs(const std::vector<PublishedRef>& refs,
@@ -43,8 +43,8 @@ class SyncRunExecutor::Steps final : public SyncSteps {
     lreq.refs = refs;
     lreq.clone_url = request_.url;
     lreq.token = request_.token;
-    lreq.policy = x_.config_.LfsPolicyFor(repo_.name);
-    lreq.stall_timeout = x_.config_.stall_timeout;
+    lreq.policy = x_.config_.Get()->LfsPolicyFor(repo_.name);
+    lreq.stall_timeout = x_.config_.Get()->stall_timeout;
     lreq.cancel = context_.cancel;
     lreq.on_progress = progress;
     return x_.lfs_->SyncObjects(lreq);
@@ -79,7 +79,7 @@ class SyncRunExecutor::Steps final : public SyncSteps {
   int64_t servable_at_ms_ = 0;
 };
 
-SyncRunExecutor::SyncRunExecutor(const Config& config, Catalog& catalog, RepoRegistry& registry,
+SyncRunExecutor::SyncRunExecutor(const LiveConfig& config, Catalog& catalog, RepoRegistry& registry,
                                  LiveRuns& live_runs, ServableRepos& servable,
                                  StoreGauges& gauges, Metrics& metrics, LfsSyncer* lfs,
                                  const Clock& clock)
@@ -128,12 +128,12 @@ JobOutcome SyncRunExecutor::Run(const QueuedJob& job, const JobContext& context)
       synced.status = url.status();
     } else {
       RepoSyncRequest req;
-      req.repo_dir = config_.RepoDir(name);
+      req.repo_dir = config_.Get()->RepoDir(name);
       req.url = *url;
       req.token = registry_.UpstreamToken(*repo);
       req.refspecs = registry_.RefspecsFor(name);
-      req.stall_timeout = config_.stall_timeout;
-      req.maintenance = config_.maintenance;
+      req.stall_timeout = config_.Get()->stall_timeout;
+      req.maintenance = config_.Get()->maintenance;
       req.cancel = context.cancel;
       MLOG(Info) << "sync " << name << " (run " << run_id << ") from "
                  << RedactUrlCredentials(*url);
@@ -192,6 +192,11 @@ JobOutcome SyncRunExecutor::Run(const QueuedJob& job, const JobContext& context)
   metrics_.RecordSync(outcome.ok() ? "succeeded" : (cancelled ? "cancelled" : "failed"), seconds);
   metrics_.AddFetchedBytes(result.received_bytes);
   if (result.lfs) metrics_.AddLfsFetchedBytes(result.lfs->bytes_fetched);
+  if (owned && !cancelled) {
+    metrics_.repos().RecordSync(name, outcome.ok(), seconds,
+                                result.received_bytes + (result.lfs ? result.lfs->bytes_fetched : 0),
+                                now());
+  }
   if (outcome.ok()) {
     MLOG(Info) << "sync " << name << " (run " << run_id << ") succeeded in " << seconds
                << " s: " << result.refs_added << " refs added, " << result.refs_updated

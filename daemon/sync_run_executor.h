@@ -23,7 +23,7 @@ namespace mirrord {
 class SyncRunExecutor final : public JobRunner {
  public:
   // Everything must outlive the executor; `lfs` may be null (no LFS phase).
-  SyncRunExecutor(const Config& config, Catalog& catalog, RepoRegistry& registry,
+  SyncRunExecutor(const LiveConfig& config, Catalog& catalog, RepoRegistry& registry,
                   LiveRuns& live_runs, ServableRepos& servable, StoreGauges& gauges,
                   Metrics& metrics, LfsSyncer* lfs, const Clock& clock);
 
@@ -32,7 +32,7 @@ class SyncRunExecutor final : public JobRunner {
  private:
   class Steps;
 
-  const Config& config_;
+  const LiveConfig& config_;  // read per use: reloadable (SIGHUP)
   Catalog& catalog_;
   RepoRegistry& registry_;
   LiveRuns& live_runs_;

@@ -27,20 +27,43 @@ JobPriority PriorityOf(SyncTrigger t) {
 
 }  // namespace
 
-SyncScheduler::SyncScheduler(const Config& config, Catalog& catalog, JobQueue& queue,
+SyncScheduler::SyncScheduler(const LiveConfig& config, Catalog& catalog, JobQueue& queue,
                              std::string node_id, Metrics& metrics, LfsSyncer* lfs,
                              const Clock& clock)
-    : config_(config),
+    : live_(config),
+      startup_(config.Get()),
+      config_(*startup_),
+      metrics_(metrics),
       catalog_(catalog),
       queue_(queue),
       lfs_(lfs),
       clock_(clock),
       registry_(config, catalog, clock),
-      servable_(config, catalog),
-      gauges_(config, catalog, metrics, lfs),
+      servable_(config_, catalog),
+      gauges_(config_, catalog, metrics, lfs),
       status_(config, catalog, queue, registry_, live_runs_, gauges_, clock),
       executor_(config, catalog, registry_, live_runs_, servable_, gauges_, metrics, lfs, clock),
-      dispatcher_(config, queue, catalog, std::move(node_id), executor_, metrics, clock) {}
+      dispatcher_(config, queue, catalog, std::move(node_id), executor_, metrics, clock),
+      reconciler_(catalog, registry_,
+                  ReconcileHooks{
+                      .queue_sync =
+                          [this](const std::string& name) {
+                            auto run = RequestSync(name, SyncTrigger::kStartup);
+                            if (!run.ok()) {
+                              MLOG(Error) << "cannot queue " << name << ": "
+                                          << run.status().ToString();
+                            }
+                          },
+                      .stop =
+                          [this](const std::string& name) {
+                            Result<int64_t> dropped = queue_.RemoveQueued(name);
+                            if (dropped.ok() && *dropped != 0) {
+                              (void)catalog_.DeleteQueuedRun(*dropped);
+                            }
+                          },
+                      .purge = [this](const std::string& name) { return RemoveRepo(name); },
+                  },
+                  clock) {}
 
 SyncScheduler::~SyncScheduler() { Shutdown(); }
 
@@ -104,23 +127,36 @@ Status SyncScheduler::Recover() {
 
 Status SyncScheduler::Start() {
   RETURN_IF_ERROR(Recover());
-  for (const RepoConfig& rc : config_.repos) {
-    RepoSpec spec{rc.name, rc.upstream, rc.upstream.empty() ? "" : rc.path, rc.url};
-    auto status = RegisterRepo(spec);
-    if (!status.ok()) {
-      return status.status().WithContext("[[repos]] " + rc.name);
-    }
-    if (status->last_success_at == 0 && !status->active_run) {
-      auto run = RequestSync(rc.name, SyncTrigger::kStartup);
-      if (!run.ok()) MLOG(Error) << "cannot queue " << rc.name << ": " << run.status().ToString();
-    }
+  {
+    const std::shared_ptr<const Config> config = live_.Get();
+    ASSIGN_OR_RETURN(ReconcileReport report, Reconcile(*config));
+    MLOG(Info) << "config: " << report.Summary(config->repos.size());
   }
   gauges_.RefreshRepoStates();
   if (auto registered = catalog_.ListRepos(); registered.ok()) {
-    for (const RepoRecord& r : *registered) gauges_.MeasureRepo(r.name);
+    for (const RepoRecord& r : *registered) {
+      gauges_.MeasureRepo(r.name);
+      if (r.retired_at == 0) metrics_.repos().SetLastSuccess(r.name, r.last_success_at);
+    }
   }
   gauges_.MeasureLfsStore();
   return dispatcher_.Start();
+}
+
+Result<ReconcileReport> SyncScheduler::Reconcile(const Config& config) {
+  std::lock_guard lock(reconcile_mu_);
+  ASSIGN_OR_RETURN(ReconcileReport report, reconciler_.Reconcile(config));
+  reconciler_.PurgeExpired(config.retired_retention);
+  // Retired repos leave the per-repo series (they would only grow stale); added ones enter.
+  for (const std::string& name : report.retired) metrics_.repos().Forget(name);
+  for (const std::string& name : report.added) metrics_.repos().SetLastSuccess(name, 0);
+  for (const std::string& name : report.unretired) {
+    if (auto repo = catalog_.GetRepo(name); repo.ok()) {
+      metrics_.repos().SetLastSuccess(name, repo->last_success_at);
+    }
+  }
+  if (!report.added.empty() || !report.retired.empty()) gauges_.RefreshRepoStates();
+  return report;
 }
 
 void SyncScheduler::BeginShutdown() { dispatcher_.BeginShutdown(); }
@@ -140,12 +176,19 @@ Status SyncScheduler::FetchLfsObject(std::string_view name, const LfsRefRecord& 
 Result<RepoStatus> SyncScheduler::RegisterRepo(const RepoSpec& spec) {
   ASSIGN_OR_RETURN(RepoRegistry::Registered registered, registry_.Register(spec));
   if (registered.created) gauges_.RefreshRepoStates();
+  // New, or taken back from retirement: it has per-repo series again.
+  metrics_.repos().SetLastSuccess(registered.repo.name, registered.repo.last_success_at);
   return status_.StatusOf(registered.repo);
 }
 
 Result<int64_t> SyncScheduler::RequestSync(std::string_view name, const TriggerInfo& trigger) {
   ASSIGN_OR_RETURN(RepoRecord repo, registry_.Get(name));
   if (dispatcher_.shutting_down()) return Cancelled("mirrord is shutting down");
+  if (repo.retired_at != 0) {
+    return FailedPrecondition(repo.name +
+                              " was removed from the config's [[repos]], so it is no longer "
+                              "synced: add it back and reload, or remove it");
+  }
   ASSIGN_OR_RETURN(std::string url, registry_.UpstreamUrl(repo));
   const std::string_view kind = SyncTriggerName(trigger.trigger);
   QueuedJob job;
@@ -188,6 +231,13 @@ Result<RepoStatus> SyncScheduler::GetRepoStatus(std::string_view name) {
 Status SyncScheduler::RemoveRepo(std::string_view name_in) {
   ASSIGN_OR_RETURN(RepoRecord repo, registry_.Get(name_in));
   const std::string& name = repo.name;
+  if (repo.origin == "config" && repo.retired_at == 0) {
+    // It would come back at the next start or reload: the config is the source of truth.
+    return FailedPrecondition(name +
+                              " is in the config's [[repos]]: delete its entry there and "
+                              "reload (systemctl reload mirrord); its mirror is then kept "
+                              "until removed or [sync] retired_retention");
+  }
   ASSIGN_OR_RETURN(int64_t dropped, queue_.RemoveQueued(name));
   if (dropped != 0) (void)catalog_.DeleteQueuedRun(dropped);
   servable_.Forget(name);
@@ -211,6 +261,7 @@ Status SyncScheduler::RemoveRepo(std::string_view name_in) {
   MLOG(Info) << "removed " << name;
   gauges_.MeasureRepo(name);  // the directory is gone: republishes the total without it
   gauges_.ForgetRepo(name);
+  metrics_.repos().Forget(name);
   gauges_.RefreshRepoStates();
   return Status::Ok();
 }
@@ -219,7 +270,9 @@ Result<std::vector<std::string>> SyncScheduler::RepoNames() {
   ASSIGN_OR_RETURN(std::vector<RepoRecord> repos, catalog_.ListRepos());
   std::vector<std::string> names;
   names.reserve(repos.size());
-  for (RepoRecord& r : repos) names.push_back(std::move(r.name));
+  for (RepoRecord& r : repos) {
+    if (r.retired_at == 0) names.push_back(std::move(r.name));  // retired: not polled
+  }
   return names;
 }
 

@@ -13,11 +13,13 @@
 #pragma once
 
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "daemon/config_reconciler.h"
 #include "daemon/github_webhook_handler.h"
 #include "daemon/job_dispatcher.h"
 #include "daemon/lfs_sync.h"
@@ -37,18 +39,25 @@ namespace mirrord {
 
 class SyncScheduler final : public SyncService, public PollTarget, public WebhookTarget {
  public:
-  // `queue`, `lfs` (may be null: no LFS phase) and the rest must outlive the scheduler.
-  // `node_id` names this node in the queue (leases, restart recovery).
-  SyncScheduler(const Config& config, Catalog& catalog, JobQueue& queue, std::string node_id,
+  // `config`, `queue`, `lfs` (may be null: no LFS phase) and the rest must outlive the
+  // scheduler. `node_id` names this node in the queue (leases, restart recovery). Storage
+  // paths come from `config`'s snapshot at construction (they cannot change live); the rest
+  // is read from its current snapshot when used.
+  SyncScheduler(const LiveConfig& config, Catalog& catalog, JobQueue& queue, std::string node_id,
                 Metrics& metrics, LfsSyncer* lfs, const Clock& clock = SystemClock::Instance());
   ~SyncScheduler() override;
 
   // Recovers from an unclean stop: this node's running jobs go back to the queue (their
   // runs continue under the same id), runs the queue no longer knows are marked
   // interrupted, stale locks in every mirror are removed, and already published mirrors
-  // become servable. Registers the [[repos]] of the config, queues a sync for those never
-  // synced, and starts dispatching.
+  // become servable. Reconciles the catalog with the [[repos]] of the config (Reconcile),
+  // and starts dispatching.
   Status Start();
+
+  // Brings the catalog in line with `config`'s [[repos]] (daemon/config_reconciler.h) and
+  // deletes repos retired longer than [sync] retired_retention. Called by Start() and, after
+  // the new config is published, by a reload. Running syncs are not touched.
+  Result<ReconcileReport> Reconcile(const Config& config);
 
   // Stops taking requests and cancels running syncs (their partial fetches stay for next
   // time) without waiting: their runs end "interrupted" within the cancel poll interval.
@@ -95,7 +104,11 @@ class SyncScheduler final : public SyncService, public PollTarget, public Webhoo
   int64_t Now() const { return ToUnixSeconds(clock_.Now()); }
   int64_t NowMs() const;
 
+  const LiveConfig& live_;
+  // The snapshot at construction: storage paths (restart-only settings).
+  const std::shared_ptr<const Config> startup_;
   const Config& config_;
+  Metrics& metrics_;
   Catalog& catalog_;
   JobQueue& queue_;
   LfsSyncer* const lfs_;
@@ -107,6 +120,8 @@ class SyncScheduler final : public SyncService, public PollTarget, public Webhoo
   StatusView status_;
   SyncRunExecutor executor_;
   JobDispatcher dispatcher_;
+  ConfigReconciler reconciler_;
+  std::mutex reconcile_mu_;  // one Reconcile at a time
 };
 
 }  // namespace mirrord

@@ -11,7 +11,7 @@ namespace {
 constexpr int64_t kRefreshRepoListMs = 15000;
 }  // namespace
 
-UpstreamPoller::UpstreamPoller(const Config& config, PollTarget& target, Metrics& metrics,
+UpstreamPoller::UpstreamPoller(const LiveConfig& config, PollTarget& target, Metrics& metrics,
                                int concurrency, const Clock& clock)
     : config_(config),
       target_(target),
@@ -42,10 +42,11 @@ int64_t UpstreamPoller::NowMs() const {
 }
 
 std::chrono::seconds UpstreamPoller::IntervalFor(const std::string& repo) const {
-  for (const RepoConfig& rc : config_.repos) {
+  const std::shared_ptr<const Config> config = config_.Get();
+  for (const RepoConfig& rc : config->repos) {
     if (rc.name == repo && rc.poll_interval) return *rc.poll_interval;
   }
-  return config_.default_poll_interval;
+  return config->default_poll_interval;
 }
 
 int64_t UpstreamPoller::JitteredMs(int64_t from_ms, std::chrono::seconds interval, double lo,

@@ -50,7 +50,7 @@ class PollTarget {
 class UpstreamPoller {
  public:
   // Everything must outlive the poller. `concurrency`: polls in flight at once.
-  UpstreamPoller(const Config& config, PollTarget& target, Metrics& metrics, int concurrency = 8,
+  UpstreamPoller(const LiveConfig& config, PollTarget& target, Metrics& metrics, int concurrency = 8,
                  const Clock& clock = SystemClock::Instance());
   ~UpstreamPoller();
 
@@ -70,7 +70,7 @@ class UpstreamPoller {
   int64_t JitteredMs(int64_t from_ms, std::chrono::seconds interval, double lo, double hi);
   int64_t NowMs() const;
 
-  const Config& config_;
+  const LiveConfig& config_;  // read per use: reloadable (SIGHUP)
   PollTarget& target_;
   Metrics& metrics_;
   const Clock& clock_;

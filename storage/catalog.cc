@@ -24,7 +24,7 @@ int64_t ToSqlInt(uint64_t v) {
 
 constexpr std::string_view kRepoSelect =
     "SELECT id, name, upstream, path, url, state, head, created_at, updated_at, "
-    "last_success_at, upstream_event, upstream_event_at FROM repos";
+    "last_success_at, upstream_event, upstream_event_at, origin, retired_at FROM repos";
 
 RepoRecord ReadRepo(const Statement& s) {
   RepoRecord r;
@@ -40,6 +40,8 @@ RepoRecord ReadRepo(const Statement& s) {
   r.last_success_at = s.ColumnInt64(9);
   r.upstream_event = s.ColumnText(10);
   r.upstream_event_at = s.ColumnInt64(11);
+  r.origin = s.ColumnText(12);
+  r.retired_at = s.ColumnInt64(13);
   return r;
 }
 
@@ -150,14 +152,18 @@ Result<RepoRecord> Catalog::InsertRepo(const RepoRecord& repo) {
   if (out.name.empty()) return InvalidArgument("repository name is empty");
   if (out.state.empty()) out.state = "new";
   if (!IsRepoState(out.state)) return InvalidArgument("unknown repository state " + out.state);
+  if (out.origin != "config" && out.origin != "api") {
+    return InvalidArgument("unknown repository origin " + out.origin);
+  }
 
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Statement stmt,
                    db_.Prepare("INSERT INTO repos (name, upstream, path, url, state, head, "
-                               "created_at, updated_at, last_success_at) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                               "created_at, updated_at, last_success_at, origin, retired_at) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   RETURN_IF_ERROR(stmt.BindAll(out.name, out.upstream, out.path, out.url, out.state, out.head,
-                               out.created_at, out.updated_at, out.last_success_at));
+                               out.created_at, out.updated_at, out.last_success_at, out.origin,
+                               out.retired_at));
   Status s = stmt.Run();
   if (s.code() == StatusCode::kAlreadyExists) {
     return AlreadyExists("repository " + out.name + " is already in the catalog");
@@ -332,6 +338,30 @@ Status Catalog::DeleteQueuedRun(int64_t run_id) {
   RETURN_IF_ERROR(stmt.BindAll(run_id));
   RETURN_IF_ERROR(stmt.Run().WithContext("delete sync run " + std::to_string(run_id)));
   if (db_.Changes() == 0) return RunNotUpdatable(db_, run_id, "queued");
+  return Status::Ok();
+}
+
+Status Catalog::SetRepoSource(int64_t repo_id, std::string_view upstream, std::string_view path,
+                              std::string_view url, int64_t now) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement stmt, db_.Prepare("UPDATE repos SET upstream = ?, path = ?, url = ?, "
+                                               "updated_at = ? WHERE id = ?"));
+  RETURN_IF_ERROR(stmt.BindAll(upstream, path, url, now, repo_id));
+  RETURN_IF_ERROR(stmt.Run().WithContext("re-point repository"));
+  if (db_.Changes() == 0) return NotFound("repository id " + std::to_string(repo_id));
+  return Status::Ok();
+}
+
+Status Catalog::SetRepoOrigin(int64_t repo_id, std::string_view origin, int64_t retired_at) {
+  if (origin != "config" && origin != "api") {
+    return InvalidArgument("unknown repository origin " + std::string(origin));
+  }
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement stmt,
+                   db_.Prepare("UPDATE repos SET origin = ?, retired_at = ? WHERE id = ?"));
+  RETURN_IF_ERROR(stmt.BindAll(origin, retired_at, repo_id));
+  RETURN_IF_ERROR(stmt.Run().WithContext("set repository origin"));
+  if (db_.Changes() == 0) return NotFound("repository id " + std::to_string(repo_id));
   return Status::Ok();
 }
 

@@ -40,6 +40,12 @@ struct RepoRecord {
   // acted on. "" when none.
   std::string upstream_event;
   int64_t upstream_event_at = 0;
+  // Who manages the repo: "config" ([[repos]] of the config file; reconciled at start and
+  // reload) or "api" (added by `mirrorctl sync`/the admin API; left alone by reconciling).
+  std::string origin = "api";
+  // When a config-managed repo left the config (unix seconds): it is no longer synced, its
+  // data is kept until `mirrorctl remove` or [sync] retired_retention. 0: not retired.
+  int64_t retired_at = 0;
 };
 
 // One published ref of a repo.
@@ -279,6 +285,14 @@ class Catalog {
   // Deletes a run that never started (a trigger that coalesced into another run).
   // FailedPrecondition if it is not queued; NotFound for an unknown id.
   Status DeleteQueuedRun(int64_t run_id);
+
+  // Re-points repository `repo_id` at another source (RepoRecord's upstream/path/url).
+  // NotFound when there is no such repo.
+  Status SetRepoSource(int64_t repo_id, std::string_view upstream, std::string_view path,
+                       std::string_view url, int64_t now);
+  // Sets who manages repository `repo_id` ("config" or "api", else InvalidArgument) and
+  // when it left the config (0: it did not). NotFound when there is no such repo.
+  Status SetRepoOrigin(int64_t repo_id, std::string_view origin, int64_t retired_at);
 
   // Records what the upstream said about repository `repo_id` (see RepoRecord).
   Status SetUpstreamEvent(int64_t repo_id, std::string_view event, int64_t now);

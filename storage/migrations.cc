@@ -182,6 +182,15 @@ ALTER TABLE sync_runs ADD COLUMN failure_retryable INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_runs ADD COLUMN failure_retry_after INTEGER;
 )sql";
 
+// Config as the source of truth (daemon/config_reconciler.h): which repos the config's
+// [[repos]] manages ("config") and which were added through the API ("api", what every
+// existing repo was), and when a config-managed repo left the config (0: it is in it).
+constexpr std::string_view kCatalogV7 = R"sql(
+ALTER TABLE repos ADD COLUMN origin TEXT NOT NULL DEFAULT 'api'
+  CHECK (origin IN ('config', 'api'));
+ALTER TABLE repos ADD COLUMN retired_at INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr Migration kCatalogMigrations[] = {
     {1, "repos, refs and sync_runs", kCatalogV1},
     {2, "lfs_objects, lfs_refs and LFS run counters", kCatalogV2},
@@ -189,6 +198,7 @@ constexpr Migration kCatalogMigrations[] = {
     {4, "tar_layers digest cache, images and manifest_blobs", kCatalogV4},
     {5, "LFS objects: backoff after repeated verification failures", kCatalogV5},
     {6, "typed failures of sync runs", kCatalogV6},
+    {7, "repos: managed by the config or the API, retired from the config", kCatalogV7},
 };
 
 Status NewerSchemaError(int64_t current, int latest) {

@@ -43,14 +43,15 @@ class RepoRegistryTest : public ::testing::Test {
     Result<TempDir> dir = TempDir::Create();
     ASSERT_TRUE(dir.ok()) << dir.status().ToString();
     dir_.emplace(std::move(*dir));
-    config_ = DefaultConfig();
-    config_.storage_root = dir_->path();
+    Config config = DefaultConfig();
+    config.storage_root = dir_->path();
+    config_ = std::make_unique<LiveConfig>(std::move(config));
     ASSERT_OK_AND_ASSIGN(catalog_, Catalog::Open(dir_->path() / "catalog.db"));
-    registry_ = std::make_unique<RepoRegistry>(config_, *catalog_, SystemClock::Instance());
+    registry_ = std::make_unique<RepoRegistry>(*config_, *catalog_, SystemClock::Instance());
   }
 
   std::optional<TempDir> dir_;
-  Config config_;
+  std::unique_ptr<LiveConfig> config_;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<RepoRegistry> registry_;
 };

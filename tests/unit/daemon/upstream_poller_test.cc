@@ -67,7 +67,7 @@ class FixedClock : public Clock {
 
 class UpstreamPollerTest : public ::testing::Test {
  protected:
-  Config config_ = DefaultConfig();
+  LiveConfig config_{DefaultConfig()};
   FakePollTarget target_;
   Metrics metrics_;
   FixedClock clock_;
