@@ -25,10 +25,11 @@ std::string Join(const std::vector<std::string>& names) {
 }  // namespace
 
 std::string ReconcileReport::Summary(size_t configured) const {
-  std::string s = std::to_string(configured) + " repos in the config: " +
-                  std::to_string(added.size()) + " added, " + std::to_string(repointed.size()) +
-                  " re-pointed, " + std::to_string(retired.size()) + " removed, " +
-                  std::to_string(unretired.size()) + " taken back";
+  std::string s = std::to_string(configured) +
+                  " repos in the config: " + std::to_string(added.size()) + " added, " +
+                  std::to_string(repointed.size()) + " re-pointed, " +
+                  std::to_string(retired.size()) + " removed, " + std::to_string(unretired.size()) +
+                  " taken back";
   if (!failed.empty()) s += ", " + std::to_string(failed.size()) + " failed (" + Join(failed) + ")";
   return s;
 }
@@ -105,7 +106,8 @@ Result<ReconcileReport> ConfigReconciler::Reconcile(const Config& config) {
       continue;
     }
     hooks_.stop(name);
-    MLOG(Warning) << name << " was removed from the config: no longer synced; its mirror is "
+    MLOG(Warning) << name
+                  << " was removed from the config: no longer synced; its mirror is "
                      "kept and served until `mirrorctl remove "
                   << name << "` or [sync] retired_retention ("
                   << config.retired_retention.count() / 86400 << "d)";

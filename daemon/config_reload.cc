@@ -24,7 +24,7 @@ std::string Text(const T& v) {
 template <typename T>
 void Keep(std::string_view name, const T& running, T& next, std::vector<std::string>* out) {
   if (running == next) return;
-  if constexpr (requires(std::ostream& o) { o << running; } ||
+  if constexpr (requires(std::ostream & o) { o << running; } ||
                 std::is_same_v<T, std::chrono::seconds>) {
     out->push_back(std::string(name) + ": " + Text(running) + " -> " + Text(next));
   } else {
@@ -84,13 +84,12 @@ Config KeepRestartOnlySettings(const Config& running, Config next,
   Keep("[lfs] pull_through_timeout", running.lfs.pull_through_timeout,
        next.lfs.pull_through_timeout, &out);
   Keep("[lfs] download_threads", running.lfs.download_threads, next.lfs.download_threads, &out);
-  Keep("[lfs] quarantine_budget", running.lfs.quarantine_budget, next.lfs.quarantine_budget,
-       &out);
+  Keep("[lfs] quarantine_budget", running.lfs.quarantine_budget, next.lfs.quarantine_budget, &out);
   Keep("[lfs] quarantine_per_object", running.lfs.quarantine_per_object,
        next.lfs.quarantine_per_object, &out);
   Keep("[lfs] corrupt_backoff", running.lfs.corrupt_backoff, next.lfs.corrupt_backoff, &out);
-  Keep("[lfs] corrupt_backoff_max", running.lfs.corrupt_backoff_max,
-       next.lfs.corrupt_backoff_max, &out);
+  Keep("[lfs] corrupt_backoff_max", running.lfs.corrupt_backoff_max, next.lfs.corrupt_backoff_max,
+       &out);
   if (running.builds.size() != next.builds.size() ||
       running.registries.size() != next.registries.size() ||
       !std::equal(running.builds.begin(), running.builds.end(), next.builds.begin(),

@@ -11,9 +11,9 @@
 // and [queue] lease. Connections and running syncs go on; each request and each sync uses
 // the snapshot it started with.
 // What needs a restart (a reload logs one line per changed setting and keeps the running
-// value): [sync] concurrency, [server] listen, public_url and the connection limits and timeouts, [storage]
-// root, [queue] backend, redis_url, redis_key_prefix and node_id, the other [lfs] settings
-// (connections, threads, quarantine, backoffs), [[builds]] and [registries.*].
+// value): [sync] concurrency, [server] listen, public_url and the connection limits and timeouts,
+// [storage] root, [queue] backend, redis_url, redis_key_prefix and node_id, the other [lfs]
+// settings (connections, threads, quarantine, backoffs), [[builds]] and [registries.*].
 #pragma once
 
 #include <filesystem>

@@ -111,8 +111,8 @@ std::vector<prometheus::MetricFamily> ProcessMetrics::Collect() const {
                  MetricType type) {
     if (v) out.push_back(Family(name, help, type, *v));
   };
-  add(s.cpu_seconds, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-      MetricType::Counter);
+  add(s.cpu_seconds, "process_cpu_seconds_total",
+      "Total user and system CPU time spent in seconds.", MetricType::Counter);
   add(s.open_fds, "process_open_fds", "Number of open file descriptors.", MetricType::Gauge);
   add(s.max_fds, "process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge);
   add(s.virtual_bytes, "process_virtual_memory_bytes", "Virtual memory size in bytes.",

@@ -24,11 +24,13 @@ RepoMetrics::RepoMetrics(prometheus::Registry& registry)
       last_succeeded_(Gauges(registry, "mirrord_repo_last_sync_succeeded",
                              "1 when the repo's last finished sync succeeded, else 0.")) {}
 
-void RepoMetrics::RecordSync(std::string_view repo, bool succeeded, double seconds,
-                             uint64_t bytes, int64_t finished_unix) {
+void RepoMetrics::RecordSync(std::string_view repo, bool succeeded, double seconds, uint64_t bytes,
+                             int64_t finished_unix) {
   const prometheus::Labels labels = RepoLabel(repo);
-  if (succeeded) last_success_.Add(labels).Set(static_cast<double>(finished_unix));
-  else last_success_.Add(labels);  // present (0 when never) so that stale repos show up
+  if (succeeded)
+    last_success_.Add(labels).Set(static_cast<double>(finished_unix));
+  else
+    last_success_.Add(labels);  // present (0 when never) so that stale repos show up
   last_duration_.Add(labels).Set(seconds);
   last_bytes_.Add(labels).Set(static_cast<double>(bytes));
   last_succeeded_.Add(labels).Set(succeeded ? 1 : 0);

@@ -32,9 +32,8 @@ CountingExchange::CountingExchange(HttpExchange& inner, ServedTraffic::Counters 
 }
 
 boost::asio::awaitable<void> CountingExchange::Respond(HttpResponse response) {
-  const double size = request().method() == http::verb::head
-                          ? 0
-                          : static_cast<double>(response.body().size());
+  const double size =
+      request().method() == http::verb::head ? 0 : static_cast<double>(response.body().size());
   co_await inner_.Respond(std::move(response));
   counters_.bytes->Increment(size);
 }
@@ -53,8 +52,7 @@ boost::asio::awaitable<bool> CountingExchange::Write(std::string_view data) {
 boost::asio::awaitable<void> CountingExchange::EndStream() { co_await inner_.EndStream(); }
 
 boost::asio::awaitable<bool> CountingExchange::SendFile(http::response<http::empty_body> header,
-                                                        int fd, uint64_t offset,
-                                                        uint64_t length) {
+                                                        int fd, uint64_t offset, uint64_t length) {
   const bool head = request().method() == http::verb::head;
   const bool sent = co_await inner_.SendFile(std::move(header), fd, offset, length);
   if (sent && !head) counters_.bytes->Increment(static_cast<double>(length));

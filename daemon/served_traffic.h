@@ -51,9 +51,7 @@ class CountingExchange final : public HttpExchange {
   const std::map<std::string, std::string>& query() const override { return inner_.query(); }
   boost::asio::any_io_executor executor() const override { return inner_.executor(); }
   const std::string& peer() const override { return inner_.peer(); }
-  boost::asio::ip::tcp::endpoint local_endpoint() const override {
-    return inner_.local_endpoint();
-  }
+  boost::asio::ip::tcp::endpoint local_endpoint() const override { return inner_.local_endpoint(); }
   boost::asio::awaitable<void> Respond(HttpResponse response) override;
   boost::asio::awaitable<bool> BeginStream(http::response<http::empty_body> header) override;
   boost::asio::awaitable<bool> Write(std::string_view data) override;

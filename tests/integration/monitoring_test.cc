@@ -24,10 +24,13 @@
 
 #include "common/file_util.h"
 #include "tests/fixtures/http_client.h"
+#include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/mirrord_process.h"
+#include "tests/fixtures/poll_until.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
+#include "tests/fixtures/test_upstream.h"
 
 namespace mirrord::test {
 namespace {
@@ -58,7 +61,24 @@ const std::vector<std::string> kDashboardFamilies = {
     "mirrord_upstreams_paused",
     "mirrord_lfs_fetched_bytes_total",
     "mirrord_store_bytes",
+    "mirrord_repo_last_success_timestamp_seconds",
+    "mirrord_repo_last_sync_duration_seconds",
+    "mirrord_repo_last_sync_bytes",
+    "mirrord_repo_last_sync_succeeded",
+    "mirrord_served_requests_total",
+    "mirrord_served_bytes_total",
+    "mirrord_build_info",
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_open_fds",
+    "process_max_fds",
+    "process_start_time_seconds",
+    "process_threads",
 };
+
+// Repos registered in the mirrord whose /metrics the checks read: label cardinality and
+// `promtool check metrics` are judged at this size.
+constexpr int kRegisteredRepos = 1000;
 
 // Labels Prometheus attaches to every scraped series; mirrord's /metrics does not carry them.
 const std::set<std::string> kTargetLabels = {"job", "instance"};
@@ -326,7 +346,7 @@ std::vector<std::string> CheckSelector(const Selector& s, const Exposition& exp,
     problems.push_back(s.metric + " is not a metric, nor a recording rule defined here");
     return problems;
   }
-  if (!s.metric.starts_with("mirrord_")) {
+  if (!s.metric.starts_with("mirrord_") && !s.metric.starts_with("process_")) {
     problems.push_back(s.metric + " is not one of mirrord's metrics");
     return problems;
   }
@@ -485,11 +505,13 @@ Result<RuleFile> ParseRuleFile(const std::string& text) {
 
 // Runs promtool; a missing promtool is a test failure (CI installs the prometheus package).
 std::optional<ProcessResult> RunPromtool(const std::vector<std::string>& args,
-                                         const std::filesystem::path& cwd = {}) {
+                                         const std::filesystem::path& cwd = {},
+                                         std::string stdin_data = {}) {
   std::vector<std::string> argv = {"promtool"};
   argv.insert(argv.end(), args.begin(), args.end());
   ProcessOptions o;
   o.cwd = cwd;
+  if (!stdin_data.empty()) o.stdin_data = std::move(stdin_data);
   o.timeout = std::chrono::milliseconds(60'000);
   Result<ProcessResult> r = RunProcess(argv, o);
   if (!r.ok()) {
@@ -876,18 +898,76 @@ class MonitoringMetricNames : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!MirrordProcess::BinariesBuilt()) GTEST_SKIP() << "mirrord/mirrorctl not built";
-    ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start());
+    // kRegisteredRepos repos: one real (synced, so every per-repo series exists), the rest
+    // pointing at a closed port (their first sync fails at once and is not retried).
+    ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("monitoring-"));
+    dir_.emplace(std::move(dir));
+    ASSERT_OK_AND_ASSIGN(upstream_, TestUpstream::Start(dir_->path() / "upstream"));
+    ASSERT_OK_AND_ASSIGN(std::filesystem::path bare, upstream_->CreateBareRepo("aaa/real"));
+    ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / "work"));
+    ASSERT_OK(work.CommitFile("README", "real\n", "first").status());
+    ASSERT_OK(work.Push(bare.string(), {"HEAD:refs/heads/main"}));
+    MirrordOptions options;
+    options.extra_toml = "[sync]\nretry_attempts = 1\n\n[[repos]]\nname = \"aaa/real\"\nurl = \"" +
+                         upstream_->UrlFor("aaa/real") + "\"\n";
+    for (int i = 1; i < kRegisteredRepos; ++i) {
+      options.extra_toml += "[[repos]]\nname = \"org/repo-" + std::to_string(i) +
+                            "\"\nurl = \"http://127.0.0.1:1/repo-" + std::to_string(i) +
+                            ".git\"\n";
+    }
+    ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(options));
+    ASSERT_TRUE(PollUntil(
+        [&] {
+          Result<HttpReply> r = HttpFetch(mirrord_->BaseUrl() + "/metrics");
+          return r.ok() && r->body.find("mirrord_repo_last_sync_succeeded{repo=\"aaa/real\"} 1") !=
+                               std::string::npos;
+        },
+        std::chrono::seconds(120)))
+        << mirrord_->Logs();
+    // Served traffic of the git protocol, counted.
+    ASSERT_OK(Git({"ls-remote", mirrord_->UrlFor("aaa/real")}).status());
     ASSERT_OK_AND_ASSIGN(HttpReply reply, HttpFetch(mirrord_->BaseUrl() + "/metrics"));
     ASSERT_EQ(reply.status, 200) << reply.body;
+    body_ = reply.body;
     ASSERT_OK_AND_ASSIGN(exposition_, ParseExposition(reply.body));
     for (const std::string& family : kDashboardFamilies) {
       ASSERT_TRUE(exposition_.types.contains(family)) << family << " missing from\n" << reply.body;
     }
   }
 
+  std::optional<TempDir> dir_;
+  std::unique_ptr<TestUpstream> upstream_;
   std::unique_ptr<MirrordProcess> mirrord_;
+  std::string body_;
   Exposition exposition_;
 };
+
+// Label cardinality stays what monitoring/README.md says: the repo label on the four
+// per-repo gauges only, one series each per registered repo; and promtool finds nothing
+// to say about the exposition at that size.
+TEST_F(MonitoringMetricNames, PromtoolCheckMetricsIsCleanWithAThousandRepos) {
+  std::map<std::string, int> repo_series;
+  for (const auto& [sample, label_sets] : exposition_.samples) {
+    for (const LabelSet& labels : label_sets) {
+      if (labels.contains("repo")) ++repo_series[sample];
+    }
+  }
+  EXPECT_THAT(repo_series,
+              ::testing::UnorderedElementsAre(
+                  ::testing::Pair("mirrord_repo_last_success_timestamp_seconds", kRegisteredRepos),
+                  ::testing::Pair("mirrord_repo_last_sync_duration_seconds", ::testing::Ge(1)),
+                  ::testing::Pair("mirrord_repo_last_sync_bytes", ::testing::Ge(1)),
+                  ::testing::Pair("mirrord_repo_last_sync_succeeded", ::testing::Ge(1))));
+  for (const auto& [sample, count] : repo_series) EXPECT_LE(count, kRegisteredRepos) << sample;
+  EXPECT_THAT(body_, HasSubstr("mirrord_build_info{version=\""));
+  EXPECT_THAT(body_, ::testing::ContainsRegex("mirrord_served_requests_total\\{protocol=\"git\"\\} [1-9]"));
+
+  // promtool reads the exposition on stdin.
+  std::optional<ProcessResult> check = RunPromtool({"check", "metrics"}, {}, body_);
+  if (!check) return;
+  EXPECT_EQ(check->exit_code, 0) << check->Describe() << "\n" << check->stdout_text;
+  EXPECT_EQ(check->stdout_text + check->stderr_text, "") << "promtool has remarks";
+}
 
 TEST_F(MonitoringMetricNames, DashboardQueriesUseExposedMetrics) {
   ASSERT_OK_AND_ASSIGN(Dashboard d, LoadDashboard());
