@@ -44,8 +44,8 @@ boost::asio::awaitable<void> BuildApi::Handle(HttpExchange& ex) {
   const HttpRequest& req = ex.request();
   auto auth = req.find(http::field::authorization);
   std::string_view token;
-  if (auth == req.end() || !ParseBearerToken(auth->value(), &token) || admin_token_.Get()->empty() ||
-      !SecretsEqual(token, *admin_token_.Get())) {
+  if (auth == req.end() || !ParseBearerToken(auth->value(), &token) ||
+      admin_token_.Get()->empty() || !SecretsEqual(token, *admin_token_.Get())) {
     HttpResponse res = Error(req, PermissionDenied("a valid bearer token is required"));
     res.result(http::status::unauthorized);
     res.set(http::field::www_authenticate, "Bearer realm=\"mirrord\"");

@@ -107,7 +107,8 @@ void JobDispatcher::DispatchLoop() {
   std::unique_lock lock(mu_);
   while (!shutting_down_) {
     // Claim while this node has room.
-    while (static_cast<int>(local_runs_.size()) < config_.Get()->sync_concurrency && !shutting_down_) {
+    while (static_cast<int>(local_runs_.size()) < config_.Get()->sync_concurrency &&
+           !shutting_down_) {
       lock.unlock();
       ClaimRequest req;
       req.owner = node_id_;
@@ -286,14 +287,17 @@ void JobDispatcher::AfterFailure(const QueuedJob& job, const JobOutcome& outcome
   }
   if (!queued->coalesced) {
     MLOG(Info) << "retrying " << job.repo << " in " << delay.count() / 1000 << " s (attempt "
-               << retry.attempt << " of " << config_.Get()->retry_attempts << ", run " << *run << ")";
+               << retry.attempt << " of " << config_.Get()->retry_attempts << ", run " << *run
+               << ")";
   }
 }
 
 std::chrono::milliseconds JobDispatcher::RetryDelay(int attempt) {
   // base * 2^(attempt-1), capped, then +-20% jitter so that failed repos spread out.
-  const double base = std::chrono::duration<double, std::milli>(config_.Get()->retry_backoff).count();
-  const double cap = std::chrono::duration<double, std::milli>(config_.Get()->retry_backoff_max).count();
+  const double base =
+      std::chrono::duration<double, std::milli>(config_.Get()->retry_backoff).count();
+  const double cap =
+      std::chrono::duration<double, std::milli>(config_.Get()->retry_backoff_max).count();
   double delay = std::min(cap, base * std::pow(2.0, std::min(attempt - 1, 30)));
   std::lock_guard lock(mu_);
   std::uniform_real_distribution<double> jitter(0.8, 1.2);

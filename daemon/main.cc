@@ -89,8 +89,8 @@ LfsPullThrough PullThroughFetch(SyncScheduler& scheduler) {
 RepoHandler RepoRequests(std::shared_ptr<GitHttpHandler> git, std::shared_ptr<LfsHttpHandler> lfs,
                          const ServedTraffic& served) {
   return [git = std::move(git), lfs = std::move(lfs), git_counters = served.For("git"),
-          lfs_counters = served.For("lfs")](
-             HttpExchange& ex, const RepoPath& repo) -> boost::asio::awaitable<void> {
+          lfs_counters = served.For("lfs")](HttpExchange& ex,
+                                            const RepoPath& repo) -> boost::asio::awaitable<void> {
     if (LfsHttpHandler::Handles(repo)) {
       CountingExchange counted(ex, lfs_counters);
       co_await lfs->Handle(counted, repo);
@@ -103,11 +103,11 @@ RepoHandler RepoRequests(std::shared_ptr<GitHttpHandler> git, std::shared_ptr<Lf
 
 // `handler`, with what it serves counted under one protocol (mirrord_served_*).
 HttpHandler Counted(ServedTraffic::Counters counters, HttpHandler handler) {
-  return [counters, handler = std::move(handler)](
-             HttpExchange& ex) -> boost::asio::awaitable<void> {
-    CountingExchange counted(ex, counters);
-    co_await handler(counted);
-  };
+  return
+      [counters, handler = std::move(handler)](HttpExchange& ex) -> boost::asio::awaitable<void> {
+        CountingExchange counted(ex, counters);
+        co_await handler(counted);
+      };
 }
 
 // Per-endpoint body limits of requests under a repo path; git smart HTTP keeps
@@ -241,8 +241,8 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
       {http::verb::get, http::verb::post}, "/api/v1/builds/",
       [build_api](HttpExchange& ex) { return build_api->Handle(ex); },
       RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
-  auto github_webhooks = std::make_shared<GitHubWebhookHandler>(loaded.webhook_secret,
-                                                                scheduler, metrics, blocking_pool);
+  auto github_webhooks = std::make_shared<GitHubWebhookHandler>(loaded.webhook_secret, scheduler,
+                                                                metrics, blocking_pool);
   router->Add(
       http::verb::post, "/webhooks/github",
       [github_webhooks](HttpExchange& ex) { return github_webhooks->Handle(ex); },
@@ -261,14 +261,12 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   auto hf_api =
       std::make_shared<HfApiHandler>(hf_locator, blocking_pool, BaseUrl(base_url_options));
   for (std::string prefix : {"/api/models/", "/api/datasets/"}) {
-    router->AddPrefix(
-        {http::verb::get, http::verb::post}, prefix,
-        Counted(metrics.served().For("hf"),
-                [hf_api](HttpExchange& ex) { return hf_api->Handle(ex); }),
-        RouteOptions{.body_limit = kHfApiBodyLimit, .on_body_too_large = {}});
+    router->AddPrefix({http::verb::get, http::verb::post}, prefix,
+                      Counted(metrics.served().For("hf"),
+                              [hf_api](HttpExchange& ex) { return hf_api->Handle(ex); }),
+                      RouteOptions{.body_limit = kHfApiBodyLimit, .on_body_too_large = {}});
   }
-  router->SetRepoHandler(RepoRequests(git_handler, lfs_handler, metrics.served()),
-                         RepoBodyLimits);
+  router->SetRepoHandler(RepoRequests(git_handler, lfs_handler, metrics.served()), RepoBodyLimits);
 
   HttpServerOptions server_options;
   server_options.read_timeout = config.read_timeout;
@@ -326,9 +324,9 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
     std::lock_guard lock(reload_mu);
     const std::string origin = config_file.empty() ? "the embedded defaults" : config_file.string();
     Result<LoadedConfig> next = LoadDaemonConfig(config_file);
-    Result<std::string> next_token =
-        next.ok() ? LoadOrCreateAdminToken(next->config->admin_token_file)
-                  : Result<std::string>(next.status());
+    Result<std::string> next_token = next.ok()
+                                         ? LoadOrCreateAdminToken(next->config->admin_token_file)
+                                         : Result<std::string>(next.status());
     if (!next_token.ok()) {
       MLOG(Error) << "reload refused, keeping the running configuration: "
                   << (next.ok() ? next_token.status().WithContext("[admin] token_file")

@@ -12,12 +12,12 @@
 
 #include <map>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "daemon/process_metrics.h"
 #include "daemon/repo_metrics.h"
 #include "daemon/served_traffic.h"
-#include <string>
-#include <string_view>
 
 namespace mirrord {
 

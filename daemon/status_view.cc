@@ -115,8 +115,8 @@ Result<RepoStatus> StatusView::Build(const RepoRecord& repo, uint64_t store_phys
   }
   if (queued != nullptr && queued->not_before_ms > NowMs()) {
     s.next_attempt_at = queued->not_before_ms / 1000;
-    s.next_attempt =
-        "retry " + std::to_string(queued->attempt) + "/" + std::to_string(config_.Get()->retry_attempts);
+    s.next_attempt = "retry " + std::to_string(queued->attempt) + "/" +
+                     std::to_string(config_.Get()->retry_attempts);
   } else if (active == nullptr) {
     std::lock_guard lock(mu_);
     auto poll = next_poll_.find(repo.name);

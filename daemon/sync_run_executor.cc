@@ -80,9 +80,8 @@ class SyncRunExecutor::Steps final : public SyncSteps {
 };
 
 SyncRunExecutor::SyncRunExecutor(const LiveConfig& config, Catalog& catalog, RepoRegistry& registry,
-                                 LiveRuns& live_runs, ServableRepos& servable,
-                                 StoreGauges& gauges, Metrics& metrics, LfsSyncer* lfs,
-                                 const Clock& clock)
+                                 LiveRuns& live_runs, ServableRepos& servable, StoreGauges& gauges,
+                                 Metrics& metrics, LfsSyncer* lfs, const Clock& clock)
     : config_(config),
       catalog_(catalog),
       registry_(registry),
@@ -193,9 +192,9 @@ JobOutcome SyncRunExecutor::Run(const QueuedJob& job, const JobContext& context)
   metrics_.AddFetchedBytes(result.received_bytes);
   if (result.lfs) metrics_.AddLfsFetchedBytes(result.lfs->bytes_fetched);
   if (owned && !cancelled) {
-    metrics_.repos().RecordSync(name, outcome.ok(), seconds,
-                                result.received_bytes + (result.lfs ? result.lfs->bytes_fetched : 0),
-                                now());
+    metrics_.repos().RecordSync(
+        name, outcome.ok(), seconds,
+        result.received_bytes + (result.lfs ? result.lfs->bytes_fetched : 0), now());
   }
   if (outcome.ok()) {
     MLOG(Info) << "sync " << name << " (run " << run_id << ") succeeded in " << seconds

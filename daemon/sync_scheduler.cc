@@ -50,8 +50,8 @@ SyncScheduler::SyncScheduler(const LiveConfig& config, Catalog& catalog, JobQueu
                           [this](const std::string& name) {
                             auto run = RequestSync(name, SyncTrigger::kStartup);
                             if (!run.ok()) {
-                              MLOG(Error) << "cannot queue " << name << ": "
-                                          << run.status().ToString();
+                              MLOG(Error)
+                                  << "cannot queue " << name << ": " << run.status().ToString();
                             }
                           },
                       .stop =

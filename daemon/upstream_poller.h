@@ -50,8 +50,8 @@ class PollTarget {
 class UpstreamPoller {
  public:
   // Everything must outlive the poller. `concurrency`: polls in flight at once.
-  UpstreamPoller(const LiveConfig& config, PollTarget& target, Metrics& metrics, int concurrency = 8,
-                 const Clock& clock = SystemClock::Instance());
+  UpstreamPoller(const LiveConfig& config, PollTarget& target, Metrics& metrics,
+                 int concurrency = 8, const Clock& clock = SystemClock::Instance());
   ~UpstreamPoller();
 
   void Start();

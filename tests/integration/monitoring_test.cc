@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "common/file_util.h"
-#include "tests/fixtures/http_client.h"
 #include "tests/fixtures/git_cli.h"
+#include "tests/fixtures/http_client.h"
 #include "tests/fixtures/mirrord_process.h"
 #include "tests/fixtures/poll_until.h"
 #include "tests/fixtures/process.h"
@@ -912,8 +912,7 @@ class MonitoringMetricNames : public ::testing::Test {
                          upstream_->UrlFor("aaa/real") + "\"\n";
     for (int i = 1; i < kRegisteredRepos; ++i) {
       options.extra_toml += "[[repos]]\nname = \"org/repo-" + std::to_string(i) +
-                            "\"\nurl = \"http://127.0.0.1:1/repo-" + std::to_string(i) +
-                            ".git\"\n";
+                            "\"\nurl = \"http://127.0.0.1:1/repo-" + std::to_string(i) + ".git\"\n";
     }
     ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(options));
     ASSERT_TRUE(PollUntil(
@@ -960,7 +959,8 @@ TEST_F(MonitoringMetricNames, PromtoolCheckMetricsIsCleanWithAThousandRepos) {
                   ::testing::Pair("mirrord_repo_last_sync_succeeded", ::testing::Ge(1))));
   for (const auto& [sample, count] : repo_series) EXPECT_LE(count, kRegisteredRepos) << sample;
   EXPECT_THAT(body_, HasSubstr("mirrord_build_info{version=\""));
-  EXPECT_THAT(body_, ::testing::ContainsRegex("mirrord_served_requests_total\\{protocol=\"git\"\\} [1-9]"));
+  EXPECT_THAT(
+      body_, ::testing::ContainsRegex("mirrord_served_requests_total\\{protocol=\"git\"\\} [1-9]"));
 
   // promtool reads the exposition on stdin.
   std::optional<ProcessResult> check = RunPromtool({"check", "metrics"}, {}, body_);
