@@ -894,52 +894,78 @@ TEST(MonitoringDashboard, IsAGrafanaModelWithQueriesInEveryPanel) {
 // ---------------------------------------------------------------------------------------
 // Metric names against a freshly started mirrord.
 
+// One mirrord for the suite (starting it with kRegisteredRepos repos takes a while): one
+// real repo (synced, so every per-repo series exists), the rest pointing at a closed port
+// (their first sync fails at once and is not retried). Its /metrics is read once.
+struct ScrapedMirrord {
+  std::optional<TempDir> dir;
+  std::unique_ptr<TestUpstream> upstream;
+  std::unique_ptr<MirrordProcess> mirrord;
+  std::string body;
+};
+
+Result<std::unique_ptr<ScrapedMirrord>> StartAndScrape() {
+  auto m = std::make_unique<ScrapedMirrord>();
+  ASSIGN_OR_RETURN(TempDir dir, TempDir::Create("monitoring-"));
+  m->dir.emplace(std::move(dir));
+  ASSIGN_OR_RETURN(m->upstream, TestUpstream::Start(m->dir->path() / "upstream"));
+  ASSIGN_OR_RETURN(std::filesystem::path bare, m->upstream->CreateBareRepo("aaa/real"));
+  ASSIGN_OR_RETURN(WorkRepo work, WorkRepo::Init(m->dir->path() / "work"));
+  RETURN_IF_ERROR(work.CommitFile("README", "real\n", "first").status());
+  RETURN_IF_ERROR(work.Push(bare.string(), {"HEAD:refs/heads/main"}));
+  MirrordOptions options;
+  options.extra_toml = "[sync]\nretry_attempts = 1\n\n[[repos]]\nname = \"aaa/real\"\nurl = \"" +
+                       m->upstream->UrlFor("aaa/real") + "\"\n";
+  for (int i = 1; i < kRegisteredRepos; ++i) {
+    options.extra_toml += "[[repos]]\nname = \"org/repo-" + std::to_string(i) +
+                          "\"\nurl = \"http://127.0.0.1:1/repo-" + std::to_string(i) + ".git\"\n";
+  }
+  ASSIGN_OR_RETURN(m->mirrord, MirrordProcess::Start(options));
+  const std::string synced = "mirrord_repo_last_sync_succeeded{repo=\"aaa/real\"} 1";
+  if (!PollUntil(
+          [&] {
+            Result<HttpReply> r = HttpFetch(m->mirrord->BaseUrl() + "/metrics");
+            return r.ok() && r->body.find(synced) != std::string::npos;
+          },
+          std::chrono::seconds(120))) {
+    return DeadlineExceeded("aaa/real never synced:\n" + m->mirrord->Logs());
+  }
+  // Served traffic of the git protocol, counted.
+  RETURN_IF_ERROR(Git({"ls-remote", m->mirrord->UrlFor("aaa/real")}).status());
+  ASSIGN_OR_RETURN(HttpReply reply, HttpFetch(m->mirrord->BaseUrl() + "/metrics"));
+  if (reply.status != 200) return Internal("/metrics: " + reply.body);
+  m->body = reply.body;
+  return m;
+}
+
 class MonitoringMetricNames : public ::testing::Test {
  protected:
+  static void SetUpTestSuite() {
+    if (MirrordProcess::BinariesBuilt())
+      scraped_ = new Result<std::unique_ptr<ScrapedMirrord>>(StartAndScrape());
+  }
+  static void TearDownTestSuite() {
+    delete scraped_;
+    scraped_ = nullptr;
+  }
+
   void SetUp() override {
     if (!MirrordProcess::BinariesBuilt()) GTEST_SKIP() << "mirrord/mirrorctl not built";
-    // kRegisteredRepos repos: one real (synced, so every per-repo series exists), the rest
-    // pointing at a closed port (their first sync fails at once and is not retried).
-    ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("monitoring-"));
-    dir_.emplace(std::move(dir));
-    ASSERT_OK_AND_ASSIGN(upstream_, TestUpstream::Start(dir_->path() / "upstream"));
-    ASSERT_OK_AND_ASSIGN(std::filesystem::path bare, upstream_->CreateBareRepo("aaa/real"));
-    ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / "work"));
-    ASSERT_OK(work.CommitFile("README", "real\n", "first").status());
-    ASSERT_OK(work.Push(bare.string(), {"HEAD:refs/heads/main"}));
-    MirrordOptions options;
-    options.extra_toml = "[sync]\nretry_attempts = 1\n\n[[repos]]\nname = \"aaa/real\"\nurl = \"" +
-                         upstream_->UrlFor("aaa/real") + "\"\n";
-    for (int i = 1; i < kRegisteredRepos; ++i) {
-      options.extra_toml += "[[repos]]\nname = \"org/repo-" + std::to_string(i) +
-                            "\"\nurl = \"http://127.0.0.1:1/repo-" + std::to_string(i) + ".git\"\n";
-    }
-    ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(options));
-    ASSERT_TRUE(PollUntil(
-        [&] {
-          Result<HttpReply> r = HttpFetch(mirrord_->BaseUrl() + "/metrics");
-          return r.ok() && r->body.find("mirrord_repo_last_sync_succeeded{repo=\"aaa/real\"} 1") !=
-                               std::string::npos;
-        },
-        std::chrono::seconds(120)))
-        << mirrord_->Logs();
-    // Served traffic of the git protocol, counted.
-    ASSERT_OK(Git({"ls-remote", mirrord_->UrlFor("aaa/real")}).status());
-    ASSERT_OK_AND_ASSIGN(HttpReply reply, HttpFetch(mirrord_->BaseUrl() + "/metrics"));
-    ASSERT_EQ(reply.status, 200) << reply.body;
-    body_ = reply.body;
-    ASSERT_OK_AND_ASSIGN(exposition_, ParseExposition(reply.body));
+    ASSERT_NE(scraped_, nullptr);
+    ASSERT_OK(scraped_->status());
+    body_ = (**scraped_)->body;
+    ASSERT_OK_AND_ASSIGN(exposition_, ParseExposition(body_));
     for (const std::string& family : kDashboardFamilies) {
-      ASSERT_TRUE(exposition_.types.contains(family)) << family << " missing from\n" << reply.body;
+      ASSERT_TRUE(exposition_.types.contains(family)) << family << " missing from\n" << body_;
     }
   }
 
-  std::optional<TempDir> dir_;
-  std::unique_ptr<TestUpstream> upstream_;
-  std::unique_ptr<MirrordProcess> mirrord_;
+  static Result<std::unique_ptr<ScrapedMirrord>>* scraped_;
   std::string body_;
   Exposition exposition_;
 };
+
+Result<std::unique_ptr<ScrapedMirrord>>* MonitoringMetricNames::scraped_ = nullptr;
 
 // Label cardinality stays what monitoring/README.md says: the repo label on the four
 // per-repo gauges only, one series each per registered repo; and promtool finds nothing
