@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/log.h"
+#include "http/backoff.h"
 #include "storage/queue_depth.h"
 
 namespace mirrord {
@@ -294,14 +295,10 @@ void JobDispatcher::AfterFailure(const QueuedJob& job, const JobOutcome& outcome
 
 std::chrono::milliseconds JobDispatcher::RetryDelay(int attempt) {
   // base * 2^(attempt-1), capped, then +-20% jitter so that failed repos spread out.
-  const double base =
-      std::chrono::duration<double, std::milli>(config_.Get()->retry_backoff).count();
-  const double cap =
-      std::chrono::duration<double, std::milli>(config_.Get()->retry_backoff_max).count();
-  double delay = std::min(cap, base * std::pow(2.0, std::min(attempt - 1, 30)));
+  const BackoffPolicy policy{config_.Get()->retry_backoff, config_.Get()->retry_backoff_max,
+                             kProportionalJitter};
   std::lock_guard lock(mu_);
-  std::uniform_real_distribution<double> jitter(0.8, 1.2);
-  return std::chrono::milliseconds(static_cast<int64_t>(delay * jitter(rng_)));
+  return BackoffDelay(policy, attempt - 1, rng_);
 }
 
 }  // namespace mirrord

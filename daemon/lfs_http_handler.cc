@@ -14,7 +14,7 @@
 #include "daemon/blocking.h"
 #include "daemon/ranged_response.h"
 #include "lfs/batch_json.h"
-#include "lfs/pointer.h"
+#include "common/lfs_pointer.h"
 
 namespace mirrord {
 namespace {

@@ -43,7 +43,7 @@
 #include "git/ref_publisher.h"
 #include "lfs/download_pool.h"
 #include "lfs/object_downloader.h"
-#include "lfs/upstream_http.h"
+#include "http/host_limiter.h"
 #include "storage/blob_store.h"
 #include "storage/catalog.h"
 

@@ -14,7 +14,11 @@
 #include "common/file_util.h"
 #include "common/log.h"
 #include "common/sha256.h"
-#include "lfs/upstream_http.h"
+#include "http/curl_handles.h"
+#include "http/curl_session.h"
+#include "http/http_status.h"
+#include "http/response_headers.h"
+#include "http/retry_wait.h"
 
 namespace mirrord {
 namespace {
@@ -82,9 +86,21 @@ std::pair<std::string, std::map<std::string, std::string>> ParseChallenge(std::s
 
 struct Reply {
   long status = 0;
-  std::map<std::string, std::string> headers;  // lower-case names
+  ResponseHeaders headers;  // bounded
   std::string body;
+
+  std::string Header(std::string_view name) const {
+    return std::string(headers.Get(name).value_or(""));
+  }
 };
+
+// The Status of a registry's error answer (http/http_status.h).
+Status StatusForReply(const Reply& r, const std::string& what) {
+  HttpErrorContext context;
+  context.subject = what;
+  context.resource = "image or blob";
+  return HttpStatusError(r.status, r.headers, r.body, context, std::chrono::system_clock::now());
+}
 
 // One registry conversation: a curl session, the credentials and the current auth header.
 class Registry {
@@ -117,7 +133,7 @@ class Registry {
                     uint64_t limit) {
     ASSIGN_OR_RETURN(Reply r, Fetch(base_ + path, headers, limit, -1, 0));
     if (r.status == 401 && auth_.empty()) {
-      RETURN_IF_ERROR(Authenticate(r.headers["www-authenticate"]));
+      RETURN_IF_ERROR(Authenticate(r.Header("WWW-Authenticate")));
       ASSIGN_OR_RETURN(r, Fetch(base_ + path, headers, limit, -1, 0));
     }
     return r;
@@ -127,7 +143,7 @@ class Registry {
   Result<Reply> Download(const std::string& path, int fd, uint64_t offset, uint64_t limit) {
     ASSIGN_OR_RETURN(Reply r, Fetch(base_ + path, {}, limit, fd, offset));
     if (r.status == 401 && auth_.empty()) {
-      RETURN_IF_ERROR(Authenticate(r.headers["www-authenticate"]));
+      RETURN_IF_ERROR(Authenticate(r.Header("WWW-Authenticate")));
       ASSIGN_OR_RETURN(r, Fetch(base_ + path, {}, limit, fd, offset));
     }
     return r;
@@ -177,21 +193,8 @@ class Registry {
     uint64_t received = 0;
     bool too_large = false;
     Status write_error;
-    std::map<std::string, std::string>* headers;
     CURL* handle = nullptr;
   };
-
-  static size_t OnHeader(char* data, size_t size, size_t n, void* p) {
-    auto* sink = static_cast<Sink*>(p);
-    std::string_view line(data, size * n);
-    if (line.starts_with("HTTP/")) sink->headers->clear();
-    if (auto kv = SplitHeaderLine(line)) {
-      std::string name(kv->first);
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      (*sink->headers)[name] = std::string(kv->second);
-    }
-    return size * n;
-  }
 
   static size_t OnBody(char* data, size_t size, size_t n, void* p) {
     auto* sink = static_cast<Sink*>(p);
@@ -216,32 +219,24 @@ class Registry {
   Result<Reply> Fetch(const std::string& url, const std::vector<std::string>& extra, uint64_t limit,
                       int fd, uint64_t offset) {
     Reply reply;
-    CURL* h = session_->Prepare();
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);  // blobs may redirect to storage
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
-    if (config_ != nullptr && !config_->ca_file.empty()) {
-      curl_easy_setopt(h, CURLOPT_CAINFO, config_->ca_file.c_str());
+    HttpRequestOptions request;
+    request.max_redirects = 5;  // blobs may redirect to storage
+    if (config_ != nullptr) {
+      request.ca_file = config_->ca_file;
+      request.insecure = config_->insecure;
     }
-    if (config_ != nullptr && config_->insecure) {
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    curl_slist* raw = nullptr;
-    for (const std::string& hd : extra) raw = curl_slist_append(raw, hd.c_str());
-    if (!auth_.empty() && url.starts_with(base_)) raw = curl_slist_append(raw, auth_.c_str());
-    std::string range = "Range: bytes=" + std::to_string(offset) + "-";
-    if (offset > 0) raw = curl_slist_append(raw, range.c_str());
-    CurlSlistPtr headers(raw);
+    CURL* h = session_->Prepare(url, request);
+    std::vector<std::string> lines = extra;
+    // The registry's credentials go to the registry only (a storage redirect gets none).
+    if (!auth_.empty() && url.starts_with(base_)) lines.push_back(auth_);
+    if (offset > 0) lines.push_back("Range: bytes=" + std::to_string(offset) + "-");
+    ASSIGN_OR_RETURN(CurlSlistPtr headers, MakeHeaderList(lines));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-    Sink sink{&reply.body, -1, limit, 0, false, Status::Ok(), &reply.headers};
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &Registry::OnHeader);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
+    Sink sink{&reply.body, fd, limit, 0, false, Status::Ok(), h};
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &ResponseHeaders::CurlCallback);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &reply.headers);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Registry::OnBody);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-    sink.fd = fd;
-    sink.handle = h;
     CURLcode code = CURLE_OK;
     RETURN_IF_ERROR(session_->Perform(CancelFlag(options_.cancel), options_.stall_timeout, &code));
     reply.status = session_->ResponseCode();
@@ -249,10 +244,8 @@ class Registry {
       return ResourceExhausted(url + ": answer larger than " + std::to_string(limit) + " bytes");
     }
     if (!sink.write_error.ok()) return sink.write_error;
-    if (code != CURLE_OK) return Unavailable(url + ": " + session_->ErrorText(code));
-    if (reply.status >= 500) {
-      return Unavailable(url + ": registry answered " + std::to_string(reply.status));
-    }
+    if (code != CURLE_OK) return session_->TransferError(code, url);
+    if (reply.status >= 500) return StatusForReply(reply, "registry " + url);
     return reply;
   }
 
@@ -263,15 +256,6 @@ class Registry {
   std::string password_;
   std::string auth_;  // the header line, once known
 };
-
-Status StatusForReply(const Reply& r, const std::string& what) {
-  if (r.status == 404) return NotFound(what + ": not found in the registry");
-  if (r.status == 401 || r.status == 403) {
-    return PermissionDenied(what + ": registry answered " + std::to_string(r.status));
-  }
-  return Unavailable(what + ": registry answered " + std::to_string(r.status) + " " +
-                     FirstLineOf(r.body));
-}
 
 std::string OciLayerType(std::string_view type) {
   if (type == "application/vnd.docker.image.rootfs.diff.tar.gzip") {

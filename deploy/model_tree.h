@@ -12,7 +12,7 @@
 
 #include "common/status.h"
 #include "git/lfs_pointer_scan.h"
-#include "lfs/pointer.h"
+#include "common/lfs_pointer.h"
 
 namespace mirrord {
 

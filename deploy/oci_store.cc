@@ -9,7 +9,7 @@
 #include <system_error>
 
 #include "common/sha256.h"
-#include "lfs/pointer.h"
+#include "common/lfs_pointer.h"
 
 namespace mirrord {
 

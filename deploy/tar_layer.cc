@@ -10,7 +10,7 @@
 #include <set>
 
 #include "common/sha256.h"
-#include "lfs/pointer.h"
+#include "common/lfs_pointer.h"
 
 namespace mirrord {
 namespace {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "http/url.h"  // IsHttpUrl
 
 namespace mirrord {
 
@@ -60,9 +61,6 @@ class HttpTransportContext {
   HttpTransportOptions options_;
   Status error_;
 };
-
-// True for "http://..." and "https://..." (case-insensitive scheme).
-bool IsHttpUrl(std::string_view url);
 
 // Body of a git_transport_cb. For an http(s) remote URL, creates libgit2's smart transport
 // over a libcurl subtransport (stateless RPC) that uses `context`; for any other URL (file://,

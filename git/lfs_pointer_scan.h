@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "lfs/pointer.h"
+#include "common/lfs_pointer.h"
 
 namespace mirrord {
 

@@ -21,7 +21,7 @@
 
 #include "common/status.h"
 #include "git/libgit2_status.h"
-#include "lfs/pointer.h"
+#include "common/lfs_pointer.h"
 
 namespace mirrord {
 

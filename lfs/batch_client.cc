@@ -7,6 +7,11 @@
 #include <utility>
 
 #include "common/log.h"
+#include "http/curl_handles.h"
+#include "http/curl_session.h"
+#include "http/http_status.h"
+#include "http/response_headers.h"
+#include "http/url.h"
 #include "lfs/batch_json.h"
 
 namespace mirrord {
@@ -20,26 +25,13 @@ bool EqualsNoCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::string ObjectErrorText(const LfsObjectError& error) {
-  std::string text = "HTTP " + std::to_string(error.code);
-  std::string detail = FirstLineOf(error.message);
-  if (!detail.empty()) text += ": " + detail;
-  return text;
-}
-
-Status PerObjectStatus(const std::string& oid, const LfsObjectError& error) {
-  std::string what = "upstream refused LFS object " + oid + " (" + ObjectErrorText(error) + ")";
-  switch (error.code) {
-    case 404:
-      return NotFound("upstream has no LFS object " + oid + " (" + ObjectErrorText(error) + ")");
-    case 410:
-      return NotFound("LFS object " + oid + " is gone from the upstream (" +
-                      ObjectErrorText(error) + ")");
-    case 422:
-      return InvalidArgument(what);
-    default:
-      return Unavailable(what);
-  }
+// A per-object error of a batch answer reads like an HTTP answer for that object alone.
+Status PerObjectStatus(const std::string& where, const std::string& oid,
+                       const LfsObjectError& error, std::chrono::system_clock::time_point now) {
+  HttpErrorContext context;
+  context.subject = "LFS upstream " + where + " for object " + oid;
+  context.resource = "LFS object " + oid;
+  return HttpStatusError(error.code, ResponseHeaders(), error.message, context, now);
 }
 
 }  // namespace
@@ -48,7 +40,7 @@ struct LfsBatchClient::Reply {
   long code = 0;
   std::string body;
   bool body_too_large = false;
-  std::string retry_after;
+  ResponseHeaders headers;
 };
 
 std::string LfsBatchClient::EndpointForCloneUrl(std::string_view clone_url) {
@@ -63,9 +55,9 @@ LfsBatchClient::LfsBatchClient(std::string endpoint, LfsBatchClientOptions optio
         while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
         return std::move(endpoint);
       }()),
-      origin_(UrlOrigin(endpoint_)),
       options_(std::move(options)),
-      backoff_(options_.initial_backoff, options_.max_backoff, options_.timing.seed) {}
+      backoff_(BackoffPolicy{options_.initial_backoff, options_.max_backoff, kFullJitter},
+               options_.timing.seed) {}
 
 Result<std::vector<LfsObjectSource>> LfsBatchClient::RequestDownload(
     const std::vector<LfsPointer>& objects, std::string_view ref) {
@@ -84,47 +76,22 @@ Result<std::vector<LfsObjectSource>> LfsBatchClient::RequestDownload(
 Status LfsBatchClient::Post(const std::string& body, Reply* reply) {
   *reply = Reply{};
   ASSIGN_OR_RETURN(std::unique_ptr<CurlSession> session, CurlSession::Create());
-  CURL* e = session->Prepare();
-  std::string url = endpoint_ + "/objects/batch";
-  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(e, CURLOPT_USERAGENT, options_.user_agent.c_str());
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options_.connect_timeout.count()));
-  curl_easy_setopt(e, CURLOPT_TIMEOUT, static_cast<long>(options_.request_timeout.count()));
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(e, CURLOPT_MAXREDIRS, options_.max_redirects);
-  // A redirected batch request stays a POST (git-lfs does the same), and never goes from
-  // https down to plain http.
-  curl_easy_setopt(e, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_ALL));
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
-                   origin_.starts_with("https://") ? "https" : "http,https");
-  if (!options_.token.empty()) {
-    // curl sends these only to the host, port and scheme of the request URL, never to where
-    // a redirect leads (CURLOPT_UNRESTRICTED_AUTH stays off).
-    curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
-    curl_easy_setopt(e, CURLOPT_USERNAME, "x-access-token");
-    curl_easy_setopt(e, CURLOPT_PASSWORD, options_.token.c_str());
-  }
-  curl_slist* list = nullptr;
-  for (const char* h : {"Accept: application/vnd.git-lfs+json",
-                        "Content-Type: application/vnd.git-lfs+json", "Expect:"}) {
-    if (curl_slist* next = curl_slist_append(list, h)) list = next;
-  }
-  CurlSlistPtr headers(list);
+  HttpRequestOptions request;
+  request.user_agent = options_.user_agent;
+  request.connect_timeout = options_.connect_timeout;
+  request.total_timeout = options_.request_timeout;
+  request.max_redirects = options_.max_redirects;
+  request.keep_post_on_redirect = true;  // git-lfs does the same
+  request.token = options_.token;
+  CURL* e = session->Prepare(endpoint_ + "/objects/batch", request);
+  ASSIGN_OR_RETURN(CurlSlistPtr headers,
+                   MakeHeaderList({"Accept: application/vnd.git-lfs+json",
+                                   "Content-Type: application/vnd.git-lfs+json", "Expect:"}));
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(e, CURLOPT_POST, 1L);
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
 
-  auto on_header = +[](char* data, size_t size, size_t nmemb, void* user) -> size_t {
-    auto* r = static_cast<Reply*>(user);
-    std::string_view line(data, size * nmemb);
-    if (line.starts_with("HTTP/")) {
-      r->retry_after.clear();  // a new response (each redirect hop starts one)
-    } else if (auto kv = SplitHeaderLine(line); kv && EqualsNoCase(kv->first, "Retry-After")) {
-      r->retry_after = std::string(kv->second);
-    }
-    return size * nmemb;
-  };
   auto on_data = +[](char* data, size_t size, size_t nmemb, void* user) -> size_t {
     auto* r = static_cast<Reply*>(user);
     size_t n = size * nmemb;
@@ -135,8 +102,8 @@ Status LfsBatchClient::Post(const std::string& body, Reply* reply) {
     r->body.append(data, n);
     return n;
   };
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, reply);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &ResponseHeaders::CurlCallback);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, &reply->headers);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, reply);
 
@@ -155,14 +122,7 @@ Status LfsBatchClient::Post(const std::string& body, Reply* reply) {
                            " is larger than " + std::to_string(kMaxResponseBody) + " bytes");
   }
   if (result != CURLE_OK) {
-    std::string what = "LFS batch request to " + RedactUrlCredentials(endpoint_) + ": " +
-                       session->ErrorText(result);
-    if (result == CURLE_OPERATION_TIMEDOUT) return DeadlineExceeded(what);
-    if (result == CURLE_URL_MALFORMAT || result == CURLE_UNSUPPORTED_PROTOCOL) {
-      return InvalidArgument(what);
-    }
-    if (result == CURLE_TOO_MANY_REDIRECTS) return InvalidArgument(what);
-    return Unavailable(what);
+    return session->TransferError(result, "LFS batch request to " + RedactUrlCredentials(endpoint_));
   }
   reply->code = session->ResponseCode();
   return Status::Ok();
@@ -215,7 +175,7 @@ Result<std::vector<LfsObjectSource>> LfsBatchClient::RequestChunk(
           source.status =
               Unavailable("LFS upstream " + where + " did not answer for object " + p.oid);
         } else if (const LfsBatchObjectResponse& o = *it->second; o.error.has_value()) {
-          source.status = PerObjectStatus(p.oid, *o.error);
+          source.status = PerObjectStatus(where, p.oid, *o.error, answered_at);
         } else if (o.size != p.size) {
           source.status = InvalidArgument("LFS upstream " + where + " says object " + p.oid +
                                           " has " + std::to_string(o.size) +
@@ -244,47 +204,32 @@ Result<std::vector<LfsObjectSource>> LfsBatchClient::RequestChunk(
           for (const auto& [name, value] : action.header) {
             if (EqualsNoCase(name, "Authorization")) has_authorization = true;
           }
-          action.send_token = !options_.token.empty() && !has_authorization && !origin_.empty() &&
-                              UrlOrigin(action.href) == origin_;
+          action.send_token = !options_.token.empty() && !has_authorization &&
+                              SameOrigin(action.href, endpoint_);
           source.action = std::move(action);
         }
         out.push_back(std::move(source));
       }
       return out;
     } else {
-      std::string message;
-      if (Result<LfsErrorBody> eb = ParseLfsErrorBody(reply.body); eb.ok()) {
-        message = FirstLineOf(eb->message);
+      // An LFS error body is JSON with a "message"; say that rather than the JSON.
+      std::string detail = reply.body.substr(0, kMaxErrorBody);
+      if (Result<LfsErrorBody> eb = ParseLfsErrorBody(reply.body); eb.ok()) detail = eb->message;
+      HttpErrorContext context;
+      context.subject = "LFS upstream " + where;
+      context.resource = "repository";
+      context.token_sent = !options_.token.empty();
+      Status error = HttpStatusError(reply.code, reply.headers, detail, context, clock.Now());
+      if (error.code() != StatusCode::kResourceExhausted &&
+          error.code() != StatusCode::kUnavailable) {
+        return error;  // refused: asking again gives the same answer
       }
-      if (message.empty()) message = FirstLineOf(reply.body.substr(0, kMaxErrorBody));
-      std::string what =
-          "HTTP " + std::to_string(reply.code) + (message.empty() ? std::string() : ": " + message);
-      if (reply.code == 401 || reply.code == 403) {
-        return PermissionDenied("LFS upstream " + where + " refused access (" + what + ")" +
-                                (options_.token.empty()
-                                     ? "; the repository may need a token (token_file)"
-                                     : "; check the upstream's token"));
-      }
-      if (reply.code == 404) {
-        return NotFound("LFS upstream " + where + " has no such repository (" + what + ")");
-      }
-      if (reply.code == 429 || reply.code == 503) {
-        last = reply.code == 429
-                   ? ResourceExhausted("LFS upstream " + where + " is rate limiting (" + what + ")")
-                   : Unavailable("LFS upstream " + where + " is unavailable (" + what + ")");
-        std::optional<std::chrono::seconds> after = ParseRetryAfter(reply.retry_after, clock.Now());
-        if (after.has_value()) {
-          wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-              std::min(*after, options_.max_retry_after));
-        } else {
-          wait = backoff_.Delay(backoff_retry++);
-        }
-      } else if (reply.code >= 500) {
-        last = Unavailable("LFS upstream " + where + " failed (" + what + ")");
-        wait = backoff_.Delay(backoff_retry++);
+      last = error;
+      if (error.retry_after().has_value()) {
+        wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::min(*error.retry_after(), options_.max_retry_after));
       } else {
-        return InvalidArgument("LFS upstream " + where + " refused the batch request (" + what +
-                               ")");
+        wait = backoff_.Delay(backoff_retry++);
       }
     }
     if (attempt + 1 >= options_.max_attempts) break;

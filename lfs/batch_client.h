@@ -18,9 +18,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/lfs_pointer.h"
 #include "common/status.h"
-#include "lfs/pointer.h"
-#include "lfs/upstream_http.h"
+#include "http/backoff.h"
+#include "http/retry_wait.h"
 
 namespace mirrord {
 
@@ -105,9 +106,8 @@ class LfsBatchClient {
   Status Post(const std::string& body, Reply* reply);
 
   const std::string endpoint_;
-  const std::string origin_;
   const LfsBatchClientOptions options_;
-  JitterBackoff backoff_;
+  Backoff backoff_;
   std::atomic<int> attempts_{0};
 };
 

@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "common/log.h"
-#include "lfs/pointer.h"
+#include "common/lfs_pointer.h"
 
 namespace mirrord {
 namespace json = boost::json;

@@ -1,16 +1,17 @@
 #include "lfs/object_downloader.h"
 
-#include <strings.h>
-
 #include <algorithm>
 #include <map>
 #include <mutex>
 #include <utility>
 
 #include "common/log.h"
+#include "http/curl_handles.h"
+#include "http/url.h"
 #include "lfs/batch_types.h"
 #include "lfs/http_range.h"
 #include "lfs/object_exchange.h"
+#include "lfs/piece_attempt.h"
 
 namespace mirrord {
 namespace {
@@ -19,29 +20,6 @@ constexpr size_t kMaxErrorBody = 1024;
 // libcurl's receive buffer for object bodies: each chunk it hands over is one WriteAt (a
 // lock and a pwrite), so 512 KiB instead of the default 16 KiB cuts those calls 32-fold.
 constexpr long kObjectBufferSize = 512 * 1024;
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string HttpWhat(long code, const std::string& body) {
-  std::string what = "HTTP " + std::to_string(code);
-  std::string detail = FirstLineOf(body);
-  if (!detail.empty()) what += ": " + detail;
-  return what;
-}
-
-bool Transient(CURLcode code) {
-  switch (code) {
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_TOO_MANY_REDIRECTS:
-    case CURLE_OUT_OF_MEMORY:
-      return false;
-    default:
-      return true;
-  }
-}
 
 }  // namespace
 
@@ -154,8 +132,7 @@ struct Exchange {
 
   // Filled from the response head.
   long code = 0;
-  std::string retry_after;
-  std::string content_range;
+  ResponseHeaders headers;
   bool head_checked = false;
   uint64_t base = 0;      // object offset of the body's first byte
   uint64_t body_end = 0;  // object offset just past the body's last byte
@@ -179,7 +156,7 @@ struct Exchange {
     ObjectResponseHead head;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &head.code);
     code = head.code;
-    head.content_range = content_range;
+    head.content_range = std::string(headers.Get("Content-Range").value_or(""));
     curl_off_t length = -1;
     curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
     head.content_length = length;
@@ -248,7 +225,8 @@ ObjectDownloader::ObjectDownloader(BlobStore* store, LfsBatchClient* batch,
                     : std::make_unique<DownloadPool>(
                           std::max(options_.max_connections, options_.concurrency))),
       pool_(options_.pool != nullptr ? options_.pool : own_pool_.get()),
-      backoff_(options_.initial_backoff, options_.max_backoff, options_.timing.seed) {}
+      backoff_(BackoffPolicy{options_.initial_backoff, options_.max_backoff, kFullJitter},
+               options_.timing.seed) {}
 
 ObjectDownloader::~ObjectDownloader() = default;
 
@@ -342,54 +320,28 @@ Status ObjectDownloader::FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange
     if (!whole_body) ex.requested = targets.front();
     ex.writer.emplace(&blob, targets, options_.commit_interval);
 
-    CURL* e = session.Prepare();
-    curl_easy_setopt(e, CURLOPT_URL, action.href.c_str());
-    curl_easy_setopt(e, CURLOPT_USERAGENT, options_.user_agent.c_str());
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT,
-                     static_cast<long>(options_.connect_timeout.count()));
-    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, kObjectBufferSize);
+    HttpRequestOptions request;
+    request.user_agent = options_.user_agent;
+    request.connect_timeout = options_.connect_timeout;
     // Storage hrefs often redirect (Hugging Face to its CDN). curl never forwards the
     // Authorization header or the token to another host.
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, options_.max_redirects);
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
-                     action.href.starts_with("https://") ? "https" : "http,https");
-    if (action.send_token && !batch_->options().token.empty()) {
-      curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
-      curl_easy_setopt(e, CURLOPT_USERNAME, "x-access-token");
-      curl_easy_setopt(e, CURLOPT_PASSWORD, batch_->options().token.c_str());
-    }
-    curl_slist* list = nullptr;
-    for (const std::string& line : ObjectRequestHeaders(action, ex.requested)) {
-      if (curl_slist* next = curl_slist_append(list, line.c_str())) list = next;
-    }
-    CurlSlistPtr headers(list);
+    request.max_redirects = options_.max_redirects;
+    if (action.send_token) request.token = batch_->options().token;
+    request.buffer_size = kObjectBufferSize;
+    CURL* e = session.Prepare(action.href, request);
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    ASSIGN_OR_RETURN(CurlSlistPtr headers, MakeHeaderList(ObjectRequestHeaders(action, ex.requested)));
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get());
     struct Context {
       Exchange* ex;
       CURL* e;
     } context{&ex, e};
-    auto on_header = +[](char* data, size_t size, size_t nmemb, void* user) -> size_t {
-      auto* c = static_cast<Context*>(user);
-      std::string_view line(data, size * nmemb);
-      if (line.starts_with("HTTP/")) {
-        c->ex->retry_after.clear();  // a new response (each redirect hop starts one)
-        c->ex->content_range.clear();
-      } else if (auto kv = SplitHeaderLine(line)) {
-        if (EqualsNoCase(kv->first, "Retry-After")) c->ex->retry_after = std::string(kv->second);
-        if (EqualsNoCase(kv->first, "Content-Range")) {
-          c->ex->content_range = std::string(kv->second);
-        }
-      }
-      return size * nmemb;
-    };
     auto on_data = +[](char* data, size_t size, size_t nmemb, void* user) -> size_t {
       auto* c = static_cast<Context*>(user);
       return c->ex->OnBody(c->e, data, size * nmemb);
     };
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &context);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &ResponseHeaders::CurlCallback);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &ex.headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &context);
 
@@ -424,55 +376,34 @@ Status ObjectDownloader::FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange
     }
 
     // A failed attempt: decide whether and when to try again.
-    std::chrono::milliseconds wait{-1};
     const std::string where = "LFS object " + oid;
-    if (performed.code() == StatusCode::kDeadlineExceeded) {
-      last_error = DeadlineExceeded(where + ": the upstream stalled (" + performed.message() + ")");
-    } else if (!ex.retryable.ok()) {
-      last_error = ex.retryable.WithContext(where);
-    } else if (ex.head_checked || result == CURLE_OK) {
-      if (!ex.head_checked) ex.code = session.ResponseCode();
-      long code = ex.code;
-      if (code >= 200 && code < 300) {
-        if (result == CURLE_OK) {
-          // A complete, shorter answer than asked (a server may shorten a range): go on.
-          if (ex.writer->written() > 0) continue;
-          last_error = Unavailable(where + ": the upstream sent no usable bytes (HTTP " +
-                                   std::to_string(code) + ")");
-        } else {
-          last_error = Unavailable(where + ": connection lost after " + std::to_string(ex.writer->stream()) +
-                                   " bytes (" + session.ErrorText(result) + ")");
-        }
-      } else if (code == 401 || code == 403 || code == 410) {
-        // Most likely an expired href: ask for a fresh one (bounded in get_action).
-        stale_generation = use->generation;
-        stale_reason = PermissionDenied(HttpWhat(code, ex.error_body));
-        MLOG(Info) << where << ": GET refused (HTTP " << code << "); asking for a fresh href";
+    PieceAttempt attempt;
+    attempt.performed = performed;
+    if (performed.ok() && result != CURLE_OK) attempt.transfer = session.TransferError(result, where);
+    attempt.has_head = ex.head_checked || (performed.ok() && result == CURLE_OK);
+    attempt.code = ex.head_checked ? ex.code : session.ResponseCode();
+    attempt.bad_answer = ex.retryable;
+    attempt.headers = &ex.headers;
+    attempt.error_body = ex.error_body;
+    attempt.body_bytes = ex.writer->stream();
+    attempt.written = ex.writer->written();
+    PieceVerdict verdict = JudgePieceAttempt(attempt, where, options_.max_retry_after, clock.Now());
+    std::chrono::milliseconds wait{-1};
+    switch (verdict.kind) {
+      case PieceVerdict::Kind::kContinue:
         continue;
-      } else if (code == 404) {
-        return NotFound(where + ": the upstream's download href answers " +
-                        HttpWhat(code, ex.error_body));
-      } else if (code == 429 || code == 503) {
-        last_error = code == 429 ? ResourceExhausted(where + ": the upstream is rate limiting (" +
-                                                     HttpWhat(code, ex.error_body) + ")")
-                                 : Unavailable(where + ": the upstream is unavailable (" +
-                                               HttpWhat(code, ex.error_body) + ")");
-        if (auto after = ParseRetryAfter(ex.retry_after, clock.Now())) {
-          wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-              std::min(*after, options_.max_retry_after));
-        }
-      } else if (code >= 500) {
-        last_error =
-            Unavailable(where + ": the upstream failed (" + HttpWhat(code, ex.error_body) + ")");
-      } else {
-        return Unavailable(where + ": the upstream's download href answers " +
-                           HttpWhat(code, ex.error_body));
-      }
-    } else {
-      if (!Transient(result)) {
-        return InvalidArgument(where + ": " + session.ErrorText(result));
-      }
-      last_error = Unavailable(where + ": " + session.ErrorText(result));
+      case PieceVerdict::Kind::kRefreshAction:
+        stale_generation = use->generation;  // a fresh action is asked for (bounded)
+        stale_reason = verdict.status;
+        MLOG(Info) << where << ": GET refused (HTTP " << attempt.code
+                   << "); asking for a fresh href";
+        continue;
+      case PieceVerdict::Kind::kFail:
+        return verdict.status;
+      case PieceVerdict::Kind::kRetry:
+        last_error = verdict.status;
+        if (verdict.wait.has_value()) wait = *verdict.wait;
+        break;
     }
 
     if (ex.writer->written() > 0) {

@@ -40,11 +40,14 @@
 #include <string_view>
 #include <vector>
 
+#include "common/lfs_pointer.h"
 #include "common/status.h"
+#include "http/backoff.h"
+#include "http/curl_session.h"
+#include "http/host_limiter.h"
+#include "http/retry_wait.h"
 #include "lfs/batch_client.h"
 #include "lfs/download_pool.h"
-#include "lfs/pointer.h"
-#include "lfs/upstream_http.h"
 #include "storage/blob_store.h"
 
 namespace mirrord {
@@ -174,7 +177,7 @@ class ObjectDownloader {
   HostConnectionLimiter* limiter_;
   std::unique_ptr<DownloadPool> own_pool_;
   DownloadPool* pool_;
-  JitterBackoff backoff_;
+  Backoff backoff_;
 };
 
 }  // namespace mirrord

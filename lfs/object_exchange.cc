@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "lfs/http_range.h"
-#include "lfs/upstream_http.h"
+#include "http/response_headers.h"
 
 namespace mirrord {
 namespace {

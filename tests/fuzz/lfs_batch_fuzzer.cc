@@ -19,7 +19,7 @@
 #include <boost/json/parse.hpp>
 
 #include "lfs/batch_json.h"
-#include "lfs/pointer.h"
+#include "common/lfs_pointer.h"
 
 namespace {
 

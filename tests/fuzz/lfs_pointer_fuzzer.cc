@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "lfs/pointer.h"
+#include "common/lfs_pointer.h"
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include "deploy/preflight/preflight_manifest.h"
 #include "deploy/preflight_layers.h"
 #include "deploy/tar_layer.h"
-#include "lfs/pointer.h"
+#include "common/lfs_pointer.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/temp_dir.h"

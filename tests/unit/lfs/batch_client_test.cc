@@ -173,34 +173,6 @@ TEST(LfsEndpointTest, DerivedFromTheCloneUrlLikeGitLfs) {
             "https://huggingface.co/THUDM/glm-4-9b.git/info/lfs");
 }
 
-TEST(RetryAfterTest, ParsesSecondsAndHttpDates) {
-  auto now = std::chrono::system_clock::from_time_t(1445412480);  // Wed, 21 Oct 2015 07:28:00
-  EXPECT_EQ(ParseRetryAfter("1", now), seconds(1));
-  EXPECT_EQ(ParseRetryAfter(" 120 ", now), seconds(120));
-  EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct 2015 07:28:30 GMT", now), seconds(30));
-  EXPECT_EQ(ParseRetryAfter("Wednesday, 21-Oct-15 07:29:00 GMT", now), seconds(60));
-  EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct 2015 07:00:00 GMT", now), seconds(0));  // past
-  EXPECT_EQ(ParseRetryAfter("", now), std::nullopt);
-  EXPECT_EQ(ParseRetryAfter("-5", now), std::nullopt);
-  EXPECT_EQ(ParseRetryAfter("soon", now), std::nullopt);
-  EXPECT_EQ(ParseRetryAfter("1.5", now), std::nullopt);
-}
-
-TEST(JitterBackoffTest, FullJitterUnderAnExponentialCapAndReproducibleWithASeed) {
-  JitterBackoff a(milliseconds(100), milliseconds(1000), 7);
-  JitterBackoff b(milliseconds(100), milliseconds(1000), 7);
-  std::vector<milliseconds> from_a, from_b;
-  for (int retry = 0; retry < 12; ++retry) {
-    milliseconds d = a.Delay(retry);
-    from_a.push_back(d);
-    from_b.push_back(b.Delay(retry));
-    int64_t cap = std::min<int64_t>(1000, int64_t{100} << std::min(retry, 20));
-    EXPECT_GE(d.count(), 0);
-    EXPECT_LE(d.count(), cap) << "retry " << retry;
-  }
-  EXPECT_EQ(from_a, from_b);
-}
-
 TEST_F(LfsBatchClientTest, ReturnsDownloadActionsWithHeadersAndExpiry) {
   ASSERT_OK_AND_ASSIGN(std::string oid1, lfs_->PutObject("first object"));
   ASSERT_OK_AND_ASSIGN(std::string oid2, lfs_->PutObject("second object!"));

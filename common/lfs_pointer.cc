@@ -1,4 +1,4 @@
-#include "lfs/pointer.h"
+#include "common/lfs_pointer.h"
 
 #include <limits>
 
