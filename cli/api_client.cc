@@ -3,30 +3,14 @@
 #include <curl/curl.h>
 
 #include <memory>
+#include <vector>
 
 #include "common/api_json.h"
+#include "http/curl_handles.h"
+#include "http/curl_status.h"
 
 namespace mirrord {
 namespace {
-
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
-
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
-
-// Appends to a header list, keeping ownership in `list` even when curl_slist_append fails.
-bool AppendHeader(SlistPtr& list, const std::string& header) {
-  curl_slist* grown = curl_slist_append(list.get(), header.c_str());
-  if (grown == nullptr) return false;
-  (void)list.release();
-  list.reset(grown);
-  return true;
-}
 
 // Receives the answer: whole for plain calls and non-2xx answers, line by line for a 2xx
 // stream.
@@ -111,19 +95,18 @@ Result<ApiReply> ApiClient::PostStream(std::string_view path, std::string_view j
 
 Result<ApiReply> ApiClient::Perform(std::string_view method, std::string_view path,
                                     std::string_view body, const LineCallback* on_line) {
-  CurlPtr curl(curl_easy_init());
+  RETURN_IF_ERROR(EnsureCurlInitialized());
+  CurlEasyPtr curl(curl_easy_init());
   if (!curl) return Internal("curl_easy_init failed");
   CURL* h = curl.get();
   const std::string url = base_url_ + std::string(path);
   const std::string method_text(method);
 
-  SlistPtr headers;
-  bool headers_ok =
-      AppendHeader(headers, "Authorization: Bearer " + token_) &&
-      AppendHeader(headers, on_line ? "Accept: application/x-ndjson" : "Accept: application/json");
-  if (method == "POST")
-    headers_ok = headers_ok && AppendHeader(headers, "Content-Type: application/json");
-  if (!headers_ok) return Internal("out of memory building request headers");
+  std::vector<std::string> lines = {
+      "Authorization: Bearer " + token_,
+      on_line ? "Accept: application/x-ndjson" : "Accept: application/json"};
+  if (method == "POST") lines.push_back("Content-Type: application/json");
+  ASSIGN_OR_RETURN(CurlSlistPtr headers, MakeHeaderList(lines));
 
   Sink sink;
   sink.curl = h;
@@ -157,8 +140,7 @@ Result<ApiReply> ApiClient::Perform(std::string_view method, std::string_view pa
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && sink.stopped)) {
-    std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
-    return Unavailable("cannot reach mirrord at " + base_url_ + ": " + detail);
+    return CurlStatus(rc, "cannot reach mirrord at " + base_url_, error_buffer);
   }
   if (status == 401) {
     return PermissionDenied("mirrord answered 401: check the admin token file " +

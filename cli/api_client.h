@@ -1,7 +1,8 @@
 // ApiClient: mirrorctl's side of mirrord's admin API (/api/v1/...), over libcurl.
 //
-// A call's Result fails only when mirrord could not be asked: it is unreachable
-// (kUnavailable, "cannot reach mirrord at URL: <curl error>") or refused the token
+// A call's Result fails only when mirrord could not be asked: it is unreachable ("cannot
+// reach mirrord at URL: <curl error>", coded by http/curl_status.h: kUnavailable, or
+// kDeadlineExceeded for a timeout) or refused the token
 // (kPermissionDenied, "mirrord answered 401: check the admin token file <path>"). Any other
 // answer, including 4xx/5xx, is an ApiReply for the caller to judge. The token never
 // appears in messages.

@@ -9,6 +9,7 @@
 #include "http/curl_handles.h"
 #include "http/url.h"
 #include "lfs/batch_types.h"
+#include "lfs/download_action_slot.h"
 #include "lfs/http_range.h"
 #include "lfs/object_exchange.h"
 #include "lfs/piece_attempt.h"
@@ -51,13 +52,8 @@ struct ObjectDownloader::ObjectRun {
   std::chrono::milliseconds progress_interval{0};
   const std::atomic<bool>* cancel = nullptr;
 
-  // The download action in use; replaced when it expires.
-  std::mutex action_mu;
-  std::optional<LfsDownloadAction> action;
-  uint64_t generation = 0;
-  bool use_as_is = false;  // a fresh action that was already expired: let the server judge
-  int refreshes = 0;
-  Status action_error;  // sticky: the batch client could not give an action
+  // The download action in use; replaced when it expires or is refused.
+  std::optional<DownloadActionSlot> actions;
 
   // One pass over the missing ranges.
   std::atomic<bool> stop{false};
@@ -230,15 +226,6 @@ ObjectDownloader::ObjectDownloader(BlobStore* store, LfsBatchClient* batch,
 
 ObjectDownloader::~ObjectDownloader() = default;
 
-namespace {
-
-struct ActionUse {
-  LfsDownloadAction action;
-  uint64_t generation = 0;
-};
-
-}  // namespace
-
 Status ObjectDownloader::FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange piece,
                                     bool whole_body, CurlSession& session) {
   const std::string& oid = run.object.oid;
@@ -247,49 +234,7 @@ Status ObjectDownloader::FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange
   int failures = 0;
   Status last_error;
   std::optional<uint64_t> stale_generation;
-  std::optional<Status> stale_reason;
-
-  // The current action, fresh if it expired (or was refused under `stale_generation`).
-  auto get_action = [&]() -> Result<ActionUse> {
-    std::lock_guard lock(run.action_mu);
-    if (!run.action_error.ok()) return run.action_error;
-    bool refresh = !run.action.has_value();
-    if (stale_generation.has_value() && *stale_generation == run.generation) {
-      if (run.refreshes >= options_.max_action_refreshes) {
-        run.action_error =
-            PermissionDenied("the upstream keeps refusing the download of LFS object " + oid +
-                             " (" + stale_reason.value_or(Status()).message() + ") after " +
-                             std::to_string(run.refreshes) + " fresh download actions");
-        return run.action_error;
-      }
-      refresh = true;
-    }
-    if (!refresh && !run.use_as_is && run.refreshes < options_.max_action_refreshes &&
-        run.action->ExpiresWithin(clock.Now(), options_.expiry_margin)) {
-      refresh = true;
-    }
-    if (refresh) {
-      if (run.action.has_value()) ++run.refreshes;
-      Result<std::vector<LfsObjectSource>> answer = batch_->RequestDownload({run.object}, run.ref);
-      if (!answer.ok()) {
-        run.action_error = answer.status();
-        return run.action_error;
-      }
-      if (answer->size() != 1 || !answer->front().status.ok()) {
-        run.action_error =
-            answer->empty() ? Internal("empty batch answer") : answer->front().status;
-        return run.action_error;
-      }
-      run.action = std::move(answer->front().action);
-      ++run.generation;
-      run.use_as_is = run.action->ExpiresWithin(clock.Now(), options_.expiry_margin);
-      if (run.use_as_is) {
-        MLOG(Warning) << "LFS object " << oid
-                      << ": the upstream handed out an href that has already expired; trying it";
-      }
-    }
-    return ActionUse{*run.action, run.generation};
-  };
+  Status stale_reason;
 
   while (true) {
     std::vector<ByteRange> targets;
@@ -301,7 +246,7 @@ Status ObjectDownloader::FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange
       targets = {ByteRange{pos, piece.end}};
     }
     if (run.ShouldStop()) return Cancelled("download of LFS object " + oid + " cancelled");
-    Result<ActionUse> use = get_action();
+    Result<DownloadActionSlot::Use> use = run.actions->Current(stale_generation, stale_reason);
     if (!use.ok()) return use.status();
     stale_generation.reset();
     const LfsDownloadAction& action = use->action;
@@ -491,7 +436,17 @@ LfsDownloadReport ObjectDownloader::Download(const LfsPointer& object,
   run.progress = &progress;
   run.progress_interval = options_.progress_interval;
   run.cancel = options_.cancel;
-  run.action = std::move(action);
+  run.actions.emplace(
+      "LFS object " + object.oid, std::move(action),
+      [this, &run]() -> Result<LfsDownloadAction> {
+        ASSIGN_OR_RETURN(std::vector<LfsObjectSource> answer,
+                         batch_->RequestDownload({run.object}, run.ref));
+        if (answer.size() != 1) return Internal("batch answer for one object has " +
+                                                std::to_string(answer.size()));
+        if (!answer.front().status.ok()) return answer.front().status;
+        return *answer.front().action;
+      },
+      options_.max_action_refreshes, options_.expiry_margin, options_.timing.GetClock());
 
   const std::string where = "LFS object " + object.oid;
   const auto started = std::chrono::steady_clock::now();
@@ -578,7 +533,7 @@ LfsDownloadReport ObjectDownloader::Download(const LfsPointer& object,
   }
   report.received_bytes = run.received.load();
   report.requests = run.requests.load();
-  report.action_refreshes = run.refreshes;
+  report.action_refreshes = run.actions->refreshes();
   if (report.status.ok()) {
     run.done = object.size;
     run.ReportProgress(true);
