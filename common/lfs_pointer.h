@@ -1,5 +1,7 @@
 // Git LFS pointer files (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md): the
-// small text blobs that stand in for large files in a repository's trees.
+// small text blobs that stand in for large files in a repository's trees. The format is
+// shared by git/ (the pointer scan of trees), lfs/ (downloads) and deploy/, so it lives in
+// common/ and git/ needs nothing of lfs/.
 #pragma once
 
 #include <cstdint>

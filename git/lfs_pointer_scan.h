@@ -9,7 +9,7 @@
 // files are candidates; symlinks (never smudged by git-lfs) and submodule entries (commits
 // of another repository) are not.
 //
-// What a pointer is: lfs/pointer.h (ParseLfsPointer). A blob whose object header says it is
+// What a pointer is: common/lfs_pointer.h (ParseLfsPointer). A blob whose object header says it is
 // kMaxLfsPointerSize bytes or more is rejected from the header alone; only smaller blobs are
 // read.
 //

@@ -6,9 +6,7 @@
 #include <cctype>
 
 namespace mirrord {
-namespace {
-
-std::string_view Trim(std::string_view s) {
+std::string_view TrimHeaderValue(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() &&
          (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
@@ -17,15 +15,13 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-}  // namespace
-
 std::optional<std::pair<std::string_view, std::string_view>> SplitHeaderLine(
     std::string_view line) {
   size_t colon = line.find(':');
   if (colon == std::string_view::npos || line.starts_with("HTTP/")) return std::nullopt;
-  std::string_view name = Trim(line.substr(0, colon));
+  std::string_view name = TrimHeaderValue(line.substr(0, colon));
   if (name.empty()) return std::nullopt;
-  return std::make_pair(name, Trim(line.substr(colon + 1)));
+  return std::make_pair(name, TrimHeaderValue(line.substr(colon + 1)));
 }
 
 std::string FirstLineOf(std::string_view body) {
@@ -51,7 +47,7 @@ void ResponseHeaders::OnLine(std::string_view line) {
     Clear();
     size_t sp1 = line.find(' ');
     size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-    if (sp2 != std::string_view::npos) reason_ = FirstLineOf(Trim(line.substr(sp2 + 1)));
+    if (sp2 != std::string_view::npos) reason_ = FirstLineOf(TrimHeaderValue(line.substr(sp2 + 1)));
     return;
   }
   auto kv = SplitHeaderLine(line);

@@ -37,6 +37,9 @@ class ResponseHeaders {
   std::string reason_;
 };
 
+// `s` without leading and trailing blanks (spaces, tabs, CR, LF).
+std::string_view TrimHeaderValue(std::string_view s);
+
 // Splits a header line "Name: value\r\n" into (name, trimmed value); nullopt for a status
 // line, a blank line or a line without a name.
 std::optional<std::pair<std::string_view, std::string_view>> SplitHeaderLine(std::string_view line);

@@ -63,11 +63,11 @@ TEST(HttpStatusErrorTest, TheReasonPhraseComesFromTheStatusLine) {
 }
 
 TEST(HttpStatusErrorTest, RateLimitsCarryTheirWaitAsATypedValue) {
-  Status s = HttpStatusError(429, Head("HTTP/1.1 429 Too Many", {"Retry-After: 42"}), "",
+  Status s = HttpStatusError(429, Head("HTTP/1.1 429 Too Many", {"Retry-After: 77"}), "",
                              Context(), kNow);
   EXPECT_EQ(s.code(), StatusCode::kResourceExhausted);
-  EXPECT_EQ(s.retry_after(), seconds(42));
-  EXPECT_THAT(s.message(), Not(HasSubstr("42")));  // the fact is typed, not in the text
+  EXPECT_EQ(s.retry_after(), seconds(77));
+  EXPECT_THAT(s.message(), Not(HasSubstr("77")));  // the fact is typed, not in the text
 
   // GitHub's exhausted quota: 403 with X-RateLimit-Remaining: 0, waiting for the reset.
   s = HttpStatusError(403,
