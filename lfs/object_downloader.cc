@@ -7,7 +7,6 @@
 
 #include "common/log.h"
 #include "http/curl_handles.h"
-#include "http/url.h"
 #include "lfs/batch_types.h"
 #include "lfs/download_action_slot.h"
 #include "lfs/http_range.h"

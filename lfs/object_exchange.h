@@ -3,7 +3,8 @@
 //   CheckObjectResponse    what a response head means for the piece that was asked for;
 //   PieceWriter            writes the body's bytes into the PartialBlob and makes them durable
 //                          every `commit_interval` bytes (and whenever it stops).
-// ObjectDownloader::FetchPiece glues them to a curl transfer and decides about retries.
+// ObjectDownloader::FetchPiece glues them to a curl transfer (http/curl_session.h); what to
+// do after an attempt is lfs/piece_attempt.h, which href to use lfs/download_action_slot.h.
 // Thread-safety: functions are pure; a PieceWriter belongs to one transfer (one thread).
 #pragma once
 
