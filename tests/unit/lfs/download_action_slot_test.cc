@@ -46,7 +46,7 @@ struct FakeBatch {
 class DownloadActionSlotTest : public ::testing::Test {
  protected:
   SettableClock clock_;
-  FakeBatch batch_{&clock_};
+  FakeBatch batch_{&clock_, seconds(3600), 0, std::nullopt};
 };
 
 TEST_F(DownloadActionSlotTest, AsksOnlyWhenThereIsNoActionYet) {
