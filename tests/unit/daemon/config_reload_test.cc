@@ -28,7 +28,11 @@ TEST(KeepRestartOnlySettings, KeepsWhatCannotChangeLiveAndSaysSo) {
   next.retry_attempts = 9;
   next.per_host_concurrency = 2;
   next.upstreams["lab"] = UpstreamConfig{"lab", "https://git.lab/{repo}.git", {}};
-  next.repos.push_back(RepoConfig{.name = "org/a", .upstream = "lab", .path = "org/a"});
+  RepoConfig repo;
+  repo.name = "org/a";
+  repo.upstream = "lab";
+  repo.path = "org/a";
+  next.repos.push_back(repo);
 
   std::vector<std::string> not_applied;
   Config applied = KeepRestartOnlySettings(running, next, &not_applied);
