@@ -6,8 +6,9 @@
 
 namespace mirrord {
 namespace {
-constexpr std::array<std::string_view, 6> kReservedFirstSegments = {"api",     "healthz",  "readyz",
-                                                                    "metrics", "webhooks", "v2"};
+// "datasets" is the Hugging Face endpoint's (/datasets/ORG/NAME/resolve/...).
+constexpr std::array<std::string_view, 7> kReservedFirstSegments = {
+    "api", "healthz", "readyz", "metrics", "webhooks", "v2", "datasets"};
 
 bool IsNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||

@@ -19,7 +19,7 @@ inline constexpr size_t kMaxRepoNameSegments = 8;
 // [A-Za-z0-9._-] (control characters, spaces, ':' and '\\' among them), a segment starting
 // with '.' or '-', a segment ending in ".lock" or (after the one optional suffix) ".git", a segment
 // over kMaxRepoNameSegment bytes, more than kMaxRepoNameSegments segments, or a first segment
-// reserved for mirrord's own URLs (api, healthz, readyz, metrics, webhooks).
+// reserved for mirrord's own URLs (api, healthz, readyz, metrics, webhooks, v2, datasets).
 Result<std::string> ValidateRepoName(std::string_view name);
 
 }  // namespace mirrord

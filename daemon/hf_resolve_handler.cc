@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "daemon/blocking.h"
 #include "daemon/hf_error.h"
+#include "daemon/hf_git_blob_stream.h"
 #include "daemon/hf_paths.h"
 #include "daemon/hf_revision.h"
 #include "daemon/ranged_response.h"
@@ -33,7 +34,8 @@ struct Lookup {
   std::string commit;
   bool pinned = false;
   TreeEntryInfo entry;
-  std::optional<std::string> body;      // non-LFS GET: the blob
+  std::optional<std::string> body;      // non-LFS GET of a small file: the blob
+  std::filesystem::path repo_dir;       // non-LFS: the bare mirror (for a streamed body)
   bool in_store = false;                // LFS: the object is in the blob store
   std::optional<LfsRefRecord> lfs_ref;  // LFS: the catalog's reference, for pull-through
 };
@@ -42,13 +44,14 @@ struct Lookup {
 
 HfResolveHandler::HfResolveHandler(HfRepoLocator& locator, Catalog& catalog, BlobStore& store,
                                    net::thread_pool& blocking, net::thread_pool& fetches,
-                                   LfsPullThrough pull_through)
+                                   LfsPullThrough pull_through, std::filesystem::path git_home)
     : locator_(locator),
       catalog_(catalog),
       store_(store),
       blocking_(blocking),
       fetches_(fetches),
-      pull_through_(std::move(pull_through)) {}
+      pull_through_(std::move(pull_through)),
+      git_home_(std::move(git_home)) {}
 
 net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
   const HttpRequest& req = ex.request();
@@ -58,7 +61,6 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
         HfErrorResponse(req, HfFailure::BadRequest(target.status().message())));
   }
   const bool head = req.method() == http::verb::head;
-  const bool wants_range = !req[http::field::range].empty();
   Lookup l = co_await RunBlocking(blocking_, [&]() -> Lookup {
     Lookup out;
     auto opened = OpenHfRevision(locator_, target->type, target->repo_id, target->revision);
@@ -81,6 +83,7 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
       return out;
     }
     out.entry = std::move(*entry);
+    out.repo_dir = view.repo.dir;
     if (out.entry.lfs) {
       out.in_store = store_.Contains(out.entry.lfs->oid);
       if (!out.in_store) {
@@ -90,15 +93,9 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
       }
       return out;
     }
-    if (out.entry.blob_size > kHfMaxGitFileBytes) {
-      out.failure = HfFailure::Internal("the file is a " + std::to_string(out.entry.blob_size) +
-                                        "-byte git blob, over this mirror's limit for files "
-                                        "outside LFS");
-      out.failure->commit = out.commit;
-      return out;
-    }
-    if (head && !wants_range) return out;  // the size is known: no need for the bytes
-    Result<std::string> body = view.reader.ReadBlob(out.entry.oid, kHfMaxGitFileBytes);
+    // HEAD: the size is known, no need for the bytes; a large file is streamed from git.
+    if (head || out.entry.blob_size > kHfInMemoryGitFileBytes) return out;
+    Result<std::string> body = view.reader.ReadBlob(out.entry.oid, kHfInMemoryGitFileBytes);
     if (!body.ok()) {
       MLOG(Error) << "hf " << out.repo_name << ": " << body.status().ToString();
       out.failure = HfFailure::Internal("the file cannot be served: " + body.status().message());
@@ -123,14 +120,26 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
 
   if (!l.entry.lfs) {
     header.set(http::field::etag, "\"" + l.entry.oid + "\"");
-    if (!l.body) {  // HEAD without Range
-      HttpResponse res(std::move(header));
-      res.result(http::status::ok);
-      res.set(http::field::accept_ranges, "bytes");
-      res.content_length(l.entry.blob_size);
-      co_return co_await ex.Respond(std::move(res));
+    if (l.body) {
+      co_return co_await SendRangedBytes(ex, std::move(header), std::move(*l.body), range_error);
     }
-    co_return co_await SendRangedBytes(ex, std::move(header), std::move(*l.body), range_error);
+    // HEAD (answered from the size alone), or a file too large to hold: streamed from git.
+    GitBlobSource source{l.repo_dir, l.entry.oid, l.entry.blob_size, git_home_, "git"};
+    const std::string commit = l.commit;
+    auto busy = [&req, &commit] {
+      HfFailure f{http::status::service_unavailable, "",
+                  "too many downloads of large files right now; retry shortly", commit};
+      HttpResponse res = HfErrorResponse(req, f);
+      res.set(http::field::retry_after, "1");
+      return res;
+    };
+    auto failed = [&req, &commit] {
+      HfFailure f = HfFailure::Internal("the file cannot be read from the mirror");
+      f.commit = commit;
+      return HfErrorResponse(req, f);
+    };
+    co_return co_await SendGitBlob(ex, std::move(header), source, git_streams_, range_error, busy,
+                                   failed);
   }
 
   const LfsPointer& pointer = *l.entry.lfs;
@@ -138,17 +147,13 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
   header.set(http::field::etag, etag);
   header.set("X-Linked-Etag", etag);
   header.set("X-Linked-Size", std::to_string(pointer.size));
-  Result<UniqueFd> fd = store_.OpenObject(pointer.oid);
-  if (head && !fd.ok() && fd.status().code() == StatusCode::kNotFound && pull_through_ &&
-      l.lfs_ref) {
-    // The pointer knows size and hash: a HEAD (huggingface_hub gives it 10 s) must not wait
-    // for a pull-through download; the GET that follows fetches the object.
-    HttpResponse res(std::move(header));
-    res.result(http::status::ok);
-    res.set(http::field::accept_ranges, "bytes");
-    res.content_length(pointer.size);
-    co_return co_await ex.Respond(std::move(res));
+  if (head && (l.in_store || (pull_through_ && l.lfs_ref))) {
+    // The pointer knows size and hash: a HEAD neither opens nor hashes the object, and
+    // (huggingface_hub gives it 10 s) never waits for a pull-through download; the GET that
+    // follows fetches a missing object.
+    co_return co_await SendRangedHead(ex, std::move(header), pointer.size, range_error);
   }
+  Result<UniqueFd> fd = store_.OpenObject(pointer.oid);
   if (!fd.ok() && fd.status().code() == StatusCode::kNotFound && pull_through_ && l.lfs_ref) {
     MLOG(Info) << "hf " << l.repo_name << ": " << pointer.oid
                << " not in the store; fetching it for " << ex.peer();

@@ -16,13 +16,17 @@
 // Only the published state is visible (see PublishedTreeReader). LFS bodies come from the
 // blob store with sendfile(2); an object the repo references but the store lacks comes
 // through the same pull-through as the LFS server. Other files come from the git object
-// database (at most kHfMaxGitFileBytes; the Hub keeps larger files in LFS).
+// database: up to kHfInMemoryGitFileBytes read whole, larger ones streamed from git in
+// bounded chunks (hf_git_blob_stream.h). A HEAD answers from the tree entry (the pointer's
+// oid and size, the blob's id and size) and a stat of the store: it never opens, reads or
+// hashes the file.
 // Thread-safety: Handle() may run concurrently on any number of connections.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "daemon/hf_git_blob_stream.h"
 #include "daemon/hf_repo_locator.h"
 #include "daemon/http_exchange.h"
 #include "daemon/lfs_http_handler.h"
@@ -31,18 +35,18 @@
 
 namespace mirrord {
 
-// Each GET of a plain git file holds it in memory while it is sent; the Hub itself refuses
-// plain files over 10 MB.
-inline constexpr uint64_t kHfMaxGitFileBytes = 16ull << 20;
+// A GET of a plain git file up to this size holds it in memory while it is sent; larger ones
+// are streamed (the Hub itself keeps files over 10 MB in LFS, so these are rare).
+inline constexpr uint64_t kHfInMemoryGitFileBytes = 1ull << 20;
 
 class HfResolveHandler {
  public:
   // Everything passed must outlive the handler. Lookups run on `blocking`, pull-through
   // downloads on `fetches`; `pull_through` may be empty (objects missing from the store
-  // are then 404).
+  // are then 404). `git_home` is HOME for the git children that stream large plain files.
   HfResolveHandler(HfRepoLocator& locator, Catalog& catalog, BlobStore& store,
                    boost::asio::thread_pool& blocking, boost::asio::thread_pool& fetches,
-                   LfsPullThrough pull_through);
+                   LfsPullThrough pull_through, std::filesystem::path git_home);
 
   boost::asio::awaitable<void> Handle(HttpExchange& exchange);
 
@@ -53,6 +57,8 @@ class HfResolveHandler {
   boost::asio::thread_pool& blocking_;
   boost::asio::thread_pool& fetches_;
   LfsPullThrough pull_through_;
+  std::filesystem::path git_home_;
+  GitBlobStreams git_streams_;
 };
 
 }  // namespace mirrord

@@ -53,6 +53,16 @@ class HttpExchange {
   virtual boost::asio::awaitable<bool> Write(std::string_view data) = 0;
   // Ends the stream (last chunk).
   virtual boost::asio::awaitable<void> EndStream() = 0;
+  // Like BeginStream, for a body of exactly `length` bytes known in advance: sent with
+  // Content-Length, not chunked, so that the client sees the size and can tell a truncated
+  // body. Write() then sends the bytes as they are; more than `length` in all is refused
+  // (false); EndStream() after fewer closes the connection. For HEAD only the header goes
+  // out. (Not pure so that existing test fakes compile; their default streams chunked.)
+  virtual boost::asio::awaitable<bool> BeginSizedStream(http::response<http::empty_body> header,
+                                                        uint64_t length) {
+    (void)length;
+    return BeginStream(std::move(header));
+  }
 
   // Sends `length` bytes of the open file `fd` from `offset` as the body of `header` (whose
   // Content-Length is set to `length`), with sendfile(2) so the bytes do not pass through

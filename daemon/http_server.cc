@@ -251,9 +251,39 @@ class ConnectionExchange final : public HttpExchange {
     co_return true;
   }
 
+  net::awaitable<bool> BeginSizedStream(http::response<http::empty_body> header,
+                                        uint64_t length) override {
+    if (state_ != State::kNone) {
+      MLOG(Error) << "http " << peer_ << ": handler answered twice; stream refused";
+      co_return false;
+    }
+    state_ = State::kStreaming;
+    status_ = header.result_int();
+    FillHeader(header);
+    header.chunked(false);
+    header.content_length(length);
+    chunked_ = false;
+    sized_ = length;
+    const bool keep_alive = header.keep_alive();
+    http::response_serializer<http::empty_body> serializer(header);
+    stream_.expires_after(options_.write_timeout);
+    auto [ec, n] = co_await http::async_write_header(stream_, serializer, kNoThrow);
+    if (ec) {
+      broken_ = true;
+      write_failed_ = true;
+      co_return false;
+    }
+    if (!keep_alive) broken_ = true;
+    co_return true;
+  }
+
   net::awaitable<bool> Write(std::string_view data) override {
     if (state_ != State::kStreaming || write_failed_) co_return false;
     if (head_ || data.empty()) co_return true;  // an empty chunk would end the body
+    if (sized_ && data.size() > *sized_ - bytes_) {
+      MLOG(Error) << "http " << peer_ << ": handler wrote past its Content-Length";
+      co_return false;
+    }
     stream_.expires_after(options_.write_timeout);
     boost::system::error_code ec;
     if (chunked_) {
@@ -274,6 +304,12 @@ class ConnectionExchange final : public HttpExchange {
 
   net::awaitable<void> EndStream() override {
     if (state_ != State::kStreaming) co_return;
+    if (sized_ && !head_ && !write_failed_ && bytes_ != *sized_) {
+      MLOG(Warning) << "http " << peer_ << ": body ended " << *sized_ - bytes_
+                    << " bytes short of its Content-Length; closing";
+      Abort();
+      co_return;
+    }
     state_ = State::kDone;
     if (head_ || !chunked_ || write_failed_) co_return;
     stream_.expires_after(options_.write_timeout);
@@ -376,6 +412,7 @@ class ConnectionExchange final : public HttpExchange {
   bool head_;
   State state_ = State::kNone;
   bool chunked_ = true;
+  std::optional<uint64_t> sized_;  // BeginSizedStream's length
   bool broken_ = false;
   bool write_failed_ = false;
   bool aborted_ = false;

@@ -25,6 +25,7 @@
 #include "daemon/git_http_handler.h"
 #include "daemon/github_webhook_handler.h"
 #include "daemon/hf_api_handler.h"
+#include "daemon/hf_metrics.h"
 #include "daemon/hf_paths.h"
 #include "daemon/hf_repo_locator.h"
 #include "daemon/hf_resolve_handler.h"
@@ -252,18 +253,27 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
                    }});
   // The Hugging Face–compatible endpoint (HF_ENDPOINT=http://mirror:8080).
   HfRepoLocator hf_locator(**catalog, ServedMirrors(scheduler));
-  auto hf_resolve =
-      std::make_shared<HfResolveHandler>(hf_locator, **catalog, **blob_store, blocking_pool,
-                                         lfs_fetch_pool, PullThroughFetch(scheduler));
+  auto hf_metrics = std::make_shared<HfMetrics>(metrics.registry());
+  auto hf_resolve = std::make_shared<HfResolveHandler>(hf_locator, **catalog, **blob_store,
+                                                       blocking_pool, lfs_fetch_pool,
+                                                       PullThroughFetch(scheduler),
+                                                       config.storage_root);
   router->AddClaim({http::verb::get}, IsHfResolvePath,
-                   Counted(metrics.served().For("hf"),
-                           [hf_resolve](HttpExchange& ex) { return hf_resolve->Handle(ex); }));
+                   Counted(metrics.served().For("hf"), [hf_resolve, hf_metrics](HttpExchange& ex) {
+                     return hf_metrics->Meter(ex, true, [hf_resolve](HttpExchange& m) {
+                       return hf_resolve->Handle(m);
+                     });
+                   }));
   auto hf_api =
       std::make_shared<HfApiHandler>(hf_locator, blocking_pool, BaseUrl(base_url_options));
   for (std::string prefix : {"/api/models/", "/api/datasets/"}) {
     router->AddPrefix({http::verb::get, http::verb::post}, prefix,
                       Counted(metrics.served().For("hf"),
-                              [hf_api](HttpExchange& ex) { return hf_api->Handle(ex); }),
+                              [hf_api, hf_metrics](HttpExchange& ex) {
+                                return hf_metrics->Meter(ex, false, [hf_api](HttpExchange& m) {
+                                  return hf_api->Handle(m);
+                                });
+                              }),
                       RouteOptions{.body_limit = kHfApiBodyLimit, .on_body_too_large = {}});
   }
   router->SetRepoHandler(RepoRequests(git_handler, lfs_handler, metrics.served()), RepoBodyLimits);

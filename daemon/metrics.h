@@ -82,6 +82,11 @@ class Metrics {
   // The Prometheus text exposition format (version 0.0.4).
   std::string Render() const;
 
+  // --- instruments kept elsewhere (e.g. daemon/hf_metrics.h) ---
+  // The registry Render() exposes, for components that register their own families.
+  prometheus::Registry& registry() { return *registry_; }
+  // --- end instruments kept elsewhere ---
+
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& syncs_;

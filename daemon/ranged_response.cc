@@ -44,6 +44,27 @@ net::awaitable<void> SendRangedFile(HttpExchange& ex, http::response<http::empty
   }
 }
 
+net::awaitable<void> SendRangedHead(HttpExchange& ex, http::response<http::empty_body> header,
+                                    uint64_t size, const RangeErrorFactory& range_error) {
+  HttpRangeSelection range = SelectHttpRange(ex.request()[http::field::range], size);
+  HttpResponse res(std::move(header));
+  res.set(http::field::accept_ranges, "bytes");
+  switch (range.kind) {
+    case HttpRangeSelection::Kind::kUnsatisfiable:
+      co_return co_await ex.Respond(Unsatisfiable(range_error, size));
+    case HttpRangeSelection::Kind::kPartial:
+      res.result(http::status::partial_content);
+      res.set(http::field::content_range, ContentRangeHeader(range.begin, range.end, size));
+      res.content_length(range.end - range.begin);
+      break;
+    case HttpRangeSelection::Kind::kWhole:
+      res.result(http::status::ok);
+      res.content_length(size);
+      break;
+  }
+  co_await ex.Respond(std::move(res));
+}
+
 net::awaitable<void> SendRangedBytes(HttpExchange& ex, http::response<http::empty_body> header,
                                      std::string body, const RangeErrorFactory& range_error) {
   const uint64_t size = body.size();

@@ -16,8 +16,8 @@ namespace {
 
 // First path segments that belong to mirrord itself (see ValidateRepoName); unmatched
 // paths below them are 404, not "invalid repository name".
-constexpr std::array<std::string_view, 5> kReservedFirstSegments = {"api", "healthz", "readyz",
-                                                                    "metrics", "webhooks"};
+constexpr std::array<std::string_view, 6> kReservedFirstSegments = {
+    "api", "healthz", "readyz", "metrics", "webhooks", "datasets"};
 
 constexpr std::array<std::string_view, 3> kServiceSuffixes = {"/info/refs", "/git-upload-pack",
                                                               "/git-receive-pack"};

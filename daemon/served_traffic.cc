@@ -43,6 +43,11 @@ boost::asio::awaitable<bool> CountingExchange::BeginStream(
   co_return co_await inner_.BeginStream(std::move(header));
 }
 
+boost::asio::awaitable<bool> CountingExchange::BeginSizedStream(
+    http::response<http::empty_body> header, uint64_t length) {
+  co_return co_await inner_.BeginSizedStream(std::move(header), length);
+}
+
 boost::asio::awaitable<bool> CountingExchange::Write(std::string_view data) {
   const bool taken = co_await inner_.Write(data);
   if (taken) counters_.bytes->Increment(static_cast<double>(data.size()));

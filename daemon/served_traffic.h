@@ -54,6 +54,8 @@ class CountingExchange final : public HttpExchange {
   boost::asio::ip::tcp::endpoint local_endpoint() const override { return inner_.local_endpoint(); }
   boost::asio::awaitable<void> Respond(HttpResponse response) override;
   boost::asio::awaitable<bool> BeginStream(http::response<http::empty_body> header) override;
+  boost::asio::awaitable<bool> BeginSizedStream(http::response<http::empty_body> header,
+                                                uint64_t length) override;
   boost::asio::awaitable<bool> Write(std::string_view data) override;
   boost::asio::awaitable<void> EndStream() override;
   boost::asio::awaitable<bool> SendFile(http::response<http::empty_body> header, int fd,

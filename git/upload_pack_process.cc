@@ -91,6 +91,14 @@ std::string ExitStatus::ToString() const {
 }
 
 Result<UploadPackProcess> UploadPackProcess::Spawn(const UploadPackOptions& options) {
+  std::vector<std::string> args = {"upload-pack", "--strict", "--stateless-rpc"};
+  if (options.advertise_refs) args.push_back("--advertise-refs");
+  args.push_back(options.repo_dir.string());
+  return SpawnGit(options, args);
+}
+
+Result<UploadPackProcess> UploadPackProcess::SpawnGit(const UploadPackOptions& options,
+                                                      const std::vector<std::string>& git_args) {
   ASSIGN_OR_RETURN(Pipe in, MakePipe());
   ASSIGN_OR_RETURN(Pipe out, MakePipe());
   ASSIGN_OR_RETURN(Pipe err, MakePipe());
@@ -103,11 +111,7 @@ Result<UploadPackProcess> UploadPackProcess::Spawn(const UploadPackOptions& opti
     args.push_back("-c");
     args.push_back(kv);
   }
-  args.push_back("upload-pack");
-  args.push_back("--strict");
-  args.push_back("--stateless-rpc");
-  if (options.advertise_refs) args.push_back("--advertise-refs");
-  args.push_back(options.repo_dir.string());
+  args.insert(args.end(), git_args.begin(), git_args.end());
 
   const char* parent_path = std::getenv("PATH");
   std::vector<std::string> env = {
@@ -150,7 +154,10 @@ Result<UploadPackProcess> UploadPackProcess::Spawn(const UploadPackOptions& opti
 
   pid_t pid = -1;
   int rc = ::posix_spawnp(&pid, argv[0], &fa.actions, &sa.attr, argv.data(), envp.data());
-  if (rc != 0) return ErrnoStatus(rc, "spawning " + options.git_binary + " upload-pack");
+  if (rc != 0) {
+    return ErrnoStatus(rc, "spawning " + options.git_binary + " " +
+                               (git_args.empty() ? std::string() : git_args.front()));
+  }
 
   UploadPackProcess p;
   p.pid_ = pid;

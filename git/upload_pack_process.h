@@ -54,6 +54,11 @@ class UploadPackProcess {
   // GIT_PROTOCOL (when safe), LC_ALL=C. Fails with Internal/errno status if pipes or
   // posix_spawnp fail (e.g. git is not installed: NotFound).
   static Result<UploadPackProcess> Spawn(const UploadPackOptions& options);
+  // Starts `git [-c k=v]... ARGS...` the same way (environment, pipes, process group) for
+  // another read-only command on a mirror, e.g. {"--git-dir=DIR", "cat-file", "blob", OID};
+  // `advertise_refs` and `repo_dir` of `options` are not used.
+  static Result<UploadPackProcess> SpawnGit(const UploadPackOptions& options,
+                                            const std::vector<std::string>& git_args);
 
   UploadPackProcess(UploadPackProcess&& other) noexcept;
   UploadPackProcess& operator=(UploadPackProcess&& other) noexcept;

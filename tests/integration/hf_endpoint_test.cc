@@ -8,10 +8,12 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/file_util.h"
@@ -20,6 +22,7 @@
 #include "tests/fixtures/http_client.h"
 #include "tests/fixtures/mirrord_process.h"
 #include "tests/fixtures/process.h"
+#include "tests/fixtures/seeded_bytes.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_lfs_endpoint.h"
@@ -42,6 +45,9 @@ constexpr uint64_t kWeightsSize = 300 << 10;
 constexpr uint64_t kExtraSize = 100 << 10;
 constexpr std::string_view kHfHubVersion = "2.17.5";  // tests/integration/hf_client/package.json
 const std::string kConfig = "{\"model_type\": \"tiny\"}\n";
+// A plain git file larger than any in-memory limit: streamed from git (hf_git_blob_stream.h).
+constexpr std::string_view kBigId = "org/big";
+constexpr size_t kBigSize = (17u << 20) + 5;
 const std::string kNested = "nested file\n";
 
 std::string PointerText(const std::string& oid, uint64_t size) {
@@ -60,6 +66,8 @@ struct Fixture {
   std::string second_commit;  // main
   std::string pr_commit;      // refs/pr/1: main + pr.txt
   std::string dataset_commit;
+  std::string big;  // org/big's big.bin
+  std::string big_commit;
 };
 
 Fixture* fx = nullptr;
@@ -135,6 +143,14 @@ class HfEndpoint : public ::testing::Test {
                      fx->upstream->CreateBareRepo("datasets/" + std::string(kDatasetId)));
     RETURN_IF_ERROR(data.PushMirror(data_bare.string()));
 
+    // A plain (non-LFS) file over 16 MiB, mirrored under its Hub id.
+    fx->big = SeededBytes(kBigSize, 11);
+    ASSIGN_OR_RETURN(WorkRepo big, WorkRepo::Init(root / "work-big"));
+    RETURN_IF_ERROR(big.WriteFile("big.bin", fx->big));
+    ASSIGN_OR_RETURN(fx->big_commit, big.Commit("big"));
+    ASSIGN_OR_RETURN(std::filesystem::path big_bare, fx->upstream->CreateBareRepo(kBigId));
+    RETURN_IF_ERROR(big.PushMirror(big_bare.string()));
+
     MirrordOptions m;
     m.extra_toml = "[sync]\nmaintenance = false\n\n[upstreams.hf]\nurl = \"" +
                    fx->upstream->BaseUrl() + "/{repo}.git\"\n\n[[repos]]\nname = \"" +
@@ -146,9 +162,10 @@ class HfEndpoint : public ::testing::Test {
                    std::string(kManyId) +
                    "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n\n[[repos]]\nname = \"" +
                    std::string(kDatasetMirror) + "\"\nupstream = \"hf\"\npath = \"datasets/" +
-                   std::string(kDatasetId) + "\"\npoll_interval = \"1d\"\n";
+                   std::string(kDatasetId) + "\"\npoll_interval = \"1d\"\n\n[[repos]]\nname = \"" +
+                   std::string(kBigId) + "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n";
     ASSIGN_OR_RETURN(fx->mirrord, MirrordProcess::Start(m));
-    for (std::string_view name : {kMirrorName, kManyId, kDatasetMirror}) {
+    for (std::string_view name : {kMirrorName, kManyId, kDatasetMirror, kBigId}) {
       ASSIGN_OR_RETURN(ProcessResult r, fx->mirrord->Mirrorctl({"sync", std::string(name)}));
       if (!r.ok()) return Internal("mirrorctl sync " + std::string(name) + ": " + r.Describe());
     }
@@ -427,6 +444,189 @@ TEST_F(HfEndpoint, PathsInfoAndRefs) {
   ASSERT_EQ(o["pullRequests"].as_array().size(), 1u);
   EXPECT_EQ(o["pullRequests"].as_array()[0].as_object().at("targetCommit").as_string(),
             fx->pr_commit);
+}
+
+TEST_F(HfEndpoint, LargePlainGitFileIsStreamedWithLengthAndRange) {
+  const std::string url = "/" + std::string(kBigId) + "/resolve/main/big.bin";
+  const std::string size = std::to_string(kBigSize);
+  ASSERT_OK_AND_ASSIGN(HttpReply head, Get(url, "HEAD"));
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("Content-Length"), size);
+  EXPECT_EQ(head.Header("ETag"), "\"" + BlobId(fx->big) + "\"");
+  EXPECT_EQ(head.Header("X-Repo-Commit"), fx->big_commit);
+
+  ASSERT_OK_AND_ASSIGN(HttpReply get, Get(url));
+  ASSERT_EQ(get.status, 200) << get.body.substr(0, 200);
+  EXPECT_EQ(get.Header("Content-Length"), size);  // sized, not chunked
+  EXPECT_EQ(get.Header("Transfer-Encoding"), std::nullopt);
+  EXPECT_EQ(get.Header("Accept-Ranges"), "bytes");
+  EXPECT_EQ(get.Header("ETag"), head.Header("ETag"));
+  EXPECT_EQ(get.body.size(), kBigSize);
+  EXPECT_TRUE(get.body == fx->big);
+
+  // A range across the 16 MiB mark, a resume to the end, the first byte, past the end.
+  const uint64_t mid = 16u << 20;
+  ASSERT_OK_AND_ASSIGN(HttpReply part,
+                       Get(url, "GET",
+                           {{"Range", "bytes=" + std::to_string(mid - 10) + "-" +
+                                          std::to_string(mid + 89)}}));
+  EXPECT_EQ(part.status, 206);
+  EXPECT_EQ(part.Header("Content-Range"), "bytes " + std::to_string(mid - 10) + "-" +
+                                              std::to_string(mid + 89) + "/" + size);
+  EXPECT_EQ(part.Header("Content-Length"), "100");
+  EXPECT_TRUE(part.body == fx->big.substr(mid - 10, 100));
+  ASSERT_OK_AND_ASSIGN(HttpReply resume, Get(url, "GET", {{"Range", "bytes=1234567-"}}));
+  EXPECT_EQ(resume.status, 206);
+  EXPECT_EQ(resume.Header("Content-Range"),
+            "bytes 1234567-" + std::to_string(kBigSize - 1) + "/" + size);
+  EXPECT_TRUE(resume.body == fx->big.substr(1234567));
+  ASSERT_OK_AND_ASSIGN(HttpReply first, Get(url, "GET", {{"Range", "bytes=0-0"}}));
+  EXPECT_EQ(first.status, 206);
+  EXPECT_EQ(first.body, fx->big.substr(0, 1));
+  ASSERT_OK_AND_ASSIGN(HttpReply past, Get(url, "GET", {{"Range", "bytes=" + size + "-"}}));
+  EXPECT_EQ(past.status, 416);
+  EXPECT_EQ(past.Header("Content-Range"), "bytes */" + size);
+  EXPECT_EQ(past.Header("X-Repo-Commit"), fx->big_commit);
+}
+
+// Peak resident memory of mirrord so far (VmHWM), in KiB; 0 when unreadable.
+uint64_t MirrordPeakRssKiB() {
+  std::ifstream status("/proc/" + std::to_string(fx->mirrord->process()->pid()) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmHWM:")) return std::stoull(line.substr(6));
+  }
+  return 0;
+}
+
+TEST_F(HfEndpoint, LargePlainGitFileDownloadsDoNotHoldTheFileInMemory) {
+  // Four concurrent whole downloads of the 17 MiB file: holding it would add at least its
+  // size to mirrord's peak RSS; streamed, each download holds one bounded chunk.
+  const uint64_t before = MirrordPeakRssKiB();
+  ASSERT_GT(before, 0u);
+  const std::string url = "/" + std::string(kBigId) + "/resolve/main/big.bin";
+  constexpr int kClients = 4;
+  std::vector<Result<HttpReply>> replies(kClients, Internal("not run"));
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&replies, &url, i] { replies[i] = Get(url); });
+  }
+  for (std::thread& t : clients) t.join();
+  for (Result<HttpReply>& r : replies) {
+    ASSERT_OK(r.status());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(r->body == fx->big);
+  }
+  const uint64_t after = MirrordPeakRssKiB();
+  EXPECT_LT(after - before, kBigSize / 1024) << "peak RSS " << before << " -> " << after << " KiB";
+}
+
+TEST_F(HfEndpoint, HeadAnswersWithoutReadingTheStoredObject) {
+  // The store's copy of model.safetensors cut short: a GET notices (500, never a short
+  // body passed off as the file); a HEAD answers from the tree's pointer and a stat alone.
+  const std::filesystem::path object = fx->mirrord->store_dir() / "lfs" / "objects" /
+                                       fx->weights_oid.substr(0, 2) /
+                                       fx->weights_oid.substr(2, 2) / fx->weights_oid;
+  ASSERT_OK_AND_ASSIGN(std::string saved, ReadFileToString(object));
+  struct Restore {
+    std::filesystem::path path;
+    std::string bytes;
+    ~Restore() { (void)WriteFileAtomically(path, bytes); }
+  } restore{object, saved};
+  std::filesystem::resize_file(object, 10);
+  ASSERT_OK_AND_ASSIGN(HttpReply get, Get(Resolve("main", "model.safetensors")));
+  EXPECT_EQ(get.status, 500);
+  for (std::string range : {"", "bytes=0-0"}) {
+    SCOPED_TRACE(range);
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!range.empty()) headers.emplace_back("Range", range);
+    ASSERT_OK_AND_ASSIGN(HttpReply head, Get(Resolve("main", "model.safetensors"), "HEAD", headers));
+    EXPECT_EQ(head.status, range.empty() ? 200 : 206);
+    EXPECT_EQ(head.Header("Content-Length"), range.empty() ? std::to_string(kWeightsSize) : "1");
+    EXPECT_EQ(head.Header("ETag"), "\"" + fx->weights_oid + "\"");
+    EXPECT_EQ(head.Header("X-Linked-Size"), std::to_string(kWeightsSize));
+    EXPECT_EQ(head.Header("X-Repo-Commit"), fx->second_commit);
+  }
+}
+
+// The value of the sample written exactly as `series` in a /metrics body; -1 when absent.
+double SampleOf(const std::string& metrics, std::string_view series) {
+  size_t at = 0;
+  const std::string key = std::string(series) + " ";
+  while ((at = metrics.find(key, at)) != std::string::npos) {
+    if (at == 0 || metrics[at - 1] == '\n') return std::stod(metrics.substr(at + key.size()));
+    at += key.size();
+  }
+  return -1;
+}
+
+TEST_F(HfEndpoint, MetricsCountRequestsBytesAndLatencyPerEndpoint) {
+  auto scrape = [] {
+    Result<HttpReply> r = Get("/metrics");
+    return r.ok() ? r->body : std::string();
+  };
+  auto requests = [](std::string_view endpoint, std::string_view code) {
+    return "mirrord_hf_requests_total{code=\"" + std::string(code) + "\",endpoint=\"" +
+           std::string(endpoint) + "\"}";
+  };
+  auto bytes = [](std::string_view endpoint) {
+    return "mirrord_hf_response_bytes_total{endpoint=\"" + std::string(endpoint) + "\"}";
+  };
+  auto latency_count = [](std::string_view endpoint) {
+    return "mirrord_hf_request_duration_seconds_count{endpoint=\"" + std::string(endpoint) +
+           "\"}";
+  };
+  const std::string before = scrape();
+  ASSERT_GE(SampleOf(before, requests("resolve", "2xx")), 0) << before;
+
+  ASSERT_OK_AND_ASSIGN(HttpReply get, Get(Resolve("main", "config.json")));
+  ASSERT_EQ(get.status, 200);
+  ASSERT_OK_AND_ASSIGN(HttpReply head, Get(Resolve("main", "config.json"), "HEAD"));
+  ASSERT_EQ(head.status, 200);
+  ASSERT_OK_AND_ASSIGN(HttpReply missing, Get(Resolve("main", "no-such-file")));
+  ASSERT_EQ(missing.status, 404);
+  ASSERT_OK_AND_ASSIGN(HttpReply info, Get("/api/models/org/tiny"));
+  ASSERT_EQ(info.status, 200);
+  ASSERT_OK_AND_ASSIGN(HttpReply tree, Get("/api/datasets/org/data/tree/main"));
+  ASSERT_EQ(tree.status, 200);
+  HttpCall call;
+  call.method = "POST";
+  call.headers = {{"Content-Type", "application/json"}};
+  call.body = R"({"paths": ["config.json"]})";
+  ASSERT_OK_AND_ASSIGN(HttpReply paths,
+                       HttpFetch(fx->mirrord->BaseUrl() + "/api/models/org/tiny/paths-info/main",
+                                 call));
+  ASSERT_EQ(paths.status, 200) << paths.body;
+  ASSERT_OK_AND_ASSIGN(HttpReply refs, Get("/api/models/org/tiny/refs"));
+  ASSERT_EQ(refs.status, 200);
+  ASSERT_OK_AND_ASSIGN(HttpReply bad, Get("/api/models/org/tiny/refs/extra"));
+  ASSERT_EQ(bad.status, 400);
+  const std::string after = scrape();
+
+  auto delta = [&](const std::string& series) {
+    return SampleOf(after, series) - SampleOf(before, series);
+  };
+  EXPECT_EQ(delta(requests("resolve", "2xx")), 2);
+  EXPECT_EQ(delta(requests("resolve", "4xx")), 1);
+  EXPECT_EQ(delta(requests("api-model", "2xx")), 1);
+  EXPECT_EQ(delta(requests("tree", "2xx")), 1);
+  EXPECT_EQ(delta(requests("paths-info", "2xx")), 1);
+  EXPECT_EQ(delta(requests("refs", "2xx")), 1);
+  EXPECT_EQ(delta(requests("invalid", "4xx")), 1);
+  // The GET's body and the 404's JSON; the HEAD sent none.
+  EXPECT_EQ(delta(bytes("resolve")), static_cast<double>(kConfig.size() + missing.body.size()));
+  EXPECT_EQ(delta(bytes("tree")), static_cast<double>(tree.body.size()));
+  EXPECT_EQ(delta(latency_count("resolve")), 3);
+  EXPECT_EQ(delta(latency_count("refs")), 1);
+  // Labels never carry what a client chose (repo, revision, path): bounded cardinality.
+  for (std::string_view word : {"org/tiny", "config.json", "no-such-file", "extra", "main"}) {
+    size_t at = 0;
+    while ((at = after.find("mirrord_hf_", at)) != std::string::npos) {
+      std::string line = after.substr(at, after.find('\n', at) - at);
+      EXPECT_EQ(line.find(word), std::string::npos) << line;
+      at += line.size();
+    }
+  }
 }
 
 TEST_F(HfEndpoint, DatasetsAnswerUnderDatasetsOnly) {

@@ -134,14 +134,16 @@ TEST_F(MirrorNames, SegmentLengthLimitIsExact) {
 
 TEST_F(MirrorNames, ReservedFirstSegmentsNeverReachARepository) {
   // Paths under mirrord's own URLs are mirrord's (router.h: 404 below them, never a repo).
-  for (std::string_view reserved : {"api", "healthz", "readyz", "metrics", "webhooks"}) {
+  for (std::string_view reserved :
+       {"api", "healthz", "readyz", "metrics", "webhooks", "datasets"}) {
     SCOPED_TRACE(reserved);
     ASSERT_OK_AND_ASSIGN(HttpReply reply, Get("/" + std::string(reserved) +
                                               "/model.git/info/refs?service=git-upload-pack"));
     EXPECT_EQ(reply.status, 404) << reply.body;
   }
   // And such names cannot be registered, through mirrorctl or the admin API.
-  for (std::string_view reserved : {"api", "healthz", "readyz", "metrics", "webhooks"}) {
+  for (std::string_view reserved :
+       {"api", "healthz", "readyz", "metrics", "webhooks", "datasets"}) {
     SCOPED_TRACE(reserved);
     std::string name = std::string(reserved) + "/model";
     ASSERT_OK_AND_ASSIGN(ProcessResult r, mirrord_->Mirrorctl({"sync", name, "--url", url_}));

@@ -11,13 +11,16 @@ TEST(RepoNameTest, AcceptsOrdinaryNamesAndStripsGitSuffix) {
   EXPECT_EQ(*ValidateRepoName("hf/THUDM/chatglm3-6b"), "hf/THUDM/chatglm3-6b");
   EXPECT_EQ(*ValidateRepoName("a_b.c/d-e"), "a_b.c/d-e");
   EXPECT_EQ(*ValidateRepoName("single"), "single");
+  // Only a reserved FIRST segment is mirrord's own.
+  EXPECT_EQ(*ValidateRepoName("org/datasets"), "org/datasets");
+  EXPECT_EQ(*ValidateRepoName("datasets-mirror/x"), "datasets-mirror/x");
 }
 
 TEST(RepoNameTest, RefusesDangerousNames) {
   for (const char* bad :
        {"", "/etc/passwd", "../x", "a/../b", "a/./b", "a//b", "a/", "a/b\x01", "a/b c", "a\\b",
         "a/.hidden", "a/-x", "a/b.lock", "api/x", "healthz", "metrics", "webhooks/github",
-        "readyz", "a:b", "a/b?c", "a/b%2e", "a/b.git.git", "a.git/b"}) {
+        "readyz", "datasets/org/data", "datasets", "a:b", "a/b?c", "a/b%2e", "a/b.git.git", "a.git/b"}) {
     auto r = ValidateRepoName(bad);
     EXPECT_FALSE(r.ok()) << "accepted: " << bad;
     if (!r.ok()) {

@@ -172,7 +172,8 @@ TEST_F(RouterTest, WrongMethodIs405WithAllow) {
 
 TEST_F(RouterTest, UnknownPathsAre404) {
   for (std::string_view path :
-       {"/", "/healthz/extra", "/api/v2/x", "/metrics/x", "/webhooks/x", "/readyz"}) {
+       {"/", "/healthz/extra", "/api/v2/x", "/metrics/x", "/webhooks/x", "/readyz",
+        "/datasets/org/data.git/info/refs", "/datasets/org/data/info/lfs/objects/batch"}) {
     RouteMatch m = router_.Match(http::verb::get, path);
     EXPECT_FALSE(m.read_body) << path;
     EXPECT_EQ(Answer(m, http::verb::get).result(), http::status::not_found) << path;
