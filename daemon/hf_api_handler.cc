@@ -168,7 +168,7 @@ net::awaitable<void> HfApiHandler::Handle(HttpExchange& ex) {
       case HfApiTarget::Kind::kInfo: {
         bool more = false;
         Result<std::vector<TreeEntryInfo>> entries =
-            view.reader.List(commit, "", /*recursive=*/true, 0, kHfMaxSiblings, &more);
+            view.reader->List(commit, "", /*recursive=*/true, 0, kHfMaxSiblings, &more);
         if (!entries.ok()) return read_failure(entries.status());
         if (more) {
           return HfErrorResponse(
@@ -226,7 +226,7 @@ net::awaitable<void> HfApiHandler::Handle(HttpExchange& ex) {
         }
         bool more = false;
         Result<std::vector<TreeEntryInfo>> entries =
-            view.reader.List(commit, t.path, recursive, offset, limit, &more);
+            view.reader->List(commit, t.path, recursive, offset, limit, &more);
         if (!entries.ok()) return read_failure(entries.status());
         json::array out;
         for (const TreeEntryInfo& e : *entries) out.push_back(TreeEntryJson(e));
@@ -253,7 +253,7 @@ net::awaitable<void> HfApiHandler::Handle(HttpExchange& ex) {
         json::array out;
         for (const std::string& p : *paths) {
           if (!IsValidTreePath(p)) continue;
-          Result<TreeEntryInfo> e = view.reader.Stat(commit, p);
+          Result<TreeEntryInfo> e = view.reader->Stat(commit, p);
           if (e.ok()) {
             out.push_back(TreeEntryJson(*e));
           } else if (e.status().code() != StatusCode::kNotFound) {

@@ -24,6 +24,7 @@
 
 #include "common/status.h"
 #include "daemon/hf_paths.h"
+#include "daemon/hf_reader_pool.h"
 #include "storage/catalog.h"
 
 namespace mirrord {
@@ -47,6 +48,9 @@ class HfRepoLocator {
   // the catalog fails.
   Result<HfRepo> Find(HfRepoType type, std::string_view id);
 
+  // Opened readers of the mirrors found here, shared by every request (hf_reader_pool.h).
+  HfReaderPool& readers() { return readers_; }
+
  private:
   // The mirror name of the `hf` repo whose upstream path is `path`, if any.
   Result<std::optional<std::string>> NameForHubPath(const std::string& path);
@@ -57,6 +61,7 @@ class HfRepoLocator {
   std::map<std::string, std::string> hub_index_;  // upstream path -> mirror name
   std::chrono::steady_clock::time_point built_at_{};
   bool built_ = false;
+  HfReaderPool readers_;
 };
 
 }  // namespace mirrord

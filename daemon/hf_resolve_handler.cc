@@ -72,7 +72,7 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
     out.repo_name = view.repo.record.name;
     out.commit = view.commit.oid;
     out.pinned = view.pinned;
-    Result<TreeEntryInfo> entry = view.reader.Stat(out.commit, target->path);
+    Result<TreeEntryInfo> entry = view.reader->Stat(out.commit, target->path);
     if (!entry.ok() || entry->type != TreeEntryInfo::Type::kFile) {
       if (entry.ok() || entry.status().code() == StatusCode::kNotFound) {
         out.failure = HfFailure::EntryNotFound("Entry not found: " + target->path, out.commit);
@@ -95,7 +95,7 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
     }
     // HEAD: the size is known, no need for the bytes; a large file is streamed from git.
     if (head || out.entry.blob_size > kHfInMemoryGitFileBytes) return out;
-    Result<std::string> body = view.reader.ReadBlob(out.entry.oid, kHfInMemoryGitFileBytes);
+    Result<std::string> body = view.reader->ReadBlob(out.entry.oid, kHfInMemoryGitFileBytes);
     if (!body.ok()) {
       MLOG(Error) << "hf " << out.repo_name << ": " << body.status().ToString();
       out.failure = HfFailure::Internal("the file cannot be served: " + body.status().message());

@@ -18,12 +18,12 @@ std::variant<HfRevisionView, HfFailure> OpenHfRevision(HfRepoLocator& locator, H
     MLOG(Error) << "hf " << repo_id << ": " << repo.status().ToString();
     return HfFailure::Internal("the mirror's catalog failed; see mirrord's log");
   }
-  Result<PublishedTreeReader> reader = PublishedTreeReader::Open(repo->dir);
+  Result<PooledTreeReader> reader = locator.readers().Take(repo->dir);
   if (!reader.ok()) {
     MLOG(Error) << "hf " << repo_id << ": " << reader.status().ToString();
     return HfFailure::Internal("the mirror cannot be read; see mirrord's log");
   }
-  Result<ResolvedCommit> commit = reader->ResolveRevision(revision);
+  Result<ResolvedCommit> commit = (*reader)->ResolveRevision(revision);
   if (!commit.ok()) {
     if (commit.status().code() == StatusCode::kNotFound) {
       return HfFailure::RevisionNotFound("Invalid rev id: " + std::string(revision));

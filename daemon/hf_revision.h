@@ -17,7 +17,7 @@ namespace mirrord {
 
 struct HfRevisionView {
   HfRepo repo;
-  PublishedTreeReader reader;
+  PooledTreeReader reader;  // on loan from the locator's pool until the view is destroyed
   ResolvedCommit commit;
   // The revision was a full commit id: answers about it never change (immutable caching).
   bool pinned = false;
