@@ -6,7 +6,7 @@
 #               wrk (BENCH_WRK_THREADS=2, BENCH_WRK_CONNECTIONS=16 keep-alive connections,
 #               BENCH_WRK_DURATION=10s per case after an unreported 1 s warm-up):
 #                 nginx-json  GET of the static JSON file
-#                 probe       GET /org/model/resolve/main/weights/0.bin with Range: bytes=0-0
+#                 probe       GET /org/model/resolve/main/weights/1.bin with Range: bytes=0-0
 #                             (@huggingface/hub's fileDownloadInfo probe: every lookup of a
 #                             HEAD plus a 1-byte body)
 #                 tree        GET /api/models/org/model/tree/main
@@ -14,12 +14,12 @@
 #               Content-Length bytes), so HEAD is loaded with ab -i -k (one thread,
 #               BENCH_WRK_CONNECTIONS concurrent keep-alive requests, BENCH_AB_REQUESTS):
 #                 nginx-head  HEAD of the static JSON file
-#                 head        HEAD /org/model/resolve/main/weights/0.bin (what
+#                 head        HEAD /org/model/resolve/main/weights/1.bin (what
 #                             huggingface_hub's hf_hub_download sends first)
 #             Every answer must be 200/206 (wrk: a Lua check counts others; ab: non-2xx and
 #             failed counts must be 0).
-#   download  one `curl -o /dev/null` of the BENCH_HF_MIB MiB (default 1024) LFS file through
-#             /org/model/resolve/main/weights/0.bin against the LFS object URL
+#   download  one `curl -o /dev/null` of the BENCH_HF_MIB MiB (default 2048) LFS file through
+#             /org/model/resolve/main/weights/1.bin against the LFS object URL
 #             /org/model.git/info/lfs/objects/OID (what git-lfs downloads), the object in the
 #             page cache; wall time, MiB/s. Before the rounds both are hashed against the oid.
 #
@@ -35,7 +35,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 
 reps=${BENCH_REPS:-3}
-mib=${BENCH_HF_MIB:-1024}
+mib=${BENCH_HF_MIB:-2048}
+seed=${BENCH_HF_SEED:-21}  # 21: the object lfs_fetch_bench.sh caches
 duration=${BENCH_WRK_DURATION:-10s}
 connections=${BENCH_WRK_CONNECTIONS:-16}
 threads=${BENCH_WRK_THREADS:-2}
@@ -51,7 +52,7 @@ load_start=$(cut -d' ' -f1 /proc/loadavg)
 # --- An upstream repo with one LFS file, mirrored as org/model.
 srv=$BENCH_WORK/srv
 mkdir -p "$srv"
-oid=$(bench_lfs_objects "$mib" 1 1)
+oid=$(bench_lfs_objects "$mib" 1 "$seed")
 [[ -n $oid ]] || bench_die "no object"
 size=$((mib << 20))
 bench_lfs_repo "$srv/model.git" "$oid"
@@ -61,7 +62,7 @@ bench_start_mirrord hf "$BENCH_WORK/mirrord.toml"
 bench_mirrord_sync org/model "$LFS_UPSTREAM_URL/model.git"
 bench_log "mirrord $MIRRORD_URL synced org/model ($mib MiB object) in ${BENCH_WALL}s"
 
-resolve=$MIRRORD_URL/org/model/resolve/main/weights/0.bin
+resolve=$MIRRORD_URL/org/model/resolve/main/weights/1.bin
 lfs_url=$MIRRORD_URL/org/model.git/info/lfs/objects/$oid
 tree_url=$MIRRORD_URL/api/models/org/model/tree/main
 
