@@ -224,57 +224,12 @@ class ConnectionExchange final : public HttpExchange {
   }
 
   net::awaitable<bool> BeginStream(http::response<http::empty_body> header) override {
-    if (state_ != State::kNone) {
-      MLOG(Error) << "http " << peer_ << ": handler answered twice; stream refused";
-      co_return false;
-    }
-    state_ = State::kStreaming;
-    status_ = header.result_int();
-    FillHeader(header);
-    header.erase(http::field::content_length);
-    // HTTP/1.0 has no chunked encoding: the body is delimited by closing the connection.
-    chunked_ = request_.version() >= 11;
-    header.chunked(chunked_);
-    if (!chunked_) {
-      header.keep_alive(false);
-      broken_ = true;
-    }
-    http::response_serializer<http::empty_body> serializer(header);
-    stream_.expires_after(options_.write_timeout);
-    auto [ec, n] = co_await http::async_write_header(stream_, serializer, kNoThrow);
-    if (ec) {
-      broken_ = true;
-      write_failed_ = true;
-      co_return false;
-    }
-    if (!header.keep_alive()) broken_ = true;  // no next request; this body still goes out
-    co_return true;
+    co_return co_await StartStream(std::move(header), std::nullopt);
   }
 
   net::awaitable<bool> BeginSizedStream(http::response<http::empty_body> header,
                                         uint64_t length) override {
-    if (state_ != State::kNone) {
-      MLOG(Error) << "http " << peer_ << ": handler answered twice; stream refused";
-      co_return false;
-    }
-    state_ = State::kStreaming;
-    status_ = header.result_int();
-    FillHeader(header);
-    header.chunked(false);
-    header.content_length(length);
-    chunked_ = false;
-    sized_ = length;
-    const bool keep_alive = header.keep_alive();
-    http::response_serializer<http::empty_body> serializer(header);
-    stream_.expires_after(options_.write_timeout);
-    auto [ec, n] = co_await http::async_write_header(stream_, serializer, kNoThrow);
-    if (ec) {
-      broken_ = true;
-      write_failed_ = true;
-      co_return false;
-    }
-    if (!keep_alive) broken_ = true;
-    co_return true;
+    co_return co_await StartStream(std::move(header), length);
   }
 
   net::awaitable<bool> Write(std::string_view data) override {
@@ -392,6 +347,43 @@ class ConnectionExchange final : public HttpExchange {
 
  private:
   enum class State { kNone, kStreaming, kDone };
+
+  // BeginStream (`length` nullopt: chunked) and BeginSizedStream (raw, Content-Length).
+  net::awaitable<bool> StartStream(http::response<http::empty_body> header,
+                                   std::optional<uint64_t> length) {
+    if (state_ != State::kNone) {
+      MLOG(Error) << "http " << peer_ << ": handler answered twice; stream refused";
+      co_return false;
+    }
+    state_ = State::kStreaming;
+    status_ = header.result_int();
+    FillHeader(header);
+    if (length) {
+      header.chunked(false);
+      header.content_length(*length);
+      chunked_ = false;
+      sized_ = length;
+    } else {
+      header.erase(http::field::content_length);
+      // HTTP/1.0 has no chunked encoding: the body is delimited by closing the connection.
+      chunked_ = request_.version() >= 11;
+      header.chunked(chunked_);
+      if (!chunked_) {
+        header.keep_alive(false);
+        broken_ = true;
+      }
+    }
+    http::response_serializer<http::empty_body> serializer(header);
+    stream_.expires_after(options_.write_timeout);
+    auto [ec, n] = co_await http::async_write_header(stream_, serializer, kNoThrow);
+    if (ec) {
+      broken_ = true;
+      write_failed_ = true;
+      co_return false;
+    }
+    if (!header.keep_alive()) broken_ = true;  // no next request; this body still goes out
+    co_return true;
+  }
 
   template <typename Message>
   void FillHeader(Message& message) {

@@ -23,6 +23,20 @@ HttpResponse Unsatisfiable(const RangeErrorFactory& range_error, uint64_t size) 
   return res;
 }
 
+// Sets the status (200 or 206), Content-Range and Accept-Ranges of a satisfiable `range` of
+// a `size`-byte body; returns the [begin, end) to send.
+std::pair<uint64_t, uint64_t> ApplyRange(HttpResponse& res, const HttpRangeSelection& range,
+                                         uint64_t size) {
+  res.set(http::field::accept_ranges, "bytes");
+  if (range.kind == HttpRangeSelection::Kind::kPartial) {
+    res.result(http::status::partial_content);
+    res.set(http::field::content_range, ContentRangeHeader(range.begin, range.end, size));
+    return {range.begin, range.end};
+  }
+  res.result(http::status::ok);
+  return {0, size};
+}
+
 }  // namespace
 
 net::awaitable<void> SendRangedFile(HttpExchange& ex, http::response<http::empty_body> header,
@@ -47,21 +61,12 @@ net::awaitable<void> SendRangedFile(HttpExchange& ex, http::response<http::empty
 net::awaitable<void> SendRangedHead(HttpExchange& ex, http::response<http::empty_body> header,
                                     uint64_t size, const RangeErrorFactory& range_error) {
   HttpRangeSelection range = SelectHttpRange(ex.request()[http::field::range], size);
-  HttpResponse res(std::move(header));
-  res.set(http::field::accept_ranges, "bytes");
-  switch (range.kind) {
-    case HttpRangeSelection::Kind::kUnsatisfiable:
-      co_return co_await ex.Respond(Unsatisfiable(range_error, size));
-    case HttpRangeSelection::Kind::kPartial:
-      res.result(http::status::partial_content);
-      res.set(http::field::content_range, ContentRangeHeader(range.begin, range.end, size));
-      res.content_length(range.end - range.begin);
-      break;
-    case HttpRangeSelection::Kind::kWhole:
-      res.result(http::status::ok);
-      res.content_length(size);
-      break;
+  if (range.kind == HttpRangeSelection::Kind::kUnsatisfiable) {
+    co_return co_await ex.Respond(Unsatisfiable(range_error, size));
   }
+  HttpResponse res(std::move(header));
+  auto [begin, end] = ApplyRange(res, range, size);
+  res.content_length(end - begin);
   co_await ex.Respond(std::move(res));
 }
 
@@ -69,21 +74,12 @@ net::awaitable<void> SendRangedBytes(HttpExchange& ex, http::response<http::empt
                                      std::string body, const RangeErrorFactory& range_error) {
   const uint64_t size = body.size();
   HttpRangeSelection range = SelectHttpRange(ex.request()[http::field::range], size);
-  HttpResponse res(std::move(header));
-  res.set(http::field::accept_ranges, "bytes");
-  switch (range.kind) {
-    case HttpRangeSelection::Kind::kUnsatisfiable:
-      co_return co_await ex.Respond(Unsatisfiable(range_error, size));
-    case HttpRangeSelection::Kind::kPartial:
-      res.result(http::status::partial_content);
-      res.set(http::field::content_range, ContentRangeHeader(range.begin, range.end, size));
-      res.body() = body.substr(range.begin, range.end - range.begin);
-      break;
-    case HttpRangeSelection::Kind::kWhole:
-      res.result(http::status::ok);
-      res.body() = std::move(body);
-      break;
+  if (range.kind == HttpRangeSelection::Kind::kUnsatisfiable) {
+    co_return co_await ex.Respond(Unsatisfiable(range_error, size));
   }
+  HttpResponse res(std::move(header));
+  auto [begin, end] = ApplyRange(res, range, size);
+  res.body() = begin == 0 && end == size ? std::move(body) : body.substr(begin, end - begin);
   res.content_length(res.body().size());
   co_await ex.Respond(std::move(res));
 }
