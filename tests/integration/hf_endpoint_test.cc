@@ -3,8 +3,12 @@
 // rely on. One upstream repo mirrored from the `hf` upstream (answering under its Hub id
 // "org/tiny", not its mirror name), with LFS and plain files, a tag, a branch with '/' and a
 // refs/pr ref; the real mirrord, git, git-lfs and test upstream.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <filesystem>
@@ -21,6 +25,7 @@
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/http_client.h"
 #include "tests/fixtures/mirrord_process.h"
+#include "tests/fixtures/poll_until.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/seeded_bytes.h"
 #include "tests/fixtures/status_matchers.h"
@@ -519,6 +524,65 @@ TEST_F(HfEndpoint, LargePlainGitFileDownloadsDoNotHoldTheFileInMemory) {
   }
   const uint64_t after = MirrordPeakRssKiB();
   EXPECT_LT(after - before, kBigSize / 1024) << "peak RSS " << before << " -> " << after << " KiB";
+}
+
+// A client that asks for `target` and then reads nothing past the status line: its
+// download stays in flight on the server (the file is larger than the socket buffers).
+// Returns the connected socket, or -1.
+int StalledDownload(uint16_t port, const std::string& target) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int small = 4096;
+  (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const std::string request = "GET " + target + " HTTP/1.1\r\nHost: mirror\r\n\r\n";
+  char status[12] = {};
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+          static_cast<ssize_t>(request.size()) ||
+      ::recv(fd, status, sizeof status, MSG_WAITALL) != static_cast<ssize_t>(sizeof status) ||
+      std::string_view(status, sizeof status) != "HTTP/1.1 200") {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST_F(HfEndpoint, ConcurrentLargePlainFileDownloadsAreCapped) {
+  const std::string url = "/" + std::string(kBigId) + "/resolve/main/big.bin";
+  std::vector<int> stalled;
+  for (int i = 0; i < 32; ++i) {  // kHfMaxGitBlobStreams
+    int fd = StalledDownload(fx->mirrord->port(), url);
+    ASSERT_GE(fd, 0) << "download " << i << " did not start";
+    stalled.push_back(fd);
+  }
+  struct Closer {
+    std::vector<int>& fds;
+    ~Closer() {
+      for (int fd : fds) ::close(fd);
+    }
+  } closer{stalled};
+  ASSERT_OK_AND_ASSIGN(HttpReply busy, Get(url));
+  EXPECT_EQ(busy.status, 503) << busy.body.substr(0, 200);
+  EXPECT_EQ(busy.Header("Retry-After"), "1");
+  EXPECT_EQ(busy.Header("X-Repo-Commit"), fx->big_commit);
+  // HEADs and small files need no git child: they still answer.
+  ASSERT_OK_AND_ASSIGN(HttpReply head, Get(url, "HEAD"));
+  EXPECT_EQ(head.status, 200);
+  ASSERT_OK_AND_ASSIGN(HttpReply small, Get(Resolve("main", "config.json")));
+  EXPECT_EQ(small.status, 200);
+  // The clients leave: their slots come back.
+  for (int fd : stalled) ::close(fd);
+  stalled.clear();
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        Result<HttpReply> r = Get(url);
+        return r.ok() && r->status == 200 && r->body == fx->big;
+      },
+      std::chrono::seconds(60)));
 }
 
 TEST_F(HfEndpoint, HeadAnswersWithoutReadingTheStoredObject) {
