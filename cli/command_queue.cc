@@ -13,7 +13,8 @@ std::string FormatQueue(const QueueView& queue, int64_t now) {
     out += "nothing queued or running\n";
   } else {
     std::vector<std::vector<std::string>> rows;
-    rows.push_back({"RUN", "REPO", "STATE", "TRIGGER", "WAITING", "NODE/NEXT", "HOST"});
+    rows.push_back(
+        {"RUN", "KIND", "REPO/BUILD", "STATE", "TRIGGER", "WAITING", "NODE/NEXT", "HOST"});
     for (const QueueJobView& j : queue.jobs) {
       std::string trigger = j.trigger;
       if (j.attempt > 1) trigger += " (attempt " + std::to_string(j.attempt) + ")";
@@ -22,8 +23,10 @@ std::string FormatQueue(const QueueView& queue, int64_t now) {
         where = j.not_before > now ? "in " + FormatEta(static_cast<double>(j.not_before - now))
                                    : "ready";
       }
-      rows.push_back({"#" + std::to_string(j.run_id), j.repo, j.state, trigger,
-                      FormatAge(j.queued_at, now), where, j.host});
+      // A build shows its recipe and the ref it builds: "lab/glm-4 refs/heads/main".
+      std::string what = j.kind == "build" ? j.build + " " + j.ref : j.repo;
+      rows.push_back({"#" + std::to_string(j.run_id), j.kind, what, j.state, trigger,
+                      FormatAge(j.queued_at, now), where, j.host.empty() ? "-" : j.host});
     }
     out += FormatTable(rows);
   }

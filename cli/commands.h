@@ -85,6 +85,21 @@ struct QueueArgs {
 int RunQueueCommand(ApiClient& client, const QueueArgs& args, CommandIo& io);
 std::string FormatQueue(const QueueView& queue, int64_t now);
 
+// build NAME [--ref R] [--no-follow]
+struct BuildArgs {
+  std::string name;  // a [[builds]] name
+  std::string ref;   // full ref name; empty: the repo's default branch
+  bool no_follow = false;
+};
+// Queues a build (POST /api/v1/builds/NAME) and, unless no_follow, shows its progress until
+// it ends. Returns kExitOk when the image is served (printing each tag with its digest),
+// kExitFailed with "mirrord: build NAME of REF failed: <error>" on stderr when it failed.
+int RunBuildCommand(ApiClient& client, const BuildArgs& args, CommandIo& io);
+// "[layers] 2/5 weight layers  1.2 GiB of 4.0 GiB  1 hashed".
+std::string FormatBuildProgress(const BuildRunView& run);
+// The summary line, then "NAME:TAG  DIGEST" per image tag and per model tag.
+std::string FormatBuildResult(const BuildRunView& run);
+
 // Rows as a table: columns padded to their widest cell, two spaces apart, no trailing blanks.
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 

@@ -76,6 +76,15 @@ int Main(int argc, char** argv) {
       app.add_subcommand("queue", "Show queued and running syncs, and paused upstream hosts");
   queue_cmd->add_flag("--json", queue.json, "print the admin API's JSON");
 
+  BuildArgs build;
+  CLI::App* build_cmd = app.add_subcommand(
+      "build", "Build the image of a [[builds]] recipe now and show progress until it is served");
+  build_cmd->add_option("name", build.name, "the recipe's name, e.g. lab/glm-4")->required();
+  build_cmd->add_option("--ref", build.ref, "full ref name (default: the default branch)")
+      ->type_name("REF");
+  build_cmd->add_flag("--no-follow", build.no_follow,
+                      "queue the build and return instead of showing its progress");
+
   RemoveArgs remove;
   CLI::App* remove_cmd =
       app.add_subcommand("remove", "Stop mirroring a repository and delete its mirror");
@@ -100,6 +109,9 @@ int Main(int argc, char** argv) {
   }
   if (*queue_cmd) {
     return WithClient(flags, io, [&](ApiClient& c) { return RunQueueCommand(c, queue, io); });
+  }
+  if (*build_cmd) {
+    return WithClient(flags, io, [&](ApiClient& c) { return RunBuildCommand(c, build, io); });
   }
   if (*remove_cmd) {
     return WithClient(flags, io, [&](ApiClient& c) { return RunRemoveCommand(c, remove, io); });

@@ -90,7 +90,10 @@ ProgressDisplay::ProgressDisplay(std::ostream& out, bool tty, const Clock& clock
     : out_(out), tty_(tty), clock_(clock) {}
 
 void ProgressDisplay::Update(const SyncProgress& progress) {
-  std::string text = FormatProgress(progress);
+  UpdateLine(progress.phase, FormatProgress(progress));
+}
+
+void ProgressDisplay::UpdateLine(std::string_view phase, std::string text) {
   if (tty_) {
     if (drawn_width_ > 0 && text == last_text_) return;
     std::string line = "\r" + text;
@@ -102,12 +105,12 @@ void ProgressDisplay::Update(const SyncProgress& progress) {
     return;
   }
   auto now = clock_.SteadyNow();
-  bool phase_changed = !printed_any_ || progress.phase != last_phase_;
+  bool phase_changed = !printed_any_ || phase != last_phase_;
   bool due = now - last_print_ >= kPlainInterval && text != last_text_;
   if (!phase_changed && !due) return;
   out_ << text << '\n' << std::flush;
   printed_any_ = true;
-  last_phase_ = progress.phase;
+  last_phase_ = std::string(phase);
   last_text_ = std::move(text);
   last_print_ = now;
 }

@@ -1,4 +1,4 @@
-// ProgressDisplay: how `mirrorctl sync` shows a running sync.
+// ProgressDisplay: how `mirrorctl sync` shows a running sync (and `mirrorctl build` a build).
 //
 // On a terminal one line is redrawn in place:
 //   \r[fetching] 1234/5678 objects  45.6 MiB  12.3 MiB/s
@@ -44,6 +44,8 @@ class ProgressDisplay {
 
   // Shows `progress` (or not, in plain mode, if too soon and the phase is unchanged).
   void Update(const SyncProgress& progress);
+  // The same for any job: `text` is the line to show, `phase` decides plain-mode printing.
+  void UpdateLine(std::string_view phase, std::string text);
 
   // Ends the redrawn line so that what follows starts on a fresh one. Idempotent.
   void Finish();

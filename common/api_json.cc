@@ -119,6 +119,17 @@ Result<RunFailure> DecodeFailure(const json::value& jv, const std::string& where
   return f;
 }
 
+// A run's typed failure, or null.
+json::value EncodeFailure(const std::optional<RunFailure>& failure) {
+  if (!failure) return nullptr;
+  json::object f{{"phase", FailurePhaseName(failure->phase)},
+                 {"code", failure->code},
+                 {"retryable", failure->retryable},
+                 {"retry_after_seconds", nullptr}};
+  if (failure->retry_after_seconds) f["retry_after_seconds"] = *failure->retry_after_seconds;
+  return f;
+}
+
 Result<SyncRunView> DecodeRun(const json::value& jv, const std::string& where) {
   ASSIGN_OR_RETURN(ObjectReader r, ObjectReader::Open(jv, where));
   SyncRunView v;
@@ -175,21 +186,12 @@ void tag_invoke(const json::value_from_tag&, json::value& jv, const SyncProgress
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& jv, const SyncRunView& v) {
-  json::value failure = nullptr;
-  if (v.failure) {
-    json::object f{{"phase", FailurePhaseName(v.failure->phase)},
-                   {"code", v.failure->code},
-                   {"retryable", v.failure->retryable},
-                   {"retry_after_seconds", nullptr}};
-    if (v.failure->retry_after_seconds) f["retry_after_seconds"] = *v.failure->retry_after_seconds;
-    failure = std::move(f);
-  }
   jv = json::object{{"run_id", v.run_id},
                     {"repo", v.repo},
                     {"trigger", v.trigger},
                     {"state", v.state},
                     {"error", v.error},
-                    {"failure", std::move(failure)},
+                    {"failure", EncodeFailure(v.failure)},
                     {"progress", json::value_from(v.progress)},
                     {"refs_added", v.refs_added},
                     {"refs_updated", v.refs_updated},
@@ -233,7 +235,10 @@ void tag_invoke(const json::value_from_tag&, json::value& jv, const QueueView& v
   json::array jobs;
   for (const QueueJobView& j : v.jobs) {
     jobs.push_back(json::object{{"run_id", j.run_id},
+                                {"kind", j.kind},
                                 {"repo", j.repo},
+                                {"build", j.build},
+                                {"ref", j.ref},
                                 {"trigger", j.trigger},
                                 {"state", j.state},
                                 {"attempt", j.attempt},
@@ -264,7 +269,11 @@ Result<QueueView> QueueViewFromJson(const json::value& jv) {
     ASSIGN_OR_RETURN(ObjectReader j, ObjectReader::Open((*jobs)[i], prefix));
     QueueJobView job;
     RETURN_IF_ERROR(j.Integer("run_id", &job.run_id));
+    RETURN_IF_ERROR(j.String("kind", &job.kind));
+    if (job.kind.empty()) job.kind = "sync";
     RETURN_IF_ERROR(j.String("repo", &job.repo));
+    RETURN_IF_ERROR(j.String("build", &job.build));
+    RETURN_IF_ERROR(j.String("ref", &job.ref));
     RETURN_IF_ERROR(j.String("trigger", &job.trigger));
     RETURN_IF_ERROR(j.String("state", &job.state));
     RETURN_IF_ERROR(j.Integer("attempt", &job.attempt));
@@ -397,6 +406,75 @@ std::optional<Status> StatusFromErrorJson(const json::value& jv) {
   }
   if (message.empty()) message = code_name.empty() ? "unknown error" : code_name;
   return Status(code, std::move(message));
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& jv, const BuildRunView& v) {
+  json::array tags;
+  for (const std::string& t : v.tags) tags.emplace_back(t);
+  jv = json::object{{"run_id", v.run_id},
+                    {"build", v.build},
+                    {"repo", v.repo},
+                    {"ref", v.ref},
+                    {"commit", v.commit},
+                    {"trigger", v.trigger},
+                    {"state", v.state},
+                    {"error", v.error},
+                    {"failure", EncodeFailure(v.failure)},
+                    {"attempt", v.attempt},
+                    {"phase", v.phase},
+                    {"layers_total", v.layers_total},
+                    {"layers_done", v.layers_done},
+                    {"bytes_total", v.bytes_total},
+                    {"bytes_done", v.bytes_done},
+                    {"hashed_layers", v.hashed_layers},
+                    {"image_digest", v.image_digest},
+                    {"image_size", v.image_size},
+                    {"model_digest", v.model_digest},
+                    {"model_size", v.model_size},
+                    {"tags", std::move(tags)},
+                    {"layers", v.layers},
+                    {"queued_at", v.queued_at},
+                    {"started_at", v.started_at},
+                    {"finished_at", v.finished_at}};
+}
+
+Result<BuildRunView> BuildRunViewFromJson(const json::value& jv) {
+  ASSIGN_OR_RETURN(ObjectReader r, ObjectReader::Open(jv, ""));
+  BuildRunView v;
+  RETURN_IF_ERROR(r.Integer("run_id", &v.run_id));
+  RETURN_IF_ERROR(r.String("build", &v.build));
+  RETURN_IF_ERROR(r.String("repo", &v.repo));
+  RETURN_IF_ERROR(r.String("ref", &v.ref));
+  RETURN_IF_ERROR(r.String("commit", &v.commit));
+  RETURN_IF_ERROR(r.String("trigger", &v.trigger));
+  RETURN_IF_ERROR(r.String("state", &v.state));
+  RETURN_IF_ERROR(r.String("error", &v.error));
+  if (const json::value* f = r.Find("failure"); f != nullptr && !f->is_null()) {
+    ASSIGN_OR_RETURN(v.failure, DecodeFailure(*f, r.Path("failure") + "."));
+  }
+  RETURN_IF_ERROR(r.Integer("attempt", &v.attempt));
+  RETURN_IF_ERROR(r.String("phase", &v.phase));
+  RETURN_IF_ERROR(r.Integer("layers_total", &v.layers_total));
+  RETURN_IF_ERROR(r.Integer("layers_done", &v.layers_done));
+  RETURN_IF_ERROR(r.Integer("bytes_total", &v.bytes_total));
+  RETURN_IF_ERROR(r.Integer("bytes_done", &v.bytes_done));
+  RETURN_IF_ERROR(r.Integer("hashed_layers", &v.hashed_layers));
+  RETURN_IF_ERROR(r.String("image_digest", &v.image_digest));
+  RETURN_IF_ERROR(r.Integer("image_size", &v.image_size));
+  RETURN_IF_ERROR(r.String("model_digest", &v.model_digest));
+  RETURN_IF_ERROR(r.Integer("model_size", &v.model_size));
+  if (const json::value* t = r.Find("tags"); t != nullptr && !t->is_null()) {
+    if (!t->is_array()) return r.Error("tags", "expected an array");
+    for (const json::value& tag : t->as_array()) {
+      if (!tag.is_string()) return r.Error("tags", "expected strings");
+      v.tags.emplace_back(tag.as_string());
+    }
+  }
+  RETURN_IF_ERROR(r.Integer("layers", &v.layers));
+  RETURN_IF_ERROR(r.Integer("queued_at", &v.queued_at));
+  RETURN_IF_ERROR(r.Integer("started_at", &v.started_at));
+  RETURN_IF_ERROR(r.Integer("finished_at", &v.finished_at));
+  return v;
 }
 
 }  // namespace mirrord

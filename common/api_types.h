@@ -129,10 +129,13 @@ struct RepoStatus {
   int64_t upstream_event_at = 0;
 };
 
-// One queued or running sync job, as `mirrorctl queue` shows it.
+// One queued or running job, as `mirrorctl queue` shows it.
 struct QueueJobView {
   int64_t run_id = 0;
+  std::string kind = "sync";  // "sync" or "build"
   std::string repo;
+  std::string build;  // builds: the [[builds]] name and the full ref name; "" for syncs
+  std::string ref;
   std::string trigger;
   std::string state;  // "queued" or "running"
   int attempt = 1;
@@ -147,6 +150,38 @@ struct PausedHostView {
   std::string host;
   int64_t until = 0;  // unix seconds
   std::string reason;
+};
+
+// One build job's run, as GET /api/v1/builds/NAME/runs/ID and `mirrorctl build` show it.
+struct BuildRunView {
+  int64_t run_id = 0;
+  std::string build;   // [[builds]] name (the image repository)
+  std::string repo;    // the recipe's mirrored repo
+  std::string ref;     // full ref name
+  std::string commit;  // while queued: the commit its trigger saw; then the one built
+  std::string trigger;
+  std::string state;                  // "queued", "running", "succeeded", "failed", "interrupted"
+  std::string error;                  // empty unless failed; never contains credentials
+  std::optional<RunFailure> failure;  // set when failed (phase "build")
+  int attempt = 1;
+  // Live progress: "queued", "starting", "base" (pulling the base image), "model", "layers",
+  // "manifests", "publishing", then "done" or the final state.
+  std::string phase;
+  uint64_t layers_total = 0;  // generated weight layers
+  uint64_t layers_done = 0;
+  uint64_t bytes_total = 0;  // their bytes
+  uint64_t bytes_done = 0;
+  uint64_t hashed_layers = 0;  // layers hashed by this build (the others were cached)
+  // Set when succeeded: what is served now.
+  std::string image_digest;
+  uint64_t image_size = 0;
+  std::string model_digest;
+  uint64_t model_size = 0;
+  std::vector<std::string> tags;  // the image's; the model's are these + "-model"
+  uint64_t layers = 0;            // image layers
+  int64_t queued_at = 0;          // unix seconds
+  int64_t started_at = 0;
+  int64_t finished_at = 0;
 };
 
 struct QueueView {

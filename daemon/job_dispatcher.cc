@@ -92,11 +92,13 @@ Result<JobQueue::Requeued> JobDispatcher::RequeueAbandoned(bool own_too) {
     if (Status s = catalog_.RequeueRun(job.run_id); !s.ok()) {
       MLOG(Warning) << "requeue run " << job.run_id << ": " << s.ToString();
     }
+    const std::string what = job.kind == JobKind::kBuild ? "build " + job.build + " of " + job.ref
+                                                         : "sync of " + job.repo;
     if (lost_by == node_id_) {
-      MLOG(Warning) << "sync of " << job.repo << " (run " << job.run_id
+      MLOG(Warning) << what << " (run " << job.run_id
                     << ") was interrupted by the last stop; queued again";
     } else {
-      MLOG(Warning) << "sync of " << job.repo << " (run " << job.run_id << ") on node " << lost_by
+      MLOG(Warning) << what << " (run " << job.run_id << ") on node " << lost_by
                     << " lost its lease; queued again";
     }
   }
@@ -265,7 +267,16 @@ void JobDispatcher::AfterFailure(const QueuedJob& job, const JobOutcome& outcome
     }
   }
   if (!failure.retryable || job.attempt >= config_.Get()->retry_attempts) return;
-  Result<int64_t> run = catalog_.InsertRun(outcome.repo_id, job.trigger, NowMs() / 1000);
+  // A retry is a new run of the same kind (a build's keeps its build, ref and push time).
+  BuildRunRecord build;
+  build.build = job.build;
+  build.ref = job.ref;
+  build.commit = job.commit;
+  build.pushed_at_ms = job.pushed_at_ms;
+  Result<int64_t> run =
+      job.kind == JobKind::kBuild
+          ? catalog_.InsertBuildRun(outcome.repo_id, job.trigger, NowMs() / 1000, build)
+          : catalog_.InsertRun(outcome.repo_id, job.trigger, NowMs() / 1000);
   if (!run.ok()) {
     MLOG(Error) << "catalog: " << run.status().ToString();
     return;
@@ -287,9 +298,9 @@ void JobDispatcher::AfterFailure(const QueuedJob& job, const JobOutcome& outcome
     return;
   }
   if (!queued->coalesced) {
-    MLOG(Info) << "retrying " << job.repo << " in " << delay.count() / 1000 << " s (attempt "
-               << retry.attempt << " of " << config_.Get()->retry_attempts << ", run " << *run
-               << ")";
+    MLOG(Info) << "retrying " << (job.kind == JobKind::kBuild ? "build " + job.build : job.repo)
+               << " in " << delay.count() / 1000 << " s (attempt " << retry.attempt << " of "
+               << config_.Get()->retry_attempts << ", run " << *run << ")";
   }
 }
 

@@ -21,6 +21,7 @@
 #include "daemon/admin_api.h"
 #include "daemon/base_url.h"
 #include "daemon/build_api.h"
+#include "daemon/build_job_runner.h"
 #include "daemon/config_reload.h"
 #include "daemon/git_http_handler.h"
 #include "daemon/github_webhook_handler.h"
@@ -172,7 +173,16 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   Metrics metrics;
   metrics.SetBuildInfo(kVersion);
   lfs_syncer.AttachMetrics(&metrics);
-  SyncScheduler scheduler(live, **catalog, **queue, node_id, metrics, &lfs_syncer);
+  // The build stage's jobs run on the dispatcher's workers beside syncs. The runner asks the
+  // scheduler's serving gate (created below) which mirror a repo serves.
+  const SyncScheduler* served = nullptr;
+  BuildJobRunner build_runner(
+      live, **catalog, **blob_store, **oci_store,
+      [&served](std::string_view repo) { return served->servable().Lookup(repo); }, metrics,
+      SystemClock::Instance());
+  SyncScheduler scheduler(live, **catalog, **queue, node_id, metrics, &lfs_syncer,
+                          SystemClock::Instance(), &build_runner);
+  served = &scheduler;
   if (Status s = scheduler.Start(); !s.ok()) {
     MLOG(Error) << "startup: " << s.ToString();
     return 1;
@@ -236,8 +246,8 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   router->Add(registry_verbs, "/v2", registry_route);
   router->AddPrefix(registry_verbs, "/v2/", registry_route,
                     RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
-  auto build_api = std::make_shared<BuildApi>(config, **catalog, **blob_store, **oci_store,
-                                              ServedMirrors(scheduler), blocking_pool, *token);
+  auto build_api =
+      std::make_shared<BuildApi>(scheduler.builds(), build_runner, blocking_pool, *token);
   router->AddPrefix(
       {http::verb::get, http::verb::post}, "/api/v1/builds/",
       [build_api](HttpExchange& ex) { return build_api->Handle(ex); },

@@ -138,7 +138,37 @@ Metrics::Metrics()
                  "quarantine_per_object (oldest first).")
            .Register(*registry_)
            .Add({});
+  // Build stage.
+  builds_ = &prometheus::BuildCounter()
+                 .Name("mirrord_builds_total")
+                 .Help("Finished build jobs by outcome.")
+                 .Register(*registry_);
+  build_duration_ = &prometheus::BuildHistogram()
+                         .Name("mirrord_build_duration_seconds")
+                         .Help(
+                             "Duration of build jobs, from start to the image served or the "
+                             "failure.")
+                         .Register(*registry_);
+  for (auto outcome : kOutcomes) {
+    builds_->Add({{"outcome", std::string(outcome)}});
+    build_duration_->Add({{"outcome", std::string(outcome)}}, SyncDurationBuckets());
+  }
+  push_to_image_ = &prometheus::BuildHistogram()
+                        .Name("mirrord_push_to_image_seconds")
+                        .Help(
+                            "From an upstream push (time in the webhook payload) to the image "
+                            "built from it being pullable.")
+                        .Register(*registry_)
+                        .Add({}, LatencyBuckets());
 }
+
+void Metrics::RecordBuild(std::string_view outcome, double seconds) {
+  prometheus::Labels labels{{"outcome", std::string(outcome)}};
+  builds_->Add(labels).Increment();
+  build_duration_->Add(labels, SyncDurationBuckets()).Observe(seconds);
+}
+
+void Metrics::RecordPushToImage(double seconds) { push_to_image_->Observe(seconds); }
 
 void Metrics::SetLfsQuarantineBytes(uint64_t bytes) {
   lfs_quarantine_bytes_->Set(static_cast<double>(bytes));

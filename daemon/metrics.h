@@ -78,6 +78,14 @@ class Metrics {
   void SetBuildInfo(std::string_view version);
   // process_* are read from /proc/self at each Render() (daemon/process_metrics.h).
   // --- end per repo, served traffic, build and process ---
+  // --- build stage ---
+  // One finished build job: outcome is "succeeded", "failed" or "cancelled"
+  // (mirrord_builds_total, mirrord_build_duration_seconds).
+  void RecordBuild(std::string_view outcome, double seconds);
+  // From the upstream push a webhook reported (carried on the sync and its build jobs) to
+  // the built image's tags being served (mirrord_push_to_image_seconds).
+  void RecordPushToImage(double seconds);
+  // --- end build stage ---
 
   // The Prometheus text exposition format (version 0.0.4).
   std::string Render() const;
@@ -115,6 +123,10 @@ class Metrics {
           .Help("Always 1; the running mirrord's version in the label.")
           .Register(*registry_);
   ProcessMetrics process_;
+  // Build stage (set in the constructor's body).
+  prometheus::Family<prometheus::Counter>* builds_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* build_duration_ = nullptr;
+  prometheus::Histogram* push_to_image_ = nullptr;
 };
 
 }  // namespace mirrord

@@ -98,7 +98,7 @@ Result<RepoStatus> StatusView::Build(const RepoRecord& repo, uint64_t store_phys
   const QueuedJob* running = nullptr;
   const QueuedJob* queued = nullptr;
   for (const QueuedJob& j : jobs) {
-    if (j.repo != repo.name) continue;
+    if (j.kind != JobKind::kSync || j.repo != repo.name) continue;
     (j.running ? running : queued) = &j;
   }
   const QueuedJob* active = running != nullptr ? running : queued;
@@ -133,8 +133,20 @@ Result<QueueView> StatusView::GetQueue() {
   ASSIGN_OR_RETURN(std::vector<PausedHost> paused, queue_.PausedHosts(NowMs()));
   QueueView v;
   for (const QueuedJob& j : jobs) {
-    v.jobs.push_back({j.run_id, j.repo, j.trigger, j.running ? "running" : "queued", j.attempt,
-                      j.owner, j.host, j.queued_at_ms / 1000, j.not_before_ms / 1000});
+    QueueJobView view;
+    view.run_id = j.run_id;
+    view.kind = std::string(JobKindName(j.kind));
+    view.repo = j.repo;
+    view.build = j.build;
+    view.ref = j.ref;
+    view.trigger = j.trigger;
+    view.state = j.running ? "running" : "queued";
+    view.attempt = j.attempt;
+    view.node = j.owner;
+    view.host = j.host;
+    view.queued_at = j.queued_at_ms / 1000;
+    view.not_before = j.not_before_ms / 1000;
+    v.jobs.push_back(std::move(view));
   }
   for (const PausedHost& p : paused) {
     v.paused_hosts.push_back({p.host, p.until_ms / 1000, p.reason});

@@ -61,10 +61,20 @@ class SyncRunExecutor::Steps final : public SyncSteps {
     std::vector<RefRecord> refs;
     refs.reserve(r.refs.size());
     for (const PublishedRef& ref : r.refs) refs.push_back({ref.name, ref.oid, ref.peeled});
+    std::vector<RefRecord> before;
+    if (x_.builds_ != nullptr) {
+      Result<std::vector<RefRecord>> old = x_.catalog_.GetRefs(repo_.id);
+      if (old.ok()) before = std::move(*old);
+    }
     RETURN_IF_ERROR(x_.catalog_.ReplaceRefs(repo_.id, refs, r.head, ToUnixSeconds(x_.clock_.Now()),
                                             r.lfs ? &r.lfs->references : nullptr));
     servable_at_ms_ = UnixMs(x_.clock_);
     x_.servable_.MarkServable(repo_.name);
+    // The new commits are servable (refs and their LFS objects): their builds may start.
+    if (x_.builds_ != nullptr) {
+      (void)x_.builds_->OnPublished(repo_.name, before, refs, r.head, job_.trigger,
+                                    static_cast<JobPriority>(job_.priority), job_.pushed_at_ms);
+    }
     return Status::Ok();
   }
 
@@ -81,7 +91,8 @@ class SyncRunExecutor::Steps final : public SyncSteps {
 
 SyncRunExecutor::SyncRunExecutor(const LiveConfig& config, Catalog& catalog, RepoRegistry& registry,
                                  LiveRuns& live_runs, ServableRepos& servable, StoreGauges& gauges,
-                                 Metrics& metrics, LfsSyncer* lfs, const Clock& clock)
+                                 Metrics& metrics, LfsSyncer* lfs, const Clock& clock,
+                                 BuildJobs* builds)
     : config_(config),
       catalog_(catalog),
       registry_(registry),
@@ -90,7 +101,8 @@ SyncRunExecutor::SyncRunExecutor(const LiveConfig& config, Catalog& catalog, Rep
       gauges_(gauges),
       metrics_(metrics),
       lfs_(lfs),
-      clock_(clock) {}
+      clock_(clock),
+      builds_(builds) {}
 
 JobOutcome SyncRunExecutor::Run(const QueuedJob& job, const JobContext& context) {
   const std::string& name = job.repo;

@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "daemon/build_jobs.h"
 #include "daemon/job_runner.h"
 #include "daemon/lfs_sync.h"
 #include "daemon/live_runs.h"
@@ -22,10 +23,14 @@ namespace mirrord {
 
 class SyncRunExecutor final : public JobRunner {
  public:
-  // Everything must outlive the executor; `lfs` may be null (no LFS phase).
+  // Everything must outlive the executor; `lfs` may be null (no LFS phase); `builds` may be
+  // null (no build triggers): otherwise a sync that publishes a new commit on a ref a
+  // recipe builds queues that build (BuildJobs::OnPublished) right after the catalog
+  // learned the new refs, carrying the sync's trigger, priority and push time.
   SyncRunExecutor(const LiveConfig& config, Catalog& catalog, RepoRegistry& registry,
                   LiveRuns& live_runs, ServableRepos& servable, StoreGauges& gauges,
-                  Metrics& metrics, LfsSyncer* lfs, const Clock& clock);
+                  Metrics& metrics, LfsSyncer* lfs, const Clock& clock,
+                  BuildJobs* builds = nullptr);
 
   JobOutcome Run(const QueuedJob& job, const JobContext& context) override;
 
@@ -41,6 +46,7 @@ class SyncRunExecutor final : public JobRunner {
   Metrics& metrics_;
   LfsSyncer* const lfs_;
   const Clock& clock_;
+  BuildJobs* const builds_;
 };
 
 }  // namespace mirrord

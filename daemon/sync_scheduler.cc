@@ -6,6 +6,7 @@
 #include "common/file_util.h"
 #include "common/log.h"
 #include "common/rate_limit.h"
+#include "daemon/queue_trigger.h"
 #include "git/mirror_fetcher.h"
 #include "git/mirror_repository.h"
 
@@ -29,7 +30,7 @@ JobPriority PriorityOf(SyncTrigger t) {
 
 SyncScheduler::SyncScheduler(const LiveConfig& config, Catalog& catalog, JobQueue& queue,
                              std::string node_id, Metrics& metrics, LfsSyncer* lfs,
-                             const Clock& clock)
+                             const Clock& clock, JobRunner* build_runner)
     : live_(config),
       startup_(config.Get()),
       config_(*startup_),
@@ -42,8 +43,11 @@ SyncScheduler::SyncScheduler(const LiveConfig& config, Catalog& catalog, JobQueu
       servable_(config_, catalog),
       gauges_(config_, catalog, metrics, lfs),
       status_(config, catalog, queue, registry_, live_runs_, gauges_, clock),
-      executor_(config, catalog, registry_, live_runs_, servable_, gauges_, metrics, lfs, clock),
-      dispatcher_(config, queue, catalog, std::move(node_id), executor_, metrics, clock),
+      builds_(config, catalog, queue, clock, [this] { dispatcher_.Wake(); }),
+      executor_(config, catalog, registry_, live_runs_, servable_, gauges_, metrics, lfs, clock,
+                &builds_),
+      runners_(executor_, build_runner),
+      dispatcher_(config, queue, catalog, std::move(node_id), runners_, metrics, clock),
       reconciler_(catalog, registry_,
                   ReconcileHooks{
                       .queue_sync =
@@ -85,7 +89,7 @@ Status SyncScheduler::Recover() {
   std::set<std::string> busy_elsewhere;
   for (const QueuedJob& j : jobs) {
     known.insert(j.run_id);
-    if (j.running) busy_elsewhere.insert(j.repo);
+    if (j.running && j.kind == JobKind::kSync) busy_elsewhere.insert(j.repo);
   }
   ASSIGN_OR_RETURN(std::vector<SyncRunRecord> unfinished, catalog_.UnfinishedRuns());
   for (SyncRunRecord& run : unfinished) {
@@ -198,24 +202,11 @@ Result<int64_t> SyncScheduler::RequestSync(std::string_view name, const TriggerI
   job.queued_at_ms = NowMs();
   job.pushed_at_ms = trigger.pushed_at_ms;
   job.host = UpstreamHost(url);
-  // A burst of triggers while one is queued costs one queue update each, no run record.
-  ASSIGN_OR_RETURN(std::optional<QueuedJob> absorbed, queue_.CoalesceIntoQueued(job));
-  if (absorbed) {
-    dispatcher_.Wake();
-    return absorbed->run_id;
-  }
-  ASSIGN_OR_RETURN(int64_t run_id, catalog_.InsertRun(repo.id, kind, Now()));
-  job.run_id = run_id;
-  Result<EnqueueResult> queued = queue_.Enqueue(job);
-  if (!queued.ok() || queued->coalesced) {
-    // The run recorded above never runs: it failed to queue, or another run stands for it.
-    if (Status s = catalog_.DeleteQueuedRun(run_id); !s.ok()) {
-      MLOG(Warning) << "catalog: " << s.ToString();
-    }
-  }
-  if (!queued.ok()) return queued.status();
+  ASSIGN_OR_RETURN(EnqueueResult queued, QueueTrigger(queue_, catalog_, std::move(job), [&] {
+                     return catalog_.InsertRun(repo.id, kind, Now());
+                   }));
   dispatcher_.Wake();
-  return queued->job.run_id;
+  return queued.job.run_id;
 }
 
 Result<SyncRunView> SyncScheduler::GetRun(int64_t run_id) { return status_.GetRun(run_id); }
@@ -280,7 +271,7 @@ bool SyncScheduler::HasPendingWork(std::string_view name) {
   Result<std::vector<QueuedJob>> jobs = queue_.List();
   if (!jobs.ok()) return false;
   for (const QueuedJob& j : *jobs) {
-    if (j.repo == name) return true;
+    if (j.kind == JobKind::kSync && j.repo == name) return true;
   }
   return false;
 }

@@ -7,6 +7,10 @@
 //   StatusView       (daemon/status_view.h)       runs, repo status, the queue
 //   ServableRepos    (daemon/servable_repos.h)    the serving gate
 //   StoreGauges      (daemon/store_gauges.h)      disk and repo-state gauges
+//   BuildJobs        (daemon/build_jobs.h)        queueing builds (requested, or after a
+//                                                 sync published a new commit)
+//   JobRunnerByKind  (daemon/job_runner_by_kind.h) syncs to the executor, builds to the
+//                                                 build runner the daemon passes
 // Itself it does what spans them: start-up recovery, queueing a requested sync (a catalog
 // run plus a queue job, coalesced), removing a repo, and the poller's change check.
 // Thread-safety: all public methods are thread-safe.
@@ -19,9 +23,11 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "daemon/build_jobs.h"
 #include "daemon/config_reconciler.h"
 #include "daemon/github_webhook_handler.h"
 #include "daemon/job_dispatcher.h"
+#include "daemon/job_runner_by_kind.h"
 #include "daemon/lfs_sync.h"
 #include "daemon/live_runs.h"
 #include "daemon/metrics.h"
@@ -43,8 +49,11 @@ class SyncScheduler final : public SyncService, public PollTarget, public Webhoo
   // scheduler. `node_id` names this node in the queue (leases, restart recovery). Storage
   // paths come from `config`'s snapshot at construction (they cannot change live); the rest
   // is read from its current snapshot when used.
+  // `build_runner` runs build jobs (null: a build job claimed here fails retryably, see
+  // JobRunnerByKind).
   SyncScheduler(const LiveConfig& config, Catalog& catalog, JobQueue& queue, std::string node_id,
-                Metrics& metrics, LfsSyncer* lfs, const Clock& clock = SystemClock::Instance());
+                Metrics& metrics, LfsSyncer* lfs, const Clock& clock = SystemClock::Instance(),
+                JobRunner* build_runner = nullptr);
   ~SyncScheduler() override;
 
   // Recovers from an unclean stop: this node's running jobs go back to the queue (their
@@ -71,6 +80,9 @@ class SyncScheduler final : public SyncService, public PollTarget, public Webhoo
 
   // The serving gate (git and LFS handlers ask it which mirror to serve).
   const ServableRepos& servable() const { return servable_; }
+
+  // Queueing build jobs (the build endpoint's POST).
+  BuildJobs& builds() { return builds_; }
 
   // SyncService
   Result<RepoStatus> RegisterRepo(const RepoSpec& spec) override;
@@ -118,7 +130,9 @@ class SyncScheduler final : public SyncService, public PollTarget, public Webhoo
   ServableRepos servable_;
   StoreGauges gauges_;
   StatusView status_;
+  BuildJobs builds_;
   SyncRunExecutor executor_;
+  JobRunnerByKind runners_;
   JobDispatcher dispatcher_;
   ConfigReconciler reconciler_;
   std::mutex reconcile_mu_;  // one Reconcile at a time

@@ -97,6 +97,7 @@ bool IsTagChar(char c) {
 // Splits `n` items into `groups` contiguous runs whose lengths differ by at most one.
 std::vector<std::pair<size_t, size_t>> EvenRuns(size_t n, size_t groups) {
   std::vector<std::pair<size_t, size_t>> runs;
+  if (groups == 0) return runs;  // no weight files
   size_t base = n / groups, extra = n % groups, at = 0;
   for (size_t g = 0; g < groups; ++g) {
     size_t len = base + (g < extra ? 1 : 0);
@@ -213,6 +214,13 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
                              std::to_string(base->layers.size()) + " layers");
     }
   }
+  BuildProgress progress;
+  auto report = [&](std::string_view phase) {
+    progress.phase = std::string(phase);
+    if (inputs.on_progress) inputs.on_progress(progress);
+  };
+  auto cancelled = [&] { return inputs.cancel != nullptr && inputs.cancel->load(); };
+  report("model");
   ASSIGN_OR_RETURN(LfsPathFilter filter, LfsPathFilter::Create(recipe.include, recipe.exclude));
   std::string rev = inputs.commit.empty() ? inputs.ref : inputs.commit;
   ASSIGN_OR_RETURN(ModelTree tree, ReadModelTree(inputs.mirror_dir, rev, filter));
@@ -319,7 +327,12 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
   outcome.weight_files = weights.size();
   size_t budget = kMaxImageLayers - layers.size();
   outcome.merged_weights = weights.size() > budget;
-  for (auto [begin, end] : EvenRuns(weights.size(), std::min(budget, weights.size()))) {
+  const auto runs = EvenRuns(weights.size(), std::min(budget, weights.size()));
+  progress.layers_total = runs.size();
+  for (const ModelFile* w : weights) progress.bytes_total += w->pointer.size;
+  report("layers");
+  for (auto [begin, end] : runs) {
+    if (cancelled()) return Cancelled("build " + recipe.name + " was cancelled");
     std::vector<TarLayerEntry> files;
     std::string what;
     for (size_t i = begin; i < end; ++i) {
@@ -336,10 +349,15 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
                                                               now));
     if (!digest.cached) ++outcome.hashed_layers;
     layers.push_back({kOciTarLayerType, digest.digest, digest.size, {}});
+    ++progress.layers_done;
+    progress.hashed_layers = outcome.hashed_layers;
+    for (size_t i = begin; i < end; ++i) progress.bytes_done += weights[i]->pointer.size;
+    report("layers");
     history.push_back("mirrord: " + what);
   }
   outcome.layers = layers.size();
 
+  report("manifests");
   // The image configuration.
   ImageConfigSpec config;
   config.created = created;
@@ -473,6 +491,9 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
   for (const OciDescriptor& l : layers) blobs.emplace_back(outcome.image.digest, l.digest);
   blobs.emplace_back(outcome.model.digest, model_config_digest);
   for (const OciDescriptor& d : raw) blobs.emplace_back(outcome.model.digest, d.digest);
+  if (cancelled()) return Cancelled("build " + recipe.name + " was cancelled");
+  report("publishing");
+  if (inputs.before_publish) RETURN_IF_ERROR(inputs.before_publish());
   RETURN_IF_ERROR(stores.catalog.PutImages(records, blobs));
   MLOG(Info) << "built " << recipe.name << " from " << inputs.repo << " " << inputs.ref << " at "
              << tree.commit << ": image " << outcome.image.digest << " (" << layers.size()

@@ -36,8 +36,10 @@
 // catalog are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -52,6 +54,18 @@ namespace mirrord {
 
 inline constexpr size_t kMaxImageLayers = 125;
 
+// Where a build is, for live progress: phase "model" (reading the revision and checking its
+// LFS objects), "layers" (generating and hashing layers; the counts grow), "manifests",
+// "publishing".
+struct BuildProgress {
+  std::string phase;
+  size_t layers_total = 0;   // generated weight layers this image has
+  size_t layers_done = 0;    // of which are digested (cached or hashed now)
+  uint64_t bytes_total = 0;  // their bytes
+  uint64_t bytes_done = 0;
+  size_t hashed_layers = 0;  // layers hashed by this build so far (the others were cached)
+};
+
 struct BuildInputs {
   std::string repo;                     // the mirrored repo's name
   std::filesystem::path mirror_dir;     // its bare mirror
@@ -63,6 +77,14 @@ struct BuildInputs {
   // The preflight bundle (deploy/preflight_layers.h) for recipes with preflight on; empty:
   // images get no preflight (the daemon always passes its own).
   std::filesystem::path preflight_bundle;
+  // Optional: told the build's progress, from the building thread.
+  std::function<void(const BuildProgress&)> on_progress;
+  // Optional: set when the build must stop (checked between layers): Cancelled, nothing
+  // published.
+  const std::atomic<bool>* cancel = nullptr;
+  // Optional: the fence, called right before the tags are published; its failure is the
+  // build's, with nothing published.
+  std::function<Status()> before_publish;
 };
 
 struct BuildStores {

@@ -416,7 +416,7 @@ Result<SyncRunRecord> Catalog::GetRun(int64_t run_id) {
 Result<std::optional<SyncRunRecord>> Catalog::LastFinishedRun(int64_t repo_id) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(std::string(kRunSelect) +
-                                               "WHERE r.repo_id = ? AND "
+                                               "WHERE r.repo_id = ? AND r.kind = 'sync' AND "
                                                "r.state IN ('succeeded', 'failed', 'interrupted') "
                                                "ORDER BY r.id DESC LIMIT 1"));
   RETURN_IF_ERROR(stmt.BindAll(repo_id));

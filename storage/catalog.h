@@ -78,6 +78,23 @@ struct SyncRunRecord {
   uint64_t lfs_bytes_fetched = 0;  // network bytes of LFS data this run received
 };
 
+// One row of `build_runs`: what a build job builds and, once it succeeded, what it
+// published. Its state, times and failure are the run's sync_runs row (kind 'build').
+struct BuildRunRecord {
+  int64_t run_id = 0;
+  std::string build;         // [[builds]] name
+  std::string ref;           // full ref name
+  std::string commit;        // the trigger's commit while queued; the built one once finished
+  int64_t pushed_at_ms = 0;  // upstream push time the trigger carried; 0: unknown
+  std::string image_digest;
+  uint64_t image_size = 0;
+  std::string model_digest;
+  uint64_t model_size = 0;
+  std::vector<std::string> tags;  // the image's tags (the model's are these + "-model")
+  int64_t layers = 0;
+  int64_t hashed_layers = 0;
+};
+
 // One row of `lfs_objects`: what the catalog knows of an LFS object. The blob store is the
 // truth for presence; "present" here is written only after the store published the object.
 struct LfsObjectRecord {
@@ -261,7 +278,22 @@ class Catalog {
   // the registry may serve under that name.
   Result<bool> NameReferencesBlob(std::string_view name, std::string_view digest);
 
+  // ---- build runs (storage/catalog_build_runs.cc) ----
+
+  // Records a new build run in state "queued" (a sync_runs row of kind 'build' for the
+  // recipe's repo `repo_id`, plus its build_runs row), in one transaction. On success
+  // returns its id, from the same sequence as sync runs. NotFound for an unknown repo id.
+  Result<int64_t> InsertBuildRun(int64_t repo_id, std::string_view trigger, int64_t queued_at,
+                                 const BuildRunRecord& build);
+  // Writes what build run `build.run_id` built (commit, digests, sizes, tags, layers).
+  // NotFound when it is not a build run.
+  Status RecordBuildResult(const BuildRunRecord& build);
+  // NotFound when `run_id` is not a build run.
+  Result<BuildRunRecord> GetBuildRun(int64_t run_id);
+
   // ---- sync runs ----
+  // (The generic run calls below — MarkRunStarted, FinishRun, RequeueRun, DeleteQueuedRun,
+  // GetRun, UnfinishedRuns — apply to build runs too; LastFinishedRun is syncs only.)
 
   // Records a new run in state "queued". On success returns its id, never reused.
   // NotFound for an unknown repo id.
@@ -300,7 +332,7 @@ class Catalog {
   // NotFound for an unknown id.
   Result<SyncRunRecord> GetRun(int64_t run_id);
 
-  // The repo's most recent run in a final state, if any.
+  // The repo's most recent sync run (not build run) in a final state, if any.
   Result<std::optional<SyncRunRecord>> LastFinishedRun(int64_t repo_id);
 
   // Every queued or running run, oldest first: the work a restarted daemon must account for.

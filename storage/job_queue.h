@@ -1,9 +1,11 @@
-// JobQueue: the durable queue of sync jobs, shared by every mirrord node that uses it.
+// JobQueue: the durable queue of jobs, shared by every mirrord node that uses it.
 //
-// A job is one queued or running sync of one repository, identified by the id of its run
-// in the catalog (sync_runs). The queue enforces, across all nodes:
-//  - at most one RUNNING job per repository;
-//  - at most one QUEUED job per repository: a trigger that arrives while one is queued
+// A job is one queued or running sync of one repository, or one build of one recipe for
+// one ref (JobKind), identified by the id of its run in the catalog (sync_runs). Its queue
+// key (QueueKey) is the repository for a sync and (build, ref) for a build. The queue
+// enforces, across all nodes:
+//  - at most one RUNNING job per queue key;
+//  - at most one QUEUED job per queue key: a trigger that arrives while one is queued
 //    coalesces into it (so a burst of pushes during a sync yields exactly one follow-up);
 //  - claim order: lowest priority value first, then earliest not_before, then oldest;
 //  - per-upstream-host limits: a claim skips jobs whose host is paused (rate limited) or
@@ -30,9 +32,22 @@ namespace mirrord {
 // Smaller runs first. Manual and webhook triggers go before polls and retries.
 enum class JobPriority : int { kManual = 0, kWebhook = 1, kRetry = 2, kPoll = 3 };
 
+// What a job does. Stored as its name ("sync", "build"); an unknown stored name reads as
+// kSync (jobs queued before kinds existed were syncs).
+enum class JobKind { kSync, kBuild };
+std::string_view JobKindName(JobKind kind);
+JobKind JobKindFromName(std::string_view name);
+
 struct QueuedJob {
   int64_t run_id = 0;   // the catalog run this job executes; unique
-  std::string repo;     // repository name
+  JobKind kind = JobKind::kSync;
+  std::string repo;  // repository name (a build's: the recipe's repo)
+  // Builds only ("" for syncs): the [[builds]] recipe name, the full ref name it builds,
+  // and the commit the ref was published at when the (latest coalesced) trigger came. The
+  // build runs on whatever the ref is published at when it starts.
+  std::string build;
+  std::string ref;
+  std::string commit;
   std::string trigger;  // "manual", "webhook", "poll", "startup", "retry"
   int priority = static_cast<int>(JobPriority::kPoll);
   int64_t queued_at_ms = 0;   // when the (first coalesced) trigger arrived
@@ -45,6 +60,10 @@ struct QueuedJob {
   std::string owner;  // node id of the claimer
   int64_t lease_until_ms = 0;
 };
+
+// The key the one-queued / one-running rules apply to: the repo for a sync,
+// "build:<build>:<ref>" for a build (build names cannot hold ':', repo names neither).
+std::string QueueKey(const QueuedJob& job);
 
 struct EnqueueResult {
   QueuedJob job;           // the queued job now standing for this trigger
@@ -68,17 +87,17 @@ class JobQueue {
  public:
   virtual ~JobQueue() = default;
 
-  // Queues `job` (running/owner/lease ignored). If `job.repo` already has a queued job, that
-  // job absorbs this one instead: it keeps its run id and queued_at_ms, takes the smaller
-  // priority and not_before_ms and the larger pushed_at_ms, and becomes this trigger's
-  // kind when the priority improved; EnqueueResult::coalesced is true and the caller must
-  // drop the run it created for `job`. AlreadyExists if `job.run_id` is already queued or
-  // running.
+  // Queues `job` (running/owner/lease ignored). If `job`'s queue key already has a queued
+  // job, that job absorbs this one instead: it keeps its run id and queued_at_ms, takes the
+  // smaller priority and not_before_ms, the larger pushed_at_ms and a non-empty commit, and
+  // becomes this trigger's kind when the priority improved; EnqueueResult::coalesced is true and
+  // the caller must drop the run it created for `job`. AlreadyExists if `job.run_id` is already
+  // queued or running.
   virtual Result<EnqueueResult> Enqueue(const QueuedJob& job) = 0;
 
-  // Enqueue's coalescing alone: if `job.repo` has a queued job, folds `job` into it exactly
+  // Enqueue's coalescing alone: if `job`'s queue key has a queued job, folds `job` into it exactly
   // as Enqueue would (`job.run_id` is ignored) and returns the updated job; nullopt when
-  // nothing is queued for the repo (the caller then records a run and Enqueues it). Lets a
+  // nothing is queued for that key (the caller then records a run and Enqueues it). Lets a
   // burst of triggers coalesce without recording a run per trigger.
   virtual Result<std::optional<QueuedJob>> CoalesceIntoQueued(const QueuedJob& job) = 0;
 
@@ -97,7 +116,7 @@ class JobQueue {
 
   // Puts running jobs back in the queue, keeping their run ids: those owned by `owner`
   // (a node restarting under the same id; empty: none) and those whose lease ended before
-  // now_ms. A requeued job whose repo meanwhile got a queued job is merged into it the way
+  // now_ms. A requeued job whose queue key meanwhile got a queued job is merged into it the way
   // Enqueue coalesces (the requeued run id survives; the other one is returned in
   // `dropped`). Returns the requeued jobs, and the node each was taken from.
   struct Requeued {
@@ -107,7 +126,7 @@ class JobQueue {
   };
   virtual Result<Requeued> RequeueAbandoned(std::string_view owner, int64_t now_ms) = 0;
 
-  // Removes the queued (not running) job of `repo`, if any; returns its run id or 0.
+  // Removes the queued (not running) sync job of `repo`, if any; returns its run id or 0.
   virtual Result<int64_t> RemoveQueued(std::string_view repo) = 0;
 
   // Every job, queued and running, in claim order (running ones first).

@@ -191,6 +191,42 @@ ALTER TABLE repos ADD COLUMN origin TEXT NOT NULL DEFAULT 'api'
 ALTER TABLE repos ADD COLUMN retired_at INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Build jobs in the same queue and run history as syncs: a job's kind and what a build needs
+// (recipe, ref, the commit its trigger saw), with the one-queued / one-running rules over the
+// queue key (kind, repo, build, ref) instead of the repo; a run's kind; and a build run's
+// result (build_runs: what was built and the manifests it published).
+constexpr std::string_view kCatalogV8 = R"sql(
+ALTER TABLE sync_jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'sync';
+ALTER TABLE sync_jobs ADD COLUMN build TEXT NOT NULL DEFAULT '';
+ALTER TABLE sync_jobs ADD COLUMN ref TEXT NOT NULL DEFAULT '';
+ALTER TABLE sync_jobs ADD COLUMN "commit" TEXT NOT NULL DEFAULT '';
+DROP INDEX sync_jobs_one_queued_per_repo;
+DROP INDEX sync_jobs_one_running_per_repo;
+CREATE UNIQUE INDEX sync_jobs_one_queued_per_key ON sync_jobs (kind, repo, build, ref)
+  WHERE running = 0;
+CREATE UNIQUE INDEX sync_jobs_one_running_per_key ON sync_jobs (kind, repo, build, ref)
+  WHERE running = 1;
+
+ALTER TABLE sync_runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'sync'
+  CHECK (kind IN ('sync', 'build'));
+
+CREATE TABLE build_runs (
+  run_id         INTEGER PRIMARY KEY REFERENCES sync_runs (id) ON DELETE CASCADE,
+  build          TEXT NOT NULL,
+  ref            TEXT NOT NULL,
+  "commit"       TEXT NOT NULL DEFAULT '',
+  pushed_at_ms   INTEGER NOT NULL DEFAULT 0,
+  image_digest   TEXT NOT NULL DEFAULT '',
+  image_size     INTEGER NOT NULL DEFAULT 0,
+  model_digest   TEXT NOT NULL DEFAULT '',
+  model_size     INTEGER NOT NULL DEFAULT 0,
+  tags           TEXT NOT NULL DEFAULT '',
+  layers         INTEGER NOT NULL DEFAULT 0,
+  hashed_layers  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX build_runs_by_build ON build_runs (build, run_id);
+)sql";
+
 constexpr Migration kCatalogMigrations[] = {
     {1, "repos, refs and sync_runs", kCatalogV1},
     {2, "lfs_objects, lfs_refs and LFS run counters", kCatalogV2},
@@ -199,6 +235,7 @@ constexpr Migration kCatalogMigrations[] = {
     {5, "LFS objects: backoff after repeated verification failures", kCatalogV5},
     {6, "typed failures of sync runs", kCatalogV6},
     {7, "repos: managed by the config or the API, retired from the config", kCatalogV7},
+    {8, "build jobs and build runs", kCatalogV8},
 };
 
 Status NewerSchemaError(int64_t current, int latest) {

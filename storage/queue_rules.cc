@@ -13,6 +13,7 @@ QueuedJob CoalesceJobs(QueuedJob kept, const QueuedJob& incoming) {
   kept.not_before_ms = std::min(kept.not_before_ms, incoming.not_before_ms);
   kept.pushed_at_ms = std::max(kept.pushed_at_ms, incoming.pushed_at_ms);
   if (kept.host.empty()) kept.host = incoming.host;
+  if (!incoming.commit.empty()) kept.commit = incoming.commit;
   return kept;
 }
 
@@ -31,7 +32,7 @@ ClaimState ClaimStateOf(const std::vector<QueuedJob>& jobs, const std::vector<Pa
   }
   for (const QueuedJob& j : jobs) {
     if (!j.running) continue;
-    state.running_repos.insert(j.repo);
+    state.running_keys.insert(QueueKey(j));
     ++state.running_per_host[j.host];
   }
   return state;
@@ -39,7 +40,7 @@ ClaimState ClaimStateOf(const std::vector<QueuedJob>& jobs, const std::vector<Pa
 
 bool IsClaimable(const QueuedJob& job, const ClaimState& state) {
   if (job.running || job.not_before_ms > state.now_ms) return false;
-  if (state.running_repos.contains(job.repo)) return false;
+  if (state.running_keys.contains(QueueKey(job))) return false;
   if (state.max_running_per_host > 0) {
     auto it = state.running_per_host.find(job.host);
     if (it != state.running_per_host.end() && it->second >= state.max_running_per_host) {

@@ -32,7 +32,7 @@ struct ClaimState {
   int64_t now_ms = 0;
   int max_running_per_host = 0;  // <= 0: no limit
   std::set<std::string> paused_hosts;
-  std::set<std::string> running_repos;
+  std::set<std::string> running_keys;  // QueueKey of every running job
   std::map<std::string, int> running_per_host;
 };
 // `jobs`: every job, queued and running (JobQueue::List()); `paused`: pauses (those ended
@@ -40,8 +40,8 @@ struct ClaimState {
 ClaimState ClaimStateOf(const std::vector<QueuedJob>& jobs, const std::vector<PausedHost>& paused,
                         int64_t now_ms, int max_running_per_host);
 
-// Whether the queued job `job` may be claimed now: its not_before has come, its repo has no
-// running job, its host is under the running limit, and its host is not paused unless the
+// Whether the queued job `job` may be claimed now: its not_before has come, its queue key
+// has no running job, its host is under the running limit, and its host is not paused unless the
 // job is manual (JobPriority::kManual overrides a pause, never the limit).
 bool IsClaimable(const QueuedJob& job, const ClaimState& state);
 

@@ -23,7 +23,8 @@ local HOST_RUNNING = P .. 'host_running'
 local PAUSED = P .. 'paused'
 local PAUSE_REASON = P .. 'pause_reason'
 local FIELDS = {'run_id', 'repo', 'trigger', 'priority', 'queued_at', 'not_before',
-                'pushed_at', 'host', 'attempt', 'running', 'owner', 'lease_until'}
+                'pushed_at', 'host', 'attempt', 'running', 'owner', 'lease_until', 'kind',
+                'build', 'ref', 'commit'}
 local function job_key(id) return P .. 'job:' .. id end
 local function job_reply(id) return redis.call('HMGET', job_key(id), unpack(FIELDS)) end
 -- Fixed-width numbers, so that byte order is claim order; the raw id ends the key.
@@ -34,10 +35,16 @@ local function order_key(priority, not_before, queued_at, id)
                        tonumber(id)) .. id
 end
 local function id_of(member) return string.match(member, '|([^|]*)$') end
-local function release_running(id, repo, host)
+-- A job's queue key (QueueKey in C++): stored as 'qkey'; jobs queued before job kinds
+-- existed have none and are syncs, keyed by their repo.
+local function qkey_of(qkey, repo)
+  if qkey == false or qkey == nil or qkey == '' then return repo end
+  return qkey
+end
+local function release_running(id, qkey, host)
   redis.call('ZREM', RUNNING, id)
-  if redis.call('HGET', RUNNING_BY_REPO, repo) == id then
-    redis.call('HDEL', RUNNING_BY_REPO, repo)
+  if redis.call('HGET', RUNNING_BY_REPO, qkey) == id then
+    redis.call('HDEL', RUNNING_BY_REPO, qkey)
   end
   if redis.call('HINCRBY', HOST_RUNNING, host, -1) <= 0 then
     redis.call('HDEL', HOST_RUNNING, host)
@@ -46,12 +53,13 @@ end
 )lua";
 
 // ARGV: prefix, run_id, repo, trigger, priority, queued_at, not_before, pushed_at, host,
-// attempt. Returns {-1} when the run id exists, else {coalesced 0/1, job}. Run id "0" only
-// coalesces: {1, job} as above, or {2} when nothing is queued for the repo.
+// attempt, kind, build, ref, commit, queue key. Returns {-1} when the run id exists, else
+// {coalesced 0/1, job}. Run id "0" only coalesces: {1, job} as above, or {2} when nothing
+// is queued for the queue key.
 constexpr std::string_view kEnqueue = R"lua(
-local id, repo = ARGV[2], ARGV[3]
+local id, repo, qkey = ARGV[2], ARGV[3], ARGV[15]
 if id ~= '0' and redis.call('EXISTS', job_key(id)) == 1 then return {-1} end
-local qid = redis.call('HGET', QUEUED_BY_REPO, repo)
+local qid = redis.call('HGET', QUEUED_BY_REPO, qkey)
 if qid then
   local k = job_key(qid)
   local cur = redis.call('HMGET', k, 'priority', 'not_before', 'pushed_at', 'queued_at', 'key',
@@ -66,6 +74,7 @@ if qid then
   end
   if tonumber(ARGV[8]) > tonumber(cur[3]) then redis.call('HSET', k, 'pushed_at', ARGV[8]) end
   if cur[6] == '' and ARGV[9] ~= '' then redis.call('HSET', k, 'host', ARGV[9]) end
+  if ARGV[14] ~= '' then redis.call('HSET', k, 'commit', ARGV[14]) end
   local key = order_key(cur[1], cur[2], cur[4], qid)
   if key ~= cur[5] then
     redis.call('ZREM', QUEUED, cur[5])
@@ -79,9 +88,10 @@ local key = order_key(ARGV[5], ARGV[7], ARGV[6], id)
 redis.call('HSET', job_key(id), 'run_id', id, 'repo', repo, 'trigger', ARGV[4],
            'priority', ARGV[5], 'queued_at', ARGV[6], 'not_before', ARGV[7],
            'pushed_at', ARGV[8], 'host', ARGV[9], 'attempt', ARGV[10], 'running', '0',
-           'owner', '', 'lease_until', '0', 'key', key)
+           'owner', '', 'lease_until', '0', 'key', key, 'kind', ARGV[11], 'build', ARGV[12],
+           'ref', ARGV[13], 'commit', ARGV[14], 'qkey', qkey)
 redis.call('ZADD', QUEUED, 0, key)
-redis.call('HSET', QUEUED_BY_REPO, repo, id)
+redis.call('HSET', QUEUED_BY_REPO, qkey, id)
 return {0, job_reply(id)}
 )lua";
 
@@ -117,15 +127,16 @@ while true do
   for _, m in ipairs(members) do
     local id = id_of(m)
     local k = job_key(id)
-    local j = redis.call('HMGET', k, 'repo', 'host', 'not_before', 'priority')
+    local j = redis.call('HMGET', k, 'repo', 'host', 'not_before', 'priority', 'qkey')
+    local qkey = qkey_of(j[5], j[1])
     -- Manual jobs (priority 0) override a pause, never the per-host limit.
-    if tonumber(j[3]) <= now and redis.call('HEXISTS', RUNNING_BY_REPO, j[1]) == 0 and
+    if tonumber(j[3]) <= now and redis.call('HEXISTS', RUNNING_BY_REPO, qkey) == 0 and
         not host_full(j[2]) and (tonumber(j[4]) == 0 or not host_paused(j[2])) then
       redis.call('ZREM', QUEUED, m)
-      redis.call('HDEL', QUEUED_BY_REPO, j[1])
+      redis.call('HDEL', QUEUED_BY_REPO, qkey)
       redis.call('HSET', k, 'running', '1', 'owner', owner, 'lease_until', lease_until)
       redis.call('ZADD', RUNNING, lease_until, id)
-      redis.call('HSET', RUNNING_BY_REPO, j[1], id)
+      redis.call('HSET', RUNNING_BY_REPO, qkey, id)
       redis.call('HINCRBY', HOST_RUNNING, j[2], 1)
       return job_reply(id)
     end
@@ -150,9 +161,9 @@ return 1
 constexpr std::string_view kFinish = R"lua(
 local id = ARGV[2]
 local k = job_key(id)
-local j = redis.call('HMGET', k, 'running', 'owner', 'repo', 'host')
+local j = redis.call('HMGET', k, 'running', 'owner', 'repo', 'host', 'qkey')
 if j[1] ~= '1' or j[2] ~= ARGV[3] then return 0 end
-release_running(id, j[3], j[4])
+release_running(id, qkey_of(j[5], j[3]), j[4])
 redis.call('DEL', k)
 return 1
 )lua";
@@ -166,18 +177,22 @@ local requeued, dropped, lost_by = {}, {}, {}
 for _, id in ipairs(ids) do
   local k = job_key(id)
   local j = redis.call('HMGET', k, 'owner', 'lease_until', 'repo', 'host', 'priority',
-                       'trigger', 'not_before', 'pushed_at', 'queued_at')
+                       'trigger', 'not_before', 'pushed_at', 'queued_at', 'qkey', 'commit')
   if (owner ~= '' and j[1] == owner) or tonumber(j[2]) < now then
-    release_running(id, j[3], j[4])
+    local qkey = qkey_of(j[10], j[3])
+    release_running(id, qkey, j[4])
     local priority, trigger, not_before, pushed_at = j[5], j[6], j[7], j[8]
-    local qid = redis.call('HGET', QUEUED_BY_REPO, j[3])
+    local commit = j[11] or ''
+    local qid = redis.call('HGET', QUEUED_BY_REPO, qkey)
     if qid then
       -- The abandoned run keeps its id; the queued follow-up folds into it.
       local qk = job_key(qid)
-      local q = redis.call('HMGET', qk, 'priority', 'trigger', 'not_before', 'pushed_at', 'key')
+      local q = redis.call('HMGET', qk, 'priority', 'trigger', 'not_before', 'pushed_at', 'key',
+                           'commit')
       if tonumber(q[1]) < tonumber(priority) then priority, trigger = q[1], q[2] end
       if tonumber(q[3]) < tonumber(not_before) then not_before = q[3] end
       if tonumber(q[4]) > tonumber(pushed_at) then pushed_at = q[4] end
+      if q[6] and q[6] ~= '' then commit = q[6] end
       redis.call('ZREM', QUEUED, q[5])
       redis.call('DEL', qk)
       table.insert(dropped, qid)
@@ -185,8 +200,9 @@ for _, id in ipairs(ids) do
     local key = order_key(priority, not_before, j[9], id)
     redis.call('HSET', k, 'running', '0', 'owner', '', 'lease_until', '0', 'priority', priority,
                'trigger', trigger, 'not_before', not_before, 'pushed_at', pushed_at, 'key', key)
+    if commit ~= '' then redis.call('HSET', k, 'commit', commit) end
     redis.call('ZADD', QUEUED, 0, key)
-    redis.call('HSET', QUEUED_BY_REPO, j[3], id)
+    redis.call('HSET', QUEUED_BY_REPO, qkey, id)
     table.insert(requeued, id)
     table.insert(lost_by, j[1])
   end
@@ -319,10 +335,14 @@ Result<int64_t> IntOf(const redisReply* r, std::string_view what) {
   return BadReply(what);
 }
 
-// A job as the scripts' job_reply() returns it: the fields in FIELDS order.
+// A job as the scripts' job_reply() returns it: the fields in FIELDS order. The last four
+// (kind, build, ref, commit) are missing from jobs queued before job kinds: a sync.
 Result<QueuedJob> JobOf(const redisReply* r) {
-  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != 12) return BadReply("job");
-  for (size_t i = 0; i < r->elements; ++i) {
+  constexpr size_t kFields = 16, kRequired = 12;
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != kFields) {
+    return BadReply("job");
+  }
+  for (size_t i = 0; i < kRequired; ++i) {
     if (!IsString(r->element[i])) {
       return Internal("redis job queue: a job's hash is missing or incomplete (field " +
                       std::to_string(i) + ")");
@@ -342,6 +362,13 @@ Result<QueuedJob> JobOf(const redisReply* r) {
   j.running = StringOf(r->element[9]) == "1";
   j.owner = s(10);
   ASSIGN_OR_RETURN(j.lease_until_ms, ParseInt<int64_t>(StringOf(r->element[11]), "lease_until"));
+  auto optional = [&](size_t i) {
+    return IsString(r->element[i]) ? std::string(StringOf(r->element[i])) : std::string();
+  };
+  j.kind = JobKindFromName(optional(12));
+  j.build = optional(13);
+  j.ref = optional(14);
+  j.commit = optional(15);
   return j;
 }
 
@@ -554,6 +581,10 @@ Result<std::optional<QueuedJob>> RedisJobQueue::CoalesceIntoQueued(const QueuedJ
 
 Result<std::optional<EnqueueResult>> RedisJobQueue::RunEnqueue(const QueuedJob& job) {
   if (job.repo.empty()) return InvalidArgument("a job needs a repository");
+  const bool build = job.kind == JobKind::kBuild;
+  if (build && (job.build.empty() || job.ref.empty())) {
+    return InvalidArgument("a build job needs a build and a ref");
+  }
   RETURN_IF_ERROR(CheckExact(job.run_id, "run id"));
   RETURN_IF_ERROR(CheckExact(job.queued_at_ms, "queued_at_ms"));
   RETURN_IF_ERROR(CheckExact(job.not_before_ms, "not_before_ms"));
@@ -563,7 +594,9 @@ Result<std::optional<EnqueueResult>> RedisJobQueue::RunEnqueue(const QueuedJob& 
       Run(TheScripts().enqueue,
           {std::to_string(job.run_id), job.repo, job.trigger, std::to_string(job.priority),
            std::to_string(job.queued_at_ms), std::to_string(job.not_before_ms),
-           std::to_string(job.pushed_at_ms), job.host, std::to_string(job.attempt)}));
+           std::to_string(job.pushed_at_ms), job.host, std::to_string(job.attempt),
+           std::string(JobKindName(job.kind)), build ? job.build : "", build ? job.ref : "",
+           build ? job.commit : "", QueueKey(job)}));
   const redisReply* r = reply.get();
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 1) return BadReply("Enqueue");
   ASSIGN_OR_RETURN(int64_t flag, IntOf(r->element[0], "Enqueue"));

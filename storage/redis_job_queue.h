@@ -3,14 +3,16 @@
 //
 // Data model, all keys under `key_prefix` (default "mirrord:"), so several mirrors can share
 // one Redis database by giving each its own prefix:
-//   job:<run_id>     hash: the QueuedJob's fields, plus `key`, its claim-order key
+//   job:<run_id>     hash: the QueuedJob's fields, plus `key`, its claim-order key, and
+//                    `qkey`, its QueueKey (storage/job_queue.h; absent: the repo)
 //   queued           sorted set, every score 0, of claim-order keys of queued jobs:
 //                    "<priority>|<not_before>|<queued_at>|<run_id>|" zero-padded to fixed
 //                    widths, so member (byte) order is claim order, then the run id as
 //                    stored, which names the job
-//   queued_by_repo   hash repo -> run id of its queued job (at most one)
+//   queued_by_repo   hash queue key -> run id of its queued job (at most one); a sync's
+//                    queue key is its repo, so the name stayed
 //   running          sorted set of running run ids by lease end
-//   running_by_repo  hash repo -> run id of its running job (at most one)
+//   running_by_repo  hash queue key -> run id of its running job (at most one)
 //   host_running     hash host -> number of running jobs
 //   paused           hash host -> pause end (ms); pause_reason: hash host -> reason (one
 //                    entry per host ever paused, kept after the pause ends)

@@ -11,7 +11,7 @@ namespace {
 constexpr int kBusyTimeoutMs = 5000;
 constexpr std::string_view kColumns =
     "run_id, repo, \"trigger\", priority, queued_at_ms, not_before_ms, pushed_at_ms, host, "
-    "attempt, running, owner, lease_until_ms";
+    "attempt, running, owner, lease_until_ms, kind, build, ref, \"commit\"";
 
 QueuedJob JobFromRow(const Statement& s) {
   QueuedJob j;
@@ -27,6 +27,10 @@ QueuedJob JobFromRow(const Statement& s) {
   j.running = s.ColumnInt64(9) != 0;
   j.owner = s.ColumnText(10);
   j.lease_until_ms = s.ColumnInt64(11);
+  j.kind = JobKindFromName(s.ColumnText(12));
+  j.build = s.ColumnText(13);
+  j.ref = s.ColumnText(14);
+  j.commit = s.ColumnText(15);
   return j;
 }
 
@@ -40,11 +44,13 @@ Result<std::vector<QueuedJob>> Rows(Statement& s) {
 }
 
 Status InsertJob(Db& db, const QueuedJob& j) {
-  ASSIGN_OR_RETURN(Statement s, db.Prepare("INSERT INTO sync_jobs (" + std::string(kColumns) +
-                                           ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  ASSIGN_OR_RETURN(Statement s,
+                   db.Prepare("INSERT INTO sync_jobs (" + std::string(kColumns) +
+                              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   RETURN_IF_ERROR(s.BindAll(j.run_id, j.repo, j.trigger, j.priority, j.queued_at_ms,
                             j.not_before_ms, j.pushed_at_ms, j.host, j.attempt, j.running ? 1 : 0,
-                            j.owner, j.lease_until_ms));
+                            j.owner, j.lease_until_ms, JobKindName(j.kind), j.build, j.ref,
+                            j.commit));
   return s.Run();
 }
 
@@ -57,9 +63,9 @@ Result<std::unique_ptr<SqliteJobQueue>> SqliteJobQueue::Open(
     RETURN_IF_ERROR(db.Exec("PRAGMA busy_timeout = " + std::to_string(kBusyTimeoutMs)));
     RETURN_IF_ERROR(db.Exec("PRAGMA synchronous = FULL"));
     ASSIGN_OR_RETURN(int64_t version, db.QueryInt64("PRAGMA user_version"));
-    if (version < 3) {
+    if (version < 8) {
       return FailedPrecondition("catalog schema " + std::to_string(version) +
-                                " has no job queue (open the catalog first)");
+                                " has no job queue with job kinds (open the catalog first)");
     }
     return std::unique_ptr<SqliteJobQueue>(new SqliteJobQueue(std::move(db)));
   }();
@@ -67,10 +73,14 @@ Result<std::unique_ptr<SqliteJobQueue>> SqliteJobQueue::Open(
   return opened;
 }
 
-Result<std::optional<QueuedJob>> SqliteJobQueue::QueuedFor(std::string_view repo) {
+Result<std::optional<QueuedJob>> SqliteJobQueue::QueuedFor(const QueuedJob& key) {
+  // Build jobs name their recipe's repo, so (kind, repo, build, ref) is QueueKey's key.
   ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT " + std::string(kColumns) +
-                                            " FROM sync_jobs WHERE repo = ? AND running = 0"));
-  RETURN_IF_ERROR(s.BindAll(repo));
+                                            " FROM sync_jobs WHERE kind = ? AND repo = ? AND"
+                                            " build = ? AND ref = ? AND running = 0"));
+  const bool build = key.kind == JobKind::kBuild;
+  RETURN_IF_ERROR(s.BindAll(JobKindName(key.kind), key.repo, build ? key.build : std::string(),
+                            build ? key.ref : std::string()));
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return std::optional<QueuedJob>();
   return std::optional<QueuedJob>(JobFromRow(s));
@@ -80,9 +90,10 @@ Result<QueuedJob> SqliteJobQueue::Coalesce(QueuedJob queued, const QueuedJob& in
   QueuedJob kept = CoalesceJobs(std::move(queued), incoming);
   ASSIGN_OR_RETURN(Statement s,
                    db_.Prepare("UPDATE sync_jobs SET priority = ?, \"trigger\" = ?, "
-                               "not_before_ms = ?, pushed_at_ms = ?, host = ? WHERE run_id = ?"));
+                               "not_before_ms = ?, pushed_at_ms = ?, host = ?, \"commit\" = ? "
+                               "WHERE run_id = ?"));
   RETURN_IF_ERROR(s.BindAll(kept.priority, kept.trigger, kept.not_before_ms, kept.pushed_at_ms,
-                            kept.host, kept.run_id));
+                            kept.host, kept.commit, kept.run_id));
   RETURN_IF_ERROR(s.Run());
   return kept;
 }
@@ -90,6 +101,13 @@ Result<QueuedJob> SqliteJobQueue::Coalesce(QueuedJob queued, const QueuedJob& in
 Result<EnqueueResult> SqliteJobQueue::Enqueue(const QueuedJob& in) {
   if (in.repo.empty()) return InvalidArgument("a job needs a repository");
   QueuedJob job = in;
+  if (job.kind != JobKind::kBuild) {
+    job.build.clear();
+    job.ref.clear();
+    job.commit.clear();
+  } else if (job.build.empty() || job.ref.empty()) {
+    return InvalidArgument("a build job needs a build and a ref");
+  }
   job.running = false;
   job.owner.clear();
   job.lease_until_ms = 0;
@@ -102,7 +120,7 @@ Result<EnqueueResult> SqliteJobQueue::Enqueue(const QueuedJob& in) {
     if (exists) return AlreadyExists("run " + std::to_string(job.run_id) + " is already queued");
   }
   EnqueueResult result;
-  ASSIGN_OR_RETURN(std::optional<QueuedJob> queued, QueuedFor(job.repo));
+  ASSIGN_OR_RETURN(std::optional<QueuedJob> queued, QueuedFor(job));
   if (queued) {
     ASSIGN_OR_RETURN(result.job, Coalesce(std::move(*queued), job));
     result.coalesced = true;
@@ -118,7 +136,7 @@ Result<std::optional<QueuedJob>> SqliteJobQueue::CoalesceIntoQueued(const Queued
   if (job.repo.empty()) return InvalidArgument("a job needs a repository");
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
-  ASSIGN_OR_RETURN(std::optional<QueuedJob> queued, QueuedFor(job.repo));
+  ASSIGN_OR_RETURN(std::optional<QueuedJob> queued, QueuedFor(job));
   if (!queued) return std::optional<QueuedJob>();
   ASSIGN_OR_RETURN(QueuedJob merged, Coalesce(std::move(*queued), job));
   RETURN_IF_ERROR(txn.Commit());
@@ -199,7 +217,7 @@ Result<JobQueue::Requeued> SqliteJobQueue::RequeueAbandoned(std::string_view own
     j.running = false;
     j.owner.clear();
     j.lease_until_ms = 0;
-    ASSIGN_OR_RETURN(std::optional<QueuedJob> queued, QueuedFor(j.repo));
+    ASSIGN_OR_RETURN(std::optional<QueuedJob> queued, QueuedFor(j));
     if (queued) {
       // The abandoned run keeps its id (its followers wait for it); the queued one folds in.
       ASSIGN_OR_RETURN(Statement d, db_.Prepare("DELETE FROM sync_jobs WHERE run_id = ?"));
@@ -211,8 +229,9 @@ Result<JobQueue::Requeued> SqliteJobQueue::RequeueAbandoned(std::string_view own
     ASSIGN_OR_RETURN(Statement u,
                      db_.Prepare("UPDATE sync_jobs SET running = 0, owner = '', lease_until_ms = 0,"
                                  " priority = ?, \"trigger\" = ?, not_before_ms = ?,"
-                                 " pushed_at_ms = ? WHERE run_id = ?"));
-    RETURN_IF_ERROR(u.BindAll(j.priority, j.trigger, j.not_before_ms, j.pushed_at_ms, j.run_id));
+                                 " pushed_at_ms = ?, \"commit\" = ? WHERE run_id = ?"));
+    RETURN_IF_ERROR(
+        u.BindAll(j.priority, j.trigger, j.not_before_ms, j.pushed_at_ms, j.commit, j.run_id));
     RETURN_IF_ERROR(u.Run());
     out.jobs.push_back(std::move(j));
   }
@@ -223,7 +242,9 @@ Result<JobQueue::Requeued> SqliteJobQueue::RequeueAbandoned(std::string_view own
 Result<int64_t> SqliteJobQueue::RemoveQueued(std::string_view repo) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
-  ASSIGN_OR_RETURN(std::optional<QueuedJob> queued, QueuedFor(repo));
+  QueuedJob sync;
+  sync.repo = std::string(repo);
+  ASSIGN_OR_RETURN(std::optional<QueuedJob> queued, QueuedFor(sync));
   if (!queued) return int64_t{0};
   ASSIGN_OR_RETURN(Statement d, db_.Prepare("DELETE FROM sync_jobs WHERE run_id = ?"));
   RETURN_IF_ERROR(d.BindAll(queued->run_id));

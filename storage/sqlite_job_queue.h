@@ -1,5 +1,6 @@
 // SqliteJobQueue: the embedded JobQueue (storage/job_queue.h), in the catalog's SQLite file
-// (tables sync_jobs, paused_hosts, webhook_deliveries of catalog schema 3). Every operation
+// (tables sync_jobs, paused_hosts, webhook_deliveries of catalog schema 3; job kinds from
+// schema 8). Every operation
 // is one BEGIN IMMEDIATE transaction, so the queue survives crashes and restarts with the
 // catalog, and several processes on one host could share it (SQLite's file locks); across
 // hosts use RedisJobQueue.
@@ -18,7 +19,7 @@ namespace mirrord {
 class SqliteJobQueue final : public JobQueue {
  public:
   // Opens a connection to the catalog at `catalog_file`, which Catalog::Open must already
-  // have created and migrated: FailedPrecondition when its schema is older than 3.
+  // have created and migrated: FailedPrecondition when its schema is older than 8.
   static Result<std::unique_ptr<SqliteJobQueue>> Open(const std::filesystem::path& catalog_file);
 
   Result<EnqueueResult> Enqueue(const QueuedJob& job) override;
@@ -37,8 +38,8 @@ class SqliteJobQueue final : public JobQueue {
  private:
   explicit SqliteJobQueue(Db db) : db_(std::move(db)) {}
 
-  // The queued (running = 0) job of `repo`, if any. Caller holds mu_.
-  Result<std::optional<QueuedJob>> QueuedFor(std::string_view repo);
+  // The queued (running = 0) job with `key`'s QueueKey, if any. Caller holds mu_.
+  Result<std::optional<QueuedJob>> QueuedFor(const QueuedJob& key);
   // Folds `incoming` into the queued job `kept` (see JobQueue::Enqueue) and stores it.
   Result<QueuedJob> Coalesce(QueuedJob kept, const QueuedJob& incoming);
 

@@ -4,22 +4,30 @@
 // top of it, and serves the result: `umoci unpack` of a `skopeo copy` from mirrord holds the
 // base's files and the upstream's weights, and the config inherits the base's environment.
 // A second build fetches no base blob again; with the registry gone a build fails clearly
-// and what is served does not change.
+// and what is served does not change. Builds are queued jobs (POST /api/v1/builds/NAME, and
+// the one every sync that publishes a new commit queues); the tests wait for their runs.
+// A kill -9 of mirrord while a build waits on the base registry publishes nothing; after
+// the restart the same run is retried and completes.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "common/api_json.h"
 #include "common/file_util.h"
 #include "common/sha256.h"
+#include "tests/fixtures/admin_api_calls.h"
 #include "tests/fixtures/docker_registry.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/http_client.h"
 #include "tests/fixtures/mirrord_process.h"
+#include "tests/fixtures/poll_until.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
@@ -52,6 +60,7 @@ class BuildBase : public ::testing::Test {
     ASSERT_OK(work.Commit("model").status());
     ASSERT_OK(upstream_->CreateBareRepo("org/model").status());
     ASSERT_OK(work.PushWithLfs(upstream_->UrlFor("org/model"), {"refs/heads/main:refs/heads/main"}));
+    work_.emplace(std::move(work));
 
     // The base: one layer with /etc/base-release and an environment, made with umoci.
     ASSERT_OK_AND_ASSIGN(registry_, DockerRegistry::Start(dir_->path() / "registry"));
@@ -88,18 +97,23 @@ class BuildBase : public ::testing::Test {
                    "\"\n[[builds]]\nname = \"lab/model\"\nrepo = \"org/model\"\n"
                    "base = \"" + registry_->HostPort() + "/base:v1\"\n"
                    "require_cuda = \">=12.1\"\n";
+    if (corrupt_base_) {
+      // The registry's copy of the base layer changes under it before any build pulls it.
+      fs::path blob = dir_->path() / "registry/data/docker/registry/v2/blobs/sha256" /
+                      base_layer_.substr(7, 2) / base_layer_.substr(7) / "data";
+      ASSERT_TRUE(fs::exists(blob)) << blob;
+      ASSERT_OK_AND_ASSIGN(std::string bytes, ReadFileToString(blob));
+      bytes[bytes.size() / 2] ^= 1;
+      ASSERT_OK(WriteFileAtomically(blob, bytes));
+    }
     ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(o));
     ASSERT_OK_AND_ASSIGN(ProcessResult sync, mirrord_->Mirrorctl({"sync", "org/model"}));
     ASSERT_TRUE(sync.ok()) << sync.Describe() << "\n" << mirrord_->Logs();
   }
 
-  Result<HttpReply> BuildCall() {
-    ASSIGN_OR_RETURN(std::string token, mirrord_->AdminToken());
-    HttpCall call;
-    call.method = "POST";
-    call.headers = {{"Authorization", "Bearer " + token}};
-    return HttpFetch(mirrord_->BaseUrl() + "/api/v1/builds/lab/model", call);
-  }
+  // Queues a build of lab/model's main (coalesced with the one the sync queued, or after
+  // it) and waits for its run to end.
+  Result<BuildRunView> BuildCall() { return BuildAndWait(*mirrord_, "lab/model"); }
 
   size_t BaseLayerFetches() const {
     std::string logs = registry_->Logs();
@@ -116,13 +130,15 @@ class BuildBase : public ::testing::Test {
   std::unique_ptr<TestLfsEndpoint> lfs_;
   std::unique_ptr<DockerRegistry> registry_;
   std::unique_ptr<MirrordProcess> mirrord_;
+  std::optional<WorkRepo> work_;
   std::string weights_, base_digest_, base_layer_;
+  bool corrupt_base_ = false;
 };
 
 TEST_F(BuildBase, PullsTheBaseOnceAndServesTheImageOnTopOfIt) {
-  ASSERT_OK_AND_ASSIGN(HttpReply first, BuildCall());
-  ASSERT_EQ(first.status, 200) << first.body << "\n" << mirrord_->Logs();
-  std::string digest(json::parse(first.body).as_object()["image"].as_object()["digest"].as_string());
+  ASSERT_OK_AND_ASSIGN(BuildRunView first, BuildCall());
+  ASSERT_EQ(first.state, "succeeded") << first.error << "\n" << mirrord_->Logs();
+  std::string digest = first.image_digest;
   const size_t fetches = BaseLayerFetches();
   EXPECT_GE(fetches, 1u) << registry_->Logs();
 
@@ -159,33 +175,108 @@ TEST_F(BuildBase, PullsTheBaseOnceAndServesTheImageOnTopOfIt) {
   EXPECT_TRUE(got == weights_);
 
   // Rebuilding asks the registry for the tag again, never for a blob it holds.
-  ASSERT_OK_AND_ASSIGN(HttpReply second, BuildCall());
-  ASSERT_EQ(second.status, 200) << second.body;
+  ASSERT_OK_AND_ASSIGN(BuildRunView second, BuildCall());
+  ASSERT_EQ(second.state, "succeeded") << second.error;
+  EXPECT_EQ(second.image_digest, digest);
   EXPECT_EQ(BaseLayerFetches(), fetches);
 
-  // With the base registry gone the build fails clearly; the served image is unchanged.
+  // With the base registry gone the build fails clearly (retryably: a registry comes back);
+  // the served image is unchanged.
   registry_->Stop();
-  ASSERT_OK_AND_ASSIGN(HttpReply gone, BuildCall());
-  EXPECT_EQ(gone.status, 503) << gone.body;
-  EXPECT_THAT(gone.body, HasSubstr(registry_->HostPort()));
+  ASSERT_OK_AND_ASSIGN(BuildRunView gone, BuildCall());
+  EXPECT_EQ(gone.state, "failed");
+  ASSERT_TRUE(gone.failure.has_value()) << gone.error;
+  EXPECT_EQ(gone.failure->phase, FailurePhase::kBuild);
+  EXPECT_EQ(gone.failure->code, "Unavailable") << gone.error;
+  EXPECT_TRUE(gone.failure->retryable);
+  EXPECT_THAT(gone.error, HasSubstr(registry_->HostPort()));
   ASSERT_OK_AND_ASSIGN(HttpReply still,
                        HttpFetch(mirrord_->BaseUrl() + "/v2/lab/model/manifests/main"));
   EXPECT_EQ(still.Header("Docker-Content-Digest"), digest);
 }
 
+// The build job of a new commit is killed (kill -9 of mirrord) while it waits on the base
+// registry: nothing of it is listed, the previous image is served; after the restart the
+// same run is claimed again and, once the registry answers, completes.
+TEST_F(BuildBase, KillNineMidBuildPublishesNothingAndTheRestartCompletesTheRun) {
+  ASSERT_OK_AND_ASSIGN(BuildRunView first, BuildCall());
+  ASSERT_EQ(first.state, "succeeded") << first.error << "\n" << mirrord_->Logs();
+
+  // New weights upstream; the base registry stops answering (SIGSTOP: connections are
+  // accepted, requests never answered), so the next build waits inside its base pull.
+  std::string weights2 = weights_;
+  weights2[weights2.size() / 2] ^= 1;
+  ASSERT_OK(work_->WriteFile("model.safetensors", weights2));
+  ASSERT_OK_AND_ASSIGN(std::string commit2, work_->Commit("v2"));
+  ASSERT_OK(
+      work_->PushWithLfs(upstream_->UrlFor("org/model"), {"refs/heads/main:refs/heads/main"}));
+  ASSERT_OK(registry_->Freeze());
+  // The sync publishes commit2 and queues its build.
+  ASSERT_OK_AND_ASSIGN(ProcessResult sync, mirrord_->Mirrorctl({"sync", "org/model"}));
+  ASSERT_TRUE(sync.ok()) << sync.Describe() << "\n" << mirrord_->Logs();
+  // The running build job, and its run in the base phase.
+  auto running_build = [&]() -> int64_t {
+    Result<ProcessResult> q = mirrord_->Mirrorctl({"queue", "--json"});
+    if (!q.ok() || !q->ok()) return 0;
+    Result<boost::json::value> v = ParseJson(q->stdout_text);
+    Result<QueueView> queue = v.ok() ? QueueViewFromJson(*v) : Result<QueueView>(v.error());
+    if (!queue.ok()) return 0;
+    for (const QueueJobView& j : queue->jobs) {
+      if (j.kind == "build" && j.state == "running") return j.run_id;
+    }
+    return 0;
+  };
+  int64_t run_id = 0;
+  ASSERT_TRUE(PollUntil([&] { return (run_id = running_build()) != 0; }, std::chrono::seconds(60)))
+      << mirrord_->Logs();
+  auto in_base_phase = [&] {
+    Result<BuildRunView> run = GetBuildRun(*mirrord_, "lab/model", run_id);
+    return run.ok() && run->state == "running" && run->phase == "base";
+  };
+  ASSERT_TRUE(PollUntil(in_base_phase, std::chrono::seconds(60))) << mirrord_->Logs();
+  ASSERT_OK(mirrord_->Kill());
+
+  // Restarted, the run is back (same id) and waits on the base again; nothing of commit2
+  // is listed and main is still the first image.
+  ASSERT_OK(mirrord_->Restart());
+  ASSERT_TRUE(PollUntil(in_base_phase, std::chrono::seconds(60))) << mirrord_->Logs();
+  ASSERT_OK_AND_ASSIGN(HttpReply tags, HttpFetch(mirrord_->BaseUrl() + "/v2/lab/model/tags/list"));
+  ASSERT_EQ(tags.status, 200) << tags.body;
+  EXPECT_THAT(tags.body, HasSubstr("\"" + first.commit + "\""));
+  EXPECT_THAT(tags.body, ::testing::Not(HasSubstr(commit2)));
+  ASSERT_OK_AND_ASSIGN(HttpReply main_before,
+                       HttpFetch(mirrord_->BaseUrl() + "/v2/lab/model/manifests/main"));
+  EXPECT_EQ(main_before.Header("Docker-Content-Digest"), first.image_digest);
+
+  // The registry answers again: the same run completes and serves commit2.
+  ASSERT_OK(registry_->Thaw());
+  ASSERT_OK_AND_ASSIGN(BuildRunView done,
+                       WaitForBuildEnd(*mirrord_, "lab/model", run_id, std::chrono::seconds(120)));
+  ASSERT_EQ(done.state, "succeeded") << done.error << "\n" << mirrord_->Logs();
+  EXPECT_EQ(done.commit, commit2);
+  EXPECT_NE(done.image_digest, first.image_digest);
+  ASSERT_OK_AND_ASSIGN(HttpReply main_after,
+                       HttpFetch(mirrord_->BaseUrl() + "/v2/lab/model/manifests/main"));
+  EXPECT_EQ(main_after.Header("Docker-Content-Digest"), done.image_digest);
+  ASSERT_OK_AND_ASSIGN(HttpReply commit_tag,
+                       HttpFetch(mirrord_->BaseUrl() + "/v2/lab/model/manifests/" + commit2));
+  EXPECT_EQ(commit_tag.status, 200);
+}
+
 // A registry that serves other bytes than the digest it names (its storage corrupted
-// under it): the pull fails on the digest check, nothing is kept or published.
-TEST_F(BuildBase, BlobWithAnotherDigestIsRefused) {
-  fs::path blob = dir_->path() / "registry/data/docker/registry/v2/blobs/sha256" /
-                  base_layer_.substr(7, 2) / base_layer_.substr(7) / "data";
-  ASSERT_TRUE(fs::exists(blob)) << blob;
-  ASSERT_OK_AND_ASSIGN(std::string bytes, ReadFileToString(blob));
-  bytes[bytes.size() / 2] ^= 1;
-  ASSERT_OK(WriteFileAtomically(blob, bytes));
-  ASSERT_OK_AND_ASSIGN(HttpReply refused, BuildCall());
-  EXPECT_EQ(refused.status, 500) << refused.body;
-  EXPECT_THAT(refused.body, HasSubstr("DataLoss"));
-  EXPECT_THAT(refused.body, HasSubstr(base_layer_));
+// under it, before mirrord ever pulled it): the pull fails on the digest check, nothing is
+// kept or published.
+class BuildBaseCorrupt : public BuildBase {
+ protected:
+  BuildBaseCorrupt() { corrupt_base_ = true; }
+};
+
+TEST_F(BuildBaseCorrupt, BlobWithAnotherDigestIsRefused) {
+  ASSERT_OK_AND_ASSIGN(BuildRunView refused, BuildCall());
+  EXPECT_EQ(refused.state, "failed") << mirrord_->Logs();
+  ASSERT_TRUE(refused.failure.has_value()) << refused.error;
+  EXPECT_EQ(refused.failure->code, "DataLoss");
+  EXPECT_THAT(refused.error, HasSubstr(base_layer_));
   EXPECT_FALSE(fs::exists(mirrord_->store_dir() / "oci/blobs/sha256" / base_layer_.substr(7)));
   ASSERT_OK_AND_ASSIGN(HttpReply none, HttpFetch(mirrord_->BaseUrl() + "/v2/lab/model/tags/list"));
   EXPECT_EQ(none.status, 404);
@@ -241,19 +332,17 @@ TEST(BuildBaseAuth, BasicCredentialsFromTheRegistryConfig) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<MirrordProcess> mirrord, MirrordProcess::Start(o));
   ASSERT_OK_AND_ASSIGN(ProcessResult sync, mirrord->Mirrorctl({"sync", "org/model"}));
   ASSERT_TRUE(sync.ok()) << sync.Describe();
-  ASSERT_OK_AND_ASSIGN(std::string token, mirrord->AdminToken());
-  HttpCall call;
-  call.method = "POST";
-  call.headers = {{"Authorization", "Bearer " + token}};
-  ASSERT_OK_AND_ASSIGN(HttpReply refused, HttpFetch(mirrord->BaseUrl() + "/api/v1/builds/m", call));
-  EXPECT_EQ(refused.status, 403) << refused.body;
+  ASSERT_OK_AND_ASSIGN(BuildRunView refused, BuildAndWait(*mirrord, "m"));
+  EXPECT_EQ(refused.state, "failed");
+  ASSERT_TRUE(refused.failure.has_value()) << refused.error;
+  EXPECT_EQ(refused.failure->code, "PermissionDenied") << refused.error;
   ASSERT_OK_AND_ASSIGN(HttpReply none, HttpFetch(mirrord->BaseUrl() + "/v2/m/tags/list"));
   EXPECT_EQ(none.status, 404);
 
   ASSERT_OK(mirrord->SetExtraToml(toml((dir.path() / "good.password").string())));
   ASSERT_OK(mirrord->Restart());
-  ASSERT_OK_AND_ASSIGN(HttpReply built, HttpFetch(mirrord->BaseUrl() + "/api/v1/builds/m", call));
-  ASSERT_EQ(built.status, 200) << built.body << "\n" << mirrord->Logs();
+  ASSERT_OK_AND_ASSIGN(BuildRunView built, BuildAndWait(*mirrord, "m"));
+  ASSERT_EQ(built.state, "succeeded") << built.error << "\n" << mirrord->Logs();
   ASSERT_OK_AND_ASSIGN(ProcessResult inspect,
                        RunProcess({"skopeo", "inspect", "--tls-verify=false",
                                    "docker://127.0.0.1:" + std::to_string(mirrord->port()) +

@@ -1,15 +1,16 @@
 // The build stage end to end with the real tools: a model pushed with git-lfs to the test
-// upstream is mirrored, built into an image by POST /api/v1/builds/NAME (the stand-in for
-// the queue-triggered build job), and pulled from mirrord's read-only registry with
-// `skopeo inspect` / `skopeo copy` (plain HTTP). `umoci unpack` of the copy gives the
-// upstream's weights byte for byte, and the image's entrypoint (a static test program, the
-// stand-in for the inference binary) runs with chroot in the unpacked rootfs. Containers
-// cannot be started on these machines, hence chroot.
+// upstream is mirrored, built into an image by a build job (queued by the sync and by POST
+// /api/v1/builds/NAME, followed through GET .../runs/ID and `mirrorctl build`), and pulled from
+// mirrord's read-only registry with `skopeo inspect` / `skopeo copy` (plain HTTP). `umoci unpack`
+// of the copy gives the upstream's weights byte for byte, and the image's entrypoint (a static test
+// program, the stand-in for the inference binary) runs with chroot in the unpacked rootfs.
+// Containers cannot be started on these machines, hence chroot.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -18,6 +19,7 @@
 
 #include "common/file_util.h"
 #include "common/sha256.h"
+#include "tests/fixtures/admin_api_calls.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/http_client.h"
 #include "tests/fixtures/mirrord_process.h"
@@ -107,16 +109,16 @@ class BuildRegistry : public ::testing::Test {
     return HttpFetch(mirrord_->BaseUrl() + path, call);
   }
 
-  // POST /api/v1/builds/lab/model; the answer's JSON.
+  // Queues a build of lab/model (POST /api/v1/builds/lab/model), waits for its run and
+  // returns {"commit", "image": {"digest"}, "model": {"digest"}} of the succeeded run.
   json::object Build() {
-    auto token = mirrord_->AdminToken();
-    EXPECT_TRUE(token.ok());
-    auto reply = Call("POST", "/api/v1/builds/lab/model",
-                      {{"Authorization", "Bearer " + token.value_or("")}});
-    EXPECT_TRUE(reply.ok()) << reply.status().ToString();
-    if (!reply.ok()) return {};
-    EXPECT_EQ(reply->status, 200) << reply->body << "\n" << mirrord_->Logs();
-    return json::parse(reply->body).as_object();
+    Result<BuildRunView> run = BuildAndWait(*mirrord_, "lab/model");
+    EXPECT_TRUE(run.ok()) << run.status().ToString();
+    if (!run.ok()) return {};
+    EXPECT_EQ(run->state, "succeeded") << run->error << "\n" << mirrord_->Logs();
+    return json::object{{"commit", run->commit},
+                        {"image", json::object{{"digest", run->image_digest}}},
+                        {"model", json::object{{"digest", run->model_digest}}}};
   }
 
   std::string Registry() const { return "127.0.0.1:" + std::to_string(mirrord_->port()); }
@@ -323,8 +325,6 @@ TEST_F(BuildRegistry, BuildEndpointNeedsTheTokenAndAKnownRecipe) {
   ASSERT_OK_AND_ASSIGN(HttpReply unknown, Call("POST", "/api/v1/builds/lab/unknown",
                                                {{"Authorization", "Bearer " + token}}));
   EXPECT_EQ(unknown.status, 404) << unknown.body;
-  ASSERT_OK_AND_ASSIGN(HttpReply none, Call("GET", "/v2/lab/model/manifests/main"));
-  EXPECT_EQ(none.status, 404);
   ASSERT_OK_AND_ASSIGN(HttpReply bad_ref, Call("POST", "/api/v1/builds/lab/model?ref=refs/heads/x",
                                                {{"Authorization", "Bearer " + token}}));
   EXPECT_EQ(bad_ref.status, 404) << bad_ref.body;
@@ -337,9 +337,39 @@ TEST_F(BuildRegistry, BuildEndpointNeedsTheTokenAndAKnownRecipe) {
   ASSERT_OK_AND_ASSIGN(HttpReply main_ref,
                        Call("POST", "/api/v1/builds/lab/model?ref=refs/heads/main",
                             {{"Authorization", "Bearer " + token}}));
-  EXPECT_EQ(main_ref.status, 200) << main_ref.body;
+  ASSERT_EQ(main_ref.status, 202) << main_ref.body;
+  json::object queued = json::parse(main_ref.body).as_object();
+  EXPECT_EQ(queued["ref"].as_string(), "refs/heads/main");
+  EXPECT_EQ(queued["commit"].as_string(), commit_);
+  const int64_t run_id = queued["run_id"].as_int64();
+  EXPECT_EQ(main_ref.Header("Location"), "/api/v1/builds/lab/model/runs/" + std::to_string(run_id));
+  // The run's status needs the token too, and names only runs of that build.
+  ASSERT_OK_AND_ASSIGN(HttpReply status_anonymous,
+                       Call("GET", "/api/v1/builds/lab/model/runs/" + std::to_string(run_id)));
+  EXPECT_EQ(status_anonymous.status, 401);
+  ASSERT_OK_AND_ASSIGN(HttpReply other_build,
+                       Call("GET", "/api/v1/builds/lab/unknown/runs/" + std::to_string(run_id),
+                            {{"Authorization", "Bearer " + token}}));
+  EXPECT_EQ(other_build.status, 404) << other_build.body;
+  ASSERT_OK_AND_ASSIGN(BuildRunView done,
+                       WaitForBuildEnd(*mirrord_, "lab/model", run_id, std::chrono::seconds(120)));
+  EXPECT_EQ(done.state, "succeeded") << done.error;
+  EXPECT_EQ(done.commit, commit_);
+  EXPECT_EQ(done.phase, "done");
+  EXPECT_THAT(done.tags, ::testing::UnorderedElementsAre("main", commit_));
   ASSERT_OK_AND_ASSIGN(HttpReply built, Call("GET", "/v2/lab/model/manifests/main"));
   EXPECT_EQ(built.status, 200);
+  EXPECT_EQ(built.Header("Docker-Content-Digest"), done.image_digest);
+
+  // `mirrorctl build` follows a build to the end and prints the served tags with the digest.
+  ASSERT_OK_AND_ASSIGN(ProcessResult cli, mirrord_->Mirrorctl({"build", "lab/model"}));
+  ASSERT_TRUE(cli.ok()) << cli.Describe();
+  EXPECT_THAT(cli.stdout_text, HasSubstr("lab/model:main  " + done.image_digest));
+  EXPECT_THAT(cli.stdout_text, HasSubstr("lab/model:" + commit_ + "  " + done.image_digest));
+  ASSERT_OK_AND_ASSIGN(ProcessResult cli_bad,
+                       mirrord_->Mirrorctl({"build", "lab/model", "--ref", "refs/heads/nope"}));
+  EXPECT_EQ(cli_bad.exit_code, 1) << cli_bad.Describe();
+  EXPECT_THAT(cli_bad.stderr_text, HasSubstr("refs/heads/nope"));
 }
 
 }  // namespace

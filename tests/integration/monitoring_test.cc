@@ -74,6 +74,9 @@ const std::vector<std::string> kDashboardFamilies = {
     "process_max_fds",
     "process_start_time_seconds",
     "process_threads",
+    "mirrord_builds_total",
+    "mirrord_build_duration_seconds",
+    "mirrord_push_to_image_seconds",
 };
 
 // Repos registered in the mirrord whose /metrics the checks read: label cardinality and

@@ -43,6 +43,16 @@ ClaimRequest ClaimAt(int64_t now_ms, std::string owner = "node-a", int per_host 
   return r;
 }
 
+QueuedJob BuildJob(int64_t run_id, std::string build, std::string ref, std::string commit,
+                   JobPriority priority = JobPriority::kWebhook, int64_t queued_at_ms = 1000) {
+  QueuedJob j = Job(run_id, "org/model", priority, queued_at_ms, "");
+  j.kind = JobKind::kBuild;
+  j.build = std::move(build);
+  j.ref = std::move(ref);
+  j.commit = std::move(commit);
+  return j;
+}
+
 std::vector<int64_t> RunIds(const std::vector<QueuedJob>& jobs) {
   std::vector<int64_t> out;
   for (const QueuedJob& j : jobs) out.push_back(j.run_id);
@@ -305,6 +315,78 @@ TEST_P(JobQueueConformanceTest, RemoveQueuedLeavesTheRunningJob) {
   EXPECT_THAT(RunIds(all), ElementsAre(1));
 }
 
+TEST_P(JobQueueConformanceTest, BuildJobsCoalescePerBuildAndRefBesideTheRepoSync) {
+  // A sync of the recipe's repo and builds of two refs and two recipes: four queue keys.
+  ASSERT_OK(q_->Enqueue(Job(1, "org/model")).status());
+  ASSERT_OK_AND_ASSIGN(EnqueueResult e, q_->Enqueue(BuildJob(2, "llm", "refs/heads/main", "aaa")));
+  EXPECT_FALSE(e.coalesced);
+  EXPECT_EQ(e.job.kind, JobKind::kBuild);
+  EXPECT_EQ(e.job.build, "llm");
+  EXPECT_EQ(e.job.ref, "refs/heads/main");
+  EXPECT_EQ(e.job.commit, "aaa");
+  ASSERT_OK_AND_ASSIGN(e, q_->Enqueue(BuildJob(3, "llm", "refs/tags/v1", "ccc")));
+  EXPECT_FALSE(e.coalesced);
+  ASSERT_OK_AND_ASSIGN(e, q_->Enqueue(BuildJob(4, "llm-small", "refs/heads/main", "aaa")));
+  EXPECT_FALSE(e.coalesced);
+  // A second trigger of (llm, main) folds in and brings its newer commit; pushed_at grows.
+  QueuedJob again = BuildJob(5, "llm", "refs/heads/main", "bbb", JobPriority::kManual, 2000);
+  again.pushed_at_ms = 1500;
+  ASSERT_OK_AND_ASSIGN(e, q_->Enqueue(again));
+  EXPECT_TRUE(e.coalesced);
+  EXPECT_EQ(e.job.run_id, 2);
+  EXPECT_EQ(e.job.commit, "bbb");
+  EXPECT_EQ(e.job.trigger, "manual");
+  EXPECT_EQ(e.job.pushed_at_ms, 1500);
+  // A trigger that names no commit keeps the one queued.
+  ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> c,
+                       q_->CoalesceIntoQueued(BuildJob(0, "llm", "refs/heads/main", "")));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->commit, "bbb");
+  // A sync trigger of the repo coalesces with the sync only.
+  ASSERT_OK_AND_ASSIGN(e, q_->Enqueue(Job(6, "org/model")));
+  EXPECT_TRUE(e.coalesced);
+  EXPECT_EQ(e.job.run_id, 1);
+  EXPECT_EQ(e.job.kind, JobKind::kSync);
+  // The sync and every build run at once (their keys differ); each key runs once.
+  std::vector<int64_t> claimed;
+  for (;;) {
+    ASSERT_OK_AND_ASSIGN(c, q_->Claim(ClaimAt(3000)));
+    if (!c) break;
+    claimed.push_back(c->run_id);
+    if (c->run_id == 2) {
+      EXPECT_EQ(c->kind, JobKind::kBuild);
+      EXPECT_EQ(c->commit, "bbb");
+    }
+  }
+  EXPECT_THAT(claimed, UnorderedElementsAre(1, 2, 3, 4));
+  // While (llm, main) runs, its next trigger waits; it coalesces only into a queued job.
+  ASSERT_OK_AND_ASSIGN(e, q_->Enqueue(BuildJob(7, "llm", "refs/heads/main", "ddd")));
+  EXPECT_FALSE(e.coalesced);
+  ASSERT_OK_AND_ASSIGN(c, q_->Claim(ClaimAt(3000)));
+  EXPECT_FALSE(c.has_value());
+  // RemoveQueued names a repo's sync: queued builds of that repo stay.
+  ASSERT_OK(q_->Enqueue(Job(8, "org/model")).status());
+  ASSERT_OK_AND_ASSIGN(int64_t removed, q_->RemoveQueued("org/model"));
+  EXPECT_EQ(removed, 8);
+  ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> all, q_->List());
+  EXPECT_THAT(RunIds(all), UnorderedElementsAre(1, 2, 3, 4, 7));
+  // The lease of the running build ends: the queued follow-up folds into it, commit and all.
+  ASSERT_OK_AND_ASSIGN(JobQueue::Requeued r, q_->RequeueAbandoned("node-a", 3000));
+  EXPECT_THAT(r.dropped, ElementsAre(7));
+  for (const QueuedJob& j : r.jobs) {
+    if (j.run_id == 2) {
+      EXPECT_EQ(j.commit, "ddd");
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(all, q_->List());
+  EXPECT_THAT(RunIds(all), UnorderedElementsAre(1, 2, 3, 4));
+  // A build job without its build or ref is refused.
+  EXPECT_THAT(q_->Enqueue(BuildJob(9, "", "refs/heads/main", "")).status(),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(q_->Enqueue(BuildJob(9, "llm", "", "")).status(),
+              StatusIs(StatusCode::kInvalidArgument));
+}
+
 TEST_P(JobQueueConformanceTest, DeliveriesAreRememberedForTheirKeepTime) {
   ASSERT_OK_AND_ASSIGN(bool fresh,
                        q_->RecordDelivery("72d3162e-cc78-11e3-81ab-4c9367dc0958", 1000, 5000));
@@ -331,11 +413,15 @@ TEST_P(JobQueueConformanceTest, ClaimAndCoalesceFollowTheOneCppStatementOfTheRul
   const std::vector<std::string> repos = {"o/a", "o/b", "o/c", "o/d", "o/e", "o/f"};
   const std::vector<std::string> hosts = {"github.com", "huggingface.co", "example.com"};
   const std::vector<std::string> nodes = {"node-a", "node-b"};
+  // Build jobs of two recipes over two refs, with commits, beside the syncs.
+  const std::vector<std::string> builds = {"b1", "b2"};
+  const std::vector<std::string> refs = {"refs/heads/main", "refs/tags/v1"};
+  const std::vector<std::string> commits = {"", "c1", "c2", "c3"};
   int64_t now = 100000;
   int64_t next_run = 1;
   std::map<std::string, std::string> host_of;  // a repo's host never changes
   for (const std::string& r : repos) host_of[r] = hosts[pick(3)];
-  int claims = 0, coalesced = 0, empty_claims = 0;
+  int claims = 0, coalesced = 0, empty_claims = 0, coalesced_builds = 0, build_claims = 0;
   for (int step = 0; step < 400; ++step) {
     now += pick(3) * 500;
     const int op = pick(10);
@@ -343,17 +429,24 @@ TEST_P(JobQueueConformanceTest, ClaimAndCoalesceFollowTheOneCppStatementOfTheRul
       // A trigger for a random repo, with a random priority, delay and push time.
       const std::string& repo = repos[pick(6)];
       QueuedJob j = Job(next_run++, repo, static_cast<JobPriority>(pick(4)), now, host_of[repo]);
+      if (pick(3) == 0) {
+        j.kind = JobKind::kBuild;
+        j.build = builds[pick(2)];
+        j.repo = j.build == "b1" ? "o/a" : "o/b";  // a recipe's repo never changes
+        j.host = host_of[j.repo];
+        j.ref = refs[pick(2)];
+        j.commit = commits[pick(4)];
+      }
       j.not_before_ms = pick(3) == 0 ? now + pick(4) * 1000 : 0;
       j.pushed_at_ms = pick(2) == 0 ? now - pick(1000) : 0;
       ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> before, q_->List());
       std::optional<QueuedJob> queued;
       for (const QueuedJob& b : before) {
-        if (b.repo == repo && !b.running) queued = b;
+        if (QueueKey(b) == QueueKey(j) && !b.running) queued = b;
       }
       ASSERT_OK_AND_ASSIGN(EnqueueResult e, q_->Enqueue(j));
       EXPECT_EQ(e.coalesced, queued.has_value()) << "step " << step;
       if (queued) {
-        ++coalesced;
         QueuedJob want = CoalesceJobs(*queued, j);
         EXPECT_EQ(e.job.run_id, want.run_id) << "step " << step;
         EXPECT_EQ(e.job.priority, want.priority) << "step " << step;
@@ -361,6 +454,14 @@ TEST_P(JobQueueConformanceTest, ClaimAndCoalesceFollowTheOneCppStatementOfTheRul
         EXPECT_EQ(e.job.not_before_ms, want.not_before_ms) << "step " << step;
         EXPECT_EQ(e.job.pushed_at_ms, want.pushed_at_ms) << "step " << step;
         EXPECT_EQ(e.job.queued_at_ms, want.queued_at_ms) << "step " << step;
+        EXPECT_EQ(e.job.commit, want.commit) << "step " << step;
+        EXPECT_EQ(e.job.kind, want.kind) << "step " << step;
+        ++(want.kind == JobKind::kBuild ? coalesced_builds : coalesced);
+      } else {
+        EXPECT_EQ(e.job.kind, j.kind) << "step " << step;
+        EXPECT_EQ(e.job.build, j.build) << "step " << step;
+        EXPECT_EQ(e.job.ref, j.ref) << "step " << step;
+        EXPECT_EQ(e.job.commit, j.commit) << "step " << step;
       }
     } else if (op == 4) {
       ASSERT_OK(q_->PauseHost({hosts[pick(3)], now + pick(5) * 1000, "rate limited"}));
@@ -376,7 +477,10 @@ TEST_P(JobQueueConformanceTest, ClaimAndCoalesceFollowTheOneCppStatementOfTheRul
       ASSERT_EQ(got.has_value(), want.has_value()) << "step " << step;
       if (got) {
         ++claims;
+        if (got->kind == JobKind::kBuild) ++build_claims;
         EXPECT_EQ(got->run_id, jobs[*want].run_id) << "step " << step;
+        EXPECT_EQ(got->kind, jobs[*want].kind) << "step " << step;
+        EXPECT_EQ(got->commit, jobs[*want].commit) << "step " << step;
       } else {
         ++empty_claims;
       }
@@ -399,7 +503,7 @@ TEST_P(JobQueueConformanceTest, ClaimAndCoalesceFollowTheOneCppStatementOfTheRul
         const QueuedJob& requeued = r.jobs[i];
         std::optional<QueuedJob> was_running, follow_up;
         for (const QueuedJob& b : before) {
-          if (b.repo != requeued.repo) continue;
+          if (QueueKey(b) != QueueKey(requeued)) continue;
           (b.running ? was_running : follow_up) = b;
         }
         ASSERT_TRUE(was_running.has_value()) << "step " << step;
@@ -412,13 +516,17 @@ TEST_P(JobQueueConformanceTest, ClaimAndCoalesceFollowTheOneCppStatementOfTheRul
         EXPECT_EQ(requeued.trigger, want.trigger) << "step " << step;
         EXPECT_EQ(requeued.not_before_ms, want.not_before_ms) << "step " << step;
         EXPECT_EQ(requeued.pushed_at_ms, want.pushed_at_ms) << "step " << step;
+        EXPECT_EQ(requeued.commit, want.commit) << "step " << step;
+        EXPECT_EQ(requeued.kind, want.kind) << "step " << step;
       }
     }
   }
   // The walk exercised every branch it checks.
   EXPECT_GT(claims, 20);
   EXPECT_GT(empty_claims, 5);
-  EXPECT_GT(coalesced, 20);
+  EXPECT_GT(coalesced, 10);
+  EXPECT_GT(coalesced_builds, 5);
+  EXPECT_GT(build_claims, 5);
 }
 
 }  // namespace
