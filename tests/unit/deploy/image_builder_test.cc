@@ -99,7 +99,12 @@ class ImageBuilderTest : public ::testing::Test {
   }
 
   BuildInputs Inputs(const fs::path& mirror) {
-    return {"org/tiny", mirror, "https://huggingface.co/org/tiny", "refs/heads/main", "", nullptr, {}};
+    BuildInputs in;
+    in.repo = "org/tiny";
+    in.mirror_dir = mirror;
+    in.upstream_url = "https://huggingface.co/org/tiny";
+    in.ref = "refs/heads/main";
+    return in;
   }
 
   // Extracts every layer of the image manifest `digest` with GNU tar into `out`, in order:
