@@ -89,7 +89,8 @@ Result<JobQueue::Requeued> JobDispatcher::RequeueAbandoned(bool own_too) {
   for (size_t i = 0; i < requeued.jobs.size(); ++i) {
     const QueuedJob& job = requeued.jobs[i];
     const std::string& lost_by = i < requeued.lost_by.size() ? requeued.lost_by[i] : "";
-    if (Status s = catalog_.RequeueRun(job.run_id); !s.ok()) {
+    // The lost lease's holder is fenced off the catalog from now on (it may still be alive).
+    if (Status s = catalog_.RequeueRun(job.run_id, job.fence > 0 ? job.fence + 1 : 0); !s.ok()) {
       MLOG(Warning) << "requeue run " << job.run_id << ": " << s.ToString();
     }
     if (lost_by == node_id_) {

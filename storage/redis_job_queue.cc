@@ -23,7 +23,8 @@ local HOST_RUNNING = P .. 'host_running'
 local PAUSED = P .. 'paused'
 local PAUSE_REASON = P .. 'pause_reason'
 local FIELDS = {'run_id', 'repo', 'trigger', 'priority', 'queued_at', 'not_before',
-                'pushed_at', 'host', 'attempt', 'running', 'owner', 'lease_until'}
+                'pushed_at', 'host', 'attempt', 'running', 'owner', 'lease_until', 'fence'}
+local FENCE = P .. 'fence'
 local function job_key(id) return P .. 'job:' .. id end
 local function job_reply(id) return redis.call('HMGET', job_key(id), unpack(FIELDS)) end
 -- Fixed-width numbers, so that byte order is claim order; the raw id ends the key.
@@ -123,7 +124,13 @@ while true do
         not host_full(j[2]) and (tonumber(j[4]) == 0 or not host_paused(j[2])) then
       redis.call('ZREM', QUEUED, m)
       redis.call('HDEL', QUEUED_BY_REPO, j[1])
-      redis.call('HSET', k, 'running', '1', 'owner', owner, 'lease_until', lease_until)
+      -- The fencing token: past the last one and at least the claim's time in ms, so it
+      -- keeps increasing even if this Redis lost its data.
+      local last = tonumber(redis.call('GET', FENCE) or '0')
+      local fence = string.format('%d', math.max(last + 1, now))
+      redis.call('SET', FENCE, fence)
+      redis.call('HSET', k, 'running', '1', 'owner', owner, 'lease_until', lease_until,
+                 'fence', fence)
       redis.call('ZADD', RUNNING, lease_until, id)
       redis.call('HSET', RUNNING_BY_REPO, j[1], id)
       redis.call('HINCRBY', HOST_RUNNING, j[2], 1)
@@ -321,8 +328,8 @@ Result<int64_t> IntOf(const redisReply* r, std::string_view what) {
 
 // A job as the scripts' job_reply() returns it: the fields in FIELDS order.
 Result<QueuedJob> JobOf(const redisReply* r) {
-  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != 12) return BadReply("job");
-  for (size_t i = 0; i < r->elements; ++i) {
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != 13) return BadReply("job");
+  for (size_t i = 0; i < 12; ++i) {
     if (!IsString(r->element[i])) {
       return Internal("redis job queue: a job's hash is missing or incomplete (field " +
                       std::to_string(i) + ")");
@@ -342,6 +349,10 @@ Result<QueuedJob> JobOf(const redisReply* r) {
   j.running = StringOf(r->element[9]) == "1";
   j.owner = s(10);
   ASSIGN_OR_RETURN(j.lease_until_ms, ParseInt<int64_t>(StringOf(r->element[11]), "lease_until"));
+  // Absent until the job is first claimed.
+  if (IsString(r->element[12])) {
+    ASSIGN_OR_RETURN(j.fence, ParseInt<int64_t>(StringOf(r->element[12]), "fence"));
+  }
   return j;
 }
 
