@@ -1,12 +1,13 @@
-// The HTTP threads never wait for SQLite: while another process holds the catalog locked
-// (exclusive locking mode, so even reads wait), clones of unknown names get their 404 and
-// clones of a served repo succeed, before the lock is released. Before the serving gate was
-// made memory-only, each unknown name cost an HTTP thread the catalog's 5 s busy timeout,
-// one after the other (the catalog serialises its connection): the 16 requests below
-// would have needed 80 s, past the test's deadline.
+// The HTTP threads never wait for SQLite: while another process holds the catalog's write
+// lock and mirrord's own catalog writers wait for it, clones of unknown names get their 404
+// and a clone of a served repo succeeds, before the lock is released and before any of the
+// waiting writers is answered. Before the serving gate was made memory-only, an unknown
+// name was looked up in the catalog on the HTTP thread, queued behind those writers.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -47,15 +48,32 @@ TEST(BusyCatalog, UnknownRepoClonesAreAnsweredWhileTheCatalogIsLocked) {
   ASSERT_TRUE(synced.ok()) << synced.Describe() << "\n" << m->Logs();
   ASSERT_OK_AND_ASSIGN(std::string want, Git({"ls-remote", upstream->UrlFor("org/known")}));
 
-  // Another process takes the catalog: exclusive locking mode and a write transaction, so
-  // mirrord's reads and writes wait for it.
+  // Another process takes the catalog's write lock and keeps it. mirrord's own writers then
+  // wait in SQLite's busy timeout (5 s) each, holding the catalog: two manual syncs are
+  // asked for, whose first catalog and queue writes wait so.
   ASSERT_OK_AND_ASSIGN(Db holder, Db::Open(m->store_dir() / "catalog.sqlite", SQLITE_OPEN_READWRITE));
-  ASSERT_OK(holder.Exec("PRAGMA locking_mode = EXCLUSIVE"));
-  ASSERT_OK(holder.Exec("BEGIN EXCLUSIVE"));
+  ASSERT_OK(holder.Exec("BEGIN IMMEDIATE"));
   ASSERT_OK(holder.Exec("UPDATE repos SET updated_at = updated_at"));
+  ASSERT_OK_AND_ASSIGN(std::string token, m->AdminToken());
 
+  // The order in which answers arrive.
+  std::atomic<int> answers{0};
+  constexpr int kSyncs = 2;
+  std::vector<int> sync_answered(kSyncs, 0);
+  std::vector<std::thread> syncs;
+  for (int i = 0; i < kSyncs; ++i) {
+    syncs.emplace_back([&, i] {
+      HttpCall call;
+      call.method = "POST";
+      call.headers = {{"Authorization", "Bearer " + token}};
+      call.timeout = std::chrono::seconds(60);
+      (void)HttpFetch(m->BaseUrl() + "/api/v1/repos/org/known:sync", call);
+      sync_answered[i] = ++answers;
+    });
+  }
   constexpr int kUnknown = 16;
   std::vector<std::optional<Result<HttpReply>>> replies(kUnknown);
+  std::vector<int> unknown_answered(kUnknown, 0);
   std::vector<std::thread> clients;
   for (int i = 0; i < kUnknown; ++i) {
     clients.emplace_back([&, i] {
@@ -64,13 +82,16 @@ TEST(BusyCatalog, UnknownRepoClonesAreAnsweredWhileTheCatalogIsLocked) {
       replies[i] = HttpFetch(m->UrlFor("nobody/unknown-" + std::to_string(i)) +
                                  "/info/refs?service=git-upload-pack",
                              call);
+      unknown_answered[i] = ++answers;
     });
   }
   Result<std::string> served = Git({"ls-remote", m->UrlFor("org/known")});
+  const int served_at = ++answers;
   Result<HttpReply> health = HttpFetch(m->BaseUrl() + "/healthz");
   for (std::thread& t : clients) t.join();
   // Every answer above came while the lock was held: only now does the catalog become free.
   ASSERT_OK(holder.Exec("COMMIT"));
+  for (std::thread& t : syncs) t.join();
 
   ASSERT_OK(served) << m->Logs();
   EXPECT_EQ(*served, want);
@@ -82,6 +103,11 @@ TEST(BusyCatalog, UnknownRepoClonesAreAnsweredWhileTheCatalogIsLocked) {
     EXPECT_EQ((*replies[i])->status, 404) << (*replies[i])->body;
     EXPECT_THAT((*replies[i])->body, HasSubstr("repository not found"));
   }
+  // Clones never waited for the busy catalog: they were all answered before either of the
+  // syncs, whose catalog writes were waiting all along.
+  const int first_sync = *std::min_element(sync_answered.begin(), sync_answered.end());
+  for (int i = 0; i < kUnknown; ++i) EXPECT_LT(unknown_answered[i], first_sync) << i;
+  EXPECT_LT(served_at, first_sync);
 }
 
 }  // namespace
