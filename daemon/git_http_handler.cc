@@ -122,13 +122,13 @@ http::status StatusForInput(const Status& s) {
 }  // namespace
 
 Status RepoDiskFull(const std::filesystem::path& dir) {
-  struct statvfs fs {};
-  if (::statvfs(dir.c_str(), &fs) != 0) return Status::Ok();
+  struct statvfs vfs {};
+  if (::statvfs(dir.c_str(), &vfs) != 0) return Status::Ok();
   // git needs a little room for its temporaries (a shallow file, a pack's index).
   constexpr uint64_t kMinFreeBytes = 1 << 20;
-  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
   if (free_bytes < kMinFreeBytes) return ErrnoStatus(ENOSPC, "file system of " + dir.string());
-  if (fs.f_files > 0 && fs.f_favail == 0) return ErrnoStatus(ENOSPC, "inodes of " + dir.string());
+  if (vfs.f_files > 0 && vfs.f_favail == 0) return ErrnoStatus(ENOSPC, "inodes of " + dir.string());
   return Status::Ok();
 }
 
