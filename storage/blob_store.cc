@@ -732,23 +732,10 @@ Result<std::unique_ptr<PartialBlob>> BlobStore::TryOpenPartial(std::string_view 
     return InvalidArgument("LFS object size " + std::to_string(size) + " is too large");
   }
   const std::string oid(oid_view);
-  {
-    std::lock_guard lock(state_->mu);
-    if (!state_->open_partials.insert(oid).second) {
-      *busy = Busy::kHere;
-      return FailedPrecondition("LFS object " + oid + " is already being downloaded");
-    }
-  }
   // Until the PartialBlob takes it over, the registry entry is released on every return.
-  // Waiters that found this (transient) entry are woken when it goes; the caller's own
-  // wake-up is counted so that it does not wake itself.
-  Cleanup release([this, &oid, own_events] {
-    std::lock_guard lock(state_->mu);
-    state_->open_partials.erase(oid);
-    state_->Notify();
-    ++*own_events;
-  });
-  if (Contains(oid)) return AlreadyExists("LFS object " + oid + " is already stored");
+  // Waiters that found this (transient) entry are woken when it goes.
+  RETURN_IF_ERROR(EnterRegistry(oid, busy, own_events));
+  Cleanup release([this, &oid, own_events] { LeaveRegistry(oid, own_events); });
 
   const fs::path incomplete = root_ / "incomplete";
   const fs::path part = incomplete / (oid + ".part");
@@ -832,6 +819,28 @@ Result<std::unique_ptr<PartialBlob>> BlobStore::TryOpenPartial(std::string_view 
   return std::unique_ptr<PartialBlob>(new PartialBlob(std::move(impl)));
 }
 
+Status BlobStore::EnterRegistry(const std::string& oid, Busy* busy, uint64_t* own_events) {
+  {
+    std::lock_guard lock(state_->mu);
+    if (!state_->open_partials.insert(oid).second) {
+      *busy = Busy::kHere;
+      return FailedPrecondition("LFS object " + oid + " is already being downloaded");
+    }
+  }
+  if (Contains(oid)) {
+    LeaveRegistry(oid, own_events);
+    return AlreadyExists("LFS object " + oid + " is already stored");
+  }
+  return Status::Ok();
+}
+
+void BlobStore::LeaveRegistry(const std::string& oid, uint64_t* own_events) {
+  std::lock_guard lock(state_->mu);
+  state_->open_partials.erase(oid);
+  state_->Notify();
+  ++*own_events;
+}
+
 bool BlobStore::SharedPartIsStale(std::string_view oid) const {
   if (!state_->options.stale_part_after) return false;
   struct stat st;
@@ -848,20 +857,8 @@ Result<std::unique_ptr<PartialBlob>> BlobStore::OpenPrivatePartial(std::string_v
                                                                    uint64_t* own_events) {
   *busy = Busy::kNo;
   const std::string oid(oid_view);
-  {
-    std::lock_guard lock(state_->mu);
-    if (!state_->open_partials.insert(oid).second) {
-      *busy = Busy::kHere;
-      return FailedPrecondition("LFS object " + oid + " is already being downloaded");
-    }
-  }
-  Cleanup release([this, &oid, own_events] {
-    std::lock_guard lock(state_->mu);
-    state_->open_partials.erase(oid);
-    state_->Notify();
-    ++*own_events;
-  });
-  if (Contains(oid)) return AlreadyExists("LFS object " + oid + " is already stored");
+  RETURN_IF_ERROR(EnterRegistry(oid, busy, own_events));
+  Cleanup release([this, &oid, own_events] { LeaveRegistry(oid, own_events); });
   std::random_device random;
   char token[17];
   std::snprintf(token, sizeof token, "%08x%08x", random(), random());

@@ -140,6 +140,14 @@ class BlobStore {
   // *own_events is bumped for each registry notification this call made itself.
   Result<std::unique_ptr<PartialBlob>> TryOpenPartial(std::string_view oid, uint64_t size,
                                                       Busy* busy, uint64_t* own_events);
+  // Enters `oid` into this process's registry of open partials, for an opener that then
+  // owns the entry: FailedPrecondition (*busy = kHere) when it is there already;
+  // AlreadyExists (the entry left again) when the object is stored. On OK the caller leaves
+  // it (LeaveRegistry) or hands it to the PartialBlob it opens.
+  Status EnterRegistry(const std::string& oid, Busy* busy, uint64_t* own_events);
+  // Removes the entry and wakes the waiters; the caller's own wake-up is counted in
+  // `own_events` so that it does not wake itself.
+  void LeaveRegistry(const std::string& oid, uint64_t* own_events);
   // Whether the shared .part of `oid` has gone unchanged for options' stale_part_after.
   bool SharedPartIsStale(std::string_view oid) const;
   // A fresh partial of `oid` under a name of its own (see stale_part_after); Busy::kHere

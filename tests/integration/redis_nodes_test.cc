@@ -284,12 +284,8 @@ TEST_F(RedisNodes, ANodeStoppedMidLfsHoldsNobodyUpAndWritesNothingWhenWoken) {
   upstream_->ClearFaults();
 
   // node-b takes the job over once the lease has ended and completes the same run.
-  SyncRunView run;
-  ASSERT_TRUE(Eventually([&]() -> Result<bool> {
-    ASSIGN_OR_RETURN(run, GetRun(*b, run_id));
-    return IsFinalRunState(run.state);
-  })) << b->Logs();
-  ASSERT_EQ(run.state, "succeeded") << run.error << "\n" << b->Logs();
+  ASSERT_EQ(WaitForRunEnd(*b, run_id, kDeadline), "succeeded") << b->Logs();
+  ASSERT_OK_AND_ASSIGN(SyncRunView run, GetRun(*b, run_id));
   EXPECT_THAT(b->Logs(), HasSubstr("(run " + std::to_string(run_id) +
                                    ") on node node-a lost its lease; queued again"));
   EXPECT_THAT(b->Logs(), HasSubstr("(a stopped node?)"));
