@@ -122,17 +122,17 @@ JobOutcome SyncRunExecutor::Run(const QueuedJob& job, const JobContext& context)
     live_runs_.Begin(view);
     // The run's first fenced write: from here on, a node holding an older lease of this
     // repo can change neither its catalog state nor its refs.
-    Status started = catalog_.MarkRunStarted(run_id, now(), job.fence);
-    if (!started.ok() && started.code() != StatusCode::kCancelled) {
-      MLOG(Error) << "catalog: " << started.ToString();
+    Status marked = catalog_.MarkRunStarted(run_id, now(), job.fence);
+    if (!marked.ok() && marked.code() != StatusCode::kCancelled) {
+      MLOG(Error) << "catalog: " << marked.ToString();
     }
-    if (started.code() != StatusCode::kCancelled) {
+    if (marked.code() != StatusCode::kCancelled) {
       (void)catalog_.SetRepoState(repo->id, "syncing", now(), job.fence);
     }
     gauges_.RefreshRepoStates();
     Result<std::string> url = registry_.UpstreamUrl(*repo);
-    if (started.code() == StatusCode::kCancelled) {
-      synced.status = started;  // a newer lease exists: this one does nothing
+    if (marked.code() == StatusCode::kCancelled) {
+      synced.status = marked;  // a newer lease exists: this one does nothing
     } else if (!url.ok()) {
       synced.status = url.status();
     } else {
