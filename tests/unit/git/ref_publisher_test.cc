@@ -185,13 +185,19 @@ TEST_F(RefPublisherTest, RejectsMalformedInput) {
 TEST_F(RefPublisherTest, AFenceThatRefusesPublishesNothing) {
   ASSERT_TRUE(PublishRefs(mirror_, {{"refs/heads/main", first_, ""}}, "refs/heads/main").ok());
   const std::string before = PackedRefs();
+  // A new upstream commit, fetched: staged, not yet in the mirror.
+  const std::string third = upstream_->Commit("third");
+  FetchOptions o;
+  o.url = upstream_->file_url();
+  o.refspecs = {"+refs/heads/*", "+refs/tags/*"};
+  ASSERT_TRUE(FetchMirror(mirror_, o).ok());
   const std::string gd = "--git-dir=" + mirror_.string();
   auto in_mirror = [&](const std::string& oid) {
     return gittest::Run({"git", gd, "cat-file", "-e", oid}).ok();
   };
-  ASSERT_FALSE(in_mirror(second_));  // staged only
+  ASSERT_FALSE(in_mirror(third));  // staged only
   bool lock_held_during_check = false;
-  auto refused = PublishRefs(mirror_, {{"refs/heads/main", second_, ""}}, "refs/heads/main", [&] {
+  auto refused = PublishRefs(mirror_, {{"refs/heads/main", third, ""}}, "refs/heads/main", [&] {
     lock_held_during_check = std::filesystem::exists(mirror_ / "packed-refs.lock");
     return Cancelled("stale fencing token");
   });
@@ -200,18 +206,18 @@ TEST_F(RefPublisherTest, AFenceThatRefusesPublishesNothing) {
   EXPECT_TRUE(lock_held_during_check);
   EXPECT_EQ(PackedRefs(), before);
   EXPECT_FALSE(std::filesystem::exists(mirror_ / "packed-refs.lock"));
-  EXPECT_FALSE(in_mirror(second_));
+  EXPECT_FALSE(in_mirror(third));
   EXPECT_EQ(ForEachRef(mirror_), first_ + " refs/heads/main\n");
 
   int checks = 0;
-  auto published = PublishRefs(mirror_, {{"refs/heads/main", second_, ""}}, "refs/heads/main", [&] {
+  auto published = PublishRefs(mirror_, {{"refs/heads/main", third, ""}}, "refs/heads/main", [&] {
     ++checks;
     return Status::Ok();
   });
   ASSERT_TRUE(published.ok()) << published.status().ToString();
   EXPECT_EQ(checks, 1);
-  EXPECT_TRUE(in_mirror(second_));
-  EXPECT_EQ(ForEachRef(mirror_), second_ + " refs/heads/main\n");
+  EXPECT_TRUE(in_mirror(third));
+  EXPECT_EQ(ForEachRef(mirror_), third + " refs/heads/main\n");
 }
 
 TEST_F(RefPublisherTest, StaleLockBlocksUntilRecoveryRemovesIt) {
