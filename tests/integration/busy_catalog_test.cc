@@ -107,7 +107,7 @@ TEST(BusyCatalog, UnknownRepoClonesAreAnsweredWhileTheCatalogIsLocked) {
   // syncs, whose catalog writes were waiting all along.
   const int first_sync = *std::min_element(sync_answered.begin(), sync_answered.end());
   for (int i = 0; i < kUnknown; ++i) EXPECT_LT(unknown_answered[i], first_sync) << i;
-  EXPECT_LT(served_at, first_sync);
+  EXPECT_LT(served_at, first_sync) << m->Logs();
 }
 
 }  // namespace
