@@ -135,6 +135,16 @@ class RedisNodes : public ::testing::Test {
     return v.as_object().at("run_id").as_int64();
   }
 
+  // Waits for `node`'s line saying that run `run_id` of kRepo ended without its record
+  // being written (the run belongs to another node now).
+  static Status WaitUntilDisowned(MirrordProcess& node, int64_t run_id) {
+    return node.process()
+        ->WaitForLineContaining("run " + std::to_string(run_id) + " of " + std::string(kRepo) +
+                                    " is no longer this node's",
+                                kDeadline)
+        .status();
+  }
+
   std::optional<TempDir> dir_;
   std::optional<RedisServer> redis_;
   std::unique_ptr<TestUpstream> upstream_;
@@ -210,12 +220,7 @@ TEST_F(RedisNodes, NodeCutOffFromRedisStopsBeforeItsLeaseEndsAndAnotherCompletes
       "run " + std::to_string(run_id) + ": cannot renew its lease before it ends";
   ASSERT_OK(a->process()->WaitForLineContaining(stop_line, kDeadline).status()) << a->Logs();
   // Its sync ends without writing the run's record: the run is no longer provably its own.
-  ASSERT_OK(a->process()
-                ->WaitForLineContaining("run " + std::to_string(run_id) + " of " +
-                                            std::string(kRepo) + " is no longer this node's",
-                                        kDeadline)
-                .status())
-      << a->Logs();
+  ASSERT_OK(WaitUntilDisowned(*a, run_id)) << a->Logs();
   upstream_->ClearFaults();
 
   SyncRunView run;
@@ -297,12 +302,7 @@ TEST_F(RedisNodes, ANodeStoppedMidLfsHoldsNobodyUpAndWritesNothingWhenWoken) {
   // node-a wakes up believing it runs the sync: it finds its lease gone, and its writes
   // (the run's record, the repo's state, refs) are refused by the fence.
   ASSERT_EQ(::kill(a->process()->pid(), SIGCONT), 0);
-  ASSERT_OK(a->process()
-                ->WaitForLineContaining("run " + std::to_string(run_id) + " of " +
-                                            std::string(kRepo) + " is no longer this node's",
-                                        kDeadline)
-                .status())
-      << a->Logs();
+  ASSERT_OK(WaitUntilDisowned(*a, run_id)) << a->Logs();
   ASSERT_OK_AND_ASSIGN(SyncRunView after, GetRun(*b, run_id));
   EXPECT_EQ(after.state, "succeeded");
   EXPECT_EQ(after.finished_at, run.finished_at);
