@@ -120,8 +120,8 @@ net::awaitable<void> LfsHttpHandler::ServeBatch(HttpExchange& ex, const RepoPath
   using Lookup = BatchLookup;
   struct Work {
     Result<LfsBatchRequest> parsed = InvalidArgument("not parsed");
-    Status lookups;     // the catalog's failure, if any
-    std::string body;   // the serialised response, when parsed and looked up
+    Status lookups;    // the catalog's failure, if any
+    std::string body;  // the serialised response, when parsed and looked up
   };
   // The href base comes from the request (Host, public_url): read here, on the exchange's
   // own thread.

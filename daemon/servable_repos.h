@@ -61,7 +61,7 @@ class ServableRepos {
   mutable std::condition_variable wake_;
   mutable bool miss_ = false;
   bool stopping_ = false;
-  std::set<std::string, std::less<>> servable_;  // "published at least once"
+  std::set<std::string, std::less<>> servable_;   // "published at least once"
   std::set<std::string, std::less<>> forgotten_;  // removed here: a refresh must not revive
   std::thread refresher_;
 };

@@ -224,9 +224,8 @@ Status RemoveIfPresent(const fs::path& path) {
 bool IsPrivatePartName(std::string_view name) {
   if (name.size() != 64 + 1 + 16 + 5 || !name.ends_with(".part") || name[64] != '.') return false;
   auto hex = [](std::string_view s) {
-    return std::all_of(s.begin(), s.end(), [](char c) {
-      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-    });
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
   };
   return hex(name.substr(0, 64)) && hex(name.substr(65, 16));
 }

@@ -216,8 +216,7 @@ Status Catalog::DeleteRepo(std::string_view name) {
   return Status::Ok();
 }
 
-Status Catalog::SetRepoState(int64_t repo_id, std::string_view state, int64_t now,
-                             int64_t fence) {
+Status Catalog::SetRepoState(int64_t repo_id, std::string_view state, int64_t now, int64_t fence) {
   if (!IsRepoState(state)) return InvalidArgument("unknown repository state " + std::string(state));
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
@@ -348,8 +347,8 @@ Status Catalog::RequeueRun(int64_t run_id, int64_t fence_floor) {
   RETURN_IF_ERROR(stmt.BindAll(run_id));
   RETURN_IF_ERROR(stmt.Run().WithContext("requeue sync run " + std::to_string(run_id)));
   // The raised fence stands even when the run was not requeued.
-  Status requeued = db_.Changes() == 0 ? RunNotUpdatable(db_, run_id, "queued or running")
-                                       : Status::Ok();
+  Status requeued =
+      db_.Changes() == 0 ? RunNotUpdatable(db_, run_id, "queued or running") : Status::Ok();
   RETURN_IF_ERROR(txn.Commit());
   return requeued;
 }

@@ -32,8 +32,7 @@ Status AdvanceRepoFence(Db& db, int64_t repo_id, int64_t token) {
 }
 
 Status RaiseRepoFence(Db& db, int64_t repo_id, int64_t floor) {
-  ASSIGN_OR_RETURN(Statement u,
-                   db.Prepare("UPDATE repos SET fence = max(fence, ?) WHERE id = ?"));
+  ASSIGN_OR_RETURN(Statement u, db.Prepare("UPDATE repos SET fence = max(fence, ?) WHERE id = ?"));
   RETURN_IF_ERROR(u.BindAll(floor, repo_id));
   return u.Run().WithContext("raise the fence of repository " + std::to_string(repo_id));
 }

@@ -163,8 +163,7 @@ Result<std::optional<QueuedJob>> SqliteJobQueue::Claim(const ClaimRequest& reque
   ASSIGN_OR_RETURN(chosen->fence, db_.QueryInt64("SELECT last FROM queue_fence WHERE id = 1"));
   ASSIGN_OR_RETURN(Statement u, db_.Prepare("UPDATE sync_jobs SET running = 1, owner = ?, "
                                             "lease_until_ms = ?, fence = ? WHERE run_id = ?"));
-  RETURN_IF_ERROR(
-      u.BindAll(chosen->owner, chosen->lease_until_ms, chosen->fence, chosen->run_id));
+  RETURN_IF_ERROR(u.BindAll(chosen->owner, chosen->lease_until_ms, chosen->fence, chosen->run_id));
   RETURN_IF_ERROR(u.Run());
   RETURN_IF_ERROR(txn.Commit());
   return chosen;

@@ -51,7 +51,8 @@ TEST(BusyCatalog, UnknownRepoClonesAreAnsweredWhileTheCatalogIsLocked) {
   // Another process takes the catalog's write lock and keeps it. mirrord's own writers then
   // wait in SQLite's busy timeout (5 s) each, holding the catalog: two manual syncs are
   // asked for, whose first catalog and queue writes wait so.
-  ASSERT_OK_AND_ASSIGN(Db holder, Db::Open(m->store_dir() / "catalog.sqlite", SQLITE_OPEN_READWRITE));
+  ASSERT_OK_AND_ASSIGN(Db holder,
+                       Db::Open(m->store_dir() / "catalog.sqlite", SQLITE_OPEN_READWRITE));
   ASSERT_OK(holder.Exec("BEGIN IMMEDIATE"));
   ASSERT_OK(holder.Exec("UPDATE repos SET updated_at = updated_at"));
   ASSERT_OK_AND_ASSIGN(std::string token, m->AdminToken());
@@ -79,9 +80,9 @@ TEST(BusyCatalog, UnknownRepoClonesAreAnsweredWhileTheCatalogIsLocked) {
     clients.emplace_back([&, i] {
       HttpCall call;
       call.timeout = std::chrono::seconds(60);  // the fixture deadline, not a measurement
-      replies[i] = HttpFetch(m->UrlFor("nobody/unknown-" + std::to_string(i)) +
-                                 "/info/refs?service=git-upload-pack",
-                             call);
+      replies[i] = HttpFetch(
+          m->UrlFor("nobody/unknown-" + std::to_string(i)) + "/info/refs?service=git-upload-pack",
+          call);
       unknown_answered[i] = ++answers;
     });
   }

@@ -276,9 +276,9 @@ TEST_F(RedisNodes, ANodeStoppedMidLfsHoldsNobodyUpAndWritesNothingWhenWoken) {
   const size_t at = queued.stdout_text.find(kQueuedAs);
   ASSERT_NE(at, std::string::npos) << queued.stdout_text;
   const int64_t run_id = std::stoll(queued.stdout_text.substr(at + kQueuedAs.size()));
-  ASSERT_OK(upstream_
-                ->WaitForRequest([](const RequestRecord& rec) { return rec.stalled; }, kDeadline)
-                .status())
+  ASSERT_OK(
+      upstream_->WaitForRequest([](const RequestRecord& rec) { return rec.stalled; }, kDeadline)
+          .status())
       << a->Logs();
   ASSERT_OK_AND_ASSIGN(QueueView queue, QueueJson(*b));
   ASSERT_EQ(queue.jobs.size(), 1u);

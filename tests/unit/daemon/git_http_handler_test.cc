@@ -483,8 +483,9 @@ TEST_F(GitHttpHandlerTest, GitFailingOnAFullDiskIs503WithRetryAfter) {
   {
     GitServer server(options);
     const fs::path headers = g_root / "full-disk.headers";
-    std::string status = CurlStatus("-D " + Quote(headers.string()),
-                                    server.Url("/owner/repo.git/info/refs?service=git-upload-pack"));
+    std::string status =
+        CurlStatus("-D " + Quote(headers.string()),
+                   server.Url("/owner/repo.git/info/refs?service=git-upload-pack"));
     EXPECT_EQ(status, "503");
     EXPECT_NE(ReadFile(headers).find("Retry-After: "), std::string::npos) << ReadFile(headers);
   }
