@@ -7,6 +7,7 @@
 #include "daemon/git_http_handler.h"
 
 #include <signal.h>
+#include <sys/statvfs.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -104,6 +105,15 @@ class Inflater {
   bool done_ = false;
 };
 
+// A failure of ours (not the client's) as HttpErrorFor should map it: a missing git binary
+// or repository is a broken server (500), never a 404 for the client.
+Status ServerFailure(const Status& s) {
+  if (s.code() == StatusCode::kNotFound || s.code() == StatusCode::kInvalidArgument) {
+    return Internal(s.message());
+  }
+  return s;
+}
+
 http::status StatusForInput(const Status& s) {
   return s.code() == StatusCode::kResourceExhausted ? http::status::payload_too_large
                                                     : http::status::bad_request;
@@ -111,8 +121,20 @@ http::status StatusForInput(const Status& s) {
 
 }  // namespace
 
+Status RepoDiskFull(const std::filesystem::path& dir) {
+  struct statvfs vfs {};
+  if (::statvfs(dir.c_str(), &vfs) != 0) return Status::Ok();
+  // git needs a little room for its temporaries (a shallow file, a pack's index).
+  constexpr uint64_t kMinFreeBytes = 1 << 20;
+  const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  if (free_bytes < kMinFreeBytes) return ErrnoStatus(ENOSPC, "file system of " + dir.string());
+  if (vfs.f_files > 0 && vfs.f_favail == 0) return ErrnoStatus(ENOSPC, "inodes of " + dir.string());
+  return Status::Ok();
+}
+
 GitHttpHandler::GitHttpHandler(RepoDirResolver resolver, GitHttpOptions options)
     : resolver_(std::move(resolver)), options_(std::move(options)) {
+  if (!options_.disk_full) options_.disk_full = RepoDiskFull;
   // Writing to a git that has exited must be an EPIPE error, not a process-killing signal.
   static std::once_flag ignore_sigpipe;
   std::call_once(ignore_sigpipe, [] { ::signal(SIGPIPE, SIG_IGN); });
@@ -250,8 +272,8 @@ net::awaitable<void> GitHttpHandler::RunUploadPack(HttpExchange& ex, const RepoP
   Result<UploadPackProcess> spawned = UploadPackProcess::Spawn(po);
   if (!spawned.ok()) {
     MLOG(Error) << "git-http " << repo.name << ": " << spawned.error().ToString();
-    co_await RespondText(ex, http::status::internal_server_error,
-                         "git upload-pack could not be started\n");
+    co_await ex.Respond(MakeErrorResponse(ex.request(), ServerFailure(spawned.error()),
+                                          "git upload-pack could not be started\n"));
     co_return;
   }
   UploadPackProcess& proc = *spawned;
@@ -408,7 +430,9 @@ net::awaitable<void> GitHttpHandler::RunUploadPack(HttpExchange& ex, const RepoP
     if (header_sent) {
       ex.Abort();
     } else {
-      co_await RespondText(ex, http::status::internal_server_error, "git upload-pack failed\n");
+      Status failure = options_.disk_full ? options_.disk_full(dir) : Status::Ok();
+      if (failure.ok()) failure = Internal(std::string(what) + " failed");
+      co_await ex.Respond(MakeErrorResponse(ex.request(), failure, "git upload-pack failed\n"));
     }
     co_return;
   }

@@ -55,7 +55,17 @@ struct GitHttpOptions {
   size_t chunk_bytes = 64 * 1024;
   // Lets clients ask for partial clones (--filter=blob:none), useful for weight repos.
   bool allow_filter = true;
+  // Why git upload-pack failed when it exited non-zero before the response started: git's
+  // exit code says nothing typed, so the repository's file system is asked. Returns
+  // ResourceExhausted when it is full (the client gets 503 + Retry-After through
+  // HttpErrorFor, like every handler, instead of 500), else OK. Runs only on that failure
+  // path. Default: RepoDiskFull (statvfs). Tests substitute it.
+  std::function<Status(const std::filesystem::path& repo_dir)> disk_full;
 };
+
+// ResourceExhausted when the file system holding `dir` has (almost) no space or inodes left
+// for an unprivileged writer; OK otherwise, and when it cannot be asked.
+Status RepoDiskFull(const std::filesystem::path& dir);
 
 class GitHttpHandler {
  public:

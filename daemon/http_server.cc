@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "daemon/client_key.h"
 
 namespace mirrord {
 
@@ -818,7 +819,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::shared_ptr<HttpServer::State> state_;
   std::string peer_;
-  std::string client_;  // the peer's IP address: the per-client cap's key
+  std::string client_;  // the per-client cap's key (ClientKey: the address or its /64)
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   uint64_t id_ = 0;
@@ -960,11 +961,8 @@ net::awaitable<void> HttpServer::State::AcceptLoop(std::shared_ptr<tcp::acceptor
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     tcp::endpoint remote = socket.remote_endpoint(ignored);
-    net::ip::address address = remote.address();
-    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-      address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
-    }
-    const std::string client = address.to_string();
+    // The per-client cap's key: the IPv4 address, or the IPv6 /64 (daemon/client_key.h).
+    const std::string client = ClientKey(remote.address());
     auto executor = socket.get_executor();
     const int fd = socket.native_handle();
     auto conn = std::make_shared<Connection>(self, std::move(socket), client);

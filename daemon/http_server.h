@@ -8,11 +8,12 @@
 //
 // Every client is assumed hostile; what one can make the server hold is bounded:
 //  - connections: at most max_connections in all and max_connections_per_client per client
-//    address. Over the per-client cap a newcomer gets a best-effort 503 and is closed. At the
-//    total cap the accept loop backs off: it closes the connection idle longest (keep-alive)
-//    or, failing that, the one whose request has been arriving longest (slowloris), and
-//    otherwise leaves newcomers in the listen backlog until a connection ends. Connections
-//    running a handler (a clone in progress) are never closed to make room.
+//    (an IPv4 address, or an IPv6 /64: daemon/client_key.h). Over the per-client cap a newcomer
+//    gets a best-effort 503 and is closed. At the total cap the accept loop backs off: it closes
+//    the connection idle longest (keep-alive) or, failing that, the one whose request has been
+//    arriving longest (slowloris), and otherwise leaves newcomers in the listen backlog until a
+//    connection ends. Connections running a handler (a clone in progress) are never closed to make
+//    room.
 //  - time: a request (header and body) must arrive within request_timeout of its first
 //    byte, and, once min_rate_grace has passed, at min_transfer_rate bytes/s on average at
 //    least; each read also has read_timeout. A request cut for slowness is closed without

@@ -89,7 +89,11 @@ Result<JobQueue::Requeued> JobDispatcher::RequeueAbandoned(bool own_too) {
   for (size_t i = 0; i < requeued.jobs.size(); ++i) {
     const QueuedJob& job = requeued.jobs[i];
     const std::string& lost_by = i < requeued.lost_by.size() ? requeued.lost_by[i] : "";
-    if (Status s = catalog_.RequeueRun(job.run_id); !s.ok()) {
+    // The lost lease's holder is fenced off the catalog from now on (it may still be alive).
+    // The repo fence guards a sync's writes only: a build job's token must not raise it past a
+    // sync of the same repo running meanwhile (builds publish tags after confirm_lease).
+    const int64_t floor = job.kind == JobKind::kSync && job.fence > 0 ? job.fence + 1 : 0;
+    if (Status s = catalog_.RequeueRun(job.run_id, floor); !s.ok()) {
       MLOG(Warning) << "requeue run " << job.run_id << ": " << s.ToString();
     }
     const std::string what = job.kind == JobKind::kBuild ? "build " + job.build + " of " + job.ref

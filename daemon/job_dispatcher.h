@@ -8,8 +8,8 @@
 //
 // Leases: a job is cancelled when its lease is lost (another node took it over) and also
 // when it could not be renewed before it ends (this node is cut off from the queue): work
-// stops before another node may start the same job. JobContext::confirm_lease is the fence
-// runners call before writes other nodes see.
+// stops before another node may start the same job. Writes are fenced by the claim's token
+// (daemon/job_runner.h "Fencing"); requeueing a lost lease raises the repo's fence past it.
 // Thread-safety: all public methods are thread-safe.
 #pragma once
 

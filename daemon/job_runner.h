@@ -30,12 +30,26 @@ struct JobContext {
   // Set when the job must stop: shutdown, repo removal, or the lease is lost or could not
   // be renewed before it ended.
   const std::atomic<bool>* cancel = nullptr;
-  // The fence: OK only while this node provably still holds the job's lease (checked
-  // against the queue now, which also extends it). A runner calls it right before each
-  // write other nodes would see (refs, catalog) and writes nothing when it fails (then the
-  // job is cancelled too).
+  // OK only while this node provably still holds the job's lease (checked against the
+  // queue now, which also extends it); on failure the job is cancelled too. A runner calls
+  // it before writes other nodes would see, to stop early. It is not the fence by itself (the
+  // lease can end right after the answer): the fence is the job's token, see below.
   std::function<Status()> confirm_lease;
 };
+
+// Fencing. Each claim gives the job a token (QueuedJob::fence) larger than every earlier
+// claim's. A runner passes it into every write of shared state, and the write itself refuses
+// a token older than one it has seen:
+//  - the catalog (storage/repo_fence.h): the repo row keeps the highest token; each fenced
+//    write (MarkRunStarted, SetRepoState, ReplaceRefs, FinishRun) compares and raises it in
+//    its own SQLite transaction. The node that requeues a lost lease raises it past the lost
+//    token (Catalog::RequeueRun), so the lost owner is refused even before a new one starts.
+//  - refs (git/ref_publisher.h): PublishRefs calls the runner's check (confirm_lease, then
+//    Catalog::CheckFence) with the mirror's packed-refs.lock held, right before the rename.
+//    Every publisher takes that lock, so the check and the rename are not separated by
+//    another node's publication; the only window left is a node stopped between the check
+//    and the rename (local syscalls, no network): its refs may land, but its catalog write
+//    is refused and the next owner's publication (which waits for the lock) replaces them.
 
 class JobRunner {
  public:

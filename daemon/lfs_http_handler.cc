@@ -117,22 +117,23 @@ net::awaitable<void> LfsHttpHandler::Handle(HttpExchange& ex, const RepoPath& re
 net::awaitable<void> LfsHttpHandler::ServeBatch(HttpExchange& ex, const RepoPath& repo,
                                                 int64_t repo_id) {
   const HttpRequest& req = ex.request();
-  struct Lookup {
-    std::optional<LfsRefRecord> ref;
-    std::optional<LfsObjectRecord> object;
-    bool present = false;
-  };
+  using Lookup = BatchLookup;
   struct Work {
     Result<LfsBatchRequest> parsed = InvalidArgument("not parsed");
-    Result<std::vector<Lookup>> lookups = Internal("not looked up");
+    Status lookups;    // the catalog's failure, if any
+    std::string body;  // the serialised response, when parsed and looked up
   };
-  // Parsing (up to kLfsBatchBodyLimit of JSON) and the lookups are blocking work: off the
-  // network threads.
-  Work work = co_await RunBlocking(blocking_, [this, repo_id, &req]() {
+  // The href base comes from the request (Host, public_url): read here, on the exchange's
+  // own thread.
+  const std::string base = options_.base_url.For(ex) + "/" + repo.name + ".git/info/lfs/objects/";
+  // Parsing (up to kLfsBatchBodyLimit of JSON), the lookups, building the response and
+  // serialising it (up to kMaxLfsBatchRequestObjects entries) are blocking work: off the network
+  // threads.
+  Work work = co_await RunBlocking(blocking_, [this, repo_id, &req, &repo, &base]() {
     Work w;
     w.parsed = ParseLfsBatchRequest(req.body());
     if (!w.parsed.ok() || w.parsed->operation != "download") return w;
-    w.lookups = [&]() -> Result<std::vector<Lookup>> {
+    Result<std::vector<Lookup>> lookups = [&]() -> Result<std::vector<Lookup>> {
       std::vector<Lookup> out;
       out.reserve(w.parsed->objects.size());
       for (const LfsBatchObjectRequest& o : w.parsed->objects) {
@@ -147,6 +148,11 @@ net::awaitable<void> LfsHttpHandler::ServeBatch(HttpExchange& ex, const RepoPath
       }
       return out;
     }();
+    if (!lookups.ok()) {
+      w.lookups = lookups.status();
+      return w;
+    }
+    w.body = SerializeLfsBatchResponse(BatchResponse(*w.parsed, *lookups, repo.name, base)) + "\n";
     return w;
   });
   Result<LfsBatchRequest>& parsed = work.parsed;
@@ -160,25 +166,30 @@ net::awaitable<void> LfsHttpHandler::ServeBatch(HttpExchange& ex, const RepoPath
     co_return co_await ex.Respond(
         LfsError(req, http::status::forbidden, std::string(kReadOnlyMessage)));
   }
-  Result<std::vector<Lookup>>& lookups = work.lookups;
-  if (!lookups.ok()) {
-    MLOG(Error) << "lfs batch for " << repo.name << ": " << lookups.status().ToString();
+  if (!work.lookups.ok()) {
+    MLOG(Error) << "lfs batch for " << repo.name << ": " << work.lookups.ToString();
     co_return co_await ex.Respond(
-        LfsFailure(req, lookups.status(), "the mirror's catalog failed; see mirrord's log"));
+        LfsFailure(req, work.lookups, "the mirror's catalog failed; see mirrord's log"));
   }
+  co_await ex.Respond(LfsJson(req, http::status::ok, std::move(work.body)));
+}
 
-  const std::string base = options_.base_url.For(ex) + "/" + repo.name + ".git/info/lfs/objects/";
+LfsBatchResponse LfsHttpHandler::BatchResponse(const LfsBatchRequest& request,
+                                               const std::vector<BatchLookup>& lookups,
+                                               const std::string& repo_name,
+                                               const std::string& href_base) const {
   LfsBatchResponse response;
   response.transfer = "basic";
   response.hash_algo = "sha256";
-  for (size_t i = 0; i < parsed->objects.size(); ++i) {
-    const LfsBatchObjectRequest& want = parsed->objects[i];
-    const Lookup& l = (*lookups)[i];
+  response.objects.reserve(request.objects.size());
+  for (size_t i = 0; i < request.objects.size(); ++i) {
+    const LfsBatchObjectRequest& want = request.objects[i];
+    const BatchLookup& l = lookups[i];
     LfsBatchObjectResponse out;
     out.oid = want.oid;
     out.size = want.size;
     if (!l.ref) {
-      out.error = LfsObjectError{404, "object not referenced by " + repo.name + " on this mirror"};
+      out.error = LfsObjectError{404, "object not referenced by " + repo_name + " on this mirror"};
     } else if (l.ref->size != want.size) {
       out.error = LfsObjectError{422, "size mismatch: the mirror has " +
                                           std::to_string(l.ref->size) + " bytes for this object"};
@@ -191,13 +202,13 @@ net::awaitable<void> LfsHttpHandler::ServeBatch(HttpExchange& ex, const RepoPath
     } else {
       out.authenticated = true;
       LfsAction download;
-      download.href = base + want.oid;
+      download.href = href_base + want.oid;
       download.expires_in = options_.href_lifetime_seconds;
       out.download = std::move(download);
     }
     response.objects.push_back(std::move(out));
   }
-  co_await ex.Respond(LfsJson(req, http::status::ok, SerializeLfsBatchResponse(response) + "\n"));
+  return response;
 }
 
 net::awaitable<void> LfsHttpHandler::ServeObject(HttpExchange& ex, const RepoPath& repo,

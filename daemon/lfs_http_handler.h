@@ -5,7 +5,8 @@
 //                          objects this repo's published refs reference; upload: 403
 //                          (read-only mirror). The body (at most kLfsBatchBodyLimit) is
 //                          parsed on the blocking pool by a streaming parser that stops at
-//                          the first malformed entry or the 10,001st object.
+//                          the first malformed entry or the 10,001st object; the
+//                          response is built and serialised there too.
 //   GET|HEAD objects/<oid> the object's bytes (Range supported) via sendfile(2); an object
 //                          the repo references but the store lacks (filtered out of syncs,
 //                          or not yet fetched) is fetched from upstream first (pull-through),
@@ -25,11 +26,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "daemon/base_url.h"
 #include "daemon/http_exchange.h"
 #include "daemon/router.h"
+#include "lfs/batch_types.h"
 #include "storage/blob_store.h"
 #include "storage/catalog.h"
 
@@ -71,7 +74,17 @@ class LfsHttpHandler {
   boost::asio::awaitable<void> Handle(HttpExchange& exchange, const RepoPath& repo);
 
  private:
+  // What the catalog and the store say about one object of a batch request.
+  struct BatchLookup {
+    std::optional<LfsRefRecord> ref;
+    std::optional<LfsObjectRecord> object;
+    bool present = false;
+  };
   boost::asio::awaitable<void> ServeBatch(HttpExchange& ex, const RepoPath& repo, int64_t repo_id);
+  // The batch answer for `request`, given one lookup per requested object (same order).
+  LfsBatchResponse BatchResponse(const LfsBatchRequest& request,
+                                 const std::vector<BatchLookup>& lookups,
+                                 const std::string& repo_name, const std::string& href_base) const;
   boost::asio::awaitable<void> ServeObject(HttpExchange& ex, const RepoPath& repo, int64_t repo_id,
                                            std::string_view oid);
 

@@ -150,6 +150,9 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   BlobStoreOptions store_options;
   store_options.quarantine_budget = config.lfs.quarantine_budget;
   store_options.quarantine_per_object = config.lfs.quarantine_per_object;
+  // A live download changes its .part at least every stall_timeout (it reconnects after
+  // that long without a byte); twice that unchanged means a holder that stopped.
+  store_options.stale_part_after = 2 * config.stall_timeout;
   auto blob_store = BlobStore::Open(config.LfsStoreDir(), store_options);
   if (!blob_store.ok()) {
     MLOG(Error) << "LFS store " << config.LfsStoreDir() << ": " << blob_store.status().ToString();

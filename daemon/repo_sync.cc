@@ -109,8 +109,8 @@ RepoSyncOutcome SyncRepository(const RepoSyncRequest& request, SyncSteps& steps)
   }
 
   progress.Phase("publishing");
-  if (Status s = steps.ConfirmOwnership(); !s.ok()) return fail(FailurePhase::kPublish, s);
-  Result<RefUpdateSummary> summary = PublishRefs(request.repo_dir, fetched->refs, fetched->head);
+  Result<RefUpdateSummary> summary = PublishRefs(request.repo_dir, fetched->refs, fetched->head,
+                                                 [&steps] { return steps.ConfirmOwnership(); });
   if (!summary.ok()) return fail(FailurePhase::kPublish, summary.status());
 
   RepoSyncResult& result = out.result;

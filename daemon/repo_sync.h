@@ -48,8 +48,9 @@ class SyncSteps {
   virtual Result<LfsSyncOutcome> SyncLfs(
       const std::vector<PublishedRef>& refs,
       const std::function<void(const SyncProgress&)>& progress) = 0;
-  // The fence, called right before the new refs are published: OK while this node still
-  // owns the sync. A failure fails the sync (phase "publish") with nothing published.
+  // The fence, called by PublishRefs under the mirror's packed-refs.lock right before the
+  // rename that publishes the new refs: OK while this node still owns the sync. A failure
+  // fails the sync (phase "publish") with nothing published.
   virtual Status ConfirmOwnership() = 0;
   // Called right after the new refs are published (git clients see them), before
   // maintenance, with the result so far: records them in the catalog, which is what makes

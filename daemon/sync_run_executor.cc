@@ -50,8 +50,11 @@ class SyncRunExecutor::Steps final : public SyncSteps {
     return x_.lfs_->SyncObjects(lreq);
   }
 
+  // The lease as the queue sees it now, then the catalog's fence: a node whose lease was
+  // taken over fails one or the other (the fence even if the queue's answer was late).
   Status ConfirmOwnership() override {
-    return context_.confirm_lease ? context_.confirm_lease() : Status::Ok();
+    if (context_.confirm_lease) RETURN_IF_ERROR(context_.confirm_lease());
+    return x_.catalog_.CheckFence(repo_.id, job_.fence);
   }
 
   // The catalog learns the new refs (and LFS references) as soon as git serves them, not
@@ -67,7 +70,7 @@ class SyncRunExecutor::Steps final : public SyncSteps {
       if (old.ok()) before = std::move(*old);
     }
     RETURN_IF_ERROR(x_.catalog_.ReplaceRefs(repo_.id, refs, r.head, ToUnixSeconds(x_.clock_.Now()),
-                                            r.lfs ? &r.lfs->references : nullptr));
+                                            r.lfs ? &r.lfs->references : nullptr, job_.fence));
     servable_at_ms_ = UnixMs(x_.clock_);
     x_.servable_.MarkServable(repo_.name);
     // The new commits are servable (refs and their LFS objects): their builds may start.
@@ -129,13 +132,20 @@ JobOutcome SyncRunExecutor::Run(const QueuedJob& job, const JobContext& context)
     view.started_at = now();
     view.progress.phase = "connecting";
     live_runs_.Begin(view);
-    if (Status s = catalog_.MarkRunStarted(run_id, now()); !s.ok()) {
-      MLOG(Error) << "catalog: " << s.ToString();
+    // The run's first fenced write: from here on, a node holding an older lease of this
+    // repo can change neither its catalog state nor its refs.
+    Status marked = catalog_.MarkRunStarted(run_id, now(), job.fence);
+    if (!marked.ok() && marked.code() != StatusCode::kCancelled) {
+      MLOG(Error) << "catalog: " << marked.ToString();
     }
-    (void)catalog_.SetRepoState(repo->id, "syncing", now());
+    if (marked.code() != StatusCode::kCancelled) {
+      (void)catalog_.SetRepoState(repo->id, "syncing", now(), job.fence);
+    }
     gauges_.RefreshRepoStates();
     Result<std::string> url = registry_.UpstreamUrl(*repo);
-    if (!url.ok()) {
+    if (marked.code() == StatusCode::kCancelled) {
+      synced.status = marked;  // a newer lease exists: this one does nothing
+    } else if (!url.ok()) {
       synced.status = url.status();
     } else {
       RepoSyncRequest req;
@@ -189,16 +199,23 @@ JobOutcome SyncRunExecutor::Run(const QueuedJob& job, const JobContext& context)
   if (!owned) {
     MLOG(Warning) << "run " << run_id << " of " << name
                   << " is no longer this node's; its record is left to its new owner";
-  } else if (Status s = catalog_.FinishRun(record); !s.ok()) {
-    MLOG(Error) << "catalog: " << s.ToString();
+  } else if (Status s = catalog_.FinishRun(record, job.fence); !s.ok()) {
+    if (s.code() == StatusCode::kCancelled) {
+      MLOG(Warning) << "run " << run_id << " of " << name
+                    << " is no longer this node's; its record is left to its new owner ("
+                    << s.message() << ")";
+    } else {
+      MLOG(Error) << "catalog: " << s.ToString();
+    }
   }
   if (owned && repo.ok() && !outcome.ok()) {
     // The previous mirror keeps being served; only the state says the last sync failed.
+    // Refused (fenced) when the lease was taken over meanwhile.
     (void)catalog_.SetRepoState(repo->id,
                                 cancelled && repo->last_success_at > 0 ? "ready"
                                 : cancelled                            ? "new"
                                                                        : "failed",
-                                now());
+                                now(), job.fence);
   }
   metrics_.RecordSync(outcome.ok() ? "succeeded" : (cancelled ? "cancelled" : "failed"), seconds);
   metrics_.AddFetchedBytes(result.received_bytes);

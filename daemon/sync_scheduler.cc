@@ -144,6 +144,7 @@ Status SyncScheduler::Start() {
     }
   }
   gauges_.MeasureLfsStore();
+  servable_.StartRefresher();
   return dispatcher_.Start();
 }
 
@@ -165,7 +166,10 @@ Result<ReconcileReport> SyncScheduler::Reconcile(const Config& config) {
 
 void SyncScheduler::BeginShutdown() { dispatcher_.BeginShutdown(); }
 
-void SyncScheduler::Shutdown() { dispatcher_.Shutdown(); }
+void SyncScheduler::Shutdown() {
+  dispatcher_.Shutdown();
+  servable_.StopRefresher();
+}
 
 Status SyncScheduler::FetchLfsObject(std::string_view name, const LfsRefRecord& reference) {
   if (lfs_ == nullptr) return FailedPrecondition("LFS is not enabled");

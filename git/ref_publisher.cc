@@ -302,7 +302,8 @@ Result<std::string> ReadHeadTarget(const std::filesystem::path& dir) {
 }
 
 Result<RefUpdateSummary> PublishRefs(const std::filesystem::path& dir,
-                                     const std::vector<PublishedRef>& refs, std::string_view head) {
+                                     const std::vector<PublishedRef>& refs, std::string_view head,
+                                     const std::function<Status()>& fence) {
   RETURN_IF_ERROR(EnsureLibgit2Initialized());
   RETURN_IF_ERROR(ValidateRefs(refs, head));
   ASSIGN_OR_RETURN(RepositoryPtr repo, OpenBareRepository(dir.string()));
@@ -361,7 +362,10 @@ Result<RefUpdateSummary> PublishRefs(const std::filesystem::path& dir,
                      LockedFile::Create(dir / "packed-refs", RenderPackedRefs(std::move(entries))));
     ASSIGN_OR_RETURN(StagedObjectMigration migration, StagedObjectMigration::Start(dir));
     RunAfterMigrationHookForTesting();
-    Status committed = lock.Commit();
+    // The lease check is the last step before the rename, under the lock every publisher
+    // of this mirror takes.
+    Status committed = fence ? fence() : Status::Ok();
+    if (committed.ok()) committed = lock.Commit();
     if (!committed.ok() && !lock.renamed()) {
       // Never published: the staged objects leave the mirror again.
       if (Status undo = migration.Undo(); !undo.ok()) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,10 +47,16 @@ struct RefUpdateSummary {
 // peeled object of a tag, a commit's tree) is not in the object database, or a given
 // `peeled` disagrees with the database; Unavailable when packed-refs.lock or HEAD.lock is
 // held (another writer, or a crash left it: see MirrorRepository::RecoverAfterCrash).
+// `fence`, when given, is the publisher's lease check (daemon/job_runner.h): it is called with
+// packed-refs.lock held, after the staged objects moved and right before the rename, so no
+// other publication of this mirror can run between the check and the rename. A non-OK
+// result aborts the publication as above (staged objects move back, nothing published)
+// and is returned as it is.
 // Thread-safety: at most one publisher per mirror at a time (the lock file enforces it
 // across processes too); readers may run concurrently.
 Result<RefUpdateSummary> PublishRefs(const std::filesystem::path& dir,
-                                     const std::vector<PublishedRef>& refs, std::string_view head);
+                                     const std::vector<PublishedRef>& refs, std::string_view head,
+                                     const std::function<Status()>& fence = {});
 
 // The currently published refs of `dir`, sorted by name: packed-refs entries outside
 // refs/mirrord/, overridden by any loose refs there (as git resolves them). Reads packed-refs

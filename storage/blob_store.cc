@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <span>
 #include <system_error>
@@ -218,6 +220,16 @@ Status RemoveIfPresent(const fs::path& path) {
 }
 
 // Renames `from` to `to` unless `to` exists (AlreadyExists then).
+// "<64 hex>.<16 hex>.part": a private partial (BlobStoreOptions::stale_part_after).
+bool IsPrivatePartName(std::string_view name) {
+  if (name.size() != 64 + 1 + 16 + 5 || !name.ends_with(".part") || name[64] != '.') return false;
+  auto hex = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  };
+  return hex(name.substr(0, 64)) && hex(name.substr(65, 16));
+}
+
 Status RenameNoReplace(const fs::path& from, const fs::path& to) {
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {
     return Status::Ok();
@@ -364,14 +376,16 @@ struct PartialBlob::Impl {
     kQuarantined,  // moved to quarantine/ (or removed)
   };
 
+  // `stem`: the file names' stem under incomplete/ (the oid, or a private partial's
+  // "<oid>.<random>").
   Impl(std::shared_ptr<BlobStore::State> state_in, fs::path root_in, std::string oid_in,
-       uint64_t size_in, UniqueFd fd_in, RangeSet durable_in)
+       uint64_t size_in, UniqueFd fd_in, RangeSet durable_in, const std::string& stem)
       : state(std::move(state_in)),
         root(std::move(root_in)),
         oid(std::move(oid_in)),
         size(size_in),
-        part_path(root / "incomplete" / (oid + ".part")),
-        journal_path(root / "incomplete" / (oid + ".ranges")),
+        part_path(root / "incomplete" / (stem + ".part")),
+        journal_path(root / "incomplete" / (stem + ".ranges")),
         fd(std::move(fd_in)),
         claimed(durable_in),
         written(durable_in),
@@ -578,6 +592,15 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(const fs::path& root,
     const std::string name = it->path().filename().string();
     if (name.find(".tmp.") != std::string::npos) {
       stale.push_back(it->path());
+    } else if (IsPrivatePartName(name)) {
+      // A private partial (stale_part_after) is never resumed: gone once nobody holds it.
+      UniqueFd fd(::open(it->path().c_str(), O_RDONLY | O_CLOEXEC));
+      if (fd.valid() && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+        stale.push_back(it->path());
+        fs::path journal = it->path();
+        journal.replace_extension(".ranges");
+        stale.push_back(journal);
+      }
     } else if (name.ends_with(".ranges")) {
       const std::string oid = name.substr(0, name.size() - std::string_view(".ranges").size());
       if (store->Contains(oid)) stale.push_back(it->path());
@@ -642,6 +665,9 @@ Result<std::unique_ptr<PartialBlob>> BlobStore::OpenPartialWhenFree(std::string_
     Busy busy = Busy::kNo;
     uint64_t own_events = 0;
     Result<std::unique_ptr<PartialBlob>> opened = TryOpenPartial(oid, size, &busy, &own_events);
+    if (busy == Busy::kElsewhere && SharedPartIsStale(oid)) {
+      opened = OpenPrivatePartial(oid, size, &busy, &own_events);
+    }
     if (busy == Busy::kNo) return opened;
     seen += own_events;
     if (!announced && wait.on_wait) wait.on_wait(opened.status().message());
@@ -670,6 +696,8 @@ Result<std::unique_ptr<PartialBlob>> BlobStore::OpenPartialWhenFree(std::string_
     ++waiters;
     Status outcome;
     while (state_->events == seen) {
+      // A holder elsewhere that stopped changing its .part: look again (a private partial).
+      if (busy == Busy::kElsewhere && SharedPartIsStale(oid)) break;
       if (wait.cancel != nullptr && wait.cancel->load()) {
         outcome = Cancelled("waiting for another download of LFS object " + std::string(oid) +
                             " cancelled");
@@ -703,23 +731,10 @@ Result<std::unique_ptr<PartialBlob>> BlobStore::TryOpenPartial(std::string_view 
     return InvalidArgument("LFS object size " + std::to_string(size) + " is too large");
   }
   const std::string oid(oid_view);
-  {
-    std::lock_guard lock(state_->mu);
-    if (!state_->open_partials.insert(oid).second) {
-      *busy = Busy::kHere;
-      return FailedPrecondition("LFS object " + oid + " is already being downloaded");
-    }
-  }
   // Until the PartialBlob takes it over, the registry entry is released on every return.
-  // Waiters that found this (transient) entry are woken when it goes; the caller's own
-  // wake-up is counted so that it does not wake itself.
-  Cleanup release([this, &oid, own_events] {
-    std::lock_guard lock(state_->mu);
-    state_->open_partials.erase(oid);
-    state_->Notify();
-    ++*own_events;
-  });
-  if (Contains(oid)) return AlreadyExists("LFS object " + oid + " is already stored");
+  // Waiters that found this (transient) entry are woken when it goes.
+  RETURN_IF_ERROR(EnterRegistry(oid, busy, own_events));
+  Cleanup release([this, &oid, own_events] { LeaveRegistry(oid, own_events); });
 
   const fs::path incomplete = root_ / "incomplete";
   const fs::path part = incomplete / (oid + ".part");
@@ -798,7 +813,72 @@ Result<std::unique_ptr<PartialBlob>> BlobStore::TryOpenPartial(std::string_view 
                << " bytes durable";
   }
   auto impl = std::make_unique<PartialBlob::Impl>(state_, root_, oid, size, std::move(fd),
-                                                  std::move(durable));
+                                                  std::move(durable), oid);
+  release.Cancel();
+  return std::unique_ptr<PartialBlob>(new PartialBlob(std::move(impl)));
+}
+
+Status BlobStore::EnterRegistry(const std::string& oid, Busy* busy, uint64_t* own_events) {
+  {
+    std::lock_guard lock(state_->mu);
+    if (!state_->open_partials.insert(oid).second) {
+      *busy = Busy::kHere;
+      return FailedPrecondition("LFS object " + oid + " is already being downloaded");
+    }
+  }
+  if (Contains(oid)) {
+    LeaveRegistry(oid, own_events);
+    return AlreadyExists("LFS object " + oid + " is already stored");
+  }
+  return Status::Ok();
+}
+
+void BlobStore::LeaveRegistry(const std::string& oid, uint64_t* own_events) {
+  std::lock_guard lock(state_->mu);
+  state_->open_partials.erase(oid);
+  state_->Notify();
+  ++*own_events;
+}
+
+bool BlobStore::SharedPartIsStale(std::string_view oid) const {
+  if (!state_->options.stale_part_after) return false;
+  struct stat st;
+  const fs::path part = root_ / "incomplete" / (std::string(oid) + ".part");
+  if (::stat(part.c_str(), &st) != 0) return false;
+  const auto changed = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+  return std::chrono::system_clock::now() - changed >= *state_->options.stale_part_after;
+}
+
+Result<std::unique_ptr<PartialBlob>> BlobStore::OpenPrivatePartial(std::string_view oid_view,
+                                                                   uint64_t size, Busy* busy,
+                                                                   uint64_t* own_events) {
+  *busy = Busy::kNo;
+  const std::string oid(oid_view);
+  RETURN_IF_ERROR(EnterRegistry(oid, busy, own_events));
+  Cleanup release([this, &oid, own_events] { LeaveRegistry(oid, own_events); });
+  std::random_device random;
+  char token[17];
+  std::snprintf(token, sizeof token, "%08x%08x", random(), random());
+  const std::string stem = oid + "." + token;
+  const fs::path part = root_ / "incomplete" / (stem + ".part");
+  UniqueFd fd(::open(part.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd.valid()) return ErrnoStatus(errno, "create " + part.string());
+  // Locked while in use, so that Open (of any process) removes it only once abandoned.
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return ErrnoStatus(errno, "lock " + part.string());
+  if (size > 0) {
+    const int rc = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size));
+    if (rc != 0) {
+      (void)::unlink(part.c_str());
+      return ErrnoStatus(rc, "preallocate " + std::to_string(size) + " bytes for " + part.string());
+    }
+  }
+  MLOG(Warning) << "LFS object " << oid << ": " << oid << ".part has been locked by another "
+                << "process without a change for " << state_->options.stale_part_after->count()
+                << " s (a stopped node?); downloading into " << part.filename().string();
+  auto impl = std::make_unique<PartialBlob::Impl>(state_, root_, oid, size, std::move(fd),
+                                                  RangeSet(), stem);
   release.Cancel();
   return std::unique_ptr<PartialBlob>(new PartialBlob(std::move(impl)));
 }

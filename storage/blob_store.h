@@ -56,6 +56,14 @@ struct BlobStoreOptions {
   // quarantine (and Open) enforces them, so a corrupting upstream cannot fill the disk.
   uint64_t quarantine_budget = uint64_t{1} << 30;
   int quarantine_per_object = 1;
+  // A .part locked by another process whose data has not changed for this long is taken to
+  // be held by a stopped process (a node frozen or SIGSTOPped, which keeps its flock):
+  // OpenPartialWhenFree then downloads into a private partial of its own
+  // (incomplete/<oid>.<random>.part, never resumed by anyone else) instead of waiting for
+  // ever. The object is content-addressed and verified, so if the stopped process wakes up
+  // and publishes too, both publish the same bytes. Its mtime is compared with this host's
+  // clock. nullopt: wait as long as it takes.
+  std::optional<std::chrono::seconds> stale_part_after;
 };
 
 // How long OpenPartialWhenFree waits for another download of the same oid.
@@ -132,6 +140,20 @@ class BlobStore {
   // *own_events is bumped for each registry notification this call made itself.
   Result<std::unique_ptr<PartialBlob>> TryOpenPartial(std::string_view oid, uint64_t size,
                                                       Busy* busy, uint64_t* own_events);
+  // Enters `oid` into this process's registry of open partials, for an opener that then
+  // owns the entry: FailedPrecondition (*busy = kHere) when it is there already;
+  // AlreadyExists (the entry left again) when the object is stored. On OK the caller leaves
+  // it (LeaveRegistry) or hands it to the PartialBlob it opens.
+  Status EnterRegistry(const std::string& oid, Busy* busy, uint64_t* own_events);
+  // Removes the entry and wakes the waiters; the caller's own wake-up is counted in
+  // `own_events` so that it does not wake itself.
+  void LeaveRegistry(const std::string& oid, uint64_t* own_events);
+  // Whether the shared .part of `oid` has gone unchanged for options' stale_part_after.
+  bool SharedPartIsStale(std::string_view oid) const;
+  // A fresh partial of `oid` under a name of its own (see stale_part_after); Busy::kHere
+  // when this process already downloads `oid`.
+  Result<std::unique_ptr<PartialBlob>> OpenPrivatePartial(std::string_view oid, uint64_t size,
+                                                          Busy* busy, uint64_t* own_events);
   struct State;
   std::filesystem::path root_;
   // Shared with the PartialBlobs, which unregister their oid from it when destroyed.

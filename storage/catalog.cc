@@ -6,6 +6,7 @@
 
 #include "common/api_types.h"
 #include "storage/migrations.h"
+#include "storage/repo_fence.h"
 
 namespace mirrord {
 namespace {
@@ -215,9 +216,11 @@ Status Catalog::DeleteRepo(std::string_view name) {
   return Status::Ok();
 }
 
-Status Catalog::SetRepoState(int64_t repo_id, std::string_view state, int64_t now) {
+Status Catalog::SetRepoState(int64_t repo_id, std::string_view state, int64_t now, int64_t fence) {
   if (!IsRepoState(state)) return InvalidArgument("unknown repository state " + std::string(state));
   std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  RETURN_IF_ERROR(AdvanceRepoFence(db_, repo_id, fence));
   ASSIGN_OR_RETURN(Statement stmt,
                    db_.Prepare("UPDATE repos SET state = ?, updated_at = ? WHERE id = ?"));
   RETURN_IF_ERROR(stmt.BindAll(state, now, repo_id));
@@ -225,14 +228,19 @@ Status Catalog::SetRepoState(int64_t repo_id, std::string_view state, int64_t no
   if (db_.Changes() == 0) {
     return NotFound("repository " + std::to_string(repo_id) + " is not in the catalog");
   }
-  return Status::Ok();
+  return txn.Commit();
+}
+
+Status Catalog::CheckFence(int64_t repo_id, int64_t fence) {
+  std::lock_guard lock(mu_);
+  return CheckRepoFence(db_, repo_id, fence);
 }
 
 // ---- refs ----
 
 Status Catalog::ReplaceRefs(int64_t repo_id, const std::vector<RefRecord>& refs,
                             std::string_view head, int64_t now,
-                            const std::vector<LfsRefRecord>* lfs_refs) {
+                            const std::vector<LfsRefRecord>* lfs_refs, int64_t fence) {
   for (const RefRecord& ref : refs) {
     if (ref.name.empty() || ref.oid.empty()) {
       return InvalidArgument("ref with an empty name or oid (\"" + ref.name + "\")");
@@ -240,6 +248,7 @@ Status Catalog::ReplaceRefs(int64_t repo_id, const std::vector<RefRecord>& refs,
   }
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  RETURN_IF_ERROR(AdvanceRepoFence(db_, repo_id, fence));
   {
     ASSIGN_OR_RETURN(Statement stmt,
                      db_.Prepare("UPDATE repos SET head = ?, state = 'ready', "
@@ -310,25 +319,38 @@ Result<int64_t> Catalog::InsertRun(int64_t repo_id, std::string_view trigger, in
   return db_.LastInsertRowId();
 }
 
-Status Catalog::MarkRunStarted(int64_t run_id, int64_t now) {
+Status Catalog::MarkRunStarted(int64_t run_id, int64_t now, int64_t fence) {
   std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  if (fence != 0) {
+    ASSIGN_OR_RETURN(int64_t repo_id, RepoOfRun(db_, run_id));
+    RETURN_IF_ERROR(AdvanceRepoFence(db_, repo_id, fence));
+  }
   ASSIGN_OR_RETURN(Statement stmt, db_.Prepare("UPDATE sync_runs SET state = 'running', "
                                                "started_at = ? WHERE id = ? AND state = 'queued'"));
   RETURN_IF_ERROR(stmt.BindAll(now, run_id));
   RETURN_IF_ERROR(stmt.Run().WithContext("start sync run " + std::to_string(run_id)));
   if (db_.Changes() == 0) return RunNotUpdatable(db_, run_id, "queued");
-  return Status::Ok();
+  return txn.Commit();
 }
 
-Status Catalog::RequeueRun(int64_t run_id) {
+Status Catalog::RequeueRun(int64_t run_id, int64_t fence_floor) {
   std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  if (fence_floor > 0) {
+    Result<int64_t> repo_id = RepoOfRun(db_, run_id);
+    if (repo_id.ok()) RETURN_IF_ERROR(RaiseRepoFence(db_, *repo_id, fence_floor));
+  }
   ASSIGN_OR_RETURN(Statement stmt,
                    db_.Prepare("UPDATE sync_runs SET state = 'queued', started_at = 0 "
                                "WHERE id = ? AND state IN ('queued', 'running')"));
   RETURN_IF_ERROR(stmt.BindAll(run_id));
   RETURN_IF_ERROR(stmt.Run().WithContext("requeue sync run " + std::to_string(run_id)));
-  if (db_.Changes() == 0) return RunNotUpdatable(db_, run_id, "queued or running");
-  return Status::Ok();
+  // The raised fence stands even when the run was not requeued.
+  Status requeued =
+      db_.Changes() == 0 ? RunNotUpdatable(db_, run_id, "queued or running") : Status::Ok();
+  RETURN_IF_ERROR(txn.Commit());
+  return requeued;
 }
 
 Status Catalog::DeleteQueuedRun(int64_t run_id) {
@@ -375,12 +397,17 @@ Status Catalog::SetUpstreamEvent(int64_t repo_id, std::string_view event, int64_
   return Status::Ok();
 }
 
-Status Catalog::FinishRun(const SyncRunRecord& run) {
+Status Catalog::FinishRun(const SyncRunRecord& run, int64_t fence) {
   if (!IsFinalRunState(run.state)) {
     return InvalidArgument("sync run " + std::to_string(run.id) + " cannot finish as \"" +
                            run.state + "\"");
   }
   std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  if (fence != 0) {
+    ASSIGN_OR_RETURN(int64_t repo_id, RepoOfRun(db_, run.id));
+    RETURN_IF_ERROR(AdvanceRepoFence(db_, repo_id, fence));
+  }
   ASSIGN_OR_RETURN(Statement stmt,
                    db_.Prepare("UPDATE sync_runs SET state = ?, error = ?, finished_at = ?, "
                                "received_bytes = ?, received_objects = ?, refs_added = ?, "
@@ -401,7 +428,7 @@ Status Catalog::FinishRun(const SyncRunRecord& run) {
                                run.id));
   RETURN_IF_ERROR(stmt.Run().WithContext("finish sync run " + std::to_string(run.id)));
   if (db_.Changes() == 0) return RunNotUpdatable(db_, run.id, "queued or running");
-  return Status::Ok();
+  return txn.Commit();
 }
 
 Result<SyncRunRecord> Catalog::GetRun(int64_t run_id) {

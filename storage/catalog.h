@@ -196,7 +196,17 @@ class Catalog {
 
   // Sets the state ("new", "syncing", "ready", "failed") and updated_at. NotFound for an
   // unknown id; InvalidArgument for an unknown state.
-  Status SetRepoState(int64_t repo_id, std::string_view state, int64_t now);
+  //
+  // Fencing (storage/repo_fence.h): the writes a sync run makes to its repo's state
+  // (SetRepoState, ReplaceRefs, MarkRunStarted, FinishRun) take the run's lease token
+  // `fence`. In the same transaction as the write, a token below the repo's recorded fence
+  // is refused with Cancelled and nothing is written (the lease was taken over); otherwise
+  // the fence is raised to it. 0: unfenced (no lease: tools, tests).
+  Status SetRepoState(int64_t repo_id, std::string_view state, int64_t now, int64_t fence = 0);
+
+  // Cancelled when repo `repo_id`'s fence is above `fence` (its lease was taken over):
+  // read-only, for a check made under another lock (ref publication, PublishRefs).
+  Status CheckFence(int64_t repo_id, int64_t fence);
 
   // ---- refs ----
 
@@ -205,9 +215,10 @@ class Catalog {
   // the LFS objects the refs reference (the objects must already be in lfs_objects). All or
   // nothing: on failure the previous refs, LFS references and repo row are unchanged.
   // NotFound for an unknown id; InvalidArgument for a ref with an empty name or oid, or a
-  // name given twice.
+  // name given twice; Cancelled for a stale `fence` (see SetRepoState).
   Status ReplaceRefs(int64_t repo_id, const std::vector<RefRecord>& refs, std::string_view head,
-                     int64_t now, const std::vector<LfsRefRecord>* lfs_refs = nullptr);
+                     int64_t now, const std::vector<LfsRefRecord>* lfs_refs = nullptr,
+                     int64_t fence = 0);
 
   // The repo's refs ordered by name (empty for an unknown id).
   Result<std::vector<RefRecord>> GetRefs(int64_t repo_id);
@@ -300,19 +311,22 @@ class Catalog {
   Result<int64_t> InsertRun(int64_t repo_id, std::string_view trigger, int64_t queued_at);
 
   // Moves a queued run to "running" with started_at = now. NotFound for an unknown id;
-  // FailedPrecondition if the run is not queued.
-  Status MarkRunStarted(int64_t run_id, int64_t now);
+  // FailedPrecondition if the run is not queued; Cancelled for a stale `fence` (see
+  // SetRepoState; a run's first fenced write, so it raises the repo's fence to the token).
+  Status MarkRunStarted(int64_t run_id, int64_t now, int64_t fence = 0);
 
   // Finishes run `run.id`: writes state (which must be "succeeded", "failed" or
   // "interrupted", else InvalidArgument), error, finished_at and the transfer counters.
   // NotFound for an unknown id; FailedPrecondition if the run already finished (a finished
-  // run is never rewritten).
-  Status FinishRun(const SyncRunRecord& run);
+  // run is never rewritten); Cancelled for a stale `fence` (see SetRepoState).
+  Status FinishRun(const SyncRunRecord& run, int64_t fence = 0);
 
   // Puts a running run back to "queued" (started_at = 0): its job was requeued after its
   // node stopped. A queued run is left as it is. NotFound for an unknown id;
-  // FailedPrecondition if the run already finished.
-  Status RequeueRun(int64_t run_id);
+  // FailedPrecondition if the run already finished. With `fence_floor` > 0 (one more than the
+  // lost lease's token), the repo's fence is raised to at least that in the same
+  // transaction: the node that lost the lease can write nothing from then on.
+  Status RequeueRun(int64_t run_id, int64_t fence_floor = 0);
 
   // Deletes a run that never started (a trigger that coalesced into another run).
   // FailedPrecondition if it is not queued; NotFound for an unknown id.

@@ -59,6 +59,14 @@ struct QueuedJob {
   bool running = false;
   std::string owner;  // node id of the claimer
   int64_t lease_until_ms = 0;
+  // The fencing token of the claim that made it running (kept after a requeue: then the
+  // token of the lost lease). Every claim gets a token larger than any earlier claim's in
+  // this queue, so a higher token always belongs to the newer owner of a repo's job; the
+  // catalog and ref publication refuse writes carrying a lower token than they have seen
+  // (see daemon/job_runner.h). A token is max(previous token + 1, the claim's now_ms), so
+  // tokens keep increasing across a queue that lost its data (a Redis restarted empty) as
+  // long as the claimers' clocks do. 0: never claimed.
+  int64_t fence = 0;
 };
 
 // The key the one-queued / one-running rules apply to: the repo for a sync,
@@ -102,7 +110,8 @@ class JobQueue {
   virtual Result<std::optional<QueuedJob>> CoalesceIntoQueued(const QueuedJob& job) = 0;
 
   // Atomically takes the best claimable job (see the class comment) and marks it running,
-  // owned by `request.owner` until now + lease. nullopt when nothing is claimable now.
+  // owned by `request.owner` until now + lease, with a new fencing token (QueuedJob::fence)
+  // larger than every token issued before. nullopt when nothing is claimable now.
   virtual Result<std::optional<QueuedJob>> Claim(const ClaimRequest& request) = 0;
 
   // Extends the lease of running job `run_id` owned by `owner`. NotFound if the job is not
@@ -118,7 +127,8 @@ class JobQueue {
   // (a node restarting under the same id; empty: none) and those whose lease ended before
   // now_ms. A requeued job whose queue key meanwhile got a queued job is merged into it the way
   // Enqueue coalesces (the requeued run id survives; the other one is returned in
-  // `dropped`). Returns the requeued jobs, and the node each was taken from.
+  // `dropped`). Returns the requeued jobs (each with the fencing token of the lease it lost),
+  // and the node each was taken from.
   struct Requeued {
     std::vector<QueuedJob> jobs;
     std::vector<std::string> lost_by;  // parallel to `jobs`: the owner whose lease it was

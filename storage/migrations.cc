@@ -227,6 +227,19 @@ CREATE TABLE build_runs (
 CREATE INDEX build_runs_by_build ON build_runs (build, run_id);
 )sql";
 
+// Fencing tokens (storage/job_queue.h QueuedJob::fence): the highest token a repo's writes
+// have carried (the catalog refuses a lower one: a node whose lease was taken over), the
+// token of each claimed job of the embedded queue, and that queue's token counter.
+constexpr std::string_view kCatalogV9 = R"sql(
+ALTER TABLE repos ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_jobs ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE queue_fence (
+  id   INTEGER PRIMARY KEY CHECK (id = 1),
+  last INTEGER NOT NULL
+);
+INSERT INTO queue_fence (id, last) VALUES (1, 0);
+)sql";
+
 constexpr Migration kCatalogMigrations[] = {
     {1, "repos, refs and sync_runs", kCatalogV1},
     {2, "lfs_objects, lfs_refs and LFS run counters", kCatalogV2},
@@ -236,6 +249,7 @@ constexpr Migration kCatalogMigrations[] = {
     {6, "typed failures of sync runs", kCatalogV6},
     {7, "repos: managed by the config or the API, retired from the config", kCatalogV7},
     {8, "build jobs and build runs", kCatalogV8},
+    {9, "fencing tokens of leases", kCatalogV9},
 };
 
 Status NewerSchemaError(int64_t current, int latest) {

@@ -24,7 +24,8 @@ local PAUSED = P .. 'paused'
 local PAUSE_REASON = P .. 'pause_reason'
 local FIELDS = {'run_id', 'repo', 'trigger', 'priority', 'queued_at', 'not_before',
                 'pushed_at', 'host', 'attempt', 'running', 'owner', 'lease_until', 'kind',
-                'build', 'ref', 'commit'}
+                'build', 'ref', 'commit', 'fence'}
+local FENCE = P .. 'fence'
 local function job_key(id) return P .. 'job:' .. id end
 local function job_reply(id) return redis.call('HMGET', job_key(id), unpack(FIELDS)) end
 -- Fixed-width numbers, so that byte order is claim order; the raw id ends the key.
@@ -134,7 +135,13 @@ while true do
         not host_full(j[2]) and (tonumber(j[4]) == 0 or not host_paused(j[2])) then
       redis.call('ZREM', QUEUED, m)
       redis.call('HDEL', QUEUED_BY_REPO, qkey)
-      redis.call('HSET', k, 'running', '1', 'owner', owner, 'lease_until', lease_until)
+      -- The fencing token: past the last one and at least the claim's time in ms, so it
+      -- keeps increasing even if this Redis lost its data.
+      local last = tonumber(redis.call('GET', FENCE) or '0')
+      local fence = string.format('%d', math.max(last + 1, now))
+      redis.call('SET', FENCE, fence)
+      redis.call('HSET', k, 'running', '1', 'owner', owner, 'lease_until', lease_until,
+                 'fence', fence)
       redis.call('ZADD', RUNNING, lease_until, id)
       redis.call('HSET', RUNNING_BY_REPO, qkey, id)
       redis.call('HINCRBY', HOST_RUNNING, j[2], 1)
@@ -335,10 +342,11 @@ Result<int64_t> IntOf(const redisReply* r, std::string_view what) {
   return BadReply(what);
 }
 
-// A job as the scripts' job_reply() returns it: the fields in FIELDS order. The last four
-// (kind, build, ref, commit) are missing from jobs queued before job kinds: a sync.
+// A job as the scripts' job_reply() returns it: the fields in FIELDS order. kind, build, ref
+// and commit are missing from jobs queued before job kinds (a sync); fence until the first
+// claim.
 Result<QueuedJob> JobOf(const redisReply* r) {
-  constexpr size_t kFields = 16, kRequired = 12;
+  constexpr size_t kFields = 17, kRequired = 12;
   if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != kFields) {
     return BadReply("job");
   }
@@ -369,6 +377,10 @@ Result<QueuedJob> JobOf(const redisReply* r) {
   j.build = optional(13);
   j.ref = optional(14);
   j.commit = optional(15);
+  // Absent until the job is first claimed.
+  if (IsString(r->element[16])) {
+    ASSIGN_OR_RETURN(j.fence, ParseInt<int64_t>(StringOf(r->element[16]), "fence"));
+  }
   return j;
 }
 

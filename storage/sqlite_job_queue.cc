@@ -11,7 +11,7 @@ namespace {
 constexpr int kBusyTimeoutMs = 5000;
 constexpr std::string_view kColumns =
     "run_id, repo, \"trigger\", priority, queued_at_ms, not_before_ms, pushed_at_ms, host, "
-    "attempt, running, owner, lease_until_ms, kind, build, ref, \"commit\"";
+    "attempt, running, owner, lease_until_ms, kind, build, ref, \"commit\", fence";
 
 QueuedJob JobFromRow(const Statement& s) {
   QueuedJob j;
@@ -31,6 +31,7 @@ QueuedJob JobFromRow(const Statement& s) {
   j.build = s.ColumnText(13);
   j.ref = s.ColumnText(14);
   j.commit = s.ColumnText(15);
+  j.fence = s.ColumnInt64(16);
   return j;
 }
 
@@ -46,11 +47,11 @@ Result<std::vector<QueuedJob>> Rows(Statement& s) {
 Status InsertJob(Db& db, const QueuedJob& j) {
   ASSIGN_OR_RETURN(Statement s,
                    db.Prepare("INSERT INTO sync_jobs (" + std::string(kColumns) +
-                              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   RETURN_IF_ERROR(s.BindAll(j.run_id, j.repo, j.trigger, j.priority, j.queued_at_ms,
                             j.not_before_ms, j.pushed_at_ms, j.host, j.attempt, j.running ? 1 : 0,
                             j.owner, j.lease_until_ms, JobKindName(j.kind), j.build, j.ref,
-                            j.commit));
+                            j.commit, j.fence));
   return s.Run();
 }
 
@@ -63,9 +64,9 @@ Result<std::unique_ptr<SqliteJobQueue>> SqliteJobQueue::Open(
     RETURN_IF_ERROR(db.Exec("PRAGMA busy_timeout = " + std::to_string(kBusyTimeoutMs)));
     RETURN_IF_ERROR(db.Exec("PRAGMA synchronous = FULL"));
     ASSIGN_OR_RETURN(int64_t version, db.QueryInt64("PRAGMA user_version"));
-    if (version < 8) {
+    if (version < 9) {
       return FailedPrecondition("catalog schema " + std::to_string(version) +
-                                " has no job queue with job kinds (open the catalog first)");
+                                " has no job queue with job kinds and fencing tokens (open the catalog first)");
     }
     return std::unique_ptr<SqliteJobQueue>(new SqliteJobQueue(std::move(db)));
   }();
@@ -111,6 +112,7 @@ Result<EnqueueResult> SqliteJobQueue::Enqueue(const QueuedJob& in) {
   job.running = false;
   job.owner.clear();
   job.lease_until_ms = 0;
+  job.fence = 0;
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
   {
@@ -169,9 +171,17 @@ Result<std::optional<QueuedJob>> SqliteJobQueue::Claim(const ClaimRequest& reque
   chosen->running = true;
   chosen->owner = request.owner;
   chosen->lease_until_ms = request.now_ms + request.lease_ms;
+  // The next fencing token, in the same transaction as the claim.
+  {
+    ASSIGN_OR_RETURN(Statement f,
+                     db_.Prepare("UPDATE queue_fence SET last = max(last + 1, ?) WHERE id = 1"));
+    RETURN_IF_ERROR(f.BindAll(request.now_ms));
+    RETURN_IF_ERROR(f.Run());
+  }
+  ASSIGN_OR_RETURN(chosen->fence, db_.QueryInt64("SELECT last FROM queue_fence WHERE id = 1"));
   ASSIGN_OR_RETURN(Statement u, db_.Prepare("UPDATE sync_jobs SET running = 1, owner = ?, "
-                                            "lease_until_ms = ? WHERE run_id = ?"));
-  RETURN_IF_ERROR(u.BindAll(chosen->owner, chosen->lease_until_ms, chosen->run_id));
+                                            "lease_until_ms = ?, fence = ? WHERE run_id = ?"));
+  RETURN_IF_ERROR(u.BindAll(chosen->owner, chosen->lease_until_ms, chosen->fence, chosen->run_id));
   RETURN_IF_ERROR(u.Run());
   RETURN_IF_ERROR(txn.Commit());
   return chosen;

@@ -1,6 +1,6 @@
 // SqliteJobQueue: the embedded JobQueue (storage/job_queue.h), in the catalog's SQLite file
 // (tables sync_jobs, paused_hosts, webhook_deliveries of catalog schema 3; job kinds from
-// schema 8). Every operation
+// schema 8, fencing tokens from schema 9). Every operation
 // is one BEGIN IMMEDIATE transaction, so the queue survives crashes and restarts with the
 // catalog, and several processes on one host could share it (SQLite's file locks); across
 // hosts use RedisJobQueue.

@@ -1,9 +1,13 @@
 // Several mirrord nodes sharing a Redis job queue and one store: when the node running a
 // sync dies, another node takes the job over once its lease has run out and completes the
 // same run; a node cut off from Redis stops before its lease ends and writes nothing the new
-// owner would contradict; nodes starting together on an empty root agree on the admin token.
+// owner would contradict; a node SIGSTOPped in the middle of an LFS download (it keeps its
+// lease's files locked, and wakes up later believing it still owns the sync) holds nobody up
+// and, woken, writes nothing; nodes starting together on an empty root agree on the admin
+// token.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <boost/json.hpp>
 #include <chrono>
@@ -19,6 +23,7 @@
 
 #include "common/api_json.h"
 #include "common/api_types.h"
+#include "common/file_util.h"
 #include "common/status.h"
 #include "tests/fixtures/admin_api_calls.h"
 #include "tests/fixtures/git_cli.h"
@@ -29,6 +34,7 @@
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/tcp_proxy.h"
 #include "tests/fixtures/temp_dir.h"
+#include "tests/fixtures/test_lfs_endpoint.h"
 #include "tests/fixtures/test_upstream.h"
 
 namespace mirrord::test {
@@ -98,7 +104,8 @@ class RedisNodes : public ::testing::Test {
   // of its own (WORK_DIR/<node id>) over the same store, so nodes can start at once.
   Result<std::unique_ptr<MirrordProcess>> StartNode(std::string_view node_id,
                                                     std::string redis_url = "",
-                                                    bool own_work_dir = false) {
+                                                    bool own_work_dir = false,
+                                                    std::string more_toml = "") {
     MirrordOptions options;
     options.work_dir = dir_->path() / "node";
     if (own_work_dir) {
@@ -107,7 +114,8 @@ class RedisNodes : public ::testing::Test {
     }
     if (redis_url.empty()) redis_url = redis_->url();
     options.extra_toml = "[queue]\nbackend = \"redis\"\nredis_url = \"" + redis_url +
-                         "\"\nnode_id = \"" + std::string(node_id) + "\"\nlease = \"3s\"\n";
+                         "\"\nnode_id = \"" + std::string(node_id) + "\"\nlease = \"3s\"\n" +
+                         more_toml;
     return MirrordProcess::Start(std::move(options));
   }
 
@@ -125,6 +133,16 @@ class RedisNodes : public ::testing::Test {
         upstream_->WaitForRequest([](const RequestRecord& rec) { return rec.stalled; }, kDeadline)
             .status());
     return v.as_object().at("run_id").as_int64();
+  }
+
+  // Waits for `node`'s line saying that run `run_id` of kRepo ended without its record
+  // being written (the run belongs to another node now).
+  static Status WaitUntilDisowned(MirrordProcess& node, int64_t run_id) {
+    return node.process()
+        ->WaitForLineContaining("run " + std::to_string(run_id) + " of " + std::string(kRepo) +
+                                    " is no longer this node's",
+                                kDeadline)
+        .status();
   }
 
   std::optional<TempDir> dir_;
@@ -202,12 +220,7 @@ TEST_F(RedisNodes, NodeCutOffFromRedisStopsBeforeItsLeaseEndsAndAnotherCompletes
       "run " + std::to_string(run_id) + ": cannot renew its lease before it ends";
   ASSERT_OK(a->process()->WaitForLineContaining(stop_line, kDeadline).status()) << a->Logs();
   // Its sync ends without writing the run's record: the run is no longer provably its own.
-  ASSERT_OK(a->process()
-                ->WaitForLineContaining("run " + std::to_string(run_id) + " of " +
-                                            std::string(kRepo) + " is no longer this node's",
-                                        kDeadline)
-                .status())
-      << a->Logs();
+  ASSERT_OK(WaitUntilDisowned(*a, run_id)) << a->Logs();
   upstream_->ClearFaults();
 
   SyncRunView run;
@@ -231,6 +244,82 @@ TEST_F(RedisNodes, NodeCutOffFromRedisStopsBeforeItsLeaseEndsAndAnotherCompletes
   EXPECT_EQ(seen_by_a.state, "succeeded");
   ASSERT_OK_AND_ASSIGN(std::string served_by_a, Git({"ls-remote", a->UrlFor(kRepo)}));
   EXPECT_EQ(served_by_a, want);
+}
+
+TEST_F(RedisNodes, ANodeStoppedMidLfsHoldsNobodyUpAndWritesNothingWhenWoken) {
+  ASSERT_OK(InstallGitLfsFilters());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestLfsEndpoint> lfs,
+                       TestLfsEndpoint::Attach(*upstream_, dir_->path() / "lfs-objects"));
+  constexpr uint64_t kSize = 6 << 20;
+  ASSERT_OK_AND_ASSIGN(std::string oid, lfs->PutGeneratedObject(kSize, 9));
+  ASSERT_OK(work_->WriteFile(".gitattributes", "*.bin filter=lfs diff=lfs merge=lfs -text\n"));
+  ASSERT_OK(work_->WriteFile("weights.bin", LfsPointerText(oid, kSize)));
+  ASSERT_OK_AND_ASSIGN(std::string head, work_->Commit("weights"));
+  GitOptions skip_lfs;
+  skip_lfs.env["GIT_LFS_SKIP_PUSH"] = "1";
+  ASSERT_OK(work_->Push(bare_.string(), {"refs/heads/main:refs/heads/main"}, false, skip_lfs));
+
+  // A stall of 2 s: a .part unchanged for twice that has a stopped holder.
+  const std::string quick = "[sync]\nstall_timeout = \"2s\"\nmaintenance = false\n";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<MirrordProcess> a, StartNode("node-a", "", true, quick));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<MirrordProcess> b, StartNode("node-b", "", true, quick));
+  // node-a gets the first MiB of the object, then the upstream holds its GET.
+  Fault hold;
+  hold.path_substring = "/lfs/objects/" + oid;
+  hold.method = "GET";
+  hold.stall_after_bytes = 1 << 20;
+  upstream_->AddFault(hold);
+  ASSERT_OK_AND_ASSIGN(ProcessResult queued,
+                       a->Mirrorctl({"sync", std::string(kRepo), "--url", url_, "--no-follow"}));
+  ASSERT_TRUE(queued.ok()) << queued.Describe();
+  constexpr std::string_view kQueuedAs = "sync queued as run ";
+  const size_t at = queued.stdout_text.find(kQueuedAs);
+  ASSERT_NE(at, std::string::npos) << queued.stdout_text;
+  const int64_t run_id = std::stoll(queued.stdout_text.substr(at + kQueuedAs.size()));
+  ASSERT_OK(
+      upstream_->WaitForRequest([](const RequestRecord& rec) { return rec.stalled; }, kDeadline)
+          .status())
+      << a->Logs();
+  ASSERT_OK_AND_ASSIGN(QueueView queue, QueueJson(*b));
+  ASSERT_EQ(queue.jobs.size(), 1u);
+  ASSERT_EQ(queue.jobs[0].node, "node-a");
+
+  // node-a freezes mid-LFS: alive, its lease lapsing, its .part locked.
+  ASSERT_EQ(::kill(a->process()->pid(), SIGSTOP), 0);
+  upstream_->ClearFaults();
+
+  // node-b takes the job over once the lease has ended and completes the same run.
+  ASSERT_EQ(WaitForRunEnd(*b, run_id, kDeadline), "succeeded") << b->Logs();
+  ASSERT_OK_AND_ASSIGN(SyncRunView run, GetRun(*b, run_id));
+  EXPECT_THAT(b->Logs(), HasSubstr("(run " + std::to_string(run_id) +
+                                   ") on node node-a lost its lease; queued again"));
+  EXPECT_THAT(b->Logs(), HasSubstr("(a stopped node?)"));
+  ASSERT_OK_AND_ASSIGN(std::string want, Git({"ls-remote", url_}));
+  ASSERT_OK_AND_ASSIGN(std::string served, Git({"ls-remote", b->UrlFor(kRepo)}));
+  EXPECT_EQ(served, want);
+  EXPECT_THAT(served, HasSubstr(head + "\trefs/heads/main"));
+
+  // node-a wakes up believing it runs the sync: it finds its lease gone, and its writes
+  // (the run's record, the repo's state, refs) are refused by the fence.
+  ASSERT_EQ(::kill(a->process()->pid(), SIGCONT), 0);
+  ASSERT_OK(WaitUntilDisowned(*a, run_id)) << a->Logs();
+  ASSERT_OK_AND_ASSIGN(SyncRunView after, GetRun(*b, run_id));
+  EXPECT_EQ(after.state, "succeeded");
+  EXPECT_EQ(after.finished_at, run.finished_at);
+  EXPECT_FALSE(after.failure.has_value());
+  ASSERT_OK_AND_ASSIGN(RepoStatus repo, StatusJson(*b, kRepo));
+  EXPECT_EQ(repo.state, "ready");
+  ASSERT_OK_AND_ASSIGN(served, Git({"ls-remote", a->UrlFor(kRepo)}));
+  EXPECT_EQ(served, want);
+  // The object reached clients of either node intact.
+  const std::filesystem::path clone = dir_->path() / "clone";
+  GitOptions no_smudge;
+  no_smudge.env["GIT_LFS_SKIP_SMUDGE"] = "1";
+  ASSERT_OK(Git({"clone", "--quiet", a->UrlFor(kRepo), clone.string()}, {}, no_smudge).status());
+  ASSERT_OK(Git({"lfs", "pull"}, clone).status());
+  ASSERT_OK_AND_ASSIGN(std::string got, ReadFileToString(clone / "weights.bin"));
+  ASSERT_OK_AND_ASSIGN(std::string original, ReadFileToString(lfs->ObjectPath(oid)));
+  EXPECT_TRUE(got == original);
 }
 
 TEST_F(RedisNodes, NodesStartedTogetherOnAnEmptyRootAcceptTheSameToken) {

@@ -461,6 +461,55 @@ TEST_F(GitHttpHandlerTest, GarbageRequestsAre4xxNot500) {
   EXPECT_TRUE(WaitForNoChildren(5s));
 }
 
+// git's failures go through the shared HttpErrorFor mapping: when git dies because the
+// repository's disk is full, the client gets 503 + Retry-After (git clients retry it), not
+// a 500 that blames the server's code; any other failure of git stays 500.
+TEST_F(GitHttpHandlerTest, GitFailingOnAFullDiskIs503WithRetryAfter) {
+  // git as it fails on a full disk: before writing anything, exit 128.
+  const fs::path failing_git = g_root / "failing-git";
+  {
+    std::ofstream out(failing_git);
+    out << "#!/bin/sh\necho 'fatal: unable to create temporary file: No space left on device' "
+           ">&2\nexit 128\n";
+  }
+  fs::permissions(failing_git, fs::perms::owner_all);
+  std::vector<fs::path> asked;
+  GitHttpOptions options;
+  options.git_binary = failing_git.string();
+  options.disk_full = [&asked](const fs::path& dir) {
+    asked.push_back(dir);
+    return ErrnoStatus(ENOSPC, "file system of " + dir.string());
+  };
+  {
+    GitServer server(options);
+    const fs::path headers = g_root / "full-disk.headers";
+    std::string status =
+        CurlStatus("-D " + Quote(headers.string()),
+                   server.Url("/owner/repo.git/info/refs?service=git-upload-pack"));
+    EXPECT_EQ(status, "503");
+    EXPECT_NE(ReadFile(headers).find("Retry-After: "), std::string::npos) << ReadFile(headers);
+  }
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0], g_root / "repos" / "owner" / "repo.git");
+
+  options.disk_full = [](const fs::path&) { return Status::Ok(); };
+  {
+    GitServer server(options);
+    EXPECT_EQ(CurlStatus("", server.Url("/owner/repo.git/info/refs?service=git-upload-pack")),
+              "500");
+  }
+  // A git that cannot even be started is the server's fault too, not a missing page.
+  options.git_binary = (g_root / "no-such-git").string();
+  {
+    GitServer server(options);
+    EXPECT_EQ(CurlStatus("", server.Url("/owner/repo.git/info/refs?service=git-upload-pack")),
+              "500");
+  }
+  // The real probe: the suite's own disk is not full.
+  EXPECT_TRUE(RepoDiskFull(g_root).ok());
+  EXPECT_TRUE(WaitForNoChildren(5s));
+}
+
 TEST_F(GitHttpHandlerTest, InflatedBodyOverCapIs413) {
   GitHttpOptions options;
   options.max_inflated_request_bytes = 64 * 1024;

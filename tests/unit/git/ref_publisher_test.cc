@@ -180,6 +180,46 @@ TEST_F(RefPublisherTest, RejectsMalformedInput) {
   EXPECT_EQ(code({{"refs/tags/t1", tag_, second_}}, ""), StatusCode::kFailedPrecondition);
 }
 
+// The fence (a lease check) runs under packed-refs.lock, last before the rename; a refusal
+// publishes nothing and leaves the staged objects unservable.
+TEST_F(RefPublisherTest, AFenceThatRefusesPublishesNothing) {
+  ASSERT_TRUE(PublishRefs(mirror_, {{"refs/heads/main", first_, ""}}, "refs/heads/main").ok());
+  const std::string before = PackedRefs();
+  // A new upstream commit, fetched: staged, not yet in the mirror.
+  const std::string third = upstream_->Commit("third");
+  FetchOptions o;
+  o.url = upstream_->file_url();
+  o.refspecs = {"+refs/heads/*", "+refs/tags/*"};
+  ASSERT_TRUE(FetchMirror(mirror_, o).ok());
+  const std::string gd = "--git-dir=" + mirror_.string();
+  auto in_mirror = [&](const std::string& oid) {
+    return gittest::Run({"git", gd, "cat-file", "-e", oid}).ok();
+  };
+  ASSERT_FALSE(in_mirror(third));  // staged only
+  bool lock_held_during_check = false;
+  auto refused = PublishRefs(mirror_, {{"refs/heads/main", third, ""}}, "refs/heads/main", [&] {
+    lock_held_during_check = std::filesystem::exists(mirror_ / "packed-refs.lock");
+    return Cancelled("stale fencing token");
+  });
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kCancelled);
+  EXPECT_TRUE(lock_held_during_check);
+  EXPECT_EQ(PackedRefs(), before);
+  EXPECT_FALSE(std::filesystem::exists(mirror_ / "packed-refs.lock"));
+  EXPECT_FALSE(in_mirror(third));
+  EXPECT_EQ(ForEachRef(mirror_), first_ + " refs/heads/main\n");
+
+  int checks = 0;
+  auto published = PublishRefs(mirror_, {{"refs/heads/main", third, ""}}, "refs/heads/main", [&] {
+    ++checks;
+    return Status::Ok();
+  });
+  ASSERT_TRUE(published.ok()) << published.status().ToString();
+  EXPECT_EQ(checks, 1);
+  EXPECT_TRUE(in_mirror(third));
+  EXPECT_EQ(ForEachRef(mirror_), third + " refs/heads/main\n");
+}
+
 TEST_F(RefPublisherTest, StaleLockBlocksUntilRecoveryRemovesIt) {
   std::ofstream(mirror_ / "packed-refs.lock") << "stale";
   std::filesystem::create_directories(mirror_ / "refs" / "heads");

@@ -3,19 +3,20 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <sys/file.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <random>
@@ -737,6 +738,66 @@ TEST_F(BlobStoreTest, WaiterIsWokenWhenAnotherProcessReleasesTheLock) {
   }
   EXPECT_EQ(present, 1);
   EXPECT_EQ(ReadObject(o.oid), o.data);
+}
+
+// A process that stopped (SIGSTOP, a frozen node) keeps its flock on the .part for ever: once
+// the .part has not changed for stale_part_after, a waiter downloads into a private partial
+// instead, and the object is published from it; the stopped holder's files are untouched.
+TEST_F(BlobStoreTest, AStoppedHolderOfThePartIsNotWaitedForEver) {
+  store_.reset();
+  BlobStoreOptions options;
+  options.stale_part_after = std::chrono::seconds(60);
+  ASSERT_OK_AND_ASSIGN(store_, BlobStore::Open(root_, options));
+  const Object o = MakeObject(20'000, 63);
+  {
+    ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+    ASSERT_NO_FATAL_FAILURE(WriteAndCommit(*p, o, {{0, 3000}}));
+  }
+  const fs::path part = root_ / "incomplete" / (o.oid + ".part");
+  UniqueFd stopped(::open(part.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(stopped.valid());
+  ASSERT_EQ(::flock(stopped.get(), LOCK_EX | LOCK_NB), 0);
+  // Fresh: a live download elsewhere is waited for (here up to a deadline).
+  BusyWait brief;
+  brief.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  EXPECT_EQ(store_->OpenPartialWhenFree(o.oid, o.data.size(), brief).status().code(),
+            StatusCode::kDeadlineExceeded);
+  // Unchanged for two minutes: the holder stopped.
+  struct timespec old[2];
+  ASSERT_EQ(::clock_gettime(CLOCK_REALTIME, &old[0]), 0);
+  old[0].tv_sec -= 120;
+  old[1] = old[0];
+  ASSERT_EQ(::utimensat(AT_FDCWD, part.c_str(), old, 0), 0);
+  ASSERT_OK_AND_ASSIGN(auto mine, store_->OpenPartialWhenFree(o.oid, o.data.size(), {}));
+  EXPECT_EQ(mine->DurableBytes(), 0u);  // the stopped one's bytes are not trusted or shared
+  // One download per oid in this process still holds for the private partial.
+  EXPECT_EQ(store_->OpenPartial(o.oid, o.data.size()).status().code(),
+            StatusCode::kFailedPrecondition);
+  ASSERT_NO_FATAL_FAILURE(WriteAndCommit(*mine, o, {{0, o.data.size()}}));
+  ASSERT_OK(mine->Publish());
+  mine.reset();
+  EXPECT_EQ(ReadObject(o.oid), o.data);
+  EXPECT_TRUE(fs::exists(part));  // the stopped holder's file is its own
+  std::vector<std::string> privates;
+  for (const auto& e : fs::directory_iterator(root_ / "incomplete")) {
+    // "<oid>.<16 hex>.part" or ".ranges"; the shared "<oid>.part" and "<oid>.ranges" stay.
+    if (e.path().filename().string().size() >= o.oid.size() + 1 + 16 + 5) {
+      privates.push_back(e.path());
+    }
+  }
+  EXPECT_TRUE(privates.empty()) << privates.front();
+
+  // A private partial abandoned by a crash is removed by the next Open, not while in use.
+  const fs::path abandoned = root_ / "incomplete" / (o.oid + ".0123456789abcdef.part");
+  const fs::path in_use = root_ / "incomplete" / (o.oid + ".fedcba9876543210.part");
+  { std::ofstream(abandoned) << "x"; }
+  { std::ofstream(in_use) << "x"; }
+  UniqueFd holder(::open(in_use.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_EQ(::flock(holder.get(), LOCK_EX | LOCK_NB), 0);
+  store_.reset();
+  ASSERT_OK_AND_ASSIGN(store_, BlobStore::Open(root_, options));
+  EXPECT_FALSE(fs::exists(abandoned));
+  EXPECT_TRUE(fs::exists(in_use));
 }
 
 TEST_F(BlobStoreTest, WaitingHonoursCancelAndDeadline) {

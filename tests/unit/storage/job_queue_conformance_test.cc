@@ -282,6 +282,42 @@ TEST_P(JobQueueConformanceTest, ANodeDeadMidJobHasItTakenOverAfterTheLease) {
   EXPECT_OK(b->Finish(1, "node-b"));
 }
 
+TEST_P(JobQueueConformanceTest, EveryClaimGetsAFencingTokenAboveAllEarlierOnes) {
+  ASSERT_OK_AND_ASSIGN(auto b, store_->Connect());
+  ASSERT_OK(q_->Enqueue(Job(1, "org/a")).status());
+  ASSERT_OK(q_->Enqueue(Job(2, "org/b")).status());
+  ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> queued, q_->List());
+  for (const QueuedJob& j : queued) EXPECT_EQ(j.fence, 0) << j.run_id;
+  ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> first, q_->Claim(ClaimAt(1000)));
+  ASSERT_TRUE(first.has_value());
+  // At least the claim's time, so a queue that lost its counter still issues larger tokens.
+  EXPECT_GE(first->fence, 1000);
+  // Several claims in the same millisecond still get increasing tokens.
+  ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> second, b->Claim(ClaimAt(1000, "node-b")));
+  ASSERT_TRUE(second.has_value());
+  EXPECT_GT(second->fence, first->fence);
+  ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> all, q_->List());
+  for (const QueuedJob& j : all) {
+    EXPECT_EQ(j.fence, j.run_id == first->run_id ? first->fence : second->fence) << j.run_id;
+  }
+  // node-a's lease lapses: the requeued job still names the token of the lease it lost, and
+  // the next claim of the same run gets a larger one, even with a clock that went back.
+  ASSERT_OK_AND_ASSIGN(JobQueue::Requeued r, b->RequeueAbandoned("node-b", 61001));
+  ASSERT_EQ(r.jobs.size(), 2u);
+  for (const QueuedJob& j : r.jobs) {
+    EXPECT_EQ(j.fence, j.run_id == first->run_id ? first->fence : second->fence) << j.run_id;
+  }
+  ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> again, b->Claim(ClaimAt(500, "node-b")));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_GT(again->fence, second->fence);
+  // A re-enqueued copy of a claimed job (a retry) starts unclaimed.
+  QueuedJob retry = *again;
+  retry.run_id = 9;
+  retry.repo = "org/c";
+  ASSERT_OK_AND_ASSIGN(EnqueueResult e, q_->Enqueue(retry));
+  EXPECT_EQ(e.job.fence, 0);
+}
+
 TEST_P(JobQueueConformanceTest, RestartRequeuesOwnJobsAndMergesWithAQueuedFollowUp) {
   ASSERT_OK(q_->Enqueue(Job(1, "org/a", JobPriority::kPoll, 100)).status());
   ASSERT_OK(q_->Enqueue(Job(2, "org/b", JobPriority::kPoll, 200)).status());
