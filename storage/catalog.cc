@@ -425,6 +425,18 @@ Result<std::optional<SyncRunRecord>> Catalog::LastFinishedRun(int64_t repo_id) {
   return std::optional<SyncRunRecord>(ReadRun(stmt));
 }
 
+Result<std::optional<SyncRunRecord>> Catalog::LastFailedRun(int64_t repo_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement stmt,
+                   db_.Prepare(std::string(kRunSelect) +
+                               "WHERE r.repo_id = ? AND r.state = 'failed' "
+                               "ORDER BY r.id DESC LIMIT 1"));
+  RETURN_IF_ERROR(stmt.BindAll(repo_id));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return std::optional<SyncRunRecord>();
+  return std::optional<SyncRunRecord>(ReadRun(stmt));
+}
+
 Result<std::vector<SyncRunRecord>> Catalog::UnfinishedRuns() {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Statement stmt,
