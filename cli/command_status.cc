@@ -28,6 +28,25 @@ std::string RunLine(const SyncRunView& run, int64_t now) {
   return s;
 }
 
+// A failure code as words for people ("NotFound" -> "not found"); the code itself is in
+// --json.
+std::string CodeWords(std::string_view code) {
+  if (code == "DeadlineExceeded") return "timed out";
+  if (code == "DataLoss") return "corrupt data";
+  if (code == "ResourceExhausted") return "rate limited or out of resources";
+  if (code == "FailedPrecondition") return "not possible yet";
+  std::string words;
+  for (char c : code) {
+    if (c >= 'A' && c <= 'Z') {
+      if (!words.empty()) words += ' ';
+      words += static_cast<char>(c - 'A' + 'a');
+    } else {
+      words += c;
+    }
+  }
+  return words;
+}
+
 void Field(std::string& out, std::string_view label, const std::string& value) {
   out += "  ";
   out += label;
@@ -73,7 +92,8 @@ std::string FormatRepoStatus(const RepoStatus& repo, int64_t now) {
     Field(out, "last run:", RunLine(*repo.last_run, now));
     if (!repo.last_run->error.empty()) Field(out, "error:", repo.last_run->error);
     if (const std::optional<RunFailure>& f = repo.last_run->failure) {
-      std::string failed = std::string(FailurePhaseName(f->phase)) + " (" + f->code + "), ";
+      std::string failed =
+          std::string(FailurePhaseName(f->phase)) + " (" + CodeWords(f->code) + "), ";
       failed += f->retryable ? "retryable" : "not retryable";
       if (f->retry_after_seconds) {
         failed += "; upstream asked to wait " + std::to_string(*f->retry_after_seconds) + " s";

@@ -18,14 +18,6 @@ struct Followed {
   std::optional<Status> bad_stream;  // an unreadable line, or an error sent in-band
 };
 
-// True once the upstream has answered with something to fetch (or the run is over): what
-// --no-follow waits for on a new name, so a name with no upstream repo is caught.
-bool UpstreamAnswered(const SyncRunView& run) {
-  if (IsFinalRunState(run.state)) return true;
-  const std::string& p = run.progress.phase;
-  return !(p.empty() || p == "queued" || p == "running" || p == "connecting");
-}
-
 // A first sync that found no repository at the upstream: nothing there, or nothing we may
 // read (GitHub answers 401 for a repository that does not exist).
 bool FoundNoUpstreamRepo(const SyncRunView& run) {
@@ -143,7 +135,7 @@ int RunSyncCommand(ApiClient& client, const SyncArgs& args, CommandIo& io) {
   };
 
   const std::string sync_path = repo_path + ":sync";
-  if (args.no_follow && !added) {
+  if (args.no_follow) {
     Result<ApiReply> reply = client.Post(sync_path, "");
     if (!reply.ok()) return ReportUnreachable(reply.error(), io);
     if (!reply->ok()) return ReportApiError(*reply, "sync of " + *name, io);
@@ -171,14 +163,16 @@ int RunSyncCommand(ApiClient& client, const SyncArgs& args, CommandIo& io) {
       return PrintJson(io, SyncJson(*name, added, false, run));
     }
     io.out << *name << ": sync queued as run " << run_id << "\n";
+    if (added) {
+      io.err << "mirrorctl: without following the first sync, " << *name
+             << " is kept even if the upstream has no such repository (see `mirrorctl status "
+             << *name << "`)\n";
+    }
     return kExitOk;
   }
 
-  // Follow the run: to its end, or, with --no-follow on a new name, until the upstream has
-  // answered (the sync carries on when we stop reading).
-  const bool until_answered = args.no_follow;
   std::optional<ProgressDisplay> display;
-  if (!io.json && !until_answered) display.emplace(io.out, io.out_is_tty, io.clock);
+  if (!io.json) display.emplace(io.out, io.out_is_tty, io.clock);
   Followed followed;
   auto on_line = [&](std::string_view line) {
     Result<boost::json::value> v = ParseJson(line);
@@ -199,7 +193,7 @@ int RunSyncCommand(ApiClient& client, const SyncArgs& args, CommandIo& io) {
     }
     if (display) display->Update(run->progress);
     followed.last = std::move(*run);
-    return !(until_answered && UpstreamAnswered(*followed.last));
+    return true;
   };
   Result<ApiReply> reply = client.PostStream(sync_path + "?follow=1", "", on_line);
   if (display) display->Finish();
@@ -218,11 +212,6 @@ int RunSyncCommand(ApiClient& client, const SyncArgs& args, CommandIo& io) {
     io.err << "mirrorctl: following the sync of " << *name << ": "
            << followed.bad_stream->message() << "\n";
     return kExitFailed;
-  }
-  if (until_answered && last && !IsFinalRunState(last->state)) {
-    if (io.json) return PrintJson(io, SyncJson(*name, added, false, last));
-    io.out << *name << ": sync running as run " << last->run_id << "\n";
-    return kExitOk;
   }
   if (!last || !IsFinalRunState(last->state)) {
     io.err << "mirrorctl: mirrord ended the progress stream of " << *name

@@ -103,7 +103,8 @@ RepoSpec InferRepoSpec(const SyncArgs& args, std::string_view validated_name);
 // existing repo with another source is an error), requests a sync and, unless no_follow,
 // shows its progress until it ends. A repo this command registered whose first sync finds
 // no repository at the upstream (NotFound, or 401/403: missing or private) is removed again
-// and the user told so (kExitNotFound). Returns kExitOk when the sync succeeded (or was
+// and the user told so (kExitNotFound); with no_follow nothing is waited for, so a new name
+// is kept whatever its first sync finds (and the user is told so). Returns kExitOk when the sync succeeded (or was
 // queued, with no_follow), kExitFailed with "mirrord: sync of NAME failed: <error>" on
 // stderr when it failed. With io.json: {"name", "added", "removed", "run": SyncRunView}.
 int RunSyncCommand(ApiClient& client, const SyncArgs& args, CommandIo& io);

@@ -97,8 +97,8 @@ int Main(int argc, char** argv) {
       ->excludes(upstream)
       ->excludes(path);
   sync_cmd->add_flag("--no-follow", sync.no_follow,
-                     "queue the sync and return instead of showing its progress (for a new "
-                     "name: once the upstream has answered)");
+                     "queue the sync and return instead of showing its progress (a new name "
+                     "is then kept even if the upstream has no such repository)");
 
   CLI::App* list_cmd = app.add_subcommand("list", "List mirrored repositories");
 
@@ -127,8 +127,11 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"bash", "zsh"}));
 
   std::vector<std::string> commands;
-  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     commands.push_back(sub->get_name());
+    sub->footer(
+        "\nGlobal options (before or after the command; see mirrorctl --help): --json, "
+        "--server URL, --token TOKEN, --config FILE");
   }
   const std::string word = CommandWord(argc, argv, {"--config", "--server", "--token"});
   if (word == "help") {

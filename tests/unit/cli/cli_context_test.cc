@@ -135,6 +135,47 @@ TEST_F(CliContextTest, LoadAdminTokenNamesTheFile) {
   EXPECT_EQ(*token, "s3cret");
 }
 
+TEST_F(CliContextTest, TokenFlagBeatsEnvironmentBeatsTokenFile) {
+  Write("admin.token", "from-file\n");
+  auto cfg = Write("c.toml", "[admin]\ntoken_file = \"" + (dir_ / "admin.token").string() + "\"\n");
+  auto c = ResolveCliContext(CliFlags{cfg.string(), ""}, env_);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(*LoadAdminToken(*c), "from-file");
+  EXPECT_NE(c->token_source.find("admin.token"), std::string::npos) << c->token_source;
+
+  vars_["MIRRORD_TOKEN"] = "from-env\n";  // as `$(cat file)` in some shells leaves it
+  c = ResolveCliContext(CliFlags{cfg.string(), ""}, env_);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(*LoadAdminToken(*c), "from-env");
+  EXPECT_EQ(c->token_source, "$MIRRORD_TOKEN");
+
+  c = ResolveCliContext(CliFlags{cfg.string(), "", "from-flag"}, env_);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(*LoadAdminToken(*c), "from-flag");
+  EXPECT_EQ(c->token_source, "--token");
+}
+
+TEST_F(CliContextTest, TokenWithALineBreakIsRefusedWithoutEchoingIt) {
+  auto c = ResolveCliContext(CliFlags{"", "", "abc\r\nX-Injected: 1"}, env_);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message().find("abc"), std::string::npos) << c.error().message();
+  EXPECT_NE(c.error().message().find("--token"), std::string::npos);
+}
+
+TEST_F(CliContextTest, RemoteUseDoesNotNeedTheLocalConfig) {
+  // A default config this user cannot use (here: unparsable) is not read when the server
+  // and the token are both given.
+  Write("etc-mirrord.toml", "[server\n");
+  auto broken = ResolveCliContext({}, env_);
+  EXPECT_FALSE(broken.ok());
+  vars_["MIRRORD_TOKEN"] = "t";
+  auto c = ResolveCliContext(CliFlags{"", "https://mirror.lab"}, env_);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server_url, "https://mirror.lab");
+  EXPECT_TRUE(c->config_file.empty());
+  EXPECT_EQ(*LoadAdminToken(*c), "t");
+}
+
 TEST(ServerUrlTest, FromListen) {
   EXPECT_EQ(ServerUrlFromListen("127.0.0.1", 8080), "http://127.0.0.1:8080");
   EXPECT_EQ(ServerUrlFromListen("0.0.0.0", 8080), "http://127.0.0.1:8080");
