@@ -88,12 +88,7 @@ class CliHabits : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(upstream_, TestUpstream::Start(dir_->path() / "upstream"));
     // GitHub's layout (OWNER/NAME.git at the root) and a Hugging Face stand-in under hfhub/.
     for (std::string_view name : {kMission, std::string_view("hfhub/THUDM/chatglm3-6b")}) {
-      ASSERT_OK_AND_ASSIGN(WorkRepo work,
-                           WorkRepo::Init(dir_->path() / "work" / std::string(name)));
-      ASSERT_OK(work.CommitFile("README.md", std::string(name) + "\n", "init").status());
-      ASSERT_OK(work.CreateAnnotatedTag("v1", "one"));
-      ASSERT_OK_AND_ASSIGN(std::filesystem::path bare, upstream_->CreateBareRepo(name));
-      ASSERT_OK(work.PushMirror(bare.string()));
+      ASSERT_OK(CreateSeededRepo(*upstream_, dir_->path() / "work", name).status());
     }
     MirrordOptions o;
     o.extra_toml = "[upstreams.github]\nurl = \"" + upstream_->BaseUrl() +
