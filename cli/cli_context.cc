@@ -84,8 +84,8 @@ Result<CliContext> ResolveCliContext(const CliFlags& flags, const CliEnvironment
     c.token.pop_back();
   }
   // It goes into a header line: a line break would smuggle in another header.
-  if (!c.token_source.empty() && (c.token.empty() || c.token.find_first_of("\r\n") !=
-                                                         std::string::npos)) {
+  if (!c.token_source.empty() &&
+      (c.token.empty() || c.token.find_first_of("\r\n") != std::string::npos)) {
     return InvalidArgument("the admin token from " + c.token_source +
                            " is empty or has a line break in it");
   }
@@ -98,8 +98,7 @@ Result<CliContext> ResolveCliContext(const CliFlags& flags, const CliEnvironment
     ASSIGN_OR_RETURN(c.config, LoadNamed(c.config_file, "$MIRRORD_CONFIG"));
   } else {
     std::error_code ec;
-    if (!remote && !env.default_config.empty() &&
-        std::filesystem::exists(env.default_config, ec)) {
+    if (!remote && !env.default_config.empty() && std::filesystem::exists(env.default_config, ec)) {
       c.config_file = env.default_config;
       ASSIGN_OR_RETURN(c.config, LoadConfigFile(c.config_file));
     } else {

@@ -67,8 +67,8 @@ std::string FormatRepoStatus(const RepoStatus& repo, int64_t now) {
   if (repo.last_success_at != 0) success += " (" + FormatAge(repo.last_success_at, now) + ")";
   Field(out, "last success:", success);
   if (repo.last_failure) {
-    std::string failure = FormatTimestamp(repo.last_failure_at) + " (" +
-                          FormatAge(repo.last_failure_at, now) + ")";
+    std::string failure =
+        FormatTimestamp(repo.last_failure_at) + " (" + FormatAge(repo.last_failure_at, now) + ")";
     // The last run's error is shown below; an older failure's here.
     if (!repo.last_run || repo.last_run->run_id != repo.last_failure->run_id) {
       failure += ": " + repo.last_failure->error;

@@ -209,8 +209,8 @@ int RunSyncCommand(ApiClient& client, const SyncArgs& args, CommandIo& io) {
   }
   if (!reply->ok()) return ReportApiError(*reply, "sync of " + *name, io);
   if (followed.bad_stream) {
-    io.err << "mirrorctl: following the sync of " << *name << ": "
-           << followed.bad_stream->message() << "\n";
+    io.err << "mirrorctl: following the sync of " << *name << ": " << followed.bad_stream->message()
+           << "\n";
     return kExitFailed;
   }
   if (!last || !IsFinalRunState(last->state)) {

@@ -51,9 +51,9 @@ struct CommandIo {
   std::ostream& err;
   bool out_is_tty = false;
   const Clock& clock = SystemClock::Instance();
-  bool json = false;            // --json: one JSON document on `out`, no human text there
-  std::istream* in = nullptr;   // where confirmations are read; nullptr: none possible
-  bool in_is_tty = false;       // `in` is a terminal (a person can answer)
+  bool json = false;           // --json: one JSON document on `out`, no human text there
+  std::istream* in = nullptr;  // where confirmations are read; nullptr: none possible
+  bool in_is_tty = false;      // `in` is a terminal (a person can answer)
 };
 
 // Resolves the daemon and the admin token from `flags` (cli/cli_context.h) and runs
@@ -104,9 +104,10 @@ RepoSpec InferRepoSpec(const SyncArgs& args, std::string_view validated_name);
 // shows its progress until it ends. A repo this command registered whose first sync finds
 // no repository at the upstream (NotFound, or 401/403: missing or private) is removed again
 // and the user told so (kExitNotFound); with no_follow nothing is waited for, so a new name
-// is kept whatever its first sync finds (and the user is told so). Returns kExitOk when the sync succeeded (or was
-// queued, with no_follow), kExitFailed with "mirrord: sync of NAME failed: <error>" on
-// stderr when it failed. With io.json: {"name", "added", "removed", "run": SyncRunView}.
+// is kept whatever its first sync finds (and the user is told so). Returns kExitOk when the sync
+// succeeded (or was queued, with no_follow), kExitFailed with "mirrord: sync of NAME failed:
+// <error>" on stderr when it failed. With io.json: {"name", "added", "removed", "run":
+// SyncRunView}.
 int RunSyncCommand(ApiClient& client, const SyncArgs& args, CommandIo& io);
 
 // list: a table NAME STATE LAST-SUCCESS LAST-FAILURE REFS UPSTREAM; with io.json the admin

@@ -10,8 +10,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <functional>
-#include <optional>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -114,8 +114,7 @@ int Main(int argc, char** argv) {
   CLI::App* remove_cmd = app.add_subcommand(
       "remove", "Stop mirroring a repository and delete its mirror (asks first)");
   remove_cmd->add_option("name", remove.name, "local repo name")->required();
-  remove_cmd->add_flag("-y,--yes", remove.yes,
-                       "do not ask (needed when not run from a terminal)");
+  remove_cmd->add_flag("-y,--yes", remove.yes, "do not ask (needed when not run from a terminal)");
 
   std::string shell;
   CLI::App* completion_cmd = app.add_subcommand(

@@ -111,12 +111,10 @@ Status RunNotUpdatable(Db& db, int64_t run_id, std::string_view wanted) {
 }
 
 // The repo's newest run whose state is in `states` (a list of SQL string literals).
-Result<std::optional<SyncRunRecord>> NewestRunIn(Db& db, int64_t repo_id,
-                                                 std::string_view states) {
-  ASSIGN_OR_RETURN(Statement stmt, db.Prepare(std::string(kRunSelect) +
-                                              "WHERE r.repo_id = ? AND r.state IN (" +
-                                              std::string(states) +
-                                              ") ORDER BY r.id DESC LIMIT 1"));
+Result<std::optional<SyncRunRecord>> NewestRunIn(Db& db, int64_t repo_id, std::string_view states) {
+  ASSIGN_OR_RETURN(Statement stmt,
+                   db.Prepare(std::string(kRunSelect) + "WHERE r.repo_id = ? AND r.state IN (" +
+                              std::string(states) + ") ORDER BY r.id DESC LIMIT 1"));
   RETURN_IF_ERROR(stmt.BindAll(repo_id));
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return std::optional<SyncRunRecord>();

@@ -6,8 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <boost/json/value.hpp>
 #include <algorithm>
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -73,11 +73,27 @@ std::vector<std::string> Sorted(std::vector<std::string> v) {
 }
 
 // README, "mirrorctl --json": a repo's fields.
-const std::vector<std::string> kRepoFields = Sorted(
-    {"name", "upstream", "url", "state", "last_run", "active_run", "last_success_at",
-     "last_failure", "last_failure_at", "ref_count", "head", "lfs_objects", "lfs_logical_bytes",
-     "lfs_present_objects", "lfs_present_bytes", "lfs_failed_objects", "store_physical_bytes",
-     "next_attempt_at", "next_attempt", "upstream_event", "upstream_event_at"});
+const std::vector<std::string> kRepoFields = Sorted({"name",
+                                                     "upstream",
+                                                     "url",
+                                                     "state",
+                                                     "last_run",
+                                                     "active_run",
+                                                     "last_success_at",
+                                                     "last_failure",
+                                                     "last_failure_at",
+                                                     "ref_count",
+                                                     "head",
+                                                     "lfs_objects",
+                                                     "lfs_logical_bytes",
+                                                     "lfs_present_objects",
+                                                     "lfs_present_bytes",
+                                                     "lfs_failed_objects",
+                                                     "store_physical_bytes",
+                                                     "next_attempt_at",
+                                                     "next_attempt",
+                                                     "upstream_event",
+                                                     "upstream_event_at"});
 
 class CliHabits : public ::testing::Test {
  protected:
@@ -129,10 +145,10 @@ class CliHabits : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(ProcessResult list, Ctl({"list", "--json"}));
     ASSERT_TRUE(list.ok()) << list.Describe();
     EXPECT_THAT(list.stdout_text, Not(HasSubstr(std::string(name))));
-    EXPECT_FALSE(std::filesystem::exists(mirrord_->store_dir() / "repos" /
-                                         (std::string(name) + ".git")));
-    ASSERT_OK_AND_ASSIGN(HttpReply refs, HttpFetch(mirrord_->UrlFor(name) +
-                                                   "/info/refs?service=git-upload-pack"));
+    EXPECT_FALSE(
+        std::filesystem::exists(mirrord_->store_dir() / "repos" / (std::string(name) + ".git")));
+    ASSERT_OK_AND_ASSIGN(HttpReply refs,
+                         HttpFetch(mirrord_->UrlFor(name) + "/info/refs?service=git-upload-pack"));
     EXPECT_EQ(refs.status, 404);
   }
 
@@ -154,8 +170,7 @@ TEST_F(CliHabits, MissionCommandMirrorsANewNameFromGitHub) {
   ASSERT_OK_AND_ASSIGN(std::string want, Git({"ls-remote", upstream_->UrlFor(kMission)}));
   ASSERT_OK_AND_ASSIGN(std::string got, Git({"ls-remote", mirrord_->UrlFor(kMission)}));
   EXPECT_EQ(got, want);
-  ASSERT_OK(Git({"clone", "--quiet", mirrord_->UrlFor(kMission),
-                 (dir_->path() / "clone").string()})
+  ASSERT_OK(Git({"clone", "--quiet", mirrord_->UrlFor(kMission), (dir_->path() / "clone").string()})
                 .status());
   ASSERT_OK_AND_ASSIGN(RepoStatus status, StatusJson(*mirrord_, kMission));
   EXPECT_EQ(status.upstream, "github");
@@ -328,8 +343,8 @@ TEST_F(CliHabits, TokenFlagBeatsEnvironmentBeatsConfig) {
                        CtlWithEnv(with({"--token", token_}), {{"MIRRORD_TOKEN", "wrong"}}));
   EXPECT_TRUE(flag_over_env.ok()) << flag_over_env.Describe();
 
-  ASSERT_OK_AND_ASSIGN(ProcessResult wrong_flag,
-                       CtlWithEnv(with({"--token", "wrong-flag-token"}), {{"MIRRORD_TOKEN", token_}}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult wrong_flag, CtlWithEnv(with({"--token", "wrong-flag-token"}),
+                                                            {{"MIRRORD_TOKEN", token_}}));
   EXPECT_EQ(wrong_flag.exit_code, 3) << wrong_flag.Describe();
   EXPECT_THAT(wrong_flag.stderr_text, HasSubstr("refused the admin token from --token"));
   EXPECT_THAT(wrong_flag.stderr_text, Not(HasSubstr("wrong-flag-token")));
@@ -343,16 +358,15 @@ TEST_F(CliHabits, TokenFlagBeatsEnvironmentBeatsConfig) {
   EXPECT_THAT(wrong_env.stderr_text, Not(HasSubstr("wrong-env-token")));
 
   // Remote use: no config file at all, only the server and the token.
-  ASSERT_OK_AND_ASSIGN(ProcessResult remote,
-                       CtlWithEnv({"--json", "list"},
-                                  {{"MIRRORD_URL", server}, {"MIRRORD_TOKEN", token_}}));
+  ASSERT_OK_AND_ASSIGN(
+      ProcessResult remote,
+      CtlWithEnv({"--json", "list"}, {{"MIRRORD_URL", server}, {"MIRRORD_TOKEN", token_}}));
   ASSERT_TRUE(remote.ok()) << remote.Describe();
   ASSERT_OK(ParseJson(remote.stdout_text).status());
 
   // --server beats $MIRRORD_URL (here: a port nothing listens on, which fails alone).
-  ASSERT_OK_AND_ASSIGN(ProcessResult closed,
-                       CtlWithEnv({"--token", token_, "list"},
-                                  {{"MIRRORD_URL", "http://127.0.0.1:1"}}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult closed, CtlWithEnv({"--token", token_, "list"},
+                                                        {{"MIRRORD_URL", "http://127.0.0.1:1"}}));
   EXPECT_EQ(closed.exit_code, 3) << closed.Describe();
   ASSERT_OK_AND_ASSIGN(ProcessResult server_flag,
                        CtlWithEnv({"--server", server, "--token", token_, "list"},
@@ -368,10 +382,11 @@ TEST_F(CliHabits, RemoveAsksAndRefusesWithoutATerminal) {
   ASSERT_OK_AND_ASSIGN(ProcessResult sync, Ctl({"sync", std::string(kMission)}));
   ASSERT_TRUE(sync.ok()) << sync.Describe();
   const std::map<std::string, std::string> env = {{"MIRRORD_URL", mirrord_->BaseUrl()},
-                                                   {"MIRRORD_TOKEN", token_}};
+                                                  {"MIRRORD_TOKEN", token_}};
 
   // stdin /dev/null, and stdin a pipe saying "y": neither is a person at a terminal.
-  for (std::optional<std::string> input : {std::optional<std::string>(), std::optional<std::string>("y\n")}) {
+  for (std::optional<std::string> input :
+       {std::optional<std::string>(), std::optional<std::string>("y\n")}) {
     ASSERT_OK_AND_ASSIGN(ProcessResult r,
                          CtlWithEnv({"remove", std::string(kMission)}, env, input));
     EXPECT_EQ(r.exit_code, 2) << r.Describe();

@@ -101,8 +101,8 @@ TEST(CompletionTest, BashAcceptsTheScriptAndItCompletesCommandsAndFlags) {
   const std::string script = BashCompletionScript(app);
   // Source it in a real bash and ask for completions the way bash would.
   auto complete = [&](const std::string& line) -> std::string {
-    std::string program = script +
-                          "COMP_WORDS=(" + line + ")\n"
+    std::string program = script + "COMP_WORDS=(" + line +
+                          ")\n"
                           "COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))\n"
                           "_mirrorctl\n"
                           "printf '%s\\n' \"${COMPREPLY[@]}\"\n";

@@ -46,8 +46,7 @@ TEST(FormatRepoTableTest, LastSuccessAndLastFailureApart) {
             "THUDM/GLM-4  ready  3h ago        5m ago        12    "
             "https://github.com/THUDM/GLM-4.git\n"
             "hf/x         new    never         never         0     https://huggingface.co/x\n");
-  EXPECT_EQ(FormatRepoTable({}, kNow),
-            "NAME  STATE  LAST-SUCCESS  LAST-FAILURE  REFS  UPSTREAM\n");
+  EXPECT_EQ(FormatRepoTable({}, kNow), "NAME  STATE  LAST-SUCCESS  LAST-FAILURE  REFS  UPSTREAM\n");
 }
 
 TEST(FormatRepoStatusTest, AnOlderFailureIsShownWithItsError) {
