@@ -73,10 +73,10 @@ Status ApiReply::ErrorStatus() const {
   return Internal(std::move(m));
 }
 
-ApiClient::ApiClient(std::string base_url, std::string token, std::filesystem::path token_file)
+ApiClient::ApiClient(std::string base_url, std::string token, std::string token_source)
     : base_url_(std::move(base_url)),
       token_(std::move(token)),
-      token_file_(std::move(token_file)) {}
+      token_source_(std::move(token_source)) {}
 
 Result<ApiReply> ApiClient::Get(std::string_view path) { return Perform("GET", path, "", nullptr); }
 
@@ -143,8 +143,8 @@ Result<ApiReply> ApiClient::Perform(std::string_view method, std::string_view pa
     return CurlStatus(rc, "cannot reach mirrord at " + base_url_, error_buffer);
   }
   if (status == 401) {
-    return PermissionDenied("mirrord answered 401: check the admin token file " +
-                            token_file_.string());
+    return PermissionDenied("mirrord at " + base_url_ + " refused the admin token from " +
+                            token_source_);
   }
   // A stream's last line need not end in '\n'.
   if (rc == CURLE_OK && !sink.partial.empty() && sink.on_line != nullptr) {

@@ -3,13 +3,12 @@
 // A call's Result fails only when mirrord could not be asked: it is unreachable ("cannot
 // reach mirrord at URL: <curl error>", coded by http/curl_status.h: kUnavailable, or
 // kDeadlineExceeded for a timeout) or refused the token
-// (kPermissionDenied, "mirrord answered 401: check the admin token file <path>"). Any other
+// (kPermissionDenied, "mirrord at URL refused the admin token from <source>"). Any other
 // answer, including 4xx/5xx, is an ApiReply for the caller to judge. The token never
 // appears in messages.
 // Thread-safety: one ApiClient per thread; each call uses its own CURL handle.
 #pragma once
 
-#include <filesystem>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -30,8 +29,9 @@ struct ApiReply {
 
 class ApiClient {
  public:
-  // `base_url` like "http://127.0.0.1:8080"; `token_file` is only named in 401 messages.
-  ApiClient(std::string base_url, std::string token, std::filesystem::path token_file);
+  // `base_url` like "http://127.0.0.1:8080"; `token_source` (CliContext::token_source) is
+  // only named in 401 messages.
+  ApiClient(std::string base_url, std::string token, std::string token_source);
 
   // `path` starts with '/', e.g. "/api/v1/repos". Bodies are JSON.
   Result<ApiReply> Get(std::string_view path);
@@ -56,7 +56,7 @@ class ApiClient {
 
   std::string base_url_;
   std::string token_;
-  std::filesystem::path token_file_;
+  std::string token_source_;
 };
 
 }  // namespace mirrord

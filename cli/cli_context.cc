@@ -70,6 +70,26 @@ Result<std::string> NormalizeServerUrl(std::string_view url) {
 Result<CliContext> ResolveCliContext(const CliFlags& flags, const CliEnvironment& env) {
   CliContext c;
   std::optional<std::string> env_config = NonEmpty(env, "MIRRORD_CONFIG");
+  std::optional<std::string> env_url = NonEmpty(env, "MIRRORD_URL");
+  std::optional<std::string> env_token = NonEmpty(env, "MIRRORD_TOKEN");
+  if (!flags.token.empty()) {
+    c.token = flags.token;
+    c.token_source = "--token";
+  } else if (env_token) {
+    c.token = *env_token;
+    c.token_source = "$MIRRORD_TOKEN";
+  }
+  while (!c.token.empty() && (c.token.back() == '\n' || c.token.back() == '\r' ||
+                              c.token.back() == ' ' || c.token.back() == '\t')) {
+    c.token.pop_back();
+  }
+  // It goes into a header line: a line break would smuggle in another header.
+  if (!c.token_source.empty() &&
+      (c.token.empty() || c.token.find_first_of("\r\n") != std::string::npos)) {
+    return InvalidArgument("the admin token from " + c.token_source +
+                           " is empty or has a line break in it");
+  }
+  const bool remote = !c.token.empty() && (!flags.server_url.empty() || env_url);
   if (!flags.config_file.empty()) {
     c.config_file = flags.config_file;
     ASSIGN_OR_RETURN(c.config, LoadNamed(c.config_file, "--config"));
@@ -78,7 +98,7 @@ Result<CliContext> ResolveCliContext(const CliFlags& flags, const CliEnvironment
     ASSIGN_OR_RETURN(c.config, LoadNamed(c.config_file, "$MIRRORD_CONFIG"));
   } else {
     std::error_code ec;
-    if (!env.default_config.empty() && std::filesystem::exists(env.default_config, ec)) {
+    if (!remote && !env.default_config.empty() && std::filesystem::exists(env.default_config, ec)) {
       c.config_file = env.default_config;
       ASSIGN_OR_RETURN(c.config, LoadConfigFile(c.config_file));
     } else {
@@ -86,7 +106,6 @@ Result<CliContext> ResolveCliContext(const CliFlags& flags, const CliEnvironment
     }
   }
 
-  std::optional<std::string> env_url = NonEmpty(env, "MIRRORD_URL");
   if (!flags.server_url.empty()) {
     ASSIGN_OR_RETURN(c.server_url, NormalizeServerUrl(flags.server_url));
   } else if (env_url) {
@@ -99,18 +118,21 @@ Result<CliContext> ResolveCliContext(const CliFlags& flags, const CliEnvironment
 
   c.token_file = c.config.admin_token_file.empty() ? c.config.storage_root / "admin.token"
                                                    : c.config.admin_token_file;
+  if (c.token.empty()) c.token_source = "the admin token file " + c.token_file.string();
   return c;
 }
 
 Result<std::string> LoadAdminToken(const CliContext& context) {
+  if (!context.token.empty()) return context.token;
   Result<std::string> token = ReadTokenFile(context.token_file);
   if (token.ok()) return token;
   // The underlying message already names the file ("open /path: Permission denied").
   std::string m = "cannot read the admin token: " + token.error().message();
   if (token.error().code() == StatusCode::kPermissionDenied) {
-    m += " (run mirrorctl as mirrord's user, or with sudo)";
+    m += " (run mirrorctl as mirrord's user, or with sudo, or give --token or $MIRRORD_TOKEN)";
   } else if (token.error().code() == StatusCode::kNotFound) {
-    m += " (mirrord creates it on first start; is [admin] token_file or --config right?)";
+    m += " (mirrord creates it on first start; is [admin] token_file or --config right? "
+         "From another machine, give --token or $MIRRORD_TOKEN)";
   }
   return Status(token.error().code(), std::move(m));
 }

@@ -1,13 +1,17 @@
 // CliContext: what every mirrorctl command needs to reach mirrord — the configuration it
-// was resolved from, the daemon's base URL and the admin token file.
+// was resolved from, the daemon's base URL and the admin token (or the file holding it).
 //
 // Precedence (first wins):
 //   config file:  --config FILE, $MIRRORD_CONFIG, /etc/mirrord/mirrord.toml if it exists,
 //                 else the embedded defaults (DefaultConfig()).
 //   server URL:   --server URL, $MIRRORD_URL, else http://HOST:PORT from [server] listen
 //                 (a wildcard listen address becomes the loopback address).
-//   token file:   [admin] token_file, default <storage root>/admin.token.
-// An explicitly named config file (flag or environment) must exist and parse.
+//   admin token:  --token TOKEN, $MIRRORD_TOKEN, else the file [admin] token_file, default
+//                 <storage root>/admin.token.
+// An explicitly named config file (flag or environment) must exist and parse. When both
+// the server and the token come from flags or the environment (remote use), the default
+// config file is not read at all: a workstation's /etc/mirrord/mirrord.toml, or one it may
+// not read, does not get in the way.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +32,7 @@ inline constexpr char kDefaultConfigPath[] = "/etc/mirrord/mirrord.toml";
 struct CliFlags {
   std::string config_file;
   std::string server_url;
+  std::string token;
 };
 
 // The process environment as a seam, so resolution can be tested without touching it.
@@ -45,6 +50,10 @@ struct CliContext {
   Config config;
   std::filesystem::path config_file;  // the file read; empty: the embedded defaults
   std::string server_url;             // e.g. "http://127.0.0.1:8080", no trailing '/'
+  std::string token;                  // from --token or $MIRRORD_TOKEN; empty: read token_file
+  // Where the token comes from, for messages: "--token", "$MIRRORD_TOKEN" or
+  // "the admin token file PATH". Never the token itself.
+  std::string token_source;
   std::filesystem::path token_file;
 };
 
@@ -59,7 +68,8 @@ std::string ServerUrlFromListen(std::string_view host, uint16_t port);
 // InvalidArgument for schemes other than http and https, or an empty host.
 Result<std::string> NormalizeServerUrl(std::string_view url);
 
-// Reads the admin token. On failure the message names the file and says what to do.
+// The admin token: context.token when set, else the token file's content. On failure the
+// message names the file and says what to do.
 Result<std::string> LoadAdminToken(const CliContext& context);
 
 }  // namespace mirrord

@@ -2,6 +2,7 @@
 #include <boost/json/serialize.hpp>
 #include <chrono>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "cli/commands.h"
@@ -73,11 +74,17 @@ int RunBuildCommand(ApiClient& client, const BuildArgs& args, CommandIo& io) {
     return kExitFailed;
   }
   if (args.no_follow) {
+    if (io.json) {
+      Result<boost::json::value> queued = ParseJson(reply->body);
+      return queued.ok() ? PrintJson(io, *queued) : kExitFailed;
+    }
     io.out << args.name << ": build of " << ref << " queued as run " << run_id << "\n";
     return kExitOk;
   }
   const std::string run_path = path.substr(0, path.find('?')) + "/runs/" + std::to_string(run_id);
-  ProgressDisplay display(io.out, io.out_is_tty, io.clock);
+  // With --json no progress is drawn: the run's final JSON is the one document printed.
+  std::ostringstream no_progress;
+  ProgressDisplay display(io.json ? no_progress : io.out, io.out_is_tty && !io.json, io.clock);
   for (;;) {
     Result<ApiReply> got = client.Get(run_path);
     if (!got.ok()) {
@@ -100,6 +107,10 @@ int RunBuildCommand(ApiClient& client, const BuildArgs& args, CommandIo& io) {
     }
     if (IsFinalRunState(run->state)) {
       display.Finish();
+      if (io.json) {
+        PrintJson(io, *v);
+        return run->state == "succeeded" ? kExitOk : kExitFailed;
+      }
       if (run->state != "succeeded") {
         std::string why = !run->error.empty() ? run->error : "the run was " + run->state;
         io.err << "mirrord: build " << args.name << " of " << run->ref << " failed: " << why

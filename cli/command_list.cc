@@ -8,11 +8,11 @@ namespace mirrord {
 
 std::string FormatRepoTable(const std::vector<RepoStatus>& repos, int64_t now) {
   std::vector<std::vector<std::string>> rows;
-  rows.push_back({"NAME", "STATE", "LAST-SYNC", "REFS", "UPSTREAM"});
+  rows.push_back({"NAME", "STATE", "LAST-SUCCESS", "LAST-FAILURE", "REFS", "UPSTREAM"});
   for (const RepoStatus& r : repos) {
-    std::string last_sync = r.last_run ? FormatAge(r.last_run->finished_at, now) : "never";
     std::string upstream = r.url.empty() ? r.upstream : r.url;
-    rows.push_back({r.name, r.state, last_sync, std::to_string(r.ref_count), upstream});
+    rows.push_back({r.name, r.state, FormatAge(r.last_success_at, now),
+                    FormatAge(r.last_failure_at, now), std::to_string(r.ref_count), upstream});
   }
   return FormatTable(rows);
 }
@@ -37,6 +37,12 @@ int RunListCommand(ApiClient& client, CommandIo& io) {
       return kExitFailed;
     }
     repos.push_back(std::move(*r));
+  }
+  if (io.json) {
+    // Re-encoded from the decoded values: the fields are exactly those README documents.
+    boost::json::array out;
+    for (const RepoStatus& r : repos) out.push_back(boost::json::value_from(r));
+    return PrintJson(io, boost::json::object{{"repos", std::move(out)}});
   }
   io.out << FormatRepoTable(repos, ToUnixSeconds(io.clock.Now()));
   return kExitOk;

@@ -37,15 +37,10 @@ std::string FormatQueue(const QueueView& queue, int64_t now) {
   return out;
 }
 
-int RunQueueCommand(ApiClient& client, const QueueArgs& args, CommandIo& io) {
+int RunQueueCommand(ApiClient& client, CommandIo& io) {
   Result<ApiReply> reply = client.Get("/api/v1/queue");
   if (!reply.ok()) return ReportUnreachable(reply.error(), io);
   if (!reply->ok()) return ReportApiError(*reply, "queue", io);
-  if (args.json) {
-    io.out << reply->body;
-    if (reply->body.empty() || reply->body.back() != '\n') io.out << "\n";
-    return kExitOk;
-  }
   Result<boost::json::value> v = ParseJson(reply->body);
   Result<QueueView> queue = v.ok() ? QueueViewFromJson(*v) : Result<QueueView>(v.error());
   if (!queue.ok()) {
@@ -53,6 +48,7 @@ int RunQueueCommand(ApiClient& client, const QueueArgs& args, CommandIo& io) {
            << "\n";
     return kExitFailed;
   }
+  if (io.json) return PrintJson(io, boost::json::value_from(*queue));
   io.out << FormatQueue(*queue, ToUnixSeconds(io.clock.Now()));
   return kExitOk;
 }

@@ -28,6 +28,25 @@ std::string RunLine(const SyncRunView& run, int64_t now) {
   return s;
 }
 
+// A failure code as words for people ("NotFound" -> "not found"); the code itself is in
+// --json.
+std::string CodeWords(std::string_view code) {
+  if (code == "DeadlineExceeded") return "timed out";
+  if (code == "DataLoss") return "corrupt data";
+  if (code == "ResourceExhausted") return "rate limited or out of resources";
+  if (code == "FailedPrecondition") return "not possible yet";
+  std::string words;
+  for (char c : code) {
+    if (c >= 'A' && c <= 'Z') {
+      if (!words.empty()) words += ' ';
+      words += static_cast<char>(c - 'A' + 'a');
+    } else {
+      words += c;
+    }
+  }
+  return words;
+}
+
 void Field(std::string& out, std::string_view label, const std::string& value) {
   out += "  ";
   out += label;
@@ -47,6 +66,15 @@ std::string FormatRepoStatus(const RepoStatus& repo, int64_t now) {
   std::string success = FormatTimestamp(repo.last_success_at);
   if (repo.last_success_at != 0) success += " (" + FormatAge(repo.last_success_at, now) + ")";
   Field(out, "last success:", success);
+  if (repo.last_failure) {
+    std::string failure =
+        FormatTimestamp(repo.last_failure_at) + " (" + FormatAge(repo.last_failure_at, now) + ")";
+    // The last run's error is shown below; an older failure's here.
+    if (!repo.last_run || repo.last_run->run_id != repo.last_failure->run_id) {
+      failure += ": " + repo.last_failure->error;
+    }
+    Field(out, "last failure:", failure);
+  }
   if (repo.lfs_objects > 0) {
     std::string lfs = std::to_string(repo.lfs_objects) + " objects, " +
                       FormatBytes(repo.lfs_logical_bytes) + " logical; " +
@@ -64,7 +92,8 @@ std::string FormatRepoStatus(const RepoStatus& repo, int64_t now) {
     Field(out, "last run:", RunLine(*repo.last_run, now));
     if (!repo.last_run->error.empty()) Field(out, "error:", repo.last_run->error);
     if (const std::optional<RunFailure>& f = repo.last_run->failure) {
-      std::string failed = std::string(FailurePhaseName(f->phase)) + " (" + f->code + "), ";
+      std::string failed =
+          std::string(FailurePhaseName(f->phase)) + " (" + CodeWords(f->code) + "), ";
       failed += f->retryable ? "retryable" : "not retryable";
       if (f->retry_after_seconds) {
         failed += "; upstream asked to wait " + std::to_string(*f->retry_after_seconds) + " s";
@@ -107,11 +136,6 @@ int RunStatusCommand(ApiClient& client, const StatusArgs& args, CommandIo& io) {
   Result<ApiReply> reply = client.Get(path);
   if (!reply.ok()) return ReportUnreachable(reply.error(), io);
   if (!reply->ok()) return ReportApiError(*reply, "status", io);
-  if (args.json) {
-    io.out << reply->body;
-    if (reply->body.empty() || reply->body.back() != '\n') io.out << "\n";
-    return kExitOk;
-  }
 
   Result<boost::json::value> v = ParseJson(reply->body);
   if (!v.ok()) {
@@ -126,20 +150,31 @@ int RunStatusCommand(ApiClient& client, const StatusArgs& args, CommandIo& io) {
       return kExitFailed;
     }
     items.assign(list->as_array().begin(), list->as_array().end());
-    if (items.empty()) io.out << "no repositories are mirrored\n";
+    if (items.empty() && !io.json) io.out << "no repositories are mirrored\n";
   } else {
     items.push_back(*v);
   }
   const int64_t now = ToUnixSeconds(io.clock.Now());
-  for (size_t i = 0; i < items.size(); ++i) {
-    Result<RepoStatus> repo = RepoStatusFromJson(items[i]);
+  std::vector<RepoStatus> repos;
+  for (const boost::json::value& item : items) {
+    Result<RepoStatus> repo = RepoStatusFromJson(item);
     if (!repo.ok()) {
       io.err << "mirrorctl: status: unreadable repo in mirrord's answer: " << repo.error().message()
              << "\n";
       return kExitFailed;
     }
+    repos.push_back(std::move(*repo));
+  }
+  if (io.json) {
+    // Re-encoded from the decoded values: the fields are exactly those README documents.
+    if (!args.name.empty()) return PrintJson(io, boost::json::value_from(repos.front()));
+    boost::json::array out;
+    for (const RepoStatus& r : repos) out.push_back(boost::json::value_from(r));
+    return PrintJson(io, boost::json::object{{"repos", std::move(out)}});
+  }
+  for (size_t i = 0; i < repos.size(); ++i) {
     if (i > 0) io.out << "\n";
-    io.out << FormatRepoStatus(*repo, now);
+    io.out << FormatRepoStatus(repos[i], now);
   }
   return kExitOk;
 }

@@ -2,16 +2,31 @@
 // and calls Run*Command with the parsed arguments; the commands talk to mirrord through
 // ApiClient and write to CommandIo.
 //
-// Exit codes: kExitOk, kExitFailed (the operation failed), kExitUsage (bad arguments),
-// kExitUnreachable (mirrord cannot be reached or refused the token).
+// Conventions every command follows (new commands inherit them by using what is here):
+//   - Global flags (main.cc, parsed before or after the command name): --json, --server,
+//     --token, --config. A command reads them from CommandIo (json) and gets its ApiClient
+//     from RunWithClient (server and token, see cli/cli_context.h for the precedence).
+//   - With io.json, a command prints exactly one JSON document on stdout (PrintJson) and
+//     nothing else there; its field names are a contract (README, "mirrorctl --json").
+//     Errors still go to stderr as one "mirrorctl: ..." line, and the exit code says what
+//     happened.
+//   - Messages name what the user can act on, never internal status names
+//     ("FailedPrecondition: ..."): use Status::message(), ReportError, ReportApiError.
+//   - Exit codes (ExitCode below, listed in `mirrorctl --help`): ExitCodeFor maps a failed
+//     Status, ReportApiError a non-2xx answer.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstdint>
+#include <functional>
+#include <istream>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "cli/api_client.h"
+#include "cli/cli_context.h"
 #include "common/api_types.h"
 #include "common/clock.h"
 
@@ -19,23 +34,49 @@ namespace mirrord {
 
 enum ExitCode : int {
   kExitOk = 0,
-  kExitFailed = 1,
-  kExitUsage = 2,
-  kExitUnreachable = 3,
+  kExitFailed = 1,       // the operation failed: a sync failed, mirrord refused the request
+  kExitUsage = 2,        // bad arguments, unknown command, a needed --yes missing
+  kExitUnreachable = 3,  // mirrord cannot be reached, or the admin token is missing or refused
+  kExitNotFound = 4,     // no such repository (on mirrord, or at the upstream for a new name)
 };
+
+// "0.1.0": the project version mirrorctl was built from.
+std::string_view MirrorctlVersion();
+
+// The text `mirrorctl --help` ends with: every exit code and what it means.
+std::string ExitCodesHelp();
 
 struct CommandIo {
   std::ostream& out;
   std::ostream& err;
   bool out_is_tty = false;
   const Clock& clock = SystemClock::Instance();
+  bool json = false;           // --json: one JSON document on `out`, no human text there
+  std::istream* in = nullptr;  // where confirmations are read; nullptr: none possible
+  bool in_is_tty = false;      // `in` is a terminal (a person can answer)
 };
+
+// Resolves the daemon and the admin token from `flags` (cli/cli_context.h) and runs
+// `command` with a client for it; reports why there is none otherwise (kExitUsage for a bad
+// flag or config file, kExitUnreachable for a missing token).
+int RunWithClient(const CliFlags& flags, CommandIo& io,
+                  const std::function<int(ApiClient&)>& command);
+
+// Writes `v` and a newline to io.out; returns kExitOk.
+int PrintJson(CommandIo& io, const boost::json::value& v);
+
+// The exit code for a failed Status: NotFound kExitNotFound; InvalidArgument kExitUsage;
+// Unavailable, DeadlineExceeded and PermissionDenied (what a failed ApiClient call carries:
+// mirrord unreachable, token refused) kExitUnreachable; anything else kExitFailed.
+int ExitCodeFor(const Status& status);
+// Prints "mirrorctl: [<context>: ]<message>" and returns ExitCodeFor(status).
+int ReportError(const Status& status, std::string_view context, CommandIo& io);
 
 // Prints "mirrorctl: <message>" to io.err and returns kExitUnreachable; for a failed
 // ApiClient call.
 int ReportUnreachable(const Status& status, CommandIo& io);
 // Prints "mirrorctl: <context>: <message>" (or without context) for a non-2xx reply and
-// returns kExitFailed.
+// returns kExitNotFound for 404, kExitUsage for 400, else kExitFailed.
 int ReportApiError(const ApiReply& reply, std::string_view context, CommandIo& io);
 
 // Age of a unix time relative to `now`: "just now", "42s ago", "5m ago", "3h ago",
@@ -52,37 +93,57 @@ struct SyncArgs {
   std::string url;
   bool no_follow = false;
 };
-// Registers the repo when a source is given (an existing repo with another source is an
-// error), requests a sync and, unless no_follow, shows its progress until it ends. Returns
-// kExitOk when the sync succeeded (or was queued, with no_follow), kExitFailed with
-// "mirrord: sync of NAME failed: <error>" on stderr when it failed.
+// The source a new NAME is mirrored from when the command names none, as `gh repo clone`
+// would read it: "hf/OWNER/NAME" from the Hugging Face upstream "hf" at OWNER/NAME,
+// anything else from "github" at NAME. With --upstream U and no --path, the path is NAME
+// without a leading "U/" (so `sync hf/org/model --upstream hf` means org/model).
+RepoSpec InferRepoSpec(const SyncArgs& args, std::string_view validated_name);
+
+// Makes sure the repo exists (registering it when the name is new, from InferRepoSpec; an
+// existing repo with another source is an error), requests a sync and, unless no_follow,
+// shows its progress until it ends. A repo this command registered whose first sync finds
+// no repository at the upstream (NotFound, or 401/403: missing or private) is removed again
+// and the user told so (kExitNotFound); with no_follow nothing is waited for, so a new name
+// is kept whatever its first sync finds (and the user is told so). Returns kExitOk when the sync
+// succeeded (or was queued, with no_follow), kExitFailed with "mirrord: sync of NAME failed:
+// <error>" on stderr when it failed. With io.json: {"name", "added", "removed", "run":
+// SyncRunView}.
 int RunSyncCommand(ApiClient& client, const SyncArgs& args, CommandIo& io);
 
-// list: a table NAME STATE LAST-SYNC REFS UPSTREAM.
+// list: a table NAME STATE LAST-SUCCESS LAST-FAILURE REFS UPSTREAM; with io.json the admin
+// API's {"repos": [RepoStatus...]}.
 int RunListCommand(ApiClient& client, CommandIo& io);
 // The table, header first, columns padded to their widest cell.
 std::string FormatRepoTable(const std::vector<RepoStatus>& repos, int64_t now);
 
-// status [NAME] [--json]
+// status [NAME]: with io.json, RepoStatus for NAME, {"repos": [RepoStatus...]} for all.
 struct StatusArgs {
   std::string name;  // empty: every repo
-  bool json = false;
 };
 int RunStatusCommand(ApiClient& client, const StatusArgs& args, CommandIo& io);
 // The human view of one repo (several lines, newline-terminated).
 std::string FormatRepoStatus(const RepoStatus& repo, int64_t now);
 
-// remove NAME
+// remove NAME [--yes]
 struct RemoveArgs {
   std::string name;
+  bool yes = false;
 };
+// Asks "Remove NAME ...? [y/N]" on io.err and reads the answer from io.in unless args.yes;
+// without a terminal to ask (io.in_is_tty false) it refuses with kExitUsage and deletes
+// nothing. An answer other than y/yes deletes nothing (kExitFailed). With io.json:
+// {"name", "removed": true}.
 int RunRemoveCommand(ApiClient& client, const RemoveArgs& args, CommandIo& io);
+// What RunRemoveCommand refuses before asking mirrord anything: a bad name, or no --yes
+// without a terminal (kExitUsage, one line on io.err). nullopt when the removal may go on;
+// main.cc runs it before resolving the server and token.
+std::optional<int> RefuseUnconfirmableRemove(const RemoveArgs& args, CommandIo& io);
+// True for "y" and "yes" (any case, surrounding blanks ignored).
+bool IsYes(std::string_view answer);
 
-// queue [--json]: what is queued and running (every node), and paused upstream hosts.
-struct QueueArgs {
-  bool json = false;
-};
-int RunQueueCommand(ApiClient& client, const QueueArgs& args, CommandIo& io);
+// queue: what is queued and running (every node), and paused upstream hosts; with io.json
+// the admin API's QueueView.
+int RunQueueCommand(ApiClient& client, CommandIo& io);
 std::string FormatQueue(const QueueView& queue, int64_t now);
 
 // build NAME [--ref R] [--no-follow]
@@ -99,6 +160,10 @@ int RunBuildCommand(ApiClient& client, const BuildArgs& args, CommandIo& io);
 std::string FormatBuildProgress(const BuildRunView& run);
 // The summary line, then "NAME:TAG  DIGEST" per image tag and per model tag.
 std::string FormatBuildResult(const BuildRunView& run);
+
+// The known command closest to `typed` (edit distance at most 2, or `typed` a prefix of
+// exactly one); "" when none is close.
+std::string SuggestCommand(std::string_view typed, const std::vector<std::string>& known);
 
 // Rows as a table: columns padded to their widest cell, two spaces apart, no trailing blanks.
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);

@@ -1,41 +1,67 @@
 // mirrorctl: the command-line client of mirrord's admin API.
+//
+// Adding a command: write cli/command_<name>.cc (declared in cli/commands.h), register its
+// CLI::App below with its arguments, and add it to `dispatch` with RunWithClient. The global
+// flags (--json, --server, --token, --config), "did you mean", --help's exit codes and the
+// completion script cover it without further work.
 #include <curl/curl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <functional>
 #include <iostream>
-#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "cli/api_client.h"
 #include "cli/cli_context.h"
 #include "cli/commands.h"
+#include "cli/completion.h"
 
 namespace mirrord {
 namespace {
 
-// Runs `command` with a client for the resolved daemon, or reports why there is none.
-template <typename Fn>
-int WithClient(const CliFlags& flags, CommandIo& io, Fn command) {
-  Result<CliContext> context = ResolveCliContext(flags, SystemEnvironment());
-  if (!context.ok()) {
-    io.err << "mirrorctl: " << context.error().message() << "\n";
-    return kExitUsage;
+constexpr char kEnvironmentHelp[] =
+    "Environment:\n"
+    "  MIRRORD_URL     mirrord's URL (--server wins)\n"
+    "  MIRRORD_TOKEN   the admin token (--token wins; safer than --token, which other users\n"
+    "                  can see in the process list)\n"
+    "  MIRRORD_CONFIG  mirrord's config file (--config wins)\n";
+
+// The first word of argv that is not a flag or a global flag's value: what the user meant
+// as the command; "" when there is none.
+std::string CommandWord(int argc, char** argv, const std::vector<std::string>& value_flags) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--") return i + 1 < argc ? argv[i + 1] : "";
+    if (a.starts_with("-")) {
+      if (a.find('=') == std::string_view::npos) {
+        for (const std::string& f : value_flags) {
+          if (a == f) {
+            ++i;
+            break;
+          }
+        }
+      }
+      continue;
+    }
+    return std::string(a);
   }
-  Result<std::string> token = LoadAdminToken(*context);
-  if (!token.ok()) {
-    io.err << "mirrorctl: " << token.error().message() << "\n";
-    return kExitUnreachable;
-  }
-  ApiClient client(context->server_url, std::move(*token), context->token_file);
-  return command(client);
+  return "";
 }
 
 int Main(int argc, char** argv) {
-  CLI::App app{"mirrorctl: manage the repositories mirrored by mirrord"};
-  app.require_subcommand(1);
+  CLI::App app{"mirrorctl: manage the repositories mirrored by mirrord", "mirrorctl"};
+  app.require_subcommand(0, 1);
   app.fallthrough();  // global options may also follow the command name
+  app.footer(std::string("\n") + ExitCodesHelp() + "\n" + kEnvironmentHelp);
 
   CliFlags flags;
+  bool json = false;
+  bool show_version = false;
   app.add_option("--config", flags.config_file,
                  "mirrord's config file (default: $MIRRORD_CONFIG, else " +
                      std::string(kDefaultConfigPath) + " if it exists, else built-in defaults)")
@@ -43,25 +69,36 @@ int Main(int argc, char** argv) {
   app.add_option("--server", flags.server_url,
                  "mirrord's URL (default: $MIRRORD_URL, else the config's [server] listen)")
       ->type_name("URL");
+  app.add_option("--token", flags.token,
+                 "the admin token (default: $MIRRORD_TOKEN, else the config's [admin] "
+                 "token_file)")
+      ->type_name("TOKEN");
+  app.add_flag("--json", json,
+               "print one JSON document on stdout (field names: README, \"mirrorctl --json\")");
+  app.add_flag("--version", show_version, "print mirrorctl's version and exit");
 
   SyncArgs sync;
   CLI::App* sync_cmd = app.add_subcommand(
-      "sync", "Mirror NAME now (adding it first when a source is given) and show progress");
+      "sync",
+      "Mirror NAME now and show progress; a new NAME is added from GitHub (hf/OWNER/NAME: "
+      "from Hugging Face) unless a source is given");
   sync_cmd->add_option("name", sync.name, "local repo name, e.g. THUDM/GLM-4")->required();
   CLI::Option* upstream =
       sync_cmd->add_option("--upstream", sync.upstream, "configured upstream, e.g. github, hf")
           ->type_name("UPSTREAM");
-  CLI::Option* path =
-      sync_cmd->add_option("--path", sync.path, "the repo's path at the upstream (default: NAME)")
-          ->type_name("PATH")
-          ->needs(upstream);
-  CLI::Option* url = sync_cmd->add_option("--url", sync.url, "explicit clone URL")
-                         ->type_name("URL")
-                         ->excludes(upstream)
-                         ->excludes(path);
-  (void)url;
+  CLI::Option* path = sync_cmd
+                          ->add_option("--path", sync.path,
+                                       "the repo's path at the upstream (default: NAME, less "
+                                       "a leading \"UPSTREAM/\")")
+                          ->type_name("PATH")
+                          ->needs(upstream);
+  sync_cmd->add_option("--url", sync.url, "explicit clone URL")
+      ->type_name("URL")
+      ->excludes(upstream)
+      ->excludes(path);
   sync_cmd->add_flag("--no-follow", sync.no_follow,
-                     "queue the sync and return instead of showing its progress");
+                     "queue the sync and return instead of showing its progress (a new name "
+                     "is then kept even if the upstream has no such repository)");
 
   CLI::App* list_cmd = app.add_subcommand("list", "List mirrored repositories");
 
@@ -69,12 +106,9 @@ int Main(int argc, char** argv) {
   CLI::App* status_cmd =
       app.add_subcommand("status", "Show the state of one repository, or of all of them");
   status_cmd->add_option("name", status.name, "local repo name (default: all)");
-  status_cmd->add_flag("--json", status.json, "print the admin API's JSON");
 
-  QueueArgs queue;
   CLI::App* queue_cmd =
       app.add_subcommand("queue", "Show queued and running syncs, and paused upstream hosts");
-  queue_cmd->add_flag("--json", queue.json, "print the admin API's JSON");
 
   BuildArgs build;
   CLI::App* build_cmd = app.add_subcommand(
@@ -86,9 +120,40 @@ int Main(int argc, char** argv) {
                       "queue the build and return instead of showing its progress");
 
   RemoveArgs remove;
-  CLI::App* remove_cmd =
-      app.add_subcommand("remove", "Stop mirroring a repository and delete its mirror");
+  CLI::App* remove_cmd = app.add_subcommand(
+      "remove", "Stop mirroring a repository and delete its mirror (asks first)");
   remove_cmd->add_option("name", remove.name, "local repo name")->required();
+  remove_cmd->add_flag("-y,--yes", remove.yes, "do not ask (needed when not run from a terminal)");
+
+  std::string shell;
+  CLI::App* completion_cmd = app.add_subcommand(
+      "completion",
+      "Print a shell completion script: mirrorctl completion bash > "
+      "/etc/bash_completion.d/mirrorctl (zsh: autoload bashcompinit && bashcompinit first)");
+  completion_cmd->add_option("shell", shell, "bash (zsh through bashcompinit)")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
+
+  std::vector<std::string> commands;
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    commands.push_back(sub->get_name());
+    sub->footer(
+        "\nGlobal options (before or after the command; see mirrorctl --help): --json, "
+        "--server URL, --token TOKEN, --config FILE");
+  }
+  const std::string word = CommandWord(argc, argv, {"--config", "--server", "--token"});
+  if (word == "help") {
+    std::cout << app.help();
+    return kExitOk;
+  }
+  if (!word.empty() && std::find(commands.begin(), commands.end(), word) == commands.end()) {
+    std::cerr << "mirrorctl: unknown command \"" << word << "\"";
+    if (std::string guess = SuggestCommand(word, commands); !guess.empty()) {
+      std::cerr << "; did you mean \"" << guess << "\"?";
+    }
+    std::cerr << "\nRun 'mirrorctl --help' for the commands.\n";
+    return kExitUsage;
+  }
 
   try {
     app.parse(argc, argv);
@@ -98,24 +163,35 @@ int Main(int argc, char** argv) {
   }
 
   CommandIo io{std::cout, std::cerr, ::isatty(STDOUT_FILENO) == 1};
-  if (*sync_cmd) {
-    return WithClient(flags, io, [&](ApiClient& c) { return RunSyncCommand(c, sync, io); });
+  io.json = json;
+  io.in = &std::cin;
+  io.in_is_tty = ::isatty(STDIN_FILENO) == 1;
+
+  if (show_version) {
+    if (io.json) return PrintJson(io, boost::json::object{{"version", MirrorctlVersion()}});
+    io.out << "mirrorctl " << MirrorctlVersion() << "\n";
+    return kExitOk;
   }
-  if (*list_cmd) {
-    return WithClient(flags, io, [&](ApiClient& c) { return RunListCommand(c, io); });
+  if (*completion_cmd) {
+    io.out << BashCompletionScript(app);
+    return kExitOk;
   }
-  if (*status_cmd) {
-    return WithClient(flags, io, [&](ApiClient& c) { return RunStatusCommand(c, status, io); });
-  }
-  if (*queue_cmd) {
-    return WithClient(flags, io, [&](ApiClient& c) { return RunQueueCommand(c, queue, io); });
-  }
-  if (*build_cmd) {
-    return WithClient(flags, io, [&](ApiClient& c) { return RunBuildCommand(c, build, io); });
-  }
+
   if (*remove_cmd) {
-    return WithClient(flags, io, [&](ApiClient& c) { return RunRemoveCommand(c, remove, io); });
+    if (std::optional<int> refused = RefuseUnconfirmableRemove(remove, io)) return *refused;
   }
+  const std::vector<std::pair<CLI::App*, std::function<int(ApiClient&)>>> dispatch = {
+      {sync_cmd, [&](ApiClient& c) { return RunSyncCommand(c, sync, io); }},
+      {list_cmd, [&](ApiClient& c) { return RunListCommand(c, io); }},
+      {status_cmd, [&](ApiClient& c) { return RunStatusCommand(c, status, io); }},
+      {queue_cmd, [&](ApiClient& c) { return RunQueueCommand(c, io); }},
+      {build_cmd, [&](ApiClient& c) { return RunBuildCommand(c, build, io); }},
+      {remove_cmd, [&](ApiClient& c) { return RunRemoveCommand(c, remove, io); }},
+  };
+  for (const auto& [cmd, run] : dispatch) {
+    if (*cmd) return RunWithClient(flags, io, run);
+  }
+  std::cerr << app.help();
   return kExitUsage;
 }
 

@@ -217,6 +217,8 @@ void tag_invoke(const json::value_from_tag&, json::value& jv, const RepoStatus& 
                     {"last_run", run(v.last_run)},
                     {"active_run", run(v.active_run)},
                     {"last_success_at", v.last_success_at},
+                    {"last_failure", run(v.last_failure)},
+                    {"last_failure_at", v.last_failure_at},
                     {"ref_count", static_cast<uint64_t>(v.ref_count)},
                     {"head", v.head},
                     {"lfs_objects", v.lfs_objects},
@@ -324,6 +326,10 @@ Result<RepoStatus> RepoStatusFromJson(const json::value& jv) {
     ASSIGN_OR_RETURN(s.active_run, DecodeRun(*v, "active_run."));
   }
   RETURN_IF_ERROR(r.Integer("last_success_at", &s.last_success_at));
+  if (const json::value* v = r.Find("last_failure")) {
+    ASSIGN_OR_RETURN(s.last_failure, DecodeRun(*v, "last_failure."));
+  }
+  RETURN_IF_ERROR(r.Integer("last_failure_at", &s.last_failure_at));
   uint64_t ref_count = 0;
   RETURN_IF_ERROR(r.Integer("ref_count", &ref_count));
   if (ref_count > std::numeric_limits<size_t>::max()) {

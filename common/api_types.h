@@ -108,7 +108,11 @@ struct RepoStatus {
   std::string state;                      // "new", "syncing", "ready", "failed"
   std::optional<SyncRunView> last_run;    // most recent finished run
   std::optional<SyncRunView> active_run;  // queued or running now
-  int64_t last_success_at = 0;
+  int64_t last_success_at = 0;            // unix seconds; 0: never
+  // The most recent failed run (older than last_run when later runs succeeded), and when
+  // it ended (unix seconds; 0: never failed).
+  std::optional<SyncRunView> last_failure;
+  int64_t last_failure_at = 0;
   size_t ref_count = 0;
   std::string head;  // e.g. "refs/heads/main"
   // LFS objects the published refs reference: count and logical bytes, and how much of it

@@ -84,6 +84,13 @@ Result<RepoStatus> StatusView::Build(const RepoRecord& repo, uint64_t store_phys
   s.last_success_at = repo.last_success_at;
   ASSIGN_OR_RETURN(auto last, catalog_.LastFinishedRun(repo.id));
   if (last) s.last_run = ViewFromRecord(*last);
+  if (last && last->state == "failed") {
+    s.last_failure = s.last_run;
+  } else {
+    ASSIGN_OR_RETURN(auto failed, catalog_.LastFailedRun(repo.id));
+    if (failed) s.last_failure = ViewFromRecord(*failed);
+  }
+  if (s.last_failure) s.last_failure_at = s.last_failure->finished_at;
   ASSIGN_OR_RETURN(size_t refs, catalog_.CountRefs(repo.id));
   s.ref_count = refs;
   ASSIGN_OR_RETURN(LfsRepoUsage lfs, catalog_.GetLfsUsage(repo.id));

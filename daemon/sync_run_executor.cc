@@ -178,7 +178,8 @@ JobOutcome SyncRunExecutor::Run(const QueuedJob& job, const JobContext& context)
     out.message = RedactUrlCredentials(outcome.message());
   }
   record.state = outcome.ok() ? "succeeded" : (cancelled ? "interrupted" : "failed");
-  record.error = outcome.ok() ? "" : RedactUrlCredentials(outcome.ToString());
+  // The code is in `failure`; the text is what people read (no internal status names).
+  record.error = outcome.ok() ? "" : RedactUrlCredentials(outcome.message());
   record.failure = out.failure;
   record.finished_at = now();
   record.received_bytes = result.received_bytes;

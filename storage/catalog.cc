@@ -111,6 +111,18 @@ Status RunNotUpdatable(Db& db, int64_t run_id, std::string_view wanted) {
                             std::string(wanted));
 }
 
+// The repo's newest run whose state is in `states` (a list of SQL string literals).
+Result<std::optional<SyncRunRecord>> NewestRunIn(Db& db, int64_t repo_id, std::string_view states) {
+  ASSIGN_OR_RETURN(Statement stmt,
+                   db.Prepare(std::string(kRunSelect) +
+                              "WHERE r.repo_id = ? AND r.kind = 'sync' AND r.state IN (" +
+                              std::string(states) + ") ORDER BY r.id DESC LIMIT 1"));
+  RETURN_IF_ERROR(stmt.BindAll(repo_id));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return std::optional<SyncRunRecord>();
+  return std::optional<SyncRunRecord>(ReadRun(stmt));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Catalog>> Catalog::Open(const std::filesystem::path& file) {
@@ -442,14 +454,12 @@ Result<SyncRunRecord> Catalog::GetRun(int64_t run_id) {
 
 Result<std::optional<SyncRunRecord>> Catalog::LastFinishedRun(int64_t repo_id) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(std::string(kRunSelect) +
-                                               "WHERE r.repo_id = ? AND r.kind = 'sync' AND "
-                                               "r.state IN ('succeeded', 'failed', 'interrupted') "
-                                               "ORDER BY r.id DESC LIMIT 1"));
-  RETURN_IF_ERROR(stmt.BindAll(repo_id));
-  ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return std::optional<SyncRunRecord>();
-  return std::optional<SyncRunRecord>(ReadRun(stmt));
+  return NewestRunIn(db_, repo_id, "'succeeded', 'failed', 'interrupted'");
+}
+
+Result<std::optional<SyncRunRecord>> Catalog::LastFailedRun(int64_t repo_id) {
+  std::lock_guard lock(mu_);
+  return NewestRunIn(db_, repo_id, "'failed'");
 }
 
 Result<std::vector<SyncRunRecord>> Catalog::UnfinishedRuns() {

@@ -348,6 +348,8 @@ class Catalog {
 
   // The repo's most recent sync run (not build run) in a final state, if any.
   Result<std::optional<SyncRunRecord>> LastFinishedRun(int64_t repo_id);
+  // The repo's most recent failed run, if any (an older one when runs succeeded since).
+  Result<std::optional<SyncRunRecord>> LastFailedRun(int64_t repo_id);
 
   // Every queued or running run, oldest first: the work a restarted daemon must account for.
   Result<std::vector<SyncRunRecord>> UnfinishedRuns();

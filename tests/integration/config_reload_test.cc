@@ -232,12 +232,12 @@ TEST_F(ConfigReload, AddsRepointsAndRemovesReposWhileAFetchIsInFlight) {
   EXPECT_THAT(sync.stderr_text, HasSubstr("removed from the config"));
 
   // A repo the config manages cannot be removed behind its back (it would come back).
-  ASSERT_OK_AND_ASSIGN(ProcessResult remove, mirrord_->Mirrorctl({"remove", "org/alpha"}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult remove, mirrord_->Mirrorctl({"remove", "org/alpha", "--yes"}));
   EXPECT_NE(remove.exit_code, 0) << remove.Describe();
   EXPECT_THAT(remove.stderr_text, HasSubstr("[[repos]]"));
   EXPECT_EQ(ServedMain("org/alpha"), upstream_oids_["org/alpha"]);
   // A retired one can.
-  ASSERT_OK_AND_ASSIGN(ProcessResult purge, mirrord_->Mirrorctl({"remove", "org/gone"}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult purge, mirrord_->Mirrorctl({"remove", "org/gone", "--yes"}));
   EXPECT_TRUE(purge.ok()) << purge.Describe();
 
   // Reconciling again is a no-op; a restart reconciles the same way (nothing comes back).

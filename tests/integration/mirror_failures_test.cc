@@ -227,12 +227,14 @@ TEST_F(MirrorFailures, UpstreamNotFound) {
   std::filesystem::rename(bare_, moved);
   RunFailingSync("not found");
 
-  // A new repo whose upstream never existed: nothing is served for it.
+  // A new repo whose upstream never existed: nothing is served for it, nor kept.
   ASSERT_OK_AND_ASSIGN(ProcessResult r,
                        Mirrorctl({"sync", "org/absent", "--upstream", "lab"}));
-  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_EQ(r.exit_code, 4) << r.Describe();
   EXPECT_THAT(Lower(r.stderr_text), HasSubstr("not found")) << r.stderr_text;
-  ExpectStatusShowsFailure("org/absent", "not found");
+  EXPECT_THAT(r.stderr_text, HasSubstr("org/absent was not kept")) << r.stderr_text;
+  ASSERT_OK_AND_ASSIGN(ProcessResult absent, Mirrorctl({"status", "org/absent"}));
+  EXPECT_EQ(absent.exit_code, 4) << absent.Describe();
   ASSERT_OK_AND_ASSIGN(ProcessResult clone,
                        RunGit({"ls-remote", mirrord_->UrlFor("org/absent")}));
   EXPECT_FALSE(clone.ok());

@@ -48,12 +48,7 @@ class MirrorIsolation : public ::testing::Test {
     dir_.emplace(std::move(dir));
     ASSERT_OK_AND_ASSIGN(upstream_, TestUpstream::Start(dir_->path() / "upstream"));
     for (std::string_view name : {"slow/repo", "fast/repo", "fast/other"}) {
-      ASSERT_OK_AND_ASSIGN(WorkRepo work,
-                           WorkRepo::Init(dir_->path() / "work" / std::string(name)));
-      ASSERT_OK(work.CommitFile("README.md", std::string(name) + "\n", "init").status());
-      ASSERT_OK(work.CreateAnnotatedTag("v1", "one"));
-      ASSERT_OK_AND_ASSIGN(std::filesystem::path bare, upstream_->CreateBareRepo(name));
-      ASSERT_OK(work.PushMirror(bare.string()));
+      ASSERT_OK(CreateSeededRepo(*upstream_, dir_->path() / "work", name).status());
     }
     MirrordOptions o;
     o.extra_toml = "[sync]\nstall_timeout = \"60s\"\n";

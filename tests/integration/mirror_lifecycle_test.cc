@@ -85,7 +85,7 @@ TEST_F(MirrorLifecycle, ListAndStatus) {
   std::vector<std::string> lines = Lines(list.stdout_text);
   ASSERT_EQ(lines.size(), 3u) << list.stdout_text;
   EXPECT_THAT(lines[0], StartsWith("NAME"));
-  for (std::string_view col : {"STATE", "LAST-SYNC", "REFS", "UPSTREAM"}) {
+  for (std::string_view col : {"STATE", "LAST-SUCCESS", "LAST-FAILURE", "REFS", "UPSTREAM"}) {
     EXPECT_THAT(lines[0], HasSubstr(col));
   }
   for (size_t i = 1; i < 3; ++i) {
@@ -135,7 +135,7 @@ TEST_F(MirrorLifecycle, ListAndStatus) {
 
   // Unknown names are errors, not empty answers.
   ASSERT_OK_AND_ASSIGN(ProcessResult unknown, mirrord_->Mirrorctl({"status", "org/gamma"}));
-  EXPECT_EQ(unknown.exit_code, 1) << unknown.Describe();
+  EXPECT_EQ(unknown.exit_code, 4) << unknown.Describe();
   EXPECT_THAT(unknown.stderr_text, HasSubstr("org/gamma"));
 }
 
@@ -145,7 +145,8 @@ TEST_F(MirrorLifecycle, RemoveDeletesTheMirror) {
   std::filesystem::path dir = mirrord_->store_dir() / "repos" / "org" / "alpha.git";
   ASSERT_TRUE(std::filesystem::is_directory(dir));
 
-  ASSERT_OK_AND_ASSIGN(ProcessResult removed, mirrord_->Mirrorctl({"remove", "org/alpha"}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult removed,
+                       mirrord_->Mirrorctl({"remove", "org/alpha", "--yes"}));
   ASSERT_TRUE(removed.ok()) << removed.Describe();
   EXPECT_THAT(removed.stdout_text, HasSubstr("removed org/alpha"));
 
@@ -161,12 +162,13 @@ TEST_F(MirrorLifecycle, RemoveDeletesTheMirror) {
   EXPECT_THAT(clone.stderr_text, HasSubstr("not found")) << clone.stderr_text;
 
   ASSERT_OK_AND_ASSIGN(ProcessResult status, mirrord_->Mirrorctl({"status", "org/alpha"}));
-  EXPECT_EQ(status.exit_code, 1) << status.Describe();
+  EXPECT_EQ(status.exit_code, 4) << status.Describe();
   ASSERT_OK_AND_ASSIGN(ProcessResult list, mirrord_->Mirrorctl({"list"}));
   EXPECT_THAT(list.stdout_text, Not(HasSubstr("org/alpha")));
   EXPECT_THAT(list.stdout_text, HasSubstr("org/beta"));
-  ASSERT_OK_AND_ASSIGN(ProcessResult again, mirrord_->Mirrorctl({"remove", "org/alpha"}));
-  EXPECT_EQ(again.exit_code, 1) << again.Describe();
+  ASSERT_OK_AND_ASSIGN(ProcessResult again,
+                       mirrord_->Mirrorctl({"remove", "org/alpha", "--yes"}));
+  EXPECT_EQ(again.exit_code, 4) << again.Describe();
 
   // The neighbour is untouched.
   ASSERT_OK(Git({"clone", "--quiet", mirrord_->UrlFor("org/beta"),
@@ -182,8 +184,8 @@ TEST_F(MirrorLifecycle, RemoveDeletesTheMirror) {
 
 TEST_F(MirrorLifecycle, HelpOfEveryCommand) {
   const std::vector<std::vector<std::string>> invocations = {
-      {"--help"}, {"sync", "--help"}, {"list", "--help"}, {"status", "--help"},
-      {"remove", "--help"}};
+      {"--help"},          {"sync", "--help"},  {"list", "--help"},      {"status", "--help"},
+      {"remove", "--help"}, {"queue", "--help"}, {"completion", "--help"}};
   for (const auto& args : invocations) {
     SCOPED_TRACE(args.size() == 1 ? "mirrorctl --help" : args[0] + " --help");
     ASSERT_OK_AND_ASSIGN(ProcessResult r, mirrord_->Mirrorctl(args));
@@ -194,8 +196,16 @@ TEST_F(MirrorLifecycle, HelpOfEveryCommand) {
         EXPECT_THAT(r.stdout_text, HasSubstr(flag));
       }
     }
-    if (args[0] == "status") {
-      EXPECT_THAT(r.stdout_text, HasSubstr("--json"));
+    // The global flags are named in every command's help.
+    for (std::string_view flag : {"--json", "--server", "--token"}) {
+      EXPECT_THAT(r.stdout_text, HasSubstr(flag));
+    }
+    if (args[0] == "--help") {
+      EXPECT_THAT(r.stdout_text, HasSubstr("Exit codes"));
+      EXPECT_THAT(r.stdout_text, HasSubstr("MIRRORD_TOKEN"));
+    }
+    if (args[0] == "remove") {
+      EXPECT_THAT(r.stdout_text, HasSubstr("--yes"));
     }
   }
   ASSERT_OK_AND_ASSIGN(ProcessResult daemon_help,
@@ -277,7 +287,7 @@ TEST_F(MirrorLifecycle, RemoveDuringAStalledSyncIsPrompt) {
                 .status());
   auto start = std::chrono::steady_clock::now();
   ASSERT_OK_AND_ASSIGN(ProcessResult removed,
-                       mirrord_->Mirrorctl({"remove", "org/alpha"}, seconds(30)));
+                       mirrord_->Mirrorctl({"remove", "org/alpha", "--yes"}, seconds(30)));
   EXPECT_TRUE(removed.ok()) << removed.Describe();
   EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(10));
   EXPECT_FALSE(std::filesystem::exists(mirrord_->store_dir() / "repos" / "org" / "alpha.git"));

@@ -107,9 +107,12 @@ TEST_F(MirrorMetrics, CountsSyncsByOutcomeAndPassesPromtool) {
                                                                 upstream_->UrlFor("org/model")}));
     ASSERT_TRUE(ok.ok()) << ok.Describe();
   }
+  // (An upstream answering 500: a first sync that finds no repository at all is not kept.)
+  int broken = upstream_->AddFault(Fault::AnswerStatus("/org/missing.git/", 500));
   ASSERT_OK_AND_ASSIGN(ProcessResult bad, mirrord_->Mirrorctl({"sync", "org/missing", "--url",
                                                                upstream_->UrlFor("org/missing")}));
   ASSERT_EQ(bad.exit_code, 1) << bad.Describe();
+  upstream_->RemoveFault(broken);
 
   std::map<std::string, double> after;
   Scrape(&after);

@@ -170,16 +170,26 @@ TEST_F(MirrorToken, TokenFromTokenFileIsSentAndNeverShown) {
 }
 
 TEST_F(MirrorToken, MissingTokenIsAPermissionError) {
-  ASSERT_OK_AND_ASSIGN(ProcessResult r, Mirrorctl({"sync", "anon/private-model", "--upstream",
-                                                   "anonymous", "--path", std::string(kPath)}));
-  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  ASSERT_OK_AND_ASSIGN(ProcessResult r,
+                       Mirrorctl({"sync", "anon/private-model", "--upstream", "anonymous", "--path",
+                                  std::string(kPath), "--json"}));
+  // A first sync that may not read the upstream repository keeps nothing (exit 4), and
+  // says why and what to do.
+  EXPECT_EQ(r.exit_code, 4) << r.Describe();
   EXPECT_THAT(r.stderr_text, HasSubstr("refused access")) << r.stderr_text;
   EXPECT_THAT(r.stderr_text, HasSubstr("401")) << r.stderr_text;
   EXPECT_THAT(r.stderr_text, HasSubstr("token")) << r.stderr_text;  // says what to do
-  ASSERT_OK_AND_ASSIGN(RepoStatus status, StatusJson("anon/private-model"));
-  EXPECT_EQ(status.state, "failed");
-  ASSERT_TRUE(status.last_run.has_value());
-  EXPECT_THAT(status.last_run->error, HasSubstr("refused access"));
+  EXPECT_THAT(r.stderr_text, HasSubstr("not kept")) << r.stderr_text;
+  ASSERT_OK_AND_ASSIGN(boost::json::value out, ParseJson(r.stdout_text));
+  ASSERT_TRUE(out.is_object()) << r.stdout_text;
+  EXPECT_EQ(out.at("removed"), boost::json::value(true));
+  ASSERT_OK_AND_ASSIGN(SyncRunView run, SyncRunViewFromJson(out.at("run")));
+  EXPECT_EQ(run.state, "failed");
+  EXPECT_THAT(run.error, HasSubstr("refused access"));
+  ASSERT_TRUE(run.failure.has_value());
+  EXPECT_EQ(run.failure->code, "PermissionDenied");
+  ASSERT_OK_AND_ASSIGN(ProcessResult status, Mirrorctl({"status", "anon/private-model"}));
+  EXPECT_EQ(status.exit_code, 4) << status.Describe();
   for (const RequestRecord& rec : upstream_->requests()) {
     EXPECT_FALSE(rec.has_authorization) << rec.target;
   }
@@ -191,11 +201,12 @@ TEST_F(MirrorToken, MissingTokenIsAPermissionError) {
 TEST_F(MirrorToken, WrongTokenIsAPermissionErrorAndStaysSecret) {
   ASSERT_OK_AND_ASSIGN(ProcessResult r, Mirrorctl({"sync", "wrong/private-model", "--upstream",
                                                    "wrong", "--path", std::string(kPath)}));
-  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_EQ(r.exit_code, 4) << r.Describe();  // a first sync: nothing is kept
   EXPECT_THAT(r.stderr_text, HasSubstr("refused access")) << r.stderr_text;
   EXPECT_THAT(r.stderr_text, HasSubstr("check the upstream's token")) << r.stderr_text;
-  ASSERT_OK_AND_ASSIGN(RepoStatus status, StatusJson("wrong/private-model"));
-  EXPECT_EQ(status.state, "failed");
+  EXPECT_THAT(r.stderr_text, HasSubstr("[upstreams.wrong] token_file")) << r.stderr_text;
+  ASSERT_OK_AND_ASSIGN(ProcessResult status, Mirrorctl({"status", "wrong/private-model"}));
+  EXPECT_EQ(status.exit_code, 4) << status.Describe();
   // And the right token still works next to it.
   ASSERT_OK_AND_ASSIGN(ProcessResult ok, Mirrorctl({"sync", "lab/private-model", "--upstream",
                                                     "private"}));

@@ -31,16 +31,38 @@ TEST(FormatTimestampTest, Utc) {
   EXPECT_EQ(FormatTimestamp(1'700'000'000), "2023-11-14 22:13:20 UTC");
 }
 
-TEST(FormatRepoTableTest, AlignedColumns) {
+TEST(FormatRepoTableTest, LastSuccessAndLastFailureApart) {
   RepoStatus a = Repo("THUDM/GLM-4", "ready", 12, "https://github.com/THUDM/GLM-4.git");
+  // The last attempt failed; the mirror still serves what succeeded an hour earlier.
   a.last_run = SyncRunView{};
+  a.last_run->state = "failed";
   a.last_run->finished_at = kNow - 300;
+  a.last_failure = a.last_run;
+  a.last_failure_at = kNow - 300;
+  a.last_success_at = kNow - 3 * 3600;
   RepoStatus b = Repo("hf/x", "new", 0, "https://huggingface.co/x");
   EXPECT_EQ(FormatRepoTable({a, b}, kNow),
-            "NAME         STATE  LAST-SYNC  REFS  UPSTREAM\n"
-            "THUDM/GLM-4  ready  5m ago     12    https://github.com/THUDM/GLM-4.git\n"
-            "hf/x         new    never      0     https://huggingface.co/x\n");
-  EXPECT_EQ(FormatRepoTable({}, kNow), "NAME  STATE  LAST-SYNC  REFS  UPSTREAM\n");
+            "NAME         STATE  LAST-SUCCESS  LAST-FAILURE  REFS  UPSTREAM\n"
+            "THUDM/GLM-4  ready  3h ago        5m ago        12    "
+            "https://github.com/THUDM/GLM-4.git\n"
+            "hf/x         new    never         never         0     https://huggingface.co/x\n");
+  EXPECT_EQ(FormatRepoTable({}, kNow), "NAME  STATE  LAST-SUCCESS  LAST-FAILURE  REFS  UPSTREAM\n");
+}
+
+TEST(FormatRepoStatusTest, AnOlderFailureIsShownWithItsError) {
+  RepoStatus r = Repo("org/m", "ready", 2, "https://github.com/org/m.git");
+  r.last_success_at = kNow - 60;
+  r.last_run = SyncRunView{};
+  r.last_run->run_id = 9;
+  r.last_run->state = "succeeded";
+  r.last_failure = SyncRunView{};
+  r.last_failure->run_id = 8;
+  r.last_failure->state = "failed";
+  r.last_failure->error = "upstream answered 502";
+  r.last_failure_at = kNow - 7200;
+  std::string s = FormatRepoStatus(r, kNow);
+  EXPECT_NE(s.find("  last failure: "), std::string::npos) << s;
+  EXPECT_NE(s.find("(2h ago): upstream answered 502\n"), std::string::npos) << s;
 }
 
 TEST(FormatRepoStatusTest, ShowsLastErrorAndActiveRun) {
@@ -69,7 +91,7 @@ TEST(FormatRepoStatusTest, ShowsLastErrorAndActiveRun) {
   EXPECT_NE(s.find("  last success: never\n"), std::string::npos) << s;
   EXPECT_NE(s.find("#4 failed (poll)"), std::string::npos) << s;
   EXPECT_NE(s.find("  error:        upstream answered 502\n"), std::string::npos) << s;
-  EXPECT_NE(s.find("  failed in:    fetch (Unavailable), retryable; upstream asked to wait 30 s\n"),
+  EXPECT_NE(s.find("  failed in:    fetch (unavailable), retryable; upstream asked to wait 30 s\n"),
             std::string::npos)
       << s;
   EXPECT_NE(s.find("  active run:   #5 running [fetching] 3/9 objects\n"), std::string::npos) << s;

@@ -340,6 +340,22 @@ TEST_F(CatalogTest, RunLifecycle) {
   EXPECT_EQ(*run->failure, *failed.failure);
   EXPECT_EQ((*last)->started_at, 0);
 
+  // The last failure stays findable after a later success.
+  auto fourth = catalog_->InsertRun(repo.id, "manual", 4000);
+  ASSERT_TRUE(fourth.ok());
+  SyncRunRecord ok;
+  ok.id = *fourth;
+  ok.state = "succeeded";
+  ok.finished_at = 4001;
+  ASSERT_TRUE(catalog_->FinishRun(ok).ok());
+  auto last_failed = catalog_->LastFailedRun(repo.id);
+  ASSERT_TRUE(last_failed.ok() && last_failed->has_value());
+  EXPECT_EQ((*last_failed)->id, *third);
+  EXPECT_EQ((*catalog_->LastFinishedRun(repo.id))->id, *fourth);
+  auto none = catalog_->LastFailedRun(repo.id + 99);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+
   EXPECT_EQ(catalog_->InsertRun(repo.id + 99, "manual", 1).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(catalog_->GetRun(12345).status().code(), StatusCode::kNotFound);
 }
