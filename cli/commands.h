@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/value.hpp>
+
 #include "cli/api_client.h"
 #include "common/api_types.h"
 #include "common/clock.h"
@@ -84,6 +86,16 @@ struct QueueArgs {
 };
 int RunQueueCommand(ApiClient& client, const QueueArgs& args, CommandIo& io);
 std::string FormatQueue(const QueueView& queue, int64_t now);
+
+// images [NAME] [--json]: tags, digests, sizes, commits and ages of the built images, the
+// GPU need, and the docker pull / docker run lines (cli/command_images.cc).
+struct ImagesArgs {
+  std::string name;  // empty: every image repository and recipe
+  bool json = false;
+};
+int RunImagesCommand(ApiClient& client, const ImagesArgs& args, CommandIo& io);
+// The human view of GET /api/v1/images's answer.
+std::string FormatImages(const boost::json::value& answer, int64_t now);
 
 // Rows as a table: columns padded to their widest cell, two spaces apart, no trailing blanks.
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);

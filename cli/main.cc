@@ -76,6 +76,12 @@ int Main(int argc, char** argv) {
       app.add_subcommand("queue", "Show queued and running syncs, and paused upstream hosts");
   queue_cmd->add_flag("--json", queue.json, "print the admin API's JSON");
 
+  ImagesArgs images;
+  CLI::App* images_cmd = app.add_subcommand(
+      "images", "List built images with the docker pull / docker run lines to use them");
+  images_cmd->add_option("name", images.name, "image name, a [[builds]] name (default: all)");
+  images_cmd->add_flag("--json", images.json, "print the admin API's JSON");
+
   RemoveArgs remove;
   CLI::App* remove_cmd =
       app.add_subcommand("remove", "Stop mirroring a repository and delete its mirror");
@@ -100,6 +106,9 @@ int Main(int argc, char** argv) {
   }
   if (*queue_cmd) {
     return WithClient(flags, io, [&](ApiClient& c) { return RunQueueCommand(c, queue, io); });
+  }
+  if (*images_cmd) {
+    return WithClient(flags, io, [&](ApiClient& c) { return RunImagesCommand(c, images, io); });
   }
   if (*remove_cmd) {
     return WithClient(flags, io, [&](ApiClient& c) { return RunRemoveCommand(c, remove, io); });

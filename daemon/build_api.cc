@@ -9,9 +9,9 @@
 #include <boost/json.hpp>
 #include <ctime>
 
-#include "common/admin_token.h"
 #include "common/api_json.h"
 #include "daemon/admin_api.h"
+#include "daemon/admin_auth.h"
 #include "daemon/blocking.h"
 #include "deploy/base_image.h"
 #include "deploy/image_builder.h"
@@ -33,6 +33,7 @@ json::object Manifest(const BuiltManifest& m) {
   for (const std::string& t : m.tags) tags.emplace_back(t);
   json::object o;
   o["digest"] = m.digest;
+  if (!m.docker_digest.empty()) o["docker_digest"] = m.docker_digest;
   o["size"] = m.size;
   o["tags"] = std::move(tags);
   return o;
@@ -42,14 +43,8 @@ json::object Manifest(const BuiltManifest& m) {
 
 boost::asio::awaitable<void> BuildApi::Handle(HttpExchange& ex) {
   const HttpRequest& req = ex.request();
-  auto auth = req.find(http::field::authorization);
-  std::string_view token;
-  if (auth == req.end() || !ParseBearerToken(auth->value(), &token) ||
-      admin_token_.Get()->empty() || !SecretsEqual(token, *admin_token_.Get())) {
-    HttpResponse res = Error(req, PermissionDenied("a valid bearer token is required"));
-    res.result(http::status::unauthorized);
-    res.set(http::field::www_authenticate, "Bearer realm=\"mirrord\"");
-    co_await ex.Respond(std::move(res));
+  if (std::optional<HttpResponse> refused = AdminAuthFailure(req, *admin_token_.Get())) {
+    co_await ex.Respond(std::move(*refused));
     co_return;
   }
   if (req.method() != http::verb::post) {
@@ -129,6 +124,9 @@ boost::asio::awaitable<void> BuildApi::Handle(HttpExchange& ex) {
     o["layers"] = out.layers;
     o["hashed_layers"] = out.hashed_layers;
     o["merged_weights"] = out.merged_weights;
+    json::array dropped;
+    for (const std::string& c : out.dropped_commits) dropped.emplace_back(c);
+    o["dropped_commits"] = std::move(dropped);
     return o;
   });
   if (!answer.ok()) {

@@ -2,8 +2,9 @@
 // exists (bearer token as the rest of /api/v1/):
 //
 //   POST /api/v1/builds/<name>[?ref=refs/heads/main]
-//        -> 200 {"build","repo","ref","commit","image":{"digest","size","tags"},
-//                "model":{"digest","size","tags"},"layers","hashed_layers","merged_weights"}
+//        -> 200 {"build","repo","ref","commit","image":{"digest","docker_digest","size","tags"},
+//                "model":{"digest","size","tags"},"layers","hashed_layers","merged_weights",
+//                "dropped_commits":[commits whose images retention unlisted]}
 //
 // `ref` defaults to the repo's published HEAD branch; it must be one of the repo's published
 // refs (the commit built is the published one) and match one of the recipe's `refs` globs

@@ -191,6 +191,14 @@ ALTER TABLE repos ADD COLUMN origin TEXT NOT NULL DEFAULT 'api'
 ALTER TABLE repos ADD COLUMN retired_at INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// The Docker schema 2 twin of an image manifest (served to clients that accept only
+// application/vnd.docker.distribution.manifest.v2+json): its digest, '' for none (model
+// artifacts, images built before this version).
+constexpr std::string_view kCatalogV8 = R"sql(
+ALTER TABLE images ADD COLUMN docker_digest TEXT NOT NULL DEFAULT '';
+CREATE INDEX images_by_docker_digest ON images (name, docker_digest);
+)sql";
+
 constexpr Migration kCatalogMigrations[] = {
     {1, "repos, refs and sync_runs", kCatalogV1},
     {2, "lfs_objects, lfs_refs and LFS run counters", kCatalogV2},
@@ -199,6 +207,7 @@ constexpr Migration kCatalogMigrations[] = {
     {5, "LFS objects: backoff after repeated verification failures", kCatalogV5},
     {6, "typed failures of sync runs", kCatalogV6},
     {7, "repos: managed by the config or the API, retired from the config", kCatalogV7},
+    {8, "images: Docker schema 2 manifest digests", kCatalogV8},
 };
 
 Status NewerSchemaError(int64_t current, int latest) {

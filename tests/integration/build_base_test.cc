@@ -25,6 +25,7 @@
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_lfs_endpoint.h"
 #include "tests/fixtures/test_upstream.h"
+#include "tests/fixtures/token_issuer.h"
 
 namespace mirrord::test {
 namespace {
@@ -189,6 +190,115 @@ TEST_F(BuildBase, BlobWithAnotherDigestIsRefused) {
   EXPECT_FALSE(fs::exists(mirrord_->store_dir() / "oci/blobs/sha256" / base_layer_.substr(7)));
   ASSERT_OK_AND_ASSIGN(HttpReply none, HttpFetch(mirrord_->BaseUrl() + "/v2/lab/model/tags/list"));
   EXPECT_EQ(none.status, 404);
+}
+
+}  // namespace
+}  // namespace mirrord::test
+
+namespace mirrord::test {
+namespace {
+
+// A model on a test upstream, a base pushed with `skopeo --dest-creds builder:s3cret` to
+// the registry at `registry_host` (which wants those credentials, one way or another), and
+// mirrord whose [registries] entry holds them: a wrong password is a clear PermissionDenied
+// (403) and nothing is published; the right one builds the image on that base.
+void BuildsWithRegistryCredentials(const fs::path& dir, const std::string& registry_host) {
+  ASSERT_OK(InstallGitLfsFilters());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestUpstream> upstream,
+                       TestUpstream::Start(dir / "upstream"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestLfsEndpoint> lfs,
+                       TestLfsEndpoint::Attach(*upstream, dir / "lfs-objects"));
+  ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir / "work"));
+  ASSERT_OK(work.LfsTrack("*.bin"));
+  ASSERT_OK(work.WriteFile("w.bin", std::string(5000, 'w')));
+  ASSERT_OK(work.Commit("model").status());
+  ASSERT_OK(upstream->CreateBareRepo("org/model").status());
+  ASSERT_OK(work.PushWithLfs(upstream->UrlFor("org/model"), {"refs/heads/main:refs/heads/main"}));
+
+  fs::path layout = dir / "base-layout";
+  for (std::vector<std::string> argv : std::vector<std::vector<std::string>>{
+           {"umoci", "init", "--layout", layout.string()},
+           {"umoci", "new", "--image", layout.string() + ":base"},
+           {"umoci", "config", "--image", layout.string() + ":base", "--config.env", "AUTH=1"},
+           {"skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", "builder:s3cret",
+            "oci:" + layout.string() + ":base", "docker://" + registry_host + "/base:v1"}}) {
+    ASSERT_OK_AND_ASSIGN(ProcessResult r, RunProcess(argv));
+    ASSERT_TRUE(r.ok()) << argv[0] << ": " << r.Describe();
+  }
+  ASSERT_OK(WriteFileAtomically(dir / "good.password", "s3cret\n"));
+  ASSERT_OK(WriteFileAtomically(dir / "bad.password", "wrong\n"));
+  auto toml = [&](const std::string& password_file) {
+    return "[sync]\nmaintenance = false\n[registries.local]\nurl = \"http://" + registry_host +
+           "\"\ninsecure = true\nusername = \"builder\"\n"
+           "password_file = \"" + password_file + "\"\n[[repos]]\nname = \"org/model\"\n"
+           "url = \"" + upstream->UrlFor("org/model") + "\"\n[[builds]]\nname = \"m\"\n"
+           "repo = \"org/model\"\nbase = \"" + registry_host + "/base:v1\"\n";
+  };
+  MirrordOptions o;
+  o.extra_toml = toml((dir / "bad.password").string());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<MirrordProcess> mirrord, MirrordProcess::Start(o));
+  ASSERT_OK_AND_ASSIGN(ProcessResult sync, mirrord->Mirrorctl({"sync", "org/model"}));
+  ASSERT_TRUE(sync.ok()) << sync.Describe();
+  ASSERT_OK_AND_ASSIGN(std::string token, mirrord->AdminToken());
+  HttpCall call;
+  call.method = "POST";
+  call.headers = {{"Authorization", "Bearer " + token}};
+  ASSERT_OK_AND_ASSIGN(HttpReply refused, HttpFetch(mirrord->BaseUrl() + "/api/v1/builds/m", call));
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  ASSERT_OK_AND_ASSIGN(HttpReply none, HttpFetch(mirrord->BaseUrl() + "/v2/m/tags/list"));
+  EXPECT_EQ(none.status, 404);
+
+  ASSERT_OK(mirrord->SetExtraToml(toml((dir / "good.password").string())));
+  ASSERT_OK(mirrord->Restart());
+  ASSERT_OK_AND_ASSIGN(HttpReply built, HttpFetch(mirrord->BaseUrl() + "/api/v1/builds/m", call));
+  ASSERT_EQ(built.status, 200) << built.body << "\n" << mirrord->Logs();
+  ASSERT_OK_AND_ASSIGN(ProcessResult inspect,
+                       RunProcess({"skopeo", "inspect", "--tls-verify=false",
+                                   "docker://127.0.0.1:" + std::to_string(mirrord->port()) +
+                                       "/m:main"}));
+  ASSERT_TRUE(inspect.ok()) << inspect.Describe();
+  EXPECT_THAT(inspect.stdout_text, HasSubstr("\"AUTH=1\""));
+}
+
+// A registry that wants basic auth: the recipe's registry credentials get the base.
+TEST(BuildBaseAuth, BasicCredentialsFromTheRegistryConfig) {
+  if (!MirrordProcess::BinariesBuilt()) GTEST_SKIP() << "mirrord/mirrorctl not built";
+  ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("build-base-auth-"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<DockerRegistry> registry,
+                       DockerRegistry::Start(dir.path() / "registry", "builder", "s3cret"));
+  BuildsWithRegistryCredentials(dir.path(), registry->HostPort());
+}
+
+// A registry with Docker's token auth: mirrord answers its Bearer challenge by asking the
+// realm (a TokenIssuer) for a pull token of the base's repository with the basic
+// credentials, and pulls with that token.
+TEST(BuildBaseAuth, BearerTokenFromTheRegistrysRealm) {
+  if (!MirrordProcess::BinariesBuilt()) GTEST_SKIP() << "mirrord/mirrorctl not built";
+  ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("build-base-token-"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TokenIssuer> issuer,
+                       TokenIssuer::Start(dir.path() / "issuer", "builder", "s3cret"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<DockerRegistry> registry,
+                       DockerRegistry::StartWithTokenAuth(dir.path() / "registry",
+                                                          issuer->Settings()));
+  // Without a token the registry challenges for the issuer's realm.
+  ASSERT_OK_AND_ASSIGN(HttpReply challenge, HttpFetch("http://" + registry->HostPort() + "/v2/"));
+  EXPECT_EQ(challenge.status, 401);
+  EXPECT_THAT(challenge.Header("WWW-Authenticate").value_or(""),
+              HasSubstr("Bearer realm=\"" + issuer->Settings().realm + "\""));
+  const size_t before = issuer->requests().size();
+  BuildsWithRegistryCredentials(dir.path(), registry->HostPort());
+  // mirrord asked the realm for the base's pull scope, with the credentials.
+  bool asked = false;
+  std::vector<RequestRecord> requests = issuer->requests();
+  for (size_t i = before; i < requests.size(); ++i) {
+    const RequestRecord& r = requests[i];
+    if (r.target.find("scope=repository%3Abase%3Apull") != std::string::npos &&
+        r.authorization.starts_with("Basic ") && r.status == 200) {
+      asked = true;
+    }
+  }
+  EXPECT_TRUE(asked) << "no pull-scope token request with basic credentials; registry log:\n"
+                     << registry->Logs();
 }
 
 }  // namespace
