@@ -31,7 +31,11 @@ bool IsCommitId(std::string_view tag) {
          });
 }
 
-bool WantsGpu(const BuildRecipe& r) { return r.PreflightEnabled() || r.gpu_count > 0; }
+// A GPU image: the NVIDIA runtime is asked for devices (as for the preflight's default).
+bool WantsGpu(const BuildRecipe& r) {
+  const std::string& d = r.nvidia_visible_devices;
+  return !d.empty() && d != "none" && d != "void";
+}
 
 // The total size of the weight layers of a model artifact manifest (0 when unreadable).
 uint64_t WeightBytes(const OciStore& oci, const std::string& model_digest) {

@@ -209,7 +209,13 @@ boost::asio::awaitable<void> RegistryHttpHandler::Manifest(HttpExchange& ex, std
         const bool docker = by_digest ? reference == image->docker_digest
                                       : docker_only && !image->docker_digest.empty();
         if (docker) f = Found{image->docker_digest, kDockerManifestType, ""};
-        ASSIGN_OR_RETURN(f.bytes, oci_.Read(f.digest));
+        Result<std::string> bytes = oci_.Read(f.digest);
+        // Unlisted and collected by retention since the lookup: unknown now.
+        if (!bytes.ok() && bytes.status().code() == StatusCode::kNotFound) {
+          return std::optional<Found>();
+        }
+        if (!bytes.ok()) return bytes.status();
+        f.bytes = std::move(*bytes);
         return std::optional<Found>(std::move(f));
       });
   if (!found.ok()) {
