@@ -261,24 +261,23 @@ Result<UnlistedBlobs> Catalog::FindUnlistedBlobs() {
 Status Catalog::ForgetUnlisted(const UnlistedBlobs& unlisted) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
-  ASSIGN_OR_RETURN(Statement layer,
-                   db_.Prepare(std::string(kListedCte) +
-                               "DELETE FROM tar_layers WHERE digest = ?1 "
-                               "AND ?1 NOT IN (SELECT d FROM kept)"));
-  for (const std::string& d : unlisted.blobs) {
-    RETURN_IF_ERROR(layer.BindAll(d));
-    RETURN_IF_ERROR(layer.Run().WithContext("forget tar layer " + d));
-    RETURN_IF_ERROR(layer.Reset());
-  }
-  ASSIGN_OR_RETURN(Statement manifest,
-                   db_.Prepare(std::string(kListedCte) +
-                               "DELETE FROM manifest_blobs WHERE manifest = ?1 "
-                               "AND ?1 NOT IN (SELECT m FROM listed)"));
-  for (const std::string& m : unlisted.manifests) {
-    RETURN_IF_ERROR(manifest.BindAll(m));
-    RETURN_IF_ERROR(manifest.Run().WithContext("forget manifest " + m));
-    RETURN_IF_ERROR(manifest.Reset());
-  }
+  // Runs `sql` (one parameter) for each of `keys`.
+  auto for_each = [this](std::string_view sql, const std::vector<std::string>& keys,
+                         std::string_view what) -> Status {
+    ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(std::string(kListedCte) + std::string(sql)));
+    for (const std::string& k : keys) {
+      RETURN_IF_ERROR(stmt.BindAll(k));
+      RETURN_IF_ERROR(stmt.Run().WithContext(std::string(what) + " " + k));
+      RETURN_IF_ERROR(stmt.Reset());
+    }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(for_each("DELETE FROM tar_layers WHERE digest = ?1 "
+                           "AND ?1 NOT IN (SELECT d FROM kept)",
+                           unlisted.blobs, "forget tar layer"));
+  RETURN_IF_ERROR(for_each("DELETE FROM manifest_blobs WHERE manifest = ?1 "
+                           "AND ?1 NOT IN (SELECT m FROM listed)",
+                           unlisted.manifests, "forget manifest"));
   return txn.Commit().WithContext("forget unlisted images");
 }
 
