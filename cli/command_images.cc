@@ -1,5 +1,6 @@
 // mirrorctl images [NAME] [--json]: what the build stage has published (GET /api/v1/images,
 // daemon/images_api.h), with the docker pull / docker run lines and the GPU need.
+#include <algorithm>
 #include <vector>
 
 #include "cli/commands.h"

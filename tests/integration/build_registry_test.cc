@@ -508,7 +508,7 @@ TEST_F(BuildRegistry, MirrorctlImagesListsTagsAndHowToRunThem) {
   EXPECT_EQ(main["digest"].as_string(), digest);
   EXPECT_EQ(main["commit"].as_string(), commit_);
   EXPECT_EQ(main["ref"].as_string(), "refs/heads/main");
-  EXPECT_GT(main["size"].as_int64(), static_cast<int64_t>(weights));
+  EXPECT_GT(main["size"].to_number<int64_t>(), static_cast<int64_t>(weights));
   EXPECT_GT(main["built_at"].as_int64(), 0);
   EXPECT_TRUE(main["docker_digest"].is_string());
   EXPECT_EQ(tags["main-model"]["kind"].as_string(), "model");
