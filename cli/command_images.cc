@@ -37,7 +37,8 @@ std::string FormatEntry(const json::object& e, int64_t now) {
   if (const json::value* repo = e.if_contains("repo"); repo != nullptr && repo->is_string()) {
     out += "  (from " + std::string(repo->as_string()) + ")";
   }
-  if (const json::value* b = e.if_contains("build"); b != nullptr && b->is_bool() && !b->as_bool()) {
+  if (const json::value* b = e.if_contains("build");
+      b != nullptr && b->is_bool() && !b->as_bool()) {
     out += "  (no [[builds]] recipe)";
   }
   out += "\n";

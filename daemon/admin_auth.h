@@ -1,5 +1,5 @@
-// The bearer-token check of the admin endpoints that live beside AdminApi (builds, images).
-// Thread-safety: a pure function.
+// What the admin endpoints that live beside AdminApi (builds, images) share: the bearer-token
+// check and the error answer. Thread-safety: pure functions.
 #pragma once
 
 #include <optional>
@@ -13,5 +13,8 @@ namespace mirrord {
 // ({"error":{"code","message"}}, WWW-Authenticate: Bearer realm="mirrord"). An empty
 // `admin_token` refuses every request.
 std::optional<HttpResponse> AdminAuthFailure(const HttpRequest& req, std::string_view admin_token);
+
+// {"error":{"code","message"}} with the admin API's HTTP status for `s` (HttpStatusFor).
+HttpResponse AdminErrorResponse(const HttpRequest& req, const Status& s);
 
 }  // namespace mirrord

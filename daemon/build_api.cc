@@ -24,10 +24,6 @@ namespace {
 namespace json = boost::json;
 constexpr std::string_view kPrefix = "/api/v1/builds/";
 
-HttpResponse Error(const HttpRequest& req, const Status& s) {
-  return MakeResponse(req, HttpStatusFor(s.code()), ErrorJson(s), "application/json");
-}
-
 json::object Manifest(const BuiltManifest& m) {
   json::array tags;
   for (const std::string& t : m.tags) tags.emplace_back(t);
@@ -48,7 +44,7 @@ boost::asio::awaitable<void> BuildApi::Handle(HttpExchange& ex) {
     co_return;
   }
   if (req.method() != http::verb::post) {
-    HttpResponse res = Error(req, InvalidArgument("use POST"));
+    HttpResponse res = AdminErrorResponse(req, InvalidArgument("use POST"));
     res.result(http::status::method_not_allowed);
     res.set(http::field::allow, "POST");
     co_await ex.Respond(std::move(res));
@@ -60,7 +56,8 @@ boost::asio::awaitable<void> BuildApi::Handle(HttpExchange& ex) {
     if (r.name == name) recipe = &r;
   }
   if (recipe == nullptr) {
-    co_await ex.Respond(Error(req, NotFound("no [[builds]] recipe is named \"" + name + "\"")));
+    co_await ex.Respond(
+        AdminErrorResponse(req, NotFound("no [[builds]] recipe is named \"" + name + "\"")));
     co_return;
   }
   std::string ref;
@@ -130,7 +127,7 @@ boost::asio::awaitable<void> BuildApi::Handle(HttpExchange& ex) {
     return o;
   });
   if (!answer.ok()) {
-    co_await ex.Respond(Error(req, answer.status()));
+    co_await ex.Respond(AdminErrorResponse(req, answer.status()));
     co_return;
   }
   co_await ex.Respond(

@@ -21,10 +21,6 @@ namespace {
 namespace json = boost::json;
 constexpr std::string_view kPrefix = "/api/v1/images";
 
-HttpResponse Error(const HttpRequest& req, const Status& s) {
-  return MakeResponse(req, HttpStatusFor(s.code()), ErrorJson(s), "application/json");
-}
-
 bool IsCommitId(std::string_view tag) {
   return tag.size() == 40 && std::all_of(tag.begin(), tag.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
@@ -178,22 +174,22 @@ boost::asio::awaitable<void> ImagesApi::Handle(HttpExchange& ex) {
     co_return;
   }
   if (req.method() != http::verb::get) {
-    HttpResponse res = Error(req, InvalidArgument("use GET"));
+    HttpResponse res = AdminErrorResponse(req, InvalidArgument("use GET"));
     res.result(http::status::method_not_allowed);
     res.set(http::field::allow, "GET");
     co_await ex.Respond(std::move(res));
     co_return;
   }
-  std::string_view rest = std::string_view(ex.path()).substr(
-      std::min(ex.path().size(), kPrefix.size()));
+  std::string_view rest =
+      std::string_view(ex.path()).substr(std::min(ex.path().size(), kPrefix.size()));
   if (!rest.empty() && rest.front() != '/') {
-    co_await ex.Respond(Error(req, NotFound("no such endpoint")));
+    co_await ex.Respond(AdminErrorResponse(req, NotFound("no such endpoint")));
     co_return;
   }
   std::string only = rest.empty() ? "" : std::string(rest.substr(1));
   std::string base = base_url_.For(ex);
-  std::string registry = base.substr(base.find("://") == std::string::npos ? 0
-                                                                         : base.find("://") + 3);
+  std::string registry =
+      base.substr(base.find("://") == std::string::npos ? 0 : base.find("://") + 3);
   registry = registry.substr(0, registry.find('/'));
   Result<json::array> entries = co_await RunBlocking(blocking_, [&]() -> Result<json::array> {
     std::map<std::string, const BuildRecipe*> recipes;
@@ -220,7 +216,7 @@ boost::asio::awaitable<void> ImagesApi::Handle(HttpExchange& ex) {
     return out;
   });
   if (!entries.ok()) {
-    co_await ex.Respond(Error(req, entries.status()));
+    co_await ex.Respond(AdminErrorResponse(req, entries.status()));
     co_return;
   }
   json::object body;
