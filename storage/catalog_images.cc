@@ -199,7 +199,8 @@ Result<std::vector<ImageRecord>> Catalog::UnlistOldImages(std::string_view build
   if (dropped_commits.empty()) return dropped;
   ASSIGN_OR_RETURN(Statement rows,
                    db_.Prepare(std::string(kImageSelect) +
-                               "WHERE build = ?1 AND ref = ?2 AND \"commit\" = ?3 ORDER BY name, tag"));
+                               "WHERE build = ?1 AND ref = ?2 AND \"commit\" = ?3 "
+                               "ORDER BY name, tag"));
   ASSIGN_OR_RETURN(Statement del, db_.Prepare("DELETE FROM images WHERE build = ?1 AND ref = ?2 "
                                               "AND \"commit\" = ?3"));
   for (const std::string& commit : dropped_commits) {

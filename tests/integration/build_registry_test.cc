@@ -404,7 +404,8 @@ TEST_F(BuildRegistry, DockerSchema2ForClientsThatAskOnlyForIt) {
   const std::pair<std::string, std::string> docker_only = {
       "Accept", "application/vnd.docker.distribution.manifest.v2+json"};
 
-  ASSERT_OK_AND_ASSIGN(HttpReply docker, Call("GET", "/v2/lab/model/manifests/main", {docker_only}));
+  ASSERT_OK_AND_ASSIGN(HttpReply docker,
+                       Call("GET", "/v2/lab/model/manifests/main", {docker_only}));
   ASSERT_EQ(docker.status, 200);
   EXPECT_EQ(docker.Header("Content-Type"), "application/vnd.docker.distribution.manifest.v2+json");
   EXPECT_EQ(docker.Header("Docker-Content-Digest"), docker_digest);
@@ -477,7 +478,8 @@ TEST_F(BuildRegistry, MirrorctlImagesListsTagsAndHowToRunThem) {
   json::object built = Build();
   std::string digest(built["image"].as_object()["digest"].as_string());
 
-  ASSERT_OK_AND_ASSIGN(ProcessResult listed, mirrord_->Mirrorctl({"images", "lab/model", "--json"}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult listed,
+                       mirrord_->Mirrorctl({"images", "lab/model", "--json"}));
   ASSERT_TRUE(listed.ok()) << listed.Describe();
   json::object answer = json::parse(listed.stdout_text).as_object();
   EXPECT_EQ(answer["registry"].as_string(), Registry());

@@ -73,7 +73,8 @@ TEST_F(CatalogImagesTest, UnlistOldImagesThenFindWhatOnlyTheyUsed) {
   };
   ImageRecord c3 = tag("c3", "sha256:m3", "c3", 30);
   c3.docker_digest = "sha256:d3";
-  ASSERT_OK(catalog_->PutImages({tag("c1", "sha256:m1", "c1", 10), tag("c1-model", "sha256:a1", "c1", 10)},
+  ASSERT_OK(catalog_->PutImages({tag("c1", "sha256:m1", "c1", 10),
+                                 tag("c1-model", "sha256:a1", "c1", 10)},
                                 {{"sha256:m1", "sha256:cfg1"}, {"sha256:m1", "sha256:shared"},
                                  {"sha256:a1", "sha256:lfs"}}));
   ASSERT_OK(catalog_->PutImages({tag("c2", "sha256:m2", "c2", 20)},
@@ -84,7 +85,8 @@ TEST_F(CatalogImagesTest, UnlistOldImagesThenFindWhatOnlyTheyUsed) {
                                  {"sha256:m3", "sha256:shared"}}));
   EXPECT_EQ(catalog_->UnlistOldImages("m", "refs/heads/main", 0).status().code(),
             StatusCode::kInvalidArgument);
-  ASSERT_OK_AND_ASSIGN(std::vector<ImageRecord> none, catalog_->UnlistOldImages("m", "refs/heads/main", 3));
+  ASSERT_OK_AND_ASSIGN(std::vector<ImageRecord> none,
+                       catalog_->UnlistOldImages("m", "refs/heads/main", 3));
   EXPECT_TRUE(none.empty());
   ASSERT_OK_AND_ASSIGN(std::vector<ImageRecord> dropped,
                        catalog_->UnlistOldImages("m", "refs/heads/main", 1));
