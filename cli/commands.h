@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/value.hpp>
+
 #include "cli/api_client.h"
 #include "cli/cli_context.h"
 #include "common/api_types.h"
@@ -164,6 +166,15 @@ std::string FormatBuildResult(const BuildRunView& run);
 // The known command closest to `typed` (edit distance at most 2, or `typed` a prefix of
 // exactly one); "" when none is close.
 std::string SuggestCommand(std::string_view typed, const std::vector<std::string>& known);
+// images [NAME]: tags, digests, sizes, commits and ages of the built images, the GPU need,
+// and the docker pull / docker run lines (cli/command_images.cc); with io.json the admin
+// API's answer.
+struct ImagesArgs {
+  std::string name;  // empty: every image repository and recipe
+};
+int RunImagesCommand(ApiClient& client, const ImagesArgs& args, CommandIo& io);
+// The human view of GET /api/v1/images's answer.
+std::string FormatImages(const boost::json::value& answer, int64_t now);
 
 // Rows as a table: columns padded to their widest cell, two spaces apart, no trailing blanks.
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);

@@ -119,6 +119,11 @@ int Main(int argc, char** argv) {
   build_cmd->add_flag("--no-follow", build.no_follow,
                       "queue the build and return instead of showing its progress");
 
+  ImagesArgs images;
+  CLI::App* images_cmd = app.add_subcommand(
+      "images", "List built images with the docker pull / docker run lines to use them");
+  images_cmd->add_option("name", images.name, "image name, a [[builds]] name (default: all)");
+
   RemoveArgs remove;
   CLI::App* remove_cmd = app.add_subcommand(
       "remove", "Stop mirroring a repository and delete its mirror (asks first)");
@@ -186,6 +191,7 @@ int Main(int argc, char** argv) {
       {status_cmd, [&](ApiClient& c) { return RunStatusCommand(c, status, io); }},
       {queue_cmd, [&](ApiClient& c) { return RunQueueCommand(c, io); }},
       {build_cmd, [&](ApiClient& c) { return RunBuildCommand(c, build, io); }},
+      {images_cmd, [&](ApiClient& c) { return RunImagesCommand(c, images, io); }},
       {remove_cmd, [&](ApiClient& c) { return RunRemoveCommand(c, remove, io); }},
   };
   for (const auto& [cmd, run] : dispatch) {

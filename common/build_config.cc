@@ -6,6 +6,15 @@
 namespace mirrord {
 namespace {
 
+// Docker's --shm-size syntax as mirrord accepts it: digits, then an optional unit b/k/m/g.
+bool IsShmSize(std::string_view v) {
+  size_t digits = 0;
+  while (digits < v.size() && v[digits] >= '0' && v[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 12) return false;
+  std::string_view unit = v.substr(digits);
+  return unit.empty() || unit == "b" || unit == "k" || unit == "m" || unit == "g";
+}
+
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 bool IsHex64(std::string_view s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
@@ -321,6 +330,10 @@ Status ParseRecipe(const toml::table& t, std::string_view origin, const std::str
     int64_t v = *n->value<int64_t>();
     if (v < 0) return k.Error("min_gpu_memory", "must not be negative");
     r->min_gpu_memory = static_cast<uint64_t>(v);
+  }
+  RETURN_IF_ERROR(k.String("shm_size", &r->shm_size));
+  if (!r->shm_size.empty() && !IsShmSize(r->shm_size)) {
+    return k.Error("shm_size", "expected a size such as \"16g\" (digits, then b, k, m or g)");
   }
   RETURN_IF_ERROR(k.Strings("tags", &r->tags));
   if (r->tags.empty()) return k.Error("tags", "must name at least one tag template");

@@ -13,6 +13,7 @@
 //               require_cuda = ">=12.1", nvidia_visible_devices = "all",
 //               nvidia_driver_capabilities = "compute,utility",
 //               preflight = true, gpu_count = 1, min_gpu_memory = 0   (bytes; 0: weights+20%)
+//               shm_size = "16g"   (docker run --shm-size that `mirrorctl images` prints)
 //               tags = ["{ref}", "{commit}"], keep = 3, push = ["REGISTRY"]
 //   [[builds.files]] source = "/opt/bin/serve", dest = "/usr/local/bin/serve",
 //                    mode = "0755", sha256 = "<64 hex>"
@@ -67,6 +68,8 @@ struct BuildRecipe {
   std::optional<bool> preflight;
   int gpu_count = 1;            // GPUs the model needs (preflight)
   uint64_t min_gpu_memory = 0;  // bytes of free GPU memory it needs; 0: weights + 20%
+  // --shm-size of the `docker run` line `mirrorctl images` prints for GPU images ("": none).
+  std::string shm_size = "16g";
   std::vector<std::string> tags = {"{ref}", "{commit}"};
   int keep = 3;                   // images kept per ref
   std::vector<std::string> push;  // [registries] names

@@ -7,9 +7,9 @@
 #include <boost/json.hpp>
 #include <charconv>
 
-#include "common/admin_token.h"
 #include "common/api_json.h"
 #include "daemon/admin_api.h"
+#include "daemon/admin_auth.h"
 #include "daemon/blocking.h"
 
 namespace mirrord {
@@ -19,22 +19,12 @@ namespace json = boost::json;
 constexpr std::string_view kPrefix = "/api/v1/builds/";
 constexpr std::string_view kRuns = "/runs/";
 
-HttpResponse Error(const HttpRequest& req, const Status& s) {
-  return MakeResponse(req, HttpStatusFor(s.code()), ErrorJson(s), "application/json");
-}
-
 }  // namespace
 
 boost::asio::awaitable<void> BuildApi::Handle(HttpExchange& ex) {
   const HttpRequest& req = ex.request();
-  auto auth = req.find(http::field::authorization);
-  std::string_view token;
-  if (auth == req.end() || !ParseBearerToken(auth->value(), &token) ||
-      admin_token_.Get()->empty() || !SecretsEqual(token, *admin_token_.Get())) {
-    HttpResponse res = Error(req, PermissionDenied("a valid bearer token is required"));
-    res.result(http::status::unauthorized);
-    res.set(http::field::www_authenticate, "Bearer realm=\"mirrord\"");
-    co_await ex.Respond(std::move(res));
+  if (std::optional<HttpResponse> refused = AdminAuthFailure(req, *admin_token_.Get())) {
+    co_await ex.Respond(std::move(*refused));
     co_return;
   }
   std::string rest = ex.path().substr(std::min(ex.path().size(), kPrefix.size()));
@@ -44,7 +34,7 @@ boost::asio::awaitable<void> BuildApi::Handle(HttpExchange& ex) {
     std::string id = rest.substr(at + kRuns.size());
     if (!id.empty() && id.find_first_not_of("0123456789") == std::string::npos) {
       if (req.method() != http::verb::get) {
-        HttpResponse res = Error(req, InvalidArgument("use GET"));
+        HttpResponse res = AdminErrorResponse(req, InvalidArgument("use GET"));
         res.result(http::status::method_not_allowed);
         res.set(http::field::allow, "GET");
         co_await ex.Respond(std::move(res));
@@ -55,7 +45,7 @@ boost::asio::awaitable<void> BuildApi::Handle(HttpExchange& ex) {
     }
   }
   if (req.method() != http::verb::post) {
-    HttpResponse res = Error(req, InvalidArgument("use POST"));
+    HttpResponse res = AdminErrorResponse(req, InvalidArgument("use POST"));
     res.result(http::status::method_not_allowed);
     res.set(http::field::allow, "POST");
     co_await ex.Respond(std::move(res));
@@ -71,7 +61,7 @@ boost::asio::awaitable<void> BuildApi::Queue(HttpExchange& ex, std::string name)
   Result<QueuedBuild> queued = co_await RunBlocking(
       blocking_, [&] { return jobs_.Request(name, ref, "manual", JobPriority::kManual, 0); });
   if (!queued.ok()) {
-    co_await ex.Respond(Error(req, queued.status()));
+    co_await ex.Respond(AdminErrorResponse(req, queued.status()));
     co_return;
   }
   json::object o;
@@ -94,7 +84,7 @@ boost::asio::awaitable<void> BuildApi::GetRun(HttpExchange& ex, std::string name
   int64_t id = 0;
   auto [ptr, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
   if (ec != std::errc() || ptr != id_text.data() + id_text.size()) {
-    co_await ex.Respond(Error(req, NotFound("no build run " + id_text.substr(0, 20))));
+    co_await ex.Respond(AdminErrorResponse(req, NotFound("no build run " + id_text.substr(0, 20))));
     co_return;
   }
   Result<BuildRunView> view = co_await RunBlocking(blocking_, [&] { return runner_.View(id); });
@@ -102,7 +92,7 @@ boost::asio::awaitable<void> BuildApi::GetRun(HttpExchange& ex, std::string name
     view = NotFound("run " + std::to_string(id) + " is not a run of build " + name);
   }
   if (!view.ok()) {
-    co_await ex.Respond(Error(req, view.status()));
+    co_await ex.Respond(AdminErrorResponse(req, view.status()));
     co_return;
   }
   co_await ex.Respond(MakeResponse(req, http::status::ok, json::serialize(json::value_from(*view)),

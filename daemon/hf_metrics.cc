@@ -69,6 +69,15 @@ class RecordingExchange final : public HttpExchange {
     if (ok && !head_) bytes_ += length;
     co_return ok;
   }
+  net::awaitable<bool> SendPieces(http::response<http::empty_body> header,
+                                  std::vector<BodyPiece> pieces) override {
+    status_ = header.result_int();
+    uint64_t length = 0;
+    for (const BodyPiece& p : pieces) length += p.length;
+    const bool ok = co_await inner_.SendPieces(std::move(header), std::move(pieces));
+    if (ok && !head_) bytes_ += length;
+    co_return ok;
+  }
   void Abort() override { inner_.Abort(); }
 
  private:

@@ -275,6 +275,15 @@ class ConnectionExchange final : public HttpExchange {
 
   net::awaitable<bool> SendFile(http::response<http::empty_body> header, int fd, uint64_t offset,
                                 uint64_t length) override {
+    std::vector<BodyPiece> pieces(1);
+    pieces[0].fd = fd;
+    pieces[0].offset = offset;
+    pieces[0].length = length;
+    co_return co_await SendPieces(std::move(header), std::move(pieces));
+  }
+
+  net::awaitable<bool> SendPieces(http::response<http::empty_body> header,
+                                  std::vector<BodyPiece> pieces) override {
     if (state_ != State::kNone) {
       MLOG(Error) << "http " << peer_ << ": handler answered twice; file response dropped";
       co_return false;
@@ -282,6 +291,8 @@ class ConnectionExchange final : public HttpExchange {
     state_ = State::kDone;
     status_ = header.result_int();
     FillHeader(header);
+    uint64_t length = 0;
+    for (const BodyPiece& p : pieces) length += p.length;
     header.content_length(length);
     const bool keep_alive = header.keep_alive();
     http::response_serializer<http::empty_body> serializer(header);
@@ -293,7 +304,54 @@ class ConnectionExchange final : public HttpExchange {
     }
     if (!keep_alive) broken_ = true;
     if (head_) co_return true;
+    for (const BodyPiece& p : pieces) {
+      if (p.length == 0) continue;
+      bool sent = false;
+      if (p.fd < 0) {
+        if (p.bytes.size() != p.length) {
+          MLOG(Error) << "http " << peer_ << ": a body piece's bytes do not match its length";
+        } else {
+          stream_.expires_after(options_.write_timeout);
+          auto [wec, wn] = co_await net::async_write(
+              stream_, net::const_buffer(p.bytes.data(), p.bytes.size()), kNoThrow);
+          sent = !wec;
+          if (sent) bytes_ += p.length;
+        }
+      } else {
+        sent = co_await SendFileRange(p.fd, p.offset, p.length);
+      }
+      if (!sent) {
+        Abort();
+        co_return false;
+      }
+    }
+    co_return true;
+  }
 
+  void Abort() override {
+    state_ = State::kDone;
+    broken_ = true;
+    aborted_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+  }
+
+  bool answered() const { return state_ == State::kDone; }
+  bool streaming() const { return state_ == State::kStreaming; }
+  // The connection cannot carry another request.
+  bool broken() const { return broken_; }
+  bool aborted() const { return aborted_; }
+  unsigned status() const { return status_; }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  enum class State { kNone, kStreaming, kDone };
+
+  // Sends [offset, offset + length) of `fd` with sendfile(2), waiting for the socket at
+  // most write_timeout at a time. False when the client went away or took nothing for
+  // that long, or the file ended early or failed (logged).
+  net::awaitable<bool> SendFileRange(int fd, uint64_t offset, uint64_t length) {
     using namespace net::experimental::awaitable_operators;
     tcp::socket& socket = stream_.socket();
     boost::system::error_code nb_ec;
@@ -323,31 +381,10 @@ class ConnectionExchange final : public HttpExchange {
         MLOG(Warning) << "http " << peer_ << ": sendfile stopped with " << left
                       << " bytes left: " << (sent == 0 ? "end of file" : std::strerror(errno));
       }
-      Abort();
       co_return false;
     }
     co_return true;
   }
-
-  void Abort() override {
-    state_ = State::kDone;
-    broken_ = true;
-    aborted_ = true;
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
-  }
-
-  bool answered() const { return state_ == State::kDone; }
-  bool streaming() const { return state_ == State::kStreaming; }
-  // The connection cannot carry another request.
-  bool broken() const { return broken_; }
-  bool aborted() const { return aborted_; }
-  unsigned status() const { return status_; }
-  uint64_t bytes() const { return bytes_; }
-
- private:
-  enum class State { kNone, kStreaming, kDone };
 
   // BeginStream (`length` nullopt: chunked) and BeginSizedStream (raw, Content-Length).
   net::awaitable<bool> StartStream(http::response<http::empty_body> header,

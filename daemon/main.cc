@@ -20,6 +20,8 @@
 #include "common/log.h"
 #include "daemon/admin_api.h"
 #include "daemon/base_url.h"
+#include "daemon/images_api.h"
+#include "deploy/image_retention.h"
 #include "daemon/build_api.h"
 #include "daemon/build_job_runner.h"
 #include "daemon/config_reload.h"
@@ -165,6 +167,14 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
                 << oci_store.status().ToString();
     return 1;
   }
+  // What a retention interrupted by a crash left unlisted but not yet removed.
+  if (Result<CollectOutcome> collected = CollectUnlistedImages(**catalog, **oci_store);
+      !collected.ok()) {
+    MLOG(Warning) << "startup: collecting unlisted images: " << collected.status().ToString();
+  } else if (collected->manifests > 0) {
+    MLOG(Info) << "startup: collected " << collected->manifests << " unlisted manifest(s), "
+               << collected->blobs_removed << " blob(s)";
+  }
   LfsSyncer lfs_syncer(config.lfs, **catalog, **blob_store);
 
   Result<std::unique_ptr<JobQueue>> queue = OpenJobQueue(config);
@@ -255,6 +265,12 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
       {http::verb::get, http::verb::post}, "/api/v1/builds/",
       [build_api](HttpExchange& ex) { return build_api->Handle(ex); },
       RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
+  auto images_api = std::make_shared<ImagesApi>(config, **catalog, **oci_store,
+                                                BaseUrl(base_url_options), blocking_pool, *token);
+  auto images_route = [images_api](HttpExchange& ex) { return images_api->Handle(ex); };
+  router->Add({http::verb::get, http::verb::post}, "/api/v1/images", images_route);
+  router->AddPrefix({http::verb::get, http::verb::post}, "/api/v1/images/", images_route,
+                    RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
   auto github_webhooks = std::make_shared<GitHubWebhookHandler>(loaded.webhook_secret, scheduler,
                                                                 metrics, blocking_pool);
   router->Add(
@@ -368,6 +384,7 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
     github_webhooks->SetSecret(next->webhook_secret);
     admin_api.SetToken(*next_token);
     build_api->SetToken(*next_token);
+    images_api->SetToken(*next_token);
     Result<ReconcileReport> report = scheduler.Reconcile(*applied);
     if (!report.ok()) {
       MLOG(Error) << "reload: [[repos]] not reconciled: " << report.status().ToString();

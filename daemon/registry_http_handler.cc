@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <map>
 #include <optional>
 
 #include "common/build_config.h"
@@ -26,7 +27,6 @@ namespace json = boost::json;
 constexpr char kApiVersionHeader[] = "Docker-Distribution-API-Version";
 constexpr char kApiVersion[] = "registry/2.0";
 constexpr char kDigestHeader[] = "Docker-Content-Digest";
-constexpr uint64_t kStreamChunk = 1 << 20;
 
 HttpResponse RegistryError(const HttpRequest& req, http::status status, std::string_view code,
                            std::string_view message) {
@@ -86,6 +86,26 @@ std::optional<RegistryPath> SplitPath(std::string_view path) {
                         std::string(p.substr(at + marker.size()))};
   }
   return std::nullopt;
+}
+
+// True when the request's Accept headers name the Docker schema 2 manifest type and not
+// the OCI image manifest type (media-type parameters such as q= are ignored).
+bool AcceptsDockerOnly(const HttpRequest& req) {
+  bool docker = false, oci = false;
+  for (auto [it, end] = req.equal_range(http::field::accept); it != end; ++it) {
+    std::string_view v = it->value();
+    while (!v.empty()) {
+      size_t comma = v.find(',');
+      std::string_view item = v.substr(0, comma);
+      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+      item = item.substr(0, item.find(';'));
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      docker = docker || item == kDockerManifestType;
+      oci = oci || item == kOciManifestType;
+    }
+  }
+  return docker && !oci;
 }
 
 bool IsPushVerb(http::verb v) {
@@ -169,24 +189,33 @@ boost::asio::awaitable<void> RegistryHttpHandler::Manifest(HttpExchange& ex, std
     std::string media_type;
     std::string bytes;
   };
+  const bool docker_only = AcceptsDockerOnly(req);
   Result<std::optional<Found>> found = co_await RunBlocking(
       blocking_, [&]() -> Result<std::optional<Found>> {
-        Found f;
+        std::optional<ImageRecord> image;
         if (by_digest) {
-          ASSIGN_OR_RETURN(std::optional<std::string> type, catalog_.FindManifest(name, reference));
-          if (!type) return std::optional<Found>();
-          f.digest = reference;
-          f.media_type = *type;
+          ASSIGN_OR_RETURN(image, catalog_.FindManifest(name, reference));
         } else {
-          Result<ImageRecord> image = catalog_.GetImage(name, reference);
-          if (!image.ok()) {
-            if (image.status().code() == StatusCode::kNotFound) return std::optional<Found>();
-            return image.status();
+          Result<ImageRecord> tagged = catalog_.GetImage(name, reference);
+          if (!tagged.ok() && tagged.status().code() != StatusCode::kNotFound) {
+            return tagged.status();
           }
-          f.digest = image->digest;
-          f.media_type = image->media_type;
+          if (tagged.ok()) image = std::move(*tagged);
         }
-        ASSIGN_OR_RETURN(f.bytes, oci_.Read(f.digest));
+        if (!image) return std::optional<Found>();
+        Found f{image->digest, image->media_type, ""};
+        // By digest: what the digest names. By tag: the Docker twin only for a client that
+        // cannot take OCI.
+        const bool docker = by_digest ? reference == image->docker_digest
+                                      : docker_only && !image->docker_digest.empty();
+        if (docker) f = Found{image->docker_digest, kDockerManifestType, ""};
+        Result<std::string> bytes = oci_.Read(f.digest);
+        // Unlisted and collected by retention since the lookup: unknown now.
+        if (!bytes.ok() && bytes.status().code() == StatusCode::kNotFound) {
+          return std::optional<Found>();
+        }
+        if (!bytes.ok()) return bytes.status();
+        f.bytes = std::move(*bytes);
         return std::optional<Found>(std::move(f));
       });
   if (!found.ok()) {
@@ -286,59 +315,42 @@ boost::asio::awaitable<void> RegistryHttpHandler::Blob(HttpExchange& ex, std::st
     co_await ex.SendFile(std::move(header), s.fd.get(), begin, end - begin);
     co_return;
   }
-  if (req.method() == http::verb::head) {
-    // A HEAD must tell the length, which a streamed answer cannot.
-    HttpResponse res;
-    res.base() = http::response_header<>(header.base());
-    res.content_length(end - begin);
-    co_await ex.Respond(std::move(res));
+  // A generated layer: its header bytes and padding from memory, the objects' bytes by
+  // sendfile from the LFS store, one piece each, Range applied across the pieces.
+  const TarLayer& layer = *s.layer;
+  std::vector<TarPiece> parts = layer.Pieces(begin, end);
+  Result<std::map<std::string, UniqueFd>> fds =
+      co_await RunBlocking(blocking_, [&]() -> Result<std::map<std::string, UniqueFd>> {
+        std::map<std::string, UniqueFd> open;
+        for (const TarPiece& part : parts) {
+          const std::string& oid = layer.segments()[part.segment].oid;
+          if (oid.empty() || open.contains(oid)) continue;
+          ASSIGN_OR_RETURN(UniqueFd fd, lfs_.OpenObject(oid));
+          open.emplace(oid, std::move(fd));
+        }
+        return open;
+      });
+  if (!fds.ok()) {
+    MLOG(Error) << "registry: layer " << digest << ": " << fds.status().ToString();
+    co_await ex.Respond(RegistryError(req, http::status::internal_server_error, "UNKNOWN",
+                                      "cannot read the blob"));
     co_return;
   }
-  // A generated layer: its header bytes and padding from memory, the object's bytes read
-  // in bounded chunks on the blocking pool.
-  if (!co_await ex.BeginStream(std::move(header))) co_return;
-  const TarLayer& layer = *s.layer;
-  for (const TarPiece& piece : layer.Pieces(begin, end)) {
-    const TarSegment& seg = layer.segments()[piece.segment];
+  std::vector<BodyPiece> pieces;
+  pieces.reserve(parts.size());
+  for (const TarPiece& part : parts) {
+    const TarSegment& seg = layer.segments()[part.segment];
+    BodyPiece p;
+    p.length = part.length;
     if (seg.oid.empty()) {
-      std::string_view bytes = std::string_view(seg.bytes).substr(piece.offset, piece.length);
-      if (!co_await ex.Write(bytes)) co_return;
-      continue;
+      p.bytes = seg.bytes.substr(part.offset, part.length);
+    } else {
+      p.fd = fds->at(seg.oid).get();
+      p.offset = seg.offset + part.offset;
     }
-    Result<UniqueFd> fd =
-        co_await RunBlocking(blocking_, [&]() { return lfs_.OpenObject(seg.oid); });
-    uint64_t done = 0;
-    while (fd.ok() && done < piece.length) {
-      const uint64_t len = std::min(kStreamChunk, piece.length - done);
-      const off_t at = static_cast<off_t>(seg.offset + piece.offset + done);
-      Result<std::string> read = co_await RunBlocking(blocking_, [&]() -> Result<std::string> {
-        std::string out(len, '\0');
-        uint64_t got = 0;
-        while (got < len) {
-          ssize_t n = ::pread(fd->get(), out.data() + got, len - got,
-                              at + static_cast<off_t>(got));
-          if (n < 0 && errno == EINTR) continue;
-          if (n < 0) return ErrnoStatus(errno, "read object " + seg.oid);
-          if (n == 0) return DataLoss("object " + seg.oid + " is shorter than its size");
-          got += static_cast<uint64_t>(n);
-        }
-        return out;
-      });
-      if (!read.ok()) {
-        fd = read.status();
-        break;
-      }
-      if (!co_await ex.Write(*read)) co_return;
-      done += len;
-    }
-    if (!fd.ok()) {
-      // Headers are out: a short body must not look complete.
-      MLOG(Error) << "registry: layer " << digest << ": " << fd.status().ToString();
-      ex.Abort();
-      co_return;
-    }
+    pieces.push_back(std::move(p));
   }
-  co_await ex.EndStream();
+  co_await ex.SendPieces(std::move(header), std::move(pieces));
 }
 
 boost::asio::awaitable<void> RegistryHttpHandler::Tags(HttpExchange& ex, std::string name,

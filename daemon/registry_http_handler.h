@@ -3,11 +3,16 @@
 //
 //   GET  /v2/                                   200 {} with Docker-Distribution-API-Version
 //   GET|HEAD /v2/<name>/manifests/<tag|digest>  the exact stored bytes, Content-Type,
-//                                               Docker-Content-Digest
+//                                               Docker-Content-Digest (of what is sent). By
+//                                               tag: the image's Docker schema 2 twin when
+//                                               Accept names that type and not the OCI
+//                                               manifest type, else the OCI manifest; by
+//                                               digest: what the digest names
 //   GET|HEAD /v2/<name>/blobs/<digest>          with Range: OCI blobs (configs, inline layers)
 //                                               and raw artifact layers (the LFS objects) by
-//                                               sendfile(2); generated tar layers streamed as
-//                                               header bytes + the stored object + padding
+//                                               sendfile(2); generated tar layers as pieces:
+//                                               header bytes and padding from memory, each
+//                                               stored object by sendfile(2) (no copy)
 //   GET  /v2/<name>/tags/list?n=&last=          with a Link header for the next page
 //   GET  /v2/_catalog?n=&last=
 //   GET  /v2/<name>/referrers/<digest>          an empty image index (nothing refers yet)

@@ -64,4 +64,14 @@ boost::asio::awaitable<bool> CountingExchange::SendFile(http::response<http::emp
   co_return sent;
 }
 
+boost::asio::awaitable<bool> CountingExchange::SendPieces(http::response<http::empty_body> header,
+                                                          std::vector<BodyPiece> pieces) {
+  const bool head = request().method() == http::verb::head;
+  uint64_t length = 0;
+  for (const BodyPiece& p : pieces) length += p.length;
+  const bool sent = co_await inner_.SendPieces(std::move(header), std::move(pieces));
+  if (sent && !head) counters_.bytes->Increment(static_cast<double>(length));
+  co_return sent;
+}
+
 }  // namespace mirrord

@@ -60,6 +60,8 @@ class CountingExchange final : public HttpExchange {
   boost::asio::awaitable<void> EndStream() override;
   boost::asio::awaitable<bool> SendFile(http::response<http::empty_body> header, int fd,
                                         uint64_t offset, uint64_t length) override;
+  boost::asio::awaitable<bool> SendPieces(http::response<http::empty_body> header,
+                                          std::vector<BodyPiece> pieces) override;
   void Abort() override { inner_.Abort(); }
 
  private:

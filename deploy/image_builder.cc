@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
+#include <optional>
 #include <set>
+#include <shared_mutex>
 #include <utility>
 
 #include "common/log.h"
 #include "common/sha256.h"
+#include "deploy/image_retention.h"
 #include "deploy/layer_digest.h"
 #include "deploy/model_tree.h"
 #include "deploy/oci_json.h"
@@ -199,8 +202,12 @@ std::string ExpandTagTemplate(std::string_view tmpl, std::string_view ref, std::
   return out;
 }
 
-Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& inputs,
-                                BuildStores stores, int64_t now) {
+namespace {
+
+// BuildImage up to its publication, under the collector's lock (deploy/image_retention.h).
+Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInputs& inputs,
+                                     BuildStores stores, int64_t now) {
+  std::shared_lock collection_lock(stores.oci.collection_mutex());
   if (recipe.base != "scratch" && inputs.base == nullptr) {
     return InvalidArgument("build " + recipe.name + ": base " + recipe.base +
                            " was not pulled");
@@ -248,6 +255,17 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
   std::vector<OciDescriptor> layers;
   std::vector<std::string> history;
   if (base != nullptr) {
+    // A collection between the pull and this lock may have removed a base blob.
+    for (const std::string& digest : [&] {
+           std::vector<std::string> all{base->config_digest};
+           for (const OciDescriptor& l : base->layers) all.push_back(l.digest);
+           return all;
+         }()) {
+      if (!stores.oci.Contains(digest)) {
+        return Unavailable("build " + recipe.name + ": base blob " + digest +
+                       " was collected after the pull; pull again");
+      }
+    }
     for (const OciDescriptor& l : base->layers) {
       layers.push_back({l.media_type, l.digest, l.size, {}});
       history.push_back("base " + recipe.base);
@@ -433,6 +451,10 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
   std::string manifest = ManifestJson(
       "", {kOciConfigType, config_digest, config_json.size(), {}}, layers, annotations);
   ASSIGN_OR_RETURN(outcome.image.digest, stores.oci.Put(manifest));
+  if (std::optional<std::string> docker =
+          DockerManifestJson({kOciConfigType, config_digest, config_json.size(), {}}, layers)) {
+    ASSIGN_OR_RETURN(outcome.image.docker_digest, stores.oci.Put(*docker));
+  }
   outcome.image.size = manifest.size() + config_json.size();
   for (const OciDescriptor& l : layers) outcome.image.size += l.size;
 
@@ -481,13 +503,17 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
     outcome.model.tags.push_back(model_tag);
     records.push_back({recipe.name, tag, outcome.image.digest, kOciManifestType, "image",
                        recipe.name, inputs.ref, tree.commit, outcome.image.size,
-                       tree.commit_time, now});
+                       tree.commit_time, now, outcome.image.docker_digest});
     records.push_back({recipe.name, model_tag, outcome.model.digest, kOciManifestType, "model",
                        recipe.name, inputs.ref, tree.commit, outcome.model.size,
-                       tree.commit_time, now});
+                       tree.commit_time, now, ""});
   }
   std::vector<std::pair<std::string, std::string>> blobs;
   blobs.emplace_back(outcome.image.digest, config_digest);
+  // The Docker twin as a blob of the OCI manifest: retention collects it with it.
+  if (!outcome.image.docker_digest.empty()) {
+    blobs.emplace_back(outcome.image.digest, outcome.image.docker_digest);
+  }
   for (const OciDescriptor& l : layers) blobs.emplace_back(outcome.image.digest, l.digest);
   blobs.emplace_back(outcome.model.digest, model_config_digest);
   for (const OciDescriptor& d : raw) blobs.emplace_back(outcome.model.digest, d.digest);
@@ -499,6 +525,24 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
              << tree.commit << ": image " << outcome.image.digest << " (" << layers.size()
              << " layers, " << outcome.hashed_layers << " hashed), model "
              << outcome.model.digest;
+  return outcome;
+}
+
+}  // namespace
+
+Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& inputs,
+                                BuildStores stores, int64_t now) {
+  ASSIGN_OR_RETURN(BuildOutcome outcome, BuildAndPublish(recipe, inputs, stores, now));
+  // The build is served; a failing retention only delays collection (the next one, or the
+  // next start, finishes it).
+  Result<RetentionOutcome> retention = ApplyRetention(recipe, inputs.ref, stores.catalog,
+                                                      stores.oci);
+  if (retention.ok()) {
+    outcome.dropped_commits = retention->dropped_commits;
+  } else {
+    MLOG(Warning) << "retention of " << recipe.name << " " << inputs.ref << ": "
+                  << retention.status().ToString();
+  }
   return outcome;
 }
 

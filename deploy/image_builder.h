@@ -97,6 +97,8 @@ struct BuiltManifest {
   std::string digest;  // "sha256:<hex>" of the manifest
   uint64_t size = 0;   // manifest + config + layers
   std::vector<std::string> tags;
+  // The Docker schema 2 twin (images whose layers all have Docker media types); "" else.
+  std::string docker_digest;
 };
 
 struct BuildOutcome {
@@ -108,13 +110,19 @@ struct BuildOutcome {
   size_t weight_files = 0;   // LFS files in the image
   size_t hashed_layers = 0;  // generated layers hashed by this build (others were cached)
   bool merged_weights = false;  // the layer cap merged weight files
+  // Commits of the ref whose images retention unlisted after this build (recipe.keep).
+  std::vector<std::string> dropped_commits;
 };
 
-// Builds and publishes. On success the image and model tags are in the catalog (all of them
-// in one transaction) and every blob they name can be served. On failure nothing is
+// Builds and publishes, then applies retention (deploy/image_retention.h: the newest
+// recipe.keep images of inputs.ref stay; a failing retention is logged, not returned).
+// On success the image and model tags are in the catalog (all of them
+// in one transaction) and every blob they name can be served. An image also gets a Docker
+// schema 2 twin manifest (its docker_digest) when all its layers have Docker media types. On failure nothing is
 // published (blobs already written stay, unreferenced): InvalidArgument for a recipe the
 // build cannot use (a base other than scratch without inputs.base, a bad tag template, a file dest that is not
-// absolute), NotFound for an unknown ref/commit or a missing extra file, DataLoss when an
+// absolute), Unavailable when a base blob was collected after the pull (pull again and retry),
+// NotFound for an unknown ref/commit or a missing extra file, DataLoss when an
 // extra file's SHA-256 is not the pinned one, FailedPrecondition when an LFS object the
 // revision needs is not in the store (the build waits for the sync), or the error of the
 // store, git or the catalog.

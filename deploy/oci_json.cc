@@ -91,6 +91,28 @@ std::string ManifestJson(const std::string& artifact_type, const OciDescriptor& 
   return json::serialize(o);
 }
 
+std::optional<std::string> DockerManifestJson(const OciDescriptor& config,
+                                              const std::vector<OciDescriptor>& layers) {
+  json::array l;
+  for (const OciDescriptor& d : layers) {
+    OciDescriptor docker{d.media_type, d.digest, d.size, {}};
+    if (d.media_type == kOciTarLayerType || d.media_type == kDockerTarLayerType) {
+      docker.media_type = kDockerTarLayerType;
+    } else if (d.media_type == kOciGzipLayerType || d.media_type == kDockerGzipLayerType) {
+      docker.media_type = kDockerGzipLayerType;
+    } else {
+      return std::nullopt;
+    }
+    l.push_back(Descriptor(docker));
+  }
+  json::object o;
+  o["config"] = Descriptor({kDockerConfigType, config.digest, config.size, {}});
+  o["layers"] = std::move(l);
+  o["mediaType"] = kDockerManifestType;
+  o["schemaVersion"] = 2;
+  return json::serialize(o);
+}
+
 std::string ModelConfigJson(const ModelConfigSpec& spec) {
   json::object descriptor;
   descriptor["createdAt"] = spec.created;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,15 @@ inline constexpr char kOciManifestType[] = "application/vnd.oci.image.manifest.v
 inline constexpr char kOciIndexType[] = "application/vnd.oci.image.index.v1+json";
 inline constexpr char kOciConfigType[] = "application/vnd.oci.image.config.v1+json";
 inline constexpr char kOciTarLayerType[] = "application/vnd.oci.image.layer.v1.tar";
+inline constexpr char kOciGzipLayerType[] = "application/vnd.oci.image.layer.v1.tar+gzip";
+// Docker image manifest, version 2, schema 2: the twin of an image manifest served to
+// clients that accept only it.
+inline constexpr char kDockerManifestType[] =
+    "application/vnd.docker.distribution.manifest.v2+json";
+inline constexpr char kDockerConfigType[] = "application/vnd.docker.container.image.v1+json";
+inline constexpr char kDockerTarLayerType[] = "application/vnd.docker.image.rootfs.diff.tar";
+inline constexpr char kDockerGzipLayerType[] =
+    "application/vnd.docker.image.rootfs.diff.tar.gzip";
 inline constexpr char kModelArtifactType[] = "application/vnd.cncf.model.manifest.v1+json";
 inline constexpr char kModelConfigType[] = "application/vnd.cncf.model.config.v1+json";
 inline constexpr char kModelWeightType[] = "application/vnd.cncf.model.weight.v1.raw";
@@ -52,6 +62,13 @@ std::string ImageConfigJson(const ImageConfigSpec& spec);
 std::string ManifestJson(const std::string& artifact_type, const OciDescriptor& config,
                          const std::vector<OciDescriptor>& layers,
                          const std::map<std::string, std::string>& annotations);
+
+// The Docker schema 2 twin of an image manifest: the same config (as
+// kDockerConfigType) and layers with Docker media types (tar, tar+gzip), no annotations,
+// keys sorted and no whitespace (deterministic bytes). nullopt when a layer's media type
+// has no Docker equivalent (zstd, say): such an image is served as OCI only.
+std::optional<std::string> DockerManifestJson(const OciDescriptor& config,
+                                              const std::vector<OciDescriptor>& layers);
 
 // The ModelPack model configuration (application/vnd.cncf.model.config.v1+json).
 struct ModelConfigSpec {

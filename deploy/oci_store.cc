@@ -103,6 +103,16 @@ Result<UniqueFd> OciStore::OpenBlob(std::string_view digest) const {
   return fd;
 }
 
+Status OciStore::Remove(std::string_view digest) {
+  if (!IsValidSha256Digest(digest)) return InvalidArgument("malformed digest");
+  std::filesystem::path p = BlobPath(digest);
+  if (::unlink(p.c_str()) != 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return ErrnoStatus(errno, "remove " + p.string());
+  }
+  return FsyncDirectory(p.parent_path());
+}
+
 Result<std::string> OciStore::Read(std::string_view digest) const {
   if (!IsValidSha256Digest(digest)) return InvalidArgument("malformed digest");
   auto bytes = ReadFileToString(BlobPath(digest));

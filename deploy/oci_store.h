@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,14 @@ class OciStore {
   Result<std::string> Read(std::string_view digest) const;
   std::filesystem::path BlobPath(std::string_view digest) const;
 
+  // Removes the blob (retention's collector, deploy/image_retention.h); OK when absent.
+  // InvalidArgument for a malformed digest.
+  Status Remove(std::string_view digest);
+  // Builds hold it shared from their first blob to their publication; the collector holds
+  // it exclusively, so it never removes a blob a build is about to publish (builds of one
+  // process; see deploy/image_retention.h).
+  std::shared_mutex& collection_mutex() const { return collection_mutex_; }
+
   // Where a download of `digest` accumulates (kept across restarts for resumption).
   std::filesystem::path PartialPath(std::string_view digest) const;
   // Checks that the file at PartialPath(digest) has `size` bytes whose SHA-256 is `digest`,
@@ -52,6 +61,7 @@ class OciStore {
  private:
   explicit OciStore(std::filesystem::path root) : root_(std::move(root)) {}
   std::filesystem::path root_;
+  mutable std::shared_mutex collection_mutex_;
 };
 
 }  // namespace mirrord

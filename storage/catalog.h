@@ -155,6 +155,16 @@ struct ImageRecord {
   uint64_t size = 0;           // manifest + config + layers, bytes
   int64_t created_at = 0;      // commit time
   int64_t built_at = 0;
+  // The Docker schema 2 twin of the manifest (same config and layers, Docker media types),
+  // served to clients that accept only that type; "" when there is none.
+  std::string docker_digest;
+};
+
+// What a collection after retention may remove (Catalog::FindUnlistedBlobs): digests that
+// only unlisted manifests referenced, and those manifests' own digests.
+struct UnlistedBlobs {
+  std::vector<std::string> manifests;  // manifests no tag names any more
+  std::vector<std::string> blobs;      // them and their blobs that no listed manifest uses
 };
 
 // The catalog of one mirrord instance. Opening applies any missing schema migrations.
@@ -283,8 +293,9 @@ class Catalog {
                                               size_t limit = 0);
   // Repository names that have at least one tag, ordered, after `after`, at most `limit`.
   Result<std::vector<std::string>> ListImageNames(std::string_view after = {}, size_t limit = 0);
-  // The media type of manifest `digest` when some tag of `name` names it, else nullopt.
-  Result<std::optional<std::string>> FindManifest(std::string_view name, std::string_view digest);
+  // A tag of `name` whose manifest (digest) or Docker twin (docker_digest) is `digest`,
+  // else nullopt.
+  Result<std::optional<ImageRecord>> FindManifest(std::string_view name, std::string_view digest);
   // True when `digest` is a manifest of `name` or a blob such a manifest references: what
   // the registry may serve under that name.
   Result<bool> NameReferencesBlob(std::string_view name, std::string_view digest);
@@ -301,6 +312,21 @@ class Catalog {
   Status RecordBuildResult(const BuildRunRecord& build);
   // NotFound when `run_id` is not a build run.
   Result<BuildRunRecord> GetBuildRun(int64_t run_id);
+  // Retention, step 1 (unlist): of the commits build `build` made images of for `ref`,
+  // the `keep` most recently built stay; every tag (image and model) of the older ones is
+  // removed, in one transaction. Returns the removed rows (empty: nothing to drop). The
+  // manifests' manifest_blobs rows stay: they tell the collector what to remove.
+  // InvalidArgument for keep < 1.
+  Result<std::vector<ImageRecord>> UnlistOldImages(std::string_view build, std::string_view ref,
+                                                   size_t keep);
+  // Retention, step 2 (collect): manifests recorded in manifest_blobs that no tag names
+  // (digest or docker_digest), and the digests only they reference. Read-only.
+  Result<UnlistedBlobs> FindUnlistedBlobs();
+  // Drops the tar_layers cache rows of `digests` and the manifest_blobs rows of
+  // `manifests`, in one transaction; a manifest a tag names again meanwhile, and a digest
+  // a listed manifest references, are kept. Call after the blob files are gone, so that
+  // a crash in between leaves the rows that make the next collection finish the job.
+  Status ForgetUnlisted(const UnlistedBlobs& unlisted);
 
   // ---- sync runs ----
   // (The generic run calls below — MarkRunStarted, FinishRun, RequeueRun, DeleteQueuedRun,

@@ -27,7 +27,7 @@ TarLayerRecord ReadLayer(const Statement& s) {
 
 constexpr std::string_view kImageSelect =
     "SELECT name, tag, digest, media_type, kind, build, ref, \"commit\", size, created_at, "
-    "built_at FROM images ";
+    "built_at, docker_digest FROM images ";
 
 ImageRecord ReadImage(const Statement& s) {
   ImageRecord r;
@@ -42,6 +42,7 @@ ImageRecord ReadImage(const Statement& s) {
   r.size = ToCount(s.ColumnInt64(8));
   r.created_at = s.ColumnInt64(9);
   r.built_at = s.ColumnInt64(10);
+  r.docker_digest = s.ColumnText(11);
   return r;
 }
 
@@ -103,11 +104,12 @@ Status Catalog::PutImages(const std::vector<ImageRecord>& tags,
   ASSIGN_OR_RETURN(
       Statement put,
       db_.Prepare("INSERT OR REPLACE INTO images (name, tag, digest, media_type, kind, build, "
-                  "ref, \"commit\", size, created_at, built_at) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                  "ref, \"commit\", size, created_at, built_at, docker_digest) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   for (const ImageRecord& r : tags) {
     RETURN_IF_ERROR(put.BindAll(r.name, r.tag, r.digest, r.media_type, r.kind, r.build, r.ref,
-                                r.commit, ToSqlInt(r.size), r.created_at, r.built_at));
+                                r.commit, ToSqlInt(r.size), r.created_at, r.built_at,
+                                r.docker_digest));
     RETURN_IF_ERROR(put.Run().WithContext("record image " + r.name + ":" + r.tag));
     RETURN_IF_ERROR(put.Reset());
   }
@@ -153,15 +155,16 @@ Result<std::vector<std::string>> Catalog::ListImageNames(std::string_view after,
   }
 }
 
-Result<std::optional<std::string>> Catalog::FindManifest(std::string_view name,
+Result<std::optional<ImageRecord>> Catalog::FindManifest(std::string_view name,
                                                          std::string_view digest) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Statement stmt, db_.Prepare("SELECT media_type FROM images "
-                                               "WHERE name = ? AND digest = ? LIMIT 1"));
+  ASSIGN_OR_RETURN(Statement stmt,
+                   db_.Prepare(std::string(kImageSelect) +
+                               "WHERE name = ?1 AND (digest = ?2 OR docker_digest = ?2) LIMIT 1"));
   RETURN_IF_ERROR(stmt.BindAll(name, digest));
   ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return std::optional<std::string>();
-  return std::optional<std::string>(stmt.ColumnText(0));
+  if (!row) return std::optional<ImageRecord>();
+  return std::optional<ImageRecord>(ReadImage(stmt));
 }
 
 Result<bool> Catalog::NameReferencesBlob(std::string_view name, std::string_view digest) {
@@ -173,6 +176,110 @@ Result<bool> Catalog::NameReferencesBlob(std::string_view name, std::string_view
                                "WHERE b.blob = ?2 AND i.name = ?1 LIMIT 1"));
   RETURN_IF_ERROR(stmt.BindAll(name, digest));
   return stmt.Step();
+}
+
+Result<std::vector<ImageRecord>> Catalog::UnlistOldImages(std::string_view build,
+                                                          std::string_view ref, size_t keep) {
+  if (keep < 1) return InvalidArgument("retention must keep at least one image per ref");
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  // Commits by their newest build, newest first; ties by commit id so the order is total.
+  ASSIGN_OR_RETURN(Statement commits,
+                   db_.Prepare("SELECT \"commit\" FROM images WHERE build = ?1 AND ref = ?2 "
+                               "GROUP BY \"commit\" ORDER BY MAX(built_at) DESC, \"commit\" DESC "
+                               "LIMIT -1 OFFSET ?3"));
+  RETURN_IF_ERROR(commits.BindAll(build, ref, static_cast<int64_t>(keep)));
+  std::vector<std::string> dropped_commits;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, commits.Step());
+    if (!row) break;
+    dropped_commits.push_back(commits.ColumnText(0));
+  }
+  std::vector<ImageRecord> dropped;
+  if (dropped_commits.empty()) return dropped;
+  ASSIGN_OR_RETURN(Statement rows,
+                   db_.Prepare(std::string(kImageSelect) +
+                               "WHERE build = ?1 AND ref = ?2 AND \"commit\" = ?3 "
+                               "ORDER BY name, tag"));
+  ASSIGN_OR_RETURN(Statement del, db_.Prepare("DELETE FROM images WHERE build = ?1 AND ref = ?2 "
+                                              "AND \"commit\" = ?3"));
+  for (const std::string& commit : dropped_commits) {
+    RETURN_IF_ERROR(rows.BindAll(build, ref, commit));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, rows.Step());
+      if (!row) break;
+      dropped.push_back(ReadImage(rows));
+    }
+    RETURN_IF_ERROR(rows.Reset());
+    RETURN_IF_ERROR(del.BindAll(build, ref, commit));
+    RETURN_IF_ERROR(del.Run().WithContext("unlist images of " + commit));
+    RETURN_IF_ERROR(del.Reset());
+  }
+  RETURN_IF_ERROR(txn.Commit().WithContext("unlist old images"));
+  return dropped;
+}
+
+namespace {
+
+// Manifests some tag names, as a SQL common table expression `listed(m)`, and what they
+// reference, `kept(d)`.
+constexpr std::string_view kListedCte =
+    "WITH listed(m) AS (SELECT digest FROM images UNION "
+    "SELECT docker_digest FROM images WHERE docker_digest <> ''), "
+    "kept(d) AS (SELECT m FROM listed UNION "
+    "SELECT blob FROM manifest_blobs WHERE manifest IN (SELECT m FROM listed)) ";
+
+}  // namespace
+
+Result<UnlistedBlobs> Catalog::FindUnlistedBlobs() {
+  std::lock_guard lock(mu_);
+  UnlistedBlobs out;
+  ASSIGN_OR_RETURN(Statement manifests,
+                   db_.Prepare(std::string(kListedCte) +
+                               "SELECT DISTINCT manifest FROM manifest_blobs "
+                               "WHERE manifest NOT IN (SELECT m FROM listed) ORDER BY manifest"));
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, manifests.Step());
+    if (!row) break;
+    out.manifests.push_back(manifests.ColumnText(0));
+  }
+  ASSIGN_OR_RETURN(
+      Statement blobs,
+      db_.Prepare(std::string(kListedCte) +
+                  ", unlisted(m) AS (SELECT DISTINCT manifest FROM manifest_blobs "
+                  "WHERE manifest NOT IN (SELECT m FROM listed)), "
+                  "candidates(d) AS (SELECT m FROM unlisted UNION "
+                  "SELECT blob FROM manifest_blobs WHERE manifest IN (SELECT m FROM unlisted)) "
+                  "SELECT d FROM candidates WHERE d NOT IN (SELECT d FROM kept) ORDER BY d"));
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, blobs.Step());
+    if (!row) break;
+    out.blobs.push_back(blobs.ColumnText(0));
+  }
+  return out;
+}
+
+Status Catalog::ForgetUnlisted(const UnlistedBlobs& unlisted) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  // Runs `sql` (one parameter) for each of `keys`.
+  auto for_each = [this](std::string_view sql, const std::vector<std::string>& keys,
+                         std::string_view what) -> Status {
+    ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(std::string(kListedCte) + std::string(sql)));
+    for (const std::string& k : keys) {
+      RETURN_IF_ERROR(stmt.BindAll(k));
+      RETURN_IF_ERROR(stmt.Run().WithContext(std::string(what) + " " + k));
+      RETURN_IF_ERROR(stmt.Reset());
+    }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(for_each("DELETE FROM tar_layers WHERE digest = ?1 "
+                           "AND ?1 NOT IN (SELECT d FROM kept)",
+                           unlisted.blobs, "forget tar layer"));
+  RETURN_IF_ERROR(for_each("DELETE FROM manifest_blobs WHERE manifest = ?1 "
+                           "AND ?1 NOT IN (SELECT m FROM listed)",
+                           unlisted.manifests, "forget manifest"));
+  return txn.Commit().WithContext("forget unlisted images");
 }
 
 }  // namespace mirrord

@@ -240,6 +240,14 @@ CREATE TABLE queue_fence (
 INSERT INTO queue_fence (id, last) VALUES (1, 0);
 )sql";
 
+// The Docker schema 2 twin of an image manifest (served to clients that accept only
+// application/vnd.docker.distribution.manifest.v2+json): its digest, '' for none (model
+// artifacts, images built before this version).
+constexpr std::string_view kCatalogV10 = R"sql(
+ALTER TABLE images ADD COLUMN docker_digest TEXT NOT NULL DEFAULT '';
+CREATE INDEX images_by_docker_digest ON images (name, docker_digest);
+)sql";
+
 constexpr Migration kCatalogMigrations[] = {
     {1, "repos, refs and sync_runs", kCatalogV1},
     {2, "lfs_objects, lfs_refs and LFS run counters", kCatalogV2},
@@ -250,6 +258,7 @@ constexpr Migration kCatalogMigrations[] = {
     {7, "repos: managed by the config or the API, retired from the config", kCatalogV7},
     {8, "build jobs and build runs", kCatalogV8},
     {9, "fencing tokens of leases", kCatalogV9},
+    {10, "images: Docker schema 2 manifest digests", kCatalogV10},
 };
 
 Status NewerSchemaError(int64_t current, int latest) {

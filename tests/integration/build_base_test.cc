@@ -33,6 +33,7 @@
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_lfs_endpoint.h"
 #include "tests/fixtures/test_upstream.h"
+#include "tests/fixtures/token_issuer.h"
 
 namespace mirrord::test {
 namespace {
@@ -288,47 +289,44 @@ TEST_F(BuildBaseCorrupt, BlobWithAnotherDigestIsRefused) {
 namespace mirrord::test {
 namespace {
 
-// A registry that wants basic auth: the recipe's registry credentials get the base; a wrong
-// password is a clear PermissionDenied (403) and nothing is published.
-TEST(BuildBaseAuth, BasicCredentialsFromTheRegistryConfig) {
-  if (!MirrordProcess::BinariesBuilt()) GTEST_SKIP() << "mirrord/mirrorctl not built";
+// A model on a test upstream, a base pushed with `skopeo --dest-creds builder:s3cret` to
+// the registry at `registry_host` (which wants those credentials, one way or another), and
+// mirrord whose [registries] entry holds them: a wrong password is a clear PermissionDenied
+// (403) and nothing is published; the right one builds the image on that base.
+void BuildsWithRegistryCredentials(const fs::path& dir, const std::string& registry_host) {
   ASSERT_OK(InstallGitLfsFilters());
-  ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("build-base-auth-"));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestUpstream> upstream,
-                       TestUpstream::Start(dir.path() / "upstream"));
+                       TestUpstream::Start(dir / "upstream"));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestLfsEndpoint> lfs,
-                       TestLfsEndpoint::Attach(*upstream, dir.path() / "lfs-objects"));
-  ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir.path() / "work"));
+                       TestLfsEndpoint::Attach(*upstream, dir / "lfs-objects"));
+  ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir / "work"));
   ASSERT_OK(work.LfsTrack("*.bin"));
   ASSERT_OK(work.WriteFile("w.bin", std::string(5000, 'w')));
   ASSERT_OK(work.Commit("model").status());
   ASSERT_OK(upstream->CreateBareRepo("org/model").status());
   ASSERT_OK(work.PushWithLfs(upstream->UrlFor("org/model"), {"refs/heads/main:refs/heads/main"}));
 
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<DockerRegistry> registry,
-                       DockerRegistry::Start(dir.path() / "registry", "builder", "s3cret"));
-  fs::path layout = dir.path() / "base-layout";
+  fs::path layout = dir / "base-layout";
   for (std::vector<std::string> argv : std::vector<std::vector<std::string>>{
            {"umoci", "init", "--layout", layout.string()},
            {"umoci", "new", "--image", layout.string() + ":base"},
            {"umoci", "config", "--image", layout.string() + ":base", "--config.env", "AUTH=1"},
            {"skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", "builder:s3cret",
-            "oci:" + layout.string() + ":base",
-            "docker://" + registry->HostPort() + "/base:v1"}}) {
+            "oci:" + layout.string() + ":base", "docker://" + registry_host + "/base:v1"}}) {
     ASSERT_OK_AND_ASSIGN(ProcessResult r, RunProcess(argv));
     ASSERT_TRUE(r.ok()) << argv[0] << ": " << r.Describe();
   }
-  ASSERT_OK(WriteFileAtomically(dir.path() / "good.password", "s3cret\n"));
-  ASSERT_OK(WriteFileAtomically(dir.path() / "bad.password", "wrong\n"));
+  ASSERT_OK(WriteFileAtomically(dir / "good.password", "s3cret\n"));
+  ASSERT_OK(WriteFileAtomically(dir / "bad.password", "wrong\n"));
   auto toml = [&](const std::string& password_file) {
-    return "[sync]\nmaintenance = false\n[registries.local]\nurl = \"http://" +
-           registry->HostPort() + "\"\ninsecure = true\nusername = \"builder\"\n"
+    return "[sync]\nmaintenance = false\n[registries.local]\nurl = \"http://" + registry_host +
+           "\"\ninsecure = true\nusername = \"builder\"\n"
            "password_file = \"" + password_file + "\"\n[[repos]]\nname = \"org/model\"\n"
            "url = \"" + upstream->UrlFor("org/model") + "\"\n[[builds]]\nname = \"m\"\n"
-           "repo = \"org/model\"\nbase = \"" + registry->HostPort() + "/base:v1\"\n";
+           "repo = \"org/model\"\nbase = \"" + registry_host + "/base:v1\"\n";
   };
   MirrordOptions o;
-  o.extra_toml = toml((dir.path() / "bad.password").string());
+  o.extra_toml = toml((dir / "bad.password").string());
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<MirrordProcess> mirrord, MirrordProcess::Start(o));
   ASSERT_OK_AND_ASSIGN(ProcessResult sync, mirrord->Mirrorctl({"sync", "org/model"}));
   ASSERT_TRUE(sync.ok()) << sync.Describe();
@@ -339,7 +337,7 @@ TEST(BuildBaseAuth, BasicCredentialsFromTheRegistryConfig) {
   ASSERT_OK_AND_ASSIGN(HttpReply none, HttpFetch(mirrord->BaseUrl() + "/v2/m/tags/list"));
   EXPECT_EQ(none.status, 404);
 
-  ASSERT_OK(mirrord->SetExtraToml(toml((dir.path() / "good.password").string())));
+  ASSERT_OK(mirrord->SetExtraToml(toml((dir / "good.password").string())));
   ASSERT_OK(mirrord->Restart());
   ASSERT_OK_AND_ASSIGN(BuildRunView built, BuildAndWait(*mirrord, "m"));
   ASSERT_EQ(built.state, "succeeded") << built.error << "\n" << mirrord->Logs();
@@ -349,6 +347,47 @@ TEST(BuildBaseAuth, BasicCredentialsFromTheRegistryConfig) {
                                        "/m:main"}));
   ASSERT_TRUE(inspect.ok()) << inspect.Describe();
   EXPECT_THAT(inspect.stdout_text, HasSubstr("\"AUTH=1\""));
+}
+
+// A registry that wants basic auth: the recipe's registry credentials get the base.
+TEST(BuildBaseAuth, BasicCredentialsFromTheRegistryConfig) {
+  if (!MirrordProcess::BinariesBuilt()) GTEST_SKIP() << "mirrord/mirrorctl not built";
+  ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("build-base-auth-"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<DockerRegistry> registry,
+                       DockerRegistry::Start(dir.path() / "registry", "builder", "s3cret"));
+  BuildsWithRegistryCredentials(dir.path(), registry->HostPort());
+}
+
+// A registry with Docker's token auth: mirrord answers its Bearer challenge by asking the
+// realm (a TokenIssuer) for a pull token of the base's repository with the basic
+// credentials, and pulls with that token.
+TEST(BuildBaseAuth, BearerTokenFromTheRegistrysRealm) {
+  if (!MirrordProcess::BinariesBuilt()) GTEST_SKIP() << "mirrord/mirrorctl not built";
+  ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("build-base-token-"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TokenIssuer> issuer,
+                       TokenIssuer::Start(dir.path() / "issuer", "builder", "s3cret"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<DockerRegistry> registry,
+                       DockerRegistry::StartWithTokenAuth(dir.path() / "registry",
+                                                          issuer->Settings()));
+  // Without a token the registry challenges for the issuer's realm.
+  ASSERT_OK_AND_ASSIGN(HttpReply challenge, HttpFetch("http://" + registry->HostPort() + "/v2/"));
+  EXPECT_EQ(challenge.status, 401);
+  EXPECT_THAT(challenge.Header("WWW-Authenticate").value_or(""),
+              HasSubstr("Bearer realm=\"" + issuer->Settings().realm + "\""));
+  const size_t before = issuer->requests().size();
+  BuildsWithRegistryCredentials(dir.path(), registry->HostPort());
+  // mirrord asked the realm for the base's pull scope, with the credentials.
+  bool asked = false;
+  std::vector<RequestRecord> requests = issuer->requests();
+  for (size_t i = before; i < requests.size(); ++i) {
+    const RequestRecord& r = requests[i];
+    if (r.target.find("scope=repository%3Abase%3Apull") != std::string::npos &&
+        r.authorization.starts_with("Basic ") && r.status == 200) {
+      asked = true;
+    }
+  }
+  EXPECT_TRUE(asked) << "no pull-scope token request with basic credentials; registry log:\n"
+                     << registry->Logs();
 }
 
 }  // namespace

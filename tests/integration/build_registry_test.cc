@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -370,6 +371,197 @@ TEST_F(BuildRegistry, BuildEndpointNeedsTheTokenAndAKnownRecipe) {
                        mirrord_->Mirrorctl({"build", "lab/model", "--ref", "refs/heads/nope"}));
   EXPECT_EQ(cli_bad.exit_code, 1) << cli_bad.Describe();
   EXPECT_THAT(cli_bad.stderr_text, HasSubstr("refs/heads/nope"));
+}
+
+// A generated tar layer is header bytes + the stored object + padding, sent as pieces
+// (memory, sendfile, memory): every Range, those crossing piece boundaries included, gives
+// the same bytes as that slice of the whole layer, and the whole layer has its digest.
+TEST_F(BuildRegistry, GeneratedLayerRangesAcrossPieceBoundaries) {
+  json::object built = Build();
+  std::string digest(built["image"].as_object()["digest"].as_string());
+  ASSERT_OK_AND_ASSIGN(HttpReply manifest_reply, Call("GET", "/v2/lab/model/manifests/" + digest));
+  json::object manifest = json::parse(manifest_reply.body).as_object();
+  const json::array& layers = manifest["layers"].as_array();
+  for (size_t back : {1u, 2u}) {  // the two weight layers
+    const json::object& l = layers[layers.size() - back].as_object();
+    std::string layer(l.at("digest").as_string());
+    const std::string& shard = back == 1 ? shard2_ : shard1_;
+    ASSERT_OK_AND_ASSIGN(HttpReply whole, Call("GET", "/v2/lab/model/blobs/" + layer));
+    ASSERT_EQ(whole.status, 200);
+    EXPECT_EQ(whole.Header("Content-Length"), std::to_string(whole.body.size()));
+    ASSERT_EQ(static_cast<int64_t>(whole.body.size()), l.at("size").as_int64());
+    ASSERT_EQ("sha256:" + Sha256Hex(whole.body), layer);
+    const size_t n = whole.body.size();
+    const size_t begin = whole.body.find(shard.substr(0, 4096));  // header | object
+    ASSERT_NE(begin, std::string::npos);
+    ASSERT_GT(begin, 0u);
+    const size_t end = begin + shard.size();  // object | padding
+    ASSERT_LT(end, n);
+    struct Slice {
+      size_t first, last;  // inclusive
+    };
+    std::vector<Slice> slices = {{0, n - 1},           {begin - 1, begin},   {begin, begin},
+                                 {begin - 300, end + 300}, {end - 1, end},   {end, n - 1},
+                                 {0, begin + 5},        {begin + 17, end - 17}};
+    for (const Slice& sl : slices) {
+      std::string range = "bytes=" + std::to_string(sl.first) + "-" + std::to_string(sl.last);
+      ASSERT_OK_AND_ASSIGN(HttpReply part,
+                           Call("GET", "/v2/lab/model/blobs/" + layer, {{"Range", range}}));
+      EXPECT_EQ(part.status, 206) << range;
+      EXPECT_EQ(part.Header("Content-Range"), "bytes " + std::to_string(sl.first) + "-" +
+                                                  std::to_string(sl.last) + "/" +
+                                                  std::to_string(n));
+      EXPECT_TRUE(part.body == whole.body.substr(sl.first, sl.last - sl.first + 1)) << range;
+    }
+    ASSERT_OK_AND_ASSIGN(HttpReply suffix, Call("GET", "/v2/lab/model/blobs/" + layer,
+                                                {{"Range", "bytes=-700"}}));
+    EXPECT_EQ(suffix.status, 206);
+    EXPECT_TRUE(suffix.body == whole.body.substr(n - 700));
+    ASSERT_OK_AND_ASSIGN(HttpReply beyond, Call("GET", "/v2/lab/model/blobs/" + layer,
+                                                {{"Range", "bytes=" + std::to_string(n) + "-"}}));
+    EXPECT_EQ(beyond.status, 416);
+  }
+}
+
+// Docker schema 2 where a client asks for it (and not for OCI); OCI otherwise. The digest
+// header always names the bytes sent.
+TEST_F(BuildRegistry, DockerSchema2ForClientsThatAskOnlyForIt) {
+  json::object built = Build();
+  json::object image = built["image"].as_object();
+  std::string oci_digest(image["digest"].as_string());
+  ASSERT_TRUE(image.contains("docker_digest")) << json::serialize(built);
+  std::string docker_digest(image["docker_digest"].as_string());
+  const std::pair<std::string, std::string> docker_only = {
+      "Accept", "application/vnd.docker.distribution.manifest.v2+json"};
+
+  ASSERT_OK_AND_ASSIGN(HttpReply docker,
+                       Call("GET", "/v2/lab/model/manifests/main", {docker_only}));
+  ASSERT_EQ(docker.status, 200);
+  EXPECT_EQ(docker.Header("Content-Type"), "application/vnd.docker.distribution.manifest.v2+json");
+  EXPECT_EQ(docker.Header("Docker-Content-Digest"), docker_digest);
+  EXPECT_EQ("sha256:" + Sha256Hex(docker.body), docker_digest);
+  json::object dm = json::parse(docker.body).as_object();
+  EXPECT_EQ(dm["mediaType"].as_string(), "application/vnd.docker.distribution.manifest.v2+json");
+  EXPECT_EQ(dm["config"].as_object()["mediaType"].as_string(),
+            "application/vnd.docker.container.image.v1+json");
+  for (const json::value& l : dm["layers"].as_array()) {
+    EXPECT_EQ(l.as_object().at("mediaType").as_string(),
+              "application/vnd.docker.image.rootfs.diff.tar");
+  }
+  ASSERT_OK_AND_ASSIGN(HttpReply head, Call("HEAD", "/v2/lab/model/manifests/main", {docker_only}));
+  EXPECT_EQ(head.Header("Docker-Content-Digest"), docker_digest);
+  EXPECT_EQ(head.Header("Content-Length"), std::to_string(docker.body.size()));
+  ASSERT_OK_AND_ASSIGN(HttpReply by_digest,
+                       Call("GET", "/v2/lab/model/manifests/" + docker_digest));
+  EXPECT_EQ(by_digest.status, 200);
+  EXPECT_EQ(by_digest.body, docker.body);
+  EXPECT_EQ(by_digest.Header("Content-Type"),
+            "application/vnd.docker.distribution.manifest.v2+json");
+
+  // Both accepted (one header or several, with q-values), none named, or the model
+  // artifact (no twin): OCI.
+  std::vector<std::vector<std::pair<std::string, std::string>>> oci_cases = {
+      {},
+      {{"Accept", "application/vnd.oci.image.manifest.v1+json, "
+                  "application/vnd.docker.distribution.manifest.v2+json;q=0.9"}},
+      {docker_only, {"Accept", "application/vnd.oci.image.manifest.v1+json"}},
+  };
+  for (const auto& headers : oci_cases) {
+    ASSERT_OK_AND_ASSIGN(HttpReply r, Call("GET", "/v2/lab/model/manifests/main", headers));
+    EXPECT_EQ(r.Header("Docker-Content-Digest"), oci_digest) << headers.size();
+    EXPECT_EQ(r.Header("Content-Type"), "application/vnd.oci.image.manifest.v1+json");
+  }
+  ASSERT_OK_AND_ASSIGN(HttpReply model,
+                       Call("GET", "/v2/lab/model/manifests/main-model", {docker_only}));
+  EXPECT_EQ(model.Header("Docker-Content-Digest"),
+            std::string(built["model"].as_object()["digest"].as_string()));
+
+  // skopeo: the raw twin by digest, and a copy in Docker's format whose layers are the
+  // same blobs.
+  ASSERT_OK_AND_ASSIGN(ProcessResult raw,
+                       RunProcess({"skopeo", "inspect", "--raw", "--tls-verify=false",
+                                   "docker://" + Registry() + "/lab/model@" + docker_digest}));
+  ASSERT_TRUE(raw.ok()) << raw.Describe();
+  EXPECT_EQ(raw.stdout_text, docker.body);
+  fs::path out = dir_->path() / "v2s2";
+  ASSERT_OK_AND_ASSIGN(ProcessResult copy,
+                       RunProcess({"skopeo", "copy", "--src-tls-verify=false", "--format", "v2s2",
+                                   "docker://" + Registry() + "/lab/model:main",
+                                   "dir:" + out.string()}));
+  ASSERT_TRUE(copy.ok()) << copy.Describe() << "\n" << mirrord_->Logs();
+  ASSERT_OK_AND_ASSIGN(std::string copied, ReadFileToString(out / "manifest.json"));
+  json::object cm = json::parse(copied).as_object();
+  EXPECT_EQ(cm["mediaType"].as_string(), "application/vnd.docker.distribution.manifest.v2+json");
+  ASSERT_EQ(cm["layers"].as_array().size(), dm["layers"].as_array().size());
+  for (size_t i = 0; i < cm["layers"].as_array().size(); ++i) {
+    std::string d(cm["layers"].as_array()[i].as_object().at("digest").as_string());
+    EXPECT_EQ(d, std::string(dm["layers"].as_array()[i].as_object().at("digest").as_string()));
+    EXPECT_TRUE(fs::exists(out / d.substr(7))) << d;
+  }
+}
+
+// mirrorctl images: the table, the GPU need and the docker lines; --json with stable names.
+TEST_F(BuildRegistry, MirrorctlImagesListsTagsAndHowToRunThem) {
+  ASSERT_OK_AND_ASSIGN(ProcessResult empty, mirrord_->Mirrorctl({"images"}));
+  ASSERT_TRUE(empty.ok()) << empty.Describe();
+  EXPECT_THAT(empty.stdout_text, HasSubstr("lab/model  (from org/model)\n  no images yet"));
+  json::object built = Build();
+  std::string digest(built["image"].as_object()["digest"].as_string());
+
+  ASSERT_OK_AND_ASSIGN(ProcessResult listed,
+                       mirrord_->Mirrorctl({"images", "lab/model", "--json"}));
+  ASSERT_TRUE(listed.ok()) << listed.Describe();
+  json::object answer = json::parse(listed.stdout_text).as_object();
+  EXPECT_EQ(answer["registry"].as_string(), Registry());
+  ASSERT_EQ(answer["images"].as_array().size(), 1u);
+  json::object e = answer["images"].as_array()[0].as_object();
+  EXPECT_EQ(e["name"].as_string(), "lab/model");
+  EXPECT_EQ(e["build"].as_bool(), true);
+  EXPECT_EQ(e["repo"].as_string(), "org/model");
+  EXPECT_EQ(e["ports"].as_array().size(), 1u);
+  EXPECT_EQ(e["ports"].as_array()[0].as_string(), "8000/tcp");
+  json::object gpu = e["gpu"].as_object();
+  EXPECT_EQ(gpu["count"].as_int64(), 1);
+  const uint64_t weights = shard1_.size() + shard2_.size();
+  EXPECT_EQ(gpu["min_memory"].to_number<uint64_t>(), weights + weights / 5);
+  EXPECT_EQ(gpu["require_cuda"].as_string(), ">=12.1");
+  EXPECT_EQ(gpu["preflight"].as_bool(), true);
+  EXPECT_EQ(e["shm_size"].as_string(), "16g");
+  const std::string ref = Registry() + "/lab/model:main";
+  EXPECT_EQ(e["pull"].as_string(), "docker pull " + ref);
+  EXPECT_EQ(e["run"].as_string(), "docker run --rm --gpus all --shm-size 16g -p 8000:8000 " + ref);
+  std::map<std::string, json::object> tags;
+  for (const json::value& t : e["tags"].as_array()) {
+    tags[std::string(t.as_object().at("tag").as_string())] = t.as_object();
+  }
+  ASSERT_EQ(tags.size(), 4u);  // main, the commit, and their -model tags
+  json::object main = tags["main"];
+  EXPECT_EQ(main["kind"].as_string(), "image");
+  EXPECT_EQ(main["digest"].as_string(), digest);
+  EXPECT_EQ(main["commit"].as_string(), commit_);
+  EXPECT_EQ(main["ref"].as_string(), "refs/heads/main");
+  EXPECT_GT(main["size"].to_number<int64_t>(), static_cast<int64_t>(weights));
+  EXPECT_GT(main["built_at"].as_int64(), 0);
+  EXPECT_TRUE(main["docker_digest"].is_string());
+  EXPECT_EQ(tags["main-model"]["kind"].as_string(), "model");
+  for (const char* key : {"created_at", "docker_digest"}) EXPECT_TRUE(main.contains(key)) << key;
+
+  ASSERT_OK_AND_ASSIGN(ProcessResult human, mirrord_->Mirrorctl({"images"}));
+  ASSERT_TRUE(human.ok()) << human.Describe();
+  EXPECT_THAT(human.stdout_text, HasSubstr("TAG"));
+  EXPECT_THAT(human.stdout_text, HasSubstr(digest.substr(0, 19)));
+  EXPECT_THAT(human.stdout_text, HasSubstr(commit_.substr(0, 12)));
+  EXPECT_THAT(human.stdout_text, HasSubstr("needs: 1 GPU, "));
+  EXPECT_THAT(human.stdout_text, HasSubstr("a driver for CUDA >=12.1 (checked at start)"));
+  EXPECT_THAT(human.stdout_text, HasSubstr("  docker pull " + ref + "\n"));
+  EXPECT_THAT(human.stdout_text,
+              HasSubstr("  docker run --rm --gpus all --shm-size 16g -p 8000:8000 " + ref + "\n"));
+
+  ASSERT_OK_AND_ASSIGN(ProcessResult unknown, mirrord_->Mirrorctl({"images", "lab/nope"}));
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.Describe();
+  EXPECT_THAT(unknown.stderr_text, HasSubstr("lab/nope"));
+  ASSERT_OK_AND_ASSIGN(HttpReply anonymous, Call("GET", "/api/v1/images"));
+  EXPECT_EQ(anonymous.status, 401);
 }
 
 }  // namespace

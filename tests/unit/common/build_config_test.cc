@@ -50,6 +50,7 @@ nvidia_visible_devices = "0,1"
 nvidia_driver_capabilities = "compute,utility,video"
 tags = ["{ref}", "{ref}-{commit}"]
 keep = 5
+shm_size = "32g"
 push = ["lab"]
 [[builds.files]]
 source = "/opt/serve/bin/serve"
@@ -69,6 +70,7 @@ sha256 = ")" + kSha + "\"\n",
   EXPECT_EQ(r.require_cuda, ">=12.1");
   EXPECT_EQ(r.nvidia_visible_devices, "0,1");
   EXPECT_EQ(r.keep, 5);
+  EXPECT_EQ(r.shm_size, "32g");
   ASSERT_EQ(r.files.size(), 1u);
   EXPECT_EQ(r.files[0].mode, 0755u);
   EXPECT_EQ(r.files[0].sha256, kSha);
@@ -85,6 +87,7 @@ TEST(BuildConfigTest, DefaultsOfAMinimalRecipe) {
   EXPECT_EQ(r.base, "scratch");
   EXPECT_EQ(r.tags, (std::vector<std::string>{"{ref}", "{commit}"}));
   EXPECT_EQ(r.keep, 3);
+  EXPECT_EQ(r.shm_size, "16g");
   EXPECT_EQ(r.nvidia_visible_devices, "all");
   EXPECT_EQ(r.nvidia_driver_capabilities, "compute,utility");
 }
@@ -131,6 +134,8 @@ TEST(BuildConfigTest, EachBadKeyIsNamed) {
       {Recipe("tags = [\"a b\"]\n"), "[builds #1] tags:"},
       {Recipe("keep = 0\n"), "[builds #1] keep:"},
       {Recipe("keep = \"3\"\n"), "[builds #1] keep:"},
+      {Recipe("shm_size = \"16 GB\"\n"), "[builds #1] shm_size:"},
+      {Recipe("shm_size = 16\n"), "[builds #1] shm_size:"},
       {Recipe("push = [\"nowhere\"]\n"), "[builds #1] push:"},
       {Recipe("colour = \"blue\"\n"), "[builds #1] colour:"},
       {Recipe("files = 3\n"), "[builds #1] files:"},

@@ -73,6 +73,11 @@ class FakeExchange : public HttpExchange {
     ++answers;
     co_return false;
   }
+  asio::awaitable<bool> SendPieces(http::response<http::empty_body>,
+                                   std::vector<BodyPiece>) override {
+    ++answers;
+    co_return false;
+  }
 
   const HttpResponse& response() const { return *response_; }
   bool responded() const { return response_.has_value(); }

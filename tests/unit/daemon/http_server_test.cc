@@ -391,6 +391,60 @@ TEST_F(HttpServerTest, AbortedStreamIsTruncated) {
   EXPECT_FALSE(c.Read());  // the connection ends before the last chunk
 }
 
+// SendPieces: memory bytes and file ranges (sendfile) in order, one Content-Length, the
+// connection kept; a file shorter than its piece closes the connection mid-body.
+TEST_F(HttpServerTest, PiecesOfMemoryAndFileRangesGoOutInOrder) {
+  char path_template[] = "/tmp/mirrord-pieces-XXXXXX";
+  UniqueFd fd(::mkstemp(path_template));
+  ASSERT_TRUE(fd.valid());
+  ::unlink(path_template);
+  ASSERT_TRUE(WriteAll(fd.get(), "0123456789abcdefghij").ok());
+  const int raw = fd.get();
+  auto piece = [](std::string bytes, int file, uint64_t offset, uint64_t length) {
+    BodyPiece p;
+    p.bytes = std::move(bytes);
+    p.fd = file;
+    p.offset = offset;
+    p.length = file < 0 ? p.bytes.size() : length;
+    return p;
+  };
+  router_->Add({http::verb::get, http::verb::head}, "/pieces",
+               [&](HttpExchange& ex) -> net::awaitable<void> {
+                 std::vector<BodyPiece> pieces;
+                 pieces.push_back(piece("<", -1, 0, 0));
+                 pieces.push_back(piece("", raw, 5, 10));
+                 pieces.push_back(piece("", -1, 0, 0));  // empty pieces are skipped
+                 pieces.push_back(piece("|", -1, 0, 0));
+                 pieces.push_back(piece("", raw, 0, 3));
+                 http::response<http::empty_body> header(http::status::ok, 11);
+                 co_await ex.SendPieces(std::move(header), std::move(pieces));
+               });
+  router_->Add(http::verb::get, "/short-piece", [&](HttpExchange& ex) -> net::awaitable<void> {
+    std::vector<BodyPiece> pieces;
+    pieces.push_back(piece("head", -1, 0, 0));
+    pieces.push_back(piece("", raw, 15, 10));  // the file has 5 bytes there
+    http::response<http::empty_body> header(http::status::ok, 11);
+    co_await ex.SendPieces(std::move(header), std::move(pieces));
+  });
+  TestServer server(router_);
+  RawClient c(server.port());
+  c.Send(Get("/pieces"));
+  std::optional<Response> r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)[http::field::content_length], "15");
+  EXPECT_EQ(r->body(), "<56789abcde|012");
+  c.Send("HEAD /pieces HTTP/1.1\r\nHost: t\r\n\r\n");
+  r = c.Read(/*head_request=*/true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)[http::field::content_length], "15");
+  EXPECT_EQ(r->body(), "");
+  c.Send(Get("/healthz"));
+  ASSERT_TRUE(c.Read());  // the connection is still good
+  RawClient s(server.port());
+  s.Send(Get("/short-piece"));
+  EXPECT_FALSE(s.Read());  // truncated: never a complete-looking body
+}
+
 TEST_F(HttpServerTest, ReadTimeoutClosesIdleConnections) {
   HttpServerOptions options;
   options.read_timeout = 200ms;

@@ -107,6 +107,10 @@ class RecordingExchange : public HttpExchange {
                                         uint64_t) override {
     co_return false;
   }
+  boost::asio::awaitable<bool> SendPieces(http::response<http::empty_body>,
+                                          std::vector<BodyPiece>) override {
+    co_return false;
+  }
 
   HttpRequest request_;
   std::string path_;

@@ -10,6 +10,7 @@
 
 #include "common/file_util.h"
 #include "common/sha256.h"
+#include "deploy/image_retention.h"
 #include "deploy/oci_json.h"
 #include "deploy/preflight/preflight_manifest.h"
 #include "deploy/preflight_layers.h"
@@ -240,6 +241,8 @@ TEST_F(ImageBuilderTest, TwoIndependentStoresBuildTheSameDigests) {
   EXPECT_EQ(one->image.digest, two->image.digest);
   EXPECT_EQ(one->model.digest, two->model.digest);
   EXPECT_EQ(*a.oci->Read(one->image.digest), *b.oci->Read(two->image.digest));
+  ASSERT_FALSE(one->image.docker_digest.empty());
+  EXPECT_EQ(one->image.docker_digest, two->image.docker_digest);
   EXPECT_EQ(one->commit, commit);
 }
 
@@ -414,6 +417,190 @@ TEST_F(ImageBuilderTest, MissingPreflightBundleIsAClearError) {
   ASSERT_FALSE(built.ok());
   EXPECT_EQ(built.status().code(), StatusCode::kNotFound);
   EXPECT_NE(built.status().message().find("preflight = false"), std::string::npos);
+}
+
+// The Docker schema 2 twin: the same config and layers (digests and sizes), Docker media
+// types, no annotations; the catalog's tags name both; the model artifact has none.
+TEST_F(ImageBuilderTest, ImagesHaveADockerSchema2Twin) {
+  Store s = OpenStore("a");
+  CommitModel({{"w.safetensors", SeededBytes(20'000, 7)}}, {&s});
+  auto built = BuildImage(Recipe(), Inputs(Mirror("m")), s.stores(), 1);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  ASSERT_TRUE(IsValidSha256Digest(built->image.docker_digest));
+  std::string docker_bytes = *s.oci->Read(built->image.docker_digest);
+  EXPECT_EQ("sha256:" + Sha256Hex(docker_bytes), built->image.docker_digest);
+  json::object docker = json::parse(docker_bytes).as_object();
+  json::object oci = json::parse(*s.oci->Read(built->image.digest)).as_object();
+  EXPECT_EQ(docker["schemaVersion"].as_int64(), 2);
+  EXPECT_EQ(docker["mediaType"].as_string(), kDockerManifestType);
+  EXPECT_FALSE(docker.contains("annotations"));
+  EXPECT_EQ(docker["config"].as_object()["mediaType"].as_string(), kDockerConfigType);
+  EXPECT_EQ(docker["config"].as_object()["digest"], oci["config"].as_object()["digest"]);
+  EXPECT_EQ(docker["config"].as_object()["size"], oci["config"].as_object()["size"]);
+  const json::array& dl = docker["layers"].as_array();
+  const json::array& ol = oci["layers"].as_array();
+  ASSERT_EQ(dl.size(), ol.size());
+  for (size_t i = 0; i < dl.size(); ++i) {
+    EXPECT_EQ(dl[i].as_object().at("mediaType").as_string(), kDockerTarLayerType);
+    EXPECT_EQ(dl[i].as_object().at("digest"), ol[i].as_object().at("digest"));
+    EXPECT_EQ(dl[i].as_object().at("size"), ol[i].as_object().at("size"));
+  }
+  EXPECT_EQ(s.catalog->GetImage("tiny", "main")->docker_digest, built->image.docker_digest);
+  EXPECT_EQ(s.catalog->GetImage("tiny", "main-model")->docker_digest, "");
+  auto found = s.catalog->FindManifest("tiny", built->image.docker_digest);
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->digest, built->image.digest);
+  // A layer type Docker schema 2 cannot name: no twin.
+  EXPECT_FALSE(DockerManifestJson({kOciConfigType, built->image.digest, 1, {}},
+                                  {{"application/vnd.oci.image.layer.v1.tar+zstd",
+                                    built->image.digest, 1, {}}})
+                   .has_value());
+}
+
+// Everything a manifest needs to be served: its config and layers in the OciStore, the
+// tar_layers cache (generated layers) or the LFS store (raw layers).
+void ExpectServable(Store& s, const std::string& manifest_digest) {
+  ASSERT_TRUE(s.oci->Contains(manifest_digest)) << manifest_digest;
+  json::object m = json::parse(*s.oci->Read(manifest_digest)).as_object();
+  EXPECT_TRUE(s.oci->Contains(std::string(m["config"].as_object()["digest"].as_string())));
+  for (const json::value& l : m["layers"].as_array()) {
+    std::string d(l.as_object().at("digest").as_string());
+    bool there = s.oci->Contains(d) || s.lfs->Contains(d.substr(7));
+    if (!there) {
+      auto rec = s.catalog->FindTarLayerByDigest(d);
+      there = rec.ok() && rec->has_value();
+    }
+    EXPECT_TRUE(there) << manifest_digest << " needs " << d;
+  }
+}
+
+TEST_F(ImageBuilderTest, RetentionKeepsTheNewestPerRefAndCollectsWhatOnlyTheDroppedUsed) {
+  Store s = OpenStore("a");
+  BuildRecipe recipe = Recipe();
+  recipe.keep = 2;
+  const std::string shared = SeededBytes(20'000, 30);
+  auto layer_digests = [&](const std::string& manifest) {
+    std::vector<std::string> out;
+    json::object m = json::parse(*s.oci->Read(manifest)).as_object();
+    for (const json::value& l : m["layers"].as_array()) {
+      out.emplace_back(l.as_object().at("digest").as_string());
+    }
+    return out;
+  };
+  std::vector<BuildOutcome> builds;
+  std::vector<std::string> changing, own_layer, shared_layer;
+  for (int i = 0; i < 4; ++i) {
+    changing.push_back(SeededBytes(10'000, 40 + i));
+    CommitModel({{"a.safetensors", shared}, {"b.safetensors", changing.back()}}, {&s});
+    auto built = BuildImage(recipe, Inputs(Mirror("m")), s.stores(), 100 + i);
+    ASSERT_TRUE(built.ok()) << built.status().ToString();
+    builds.push_back(*built);
+    std::vector<std::string> layers = layer_digests(built->image.digest);
+    own_layer.push_back(layers.back());                   // b.safetensors
+    shared_layer.push_back(layers[layers.size() - 2]);    // a.safetensors
+  }
+  EXPECT_EQ(shared_layer[0], shared_layer[3]);
+  EXPECT_TRUE(builds[0].dropped_commits.empty());
+  EXPECT_TRUE(builds[1].dropped_commits.empty());
+  EXPECT_EQ(builds[2].dropped_commits, std::vector<std::string>{builds[0].commit});
+  EXPECT_EQ(builds[3].dropped_commits, std::vector<std::string>{builds[1].commit});
+
+  // Listed: the ref tag and the two newest commits, each with its model artifact.
+  auto tags = s.catalog->ListImages("tiny");
+  ASSERT_TRUE(tags.ok());
+  EXPECT_EQ(tags->size(), 6u);
+  EXPECT_EQ(s.catalog->GetImage("tiny", "main")->digest, builds[3].image.digest);
+  for (int i : {2, 3}) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(s.catalog->GetImage("tiny", builds[i].commit)->digest, builds[i].image.digest);
+    EXPECT_TRUE(s.catalog->GetImage("tiny", builds[i].commit + "-model").ok());
+    ExpectServable(s, builds[i].image.digest);
+    ExpectServable(s, builds[i].model.digest);
+    EXPECT_TRUE(s.catalog->FindTarLayerByDigest(own_layer[i])->has_value());
+  }
+  for (int i : {0, 1}) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(s.catalog->GetImage("tiny", builds[i].commit).status().code(),
+              StatusCode::kNotFound);
+    EXPECT_EQ(s.catalog->GetImage("tiny", builds[i].commit + "-model").status().code(),
+              StatusCode::kNotFound);
+    // Its manifests (OCI, Docker, model) and the cache row of the layer only it used...
+    EXPECT_FALSE(s.oci->Contains(builds[i].image.digest));
+    EXPECT_FALSE(s.oci->Contains(builds[i].image.docker_digest));
+    EXPECT_FALSE(s.oci->Contains(builds[i].model.digest));
+    EXPECT_FALSE(s.catalog->FindTarLayerByDigest(own_layer[i])->has_value());
+    // ...but never an LFS object.
+    EXPECT_TRUE(s.lfs->Contains(Sha256Hex(changing[i])));
+  }
+  EXPECT_TRUE(s.catalog->FindTarLayerByDigest(shared_layer[0])->has_value());
+  auto unlisted = s.catalog->FindUnlistedBlobs();
+  ASSERT_TRUE(unlisted.ok());
+  EXPECT_TRUE(unlisted->manifests.empty());
+  EXPECT_TRUE(unlisted->blobs.empty());
+}
+
+TEST_F(ImageBuilderTest, DroppedLayerCacheRowsAreForgotten) {
+  Store s = OpenStore("a");
+  BuildRecipe recipe = Recipe();
+  recipe.keep = 1;
+  CommitModel({{"b.safetensors", SeededBytes(10'000, 50)}}, {&s});
+  auto first = BuildImage(recipe, Inputs(Mirror("m")), s.stores(), 1);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  json::object m = json::parse(*s.oci->Read(first->image.digest)).as_object();
+  std::string first_layer(m["layers"].as_array().back().as_object().at("digest").as_string());
+  std::string first_config(m["config"].as_object()["digest"].as_string());
+  ASSERT_TRUE(s.catalog->FindTarLayerByDigest(first_layer)->has_value());
+  CommitModel({{"b.safetensors", SeededBytes(10'000, 51)}}, {&s});
+  auto second = BuildImage(recipe, Inputs(Mirror("m")), s.stores(), 2);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->dropped_commits, std::vector<std::string>{first->commit});
+  EXPECT_FALSE(s.catalog->FindTarLayerByDigest(first_layer)->has_value());
+  EXPECT_FALSE(s.oci->Contains(first_config));
+  EXPECT_FALSE(s.oci->Contains(first->image.digest));
+  ExpectServable(s, second->image.digest);
+  // The same commit built again is the newest again, and nothing is dropped.
+  auto again = BuildImage(recipe, Inputs(Mirror("m")), s.stores(), 3);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->dropped_commits.empty());
+  ExpectServable(s, again->image.digest);
+}
+
+// A crash after unlisting (before or during the collection): the next collection, as run
+// at startup, removes what the unlisted images left and nothing a listed one uses.
+TEST_F(ImageBuilderTest, CollectorFinishesAfterACrashBetweenUnlistAndCollect) {
+  Store s = OpenStore("a");
+  BuildRecipe recipe = Recipe();
+  recipe.keep = 5;
+  std::vector<BuildOutcome> builds;
+  for (int i = 0; i < 3; ++i) {
+    CommitModel({{"b.safetensors", SeededBytes(10'000, 60 + i)}}, {&s});
+    auto built = BuildImage(recipe, Inputs(Mirror("m")), s.stores(), 10 + i);
+    ASSERT_TRUE(built.ok()) << built.status().ToString();
+    builds.push_back(*built);
+  }
+  // The crash: step 1 done, step 2 never ran.
+  auto dropped = s.catalog->UnlistOldImages("tiny", "refs/heads/main", 1);
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_EQ(dropped->size(), 4u);  // two commits: image and model tag each
+  EXPECT_TRUE(s.oci->Contains(builds[0].image.digest));
+  // And a crash halfway through the collection: one blob file already gone.
+  ASSERT_TRUE(s.oci->Remove(builds[1].image.docker_digest).ok());
+  auto collected = CollectUnlistedImages(*s.catalog, *s.oci);
+  ASSERT_TRUE(collected.ok()) << collected.status().ToString();
+  EXPECT_EQ(collected->manifests, 4u);  // image and model manifests of two commits
+  EXPECT_GT(collected->blobs_removed, 4u);
+  for (int i : {0, 1}) {
+    EXPECT_FALSE(s.oci->Contains(builds[i].image.digest));
+    EXPECT_FALSE(s.oci->Contains(builds[i].image.docker_digest));
+    EXPECT_FALSE(s.oci->Contains(builds[i].model.digest));
+  }
+  ExpectServable(s, builds[2].image.digest);
+  ExpectServable(s, builds[2].model.digest);
+  // Idempotent: nothing left to do.
+  auto again = CollectUnlistedImages(*s.catalog, *s.oci);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->manifests, 0u);
+  EXPECT_EQ(again->blobs_removed, 0u);
 }
 
 }  // namespace

@@ -53,8 +53,66 @@ TEST_F(CatalogImagesTest, TagsMoveAndListInPages) {
   EXPECT_TRUE(*catalog_->NameReferencesBlob("a", "sha256:layer"));
   EXPECT_TRUE(*catalog_->NameReferencesBlob("a", "sha256:1"));
   EXPECT_FALSE(*catalog_->NameReferencesBlob("b", "sha256:layer"));
-  EXPECT_EQ(**catalog_->FindManifest("a", "sha256:1"), "application/vnd.oci.image.manifest.v1+json");
+  EXPECT_EQ((*catalog_->FindManifest("a", "sha256:1"))->media_type,
+            "application/vnd.oci.image.manifest.v1+json");
   EXPECT_FALSE(catalog_->FindManifest("b", "sha256:1")->has_value());
+}
+
+// Retention's two steps: the commits beyond `keep` (by their newest build) lose every tag
+// of that build and ref; then what only their manifests used is reported, never a blob a
+// listed manifest (or its Docker twin) references.
+TEST_F(CatalogImagesTest, UnlistOldImagesThenFindWhatOnlyTheyUsed) {
+  auto tag = [](std::string t, std::string digest, std::string commit, int64_t built,
+                std::string ref = "refs/heads/main") {
+    ImageRecord r = Tag("m", std::move(t), std::move(digest));
+    r.build = "m";
+    r.ref = std::move(ref);
+    r.commit = std::move(commit);
+    r.built_at = built;
+    return r;
+  };
+  ImageRecord c3 = tag("c3", "sha256:m3", "c3", 30);
+  c3.docker_digest = "sha256:d3";
+  ASSERT_OK(catalog_->PutImages({tag("c1", "sha256:m1", "c1", 10),
+                                 tag("c1-model", "sha256:a1", "c1", 10)},
+                                {{"sha256:m1", "sha256:cfg1"}, {"sha256:m1", "sha256:shared"},
+                                 {"sha256:a1", "sha256:lfs"}}));
+  ASSERT_OK(catalog_->PutImages({tag("c2", "sha256:m2", "c2", 20)},
+                                {{"sha256:m2", "sha256:cfg2"}, {"sha256:m2", "sha256:shared"}}));
+  ASSERT_OK(catalog_->PutImages({c3, tag("main", "sha256:m3", "c3", 30),
+                                 tag("v1", "sha256:m1", "c1", 5, "refs/tags/v1")},
+                                {{"sha256:m3", "sha256:cfg3"}, {"sha256:m3", "sha256:d3"},
+                                 {"sha256:m3", "sha256:shared"}}));
+  EXPECT_EQ(catalog_->UnlistOldImages("m", "refs/heads/main", 0).status().code(),
+            StatusCode::kInvalidArgument);
+  ASSERT_OK_AND_ASSIGN(std::vector<ImageRecord> none,
+                       catalog_->UnlistOldImages("m", "refs/heads/main", 3));
+  EXPECT_TRUE(none.empty());
+  ASSERT_OK_AND_ASSIGN(std::vector<ImageRecord> dropped,
+                       catalog_->UnlistOldImages("m", "refs/heads/main", 1));
+  std::vector<std::string> tags;
+  for (const ImageRecord& r : dropped) tags.push_back(r.tag);
+  EXPECT_EQ(tags, (std::vector<std::string>{"c2", "c1", "c1-model"}));
+  EXPECT_TRUE(catalog_->GetImage("m", "main").ok());
+  EXPECT_TRUE(catalog_->GetImage("m", "c3").ok());
+  // Another ref's tag of the first image keeps m1 (and what it uses) listed.
+  EXPECT_TRUE(catalog_->GetImage("m", "v1").ok());
+  ASSERT_OK_AND_ASSIGN(UnlistedBlobs unlisted, catalog_->FindUnlistedBlobs());
+  EXPECT_EQ(unlisted.manifests, (std::vector<std::string>{"sha256:a1", "sha256:m2"}));
+  EXPECT_EQ(unlisted.blobs, (std::vector<std::string>{"sha256:a1", "sha256:cfg2", "sha256:lfs",
+                                                      "sha256:m2"}));
+  // The Docker twin is found by its digest.
+  ASSERT_OK_AND_ASSIGN(std::optional<ImageRecord> twin, catalog_->FindManifest("m", "sha256:d3"));
+  ASSERT_TRUE(twin.has_value());
+  EXPECT_EQ(twin->digest, "sha256:m3");
+  ASSERT_OK(catalog_->PutTarLayer({"k2", "sha256:cfg2", 1, "{}", 0}));
+  ASSERT_OK(catalog_->PutTarLayer({"ks", "sha256:shared", 1, "{}", 0}));
+  ASSERT_OK(catalog_->ForgetUnlisted(unlisted));
+  EXPECT_FALSE(catalog_->FindTarLayerByDigest("sha256:cfg2")->has_value());
+  EXPECT_TRUE(catalog_->FindTarLayerByDigest("sha256:shared")->has_value());
+  ASSERT_OK_AND_ASSIGN(unlisted, catalog_->FindUnlistedBlobs());
+  EXPECT_TRUE(unlisted.manifests.empty());
+  EXPECT_TRUE(unlisted.blobs.empty());
 }
 
 TEST_F(CatalogImagesTest, BadRecordsChangeNothing) {
