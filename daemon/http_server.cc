@@ -4,6 +4,10 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
+// One file over 500 lines on purpose: the connection loop (class Connection: reading,
+// framing, limits, the HttpExchange it lends handlers) and the server state it registers
+// with (State: accept loop, caps, eviction, shutdown) share State's private members; split
+// apart, State would have to become a public header for the one class that uses it.
 #include "daemon/http_server.h"
 
 #include <sys/resource.h>
