@@ -6,13 +6,16 @@
 #include "daemon/hf_api_handler.h"
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <charconv>
+#include <optional>
 #include <utility>
 #include <variant>
 #include <vector>
 
 #include "common/log.h"
 #include "daemon/blocking.h"
+#include "daemon/hf_answer_cache.h"
 #include "daemon/hf_error.h"
 #include "daemon/hf_paths.h"
 #include "daemon/hf_revision.h"
@@ -95,6 +98,72 @@ Result<std::vector<std::string>> PathsInfoPaths(const HttpRequest& req) {
   return out;
 }
 
+// The request parameters that shape a tree page.
+struct TreeQuery {
+  uint64_t offset = 0;
+  uint64_t limit = kHfTreePageSize;
+  bool recursive = false;
+  bool expand = false;
+};
+
+Result<TreeQuery> ParseTreeQuery(const std::map<std::string, std::string>& query) {
+  TreeQuery q;
+  if (auto it = query.find("cursor"); it != query.end()) {
+    const std::string& c = it->second;
+    auto [end, ec] = std::from_chars(c.data(), c.data() + c.size(), q.offset);
+    if (ec != std::errc() || end != c.data() + c.size()) return InvalidArgument("invalid cursor");
+  }
+  q.recursive = QueryFlag(query, "recursive");
+  q.expand = QueryFlag(query, "expand");
+  if (auto it = query.find("limit"); it != query.end()) {
+    uint64_t asked = 0;
+    auto [end, ec] =
+        std::from_chars(it->second.data(), it->second.data() + it->second.size(), asked);
+    if (ec == std::errc() && end == it->second.data() + it->second.size() && asked > 0) {
+      q.limit = std::min(asked, kHfTreePageSize);
+    }
+  }
+  return q;
+}
+
+// What distinguishes one cached API answer from another at the same commit. `expand` only
+// shapes the Link, which is written per request.
+std::string AnswerShape(const HfApiTarget& t, const TreeQuery& q, bool blobs) {
+  // Fields separated by NUL, which none of them can contain.
+  std::string shape;
+  auto field = [&shape](std::string_view f) {
+    shape.append(f);
+    shape.push_back('\0');
+  };
+  if (t.kind == HfApiTarget::Kind::kInfo) {
+    field("info");
+    field(t.repo_id);
+    field(blobs ? "blobs" : "-");
+    return shape;
+  }
+  field("tree");
+  field(t.path);
+  field(q.recursive ? "recursive" : "-");
+  field(std::to_string(q.offset));
+  field(std::to_string(q.limit));
+  return shape;
+}
+
+// A page as answered, with its Link to the next one (`next` is the next cursor; 0: none).
+HttpResponse PageResponse(const HttpRequest& req, const std::string& base, const TreeQuery& q,
+                          std::string body, uint64_t next) {
+  HttpResponse page = MakeResponse(req, http::status::ok, std::move(body),
+                                   "application/json; charset=utf-8");
+  if (next != 0) {
+    std::string link = base + std::string(req.target().substr(0, req.target().find('?'))) +
+                       "?recursive=" + (q.recursive ? "true" : "false") +
+                       "&expand=" + (q.expand ? "true" : "false") +
+                       "&limit=" + std::to_string(q.limit) + "&cursor=" + std::to_string(next);
+    page.set(http::field::link, "<" + link + ">; rel=\"next\"");
+  }
+  return page;
+}
+
 }  // namespace
 
 HfApiHandler::HfApiHandler(HfRepoLocator& locator, net::thread_pool& blocking, BaseUrl base_url)
@@ -116,6 +185,32 @@ net::awaitable<void> HfApiHandler::Handle(HttpExchange& ex) {
   }
   const std::map<std::string, std::string>& query = ex.query();
   const std::string base = base_url_.For(ex);
+  TreeQuery tree_query;
+  if (target->kind == HfApiTarget::Kind::kTree) {
+    Result<TreeQuery> q = ParseTreeQuery(query);
+    if (!q.ok()) {
+      co_return co_await ex.Respond(
+          HfErrorResponse(req, HfFailure::BadRequest(q.status().message())));
+    }
+    tree_query = *q;
+  }
+  const bool blobs = QueryFlag(query, "blobs");
+  HfAnswerCache& cache = locator_.cache();
+  const uint64_t generation = cache.generation();  // before any lookup (hf_answer_cache.h)
+  const bool cacheable =
+      target->kind == HfApiTarget::Kind::kTree || target->kind == HfApiTarget::Kind::kInfo;
+  const std::string shape = cacheable ? AnswerShape(*target, tree_query, blobs) : "";
+
+  // A repeated listing or info request is answered from memory, on this thread.
+  if (cacheable) {
+    if (std::optional<HfCachedRevision> rev =
+            cache.FindRevision(target->type, target->repo_id, target->revision)) {
+      if (std::shared_ptr<const HfCachedPage> page =
+              cache.FindPage(rev->repo_name, rev->commit, shape)) {
+        co_return co_await ex.Respond(PageResponse(req, base, tree_query, page->body, page->next));
+      }
+    }
+  }
 
   HttpResponse res = co_await RunBlocking(blocking_, [&]() -> HttpResponse {
     const HfApiTarget& t = *target;
@@ -156,6 +251,14 @@ net::awaitable<void> HfApiHandler::Handle(HttpExchange& ex) {
     if (HfFailure* f = std::get_if<HfFailure>(&opened)) return HfErrorResponse(req, *f);
     HfRevisionView& view = std::get<HfRevisionView>(opened);
     const std::string& commit = view.commit.oid;
+    cache.PutRevision(generation, t.type, t.repo_id, t.revision,
+                      HfCachedRevision{view.repo.record.name, view.repo.dir, view.repo.record.id,
+                                       commit, view.commit.commit_time, view.pinned});
+    // The answer, stored under the commit it was read from.
+    auto answer = [&](std::string body, uint64_t next) {
+      cache.PutPage(view.repo.record.name, commit, shape, HfCachedPage{body, next});
+      return PageResponse(req, base, tree_query, std::move(body), next);
+    };
     auto read_failure = [&](const Status& s) {
       if (s.code() == StatusCode::kNotFound) {
         return HfErrorResponse(req, HfFailure::EntryNotFound("Entry not found", commit));
@@ -174,7 +277,6 @@ net::awaitable<void> HfApiHandler::Handle(HttpExchange& ex) {
           return HfErrorResponse(
               req, HfFailure::Internal("the repository has more entries than this mirror lists"));
         }
-        const bool blobs = QueryFlag(query, "blobs");
         json::array siblings;
         for (const TreeEntryInfo& e : *entries) {
           if (e.type != TreeEntryInfo::Type::kFile) continue;
@@ -202,44 +304,20 @@ net::awaitable<void> HfApiHandler::Handle(HttpExchange& ex) {
         out["likes"] = 0;
         out["tags"] = json::array();
         out["siblings"] = std::move(siblings);
-        return JsonResponse(req, out);
+        return answer(json::serialize(out), 0);
       }
       case HfApiTarget::Kind::kTree: {
-        uint64_t offset = 0;
-        if (auto it = query.find("cursor"); it != query.end()) {
-          const std::string& c = it->second;
-          auto [end, ec] = std::from_chars(c.data(), c.data() + c.size(), offset);
-          if (ec != std::errc() || end != c.data() + c.size()) {
-            return HfErrorResponse(req, HfFailure::BadRequest("invalid cursor"));
-          }
-        }
-        const bool recursive = QueryFlag(query, "recursive");
-        const bool expand = QueryFlag(query, "expand");
-        uint64_t limit = kHfTreePageSize;
-        if (auto it = query.find("limit"); it != query.end()) {
-          uint64_t asked = 0;
-          auto [end, ec] =
-              std::from_chars(it->second.data(), it->second.data() + it->second.size(), asked);
-          if (ec == std::errc() && end == it->second.data() + it->second.size() && asked > 0) {
-            limit = std::min(asked, kHfTreePageSize);
-          }
-        }
+        const TreeQuery& q = tree_query;
         bool more = false;
         Result<std::vector<TreeEntryInfo>> entries =
-            view.reader->List(commit, t.path, recursive, offset, limit, &more);
+            view.reader->List(commit, t.path, q.recursive, q.offset, q.limit, &more);
         if (!entries.ok()) return read_failure(entries.status());
         json::array out;
         for (const TreeEntryInfo& e : *entries) out.push_back(TreeEntryJson(e));
-        HttpResponse page = JsonResponse(req, out);
-        if (more) {
-          std::string next = base + std::string(req.target().substr(0, req.target().find('?'))) +
-                             "?recursive=" + (recursive ? "true" : "false") +
-                             "&expand=" + (expand ? "true" : "false") +
-                             "&limit=" + std::to_string(limit) +
-                             "&cursor=" + std::to_string(offset + entries->size());
-          page.set(http::field::link, "<" + next + ">; rel=\"next\"");
-        }
-        return page;
+        const uint64_t next = more ? q.offset + entries->size() : 0;
+        // A page past the end is answered, not stored: cursors cost a client nothing.
+        if (entries->empty()) return PageResponse(req, base, q, json::serialize(out), next);
+        return answer(json::serialize(out), next);
       }
       case HfApiTarget::Kind::kPathsInfo: {
         Result<std::vector<std::string>> paths = PathsInfoPaths(req);

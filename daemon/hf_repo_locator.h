@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "daemon/hf_answer_cache.h"
 #include "daemon/hf_paths.h"
 #include "daemon/hf_reader_pool.h"
 #include "storage/catalog.h"
@@ -51,6 +52,10 @@ class HfRepoLocator {
   // Opened readers of the mirrors found here, shared by every request (hf_reader_pool.h).
   HfReaderPool& readers() { return readers_; }
 
+  // Answers already worked out, shared by every request (hf_answer_cache.h). Whoever
+  // publishes or forgets a mirror calls cache().Invalidate() (main.cc wires the serving gate).
+  HfAnswerCache& cache() { return cache_; }
+
  private:
   // The mirror name of the `hf` repo whose upstream path is `path`, if any.
   Result<std::optional<std::string>> NameForHubPath(const std::string& path);
@@ -62,6 +67,7 @@ class HfRepoLocator {
   std::chrono::steady_clock::time_point built_at_{};
   bool built_ = false;
   HfReaderPool readers_;
+  HfAnswerCache cache_;
 };
 
 }  // namespace mirrord

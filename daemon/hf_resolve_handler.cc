@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "daemon/blocking.h"
+#include "daemon/hf_answer_cache.h"
 #include "daemon/hf_error.h"
 #include "daemon/hf_git_blob_stream.h"
 #include "daemon/hf_paths.h"
@@ -61,7 +62,11 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
         HfErrorResponse(req, HfFailure::BadRequest(target.status().message())));
   }
   const bool head = req.method() == http::verb::head;
-  Lookup l = co_await RunBlocking(blocking_, [&]() -> Lookup {
+  HfAnswerCache& cache = locator_.cache();
+  // Taken before any lookup: a revision resolved from refs a publication then replaced is
+  // not stored (hf_answer_cache.h).
+  const uint64_t generation = cache.generation();
+  auto lookup = [&]() -> Lookup {
     Lookup out;
     auto opened = OpenHfRevision(locator_, target->type, target->repo_id, target->revision);
     if (HfFailure* f = std::get_if<HfFailure>(&opened)) {
@@ -72,6 +77,9 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
     out.repo_name = view.repo.record.name;
     out.commit = view.commit.oid;
     out.pinned = view.pinned;
+    cache.PutRevision(generation, target->type, target->repo_id, target->revision,
+                      HfCachedRevision{view.repo.record.name, view.repo.dir, view.repo.record.id,
+                                       view.commit.oid, view.commit.commit_time, view.pinned});
     Result<TreeEntryInfo> entry = view.reader->Stat(out.commit, target->path);
     if (!entry.ok() || entry->type != TreeEntryInfo::Type::kFile) {
       if (entry.ok() || entry.status().code() == StatusCode::kNotFound) {
@@ -86,7 +94,10 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
     out.repo_dir = view.repo.dir;
     if (out.entry.lfs) {
       out.in_store = store_.Contains(out.entry.lfs->oid);
-      if (!out.in_store) {
+      if (out.in_store) {
+        cache.PutFile(out.repo_name, out.commit, target->path,
+                      HfCachedFile{out.entry, std::nullopt, true});
+      } else {
         Result<std::optional<LfsRefRecord>> ref =
             catalog_.FindLfsRef(view.repo.record.id, out.entry.lfs->oid);
         if (ref.ok()) out.lfs_ref = std::move(*ref);
@@ -94,7 +105,15 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
       return out;
     }
     // HEAD: the size is known, no need for the bytes; a large file is streamed from git.
-    if (head || out.entry.blob_size > kHfInMemoryGitFileBytes) return out;
+    if (head || out.entry.blob_size > kHfInMemoryGitFileBytes) {
+      // A large file streams from git and needs no bytes here; a small one's HEAD is
+      // stored without them (the first GET stores them).
+      if (out.entry.blob_size > kHfCachedBodyBytes) {
+        cache.PutFile(out.repo_name, out.commit, target->path,
+                      HfCachedFile{out.entry, std::nullopt, false});
+      }
+      return out;
+    }
     Result<std::string> body = view.reader->ReadBlob(out.entry.oid, kHfInMemoryGitFileBytes);
     if (!body.ok()) {
       MLOG(Error) << "hf " << out.repo_name << ": " << body.status().ToString();
@@ -103,8 +122,40 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
       return out;
     }
     out.body = std::move(*body);
+    if (out.entry.blob_size <= kHfCachedBodyBytes) {
+      cache.PutFile(out.repo_name, out.commit, target->path,
+                    HfCachedFile{out.entry, out.body, false});
+    } else {
+      cache.PutFile(out.repo_name, out.commit, target->path,
+                    HfCachedFile{out.entry, std::nullopt, false});
+    }
     return out;
-  });
+  };
+
+  // A repeated request is answered from memory, on this thread: the revision as resolved
+  // within kHfRevisionTtl and since the last publication, and the file's entry at that
+  // commit (with its bytes for a small plain file, or the knowledge that an LFS object is
+  // in the store).
+  Lookup l;
+  bool from_cache = false;
+  if (std::optional<HfCachedRevision> rev =
+          cache.FindRevision(target->type, target->repo_id, target->revision)) {
+    if (std::shared_ptr<const HfCachedFile> file =
+            cache.FindFile(rev->repo_name, rev->commit, target->path)) {
+      const bool plain_ok = head || file->body || file->entry.blob_size > kHfInMemoryGitFileBytes;
+      if (file->entry.lfs ? file->in_store : plain_ok) {
+        from_cache = true;
+        l.repo_name = rev->repo_name;
+        l.commit = rev->commit;
+        l.pinned = rev->pinned;
+        l.entry = file->entry;
+        l.repo_dir = rev->repo_dir;
+        l.in_store = file->in_store;
+        if (!head && file->body) l.body = *file->body;
+      }
+    }
+  }
+  if (!from_cache) l = co_await RunBlocking(blocking_, lookup);
   if (l.failure) co_return co_await ex.Respond(HfErrorResponse(req, *l.failure));
 
   http::response<http::empty_body> header;
@@ -154,6 +205,16 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
     co_return co_await SendRangedHead(ex, std::move(header), pointer.size, range_error);
   }
   Result<UniqueFd> fd = store_.OpenObject(pointer.oid);
+  if (!fd.ok() && fd.status().code() == StatusCode::kNotFound && from_cache && pull_through_) {
+    // The object left the store since it was cached: the catalog's reference is needed
+    // for the pull-through.
+    Lookup fresh = co_await RunBlocking(blocking_, lookup);
+    if (fresh.failure) co_return co_await ex.Respond(HfErrorResponse(req, *fresh.failure));
+    if (fresh.entry.lfs && fresh.entry.lfs->oid == pointer.oid) {
+      l.lfs_ref = std::move(fresh.lfs_ref);
+      fd = store_.OpenObject(pointer.oid);
+    }
+  }
   if (!fd.ok() && fd.status().code() == StatusCode::kNotFound && pull_through_ && l.lfs_ref) {
     MLOG(Info) << "hf " << l.repo_name << ": " << pointer.oid
                << " not in the store; fetching it for " << ex.peer();

@@ -282,6 +282,9 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
                    }});
   // The Hugging Face–compatible endpoint (HF_ENDPOINT=http://mirror:8080).
   HfRepoLocator hf_locator(**catalog, ServedMirrors(scheduler));
+  // A publication moves branches and tags: the endpoint's cached resolutions go.
+  scheduler.servable().AddListener(
+      [&hf_locator](std::string_view) { hf_locator.cache().Invalidate(); });
   auto hf_metrics = std::make_shared<HfMetrics>(metrics.registry());
   auto hf_resolve = std::make_shared<HfResolveHandler>(hf_locator, **catalog, **blob_store,
                                                        blocking_pool, lfs_fetch_pool,

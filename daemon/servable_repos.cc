@@ -1,5 +1,6 @@
 #include "daemon/servable_repos.h"
 
+#include <utility>
 #include <vector>
 
 #include "common/log.h"
@@ -34,15 +35,35 @@ std::optional<std::filesystem::path> ServableRepos::Lookup(std::string_view name
 }
 
 void ServableRepos::MarkServable(std::string_view name) {
-  std::lock_guard lock(mu_);
-  servable_.insert(std::string(name));
-  if (auto it = forgotten_.find(name); it != forgotten_.end()) forgotten_.erase(it);
+  {
+    std::lock_guard lock(mu_);
+    servable_.insert(std::string(name));
+    if (auto it = forgotten_.find(name); it != forgotten_.end()) forgotten_.erase(it);
+  }
+  Notify(name);
 }
 
 void ServableRepos::Forget(std::string_view name) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = servable_.find(name); it != servable_.end()) servable_.erase(it);
+    forgotten_.insert(std::string(name));
+  }
+  Notify(name);
+}
+
+void ServableRepos::AddListener(std::function<void(std::string_view name)> listener) const {
   std::lock_guard lock(mu_);
-  if (auto it = servable_.find(name); it != servable_.end()) servable_.erase(it);
-  forgotten_.insert(std::string(name));
+  listeners_.push_back(std::move(listener));
+}
+
+void ServableRepos::Notify(std::string_view name) const {
+  std::vector<std::function<void(std::string_view)>> listeners;
+  {
+    std::lock_guard lock(mu_);
+    listeners = listeners_;
+  }
+  for (const auto& l : listeners) l(name);
 }
 
 Status ServableRepos::Refresh() {

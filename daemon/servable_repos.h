@@ -7,18 +7,22 @@
 // that reads the catalog's published repos (those of other nodes) every `refresh_every`
 // and at once after a miss. So a repo another node published is served from the next
 // refresh on: a clone in between gets 404, as it would have a moment earlier.
+// Listeners hear of every publication (MarkServable) and removal (Forget) made here, after
+// the change, on the thread that made it; they must be quick and must not call back in.
 // Thread-safety: all methods are thread-safe.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "common/config.h"
 #include "storage/catalog.h"
@@ -50,9 +54,12 @@ class ServableRepos {
   // Reads the catalog's published repos into the set now (the refresher's step; also
   // called by startup). On failure the set is unchanged.
   Status Refresh();
+  // Adds a listener (const: it changes nothing that is served). Call before serving starts.
+  void AddListener(std::function<void(std::string_view name)> listener) const;
 
  private:
   void RefreshLoop();
+  void Notify(std::string_view name) const;
 
   const Config& config_;
   Catalog& catalog_;
@@ -64,6 +71,7 @@ class ServableRepos {
   std::set<std::string, std::less<>> servable_;   // "published at least once"
   std::set<std::string, std::less<>> forgotten_;  // removed here: a refresh must not revive
   std::thread refresher_;
+  mutable std::vector<std::function<void(std::string_view)>> listeners_;
 };
 
 }  // namespace mirrord

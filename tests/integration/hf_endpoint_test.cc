@@ -54,6 +54,10 @@ const std::string kConfig = "{\"model_type\": \"tiny\"}\n";
 constexpr std::string_view kBigId = "org/big";
 constexpr size_t kBigSize = (17u << 20) + 5;
 const std::string kNested = "nested file\n";
+// A repo whose main branch a test moves (HfEndpoint.NewCommitOnABranchIsAnsweredAtOnce).
+constexpr std::string_view kMovingId = "org/moving";
+const std::string kMovingV1 = "{\"version\": 1}\n";
+const std::string kMovingV2 = "{\"version\": 2, \"longer\": true}\n";
 
 std::string PointerText(const std::string& oid, uint64_t size) {
   return "version https://git-lfs.github.com/spec/v1\noid sha256:" + oid + "\nsize " +
@@ -73,6 +77,9 @@ struct Fixture {
   std::string dataset_commit;
   std::string big;  // org/big's big.bin
   std::string big_commit;
+  std::optional<WorkRepo> moving;  // org/moving's work tree, pushed to moving_bare
+  std::filesystem::path moving_bare;
+  std::string moving_first;
 };
 
 Fixture* fx = nullptr;
@@ -156,6 +163,13 @@ class HfEndpoint : public ::testing::Test {
     ASSIGN_OR_RETURN(std::filesystem::path big_bare, fx->upstream->CreateBareRepo(kBigId));
     RETURN_IF_ERROR(big.PushMirror(big_bare.string()));
 
+    ASSIGN_OR_RETURN(WorkRepo moving, WorkRepo::Init(root / "work-moving"));
+    RETURN_IF_ERROR(moving.WriteFile("config.json", kMovingV1));
+    ASSIGN_OR_RETURN(fx->moving_first, moving.Commit("v1"));
+    ASSIGN_OR_RETURN(fx->moving_bare, fx->upstream->CreateBareRepo(kMovingId));
+    RETURN_IF_ERROR(moving.PushMirror(fx->moving_bare.string()));
+    fx->moving.emplace(std::move(moving));
+
     MirrordOptions m;
     m.extra_toml = "[sync]\nmaintenance = false\n\n[upstreams.hf]\nurl = \"" +
                    fx->upstream->BaseUrl() + "/{repo}.git\"\n\n[[repos]]\nname = \"" +
@@ -168,9 +182,10 @@ class HfEndpoint : public ::testing::Test {
                    "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n\n[[repos]]\nname = \"" +
                    std::string(kDatasetMirror) + "\"\nupstream = \"hf\"\npath = \"datasets/" +
                    std::string(kDatasetId) + "\"\npoll_interval = \"1d\"\n\n[[repos]]\nname = \"" +
-                   std::string(kBigId) + "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n";
+                   std::string(kBigId) + "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n\n[[repos]]\nname = \"" +
+                   std::string(kMovingId) + "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n";
     ASSIGN_OR_RETURN(fx->mirrord, MirrordProcess::Start(m));
-    for (std::string_view name : {kMirrorName, kManyId, kDatasetMirror, kBigId}) {
+    for (std::string_view name : {kMirrorName, kManyId, kDatasetMirror, kBigId, kMovingId}) {
       ASSIGN_OR_RETURN(ProcessResult r, fx->mirrord->Mirrorctl({"sync", std::string(name)}));
       if (!r.ok()) return Internal("mirrorctl sync " + std::string(name) + ": " + r.Describe());
     }
@@ -417,6 +432,86 @@ TEST_F(HfEndpoint, TreeIsPaginatedWithLinkNext) {
   EXPECT_EQ(json::parse(sub.body).as_array().size(), 1u);
   ASSERT_OK_AND_ASSIGN(HttpReply missing, Get("/api/models/org/tiny/tree/main/nope"));
   EXPECT_EQ(missing.Header("X-Error-Code"), "EntryNotFound");
+}
+
+// Answers are kept in memory (hf_answer_cache.h): after a sync publishes a new commit on a
+// branch, the very next request answers the new commit, while URLs pinned to the old
+// commit keep answering its files.
+TEST_F(HfEndpoint, NewCommitOnABranchIsAnsweredAtOnce) {
+  const std::string resolve = "/" + std::string(kMovingId) + "/resolve/main/config.json";
+  const std::string tree = "/api/models/" + std::string(kMovingId) + "/tree/main";
+  const std::string info = "/api/models/" + std::string(kMovingId);
+  auto tree_paths = [](const std::string& body) {
+    std::vector<std::string> paths;
+    for (const json::value& e : json::parse(body).as_array()) {
+      paths.emplace_back(e.as_object().at("path").as_string());
+    }
+    return paths;
+  };
+  // Each answer asked for more than once: the later ones come from memory.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(HttpReply head, Get(resolve, "HEAD"));
+    EXPECT_EQ(head.Header("X-Repo-Commit"), fx->moving_first);
+    EXPECT_EQ(head.Header("ETag"), "\"" + BlobId(kMovingV1) + "\"");
+    ASSERT_OK_AND_ASSIGN(HttpReply get, Get(resolve));
+    EXPECT_EQ(get.body, kMovingV1);
+    ASSERT_OK_AND_ASSIGN(HttpReply t, Get(tree));
+    ASSERT_EQ(t.status, 200) << t.body;
+    EXPECT_THAT(tree_paths(t.body), ::testing::ElementsAre("config.json"));
+    ASSERT_OK_AND_ASSIGN(HttpReply m, Get(info));
+    ASSERT_EQ(m.status, 200) << m.body;
+    EXPECT_EQ(json::parse(m.body).as_object().at("sha").as_string(), fx->moving_first);
+  }
+
+  ASSERT_OK(fx->moving->WriteFile("config.json", kMovingV2));
+  ASSERT_OK(fx->moving->WriteFile("added.txt", "added\n"));
+  ASSERT_OK_AND_ASSIGN(std::string second, fx->moving->Commit("v2"));
+  ASSERT_OK(fx->moving->PushMirror(fx->moving_bare.string()));
+  ASSERT_OK_AND_ASSIGN(ProcessResult synced,
+                       fx->mirrord->Mirrorctl({"sync", std::string(kMovingId)}));
+  ASSERT_TRUE(synced.ok()) << synced.Describe();
+
+  ASSERT_OK_AND_ASSIGN(HttpReply head, Get(resolve, "HEAD"));
+  EXPECT_EQ(head.Header("X-Repo-Commit"), second);
+  EXPECT_EQ(head.Header("ETag"), "\"" + BlobId(kMovingV2) + "\"");
+  EXPECT_EQ(head.Header("Content-Length"), std::to_string(kMovingV2.size()));
+  ASSERT_OK_AND_ASSIGN(HttpReply get, Get(resolve));
+  EXPECT_EQ(get.body, kMovingV2);
+  EXPECT_EQ(get.Header("X-Repo-Commit"), second);
+  ASSERT_OK_AND_ASSIGN(HttpReply t, Get(tree));
+  EXPECT_THAT(tree_paths(t.body), ::testing::ElementsAre("added.txt", "config.json"));
+  ASSERT_OK_AND_ASSIGN(HttpReply m, Get(info));
+  EXPECT_EQ(json::parse(m.body).as_object().at("sha").as_string(), second);
+
+  // The old commit, pinned: its answers never change.
+  const std::string pinned =
+      "/" + std::string(kMovingId) + "/resolve/" + fx->moving_first + "/config.json";
+  ASSERT_OK_AND_ASSIGN(HttpReply old, Get(pinned));
+  EXPECT_EQ(old.status, 200);
+  EXPECT_EQ(old.body, kMovingV1);
+  EXPECT_EQ(old.Header("X-Repo-Commit"), fx->moving_first);
+  EXPECT_EQ(old.Header("Cache-Control"), "public, max-age=31536000, immutable");
+}
+
+// Anonymous clients asking for paths and revisions that do not exist get the Hub's answers
+// every time (nothing about a miss is remembered), and do not disturb the answers that are.
+TEST_F(HfEndpoint, RandomPathsAndRevisionsAreNeverRemembered) {
+  for (int i = 0; i < 200; ++i) {
+    const std::string n = std::to_string(i);
+    ASSERT_OK_AND_ASSIGN(HttpReply path, Get(Resolve("main", "nope/" + n + ".bin"), "HEAD"));
+    EXPECT_EQ(path.status, 404);
+    EXPECT_EQ(path.Header("X-Error-Code"), "EntryNotFound");
+    ASSERT_OK_AND_ASSIGN(HttpReply rev, Get(Resolve("rev-" + n, "config.json"), "HEAD"));
+    EXPECT_EQ(rev.status, 404);
+    EXPECT_EQ(rev.Header("X-Error-Code"), "RevisionNotFound");
+    ASSERT_OK_AND_ASSIGN(HttpReply page,
+                         Get("/api/models/org/tiny/tree/main?cursor=" + std::to_string(1000 + i)));
+    EXPECT_EQ(page.status, 200);
+    EXPECT_EQ(page.body, "[]");
+    ASSERT_OK_AND_ASSIGN(HttpReply good, Get(Resolve("main", "config.json"), "HEAD"));
+    EXPECT_EQ(good.status, 200);
+    EXPECT_EQ(good.Header("X-Repo-Commit"), fx->second_commit);
+  }
 }
 
 TEST_F(HfEndpoint, PathsInfoAndRefs) {
