@@ -443,7 +443,8 @@ TEST_F(HfEndpoint, NewCommitOnABranchIsAnsweredAtOnce) {
   const std::string info = "/api/models/" + std::string(kMovingId);
   auto tree_paths = [](const std::string& body) {
     std::vector<std::string> paths;
-    for (const json::value& e : json::parse(body).as_array()) {
+    const json::value listing = json::parse(body);
+    for (const json::value& e : listing.as_array()) {
       paths.emplace_back(e.as_object().at("path").as_string());
     }
     return paths;
