@@ -13,7 +13,9 @@
 // Only the published state is visible. Xet is never advertised (no xetHash): clients then
 // download through /resolve/. Every answer is bounded: a listing page by kHfTreePageSize,
 // siblings by kHfMaxSiblings (a repo with more files answers 500 rather than a truncated
-// list), request bodies by kHfApiBodyLimit.
+// list), request bodies by kHfApiBodyLimit. Tree pages and model info are kept, keyed by
+// commit, in the locator's cache (hf_answer_cache.h): a repeated one is answered from memory
+// on the network thread; other requests and misses are worked out on `blocking`.
 // Thread-safety: Handle() may run concurrently on any number of connections.
 #pragma once
 

@@ -106,12 +106,10 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
     }
     // HEAD: the size is known, no need for the bytes; a large file is streamed from git.
     if (head || out.entry.blob_size > kHfInMemoryGitFileBytes) {
-      // A large file streams from git and needs no bytes here; a small one's HEAD is
-      // stored without them (the first GET stores them).
-      if (out.entry.blob_size > kHfCachedBodyBytes) {
-        cache.PutFile(out.repo_name, out.commit, target->path,
-                      HfCachedFile{out.entry, std::nullopt, false});
-      }
+      // Stored without the bytes: a large file streams from git; a small one's first GET
+      // stores them.
+      cache.PutFile(out.repo_name, out.commit, target->path,
+                    HfCachedFile{out.entry, std::nullopt, false});
       return out;
     }
     Result<std::string> body = view.reader->ReadBlob(out.entry.oid, kHfInMemoryGitFileBytes);
@@ -122,13 +120,12 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
       return out;
     }
     out.body = std::move(*body);
-    if (out.entry.blob_size <= kHfCachedBodyBytes) {
-      cache.PutFile(out.repo_name, out.commit, target->path,
-                    HfCachedFile{out.entry, out.body, false});
-    } else {
-      cache.PutFile(out.repo_name, out.commit, target->path,
-                    HfCachedFile{out.entry, std::nullopt, false});
-    }
+    cache.PutFile(out.repo_name, out.commit, target->path,
+                  HfCachedFile{out.entry,
+                               out.entry.blob_size <= kHfCachedBodyBytes
+                                   ? out.body
+                                   : std::optional<std::string>(),
+                               false});
     return out;
   };
 

@@ -20,6 +20,10 @@
 // bounded chunks (hf_git_blob_stream.h). A HEAD answers from the tree entry (the pointer's
 // oid and size, the blob's id and size) and a stat of the store: it never opens, reads or
 // hashes the file.
+// A repeated request is answered from memory on the network thread (hf_answer_cache.h, the
+// locator's cache): the revision's commit, the file's entry and, for plain files up to
+// kHfCachedBodyBytes, its bytes; an LFS GET then only opens the stored object. Anything not
+// cached (and every miss: unknown repo, revision or path) is looked up on `blocking`.
 // Thread-safety: Handle() may run concurrently on any number of connections.
 #pragma once
 
@@ -41,7 +45,7 @@ inline constexpr uint64_t kHfInMemoryGitFileBytes = 1ull << 20;
 
 class HfResolveHandler {
  public:
-  // Everything passed must outlive the handler. Lookups run on `blocking`, pull-through
+  // Everything passed must outlive the handler. Uncached lookups run on `blocking`, pull-through
   // downloads on `fetches`; `pull_through` may be empty (objects missing from the store
   // are then 404). `git_home` is HOME for the git children that stream large plain files.
   HfResolveHandler(HfRepoLocator& locator, Catalog& catalog, BlobStore& store,
