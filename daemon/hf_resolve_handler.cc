@@ -157,6 +157,8 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
 
   http::response<http::empty_body> header;
   header.version(req.version());
+  // An HTTP/1.0 client asking for keep-alive (ab, some proxies) keeps its connection.
+  header.keep_alive(req.keep_alive());
   header.set(http::field::content_type, "application/octet-stream");
   header.set("X-Repo-Commit", l.commit);
   header.set(http::field::cache_control, l.pinned ? kImmutable : kRevalidate);

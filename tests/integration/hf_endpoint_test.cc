@@ -647,6 +647,39 @@ int StalledDownload(uint16_t port, const std::string& target) {
   return fd;
 }
 
+// HTTP/1.0 clients that ask for keep-alive (ab, some proxies) keep their connection across
+// HEADs of /resolve/, as with every other answer.
+TEST_F(HfEndpoint, Http10KeepAliveHeadsShareOneConnection) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(fx->mirrord->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string request = "HEAD " + Resolve("main", "model.safetensors") +
+                              " HTTP/1.0\r\nHost: mirror\r\nConnection: Keep-Alive\r\n\r\n";
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    // A HEAD answer is its header alone: read up to the blank line.
+    std::string answer;
+    char c = 0;
+    while (!answer.ends_with("\r\n\r\n") && answer.size() < 8192) {
+      ASSERT_EQ(::recv(fd, &c, 1, 0), 1) << "the connection closed after " << answer;
+      answer.push_back(c);
+    }
+    EXPECT_THAT(answer, ::testing::StartsWith("HTTP/1.0 200"));
+    EXPECT_THAT(answer, HasSubstr("X-Repo-Commit: " + fx->second_commit));
+    EXPECT_THAT(answer, ::testing::ContainsRegex("[Cc]onnection: [Kk]eep-[Aa]live"));
+  }
+}
+
 TEST_F(HfEndpoint, ConcurrentLargePlainFileDownloadsAreCapped) {
   const std::string url = "/" + std::string(kBigId) + "/resolve/main/big.bin";
   std::vector<int> stalled;
