@@ -8,6 +8,8 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "tests/fixtures/poll_until.h"
 #include "tests/fixtures/status_matchers.h"
@@ -67,6 +69,22 @@ TEST_F(ServableReposTest, MarkedAndForgottenRepos) {
   EXPECT_FALSE(gate.Lookup("org/removed").has_value());
   gate.MarkServable("org/removed");  // added and published again
   EXPECT_TRUE(gate.Lookup("org/removed").has_value());
+}
+
+// Listeners (the Hugging Face endpoint's answer cache) hear of each publication and removal
+// made here, once each, after the change.
+TEST_F(ServableReposTest, ListenersHearPublicationsAndRemovals) {
+  ServableRepos gate(config_, *catalog_);
+  std::vector<std::string> heard;
+  gate.AddListener([&](std::string_view name) {
+    heard.emplace_back(std::string(name) + (gate.Lookup(name) ? " served" : " gone"));
+  });
+  gate.MarkServable("org/a");
+  gate.MarkServable("org/a");  // a later sync publishes again
+  gate.Forget("org/a");
+  PublishElsewhere("org/b");
+  ASSERT_OK(gate.Refresh());  // another node's first publication: not this node's to tell
+  EXPECT_EQ(heard, (std::vector<std::string>{"org/a served", "org/a served", "org/a gone"}));
 }
 
 }  // namespace
