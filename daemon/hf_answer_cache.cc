@@ -113,44 +113,46 @@ void HfAnswerCache::PutRevision(uint64_t generation, HfRepoType type, std::strin
   Put(std::move(e));
 }
 
-std::shared_ptr<const HfCachedFile> HfAnswerCache::FindFile(std::string_view repo_name,
-                                                            std::string_view commit,
-                                                            std::string_view path) {
-  const std::string key = Key('f', {repo_name, commit, path});
+template <typename T>
+std::shared_ptr<const T> HfAnswerCache::FindImmutable(const std::string& key) {
   std::lock_guard lock(mu_);
   const Entry* e = Find(key);
   if (e == nullptr) return nullptr;
-  return std::get<std::shared_ptr<const HfCachedFile>>(e->value);
+  return std::get<std::shared_ptr<const T>>(e->value);
+}
+
+template <typename T>
+void HfAnswerCache::PutImmutable(std::string key, size_t bytes, T value) {
+  Entry e;
+  e.key = std::move(key);
+  e.bytes = bytes;
+  e.value = std::make_shared<const T>(std::move(value));
+  std::lock_guard lock(mu_);
+  Put(std::move(e));
+}
+
+std::shared_ptr<const HfCachedFile> HfAnswerCache::FindFile(std::string_view repo_name,
+                                                            std::string_view commit,
+                                                            std::string_view path) {
+  return FindImmutable<HfCachedFile>(Key('f', {repo_name, commit, path}));
 }
 
 void HfAnswerCache::PutFile(std::string_view repo_name, std::string_view commit,
                             std::string_view path, HfCachedFile value) {
-  Entry e;
-  e.key = Key('f', {repo_name, commit, path});
-  e.bytes = Cost(value.entry) + (value.body ? value.body->size() : 0);
-  e.value = std::make_shared<const HfCachedFile>(std::move(value));
-  std::lock_guard lock(mu_);
-  Put(std::move(e));
+  const size_t bytes = Cost(value.entry) + (value.body ? value.body->size() : 0);
+  PutImmutable(Key('f', {repo_name, commit, path}), bytes, std::move(value));
 }
 
 std::shared_ptr<const HfCachedPage> HfAnswerCache::FindPage(std::string_view repo_name,
                                                             std::string_view commit,
                                                             std::string_view shape) {
-  const std::string key = Key('p', {repo_name, commit, shape});
-  std::lock_guard lock(mu_);
-  const Entry* e = Find(key);
-  if (e == nullptr) return nullptr;
-  return std::get<std::shared_ptr<const HfCachedPage>>(e->value);
+  return FindImmutable<HfCachedPage>(Key('p', {repo_name, commit, shape}));
 }
 
 void HfAnswerCache::PutPage(std::string_view repo_name, std::string_view commit,
                             std::string_view shape, HfCachedPage value) {
-  Entry e;
-  e.key = Key('p', {repo_name, commit, shape});
-  e.bytes = value.body.size();
-  e.value = std::make_shared<const HfCachedPage>(std::move(value));
-  std::lock_guard lock(mu_);
-  Put(std::move(e));
+  const size_t bytes = value.body.size();
+  PutImmutable(Key('p', {repo_name, commit, shape}), bytes, std::move(value));
 }
 
 }  // namespace mirrord

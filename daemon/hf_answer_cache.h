@@ -115,6 +115,11 @@ class HfAnswerCache {
   // The entry at `key` made most recent, or null (an invalid revision is erased).
   const Entry* Find(const std::string& key);
   void Put(Entry entry);
+  // Files and pages: shared, never invalidated.
+  template <typename T>
+  std::shared_ptr<const T> FindImmutable(const std::string& key);
+  template <typename T>
+  void PutImmutable(std::string key, size_t bytes, T value);
   void EraseLocked(List::iterator it);
 
   const size_t max_entries_;
