@@ -92,8 +92,7 @@ void HfAnswerCache::Put(Entry entry) {
 std::optional<HfCachedRevision> HfAnswerCache::FindRevision(HfRepoType type,
                                                             std::string_view repo_id,
                                                             std::string_view revision) {
-  const std::string key =
-      Key('r', {type == HfRepoType::kDataset ? "d" : "m", repo_id, revision});
+  const std::string key = Key('r', {type == HfRepoType::kDataset ? "d" : "m", repo_id, revision});
   std::lock_guard lock(mu_);
   const Entry* e = Find(key);
   if (e == nullptr) return std::nullopt;

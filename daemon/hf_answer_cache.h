@@ -59,14 +59,14 @@ struct HfCachedRevision {
 };
 
 struct HfCachedFile {
-  TreeEntryInfo entry;                // a file (never a directory)
-  std::optional<std::string> body;    // plain files up to kHfCachedBodyBytes
-  bool in_store = false;              // LFS: the object was in the blob store
+  TreeEntryInfo entry;              // a file (never a directory)
+  std::optional<std::string> body;  // plain files up to kHfCachedBodyBytes
+  bool in_store = false;            // LFS: the object was in the blob store
 };
 
 struct HfCachedPage {
-  std::string body;       // the JSON answer
-  uint64_t next = 0;      // cursor of the next page; 0 when this is the last
+  std::string body;   // the JSON answer
+  uint64_t next = 0;  // cursor of the next page; 0 when this is the last
 };
 
 class HfAnswerCache {
@@ -86,14 +86,14 @@ class HfAnswerCache {
   void PutRevision(uint64_t generation, HfRepoType type, std::string_view repo_id,
                    std::string_view revision, HfCachedRevision value);
 
-  std::shared_ptr<const HfCachedFile> FindFile(std::string_view repo_name,
-                                               std::string_view commit, std::string_view path);
+  std::shared_ptr<const HfCachedFile> FindFile(std::string_view repo_name, std::string_view commit,
+                                               std::string_view path);
   void PutFile(std::string_view repo_name, std::string_view commit, std::string_view path,
                HfCachedFile value);
 
   // `shape` names the kind of answer and every request parameter that shapes it.
-  std::shared_ptr<const HfCachedPage> FindPage(std::string_view repo_name,
-                                               std::string_view commit, std::string_view shape);
+  std::shared_ptr<const HfCachedPage> FindPage(std::string_view repo_name, std::string_view commit,
+                                               std::string_view shape);
   void PutPage(std::string_view repo_name, std::string_view commit, std::string_view shape,
                HfCachedPage value);
 
@@ -128,7 +128,7 @@ class HfAnswerCache {
   mutable std::mutex mu_;
   uint64_t generation_ = 0;
   size_t bytes_ = 0;
-  List lru_;  // most recently used first
+  List lru_;                                                    // most recently used first
   std::unordered_map<std::string_view, List::iterator> index_;  // keys live in lru_
 };
 

@@ -5,8 +5,8 @@
 
 #include "daemon/hf_api_handler.h"
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <charconv>
 #include <optional>
 #include <utility>
@@ -152,8 +152,8 @@ std::string AnswerShape(const HfApiTarget& t, const TreeQuery& q, bool blobs) {
 // A page as answered, with its Link to the next one (`next` is the next cursor; 0: none).
 HttpResponse PageResponse(const HttpRequest& req, const std::string& base, const TreeQuery& q,
                           std::string body, uint64_t next) {
-  HttpResponse page = MakeResponse(req, http::status::ok, std::move(body),
-                                   "application/json; charset=utf-8");
+  HttpResponse page =
+      MakeResponse(req, http::status::ok, std::move(body), "application/json; charset=utf-8");
   if (next != 0) {
     std::string link = base + std::string(req.target().substr(0, req.target().find('?'))) +
                        "?recursive=" + (q.recursive ? "true" : "false") +

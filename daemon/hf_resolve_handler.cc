@@ -120,12 +120,12 @@ net::awaitable<void> HfResolveHandler::Handle(HttpExchange& ex) {
       return out;
     }
     out.body = std::move(*body);
-    cache.PutFile(out.repo_name, out.commit, target->path,
-                  HfCachedFile{out.entry,
-                               out.entry.blob_size <= kHfCachedBodyBytes
-                                   ? out.body
-                                   : std::optional<std::string>(),
-                               false});
+    cache.PutFile(
+        out.repo_name, out.commit, target->path,
+        HfCachedFile{
+            out.entry,
+            out.entry.blob_size <= kHfCachedBodyBytes ? out.body : std::optional<std::string>(),
+            false});
     return out;
   };
 

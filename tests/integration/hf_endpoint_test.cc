@@ -182,7 +182,8 @@ class HfEndpoint : public ::testing::Test {
                    "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n\n[[repos]]\nname = \"" +
                    std::string(kDatasetMirror) + "\"\nupstream = \"hf\"\npath = \"datasets/" +
                    std::string(kDatasetId) + "\"\npoll_interval = \"1d\"\n\n[[repos]]\nname = \"" +
-                   std::string(kBigId) + "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n\n[[repos]]\nname = \"" +
+                   std::string(kBigId) +
+                   "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n\n[[repos]]\nname = \"" +
                    std::string(kMovingId) + "\"\nupstream = \"hf\"\npoll_interval = \"1d\"\n";
     ASSIGN_OR_RETURN(fx->mirrord, MirrordProcess::Start(m));
     for (std::string_view name : {kMirrorName, kManyId, kDatasetMirror, kBigId, kMovingId}) {
