@@ -20,7 +20,8 @@ std::string ExitCodesHelp() {
          "  2  usage: bad arguments, unknown command, invalid name, remove without --yes and "
          "no terminal\n"
          "  3  mirrord cannot be reached, or the admin token is missing or refused\n"
-         "  4  no such repository (on mirrord; for a new name, at the upstream)\n";
+         "  4  no such repository (on mirrord; for a new name, at the upstream), recipe, ref or "
+         "image\n";
 }
 
 int RunWithClient(const CliFlags& flags, CommandIo& io,

@@ -25,8 +25,6 @@
 #include <string>
 #include <vector>
 
-#include <boost/json/value.hpp>
-
 #include "cli/api_client.h"
 #include "cli/cli_context.h"
 #include "common/api_types.h"
@@ -39,7 +37,8 @@ enum ExitCode : int {
   kExitFailed = 1,       // the operation failed: a sync failed, mirrord refused the request
   kExitUsage = 2,        // bad arguments, unknown command, a needed --yes missing
   kExitUnreachable = 3,  // mirrord cannot be reached, or the admin token is missing or refused
-  kExitNotFound = 4,     // no such repository (on mirrord, or at the upstream for a new name)
+  kExitNotFound =
+      4,  // no such repository (on mirrord, or upstream for a new name), recipe, ref or image
 };
 
 // "0.1.0": the project version mirrorctl was built from.

@@ -665,7 +665,8 @@ Result<JobQueue::Requeued> RedisJobQueue::RequeueAbandoned(std::string_view owne
                                             {std::string(owner), std::to_string(now_ms)}));
   const redisReply* r = reply.get();
   if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-      r->element[0]->type != REDIS_REPLY_ARRAY || r->element[1]->type != REDIS_REPLY_ARRAY || r->element[2]->type != REDIS_REPLY_ARRAY ||
+      r->element[0]->type != REDIS_REPLY_ARRAY || r->element[1]->type != REDIS_REPLY_ARRAY ||
+      r->element[2]->type != REDIS_REPLY_ARRAY ||
       r->element[2]->elements != r->element[0]->elements) {
     return BadReply("RequeueAbandoned");
   }

@@ -65,8 +65,9 @@ Result<std::unique_ptr<SqliteJobQueue>> SqliteJobQueue::Open(
     RETURN_IF_ERROR(db.Exec("PRAGMA synchronous = FULL"));
     ASSIGN_OR_RETURN(int64_t version, db.QueryInt64("PRAGMA user_version"));
     if (version < 9) {
-      return FailedPrecondition("catalog schema " + std::to_string(version) +
-                                " has no job queue with job kinds and fencing tokens (open the catalog first)");
+      return FailedPrecondition(
+          "catalog schema " + std::to_string(version) +
+          " has no job queue with job kinds and fencing tokens (open the catalog first)");
     }
     return std::unique_ptr<SqliteJobQueue>(new SqliteJobQueue(std::move(db)));
   }();
@@ -163,8 +164,8 @@ Result<std::optional<QueuedJob>> SqliteJobQueue::Claim(const ClaimRequest& reque
       paused.push_back({p.ColumnText(0), p.ColumnInt64(1), ""});
     }
   }
-  std::optional<size_t> pick = PickClaimable(
-      jobs, ClaimStateOf(jobs, paused, request.now_ms, request.max_running_per_host));
+  std::optional<size_t> pick =
+      PickClaimable(jobs, ClaimStateOf(jobs, paused, request.now_ms, request.max_running_per_host));
   std::optional<QueuedJob> chosen;
   if (pick) chosen = std::move(jobs[*pick]);
   if (!chosen) return std::optional<QueuedJob>();

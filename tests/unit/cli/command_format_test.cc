@@ -1,6 +1,8 @@
 // The human output of `mirrorctl list` and `mirrorctl status`.
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include "cli/commands.h"
 
 namespace mirrord {
@@ -104,6 +106,16 @@ TEST(ApiReplyTest, ErrorStatusFromBody) {
   EXPECT_EQ(html.ErrorStatus().code(), StatusCode::kInternal);
   EXPECT_EQ(html.ErrorStatus().message(), "mirrord answered HTTP 502: <html>Bad Gateway</html>");
   EXPECT_TRUE((ApiReply{204, ""}.ErrorStatus().ok()));
+}
+
+TEST(FormatImagesTest, ARecipeWithoutImagesAndAnEmptyAnswer) {
+  boost::json::value answer = boost::json::parse(
+      R"({"registry": "127.0.0.1:8080", "images": [{"name": "lab/model", "build": true,
+          "repo": "org/model", "ports": ["8000"], "gpu": null, "shm_size": "16g",
+          "pull": "", "run": "", "tags": []}]})");
+  EXPECT_EQ(FormatImages(answer, kNow), "lab/model  (from org/model)\n  no images yet\n");
+  EXPECT_EQ(FormatImages(boost::json::parse(R"({"images": []})"), kNow),
+            "no images and no [[builds]] recipes\n");
 }
 
 }  // namespace
