@@ -35,8 +35,8 @@ bool RecipeBuildsRef(const BuildRecipe& recipe, std::string_view ref, std::strin
   return (!head.empty() && ref == head) || ref.starts_with("refs/tags/");
 }
 
-BuildJobs::BuildJobs(const LiveConfig& config, Catalog& catalog, JobQueue& queue, const Clock& clock,
-                     std::function<void()> wake)
+BuildJobs::BuildJobs(const LiveConfig& config, Catalog& catalog, JobQueue& queue,
+                     const Clock& clock, std::function<void()> wake)
     : config_(config), catalog_(catalog), queue_(queue), clock_(clock), wake_(std::move(wake)) {}
 
 int64_t BuildJobs::NowMs() const {

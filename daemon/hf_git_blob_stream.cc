@@ -152,8 +152,8 @@ net::awaitable<void> SendGitBlob(HttpExchange& ex, http::response<http::empty_bo
     for (;;) {
       auto [ec, n] = co_await child_err.async_read_some(net::buffer(buf), kNoThrow);
       if (ec) break;
-      stderr_text.append(buf, std::min(n, kStderrCapture - std::min(kStderrCapture,
-                                                                     stderr_text.size())));
+      stderr_text.append(
+          buf, std::min(n, kStderrCapture - std::min(kStderrCapture, stderr_text.size())));
     }
     boost::system::error_code ignored;
     child_err.close(ignored);
@@ -181,8 +181,8 @@ net::awaitable<void> SendGitBlob(HttpExchange& ex, http::response<http::empty_bo
   const bool git_failed = !killed && !exit_status->success();
   if (left > 0 || extra > 0 || git_failed) {
     MLOG(Error) << "hf: git cat-file blob " << source.oid << " in " << source.repo_dir.string()
-                << " ended with " << exit_status->ToString() << ", " << left
-                << " bytes missing, " << extra << " unexpected: " << stderr_text;
+                << " ended with " << exit_status->ToString() << ", " << left << " bytes missing, "
+                << extra << " unexpected: " << stderr_text;
     if (started) {
       ex.Abort();  // the client sees a short body, never a wrong complete one
     } else {

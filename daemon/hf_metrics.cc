@@ -109,8 +109,9 @@ std::string_view HfEndpointLabel(std::string_view raw_target, bool resolve) {
 HfMetrics::HfMetrics(prometheus::Registry& registry) {
   auto& requests = prometheus::BuildCounter()
                        .Name("mirrord_hf_requests_total")
-                       .Help("Hugging Face endpoint requests answered, by endpoint and status "
-                             "class.")
+                       .Help(
+                           "Hugging Face endpoint requests answered, by endpoint and status "
+                           "class.")
                        .Register(registry);
   auto& bytes = prometheus::BuildCounter()
                     .Name("mirrord_hf_response_bytes_total")
@@ -118,8 +119,9 @@ HfMetrics::HfMetrics(prometheus::Registry& registry) {
                     .Register(registry);
   auto& duration = prometheus::BuildHistogram()
                        .Name("mirrord_hf_request_duration_seconds")
-                       .Help("Hugging Face endpoint time to answer (body included), by "
-                             "endpoint.")
+                       .Help(
+                           "Hugging Face endpoint time to answer (body included), by "
+                           "endpoint.")
                        .Register(registry);
   for (size_t i = 0; i < kHfEndpoints.size(); ++i) {
     const std::string endpoint(kHfEndpoints[i]);

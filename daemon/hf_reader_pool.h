@@ -47,7 +47,10 @@ class PooledTreeReader {
   PooledTreeReader(HfReaderPool* pool, std::filesystem::path dir, ino_t inode,
                    std::chrono::steady_clock::time_point opened,
                    std::unique_ptr<PublishedTreeReader> reader)
-      : pool_(pool), dir_(std::move(dir)), inode_(inode), opened_(opened),
+      : pool_(pool),
+        dir_(std::move(dir)),
+        inode_(inode),
+        opened_(opened),
         reader_(std::move(reader)) {}
 
   HfReaderPool* pool_ = nullptr;

@@ -10,11 +10,11 @@
 #include <boost/beast/core/string.hpp>
 #include <utility>
 
+#include "common/lfs_pointer.h"
 #include "common/log.h"
 #include "daemon/blocking.h"
 #include "daemon/ranged_response.h"
 #include "lfs/batch_json.h"
-#include "common/lfs_pointer.h"
 
 namespace mirrord {
 namespace {

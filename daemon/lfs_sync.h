@@ -41,9 +41,9 @@
 #include "daemon/metrics.h"
 #include "git/lfs_pointer_scan.h"
 #include "git/ref_publisher.h"
+#include "http/host_limiter.h"
 #include "lfs/download_pool.h"
 #include "lfs/object_downloader.h"
-#include "http/host_limiter.h"
 #include "storage/blob_store.h"
 #include "storage/catalog.h"
 

@@ -20,8 +20,6 @@
 #include "common/log.h"
 #include "daemon/admin_api.h"
 #include "daemon/base_url.h"
-#include "daemon/images_api.h"
-#include "deploy/image_retention.h"
 #include "daemon/build_api.h"
 #include "daemon/build_job_runner.h"
 #include "daemon/config_reload.h"
@@ -33,6 +31,7 @@
 #include "daemon/hf_repo_locator.h"
 #include "daemon/hf_resolve_handler.h"
 #include "daemon/http_server.h"
+#include "daemon/images_api.h"
 #include "daemon/lfs_http_handler.h"
 #include "daemon/lfs_sync.h"
 #include "daemon/metrics.h"
@@ -41,6 +40,7 @@
 #include "daemon/sync_scheduler.h"
 #include "daemon/systemd_notifier.h"
 #include "daemon/upstream_poller.h"
+#include "deploy/image_retention.h"
 #include "deploy/oci_store.h"
 #include "git/libgit2_status.h"
 #include "storage/blob_store.h"
@@ -286,15 +286,13 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   scheduler.servable().AddListener(
       [&hf_locator](std::string_view) { hf_locator.cache().Invalidate(); });
   auto hf_metrics = std::make_shared<HfMetrics>(metrics.registry());
-  auto hf_resolve = std::make_shared<HfResolveHandler>(hf_locator, **catalog, **blob_store,
-                                                       blocking_pool, lfs_fetch_pool,
-                                                       PullThroughFetch(scheduler),
-                                                       config.storage_root);
+  auto hf_resolve = std::make_shared<HfResolveHandler>(
+      hf_locator, **catalog, **blob_store, blocking_pool, lfs_fetch_pool,
+      PullThroughFetch(scheduler), config.storage_root);
   router->AddClaim({http::verb::get}, IsHfResolvePath,
                    Counted(metrics.served().For("hf"), [hf_resolve, hf_metrics](HttpExchange& ex) {
-                     return hf_metrics->Meter(ex, true, [hf_resolve](HttpExchange& m) {
-                       return hf_resolve->Handle(m);
-                     });
+                     return hf_metrics->Meter(
+                         ex, true, [hf_resolve](HttpExchange& m) { return hf_resolve->Handle(m); });
                    }));
   auto hf_api =
       std::make_shared<HfApiHandler>(hf_locator, blocking_pool, BaseUrl(base_url_options));

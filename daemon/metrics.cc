@@ -127,15 +127,17 @@ Metrics::Metrics()
   // LFS quarantine.
   lfs_quarantine_bytes_ = &prometheus::BuildGauge()
                                .Name("mirrord_lfs_quarantine_bytes")
-                               .Help("Bytes of LFS data that failed verification, kept in the "
-                                     "quarantine (bounded by [lfs] quarantine_budget).")
+                               .Help(
+                                   "Bytes of LFS data that failed verification, kept in the "
+                                   "quarantine (bounded by [lfs] quarantine_budget).")
                                .Register(*registry_)
                                .Add({});
   lfs_quarantine_dropped_ =
       &prometheus::BuildCounter()
            .Name("mirrord_lfs_quarantine_dropped_total")
-           .Help("Quarantined LFS copies deleted to stay within [lfs] quarantine_budget and "
-                 "quarantine_per_object (oldest first).")
+           .Help(
+               "Quarantined LFS copies deleted to stay within [lfs] quarantine_budget and "
+               "quarantine_per_object (oldest first).")
            .Register(*registry_)
            .Add({});
   // Build stage.

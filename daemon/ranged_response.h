@@ -30,8 +30,8 @@ boost::asio::awaitable<void> SendRangedFile(HttpExchange& ex,
 // The answer to a HEAD for a body of `size` bytes, from the size alone (nothing is opened or
 // read): 200, 206 or 416 with the headers a GET would carry. Counts as the answer.
 boost::asio::awaitable<void> SendRangedHead(HttpExchange& ex,
-                                            http::response<http::empty_body> header,
-                                            uint64_t size, const RangeErrorFactory& range_error);
+                                            http::response<http::empty_body> header, uint64_t size,
+                                            const RangeErrorFactory& range_error);
 
 // The same for a body held in memory.
 boost::asio::awaitable<void> SendRangedBytes(HttpExchange& ex,

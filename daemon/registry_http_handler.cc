@@ -126,8 +126,8 @@ boost::asio::awaitable<void> RegistryHttpHandler::Handle(HttpExchange& ex) {
     co_return;
   }
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
-    HttpResponse res = RegistryError(req, http::status::method_not_allowed, "UNSUPPORTED",
-                                     "use GET or HEAD");
+    HttpResponse res =
+        RegistryError(req, http::status::method_not_allowed, "UNSUPPORTED", "use GET or HEAD");
     res.set(http::field::allow, "GET, HEAD");
     co_await ex.Respond(std::move(res));
     co_return;
@@ -154,8 +154,8 @@ boost::asio::awaitable<void> RegistryHttpHandler::Handle(HttpExchange& ex) {
     co_return;
   }
   if (!IsValidImageName(parts->name)) {
-    co_await ex.Respond(RegistryError(req, http::status::bad_request, "NAME_INVALID",
-                                      "invalid repository name"));
+    co_await ex.Respond(
+        RegistryError(req, http::status::bad_request, "NAME_INVALID", "invalid repository name"));
     co_return;
   }
   if ((parts->kind == "blobs" || parts->kind == "referrers") && !IsValidSha256Digest(parts->rest)) {
@@ -190,8 +190,8 @@ boost::asio::awaitable<void> RegistryHttpHandler::Manifest(HttpExchange& ex, std
     std::string bytes;
   };
   const bool docker_only = AcceptsDockerOnly(req);
-  Result<std::optional<Found>> found = co_await RunBlocking(
-      blocking_, [&]() -> Result<std::optional<Found>> {
+  Result<std::optional<Found>> found =
+      co_await RunBlocking(blocking_, [&]() -> Result<std::optional<Found>> {
         std::optional<ImageRecord> image;
         if (by_digest) {
           ASSIGN_OR_RETURN(image, catalog_.FindManifest(name, reference));
@@ -246,8 +246,8 @@ boost::asio::awaitable<void> RegistryHttpHandler::Blob(HttpExchange& ex, std::st
     uint64_t size = 0;
     std::optional<TarLayer> layer;
   };
-  Result<std::optional<Source>> source = co_await RunBlocking(
-      blocking_, [&]() -> Result<std::optional<Source>> {
+  Result<std::optional<Source>> source =
+      co_await RunBlocking(blocking_, [&]() -> Result<std::optional<Source>> {
         ASSIGN_OR_RETURN(bool allowed, catalog_.NameReferencesBlob(name, digest));
         if (!allowed) return std::optional<Source>();
         Source s;
@@ -272,13 +272,13 @@ boost::asio::awaitable<void> RegistryHttpHandler::Blob(HttpExchange& ex, std::st
       });
   if (!source.ok()) {
     MLOG(Error) << "registry: blob " << name << "@" << digest << ": " << source.status().ToString();
-    co_await ex.Respond(RegistryError(req, http::status::internal_server_error, "UNKNOWN",
-                                      "cannot read the blob"));
+    co_await ex.Respond(
+        RegistryError(req, http::status::internal_server_error, "UNKNOWN", "cannot read the blob"));
     co_return;
   }
   if (!source->has_value()) {
-    co_await ex.Respond(RegistryError(req, http::status::not_found, "BLOB_UNKNOWN",
-                                      "blob unknown to registry"));
+    co_await ex.Respond(
+        RegistryError(req, http::status::not_found, "BLOB_UNKNOWN", "blob unknown to registry"));
     co_return;
   }
   Source& s = **source;
@@ -295,8 +295,8 @@ boost::asio::awaitable<void> RegistryHttpHandler::Blob(HttpExchange& ex, std::st
   uint64_t begin = 0, end = s.size;
   switch (range.kind) {
     case HttpRangeSelection::Kind::kUnsatisfiable: {
-      HttpResponse res = RegistryError(req, http::status::range_not_satisfiable,
-                                       "BLOB_UNKNOWN", "range not satisfiable");
+      HttpResponse res = RegistryError(req, http::status::range_not_satisfiable, "BLOB_UNKNOWN",
+                                       "range not satisfiable");
       res.set(http::field::content_range, UnsatisfiedContentRangeHeader(s.size));
       co_await ex.Respond(std::move(res));
       co_return;
@@ -332,8 +332,8 @@ boost::asio::awaitable<void> RegistryHttpHandler::Blob(HttpExchange& ex, std::st
       });
   if (!fds.ok()) {
     MLOG(Error) << "registry: layer " << digest << ": " << fds.status().ToString();
-    co_await ex.Respond(RegistryError(req, http::status::internal_server_error, "UNKNOWN",
-                                      "cannot read the blob"));
+    co_await ex.Respond(
+        RegistryError(req, http::status::internal_server_error, "UNKNOWN", "cannot read the blob"));
     co_return;
   }
   std::vector<BodyPiece> pieces;
@@ -358,8 +358,8 @@ boost::asio::awaitable<void> RegistryHttpHandler::Tags(HttpExchange& ex, std::st
   const HttpRequest& req = ex.request();
   const size_t n = page.n;
   const std::string& last = page.last;
-  Result<std::pair<bool, std::vector<ImageRecord>>> listed = co_await RunBlocking(
-      blocking_, [&]() -> Result<std::pair<bool, std::vector<ImageRecord>>> {
+  Result<std::pair<bool, std::vector<ImageRecord>>> listed =
+      co_await RunBlocking(blocking_, [&]() -> Result<std::pair<bool, std::vector<ImageRecord>>> {
         ASSIGN_OR_RETURN(std::vector<ImageRecord> any, catalog_.ListImages(name, "", 1));
         if (any.empty()) return std::pair{false, std::vector<ImageRecord>()};
         if (n == 0) return std::pair{true, std::vector<ImageRecord>()};
@@ -367,8 +367,8 @@ boost::asio::awaitable<void> RegistryHttpHandler::Tags(HttpExchange& ex, std::st
         return std::pair{true, std::move(tags)};
       });
   if (!listed.ok()) {
-    co_await ex.Respond(RegistryError(req, http::status::internal_server_error, "UNKNOWN",
-                                      "cannot list tags"));
+    co_await ex.Respond(
+        RegistryError(req, http::status::internal_server_error, "UNKNOWN", "cannot list tags"));
     co_return;
   }
   if (!listed->first) {
@@ -389,13 +389,12 @@ boost::asio::awaitable<void> RegistryHttpHandler::Tags(HttpExchange& ex, std::st
   co_await ex.Respond(std::move(res));
 }
 
-boost::asio::awaitable<void> RegistryHttpHandler::CatalogList(HttpExchange& ex,
-                                                              RegistryPage page) {
+boost::asio::awaitable<void> RegistryHttpHandler::CatalogList(HttpExchange& ex, RegistryPage page) {
   const HttpRequest& req = ex.request();
   const size_t n = page.n;
   const std::string& last = page.last;
-  Result<std::vector<std::string>> names = co_await RunBlocking(
-      blocking_, [&]() -> Result<std::vector<std::string>> {
+  Result<std::vector<std::string>> names =
+      co_await RunBlocking(blocking_, [&]() -> Result<std::vector<std::string>> {
         if (n == 0) return std::vector<std::string>();
         return catalog_.ListImageNames(last, n);
       });
@@ -410,8 +409,8 @@ boost::asio::awaitable<void> RegistryHttpHandler::CatalogList(HttpExchange& ex,
   body["repositories"] = std::move(repos);
   HttpResponse res = JsonAnswer(req, json::serialize(body), "application/json");
   if (page.limited && n > 0 && names->size() == n) {
-    res.set(http::field::link, "</v2/_catalog?n=" + std::to_string(n) + "&last=" +
-                                   names->back() + ">; rel=\"next\"");
+    res.set(http::field::link,
+            "</v2/_catalog?n=" + std::to_string(n) + "&last=" + names->back() + ">; rel=\"next\"");
   }
   co_await ex.Respond(std::move(res));
 }

@@ -108,7 +108,7 @@ RouteMatch Router::MatchMethod(const std::vector<const Route*>& routes, http::ve
     for (const Route* r : routes) {
       if (HasMethod(r->methods, http::verb::get))
         return {r->handler, r->options.body_limit, r->options.on_body_too_large,
-              r->options.read_body};
+                r->options.read_body};
     }
   }
   std::vector<http::verb> allowed;

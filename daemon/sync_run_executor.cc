@@ -35,8 +35,9 @@ class SyncRunExecutor::Steps final : public SyncSteps {
     return x_.lfs_ != nullptr && x_.config_.Get()->LfsPolicyFor(repo_.name).enabled;
   }
 
-  Result<LfsSyncOutcome> SyncLfs(const std::vector<PublishedRef>& refs,
-                                 const std::function<void(const SyncProgress&)>& progress) override {
+  Result<LfsSyncOutcome> SyncLfs(
+      const std::vector<PublishedRef>& refs,
+      const std::function<void(const SyncProgress&)>& progress) override {
     LfsSyncRequest lreq;
     lreq.repo_name = repo_.name;
     lreq.repo_dir = request_.repo_dir;

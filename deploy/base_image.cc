@@ -167,7 +167,7 @@ class Registry {
     boost::system::error_code ec;
     json::value v = json::parse(r.body, ec);
     const json::object* o = ec ? nullptr : v.if_object();
-    const json::value* token = o == nullptr ? nullptr
+    const json::value* token = o == nullptr              ? nullptr
                                : o->if_contains("token") ? o->if_contains("token")
                                                          : o->if_contains("access_token");
     if (token == nullptr || !token->is_string()) {
@@ -257,8 +257,8 @@ std::string OciLayerType(std::string_view type) {
 }
 
 // Fetches one blob into the store (resuming a partial download), verified.
-Status FetchBlob(Registry& reg, const std::string& repo, OciStore& store,
-                 const std::string& digest, uint64_t size) {
+Status FetchBlob(Registry& reg, const std::string& repo, OciStore& store, const std::string& digest,
+                 uint64_t size) {
   if (store.Contains(digest)) return Status::Ok();
   std::filesystem::path part = store.PartialPath(digest);
   UniqueFd fd(::open(part.c_str(), O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0644));
@@ -279,8 +279,8 @@ Status FetchBlob(Registry& reg, const std::string& repo, OciStore& store,
     have = 0;
   }
   if (have < size) {
-    ASSIGN_OR_RETURN(Reply r, reg.Download("/v2/" + repo + "/blobs/" + digest, fd.get(), have,
-                                           size - have));
+    ASSIGN_OR_RETURN(Reply r,
+                     reg.Download("/v2/" + repo + "/blobs/" + digest, fd.get(), have, size - have));
     if (r.status == 200 && have > 0) {
       // The registry ignored the Range: what it sent was appended after the old bytes.
       if (::ftruncate(fd.get(), 0) != 0) return ErrnoStatus(errno, "truncate " + part.string());

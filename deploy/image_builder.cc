@@ -81,9 +81,8 @@ Result<OciDescriptor> StoreInlineLayer(std::vector<TarLayerEntry> files, BuildSt
 }
 
 std::string_view RawMediaType(std::string_view path) {
-  std::string_view base = path.substr(path.rfind('/') == std::string_view::npos
-                                          ? 0
-                                          : path.rfind('/') + 1);
+  std::string_view base =
+      path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1);
   if (base.ends_with(".md") || base.ends_with(".txt") || base.starts_with("LICENSE") ||
       base.starts_with("README")) {
     return kModelDocType;
@@ -159,7 +158,8 @@ Result<BaseConfig> ParseBaseConfig(std::string_view bytes) {
     b.user = str(co, "User");
     if (const json::value* l = co.if_contains("Labels"); l != nullptr && l->is_object()) {
       for (const auto& kv : l->as_object()) {
-        if (kv.value().is_string()) b.labels[std::string(kv.key())] = std::string(kv.value().as_string());
+        if (kv.value().is_string())
+          b.labels[std::string(kv.key())] = std::string(kv.value().as_string());
       }
     }
     if (const json::value* p = co.if_contains("ExposedPorts"); p != nullptr && p->is_object()) {
@@ -181,7 +181,8 @@ std::string ShortRefName(std::string_view ref) {
   return std::string(ref);
 }
 
-std::string ExpandTagTemplate(std::string_view tmpl, std::string_view ref, std::string_view commit) {
+std::string ExpandTagTemplate(std::string_view tmpl, std::string_view ref,
+                              std::string_view commit) {
   std::string out;
   for (size_t i = 0; i < tmpl.size();) {
     if (tmpl.substr(i).starts_with("{ref}")) {
@@ -209,8 +210,7 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
                                      BuildStores stores, int64_t now) {
   std::shared_lock collection_lock(stores.oci.collection_mutex());
   if (recipe.base != "scratch" && inputs.base == nullptr) {
-    return InvalidArgument("build " + recipe.name + ": base " + recipe.base +
-                           " was not pulled");
+    return InvalidArgument("build " + recipe.name + ": base " + recipe.base + " was not pulled");
   }
   const PulledBase* base = recipe.base == "scratch" ? nullptr : inputs.base;
   BaseConfig base_config;
@@ -248,8 +248,10 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
   }
   if (missing > 0) {
     return FailedPrecondition("build " + recipe.name + ": " + std::to_string(missing) +
-                              " LFS object(s) of " + tree.commit + " are not in the store yet "
-                              "(first: " + first_missing + ")");
+                              " LFS object(s) of " + tree.commit +
+                              " are not in the store yet "
+                              "(first: " +
+                              first_missing + ")");
   }
 
   std::vector<OciDescriptor> layers;
@@ -263,7 +265,7 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
          }()) {
       if (!stores.oci.Contains(digest)) {
         return Unavailable("build " + recipe.name + ": base blob " + digest +
-                       " was collected after the pull; pull again");
+                           " was collected after the pull; pull again");
       }
     }
     for (const OciDescriptor& l : base->layers) {
@@ -334,8 +336,8 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
     }
     ASSIGN_OR_RETURN(std::string manifest, PreflightManifestFor(recipe, checked, stores.lfs));
     std::vector<TarLayerEntry> files;
-    files.push_back(InlineEntry(std::string(kPreflightManifestPath).substr(1), 0644,
-                                std::move(manifest)));
+    files.push_back(
+        InlineEntry(std::string(kPreflightManifestPath).substr(1), 0644, std::move(manifest)));
     ASSIGN_OR_RETURN(OciDescriptor d, StoreInlineLayer(std::move(files), stores));
     layers.push_back(std::move(d));
     history.push_back("mirrord: preflight manifest");
@@ -363,8 +365,8 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
       what += (what.empty() ? "" : " ") + weights[i]->path;
     }
     ASSIGN_OR_RETURN(TarLayer layer, TarLayer::Create(WithParentDirs(std::move(files))));
-    ASSIGN_OR_RETURN(LayerDigest digest, CachedTarLayerDigest(layer, stores.lfs, stores.catalog,
-                                                              now));
+    ASSIGN_OR_RETURN(LayerDigest digest,
+                     CachedTarLayerDigest(layer, stores.lfs, stores.catalog, now));
     if (!digest.cached) ++outcome.hashed_layers;
     layers.push_back({kOciTarLayerType, digest.digest, digest.size, {}});
     ++progress.layers_done;
@@ -397,7 +399,8 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
   bool has_path = false;
   for (const auto& kv : env) has_path = has_path || kv.first == "PATH";
   if (!has_path) {
-    env.insert(env.begin(), {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"});
+    env.insert(env.begin(),
+               {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"});
   }
   auto set_env = [&env](const std::string& k, const std::string& v) {
     for (auto& kv : env) {
@@ -448,8 +451,8 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
   if (!inputs.upstream_url.empty()) {
     annotations["org.opencontainers.image.source"] = inputs.upstream_url;
   }
-  std::string manifest = ManifestJson(
-      "", {kOciConfigType, config_digest, config_json.size(), {}}, layers, annotations);
+  std::string manifest = ManifestJson("", {kOciConfigType, config_digest, config_json.size(), {}},
+                                      layers, annotations);
   ASSIGN_OR_RETURN(outcome.image.digest, stores.oci.Put(manifest));
   if (std::optional<std::string> docker =
           DockerManifestJson({kOciConfigType, config_digest, config_json.size(), {}}, layers)) {
@@ -462,11 +465,15 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
   std::vector<OciDescriptor> raw;
   for (const ModelFile& f : tree.files) {
     if (f.kind == ModelFile::Kind::kLfs) {
-      raw.push_back({kModelWeightType, "sha256:" + f.pointer.oid, f.pointer.size,
+      raw.push_back({kModelWeightType,
+                     "sha256:" + f.pointer.oid,
+                     f.pointer.size,
                      {{kModelFilepathAnnotation, f.path}}});
     } else if (f.kind == ModelFile::Kind::kSmall) {
       ASSIGN_OR_RETURN(std::string digest, stores.oci.Put(f.content));
-      raw.push_back({std::string(RawMediaType(f.path)), digest, f.content.size(),
+      raw.push_back({std::string(RawMediaType(f.path)),
+                     digest,
+                     f.content.size(),
                      {{kModelFilepathAnnotation, f.path}}});
     }
   }
@@ -502,11 +509,11 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
     outcome.image.tags.push_back(tag);
     outcome.model.tags.push_back(model_tag);
     records.push_back({recipe.name, tag, outcome.image.digest, kOciManifestType, "image",
-                       recipe.name, inputs.ref, tree.commit, outcome.image.size,
-                       tree.commit_time, now, outcome.image.docker_digest});
+                       recipe.name, inputs.ref, tree.commit, outcome.image.size, tree.commit_time,
+                       now, outcome.image.docker_digest});
     records.push_back({recipe.name, model_tag, outcome.model.digest, kOciManifestType, "model",
-                       recipe.name, inputs.ref, tree.commit, outcome.model.size,
-                       tree.commit_time, now, ""});
+                       recipe.name, inputs.ref, tree.commit, outcome.model.size, tree.commit_time,
+                       now, ""});
   }
   std::vector<std::pair<std::string, std::string>> blobs;
   blobs.emplace_back(outcome.image.digest, config_digest);
@@ -523,8 +530,7 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
   RETURN_IF_ERROR(stores.catalog.PutImages(records, blobs));
   MLOG(Info) << "built " << recipe.name << " from " << inputs.repo << " " << inputs.ref << " at "
              << tree.commit << ": image " << outcome.image.digest << " (" << layers.size()
-             << " layers, " << outcome.hashed_layers << " hashed), model "
-             << outcome.model.digest;
+             << " layers, " << outcome.hashed_layers << " hashed), model " << outcome.model.digest;
   return outcome;
 }
 
@@ -535,8 +541,8 @@ Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& in
   ASSIGN_OR_RETURN(BuildOutcome outcome, BuildAndPublish(recipe, inputs, stores, now));
   // The build is served; a failing retention only delays collection (the next one, or the
   // next start, finishes it).
-  Result<RetentionOutcome> retention = ApplyRetention(recipe, inputs.ref, stores.catalog,
-                                                      stores.oci);
+  Result<RetentionOutcome> retention =
+      ApplyRetention(recipe, inputs.ref, stores.catalog, stores.oci);
   if (retention.ok()) {
     outcome.dropped_commits = retention->dropped_commits;
   } else {

@@ -67,11 +67,11 @@ struct BuildProgress {
 };
 
 struct BuildInputs {
-  std::string repo;                     // the mirrored repo's name
-  std::filesystem::path mirror_dir;     // its bare mirror
-  std::string upstream_url;             // org.opencontainers.image.source
-  std::string ref;                      // full ref name, e.g. "refs/heads/main"
-  std::string commit;                   // "" -> what `ref` names now
+  std::string repo;                  // the mirrored repo's name
+  std::filesystem::path mirror_dir;  // its bare mirror
+  std::string upstream_url;          // org.opencontainers.image.source
+  std::string ref;                   // full ref name, e.g. "refs/heads/main"
+  std::string commit;                // "" -> what `ref` names now
   // The pulled base (deploy/base_image.h) when the recipe's base is not "scratch".
   const PulledBase* base = nullptr;
   // The preflight bundle (deploy/preflight_layers.h) for recipes with preflight on; empty:
@@ -106,9 +106,9 @@ struct BuildOutcome {
   int64_t commit_time = 0;
   BuiltManifest image;
   BuiltManifest model;
-  size_t layers = 0;         // image layers
-  size_t weight_files = 0;   // LFS files in the image
-  size_t hashed_layers = 0;  // generated layers hashed by this build (others were cached)
+  size_t layers = 0;            // image layers
+  size_t weight_files = 0;      // LFS files in the image
+  size_t hashed_layers = 0;     // generated layers hashed by this build (others were cached)
   bool merged_weights = false;  // the layer cap merged weight files
   // Commits of the ref whose images retention unlisted after this build (recipe.keep).
   std::vector<std::string> dropped_commits;
@@ -118,11 +118,11 @@ struct BuildOutcome {
 // recipe.keep images of inputs.ref stay; a failing retention is logged, not returned).
 // On success the image and model tags are in the catalog (all of them
 // in one transaction) and every blob they name can be served. An image also gets a Docker
-// schema 2 twin manifest (its docker_digest) when all its layers have Docker media types. On failure nothing is
-// published (blobs already written stay, unreferenced): InvalidArgument for a recipe the
-// build cannot use (a base other than scratch without inputs.base, a bad tag template, a file dest that is not
-// absolute), Unavailable when a base blob was collected after the pull (pull again and retry),
-// NotFound for an unknown ref/commit or a missing extra file, DataLoss when an
+// schema 2 twin manifest (its docker_digest) when all its layers have Docker media types. On
+// failure nothing is published (blobs already written stay, unreferenced): InvalidArgument for a
+// recipe the build cannot use (a base other than scratch without inputs.base, a bad tag template, a
+// file dest that is not absolute), Unavailable when a base blob was collected after the pull (pull
+// again and retry), NotFound for an unknown ref/commit or a missing extra file, DataLoss when an
 // extra file's SHA-256 is not the pinned one, FailedPrecondition when an LFS object the
 // revision needs is not in the store (the build waits for the sync), or the error of the
 // store, git or the catalog.

@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "common/lfs_pointer.h"
 #include "common/status.h"
 #include "git/lfs_pointer_scan.h"
-#include "common/lfs_pointer.h"
 
 namespace mirrord {
 
@@ -30,8 +30,8 @@ struct ModelFile {
 };
 
 struct ModelTree {
-  std::string commit;       // hex id of the commit read
-  int64_t commit_time = 0;  // committer time, Unix seconds
+  std::string commit;            // hex id of the commit read
+  int64_t commit_time = 0;       // committer time, Unix seconds
   std::vector<ModelFile> files;  // ordered by path (byte order)
 };
 

@@ -23,8 +23,7 @@ inline constexpr char kDockerManifestType[] =
     "application/vnd.docker.distribution.manifest.v2+json";
 inline constexpr char kDockerConfigType[] = "application/vnd.docker.container.image.v1+json";
 inline constexpr char kDockerTarLayerType[] = "application/vnd.docker.image.rootfs.diff.tar";
-inline constexpr char kDockerGzipLayerType[] =
-    "application/vnd.docker.image.rootfs.diff.tar.gzip";
+inline constexpr char kDockerGzipLayerType[] = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 inline constexpr char kModelArtifactType[] = "application/vnd.cncf.model.manifest.v1+json";
 inline constexpr char kModelConfigType[] = "application/vnd.cncf.model.config.v1+json";
 inline constexpr char kModelWeightType[] = "application/vnd.cncf.model.weight.v1.raw";
@@ -47,7 +46,7 @@ struct ImageConfigSpec {
   std::string created;  // RFC 3339
   std::vector<std::string> entrypoint;
   std::vector<std::string> cmd;
-  std::vector<std::string> env;  // "KEY=value", in order
+  std::vector<std::string> env;            // "KEY=value", in order
   std::vector<std::string> exposed_ports;  // "8000/tcp"
   std::map<std::string, std::string> labels;
   std::string working_dir;

@@ -1,15 +1,14 @@
 #include "deploy/oci_store.h"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <system_error>
 
-#include "common/sha256.h"
 #include "common/lfs_pointer.h"
+#include "common/sha256.h"
 
 namespace mirrord {
 
@@ -84,7 +83,8 @@ Status OciStore::AdoptPartial(std::string_view digest, uint64_t size) {
   }
   {
     UniqueFd fd(::open(part.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid() || ::fdatasync(fd.get()) != 0) return ErrnoStatus(errno, "sync " + part.string());
+    if (!fd.valid() || ::fdatasync(fd.get()) != 0)
+      return ErrnoStatus(errno, "sync " + part.string());
   }
   ::chmod(part.c_str(), 0444);
   std::filesystem::path dest = BlobPath(digest);

@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <set>
 
-#include "common/sha256.h"
 #include "common/lfs_pointer.h"
+#include "common/sha256.h"
 
 namespace mirrord {
 namespace {
@@ -182,8 +182,7 @@ std::vector<TarPiece> TarLayer::Pieces(uint64_t begin, uint64_t end) const {
 Status ReadTarLayer(const TarLayer& layer, const BlobStore& store, uint64_t begin, uint64_t end,
                     const std::function<Status(std::string_view)>& sink) {
   if (begin > end || end > layer.size()) {
-    return InvalidArgument("range outside the layer of " + std::to_string(layer.size()) +
-                           " bytes");
+    return InvalidArgument("range outside the layer of " + std::to_string(layer.size()) + " bytes");
   }
   std::string buffer;
   for (const TarPiece& piece : layer.Pieces(begin, end)) {

@@ -96,9 +96,9 @@ std::optional<WeightProblem> CheckFile(const PreflightManifest& manifest, size_t
     return problem(WeightProblem::Kind::kUnreadable, std::string("stat: ") + strerror(errno));
   }
   if (static_cast<uint64_t>(st.st_size) != f.size) {
-    return problem(WeightProblem::Kind::kWrongSize, "expected " + std::to_string(f.size) +
-                                                        " bytes, found " +
-                                                        std::to_string(st.st_size));
+    return problem(
+        WeightProblem::Kind::kWrongSize,
+        "expected " + std::to_string(f.size) + " bytes, found " + std::to_string(st.st_size));
   }
   if (mode == VerifyMode::kSize) return std::nullopt;
   auto check = [&](uint64_t offset, uint64_t length,
@@ -111,8 +111,7 @@ std::optional<WeightProblem> CheckFile(const PreflightManifest& manifest, size_t
                             ? std::string("SHA-256")
                             : "SHA-256 of bytes " + std::to_string(offset) + "-" +
                                   std::to_string(offset + length - 1);
-    return problem(WeightProblem::Kind::kMismatch,
-                   where + " expected " + want + ", found " + *got);
+    return problem(WeightProblem::Kind::kMismatch, where + " expected " + want + ", found " + *got);
   };
   if (mode == VerifyMode::kFull) {
     if (f.size > 0) {
