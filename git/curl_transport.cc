@@ -115,9 +115,9 @@ struct CurlSubtransport {
   Handle handle;
   git_transport* owner = nullptr;
   HttpTransportContext* context = nullptr;
-  CurlSharePtr share;             // connection, DNS and TLS session cache across requests
-  std::string redirected_base;    // the repo URL after the advertisement's redirects
-  bool send_credentials = true;   // false once redirected to another origin
+  CurlSharePtr share;            // connection, DNS and TLS session cache across requests
+  std::string redirected_base;   // the repo URL after the advertisement's redirects
+  bool send_credentials = true;  // false once redirected to another origin
 
   static CurlSubtransport* FromGit(git_smart_subtransport* t) {
     return reinterpret_cast<Handle*>(t)->self;

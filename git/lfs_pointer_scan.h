@@ -32,8 +32,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/status.h"
 #include "common/lfs_pointer.h"
+#include "common/status.h"
 
 namespace mirrord {
 

@@ -19,9 +19,9 @@
 #include <string_view>
 #include <vector>
 
+#include "common/lfs_pointer.h"
 #include "common/status.h"
 #include "git/libgit2_status.h"
-#include "common/lfs_pointer.h"
 
 namespace mirrord {
 

@@ -17,8 +17,8 @@ constexpr size_t kMaxGitProtocolLength = 256;
 constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
 
 bool IsGitProtocolChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '=' || c == ':' || c == '.' || c == '_' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '=' ||
+         c == ':' || c == '.' || c == '_' || c == '-';
 }
 
 // A pipe whose two ends are close-on-exec; the child's end becomes a standard descriptor
@@ -80,9 +80,7 @@ bool RequestsGitProtocolV2(std::string_view value) {
   return false;
 }
 
-bool ExitStatus::success() const {
-  return WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
-}
+bool ExitStatus::success() const { return WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0; }
 
 std::string ExitStatus::ToString() const {
   if (WIFEXITED(wait_status)) return "exit code " + std::to_string(WEXITSTATUS(wait_status));
@@ -120,7 +118,8 @@ Result<UploadPackProcess> UploadPackProcess::SpawnGit(const UploadPackOptions& o
       "GIT_CONFIG_NOSYSTEM=1",
       "LC_ALL=C",
   };
-  if (IsSafeGitProtocol(options.git_protocol)) env.push_back("GIT_PROTOCOL=" + options.git_protocol);
+  if (IsSafeGitProtocol(options.git_protocol))
+    env.push_back("GIT_PROTOCOL=" + options.git_protocol);
 
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());

@@ -27,12 +27,12 @@ bool IsSafeGitProtocol(std::string_view value);
 bool RequestsGitProtocolV2(std::string_view value);
 
 struct UploadPackOptions {
-  std::filesystem::path repo_dir;        // the bare repository to serve
-  bool advertise_refs = false;           // --advertise-refs (the info/refs request)
-  std::string git_protocol;              // GIT_PROTOCOL; ignored unless IsSafeGitProtocol
-  std::filesystem::path home;            // HOME for git; empty: "/nonexistent"
-  std::string git_binary = "git";        // looked up in PATH when it has no '/'
-  std::vector<std::string> config;       // "key=value" pairs passed as `git -c`
+  std::filesystem::path repo_dir;   // the bare repository to serve
+  bool advertise_refs = false;      // --advertise-refs (the info/refs request)
+  std::string git_protocol;         // GIT_PROTOCOL; ignored unless IsSafeGitProtocol
+  std::filesystem::path home;       // HOME for git; empty: "/nonexistent"
+  std::string git_binary = "git";   // looked up in PATH when it has no '/'
+  std::vector<std::string> config;  // "key=value" pairs passed as `git -c`
 };
 
 // How a child ended, from waitpid's status word.

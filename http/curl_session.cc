@@ -160,8 +160,8 @@ Status CurlSession::TransferError(CURLcode code, std::string_view what) const {
     curl_easy_getinfo(easy_.get(), CURLINFO_CONNECT_TIME_T, &connect_us);
     if (connect_us == 0) {
       return DeadlineExceeded(std::string(what) + ": could not connect within " +
-                              std::to_string(connect_timeout_.count()) + " s (" +
-                              ErrorText(code) + ")");
+                              std::to_string(connect_timeout_.count()) + " s (" + ErrorText(code) +
+                              ")");
     }
   }
   return CurlStatus(code, what, ErrorText(code));

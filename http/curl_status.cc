@@ -6,8 +6,8 @@ namespace mirrord {
 
 Status CurlStatus(CURLcode code, std::string_view what, std::string_view detail) {
   if (code == CURLE_OK) return Status::Ok();
-  std::string message = std::string(what) + ": " +
-                        std::string(detail.empty() ? curl_easy_strerror(code) : detail);
+  std::string message =
+      std::string(what) + ": " + std::string(detail.empty() ? curl_easy_strerror(code) : detail);
   switch (code) {
     case CURLE_OPERATION_TIMEDOUT:
       return DeadlineExceeded(std::move(message));

@@ -122,7 +122,8 @@ Status LfsBatchClient::Post(const std::string& body, Reply* reply) {
                            " is larger than " + std::to_string(kMaxResponseBody) + " bytes");
   }
   if (result != CURLE_OK) {
-    return session->TransferError(result, "LFS batch request to " + RedactUrlCredentials(endpoint_));
+    return session->TransferError(result,
+                                  "LFS batch request to " + RedactUrlCredentials(endpoint_));
   }
   reply->code = session->ResponseCode();
   return Status::Ok();
@@ -204,8 +205,8 @@ Result<std::vector<LfsObjectSource>> LfsBatchClient::RequestChunk(
           for (const auto& [name, value] : action.header) {
             if (EqualsNoCase(name, "Authorization")) has_authorization = true;
           }
-          action.send_token = !options_.token.empty() && !has_authorization &&
-                              SameOrigin(action.href, endpoint_);
+          action.send_token =
+              !options_.token.empty() && !has_authorization && SameOrigin(action.href, endpoint_);
           source.action = std::move(action);
         }
         out.push_back(std::move(source));

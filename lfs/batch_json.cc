@@ -8,11 +8,11 @@
 #include <boost/json/value.hpp>
 #include <limits>
 #include <optional>
-#include <vector>
 #include <utility>
+#include <vector>
 
-#include "common/log.h"
 #include "common/lfs_pointer.h"
+#include "common/log.h"
 
 namespace mirrord {
 namespace json = boost::json;

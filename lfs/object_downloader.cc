@@ -215,10 +215,9 @@ ObjectDownloader::ObjectDownloader(BlobStore* store, LfsBatchClient* batch,
                                                : std::make_unique<HostConnectionLimiter>(
                                                      options_.max_connections_per_host)),
       limiter_(options_.limiter != nullptr ? options_.limiter : own_limiter_.get()),
-      own_pool_(options_.pool != nullptr
-                    ? nullptr
-                    : std::make_unique<DownloadPool>(
-                          std::max(options_.max_connections, options_.concurrency))),
+      own_pool_(options_.pool != nullptr ? nullptr
+                                         : std::make_unique<DownloadPool>(std::max(
+                                               options_.max_connections, options_.concurrency))),
       pool_(options_.pool != nullptr ? options_.pool : own_pool_.get()),
       backoff_(BackoffPolicy{options_.initial_backoff, options_.max_backoff, kFullJitter},
                options_.timing.seed) {}
@@ -274,7 +273,8 @@ Status ObjectDownloader::FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange
     request.buffer_size = kObjectBufferSize;
     CURL* e = session.Prepare(action.href, request);
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    ASSIGN_OR_RETURN(CurlSlistPtr headers, MakeHeaderList(ObjectRequestHeaders(action, ex.requested)));
+    ASSIGN_OR_RETURN(CurlSlistPtr headers,
+                     MakeHeaderList(ObjectRequestHeaders(action, ex.requested)));
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get());
     struct Context {
       Exchange* ex;
@@ -323,7 +323,8 @@ Status ObjectDownloader::FetchPiece(ObjectRun& run, PartialBlob& blob, ByteRange
     const std::string where = "LFS object " + oid;
     PieceAttempt attempt;
     attempt.performed = performed;
-    if (performed.ok() && result != CURLE_OK) attempt.transfer = session.TransferError(result, where);
+    if (performed.ok() && result != CURLE_OK)
+      attempt.transfer = session.TransferError(result, where);
     attempt.has_head = ex.head_checked || (performed.ok() && result == CURLE_OK);
     attempt.code = ex.head_checked ? ex.code : session.ResponseCode();
     attempt.bad_answer = ex.retryable;
@@ -440,8 +441,8 @@ LfsDownloadReport ObjectDownloader::Download(const LfsPointer& object,
       [this, &run]() -> Result<LfsDownloadAction> {
         ASSIGN_OR_RETURN(std::vector<LfsObjectSource> answer,
                          batch_->RequestDownload({run.object}, run.ref));
-        if (answer.size() != 1) return Internal("batch answer for one object has " +
-                                                std::to_string(answer.size()));
+        if (answer.size() != 1)
+          return Internal("batch answer for one object has " + std::to_string(answer.size()));
         if (!answer.front().status.ok()) return answer.front().status;
         return *answer.front().action;
       },

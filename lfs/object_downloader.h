@@ -66,7 +66,7 @@ struct ObjectDownloaderOptions {
   // this much per connection. The store group-commits (one fdatasync and one journal write
   // per round for all connections of the object), which keeps 1 MiB affordable.
   uint64_t commit_interval = 1ull << 20;
-  int concurrency = 4;                     // objects at a time in DownloadObjects
+  int concurrency = 4;  // objects at a time in DownloadObjects
   // Shared cap on connections per upstream host (across downloaders); nullptr: a private
   // limiter of `max_connections_per_host`.
   HostConnectionLimiter* limiter = nullptr;
@@ -121,10 +121,10 @@ struct LfsDownloadReport {
   // Another download of the oid was running and was waited for (already_present is set when
   // it published the object; otherwise this one continued from its durable bytes).
   bool waited_for_other = false;
-  uint64_t resumed_bytes = 0;    // bytes durable from an earlier attempt when it started
-  uint64_t received_bytes = 0;   // body bytes received (discarded ones included)
-  int requests = 0;              // object GETs made
-  int action_refreshes = 0;      // fresh download actions asked for
+  uint64_t resumed_bytes = 0;   // bytes durable from an earlier attempt when it started
+  uint64_t received_bytes = 0;  // body bytes received (discarded ones included)
+  int requests = 0;             // object GETs made
+  int action_refreshes = 0;     // fresh download actions asked for
   // One entry per discarded copy: the store's message, which names the quarantine file.
   std::vector<std::string> quarantined;
 };

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "lfs/http_range.h"
 #include "http/response_headers.h"
+#include "lfs/http_range.h"
 
 namespace mirrord {
 namespace {
@@ -92,7 +92,9 @@ ObjectResponseVerdict CheckObjectResponse(const ObjectResponseHead& head, uint64
 
 PieceWriter::PieceWriter(PartialBlob* blob, std::vector<ByteRange> targets,
                          uint64_t commit_interval)
-    : blob_(blob), targets_(std::move(targets)), commit_interval_(std::max<uint64_t>(1, commit_interval)) {
+    : blob_(blob),
+      targets_(std::move(targets)),
+      commit_interval_(std::max<uint64_t>(1, commit_interval)) {
   run_begin_ = run_end_ = targets_.empty() ? 0 : targets_.front().begin;
   complete_ = targets_.empty();
 }

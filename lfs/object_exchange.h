@@ -29,7 +29,7 @@ std::vector<std::string> ObjectRequestHeaders(const LfsDownloadAction& action,
 // A response head as curl reports it.
 struct ObjectResponseHead {
   long code = 0;
-  std::string content_range;   // "" when absent
+  std::string content_range;    // "" when absent
   int64_t content_length = -1;  // -1 when unknown
 };
 

@@ -12,8 +12,8 @@ PieceVerdict JudgePieceAttempt(const PieceAttempt& attempt, const std::string& w
   using Kind = PieceVerdict::Kind;
   auto retry = [](Status s) { return PieceVerdict{Kind::kRetry, std::move(s), std::nullopt}; };
   if (attempt.performed.code() == StatusCode::kDeadlineExceeded) {
-    return retry(DeadlineExceeded(where + ": the upstream stalled (" +
-                                  attempt.performed.message() + ")"));
+    return retry(
+        DeadlineExceeded(where + ": the upstream stalled (" + attempt.performed.message() + ")"));
   }
   if (!attempt.performed.ok()) return {Kind::kFail, attempt.performed, std::nullopt};
   if (!attempt.bad_answer.ok()) return retry(attempt.bad_answer.WithContext(where));

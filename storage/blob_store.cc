@@ -272,10 +272,10 @@ struct BlobStore::State {
   // Notified (with `events` bumped) when an oid leaves open_partials or a lock held by
   // another process on a .part is released.
   std::condition_variable changed;
-  uint64_t events = 0;                                         // guarded by mu
-  std::set<std::string, std::less<>> open_partials;            // guarded by mu
-  std::set<std::string, std::less<>> foreign_watches;          // guarded by mu
-  std::map<std::string, int, std::less<>> waiters;             // guarded by mu
+  uint64_t events = 0;                                 // guarded by mu
+  std::set<std::string, std::less<>> open_partials;    // guarded by mu
+  std::set<std::string, std::less<>> foreign_watches;  // guarded by mu
+  std::map<std::string, int, std::less<>> waiters;     // guarded by mu
 
   void Notify() {
     ++events;
@@ -313,8 +313,8 @@ void BlobStore::State::TrimQuarantine(const fs::path& root) {
     }
     struct stat st;
     if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    copies.push_back({it->path(), name.substr(0, dot), static_cast<uint64_t>(st.st_size),
-                      st.st_mtim, n});
+    copies.push_back(
+        {it->path(), name.substr(0, dot), static_cast<uint64_t>(st.st_size), st.st_mtim, n});
   }
   if (ec) {
     MLOG(Warning) << "blob store: cannot list " << dir << ": " << ec.message();
@@ -336,7 +336,8 @@ void BlobStore::State::TrimQuarantine(const fs::path& root) {
     const char* why = nullptr;
     if (kept >= options.quarantine_per_object) {
       why = "per-object cap";
-    } else if (c.bytes > options.quarantine_budget - std::min(kept_bytes, options.quarantine_budget)) {
+    } else if (c.bytes >
+               options.quarantine_budget - std::min(kept_bytes, options.quarantine_budget)) {
       why = "byte budget";
     }
     if (why == nullptr) {
@@ -574,8 +575,7 @@ fs::path BlobStore::ObjectPathUnder(const fs::path& root, std::string_view oid) 
   return objects / std::string(oid.substr(0, 2)) / std::string(oid.substr(2, 2)) / std::string(oid);
 }
 
-Result<std::unique_ptr<BlobStore>> BlobStore::Open(const fs::path& root,
-                                                   BlobStoreOptions options) {
+Result<std::unique_ptr<BlobStore>> BlobStore::Open(const fs::path& root, BlobStoreOptions options) {
   for (const char* dir : {"objects", "incomplete", "quarantine"}) {
     RETURN_IF_ERROR(CreateDirectories(root / dir).WithContext("open blob store"));
   }

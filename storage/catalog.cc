@@ -428,16 +428,14 @@ Status Catalog::FinishRun(const SyncRunRecord& run, int64_t fence) {
                                "failure_phase = ?, failure_code = ?, failure_retryable = ?, "
                                "failure_retry_after = NULLIF(?, -1) "
                                "WHERE id = ? AND state IN ('queued', 'running')"));
-  RETURN_IF_ERROR(stmt.BindAll(run.state, run.error, run.finished_at, ToSqlInt(run.received_bytes),
-                               ToSqlInt(run.received_objects), run.refs_added, run.refs_updated,
-                               run.refs_deleted, ToSqlInt(run.lfs_objects),
-                               ToSqlInt(run.lfs_objects_fetched), ToSqlInt(run.lfs_bytes),
-                               ToSqlInt(run.lfs_bytes_fetched),
-                               run.failure ? FailurePhaseName(run.failure->phase) : std::string_view(),
-                               run.failure ? run.failure->code : "",
-                               run.failure && run.failure->retryable ? 1 : 0,
-                               run.failure ? run.failure->retry_after_seconds.value_or(-1) : int64_t{-1},
-                               run.id));
+  RETURN_IF_ERROR(stmt.BindAll(
+      run.state, run.error, run.finished_at, ToSqlInt(run.received_bytes),
+      ToSqlInt(run.received_objects), run.refs_added, run.refs_updated, run.refs_deleted,
+      ToSqlInt(run.lfs_objects), ToSqlInt(run.lfs_objects_fetched), ToSqlInt(run.lfs_bytes),
+      ToSqlInt(run.lfs_bytes_fetched),
+      run.failure ? FailurePhaseName(run.failure->phase) : std::string_view(),
+      run.failure ? run.failure->code : "", run.failure && run.failure->retryable ? 1 : 0,
+      run.failure ? run.failure->retry_after_seconds.value_or(-1) : int64_t{-1}, run.id));
   RETURN_IF_ERROR(stmt.Run().WithContext("finish sync run " + std::to_string(run.id)));
   if (db_.Changes() == 0) return RunNotUpdatable(db_, run.id, "queued or running");
   return txn.Commit();

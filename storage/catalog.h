@@ -59,10 +59,10 @@ struct RefRecord {
 struct SyncRunRecord {
   int64_t id = 0;
   int64_t repo_id = 0;
-  std::string repo_name;  // filled by reads; ignored by FinishRun
-  std::string trigger;    // "manual", "poll", "webhook", "startup"
-  std::string state;      // "queued", "running", "succeeded", "failed", "interrupted"
-  std::string error;      // "" unless failed or interrupted
+  std::string repo_name;              // filled by reads; ignored by FinishRun
+  std::string trigger;                // "manual", "poll", "webhook", "startup"
+  std::string state;                  // "queued", "running", "succeeded", "failed", "interrupted"
+  std::string error;                  // "" unless failed or interrupted
   std::optional<RunFailure> failure;  // set when failed
   int64_t queued_at = 0;
   int64_t started_at = 0;
@@ -144,10 +144,10 @@ struct TarLayerRecord {
 // One tag of the registry front end: a repository name, a tag and the manifest it names
 // (stored as a blob under <storage root>/oci/blobs/).
 struct ImageRecord {
-  std::string name;        // distribution repository name, e.g. "glm-4v"
-  std::string tag;         // e.g. "main", a commit id, "main-model"
-  std::string digest;      // "sha256:<hex>" of the manifest bytes
-  std::string media_type;  // the manifest's media type
+  std::string name;            // distribution repository name, e.g. "glm-4v"
+  std::string tag;             // e.g. "main", a commit id, "main-model"
+  std::string digest;          // "sha256:<hex>" of the manifest bytes
+  std::string media_type;      // the manifest's media type
   std::string kind = "image";  // "image" (runnable) or "model" (ModelPack artifact)
   std::string build;           // the [[builds]] name that made it
   std::string ref;             // e.g. "refs/heads/main"
