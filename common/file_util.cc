@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <random>
 #include <set>
@@ -99,6 +101,30 @@ Result<uint64_t> DiskUsageBytes(const std::filesystem::path& dir) {
     return ErrnoStatus(ec.value(), "walk " + dir.string());
   }
   return bytes;
+}
+
+Status ReadFileRange(int fd, uint64_t offset, uint64_t length,
+                     const std::function<Status(std::string_view)>& sink, std::string_view what) {
+  constexpr uint64_t kChunk = 1 << 20;
+  std::string buffer(static_cast<size_t>(std::min(kChunk, length)), '\0');
+  uint64_t at = offset;
+  uint64_t left = length;
+  while (left > 0) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(left, buffer.size()));
+    ssize_t n = ::pread(fd, buffer.data(), want, static_cast<off_t>(at));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "read " + std::string(what));
+    }
+    if (n == 0) {
+      return DataLoss(std::string(what) + " is shorter than " + std::to_string(offset + length) +
+                      " bytes");
+    }
+    RETURN_IF_ERROR(sink(std::string_view(buffer.data(), static_cast<size_t>(n))));
+    at += static_cast<uint64_t>(n);
+    left -= static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
 }
 
 }  // namespace mirrord

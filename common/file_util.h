@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -52,6 +53,12 @@ Status WriteFileAtomically(const std::filesystem::path& path, std::string_view c
 
 // Reads a whole (small) file.
 Result<std::string> ReadFileToString(const std::filesystem::path& path);
+
+// Feeds `length` bytes of the open file `fd` from `offset` to `sink`, at most 1 MiB at a
+// time (pread: the file offset is not moved). DataLoss when the file ends first (`what`
+// names it in the message); an errno status for a failed read; else the sink's error.
+Status ReadFileRange(int fd, uint64_t offset, uint64_t length,
+                     const std::function<Status(std::string_view)>& sink, std::string_view what);
 
 // fsyncs a directory so that renames and creations inside it survive a crash.
 Status FsyncDirectory(const std::filesystem::path& dir);

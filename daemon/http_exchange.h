@@ -38,6 +38,13 @@ struct BodyPiece {
   uint64_t length = 0;
 };
 
+// Who asked and what for, noted by the handlers for the access log (the server reads it
+// once the handler has answered).
+struct RequestAudit {
+  std::string token_name;  // the read token that authorised the request; "" when anonymous
+  std::string repo;        // the repository the request concerned; "" when none
+};
+
 class HttpExchange {
  public:
   virtual ~HttpExchange() = default;
@@ -95,6 +102,13 @@ class HttpExchange {
   // client sees a truncated response instead of a complete-looking one. Counts as the
   // answer; nothing may be sent afterwards. (Not pure so that existing test fakes compile.)
   virtual void Abort() {}
+
+  // The request's audit facts; handlers fill them in. A wrapping exchange forwards to the
+  // exchange it wraps, so that what a handler notes reaches the server's log.
+  virtual RequestAudit& audit() { return audit_; }
+
+ private:
+  RequestAudit audit_;
 };
 
 using HttpHandler = std::function<boost::asio::awaitable<void>(HttpExchange&)>;

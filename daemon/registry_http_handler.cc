@@ -15,6 +15,7 @@
 #include "common/build_config.h"
 #include "common/log.h"
 #include "daemon/blocking.h"
+#include "deploy/image_blob_source.h"
 #include "deploy/oci_json.h"
 #include "deploy/tar_layer.h"
 #include "lfs/http_range.h"
@@ -240,35 +241,9 @@ boost::asio::awaitable<void> RegistryHttpHandler::Manifest(HttpExchange& ex, std
 boost::asio::awaitable<void> RegistryHttpHandler::Blob(HttpExchange& ex, std::string name,
                                                        std::string digest) {
   const HttpRequest& req = ex.request();
-  // Where the bytes are: a file (an OCI blob or an LFS object), or a generated layer.
-  struct Source {
-    UniqueFd fd;
-    uint64_t size = 0;
-    std::optional<TarLayer> layer;
-  };
-  Result<std::optional<Source>> source =
-      co_await RunBlocking(blocking_, [&]() -> Result<std::optional<Source>> {
-        ASSIGN_OR_RETURN(bool allowed, catalog_.NameReferencesBlob(name, digest));
-        if (!allowed) return std::optional<Source>();
-        Source s;
-        Result<UniqueFd> fd = oci_.OpenBlob(digest);
-        if (!fd.ok() && fd.status().code() == StatusCode::kNotFound) {
-          fd = lfs_.OpenObject(std::string_view(digest).substr(7));
-        }
-        if (fd.ok()) {
-          struct stat st {};
-          if (::fstat(fd->get(), &st) != 0) return ErrnoStatus(errno, "stat blob " + digest);
-          s.size = static_cast<uint64_t>(st.st_size);
-          s.fd = std::move(*fd);
-          return std::optional<Source>(std::move(s));
-        }
-        if (fd.status().code() != StatusCode::kNotFound) return fd.status();
-        ASSIGN_OR_RETURN(std::optional<TarLayerRecord> rec, catalog_.FindTarLayerByDigest(digest));
-        if (!rec) return std::optional<Source>();
-        ASSIGN_OR_RETURN(TarLayer layer, TarLayer::FromSpec(rec->spec));
-        s.size = layer.size();
-        s.layer = std::move(layer);
-        return std::optional<Source>(std::move(s));
+  Result<std::optional<ImageBlobSource>> source =
+      co_await RunBlocking(blocking_, [&]() -> Result<std::optional<ImageBlobSource>> {
+        return LocateImageBlob(catalog_, lfs_, oci_, name, digest);
       });
   if (!source.ok()) {
     MLOG(Error) << "registry: blob " << name << "@" << digest << ": " << source.status().ToString();
@@ -281,7 +256,7 @@ boost::asio::awaitable<void> RegistryHttpHandler::Blob(HttpExchange& ex, std::st
         RegistryError(req, http::status::not_found, "BLOB_UNKNOWN", "blob unknown to registry"));
     co_return;
   }
-  Source& s = **source;
+  ImageBlobSource& s = **source;
   HttpRangeSelection range = SelectHttpRange(req[http::field::range], s.size);
   http::response<http::empty_body> header;
   header.version(req.version());

@@ -17,7 +17,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr uint64_t kReadChunk = 1 << 20;
 constexpr int kSpecVersion = 1;
 
 std::string_view TypeName(TarEntryType t) {
@@ -184,7 +183,6 @@ Status ReadTarLayer(const TarLayer& layer, const BlobStore& store, uint64_t begi
   if (begin > end || end > layer.size()) {
     return InvalidArgument("range outside the layer of " + std::to_string(layer.size()) + " bytes");
   }
-  std::string buffer;
   for (const TarPiece& piece : layer.Pieces(begin, end)) {
     const TarSegment& seg = layer.segments()[piece.segment];
     if (seg.oid.empty()) {
@@ -192,24 +190,8 @@ Status ReadTarLayer(const TarLayer& layer, const BlobStore& store, uint64_t begi
       continue;
     }
     ASSIGN_OR_RETURN(UniqueFd fd, store.OpenObject(seg.oid));
-    buffer.resize(std::min<uint64_t>(kReadChunk, piece.length));
-    uint64_t at = seg.offset + piece.offset;
-    uint64_t left = piece.length;
-    while (left > 0) {
-      size_t want = static_cast<size_t>(std::min<uint64_t>(left, buffer.size()));
-      ssize_t n = ::pread(fd.get(), buffer.data(), want, static_cast<off_t>(at));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoStatus(errno, "read stored object " + seg.oid);
-      }
-      if (n == 0) {
-        return DataLoss("stored object " + seg.oid + " is shorter than its size " +
-                        std::to_string(seg.offset + seg.length));
-      }
-      RETURN_IF_ERROR(sink(std::string_view(buffer.data(), static_cast<size_t>(n))));
-      at += static_cast<uint64_t>(n);
-      left -= static_cast<uint64_t>(n);
-    }
+    RETURN_IF_ERROR(ReadFileRange(fd.get(), seg.offset + piece.offset, piece.length, sink,
+                                  "stored object " + seg.oid));
   }
   return Status::Ok();
 }
