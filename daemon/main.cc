@@ -31,6 +31,7 @@
 #include "daemon/hf_repo_locator.h"
 #include "daemon/hf_resolve_handler.h"
 #include "daemon/http_server.h"
+#include "daemon/image_archive_handler.h"
 #include "daemon/images_api.h"
 #include "daemon/lfs_http_handler.h"
 #include "daemon/lfs_sync.h"
@@ -267,7 +268,13 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
       RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
   auto images_api = std::make_shared<ImagesApi>(config, **catalog, **oci_store,
                                                 BaseUrl(base_url_options), blocking_pool, *token);
-  auto images_route = [images_api](HttpExchange& ex) { return images_api->Handle(ex); };
+  // GET /api/v1/images/<name>:<tag>/archive: the image as an OCI archive (image export).
+  auto image_archive = std::make_shared<ImageArchiveHandler>(**catalog, **blob_store, **oci_store,
+                                                             blocking_pool, *token);
+  auto images_route = [images_api, image_archive](HttpExchange& ex) {
+    return ImageArchiveHandler::Handles(ex.path()) ? image_archive->Handle(ex)
+                                                   : images_api->Handle(ex);
+  };
   router->Add({http::verb::get, http::verb::post}, "/api/v1/images", images_route);
   router->AddPrefix({http::verb::get, http::verb::post}, "/api/v1/images/", images_route,
                     RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
@@ -386,6 +393,7 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
     admin_api.SetToken(*next_token);
     build_api->SetToken(*next_token);
     images_api->SetToken(*next_token);
+    image_archive->SetToken(*next_token);
     Result<ReconcileReport> report = scheduler.Reconcile(*applied);
     if (!report.ok()) {
       MLOG(Error) << "reload: [[repos]] not reconciled: " << report.status().ToString();
