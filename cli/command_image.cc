@@ -22,16 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Status WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus(errno, "write");
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::Ok();
-}
-
 // "[exporting] 1.2 GiB of 4.0 GiB  45.6 MiB/s  ETA 1m05s".
 std::string ExportProgress(uint64_t done, int64_t total, double seconds) {
   std::string line = "[exporting] " + FormatBytes(done);

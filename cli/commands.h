@@ -16,6 +16,7 @@
 //     Status, ReportApiError a non-2xx answer.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <functional>
@@ -194,6 +195,18 @@ Result<ImageRefArg> ParseImageRefArg(std::string_view ref);
 // or with --json). Progress on io.err. kExitNotFound for an unknown image; with io.json:
 // {"name", "tag", "digest", "file", "size"}.
 int RunImageExportCommand(ApiClient& client, const ImageExportArgs& args, CommandIo& io);
+
+// backup DIR (cli/command_backup.cc)
+struct BackupArgs {
+  std::string dir;  // on mirrord's host; made absolute against mirrorctl's working directory
+};
+// Asks mirrord for a backup into DIR (POST /api/v1/backup, NDJSON progress) and follows it
+// to the end: kExitOk with a one-line summary (io.json: mirrord's last line, {"done": true,
+// "dir", "repos", "refs", "lfs_objects", "oci_blobs", "files", "bytes", "linked",
+// "created_at"}), kExitFailed when the backup failed (DIR not empty, a disk error...).
+int RunBackupCommand(ApiClient& client, const BackupArgs& args, CommandIo& io);
+// "[mirrors] 3/10 mirrors  1200 files  4.5 GiB" from a progress line.
+std::string FormatBackupProgress(const boost::json::object& line);
 
 // Rows as a table: columns padded to their widest cell, two spaces apart, no trailing blanks.
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);

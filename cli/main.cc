@@ -136,6 +136,12 @@ int Main(int argc, char** argv) {
       ->required()
       ->type_name("FILE");
 
+  BackupArgs backup;
+  CLI::App* backup_cmd = app.add_subcommand(
+      "backup", "Write a consistent backup (catalog, mirrors, LFS and image stores) into DIR on "
+                "mirrord's host; restore: see README");
+  backup_cmd->add_option("dir", backup.dir, "an empty or new directory")->required();
+
   RemoveArgs remove;
   CLI::App* remove_cmd = app.add_subcommand(
       "remove", "Stop mirroring a repository and delete its mirror (asks first)");
@@ -205,6 +211,7 @@ int Main(int argc, char** argv) {
       {queue_cmd, [&](ApiClient& c) { return RunQueueCommand(c, io); }},
       {build_cmd, [&](ApiClient& c) { return RunBuildCommand(c, build, io); }},
       {images_cmd, [&](ApiClient& c) { return RunImagesCommand(c, images, io); }},
+      {backup_cmd, [&](ApiClient& c) { return RunBackupCommand(c, backup, io); }},
       {image_export_cmd, [&](ApiClient& c) { return RunImageExportCommand(c, image_export, io); }},
       {remove_cmd, [&](ApiClient& c) { return RunRemoveCommand(c, remove, io); }},
   };

@@ -19,6 +19,7 @@
 #include "common/file_util.h"
 #include "common/log.h"
 #include "daemon/admin_api.h"
+#include "daemon/backup_api.h"
 #include "daemon/base_url.h"
 #include "daemon/build_api.h"
 #include "daemon/build_job_runner.h"
@@ -278,6 +279,15 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   router->Add({http::verb::get, http::verb::post}, "/api/v1/images", images_route);
   router->AddPrefix({http::verb::get, http::verb::post}, "/api/v1/images/", images_route,
                     RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
+  // POST /api/v1/backup: a consistent backup into a directory (daemon/backup.h).
+  auto backup_api = std::make_shared<BackupApi>(
+      BackupSources{config.CatalogPath(), config.storage_root / "repos", blob_store->get(),
+                    oci_store->get()},
+      *token);
+  router->Add(
+      http::verb::post, "/api/v1/backup",
+      [backup_api](HttpExchange& ex) { return backup_api->Handle(ex); },
+      RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
   auto github_webhooks = std::make_shared<GitHubWebhookHandler>(loaded.webhook_secret, scheduler,
                                                                 metrics, blocking_pool);
   router->Add(
@@ -346,6 +356,7 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
     // the server drains, instead of holding the drain open.
     scheduler.BeginShutdown();
     lfs_syncer.Stop();
+    backup_api->Cancel();
     hangups.cancel();
     server.Stop(std::chrono::seconds(10));
   });
@@ -394,6 +405,7 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
     build_api->SetToken(*next_token);
     images_api->SetToken(*next_token);
     image_archive->SetToken(*next_token);
+    backup_api->SetToken(*next_token);
     Result<ReconcileReport> report = scheduler.Reconcile(*applied);
     if (!report.ok()) {
       MLOG(Error) << "reload: [[repos]] not reconciled: " << report.status().ToString();

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
+using test::RunProcessOk;
 using test::SeededBytes;
 
 std::string Digest(std::string_view bytes) { return "sha256:" + Sha256Hex(bytes); }
@@ -80,14 +82,14 @@ class OciArchiveTest : public ::testing::Test {
   void SetUp() override {
     auto dir = test::TempDir::Create("mirrord-ociarchive-");
     ASSERT_TRUE(dir.ok());
-    dir_ = std::move(*dir);
+    dir_.emplace(std::move(*dir));
   }
   fs::path Write(const std::string& bytes) {
-    fs::path p = dir_.path() / "image.tar";
+    fs::path p = dir_->path() / "image.tar";
     std::ofstream(p, std::ios::binary) << bytes;
     return p;
   }
-  test::TempDir dir_;
+  std::optional<test::TempDir> dir_;
 };
 
 TEST_F(OciArchiveTest, GnuTarReadsTheLayoutAndEveryBlobHashesToItsName) {
@@ -118,7 +120,7 @@ TEST_F(OciArchiveTest, GnuTarReadsTheLayoutAndEveryBlobHashesToItsName) {
   for (const std::string& e : expected) want += e + "\n";
   EXPECT_EQ(*listing, want);
 
-  fs::path out = dir_.path() / "out";
+  fs::path out = dir_->path() / "out";
   fs::create_directories(out);
   ASSERT_TRUE(RunProcessOk({"tar", "-xf", tar.string(), "-C", out.string()}).ok());
   for (const fs::directory_entry& e : fs::directory_iterator(out / "blobs" / "sha256")) {
