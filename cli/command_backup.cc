@@ -1,6 +1,7 @@
 // mirrorctl backup DIR: a consistent backup of the daemon's catalog, mirrors and stores into
 // DIR on mirrord's host (POST /api/v1/backup, daemon/backup_api.h), with progress until it
 // is complete.
+#include <boost/json/serialize.hpp>
 #include <filesystem>
 #include <sstream>
 

@@ -108,7 +108,7 @@ asio::awaitable<void> BackupApi::Handle(HttpExchange& ex) {
     thread_ = std::thread([this, run, dir, now] {
       Result<BackupSummary> result =
           WriteBackup(sources_, dir, now, cancel_, [&run](const BackupProgress& p) {
-            std::lock_guard lock(run->mu);
+            std::lock_guard progress_lock(run->mu);
             run->progress = p;
           });
       if (result.ok()) {
@@ -119,7 +119,7 @@ asio::awaitable<void> BackupApi::Handle(HttpExchange& ex) {
       } else {
         MLOG(Error) << "backup to " << dir << " failed: " << result.status().ToString();
       }
-      std::lock_guard lock(run->mu);
+      std::lock_guard result_lock(run->mu);
       run->result = std::move(result);
       run->finished = true;
     });
