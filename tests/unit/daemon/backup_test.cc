@@ -31,6 +31,7 @@ class BackupTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("mirrord-backup-"));
     dir_.emplace(std::move(dir));
     root_ = dir_->path() / "root";
+    ASSERT_OK(CreateDirectories(root_));
     ASSERT_OK_AND_ASSIGN(catalog_, Catalog::Open(root_ / "catalog.sqlite"));
     ASSERT_OK_AND_ASSIGN(lfs_, BlobStore::Open(root_ / "lfs"));
     ASSERT_OK_AND_ASSIGN(oci_, OciStore::Open(root_ / "oci"));
@@ -116,6 +117,7 @@ TEST_F(BackupTest, HoldsTheCatalogsRefsAndEveryStoredObject) {
 TEST_F(BackupTest, RefusesARelativeOrNonEmptyDirectory) {
   EXPECT_EQ(Backup("relative/dir").status().code(), StatusCode::kInvalidArgument);
   const fs::path out = dir_->path() / "used";
+  ASSERT_OK(CreateDirectories(out));
   ASSERT_OK(WriteFileAtomically(out / "something", "x"));
   EXPECT_EQ(Backup(out).status().code(), StatusCode::kAlreadyExists);
   EXPECT_FALSE(fs::exists(out / "mirrord-backup.json"));
