@@ -43,7 +43,8 @@ Result<ImageRefArg> ParseImageRefArg(std::string_view ref) {
                            "\"");
   }
   ImageRefArg out{std::string(ref.substr(0, colon)), std::string(ref.substr(colon + 1))};
-  if (!IsValidImageName(out.name)) return InvalidArgument("invalid image name \"" + out.name + "\"");
+  if (!IsValidImageName(out.name))
+    return InvalidArgument("invalid image name \"" + out.name + "\"");
   if (!IsValidImageTag(out.tag)) return InvalidArgument("invalid image tag \"" + out.tag + "\"");
   return out;
 }
@@ -107,8 +108,7 @@ int RunImageExportCommand(ApiClient& client, const ImageExportArgs& args, Comman
     }
     if (!write_error.ok()) return false;
     received += data.size();
-    const double seconds =
-        std::chrono::duration<double>(io.clock.SteadyNow() - started).count();
+    const double seconds = std::chrono::duration<double>(io.clock.SteadyNow() - started).count();
     display.UpdateLine("exporting", ExportProgress(received, announced, seconds));
     return true;
   });

@@ -128,8 +128,9 @@ int Main(int argc, char** argv) {
   CLI::App* image_cmd = app.add_subcommand("image", "Work with one built image (export)");
   image_cmd->require_subcommand(1);
   CLI::App* image_export_cmd = image_cmd->add_subcommand(
-      "export", "Write an image as an OCI archive (skopeo oci-archive:, docker load) for an "
-                "air-gapped host");
+      "export",
+      "Write an image as an OCI archive (skopeo oci-archive:, docker load) for an "
+      "air-gapped host");
   image_export_cmd->add_option("ref", image_export.ref, "NAME:TAG, e.g. lab/glm-4:main")
       ->required();
   image_export_cmd->add_option("-o,--output", image_export.output, "the archive (- for stdout)")
@@ -138,8 +139,9 @@ int Main(int argc, char** argv) {
 
   BackupArgs backup;
   CLI::App* backup_cmd = app.add_subcommand(
-      "backup", "Write a consistent backup (catalog, mirrors, LFS and image stores) into DIR on "
-                "mirrord's host; restore: see README");
+      "backup",
+      "Write a consistent backup (catalog, mirrors, LFS and image stores) into DIR on "
+      "mirrord's host; restore: see README");
   backup_cmd->add_option("dir", backup.dir, "an empty or new directory")->required();
 
   RemoveArgs remove;

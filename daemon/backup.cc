@@ -54,7 +54,8 @@ class Writer {
     } else if (errno == EXDEV || errno == EPERM || errno == EMLINK) {
       std::error_code ec;
       if (!fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec)) {
-        if (ec == std::errc::no_such_file_or_directory) return NotFound("vanished: " + from.string());
+        if (ec == std::errc::no_such_file_or_directory)
+          return NotFound("vanished: " + from.string());
         return ErrnoStatus(ec.value(), "copy " + from.string() + " to " + to.string());
       }
     } else {
@@ -130,10 +131,10 @@ Status BackupCatalog(const fs::path& from, const fs::path& to) {
 Status CopyMirror(Writer& w, const fs::path& from, const fs::path& to,
                   const std::vector<PublishedRef>& refs, const std::string& head) {
   ASSIGN_OR_RETURN(uint64_t files, w.Tree(from, to, [](const fs::path& rel) {
-                     const std::string first = rel.begin()->string();
-                     const std::string name = rel.filename().string();
-                     return first == kStagingDir || name.ends_with(".lock");
-                   }));
+    const std::string first = rel.begin()->string();
+    const std::string name = rel.filename().string();
+    return first == kStagingDir || name.ends_with(".lock");
+  }));
   (void)files;
   ASSIGN_OR_RETURN(RefUpdateSummary summary, PublishRefs(to, refs, head));
   (void)summary;
@@ -159,8 +160,9 @@ Result<BackupSummary> WriteBackup(const BackupSources& sources, const fs::path& 
                                   const std::atomic<bool>& cancel,
                                   const std::function<void(const BackupProgress&)>& progress) {
   if (!dir.is_absolute()) {
-    return InvalidArgument("the backup directory must be an absolute path on mirrord's host, got \"" +
-                           dir.string() + "\"");
+    return InvalidArgument(
+        "the backup directory must be an absolute path on mirrord's host, got \"" + dir.string() +
+        "\"");
   }
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
@@ -224,8 +226,8 @@ Result<BackupSummary> WriteBackup(const BackupSources& sources, const fs::path& 
 
   w.state().phase = "lfs";
   w.Report();
-  ASSIGN_OR_RETURN(summary.lfs_objects, w.Tree(sources.lfs->root() / "objects",
-                                               dir / "lfs" / "objects"));
+  ASSIGN_OR_RETURN(summary.lfs_objects,
+                   w.Tree(sources.lfs->root() / "objects", dir / "lfs" / "objects"));
 
   w.state().phase = "sync";
   w.Report();

@@ -54,9 +54,7 @@ std::string SummaryLine(const BackupSummary& s) {
 }  // namespace
 
 BackupApi::BackupApi(BackupSources sources, std::string admin_token, const Clock& clock)
-    : sources_(std::move(sources)),
-      admin_token_(std::move(admin_token)),
-      clock_(clock) {}
+    : sources_(std::move(sources)), admin_token_(std::move(admin_token)), clock_(clock) {}
 
 BackupApi::~BackupApi() { Stop(); }
 
@@ -140,7 +138,8 @@ asio::awaitable<void> BackupApi::Handle(HttpExchange& ex) {
       std::lock_guard lock(run->mu);
       finished = run->finished;
       if (finished) {
-        line = run->result.ok() ? SummaryLine(*run->result) : ErrorJson(run->result.status()) + "\n";
+        line =
+            run->result.ok() ? SummaryLine(*run->result) : ErrorJson(run->result.status()) + "\n";
       } else {
         line = ProgressLine(run->progress);
       }

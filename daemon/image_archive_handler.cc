@@ -44,7 +44,7 @@ std::optional<ImageRef> SplitPath(std::string_view path) {
 struct Prepared {
   std::string digest;
   OciArchive archive;
-  std::vector<ImageBlobSource> sources;      // one per archive.blobs
+  std::vector<ImageBlobSource> sources;     // one per archive.blobs
   std::map<std::string, UniqueFd> objects;  // LFS objects of generated layers, by oid
 };
 
@@ -87,7 +87,8 @@ boost::asio::awaitable<void> ImageArchiveHandler::Handle(HttpExchange& ex) {
     in.manifest_bytes = std::move(*bytes);
     p.digest = image->digest;
     Result<OciArchive> archive = PlanOciArchive(in);
-    if (!archive.ok()) return Internal("stored manifest " + p.digest + ": " + archive.status().message());
+    if (!archive.ok())
+      return Internal("stored manifest " + p.digest + ": " + archive.status().message());
     p.archive = std::move(*archive);
     for (const OciArchiveBlob& blob : p.archive.blobs) {
       ASSIGN_OR_RETURN(std::optional<ImageBlobSource> source,

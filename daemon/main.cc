@@ -280,10 +280,10 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   router->AddPrefix({http::verb::get, http::verb::post}, "/api/v1/images/", images_route,
                     RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
   // POST /api/v1/backup: a consistent backup into a directory (daemon/backup.h).
-  auto backup_api = std::make_shared<BackupApi>(
-      BackupSources{config.CatalogPath(), config.storage_root / "repos", blob_store->get(),
-                    oci_store->get()},
-      *token);
+  auto backup_api =
+      std::make_shared<BackupApi>(BackupSources{config.CatalogPath(), config.storage_root / "repos",
+                                                blob_store->get(), oci_store->get()},
+                                  *token);
   router->Add(
       http::verb::post, "/api/v1/backup",
       [backup_api](HttpExchange& ex) { return backup_api->Handle(ex); },

@@ -128,8 +128,8 @@ Result<OciArchive> PlanOciArchive(const OciArchiveImage& image) {
   descriptor["mediaType"] = image.manifest_media_type;
   descriptor["digest"] = image.manifest_digest;
   descriptor["size"] = image.manifest_bytes.size();
-  descriptor["annotations"] = json::object{{kContainerdNameAnnotation, ref},
-                                           {kRefNameAnnotation, image.tag}};
+  descriptor["annotations"] =
+      json::object{{kContainerdNameAnnotation, ref}, {kRefNameAnnotation, image.tag}};
   json::object index;
   index["schemaVersion"] = 2;
   index["mediaType"] = kOciIndexType;
@@ -173,7 +173,8 @@ Status WriteOciArchive(
     uint64_t fed = 0;
     Status s = read_blob(blob, [&](std::string_view data) -> Status {
       fed += data.size();
-      if (fed > blob.size) return DataLoss("blob " + blob.digest + " is longer than its descriptor");
+      if (fed > blob.size)
+        return DataLoss("blob " + blob.digest + " is longer than its descriptor");
       return sink(data);
     });
     RETURN_IF_ERROR(s);

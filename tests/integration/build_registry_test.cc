@@ -267,9 +267,9 @@ TEST_F(BuildRegistry, ImageExportIsAnOciArchiveWithTheServedDigests) {
   fs::create_directories(out_dir);
   fs::path archive = out_dir / "model.tar";
 
-  ASSERT_OK_AND_ASSIGN(ProcessResult exported,
-                       mirrord_->Mirrorctl({"--json", "image", "export", "lab/model:main", "-o",
-                                            archive.string()}));
+  ASSERT_OK_AND_ASSIGN(
+      ProcessResult exported,
+      mirrord_->Mirrorctl({"--json", "image", "export", "lab/model:main", "-o", archive.string()}));
   ASSERT_TRUE(exported.ok()) << exported.Describe() << "\n" << mirrord_->Logs();
   json::object summary = json::parse(exported.stdout_text).as_object();
   EXPECT_EQ(summary["digest"].as_string(), digest);
@@ -284,15 +284,15 @@ TEST_F(BuildRegistry, ImageExportIsAnOciArchiveWithTheServedDigests) {
                        RunProcess({"skopeo", "inspect", "--raw", "--tls-verify=false",
                                    "docker://" + Registry() + "/lab/model:main"}));
   ASSERT_TRUE(served.ok()) << served.Describe();
-  ASSERT_OK_AND_ASSIGN(ProcessResult raw,
-                       RunProcess({"skopeo", "inspect", "--raw", "oci-archive:" + archive.string()}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult raw, RunProcess({"skopeo", "inspect", "--raw",
+                                                      "oci-archive:" + archive.string()}));
   ASSERT_TRUE(raw.ok()) << raw.Describe();
   EXPECT_EQ(raw.stdout_text, served.stdout_text);
   EXPECT_EQ("sha256:" + Sha256Hex(raw.stdout_text), digest);
   fs::path copied = dir_->path() / "copied";
-  ASSERT_OK_AND_ASSIGN(ProcessResult copy,
-                       RunProcess({"skopeo", "copy", "oci-archive:" + archive.string(),
-                                   "dir:" + copied.string()}));
+  ASSERT_OK_AND_ASSIGN(
+      ProcessResult copy,
+      RunProcess({"skopeo", "copy", "oci-archive:" + archive.string(), "dir:" + copied.string()}));
   ASSERT_TRUE(copy.ok()) << copy.Describe();
   ASSERT_OK_AND_ASSIGN(std::string manifest_copy, ReadFileToString(copied / "manifest.json"));
   EXPECT_EQ("sha256:" + Sha256Hex(manifest_copy), digest);
@@ -315,19 +315,30 @@ TEST_F(BuildRegistry, ImageExportIsAnOciArchiveWithTheServedDigests) {
       ProcessResult unpack,
       RunProcess({"umoci", "unpack", "--image", layout.string() + ":main", bundle.string()}));
   ASSERT_TRUE(unpack.ok()) << unpack.Describe();
-  ASSERT_OK_AND_ASSIGN(std::string got1, ReadFileToString(bundle / "rootfs/models/org/model/"
-                                                                   "model-00001-of-00002.safetensors"));
+  ASSERT_OK_AND_ASSIGN(std::string got1,
+                       ReadFileToString(bundle / "rootfs/models/org/model/"
+                                                 "model-00001-of-00002.safetensors"));
   EXPECT_TRUE(got1 == shard1_);
   ASSERT_OK_AND_ASSIGN(std::string docker_json, ReadFileToString(layout / "manifest.json"));
   json::object docker = json::parse(docker_json).as_array().at(0).as_object();
   EXPECT_EQ(docker["RepoTags"].as_array().at(0).as_string(), "lab/model:main");
   EXPECT_EQ(docker["Config"].as_string(),
-            "blobs/sha256/" + std::string(manifest["config"].as_object().at("digest").as_string())
-                                  .substr(7));
+            "blobs/sha256/" +
+                std::string(manifest["config"].as_object().at("digest").as_string()).substr(7));
   ASSERT_EQ(docker["Layers"].as_array().size(), manifest["layers"].as_array().size());
   for (const json::value& l : docker["Layers"].as_array()) {
     EXPECT_TRUE(fs::exists(layout / std::string(l.as_string()))) << l;
   }
+
+  // -o - streams the same bytes to stdout (and --json, which would mix with them, is refused).
+  ASSERT_OK_AND_ASSIGN(ProcessResult piped,
+                       mirrord_->Mirrorctl({"image", "export", "lab/model:main", "-o", "-"}));
+  ASSERT_TRUE(piped.ok()) << piped.Describe();
+  ASSERT_OK_AND_ASSIGN(std::string written, ReadFileToString(archive));
+  EXPECT_TRUE(piped.stdout_text == written);
+  ASSERT_OK_AND_ASSIGN(ProcessResult mixed, mirrord_->Mirrorctl({"--json", "image", "export",
+                                                                 "lab/model:main", "-o", "-"}));
+  EXPECT_EQ(mixed.exit_code, 2) << mixed.Describe();
 
   // The endpoint: admin only, sized up front, 404 for an unknown tag (no file left behind).
   ASSERT_OK_AND_ASSIGN(HttpReply anonymous, Call("HEAD", "/api/v1/images/lab/model:main/archive"));
@@ -399,8 +410,8 @@ TEST_F(BuildRegistry, BackupRestoresOntoANewNode) {
   fs::path clone = dir_->path() / "clone";
   GitOptions no_smudge;
   no_smudge.env["GIT_LFS_SKIP_SMUDGE"] = "1";
-  ASSERT_OK(Git({"clone", "--quiet", restored->UrlFor(kRepo), clone.string()}, {}, no_smudge)
-                .status());
+  ASSERT_OK(
+      Git({"clone", "--quiet", restored->UrlFor(kRepo), clone.string()}, {}, no_smudge).status());
   ASSERT_OK(Git({"lfs", "pull"}, clone).status());
   ASSERT_OK_AND_ASSIGN(std::string got1,
                        ReadFileToString(clone / "model-00001-of-00002.safetensors"));

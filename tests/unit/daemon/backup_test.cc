@@ -47,8 +47,8 @@ class BackupTest : public ::testing::Test {
     RepoRecord r;
     r.name = "org/m";
     ASSERT_OK_AND_ASSIGN(repo_, catalog_->InsertRepo(r));
-    ASSERT_OK(catalog_->ReplaceRefs(repo_.id, {{"refs/heads/main", c1_, ""}}, "refs/heads/main",
-                                    1000));
+    ASSERT_OK(
+        catalog_->ReplaceRefs(repo_.id, {{"refs/heads/main", c1_, ""}}, "refs/heads/main", 1000));
 
     lfs_object_ = "weights of some model";
     oid_ = Sha256Hex(lfs_object_);
@@ -65,9 +65,8 @@ class BackupTest : public ::testing::Test {
 
   Result<BackupSummary> Backup(const fs::path& dir, bool cancelled = false) {
     std::atomic<bool> cancel{cancelled};
-    return WriteBackup(Sources(), dir, 1234, cancel, [this](const BackupProgress& p) {
-      phases_.push_back(p.phase);
-    });
+    return WriteBackup(Sources(), dir, 1234, cancel,
+                       [this](const BackupProgress& p) { phases_.push_back(p.phase); });
   }
 
   std::optional<TempDir> dir_;
@@ -95,7 +94,8 @@ TEST_F(BackupTest, HoldsTheCatalogsRefsAndEveryStoredObject) {
   const fs::path copy = out / "repos" / "org" / "m.git";
   ASSERT_OK_AND_ASSIGN(std::string head, Git({"--git-dir=" + copy.string(), "rev-parse", "main"}));
   EXPECT_EQ(head, c1_ + "\n");
-  ASSERT_OK_AND_ASSIGN(std::string live, Git({"--git-dir=" + mirror_.string(), "rev-parse", "main"}));
+  ASSERT_OK_AND_ASSIGN(std::string live,
+                       Git({"--git-dir=" + mirror_.string(), "rev-parse", "main"}));
   EXPECT_EQ(live, c2_ + "\n");
   ASSERT_OK(Git({"--git-dir=" + copy.string(), "fsck", "--connectivity-only"}).status());
 

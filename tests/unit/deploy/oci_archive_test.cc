@@ -52,8 +52,8 @@ TestImage MakeImage(const std::vector<std::string>& layer_bytes, bool docker = t
   return t;
 }
 
-Result<std::string> Render(const OciArchive& archive, const std::map<std::string, std::string>& blobs,
-                           size_t chunk = 1000) {
+Result<std::string> Render(const OciArchive& archive,
+                           const std::map<std::string, std::string>& blobs, size_t chunk = 1000) {
   std::string out;
   Status s = WriteOciArchive(
       archive,
@@ -213,12 +213,11 @@ TEST_F(OciArchiveTest, RefusesBadManifests) {
   wrong_digest.manifest_digest = Digest("other");
   EXPECT_EQ(PlanOciArchive(wrong_digest).status().code(), StatusCode::kInvalidArgument);
 
-  for (std::string bad : {std::string("not json"), std::string(R"({"layers":[]})"),
-                          std::string(R"({"config":{"digest":"sha256:00","size":1},"layers":[]})"),
-                          std::string(R"({"config":{"digest":")" + Digest("c") +
-                                      R"(","size":-1},"layers":[]})"),
-                          std::string(R"({"config":{"digest":")" + Digest("c") +
-                                      R"(","size":1},"layers":{}})")}) {
+  for (std::string bad :
+       {std::string("not json"), std::string(R"({"layers":[]})"),
+        std::string(R"({"config":{"digest":"sha256:00","size":1},"layers":[]})"),
+        std::string(R"({"config":{"digest":")" + Digest("c") + R"(","size":-1},"layers":[]})"),
+        std::string(R"({"config":{"digest":")" + Digest("c") + R"(","size":1},"layers":{}})")}) {
     OciArchiveImage i = t.image;
     i.manifest_bytes = bad;
     i.manifest_digest = Digest(bad);
@@ -236,8 +235,10 @@ TEST_F(OciArchiveTest, ABlobShorterOrLongerThanItsDescriptorIsDataLoss) {
   for (int delta : {-1, 1}) {
     std::map<std::string, std::string> blobs = t.blobs;
     std::string& layer = blobs[archive->blobs[1].digest];
-    if (delta < 0) layer.pop_back();
-    else layer.push_back('x');
+    if (delta < 0)
+      layer.pop_back();
+    else
+      layer.push_back('x');
     Result<std::string> out = Render(*archive, blobs);
     EXPECT_EQ(out.status().code(), StatusCode::kDataLoss);
   }
