@@ -142,19 +142,26 @@ Status CopyMirror(Writer& w, const fs::path& from, const fs::path& to,
 }
 
 Status WriteMarker(const fs::path& dir, const BackupSummary& s) {
-  boost::json::object o;
+  boost::json::object o = BackupSummaryJson(s);
   o["format"] = 1;
-  o["created_at"] = s.created_at;
+  return WriteFileAtomically(dir / kMarker, boost::json::serialize(o) + "\n");
+}
+
+}  // namespace
+
+boost::json::object BackupSummaryJson(const BackupSummary& s) {
+  boost::json::object o;
+  o["dir"] = s.dir;
   o["repos"] = s.repos;
   o["refs"] = s.refs;
   o["lfs_objects"] = s.lfs_objects;
   o["oci_blobs"] = s.oci_blobs;
   o["files"] = s.files;
   o["bytes"] = s.bytes;
-  return WriteFileAtomically(dir / kMarker, boost::json::serialize(o) + "\n");
+  o["linked"] = s.linked;
+  o["created_at"] = s.created_at;
+  return o;
 }
-
-}  // namespace
 
 Result<BackupSummary> WriteBackup(const BackupSources& sources, const fs::path& dir, int64_t now,
                                   const std::atomic<bool>& cancel,

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -67,6 +68,11 @@ struct BackupSummary {
   uint64_t linked = 0;
   int64_t created_at = 0;  // unix seconds
 };
+
+// {"dir", "repos", "refs", "lfs_objects", "oci_blobs", "files", "bytes", "linked",
+// "created_at"}: the marker's content and the admin API's last line (field names are a
+// contract).
+boost::json::object BackupSummaryJson(const BackupSummary& summary);
 
 // Writes a backup of `sources` into `dir`, which must be absolute and absent or empty
 // (created with its parents). On success every file is durable and DIR/mirrord-backup.json

@@ -37,17 +37,8 @@ std::string ProgressLine(const BackupProgress& p) {
 }
 
 std::string SummaryLine(const BackupSummary& s) {
-  json::object o;
+  json::object o = BackupSummaryJson(s);
   o["done"] = true;
-  o["dir"] = s.dir;
-  o["repos"] = s.repos;
-  o["refs"] = s.refs;
-  o["lfs_objects"] = s.lfs_objects;
-  o["oci_blobs"] = s.oci_blobs;
-  o["files"] = s.files;
-  o["bytes"] = s.bytes;
-  o["linked"] = s.linked;
-  o["created_at"] = s.created_at;
   return json::serialize(o) + "\n";
 }
 
