@@ -358,6 +358,18 @@ TEST_F(BuildRegistry, ImageExportIsAnOciArchiveWithTheServedDigests) {
   ASSERT_OK_AND_ASSIGN(ProcessResult no_tag,
                        mirrord_->Mirrorctl({"image", "export", "lab/model", "-o", "x.tar"}));
   EXPECT_EQ(no_tag.exit_code, 2) << no_tag.Describe();
+
+  // A blob gone from the store (a disk fault): refused before the first byte, nothing written.
+  const std::string config_hex =
+      std::string(manifest["config"].as_object().at("digest").as_string()).substr(7);
+  ASSERT_TRUE(fs::remove(mirrord_->store_dir() / "oci" / "blobs" / "sha256" / config_hex));
+  ASSERT_OK_AND_ASSIGN(ProcessResult broken,
+                       mirrord_->Mirrorctl({"image", "export", "lab/model:main", "-o",
+                                            (out_dir / "broken.tar").string()}));
+  EXPECT_EQ(broken.exit_code, 1) << broken.Describe();
+  EXPECT_THAT(broken.stderr_text, HasSubstr(config_hex));
+  EXPECT_FALSE(fs::exists(out_dir / "broken.tar"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(out_dir), fs::directory_iterator()), 1);
 }
 
 // Backup and restore (README, "Backup and restore"): `mirrorctl backup DIR` while the node
