@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <cctype>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -17,12 +19,14 @@ namespace {
 struct Sink {
   CURL* curl = nullptr;
   const ApiClient::LineCallback* on_line = nullptr;
+  const ApiClient::DataCallback* on_data = nullptr;
+  std::map<std::string, std::string> headers;
   std::string body;      // non-streamed bytes
   std::string partial;   // streamed bytes after the last '\n'
   bool stopped = false;  // the callback asked to stop
 
   bool Streaming() const {
-    if (on_line == nullptr) return false;
+    if (on_line == nullptr && on_data == nullptr) return false;
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     return status >= 200 && status < 300;
@@ -43,6 +47,15 @@ struct Sink {
       body.append(data, n);
       return n;
     }
+    if (on_data != nullptr) {
+      curl_off_t length = -1;
+      curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+      if (!(*on_data)(std::string_view(data, n), static_cast<int64_t>(length))) {
+        stopped = true;
+        return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
+      }
+      return n;
+    }
     partial.append(data, n);
     size_t start = 0;
     for (size_t nl = partial.find('\n'); nl != std::string::npos; nl = partial.find('\n', start)) {
@@ -56,6 +69,29 @@ struct Sink {
 
   static size_t Write(char* data, size_t size, size_t nmemb, void* self) {
     return static_cast<Sink*>(self)->Take(data, size * nmemb);
+  }
+
+  // One header line; a status line (a redirect's, a 100 Continue's) starts the set afresh.
+  static size_t Header(char* data, size_t size, size_t nmemb, void* self) {
+    auto* sink = static_cast<Sink*>(self);
+    std::string_view line(data, size * nmemb);
+    if (line.starts_with("HTTP/")) {
+      sink->headers.clear();
+      return line.size();
+    }
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return line.size();
+    std::string name(line.substr(0, colon));
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() &&
+           (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+      value.remove_suffix(1);
+    }
+    sink->headers[name] = std::string(value);
+    return line.size();
   }
 };
 
@@ -93,8 +129,13 @@ Result<ApiReply> ApiClient::PostStream(std::string_view path, std::string_view j
   return Perform("POST", path, json_body, &on_line);
 }
 
+Result<ApiReply> ApiClient::GetStream(std::string_view path, const DataCallback& on_data) {
+  return Perform("GET", path, "", nullptr, &on_data);
+}
+
 Result<ApiReply> ApiClient::Perform(std::string_view method, std::string_view path,
-                                    std::string_view body, const LineCallback* on_line) {
+                                    std::string_view body, const LineCallback* on_line,
+                                    const DataCallback* on_data) {
   RETURN_IF_ERROR(EnsureCurlInitialized());
   CurlEasyPtr curl(curl_easy_init());
   if (!curl) return Internal("curl_easy_init failed");
@@ -111,6 +152,7 @@ Result<ApiReply> ApiClient::Perform(std::string_view method, std::string_view pa
   Sink sink;
   sink.curl = h;
   sink.on_line = on_line;
+  sink.on_data = on_data;
   char error_buffer[CURL_ERROR_SIZE] = {};
 
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
@@ -119,10 +161,13 @@ Result<ApiReply> ApiClient::Perform(std::string_view method, std::string_view pa
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Sink::Write);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &Sink::Header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(h, CURLOPT_USERAGENT, "mirrorctl");
-  if (on_line != nullptr) {
-    // No overall limit for a followed sync; a stalled connection is caught instead.
+  if (on_line != nullptr || on_data != nullptr) {
+    // No overall limit for a followed sync or a download; a stalled connection is caught
+    // instead.
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
   } else {
@@ -150,7 +195,7 @@ Result<ApiReply> ApiClient::Perform(std::string_view method, std::string_view pa
   if (rc == CURLE_OK && !sink.partial.empty() && sink.on_line != nullptr) {
     (void)sink.Deliver(sink.partial);
   }
-  return ApiReply{status, std::move(sink.body)};
+  return ApiReply{status, std::move(sink.body), std::move(sink.headers)};
 }
 
 }  // namespace mirrord

@@ -9,7 +9,9 @@
 // Thread-safety: one ApiClient per thread; each call uses its own CURL handle.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -20,6 +22,8 @@ namespace mirrord {
 struct ApiReply {
   long http_status = 0;
   std::string body;  // for a streamed 2xx reply: empty (lines went to the callback)
+  // The answer's header fields, names in lower case (the last of a repeated one).
+  std::map<std::string, std::string> headers = {};
 
   bool ok() const { return http_status >= 200 && http_status < 300; }
   // The error the body describes ({"error": {"code", "message"}}), or, for a body that is
@@ -48,11 +52,22 @@ class ApiClient {
   Result<ApiReply> PostStream(std::string_view path, std::string_view json_body,
                               const LineCallback& on_line);
 
+  // Called with each piece of a 2xx body as it arrives and the body's announced length
+  // (Content-Length; -1 when unknown); return false to stop reading (the call then succeeds
+  // with what was read).
+  using DataCallback = std::function<bool(std::string_view data, int64_t content_length)>;
+
+  // GET whose 2xx answer (a download of any size) goes to `on_data` piece by piece, so
+  // memory stays bounded. A connection that stays silent for 30 s is treated as lost; a body
+  // shorter than its Content-Length fails the call (kUnavailable). A non-2xx answer is
+  // returned whole in ApiReply::body.
+  Result<ApiReply> GetStream(std::string_view path, const DataCallback& on_data);
+
   const std::string& base_url() const { return base_url_; }
 
  private:
   Result<ApiReply> Perform(std::string_view method, std::string_view path, std::string_view body,
-                           const LineCallback* on_line);
+                           const LineCallback* on_line, const DataCallback* on_data = nullptr);
 
   std::string base_url_;
   std::string token_;

@@ -16,6 +16,7 @@
 //     Status, ReportApiError a non-2xx answer.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <functional>
@@ -51,6 +52,7 @@ struct CommandIo {
   std::ostream& out;
   std::ostream& err;
   bool out_is_tty = false;
+  bool err_is_tty = false;  // io.err is a terminal (progress lines are redrawn in place)
   const Clock& clock = SystemClock::Instance();
   bool json = false;           // --json: one JSON document on `out`, no human text there
   std::istream* in = nullptr;  // where confirmations are read; nullptr: none possible
@@ -174,6 +176,37 @@ struct ImagesArgs {
 int RunImagesCommand(ApiClient& client, const ImagesArgs& args, CommandIo& io);
 // The human view of GET /api/v1/images's answer.
 std::string FormatImages(const boost::json::value& answer, int64_t now);
+
+// image export NAME:TAG -o FILE (cli/command_image.cc)
+struct ImageExportArgs {
+  std::string ref;     // NAME:TAG
+  std::string output;  // FILE, or "-" for stdout
+};
+struct ImageRefArg {
+  std::string name;
+  std::string tag;
+};
+// "lab/glm-4:main" split at its last ':'; InvalidArgument without a tag or for an invalid
+// name or tag.
+Result<ImageRefArg> ParseImageRefArg(std::string_view ref);
+// Streams GET /api/v1/images/NAME:TAG/archive (an OCI archive that skopeo's oci-archive: and
+// `docker load` read) into a temporary file beside FILE, renamed to FILE once complete and
+// fsynced (nothing is left behind on failure), or to io.out for "-" (refused on a terminal
+// or with --json). Progress on io.err. kExitNotFound for an unknown image; with io.json:
+// {"name", "tag", "digest", "file", "size"}.
+int RunImageExportCommand(ApiClient& client, const ImageExportArgs& args, CommandIo& io);
+
+// backup DIR (cli/command_backup.cc)
+struct BackupArgs {
+  std::string dir;  // on mirrord's host; made absolute against mirrorctl's working directory
+};
+// Asks mirrord for a backup into DIR (POST /api/v1/backup, NDJSON progress) and follows it
+// to the end: kExitOk with a one-line summary (io.json: mirrord's last line, {"done": true,
+// "dir", "repos", "refs", "lfs_objects", "oci_blobs", "files", "bytes", "linked",
+// "created_at"}), kExitFailed when the backup failed (DIR not empty, a disk error...).
+int RunBackupCommand(ApiClient& client, const BackupArgs& args, CommandIo& io);
+// "[mirrors] 3/10 mirrors  1200 files  4.5 GiB" from a progress line.
+std::string FormatBackupProgress(const boost::json::object& line);
 
 // Rows as a table: columns padded to their widest cell, two spaces apart, no trailing blanks.
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);

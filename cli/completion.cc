@@ -38,9 +38,20 @@ std::string BashCompletionScript(const CLI::App& app) {
     commands += (commands.empty() ? "" : " ") + sub->get_name();
     std::string flags, values, files;
     CollectFlags(*sub, &flags, &values, &files);
+    // A command with commands of its own (`image export`): their names, then their flags.
+    std::string nested;
+    for (const CLI::App* n : sub->get_subcommands([](const CLI::App*) { return true; })) {
+      nested += (nested.empty() ? "" : " ") + n->get_name();
+      CollectFlags(*n, &flags, &values, &files);
+    }
     if (!values.empty()) value_flags += (value_flags.empty() ? "" : "|") + values;
     if (!files.empty()) file_flags += (file_flags.empty() ? "" : "|") + files;
-    per_command += "      " + sub->get_name() + ") opts=\"" + flags + "\" ;;\n";
+    per_command += "      " + sub->get_name() + ") opts=\"" + flags + "\"";
+    if (!nested.empty()) {
+      per_command += "; [[ \"$cur\" != -* ]] && { COMPREPLY=($(compgen -W \"" + nested +
+                     "\" -- \"$cur\")); return; }";
+    }
+    per_command += " ;;\n";
   }
   // An empty alternation would be a bash syntax error in `case`.
   if (value_flags.empty()) value_flags = "--mirrorctl-none";

@@ -124,6 +124,26 @@ int Main(int argc, char** argv) {
       "images", "List built images with the docker pull / docker run lines to use them");
   images_cmd->add_option("name", images.name, "image name, a [[builds]] name (default: all)");
 
+  ImageExportArgs image_export;
+  CLI::App* image_cmd = app.add_subcommand("image", "Work with one built image (export)");
+  image_cmd->require_subcommand(1);
+  CLI::App* image_export_cmd = image_cmd->add_subcommand(
+      "export",
+      "Write an image as an OCI archive (skopeo oci-archive:, docker load) for an "
+      "air-gapped host");
+  image_export_cmd->add_option("ref", image_export.ref, "NAME:TAG, e.g. lab/glm-4:main")
+      ->required();
+  image_export_cmd->add_option("-o,--output", image_export.output, "the archive (- for stdout)")
+      ->required()
+      ->type_name("FILE");
+
+  BackupArgs backup;
+  CLI::App* backup_cmd = app.add_subcommand(
+      "backup",
+      "Write a consistent backup (catalog, mirrors, LFS and image stores) into DIR on "
+      "mirrord's host; restore: see README");
+  backup_cmd->add_option("dir", backup.dir, "an empty or new directory")->required();
+
   RemoveArgs remove;
   CLI::App* remove_cmd = app.add_subcommand(
       "remove", "Stop mirroring a repository and delete its mirror (asks first)");
@@ -171,6 +191,7 @@ int Main(int argc, char** argv) {
   io.json = json;
   io.in = &std::cin;
   io.in_is_tty = ::isatty(STDIN_FILENO) == 1;
+  io.err_is_tty = ::isatty(STDERR_FILENO) == 1;
 
   if (show_version) {
     if (io.json) return PrintJson(io, boost::json::object{{"version", MirrorctlVersion()}});
@@ -192,6 +213,8 @@ int Main(int argc, char** argv) {
       {queue_cmd, [&](ApiClient& c) { return RunQueueCommand(c, io); }},
       {build_cmd, [&](ApiClient& c) { return RunBuildCommand(c, build, io); }},
       {images_cmd, [&](ApiClient& c) { return RunImagesCommand(c, images, io); }},
+      {backup_cmd, [&](ApiClient& c) { return RunBackupCommand(c, backup, io); }},
+      {image_export_cmd, [&](ApiClient& c) { return RunImageExportCommand(c, image_export, io); }},
       {remove_cmd, [&](ApiClient& c) { return RunRemoveCommand(c, remove, io); }},
   };
   for (const auto& [cmd, run] : dispatch) {

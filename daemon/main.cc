@@ -19,6 +19,7 @@
 #include "common/file_util.h"
 #include "common/log.h"
 #include "daemon/admin_api.h"
+#include "daemon/backup_api.h"
 #include "daemon/base_url.h"
 #include "daemon/build_api.h"
 #include "daemon/build_job_runner.h"
@@ -31,6 +32,7 @@
 #include "daemon/hf_repo_locator.h"
 #include "daemon/hf_resolve_handler.h"
 #include "daemon/http_server.h"
+#include "daemon/image_archive_handler.h"
 #include "daemon/images_api.h"
 #include "daemon/lfs_http_handler.h"
 #include "daemon/lfs_sync.h"
@@ -267,10 +269,25 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
       RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
   auto images_api = std::make_shared<ImagesApi>(config, **catalog, **oci_store,
                                                 BaseUrl(base_url_options), blocking_pool, *token);
-  auto images_route = [images_api](HttpExchange& ex) { return images_api->Handle(ex); };
+  // GET /api/v1/images/<name>:<tag>/archive: the image as an OCI archive (image export).
+  auto image_archive = std::make_shared<ImageArchiveHandler>(**catalog, **blob_store, **oci_store,
+                                                             blocking_pool, *token);
+  auto images_route = [images_api, image_archive](HttpExchange& ex) {
+    return ImageArchiveHandler::Handles(ex.path()) ? image_archive->Handle(ex)
+                                                   : images_api->Handle(ex);
+  };
   router->Add({http::verb::get, http::verb::post}, "/api/v1/images", images_route);
   router->AddPrefix({http::verb::get, http::verb::post}, "/api/v1/images/", images_route,
                     RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
+  // POST /api/v1/backup: a consistent backup into a directory (daemon/backup.h).
+  auto backup_api =
+      std::make_shared<BackupApi>(BackupSources{config.CatalogPath(), config.storage_root / "repos",
+                                                blob_store->get(), oci_store->get()},
+                                  *token);
+  router->Add(
+      http::verb::post, "/api/v1/backup",
+      [backup_api](HttpExchange& ex) { return backup_api->Handle(ex); },
+      RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
   auto github_webhooks = std::make_shared<GitHubWebhookHandler>(loaded.webhook_secret, scheduler,
                                                                 metrics, blocking_pool);
   router->Add(
@@ -339,6 +356,7 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
     // the server drains, instead of holding the drain open.
     scheduler.BeginShutdown();
     lfs_syncer.Stop();
+    backup_api->Cancel();
     hangups.cancel();
     server.Stop(std::chrono::seconds(10));
   });
@@ -386,6 +404,8 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
     admin_api.SetToken(*next_token);
     build_api->SetToken(*next_token);
     images_api->SetToken(*next_token);
+    image_archive->SetToken(*next_token);
+    backup_api->SetToken(*next_token);
     Result<ReconcileReport> report = scheduler.Reconcile(*applied);
     if (!report.ok()) {
       MLOG(Error) << "reload: [[repos]] not reconciled: " << report.status().ToString();

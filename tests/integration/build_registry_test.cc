@@ -36,6 +36,7 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr std::string_view kRepo = "org/model";
 
@@ -105,6 +106,7 @@ class BuildRegistry : public ::testing::Test {
         "dest = \"/usr/local/bin/serve\"\nmode = \"0755\"\n"
         "sha256 = \"" +
         Sha256Hex(stub) + "\"\n";
+    extra_toml_ = o.extra_toml;
     ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(o));
     ASSERT_OK_AND_ASSIGN(ProcessResult sync, mirrord_->Mirrorctl({"sync", std::string(kRepo)}));
     ASSERT_TRUE(sync.ok()) << sync.Describe() << "\n" << mirrord_->Logs();
@@ -156,6 +158,7 @@ class BuildRegistry : public ::testing::Test {
   std::optional<WorkRepo> work_;
   std::unique_ptr<MirrordProcess> mirrord_;
   std::string shard1_, shard2_, commit_;
+  std::string extra_toml_;  // the daemon's [[repos]] and [[builds]]
 };
 
 TEST_F(BuildRegistry, SkopeoCopyUmociUnpackAndRunTheEntrypoint) {
@@ -251,6 +254,199 @@ TEST_F(BuildRegistry, SkopeoCopyUmociUnpackAndRunTheEntrypoint) {
   ASSERT_OK_AND_ASSIGN(ProcessResult corrupt, RunProcess(argv, in_image));
   EXPECT_EQ(corrupt.exit_code, 75) << corrupt.Describe();
   EXPECT_EQ(corrupt.stdout_text, "");
+}
+
+// Export for an air-gapped host: `mirrorctl image export` writes an OCI archive that skopeo
+// reads back with the digests the registry serves, that umoci unpacks to the upstream's
+// weights, and whose Docker-style manifest.json `docker load` reads.
+TEST_F(BuildRegistry, ImageExportIsAnOciArchiveWithTheServedDigests) {
+  json::object built = Build();
+  std::string digest(built["image"].as_object()["digest"].as_string());
+  upstream_->Stop();  // everything below comes from mirrord alone
+  fs::path out_dir = dir_->path() / "export";
+  fs::create_directories(out_dir);
+  fs::path archive = out_dir / "model.tar";
+
+  ASSERT_OK_AND_ASSIGN(
+      ProcessResult exported,
+      mirrord_->Mirrorctl({"--json", "image", "export", "lab/model:main", "-o", archive.string()}));
+  ASSERT_TRUE(exported.ok()) << exported.Describe() << "\n" << mirrord_->Logs();
+  json::object summary = json::parse(exported.stdout_text).as_object();
+  EXPECT_EQ(summary["digest"].as_string(), digest);
+  EXPECT_EQ(summary["name"].as_string(), "lab/model");
+  EXPECT_EQ(summary["tag"].as_string(), "main");
+  EXPECT_EQ(summary["size"].to_number<uint64_t>(), fs::file_size(archive));
+  // Only the archive: the temporary file was renamed into place.
+  EXPECT_EQ(std::distance(fs::directory_iterator(out_dir), fs::directory_iterator()), 1);
+
+  // skopeo reads the archive: the manifest is byte for byte the one the registry serves.
+  ASSERT_OK_AND_ASSIGN(ProcessResult served,
+                       RunProcess({"skopeo", "inspect", "--raw", "--tls-verify=false",
+                                   "docker://" + Registry() + "/lab/model:main"}));
+  ASSERT_TRUE(served.ok()) << served.Describe();
+  ASSERT_OK_AND_ASSIGN(ProcessResult raw, RunProcess({"skopeo", "inspect", "--raw",
+                                                      "oci-archive:" + archive.string()}));
+  ASSERT_TRUE(raw.ok()) << raw.Describe();
+  EXPECT_EQ(raw.stdout_text, served.stdout_text);
+  EXPECT_EQ("sha256:" + Sha256Hex(raw.stdout_text), digest);
+  fs::path copied = dir_->path() / "copied";
+  ASSERT_OK_AND_ASSIGN(
+      ProcessResult copy,
+      RunProcess({"skopeo", "copy", "oci-archive:" + archive.string(), "dir:" + copied.string()}));
+  ASSERT_TRUE(copy.ok()) << copy.Describe();
+  ASSERT_OK_AND_ASSIGN(std::string manifest_copy, ReadFileToString(copied / "manifest.json"));
+  EXPECT_EQ("sha256:" + Sha256Hex(manifest_copy), digest);
+  json::object manifest = json::parse(manifest_copy).as_object();
+  for (const json::value& layer : manifest["layers"].as_array()) {
+    std::string hex(layer.as_object().at("digest").as_string().subview().substr(7));
+    ASSERT_OK_AND_ASSIGN(std::string sum, Sha256OfFile(copied / hex));
+    EXPECT_EQ(sum, hex);
+  }
+
+  // The layout itself: GNU tar lists it, umoci unpacks the tag to the upstream's weights,
+  // and manifest.json names the config and layers as docker load wants them.
+  fs::path layout = dir_->path() / "layout";
+  fs::create_directories(layout);
+  ASSERT_OK_AND_ASSIGN(std::string listing, RunProcessOk({"tar", "-tf", archive.string()}));
+  EXPECT_THAT(listing, HasSubstr("oci-layout\nindex.json\nmanifest.json\nblobs/\n"));
+  ASSERT_OK(RunProcessOk({"tar", "-xf", archive.string(), "-C", layout.string()}).status());
+  fs::path bundle = dir_->path() / "bundle";
+  ASSERT_OK_AND_ASSIGN(
+      ProcessResult unpack,
+      RunProcess({"umoci", "unpack", "--image", layout.string() + ":main", bundle.string()}));
+  ASSERT_TRUE(unpack.ok()) << unpack.Describe();
+  ASSERT_OK_AND_ASSIGN(std::string got1,
+                       ReadFileToString(bundle / "rootfs/models/org/model/"
+                                                 "model-00001-of-00002.safetensors"));
+  EXPECT_TRUE(got1 == shard1_);
+  ASSERT_OK_AND_ASSIGN(std::string docker_json, ReadFileToString(layout / "manifest.json"));
+  json::object docker = json::parse(docker_json).as_array().at(0).as_object();
+  EXPECT_EQ(docker["RepoTags"].as_array().at(0).as_string(), "lab/model:main");
+  EXPECT_EQ(docker["Config"].as_string(),
+            "blobs/sha256/" +
+                std::string(manifest["config"].as_object().at("digest").as_string()).substr(7));
+  ASSERT_EQ(docker["Layers"].as_array().size(), manifest["layers"].as_array().size());
+  for (const json::value& l : docker["Layers"].as_array()) {
+    EXPECT_TRUE(fs::exists(layout / std::string(l.as_string()))) << l;
+  }
+
+  // -o - streams the same bytes to stdout (and --json, which would mix with them, is refused).
+  ASSERT_OK_AND_ASSIGN(ProcessResult piped,
+                       mirrord_->Mirrorctl({"image", "export", "lab/model:main", "-o", "-"}));
+  ASSERT_TRUE(piped.ok()) << piped.Describe();
+  ASSERT_OK_AND_ASSIGN(std::string written, ReadFileToString(archive));
+  EXPECT_TRUE(piped.stdout_text == written);
+  ASSERT_OK_AND_ASSIGN(ProcessResult mixed, mirrord_->Mirrorctl({"--json", "image", "export",
+                                                                 "lab/model:main", "-o", "-"}));
+  EXPECT_EQ(mixed.exit_code, 2) << mixed.Describe();
+
+  // The endpoint: admin only, sized up front, 404 for an unknown tag (no file left behind).
+  ASSERT_OK_AND_ASSIGN(HttpReply anonymous, Call("HEAD", "/api/v1/images/lab/model:main/archive"));
+  EXPECT_EQ(anonymous.status, 401);
+  ASSERT_OK_AND_ASSIGN(std::string token, mirrord_->AdminToken());
+  ASSERT_OK_AND_ASSIGN(HttpReply head, Call("HEAD", "/api/v1/images/lab/model:main/archive",
+                                            {{"Authorization", "Bearer " + token}}));
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("Content-Length"), std::to_string(fs::file_size(archive)));
+  EXPECT_EQ(head.Header("Mirrord-Image-Digest"), digest);
+  ASSERT_OK_AND_ASSIGN(ProcessResult unknown,
+                       mirrord_->Mirrorctl({"image", "export", "lab/model:nope", "-o",
+                                            (out_dir / "nope.tar").string()}));
+  EXPECT_EQ(unknown.exit_code, 4) << unknown.Describe();
+  EXPECT_FALSE(fs::exists(out_dir / "nope.tar"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(out_dir), fs::directory_iterator()), 1);
+  ASSERT_OK_AND_ASSIGN(ProcessResult no_tag,
+                       mirrord_->Mirrorctl({"image", "export", "lab/model", "-o", "x.tar"}));
+  EXPECT_EQ(no_tag.exit_code, 2) << no_tag.Describe();
+
+  // A blob gone from the store (a disk fault): refused before the first byte, nothing written.
+  const std::string config_hex =
+      std::string(manifest["config"].as_object().at("digest").as_string()).substr(7);
+  ASSERT_TRUE(fs::remove(mirrord_->store_dir() / "oci" / "blobs" / "sha256" / config_hex));
+  ASSERT_OK_AND_ASSIGN(ProcessResult broken,
+                       mirrord_->Mirrorctl({"image", "export", "lab/model:main", "-o",
+                                            (out_dir / "broken.tar").string()}));
+  EXPECT_EQ(broken.exit_code, 1) << broken.Describe();
+  EXPECT_THAT(broken.stderr_text, HasSubstr(config_hex));
+  EXPECT_FALSE(fs::exists(out_dir / "broken.tar"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(out_dir), fs::directory_iterator()), 1);
+}
+
+// Backup and restore (README, "Backup and restore"): `mirrorctl backup DIR` while the node
+// serves, a sync published after it, then a NEW node started on a copy of DIR as its storage
+// root, with the upstream gone: it serves the refs of the backup's moment, the LFS objects
+// (`git lfs pull`) and the same image digests.
+TEST_F(BuildRegistry, BackupRestoresOntoANewNode) {
+  json::object built = Build();
+  std::string digest(built["image"].as_object()["digest"].as_string());
+  ASSERT_OK_AND_ASSIGN(std::string refs_at_backup, Git({"ls-remote", mirrord_->UrlFor(kRepo)}));
+
+  fs::path backup = dir_->path() / "backups" / "one";
+  ASSERT_OK_AND_ASSIGN(ProcessResult done,
+                       mirrord_->Mirrorctl({"--json", "backup", backup.string()}));
+  ASSERT_TRUE(done.ok()) << done.Describe() << "\n" << mirrord_->Logs();
+  json::object summary = json::parse(done.stdout_text).as_object();
+  EXPECT_EQ(summary["repos"].to_number<int64_t>(), 1);
+  EXPECT_GE(summary["lfs_objects"].to_number<int64_t>(), 2);
+  EXPECT_GE(summary["oci_blobs"].to_number<int64_t>(), 3);
+  EXPECT_TRUE(fs::exists(backup / "mirrord-backup.json"));
+  // Not over an earlier backup.
+  ASSERT_OK_AND_ASSIGN(ProcessResult again, mirrord_->Mirrorctl({"backup", backup.string()}));
+  EXPECT_EQ(again.exit_code, 1) << again.Describe();
+  EXPECT_THAT(again.stderr_text, HasSubstr("not empty"));
+
+  // The upstream moves on and the live node follows; the backup keeps its moment.
+  ASSERT_OK(work_->WriteFile("extra.safetensors", RandomBytes(4096, 9)));
+  ASSERT_OK_AND_ASSIGN(std::string next, work_->Commit("more"));
+  ASSERT_OK(work_->PushWithLfs(upstream_->UrlFor(kRepo), {"refs/heads/main:refs/heads/main"}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult sync, mirrord_->Mirrorctl({"sync", std::string(kRepo)}));
+  ASSERT_TRUE(sync.ok()) << sync.Describe();
+  ASSERT_OK_AND_ASSIGN(std::string live_refs, Git({"ls-remote", mirrord_->UrlFor(kRepo)}));
+  EXPECT_THAT(live_refs, HasSubstr(next));
+  upstream_->Stop();
+  ASSERT_OK(mirrord_->Terminate().status());
+
+  // A new node: its own store, a copy of the backup (no hard links into the old one).
+  fs::path root = dir_->path() / "node2" / "store";
+  fs::create_directories(root.parent_path());
+  ASSERT_OK(RunProcessOk({"cp", "-a", backup.string(), root.string()}).status());
+  MirrordOptions o;
+  o.work_dir = dir_->path() / "node2";
+  o.store_dir = root;
+  o.extra_toml = extra_toml_;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<MirrordProcess> restored, MirrordProcess::Start(o));
+
+  ASSERT_OK_AND_ASSIGN(std::string served_refs, Git({"ls-remote", restored->UrlFor(kRepo)}));
+  EXPECT_EQ(served_refs, refs_at_backup);
+  EXPECT_THAT(served_refs, Not(HasSubstr(next)));
+  fs::path clone = dir_->path() / "clone";
+  GitOptions no_smudge;
+  no_smudge.env["GIT_LFS_SKIP_SMUDGE"] = "1";
+  ASSERT_OK(
+      Git({"clone", "--quiet", restored->UrlFor(kRepo), clone.string()}, {}, no_smudge).status());
+  ASSERT_OK(Git({"lfs", "pull"}, clone).status());
+  ASSERT_OK_AND_ASSIGN(std::string got1,
+                       ReadFileToString(clone / "model-00001-of-00002.safetensors"));
+  ASSERT_OK_AND_ASSIGN(std::string got2,
+                       ReadFileToString(clone / "model-00002-of-00002.safetensors"));
+  EXPECT_TRUE(got1 == shard1_);
+  EXPECT_TRUE(got2 == shard2_);
+
+  const std::string registry = "127.0.0.1:" + std::to_string(restored->port());
+  ASSERT_OK_AND_ASSIGN(ProcessResult inspect,
+                       RunProcess({"skopeo", "inspect", "--tls-verify=false",
+                                   "docker://" + registry + "/lab/model:main"}));
+  ASSERT_TRUE(inspect.ok()) << inspect.Describe() << "\n" << restored->Logs();
+  EXPECT_EQ(json::parse(inspect.stdout_text).as_object()["Digest"].as_string(), digest);
+  // Every blob, generated layers included, comes out of the restored stores.
+  ASSERT_OK_AND_ASSIGN(ProcessResult copy,
+                       RunProcess({"skopeo", "copy", "--src-tls-verify=false",
+                                   "docker://" + registry + "/lab/model:main",
+                                   "dir:" + (dir_->path() / "restored-copy").string()}));
+  ASSERT_TRUE(copy.ok()) << copy.Describe() << "\n" << restored->Logs();
+  ASSERT_OK_AND_ASSIGN(std::string manifest,
+                       ReadFileToString(dir_->path() / "restored-copy" / "manifest.json"));
+  EXPECT_EQ("sha256:" + Sha256Hex(manifest), digest);
 }
 
 TEST_F(BuildRegistry, RegistryProtocol) {
