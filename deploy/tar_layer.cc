@@ -133,7 +133,7 @@ Result<TarLayer> TarLayer::Create(std::vector<TarLayerEntry> entries) {
       if (!IsValidLfsOid(e.oid)) {
         return InvalidArgument("layer file " + e.entry.path + ": invalid oid");
       }
-      if (e.entry.size > 0) layer.segments_.push_back({{}, e.oid, 0, e.entry.size});
+      if (e.entry.size > 0) layer.segments_.push_back({{}, e.oid, 0, e.entry.size, nullptr});
     }
     AppendBytes(layer.segments_, std::string(TarPaddingSize(e.entry.size), '\0'));
   }
