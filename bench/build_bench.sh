@@ -24,7 +24,8 @@
 #   extra disk    bytes mirrord's storage root grew by during the first build (everything
 #                 but the LFS objects: catalog, OCI metadata, layer digest cache), against
 #                 the weights' size.
-#   RSS           mirrord's peak RSS (VmHWM reset before the build) during each build.
+#   RSS           mirrord's peak RSS (VmHWM reset before the build) during each build, and its
+#                 RSS when the build starts (after the sync): the difference is the build's.
 #   pull          `skopeo copy docker://... dir:` of the built image from mirrord, and of the
 #                 same image copied unchanged into docker-registry; bytes/s of the image size.
 #                 Both read from the page cache (each image pulled once before timing).
@@ -147,6 +148,7 @@ mirrord_sync() {
     bench_die "sync failed: $(tail -n 2 "$out")"
   SYNC_DONE=$EPOCHREALTIME
   echo 5 >"/proc/$MIRRORD_PID/clear_refs"  # VmHWM := current RSS, for the build
+  START_RSS_KB=$(awk '/^VmRSS:/ { print $2 }' "/proc/$MIRRORD_PID/status")
   grep -q '"state":"succeeded"' <(tail -n 1 "$out") || bench_die "sync did not succeed: $(tail -n 1 "$out")"
   BUILD_RUN=$(bench_api "$MIRRORD_URL/api/v1/queue" |
     jq -r '[.jobs[] | select(.kind == "build" and .build == "lab/model")][0].run_id // empty')
@@ -214,8 +216,9 @@ for r in $(seq "$reps"); do
   t[m.meta]+=" $((d1 - d0 - large))"
   t[m.first]+=" $BENCH_WALL"
   t[m.first.rss]+=" $BENCH_RSS_KB"
+  t[m.first.rss0]+=" $START_RSS_KB"
   t[m.disk]+=" $((d1 - d0))"
-  bench_log "mirrord first build ${BENCH_WALL}s, RSS $(bench_mib "$BENCH_RSS_KB") MiB, +$((d1 - d0)) bytes"
+  bench_log "mirrord first build ${BENCH_WALL}s, RSS $(bench_mib "$START_RSS_KB") -> $(bench_mib "$BENCH_RSS_KB") MiB, +$((d1 - d0)) bytes"
 
   if ((peer)); then
     bench_log "round $r: peer first build"
@@ -234,7 +237,8 @@ for r in $(seq "$reps"); do
   mirrord_build
   t[m.re]+=" $BENCH_WALL"
   t[m.re.rss]+=" $BENCH_RSS_KB"
-  bench_log "mirrord rebuild ${BENCH_WALL}s, RSS $(bench_mib "$BENCH_RSS_KB") MiB"
+  t[m.re.rss0]+=" $START_RSS_KB"
+  bench_log "mirrord rebuild ${BENCH_WALL}s, RSS $(bench_mib "$START_RSS_KB") -> $(bench_mib "$BENCH_RSS_KB") MiB"
   if ((peer)); then
     peer_files "${w[0]}" "${w2[0]}"
     sync
@@ -257,8 +261,9 @@ if ((!peer)); then
 | rebuild, one shard changed | $(med m.re) s |
 | extra disk of a first build, all | $(med m.disk) bytes |
 | peak RSS (first, rebuild) | $(bench_mib "$(med m.first.rss)") MiB, $(bench_mib "$(med m.re.rss)") MiB |
+| RSS at the build's start (first, rebuild) | $(bench_mib "$(med m.first.rss0)") MiB, $(bench_mib "$(med m.re.rss0)") MiB |
 
-Rounds: first${t[m.first]} s; rebuild${t[m.re]} s; peak RSS kB first${t[m.first.rss]}, rebuild${t[m.re.rss]}.
+Rounds: first${t[m.first]} s; rebuild${t[m.re]} s; RSS kB at start -> peak: first${t[m.first.rss0]} ->${t[m.first.rss]}, rebuild${t[m.re.rss0]} ->${t[m.re.rss]}.
 EOF
   exit 0
 fi
@@ -322,6 +327,7 @@ cat <<EOF
 | extra disk of a first build, all | ${disk} bytes | | $(awk -v d="$disk" -v w="$weights_bytes" 'BEGIN { printf "%.4f%%", 100 * d / w }') of the weights |
 | of which not base, binary or preflight bundle | ${meta} bytes | | $(awk -v d="$meta" -v w="$weights_bytes" 'BEGIN { printf "%.4f%%", 100 * d / w }') of the weights (<= 1%) |
 | mirrord peak RSS (first, rebuild) | $(bench_mib "$(med m.first.rss)") MiB, $(bench_mib "$(med m.re.rss)") MiB | | |
+| mirrord RSS at the build's start (first, rebuild) | $(bench_mib "$(med m.first.rss0)") MiB, $(bench_mib "$(med m.re.rss0)") MiB | | |
 
 | pull (\`skopeo copy docker://... dir:\`, $bytes bytes) | mirrord | docker-registry | ratio (target) |
 |---|---|---|---|
