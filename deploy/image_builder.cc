@@ -1,5 +1,7 @@
 #include "deploy/image_builder.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
@@ -538,6 +540,12 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
 
 Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& inputs,
                                 BuildStores stores, int64_t now) {
+  // A build's buffers are freed as it ends, but the allocator keeps the pages of the arena
+  // of the thread that ran it; the next build may run on another thread and touch another
+  // arena, so the daemon's RSS would ratchet up build after build. Hand them back.
+  struct TrimAtEnd {
+    ~TrimAtEnd() { ::malloc_trim(0); }
+  } trim_at_end;
   ASSIGN_OR_RETURN(BuildOutcome outcome, BuildAndPublish(recipe, inputs, stores, now));
   // The build is served; a failing retention only delays collection (the next one, or the
   // next start, finishes it).
