@@ -125,9 +125,9 @@ struct BuildOutcome {
 // file dest that is not absolute), Unavailable when a base blob was collected after the pull (pull
 // again and retry), NotFound for an unknown ref/commit or a missing extra file, InvalidArgument
 // for an extra file that is not a regular file, DataLoss when an extra file's SHA-256 is not the
-// pinned one (checked on the bytes streamed into the layer; the partial blob is removed), FailedPrecondition when an LFS object the
-// revision needs is not in the store (the build waits for the sync), or the error of the
-// store, git or the catalog.
+// pinned one (checked on the bytes streamed into the layer; the partial blob is removed),
+// FailedPrecondition when an LFS object the revision needs is not in the store (the build waits for
+// the sync), or the error of the store, git or the catalog.
 Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& inputs,
                                 BuildStores stores, int64_t now);
 

@@ -40,9 +40,9 @@ bool OciStore::Contains(std::string_view digest) const {
 Result<OciStore::Writer> OciStore::NewWriter() {
   static std::atomic<uint64_t> counter{0};
   // Not ".part" (those are downloads kept across restarts): Open removes it after a crash.
-  std::filesystem::path tmp = root_ / "incomplete" /
-                              ("blob." + std::to_string(::getpid()) + "." +
-                               std::to_string(counter.fetch_add(1)));
+  std::filesystem::path tmp =
+      root_ / "incomplete" /
+      ("blob." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1)));
   UniqueFd fd(::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0444));
   if (!fd.valid()) return ErrnoStatus(errno, "create " + tmp.string());
   return Writer(*this, std::move(tmp), std::move(fd));

@@ -60,14 +60,11 @@ Result<std::vector<TarLayerEntry>> PreflightBundleEntries(const std::filesystem:
   std::vector<TarLayerEntry> entries;
   for (const auto& path : files) {
     auto perms = std::filesystem::status(path).permissions();
+    const bool exec = (perms & std::filesystem::perms::owner_exec) != std::filesystem::perms::none;
     ASSIGN_OR_RETURN(
         TarLayerEntry e,
         FileBackedTarEntry(prefix + "/" + std::filesystem::relative(path, bundle).string(),
-                           (perms & std::filesystem::perms::owner_exec) !=
-                                   std::filesystem::perms::none
-                               ? 0755
-                               : 0644,
-                           path, ""));
+                           exec ? 0755 : 0644, path, ""));
     entries.push_back(std::move(e));
   }
   return entries;

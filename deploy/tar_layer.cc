@@ -239,12 +239,13 @@ Status ReadTarLayer(const TarLayer& layer, const BlobStore& store, uint64_t begi
         continue;
       }
       Sha256 hash;
-      RETURN_IF_ERROR(ReadFileRange(file.fd.get(), seg.offset, seg.length,
-                                    [&](std::string_view chunk) {
-                                      hash.Update(chunk);
-                                      return sink(chunk);
-                                    },
-                                    what));
+      RETURN_IF_ERROR(ReadFileRange(
+          file.fd.get(), seg.offset, seg.length,
+          [&](std::string_view chunk) {
+            hash.Update(chunk);
+            return sink(chunk);
+          },
+          what));
       std::string actual = hash.FinishHex();
       if (actual != file.sha256) {
         return DataLoss(what + " has sha256 " + actual + ", pinned " + file.sha256);

@@ -381,8 +381,8 @@ TEST_F(FileBackedTarEntryTest, LayerEqualsTheSameBytesInlineAndIsReadInBoundedCh
   EXPECT_EQ(file->entry.size, binary.size());
   TarLayerEntry stored = StoredFile("usr/bin/w.bin", oid, weight.size());
   auto from_file = TarLayer::Create({Dir("usr/"), Dir("usr/bin/"), *file, stored});
-  auto from_bytes =
-      TarLayer::Create({Dir("usr/"), Dir("usr/bin/"), InlineFile("usr/bin/serve", binary, 0755), stored});
+  auto from_bytes = TarLayer::Create(
+      {Dir("usr/"), Dir("usr/bin/"), InlineFile("usr/bin/serve", binary, 0755), stored});
   ASSERT_TRUE(from_file.ok()) << from_file.status().ToString();
   ASSERT_TRUE(from_bytes.ok()) << from_bytes.status().ToString();
   EXPECT_FALSE(from_file->generated());  // stored whole, never served from a spec
