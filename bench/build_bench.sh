@@ -24,10 +24,14 @@
 #   extra disk    bytes mirrord's storage root grew by during the first build (everything
 #                 but the LFS objects: catalog, OCI metadata, layer digest cache), against
 #                 the weights' size.
-#   RSS           mirrord's peak RSS (VmHWM reset before the build) during each build.
+#   RSS           mirrord's peak RSS (VmHWM reset before the build) during each build, and its
+#                 RSS when the build starts (after the sync): the difference is the build's.
 #   pull          `skopeo copy docker://... dir:` of the built image from mirrord, and of the
 #                 same image copied unchanged into docker-registry; bytes/s of the image size.
 #                 Both read from the page cache (each image pulled once before timing).
+#
+# BENCH_BUILD_PEER=0 runs mirrord's builds only (no peer, no pulls) and prints their times,
+# extra disk and peak RSS: for RSS against the binary's size (BENCH_BUILD_BIN_MIB).
 #
 # Prints a markdown section on stdout; progress on stderr. MIRRORD_BIN_DIR as in lib.sh.
 set -uo pipefail
@@ -38,6 +42,7 @@ source "$here/lib.sh"
 mib=${BENCH_BUILD_MIB:-2048}
 bin_mib=${BENCH_BUILD_BIN_MIB:-50}
 reps=${BENCH_REPS:-3}
+peer=${BENCH_BUILD_PEER:-1}
 
 bench_lfs_init
 for c in docker-registry skopeo umoci openssl git-lfs; do
@@ -143,6 +148,7 @@ mirrord_sync() {
     bench_die "sync failed: $(tail -n 2 "$out")"
   SYNC_DONE=$EPOCHREALTIME
   echo 5 >"/proc/$MIRRORD_PID/clear_refs"  # VmHWM := current RSS, for the build
+  START_RSS_KB=$(awk '/^VmRSS:/ { print $2 }' "/proc/$MIRRORD_PID/status")
   grep -q '"state":"succeeded"' <(tail -n 1 "$out") || bench_die "sync did not succeed: $(tail -n 1 "$out")"
   BUILD_RUN=$(bench_api "$MIRRORD_URL/api/v1/queue" |
     jq -r '[.jobs[] | select(.kind == "build" and .build == "lab/model")][0].run_id // empty')
@@ -210,17 +216,20 @@ for r in $(seq "$reps"); do
   t[m.meta]+=" $((d1 - d0 - large))"
   t[m.first]+=" $BENCH_WALL"
   t[m.first.rss]+=" $BENCH_RSS_KB"
+  t[m.first.rss0]+=" $START_RSS_KB"
   t[m.disk]+=" $((d1 - d0))"
-  bench_log "mirrord first build ${BENCH_WALL}s, RSS $(bench_mib "$BENCH_RSS_KB") MiB, +$((d1 - d0)) bytes"
+  bench_log "mirrord first build ${BENCH_WALL}s, RSS $(bench_mib "$START_RSS_KB") -> $(bench_mib "$BENCH_RSS_KB") MiB, +$((d1 - d0)) bytes"
 
-  bench_log "round $r: peer first build"
-  # A fresh registry repository per round: nothing of the image is there yet.
-  rm -rf "$reg_dir/data/docker/registry/v2/repositories/peer"
-  peer_files "${w[0]}" "${w[1]}"
-  sync
-  peer_build
-  t[p.first]+=" $BENCH_WALL"
-  bench_log "peer first build ${BENCH_WALL}s"
+  if ((peer)); then
+    bench_log "round $r: peer first build"
+    # A fresh registry repository per round: nothing of the image is there yet.
+    rm -rf "$reg_dir/data/docker/registry/v2/repositories/peer"
+    peer_files "${w[0]}" "${w[1]}"
+    sync
+    peer_build
+    t[p.first]+=" $BENCH_WALL"
+    bench_log "peer first build ${BENCH_WALL}s"
+  fi
 
   bench_log "round $r: rebuild after one shard changed"
   git -C "$srv/model.git" update-ref refs/heads/main "$(git -C "$work" rev-parse HEAD)"
@@ -228,13 +237,36 @@ for r in $(seq "$reps"); do
   mirrord_build
   t[m.re]+=" $BENCH_WALL"
   t[m.re.rss]+=" $BENCH_RSS_KB"
-  bench_log "mirrord rebuild ${BENCH_WALL}s"
-  peer_files "${w[0]}" "${w2[0]}"
-  sync
-  peer_build
-  t[p.re]+=" $BENCH_WALL"
-  bench_log "peer rebuild ${BENCH_WALL}s"
+  t[m.re.rss0]+=" $START_RSS_KB"
+  bench_log "mirrord rebuild ${BENCH_WALL}s, RSS $(bench_mib "$START_RSS_KB") -> $(bench_mib "$BENCH_RSS_KB") MiB"
+  if ((peer)); then
+    peer_files "${w[0]}" "${w2[0]}"
+    sync
+    peer_build
+    t[p.re]+=" $BENCH_WALL"
+    bench_log "peer rebuild ${BENCH_WALL}s"
+  fi
 done
+
+med() { bench_median ${t[$1]}; }
+if ((!peer)); then
+  cat <<EOF
+### Build stage, mirrord only: 2 x $mib MiB weights + a $bin_mib MiB binary on a small base ($(date -u +%Y-%m-%d), commit $(git -C "$BENCH_ROOT" rev-parse --short HEAD))
+
+\`BENCH_BUILD_PEER=0 BENCH_BUILD_MIB=$mib BENCH_BUILD_BIN_MIB=$bin_mib BENCH_REPS=$reps bench/build_bench.sh\`, $(nproc) cores; medians of $reps rounds.
+
+| | mirrord |
+|---|---|
+| first build | $(med m.first) s |
+| rebuild, one shard changed | $(med m.re) s |
+| extra disk of a first build, all | $(med m.disk) bytes |
+| peak RSS (first, rebuild) | $(bench_mib "$(med m.first.rss)") MiB, $(bench_mib "$(med m.re.rss)") MiB |
+| RSS at the build's start (first, rebuild) | $(bench_mib "$(med m.first.rss0)") MiB, $(bench_mib "$(med m.re.rss0)") MiB |
+
+Rounds: first${t[m.first]} s; rebuild${t[m.re]} s; RSS kB at start -> peak: first${t[m.first.rss0]} ->${t[m.first.rss]}, rebuild${t[m.re.rss0]} ->${t[m.re.rss]}.
+EOF
+  exit 0
+fi
 
 # --- pull ---------------------------------------------------------------------------------
 # The last build's image, put unchanged into docker-registry through its own push API (same
@@ -279,7 +311,6 @@ for r in $(seq "$reps"); do
 done
 bytes=$PULL_BYTES
 
-med() { bench_median ${t[$1]}; }
 mbps() { awk -v b="$bytes" -v s="$1" 'BEGIN { printf "%.0f", b / s / 1048576 }'; }
 mf=$(med m.first) pf=$(med p.first) mr=$(med m.re) pr=$(med p.re)
 pm=$(med pull.m) prg=$(med pull.r) disk=$(med m.disk) meta=$(med m.meta)
@@ -287,7 +318,7 @@ pm=$(med pull.m) prg=$(med pull.r) disk=$(med m.disk) meta=$(med m.meta)
 cat <<EOF
 ### Build stage: 2 x $mib MiB weights + a $bin_mib MiB binary on a small base ($(date -u +%Y-%m-%d), commit $(git -C "$BENCH_ROOT" rev-parse --short HEAD))
 
-\`BENCH_BUILD_MIB=$mib BENCH_REPS=$reps bench/build_bench.sh\`, $(nproc) cores; medians of $reps rounds.
+\`BENCH_BUILD_MIB=$mib BENCH_BUILD_BIN_MIB=$bin_mib BENCH_REPS=$reps bench/build_bench.sh\`, $(nproc) cores; medians of $reps rounds.
 
 | | mirrord | peer (umoci insert + skopeo copy to docker-registry) | ratio (target) |
 |---|---|---|---|
@@ -296,6 +327,7 @@ cat <<EOF
 | extra disk of a first build, all | ${disk} bytes | | $(awk -v d="$disk" -v w="$weights_bytes" 'BEGIN { printf "%.4f%%", 100 * d / w }') of the weights |
 | of which not base, binary or preflight bundle | ${meta} bytes | | $(awk -v d="$meta" -v w="$weights_bytes" 'BEGIN { printf "%.4f%%", 100 * d / w }') of the weights (<= 1%) |
 | mirrord peak RSS (first, rebuild) | $(bench_mib "$(med m.first.rss)") MiB, $(bench_mib "$(med m.re.rss)") MiB | | |
+| mirrord RSS at the build's start (first, rebuild) | $(bench_mib "$(med m.first.rss0)") MiB, $(bench_mib "$(med m.re.rss0)") MiB | | |
 
 | pull (\`skopeo copy docker://... dir:\`, $bytes bytes) | mirrord | docker-registry | ratio (target) |
 |---|---|---|---|

@@ -1,5 +1,7 @@
 #include "deploy/image_builder.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
@@ -67,17 +69,16 @@ TarLayerEntry InlineEntry(std::string path, uint32_t mode, std::string content) 
   return e;
 }
 
-// Builds an inline layer and stores it whole in the OciStore.
-Result<OciDescriptor> StoreInlineLayer(std::vector<TarLayerEntry> files, BuildStores& stores) {
+// Builds a layer of inline or file-backed entries and streams it into the OciStore (at most
+// 1 MiB of it in memory at a time). On failure, e.g. a pinned file whose bytes do not
+// match, the partial blob is removed and nothing is stored.
+Result<OciDescriptor> StoreLayer(std::vector<TarLayerEntry> files, BuildStores& stores) {
   ASSIGN_OR_RETURN(TarLayer layer, TarLayer::Create(WithParentDirs(std::move(files))));
-  std::string bytes;
-  bytes.reserve(layer.size());
-  RETURN_IF_ERROR(ReadTarLayer(layer, stores.lfs, 0, layer.size(), [&](std::string_view d) {
-    bytes.append(d);
-    return Status::Ok();
-  }));
-  ASSIGN_OR_RETURN(std::string digest, stores.oci.Put(bytes));
-  return OciDescriptor{kOciTarLayerType, digest, bytes.size(), {}};
+  ASSIGN_OR_RETURN(OciStore::Writer writer, stores.oci.NewWriter());
+  RETURN_IF_ERROR(ReadTarLayer(layer, stores.lfs, 0, layer.size(),
+                               [&](std::string_view d) { return writer.Append(d); }));
+  ASSIGN_OR_RETURN(std::string digest, writer.Commit());
+  return OciDescriptor{kOciTarLayerType, digest, layer.size(), {}};
 }
 
 std::string_view RawMediaType(std::string_view path) {
@@ -275,25 +276,26 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
   }
   const size_t base_layers = layers.size();
 
-  // The extra files, each checked against its pinned SHA-256.
+  // The extra files, streamed into their layer from the descriptors opened here, each
+  // hashed as it is read and checked against its pinned SHA-256 (no copy in memory, and
+  // what is checked is what the layer holds).
   if (!recipe.files.empty()) {
     std::vector<TarLayerEntry> extras;
     for (const BuildFile& f : recipe.files) {
-      ASSIGN_OR_RETURN(std::string content, ReadFileToString(f.source));
-      std::string actual = Sha256Hex(content);
-      if (actual != f.sha256) {
-        return DataLoss("build " + recipe.name + ": builds.files source " + f.source.string() +
-                        " has sha256 " + actual + ", the recipe pins " + f.sha256);
-      }
       std::string dest = RelativeDir(f.dest);
       if (dest.empty() || !f.dest.starts_with('/')) {
         return InvalidArgument("build " + recipe.name + ": builds.files dest " + f.dest +
                                " is not an absolute file path");
       }
-      extras.push_back(InlineEntry(dest, f.mode, std::move(content)));
+      Result<TarLayerEntry> entry = FileBackedTarEntry(dest, f.mode, f.source, f.sha256);
+      if (!entry.ok()) {
+        return entry.status().WithContext("build " + recipe.name + ": builds.files source");
+      }
+      extras.push_back(std::move(*entry));
     }
-    ASSIGN_OR_RETURN(OciDescriptor d, StoreInlineLayer(std::move(extras), stores));
-    layers.push_back(std::move(d));
+    Result<OciDescriptor> d = StoreLayer(std::move(extras), stores);
+    if (!d.ok()) return d.status().WithContext("build " + recipe.name + ": extra files layer");
+    layers.push_back(std::move(*d));
     history.push_back("mirrord: extra files");
   }
 
@@ -302,7 +304,7 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
   if (preflight) {
     ASSIGN_OR_RETURN(std::vector<TarLayerEntry> bundle,
                      PreflightBundleEntries(inputs.preflight_bundle));
-    ASSIGN_OR_RETURN(OciDescriptor d, StoreInlineLayer(std::move(bundle), stores));
+    ASSIGN_OR_RETURN(OciDescriptor d, StoreLayer(std::move(bundle), stores));
     layers.push_back(std::move(d));
     history.push_back("mirrord: preflight");
   }
@@ -325,7 +327,7 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
     }
   }
   if (!small.empty()) {
-    ASSIGN_OR_RETURN(OciDescriptor d, StoreInlineLayer(std::move(small), stores));
+    ASSIGN_OR_RETURN(OciDescriptor d, StoreLayer(std::move(small), stores));
     layers.push_back(std::move(d));
     history.push_back("mirrord: model files in git");
   }
@@ -338,7 +340,7 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
     std::vector<TarLayerEntry> files;
     files.push_back(
         InlineEntry(std::string(kPreflightManifestPath).substr(1), 0644, std::move(manifest)));
-    ASSIGN_OR_RETURN(OciDescriptor d, StoreInlineLayer(std::move(files), stores));
+    ASSIGN_OR_RETURN(OciDescriptor d, StoreLayer(std::move(files), stores));
     layers.push_back(std::move(d));
     history.push_back("mirrord: preflight manifest");
   }
@@ -538,6 +540,12 @@ Result<BuildOutcome> BuildAndPublish(const BuildRecipe& recipe, const BuildInput
 
 Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& inputs,
                                 BuildStores stores, int64_t now) {
+  // A build's buffers are freed as it ends, but the allocator keeps the pages of the arena
+  // of the thread that ran it; the next build may run on another thread and touch another
+  // arena, so the daemon's RSS would ratchet up build after build. Hand them back.
+  struct TrimAtEnd {
+    ~TrimAtEnd() { ::malloc_trim(0); }
+  } trim_at_end;
   ASSIGN_OR_RETURN(BuildOutcome outcome, BuildAndPublish(recipe, inputs, stores, now));
   // The build is served; a failing retention only delays collection (the next one, or the
   // next start, finishes it).

@@ -3,7 +3,8 @@
 // registry front end. Nothing of the weights is copied:
 //
 //  - Image layers, in order: the base's layers as pulled (none for "scratch"), one layer of
-//    the recipe's extra files ([[builds.files]], stored in the OciStore), with preflight on
+//    the recipe's extra files ([[builds.files]], streamed from the files into the OciStore:
+//    memory does not grow with their size), with preflight on
 //    the preflight bundle (the same bytes in every image) and its manifest
 //    (deploy/preflight_layers.h), one of the model's small (non-LFS) files (stored in the
 //    OciStore), then one uncompressed tar layer per
@@ -122,10 +123,11 @@ struct BuildOutcome {
 // failure nothing is published (blobs already written stay, unreferenced): InvalidArgument for a
 // recipe the build cannot use (a base other than scratch without inputs.base, a bad tag template, a
 // file dest that is not absolute), Unavailable when a base blob was collected after the pull (pull
-// again and retry), NotFound for an unknown ref/commit or a missing extra file, DataLoss when an
-// extra file's SHA-256 is not the pinned one, FailedPrecondition when an LFS object the
-// revision needs is not in the store (the build waits for the sync), or the error of the
-// store, git or the catalog.
+// again and retry), NotFound for an unknown ref/commit or a missing extra file, InvalidArgument
+// for an extra file that is not a regular file, DataLoss when an extra file's SHA-256 is not the
+// pinned one (checked on the bytes streamed into the layer; the partial blob is removed),
+// FailedPrecondition when an LFS object the revision needs is not in the store (the build waits for
+// the sync), or the error of the store, git or the catalog.
 Result<BuildOutcome> BuildImage(const BuildRecipe& recipe, const BuildInputs& inputs,
                                 BuildStores stores, int64_t now);
 

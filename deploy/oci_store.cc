@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <system_error>
+#include <utility>
 
 #include "common/lfs_pointer.h"
 #include "common/sha256.h"
@@ -36,29 +37,73 @@ bool OciStore::Contains(std::string_view digest) const {
   return IsValidSha256Digest(digest) && std::filesystem::exists(BlobPath(digest), ec);
 }
 
-Result<std::string> OciStore::Put(std::string_view bytes) {
-  std::string digest = "sha256:" + Sha256Hex(bytes);
-  if (Contains(digest)) return digest;
+Result<OciStore::Writer> OciStore::NewWriter() {
   static std::atomic<uint64_t> counter{0};
-  std::filesystem::path tmp = root_ / "incomplete" /
-                              (digest.substr(7) + "." + std::to_string(::getpid()) + "." +
-                               std::to_string(counter.fetch_add(1)));
-  {
-    UniqueFd fd(::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0444));
-    if (!fd.valid()) return ErrnoStatus(errno, "create " + tmp.string());
-    Status written = WriteAll(fd.get(), bytes);
-    if (written.ok() && ::fdatasync(fd.get()) != 0) written = ErrnoStatus(errno, "fdatasync");
-    if (!written.ok()) {
-      ::unlink(tmp.c_str());
-      return written.WithContext("write blob " + digest);
-    }
+  // Not ".part" (those are downloads kept across restarts): Open removes it after a crash.
+  std::filesystem::path tmp =
+      root_ / "incomplete" /
+      ("blob." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1)));
+  UniqueFd fd(::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0444));
+  if (!fd.valid()) return ErrnoStatus(errno, "create " + tmp.string());
+  return Writer(*this, std::move(tmp), std::move(fd));
+}
+
+Result<std::string> OciStore::Put(std::string_view bytes) {
+  ASSIGN_OR_RETURN(Writer writer, NewWriter());
+  RETURN_IF_ERROR(writer.Append(bytes));
+  return writer.Commit();
+}
+
+OciStore::Writer::Writer(OciStore& store, std::filesystem::path tmp, UniqueFd fd)
+    : store_(&store), tmp_(std::move(tmp)), fd_(std::move(fd)) {}
+
+OciStore::Writer::Writer(Writer&& o) noexcept
+    : store_(o.store_),
+      tmp_(std::exchange(o.tmp_, {})),
+      fd_(std::move(o.fd_)),
+      hash_(std::move(o.hash_)),
+      size_(o.size_) {}
+
+OciStore::Writer::~Writer() { Discard(); }
+
+void OciStore::Writer::Discard() {
+  fd_.reset();
+  if (!tmp_.empty()) ::unlink(tmp_.c_str());
+  tmp_.clear();
+}
+
+Status OciStore::Writer::Append(std::string_view bytes) {
+  if (tmp_.empty()) return FailedPrecondition("blob writer is committed or failed");
+  Status written = WriteAll(fd_.get(), bytes);
+  if (!written.ok()) {
+    Discard();
+    return written.WithContext("write blob");
   }
-  std::filesystem::path dest = BlobPath(digest);
-  if (::rename(tmp.c_str(), dest.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoStatus(err, "publish blob " + digest);
+  hash_.Update(bytes);
+  size_ += bytes.size();
+  return Status::Ok();
+}
+
+Result<std::string> OciStore::Writer::Commit() {
+  if (tmp_.empty()) return FailedPrecondition("blob writer is committed or failed");
+  std::string digest = "sha256:" + hash_.FinishHex();
+  if (store_->Contains(digest)) {  // same bytes stored already: nothing to sync
+    Discard();
+    return digest;
   }
+  if (::fdatasync(fd_.get()) != 0) {
+    Status failed = ErrnoStatus(errno, "fdatasync blob " + digest);
+    Discard();
+    return failed;
+  }
+  fd_.reset();
+  std::filesystem::path dest = store_->BlobPath(digest);
+  if (::rename(tmp_.c_str(), dest.c_str()) != 0) {
+    Status failed = ErrnoStatus(errno, "publish blob " + digest);
+    Discard();
+    return failed;
+  }
+  tmp_.clear();  // it is the blob now
   RETURN_IF_ERROR(FsyncDirectory(dest.parent_path()));
   return digest;
 }

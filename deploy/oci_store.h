@@ -7,8 +7,11 @@
 //                         downloads of base layers kept across attempts (resumed by Range)
 //
 // Weights are never here: a weight layer is generated from the LFS store (deploy/tar_layer.h)
-// and a raw model-artifact layer IS the LFS object. A blob appears only whole (write to
-// incomplete/, fdatasync, rename, fsync the directory), so a crash leaves no partial blob.
+// and a raw model-artifact layer IS the LFS object. Every blob is written through one path,
+// OciStore::Writer (Put is a wrapper on it): the bytes stream into a temporary file of
+// incomplete/ and are hashed as they go, and the blob appears only whole (fdatasync, rename,
+// fsync the directory), so a crash leaves no partial blob and memory does not grow with a
+// blob's size.
 // Thread-safety: thread-safe (writes of the same digest race harmlessly: same bytes).
 #pragma once
 
@@ -19,6 +22,7 @@
 #include <string_view>
 
 #include "common/file_util.h"
+#include "common/sha256.h"
 #include "common/status.h"
 
 namespace mirrord {
@@ -33,8 +37,12 @@ class OciStore {
 
   const std::filesystem::path& root() const { return root_; }
 
-  // Stores `bytes`; on success returns their digest ("sha256:<hex>") and the blob is durable.
-  // A blob already present is not written again.
+  class Writer;
+  // Starts a blob whose bytes are not known yet (see Writer). The errno Status of creating
+  // its temporary file on failure.
+  Result<Writer> NewWriter();
+  // Stores `bytes` (through a Writer); on success returns their digest ("sha256:<hex>") and
+  // the blob is durable. A blob already present is not replaced.
   Result<std::string> Put(std::string_view bytes);
   bool Contains(std::string_view digest) const;
   // NotFound when absent; InvalidArgument for a malformed digest.
@@ -62,6 +70,44 @@ class OciStore {
   explicit OciStore(std::filesystem::path root) : root_(std::move(root)) {}
   std::filesystem::path root_;
   mutable std::shared_mutex collection_mutex_;
+};
+
+// A blob written in pieces: Append streams bytes to a temporary file under incomplete/
+// (never a blob path) and hashes them as they go, holding no copy of them; Commit makes the
+// file the blob named by their digest. A Writer destroyed without a successful Commit
+// removes its temporary file (a moved-from Writer owns nothing): an abandoned or failed write
+// leaves no blob and nothing in incomplete/ (a crash's leftovers are removed by the next
+// Open). After a failed Append or Commit the Writer is spent: further calls fail.
+// Thread-safety: one thread at a time; writers of the same store may run concurrently
+// (writes of the same digest race harmlessly: same bytes).
+class OciStore::Writer {
+ public:
+  Writer(Writer&& o) noexcept;
+  Writer& operator=(Writer&&) = delete;
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+  ~Writer();
+
+  // Appends `bytes` to the blob. The errno Status of the write on failure.
+  Status Append(std::string_view bytes);
+  // Bytes appended so far.
+  uint64_t size() const { return size_; }
+  // Makes the appended bytes the blob "sha256:<hex of their SHA-256>" (fdatasync, rename,
+  // directory fsync) and returns that digest; when the store holds the digest already, the
+  // temporary file is removed and the stored blob kept. On failure no blob appears and the
+  // temporary file is removed. FailedPrecondition when called twice or after a failure.
+  Result<std::string> Commit();
+
+ private:
+  friend class OciStore;
+  Writer(OciStore& store, std::filesystem::path tmp, UniqueFd fd);
+  void Discard();
+
+  OciStore* store_;
+  std::filesystem::path tmp_;  // empty once committed or discarded
+  UniqueFd fd_;
+  Sha256 hash_;
+  uint64_t size_ = 0;
 };
 
 }  // namespace mirrord

@@ -59,16 +59,12 @@ Result<std::vector<TarLayerEntry>> PreflightBundleEntries(const std::filesystem:
   const std::string prefix = std::string(kPreflightImageDir).substr(1);
   std::vector<TarLayerEntry> entries;
   for (const auto& path : files) {
-    ASSIGN_OR_RETURN(std::string content, ReadFileToString(path));
     auto perms = std::filesystem::status(path).permissions();
-    TarLayerEntry e;
-    e.entry.path = prefix + "/" + std::filesystem::relative(path, bundle).string();
-    e.entry.mode = (perms & std::filesystem::perms::owner_exec) != std::filesystem::perms::none
-                       ? 0755
-                       : 0644;
-    e.entry.size = content.size();
-    e.inline_data = std::move(content);
-    e.has_inline = true;
+    const bool exec = (perms & std::filesystem::perms::owner_exec) != std::filesystem::perms::none;
+    ASSIGN_OR_RETURN(
+        TarLayerEntry e,
+        FileBackedTarEntry(prefix + "/" + std::filesystem::relative(path, bundle).string(),
+                           exec ? 0755 : 0644, path, ""));
     entries.push_back(std::move(e));
   }
   return entries;

@@ -31,7 +31,9 @@ inline constexpr std::string_view kPreflightManifestPath = "/etc/mirrord/preflig
 std::filesystem::path PreflightBundleBeside(const std::filesystem::path& binary);
 
 // The bundle's files as layer entries under .mirrord/preflight/ (regular files only, modes
-// kept). NotFound naming the folder when the bundle is missing or incomplete.
+// kept), each opened now and read from that descriptor when the layer is written
+// (FileBackedTarEntry: nothing of them held in memory). NotFound naming the folder when the
+// bundle is missing or incomplete.
 Result<std::vector<TarLayerEntry>> PreflightBundleEntries(const std::filesystem::path& bundle);
 
 // A weight file of the image: where it is inside the image, and its object in the store.

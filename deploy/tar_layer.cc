@@ -54,12 +54,49 @@ std::string SpecJson(const std::vector<TarLayerEntry>& entries) {
 
 void AppendBytes(std::vector<TarSegment>& segments, std::string_view bytes) {
   if (bytes.empty()) return;
-  if (segments.empty() || !segments.back().oid.empty()) segments.emplace_back();
+  if (segments.empty() || !segments.back().oid.empty() || segments.back().file != nullptr) {
+    segments.emplace_back();
+  }
   segments.back().bytes.append(bytes);
   segments.back().length += bytes.size();
 }
 
+bool IsLowerHex64(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 }  // namespace
+
+Result<TarLayerEntry> FileBackedTarEntry(std::string path, uint32_t mode,
+                                         const std::filesystem::path& source,
+                                         std::string pinned_sha256) {
+  if (!pinned_sha256.empty() && !IsLowerHex64(pinned_sha256)) {
+    return InvalidArgument("layer file " + path + ": pinned sha256 is not 64 lowercase hex digits");
+  }
+  auto content = std::make_shared<TarFileContent>();
+  content->path = source;
+  content->sha256 = std::move(pinned_sha256);
+  // O_NONBLOCK: a FIFO in place of the file must not block the build (refused below).
+  content->fd = UniqueFd(::open(source.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!content->fd.valid()) return ErrnoStatus(errno, "open " + source.string());
+  struct stat st {};
+  if (::fstat(content->fd.get(), &st) != 0) return ErrnoStatus(errno, "stat " + source.string());
+  if (!S_ISREG(st.st_mode)) return InvalidArgument(source.string() + " is not a regular file");
+  content->size = static_cast<uint64_t>(st.st_size);
+  // An empty content has no segment to check it as it is read: check it here.
+  if (content->size == 0 && !content->sha256.empty() && content->sha256 != Sha256Hex("")) {
+    return DataLoss("file " + source.string() + " has sha256 " + Sha256Hex("") + ", pinned " +
+                    content->sha256);
+  }
+  TarLayerEntry e;
+  e.entry.path = std::move(path);
+  e.entry.mode = mode;
+  e.entry.size = content->size;
+  e.file = std::move(content);
+  return e;
+}
 
 Result<TarLayer> TarLayer::Create(std::vector<TarLayerEntry> entries) {
   TarLayer layer;
@@ -71,16 +108,22 @@ Result<TarLayer> TarLayer::Create(std::vector<TarLayerEntry> entries) {
     ASSIGN_OR_RETURN(std::string header, TarHeader(e.entry));
     AppendBytes(layer.segments_, header);
     if (e.entry.type != TarEntryType::kFile) {
-      if (!e.oid.empty() || e.has_inline) {
+      if (!e.oid.empty() || e.has_inline || e.file != nullptr) {
         return InvalidArgument("layer entry " + e.entry.path + " is not a file but has content");
       }
       continue;
     }
-    if (e.has_inline == !e.oid.empty()) {
+    if (int{e.has_inline} + int{!e.oid.empty()} + int{e.file != nullptr} != 1) {
       return InvalidArgument("layer file " + e.entry.path +
-                             " needs exactly one of a stored object and inline content");
+                             " needs exactly one of a stored object, inline content and a file");
     }
-    if (e.has_inline) {
+    if (e.file != nullptr) {
+      if (e.file->size != e.entry.size || !e.file->fd.valid()) {
+        return InvalidArgument("layer file " + e.entry.path + ": its file is not its size");
+      }
+      layer.has_inline_ = true;
+      if (e.entry.size > 0) layer.segments_.push_back({{}, {}, 0, e.entry.size, e.file});
+    } else if (e.has_inline) {
       if (e.inline_data.size() != e.entry.size) {
         return InvalidArgument("layer file " + e.entry.path + ": inline content is not its size");
       }
@@ -90,7 +133,7 @@ Result<TarLayer> TarLayer::Create(std::vector<TarLayerEntry> entries) {
       if (!IsValidLfsOid(e.oid)) {
         return InvalidArgument("layer file " + e.entry.path + ": invalid oid");
       }
-      if (e.entry.size > 0) layer.segments_.push_back({{}, e.oid, 0, e.entry.size});
+      if (e.entry.size > 0) layer.segments_.push_back({{}, e.oid, 0, e.entry.size, nullptr});
     }
     AppendBytes(layer.segments_, std::string(TarPaddingSize(e.entry.size), '\0'));
   }
@@ -185,6 +228,30 @@ Status ReadTarLayer(const TarLayer& layer, const BlobStore& store, uint64_t begi
   }
   for (const TarPiece& piece : layer.Pieces(begin, end)) {
     const TarSegment& seg = layer.segments()[piece.segment];
+    if (seg.file != nullptr) {
+      const TarFileContent& file = *seg.file;
+      const std::string what = "file " + file.path.string();
+      // The pin is checked on the bytes fed, read once from the descriptor opened for the
+      // layer: what is checked is what the sink got.
+      if (file.sha256.empty() || piece.offset != 0 || piece.length != seg.length) {
+        RETURN_IF_ERROR(
+            ReadFileRange(file.fd.get(), seg.offset + piece.offset, piece.length, sink, what));
+        continue;
+      }
+      Sha256 hash;
+      RETURN_IF_ERROR(ReadFileRange(
+          file.fd.get(), seg.offset, seg.length,
+          [&](std::string_view chunk) {
+            hash.Update(chunk);
+            return sink(chunk);
+          },
+          what));
+      std::string actual = hash.FinishHex();
+      if (actual != file.sha256) {
+        return DataLoss(what + " has sha256 " + actual + ", pinned " + file.sha256);
+      }
+      continue;
+    }
     if (seg.oid.empty()) {
       RETURN_IF_ERROR(sink(std::string_view(seg.bytes).substr(piece.offset, piece.length)));
       continue;

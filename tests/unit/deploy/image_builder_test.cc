@@ -282,6 +282,36 @@ TEST_F(ImageBuilderTest, ExtraFileWithAnotherHashIsRefusedAndNothingIsPublished)
             StatusCode::kNotFound);
 }
 
+TEST_F(ImageBuilderTest, LargeExtraFileWithAnotherHashLeavesNoBlob) {
+  Store s = OpenStore("a");
+  CommitModel({{"w.bin", SeededBytes(1'000, 6)}}, {&s});
+  // Several read chunks: the layer is partly written when the mismatch shows at the end.
+  const std::string big = SeededBytes((3 << 20) + 123, 61);
+  ASSERT_TRUE(WriteFileAtomically(dir_->path() / "big", big, 0755).ok());
+  BuildRecipe r = Recipe();
+  r.files[0].source = dir_->path() / "big";
+  r.files[0].sha256 = Sha256Hex(big.substr(1));
+  auto built = BuildImage(r, Inputs(Mirror("m")), s.stores(), 1);
+  ASSERT_FALSE(built.ok());
+  EXPECT_EQ(built.status().code(), StatusCode::kDataLoss) << built.status().ToString();
+  // The extra files' layer is the build's first OCI blob (scratch base): nothing stored,
+  // no partial left behind.
+  EXPECT_TRUE(fs::is_empty(s.oci->root() / "blobs" / "sha256"));
+  EXPECT_TRUE(fs::is_empty(s.oci->root() / "incomplete"));
+  EXPECT_EQ(s.catalog->GetImage("tiny", "main").status().code(), StatusCode::kNotFound);
+
+  // With the right pin the same file builds, and its layer holds the file's bytes.
+  r.files[0].sha256 = Sha256Hex(big);
+  built = BuildImage(r, Inputs(Mirror("m")), s.stores(), 1);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  fs::path out = dir_->path() / "unpacked";
+  Unpack(s, built->image.digest, out);
+  auto served = ReadFileToString(out / "usr/local/bin/serve");
+  ASSERT_TRUE(served.ok()) << served.status().ToString();
+  EXPECT_TRUE(*served == big);
+  EXPECT_TRUE(fs::is_empty(s.oci->root() / "incomplete"));
+}
+
 TEST_F(ImageBuilderTest, MissingLfsObjectOrRefFailsBeforeBuilding) {
   Store s = OpenStore("a");
   Store elsewhere = OpenStore("b");
