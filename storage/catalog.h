@@ -324,6 +324,11 @@ class Catalog {
   // comes after the data is gone (and the publisher's pin-then-check fetches it again).
   Result<bool> SweepLfsObject(std::string_view oid, int64_t cutoff, int64_t now,
                               const std::function<Status()>& remove_data);
+  // A repo whose published refs reference `oid` (the first by name) and that reference:
+  // where verification at rest fetches a corrupt object again from. nullopt when no repo
+  // references it.
+  Result<std::optional<std::pair<std::string, LfsRefRecord>>> FindLfsReferrer(
+      std::string_view oid);
 
   // ---- build stage (storage/catalog_images.cc) ----
 

@@ -179,4 +179,21 @@ Result<bool> Catalog::SweepLfsObject(std::string_view oid, int64_t cutoff, int64
   return true;
 }
 
+Result<std::optional<std::pair<std::string, LfsRefRecord>>> Catalog::FindLfsReferrer(
+    std::string_view oid) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement stmt,
+                   db_.Prepare("SELECT p.name, r.ref, r.oid, o.size, r.path, r.fetch "
+                               "FROM lfs_refs AS r JOIN repos AS p ON p.id = r.repo_id "
+                               "JOIN lfs_objects AS o ON o.oid = r.oid WHERE r.oid = ? "
+                               "ORDER BY p.name, r.ref LIMIT 1"));
+  RETURN_IF_ERROR(stmt.BindAll(oid));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  using Found = std::optional<std::pair<std::string, LfsRefRecord>>;
+  if (!row) return Found();
+  return Found(std::in_place, stmt.ColumnText(0),
+               LfsRefRecord{stmt.ColumnText(1), stmt.ColumnText(2), ToCount(stmt.ColumnInt64(3)),
+                            stmt.ColumnText(4), stmt.ColumnInt64(5) != 0});
+}
+
 }  // namespace mirrord
