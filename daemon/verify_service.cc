@@ -7,6 +7,7 @@
 #include <chrono>
 #include <set>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "git/repo_maintenance.h"
@@ -115,7 +116,9 @@ CorruptObject VerifyService::Repair(const std::string& oid, uint64_t size, std::
     return c;
   }
   MLOG(Warning) << "verify: LFS object " << oid << " failed verification at rest; quarantined";
-  (void)catalog_.CountLfsQuarantine(oid, ToUnixSeconds(std::chrono::system_clock::now()));
+  const int64_t now = ToUnixSeconds(std::chrono::system_clock::now());
+  (void)catalog_.MarkLfsObjectMissing(oid, now);
+  (void)catalog_.CountLfsQuarantine(oid, now);
   if (on_quarantined_) on_quarantined_();
   // Fetched again for the repo asked about, else for any repo that references it.
   std::optional<LfsRefRecord> reference;

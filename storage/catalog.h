@@ -324,6 +324,10 @@ class Catalog {
   // comes after the data is gone (and the publisher's pin-then-check fetches it again).
   Result<bool> SweepLfsObject(std::string_view oid, int64_t cutoff, int64_t now,
                               const std::function<Status()>& remove_data);
+  // The object's data left the store (quarantined at rest): state "pending" until a fetch
+  // brings it back (MarkLfsObjectPresent) or fails (MarkLfsObjectFailed then records the
+  // upstream's verdict, which the LFS API answers). NotFound if the catalog lacks it.
+  Status MarkLfsObjectMissing(std::string_view oid, int64_t now);
   // A repo whose published refs reference `oid` (the first by name) and that reference:
   // where verification at rest fetches a corrupt object again from. nullopt when no repo
   // references it.

@@ -179,6 +179,11 @@ Result<bool> Catalog::SweepLfsObject(std::string_view oid, int64_t cutoff, int64
   return true;
 }
 
+Status Catalog::MarkLfsObjectMissing(std::string_view oid, int64_t now) {
+  std::lock_guard lock(mu_);
+  return UpdateLfsObject(oid, "state = 'pending'", now);
+}
+
 Result<std::optional<std::pair<std::string, LfsRefRecord>>> Catalog::FindLfsReferrer(
     std::string_view oid) {
   std::lock_guard lock(mu_);
