@@ -35,10 +35,7 @@ boost::asio::awaitable<void> GcApi::Handle(HttpExchange& ex) {
     co_return;
   }
   if (req.method() != http::verb::post) {
-    HttpResponse res = AdminErrorResponse(req, InvalidArgument("use POST"));
-    res.result(http::status::method_not_allowed);
-    res.set(http::field::allow, "POST");
-    co_await ex.Respond(std::move(res));
+    co_await ex.Respond(AdminMethodNotAllowed(req, "POST"));
     co_return;
   }
   Result<GcOutcome> outcome = InvalidArgument("no request");
