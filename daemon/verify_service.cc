@@ -149,9 +149,11 @@ CorruptObject VerifyService::Repair(const std::string& oid, uint64_t size, std::
     }
   }
   if (c.outcome == "lost" && metrics_ != nullptr) metrics_->RecordLost();
-  MLOG(c.outcome == "refetched" ? LogLevel::kInfo : LogLevel::kError)
-      << "verify: LFS object " << oid << ": " << c.outcome
-      << (c.error.empty() ? "" : " (" + c.error + ")");
+  if (c.outcome == "refetched") {
+    MLOG(Info) << "verify: LFS object " << oid << ": fetched again for " << c.repo;
+  } else {
+    MLOG(Error) << "verify: LFS object " << oid << ": " << c.outcome << " (" << c.error << ")";
+  }
   return c;
 }
 
