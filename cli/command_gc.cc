@@ -39,10 +39,12 @@ std::string FormatGcOutcome(const json::value& answer) {
   }
   if (const json::value* git_v = o.if_contains("git"); git_v != nullptr && git_v->is_object()) {
     const json::object& git = git_v->as_object();
-    out += std::string(dry ? "would prune " : "pruned ") + std::to_string(JsonCount(git, "objects")) +
-           " unreachable git objects (" + FormatBytes(JsonCount(git, "bytes")) + ")";
+    out += std::string(dry ? "would prune " : "pruned ") +
+           std::to_string(JsonCount(git, "objects")) + " unreachable git objects (" +
+           FormatBytes(JsonCount(git, "bytes")) + ")";
     std::string notes;
-    if (const json::value* repos = git.if_contains("repos"); repos != nullptr && repos->is_array()) {
+    if (const json::value* repos = git.if_contains("repos");
+        repos != nullptr && repos->is_array()) {
       size_t mirrors = 0;
       for (const json::value& r : repos->as_array()) {
         if (!r.is_object()) continue;
@@ -62,8 +64,8 @@ std::string FormatGcOutcome(const json::value& answer) {
   if (JsonText(o, "purged").empty()) {
     const uint64_t grace = JsonCount(o, "grace_seconds");
     out += "kept " + std::to_string(JsonCount(lfs, "referenced_objects")) +
-           " referenced LFS objects (" + FormatBytes(JsonCount(lfs, "referenced_bytes")) + ") and " +
-           std::to_string(JsonCount(lfs, "in_grace_objects")) +
+           " referenced LFS objects (" + FormatBytes(JsonCount(lfs, "referenced_bytes")) +
+           ") and " + std::to_string(JsonCount(lfs, "in_grace_objects")) +
            " unreferenced ones within the grace of " + std::to_string(grace) + "s (" +
            FormatBytes(JsonCount(lfs, "in_grace_bytes")) + ")\n";
   }

@@ -126,8 +126,8 @@ class GcVerify : public ::testing::Test {
                        const std::vector<const Weights*>& files) {
     GitOptions no_smudge;
     no_smudge.env["GIT_LFS_SKIP_SMUDGE"] = "1";
-    ASSERT_OK(Git({"clone", "--quiet", mirrord_->UrlFor(repo), dest.string()}, {}, no_smudge)
-                  .status());
+    ASSERT_OK(
+        Git({"clone", "--quiet", mirrord_->UrlFor(repo), dest.string()}, {}, no_smudge).status());
     ASSERT_OK(Git({"lfs", "pull"}, dest).status());
     for (const Weights* w : files) {
       ASSERT_OK_AND_ASSIGN(std::string got, ReadFileToString(dest / w->path));
@@ -172,8 +172,8 @@ TEST_F(GcVerify, GcRemovesOnlyWhatTheRemovedRepoReferencedAfterTheGrace) {
   EXPECT_TRUE(SweptOids(none).empty());
   EXPECT_EQ(none.at("lfs").at("referenced_objects").to_number<uint64_t>(), 3u);
 
-  ASSERT_OK_AND_ASSIGN(ProcessResult removed, mirrord_->Mirrorctl({"remove", std::string(kGone),
-                                                                   "--yes"}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult removed,
+                       mirrord_->Mirrorctl({"remove", std::string(kGone), "--yes"}));
   ASSERT_TRUE(removed.ok()) << removed.Describe();
   ASSERT_TRUE(std::filesystem::exists(Stored(gone_own_.oid))) << "remove alone keeps LFS data";
 
@@ -204,9 +204,8 @@ TEST_F(GcVerify, GcRemovesOnlyWhatTheRemovedRepoReferencedAfterTheGrace) {
   EXPECT_FALSE(std::filesystem::exists(Stored(gone_own_.oid)));
   EXPECT_TRUE(std::filesystem::exists(Stored(shared_.oid)));
   EXPECT_TRUE(std::filesystem::exists(Stored(live_own_.oid)));
-  EXPECT_THAT(MetricsText(),
-              HasSubstr("mirrord_gc_reclaimed_bytes_total{kind=\"lfs\"} " +
-                        std::to_string(gone_own_.bytes.size())));
+  EXPECT_THAT(MetricsText(), HasSubstr("mirrord_gc_reclaimed_bytes_total{kind=\"lfs\"} " +
+                                       std::to_string(gone_own_.bytes.size())));
 
   // The live repo serves everything without the upstream.
   upstream_->Stop();
@@ -219,8 +218,7 @@ TEST_F(GcVerify, RemovePurgeFreesTheRepoShareAtOnce) {
   EXPECT_EQ(SweptOids(purged.at("purge").as_object()), std::set<std::string>{gone_own_.oid});
   EXPECT_FALSE(std::filesystem::exists(Stored(gone_own_.oid)));
   EXPECT_TRUE(std::filesystem::exists(Stored(shared_.oid)));
-  ASSERT_OK_AND_ASSIGN(ProcessResult status,
-                       mirrord_->Mirrorctl({"status", std::string(kGone)}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult status, mirrord_->Mirrorctl({"status", std::string(kGone)}));
   EXPECT_EQ(status.exit_code, 4) << status.Describe();  // not found: the repo is gone
   upstream_->Stop();
   ExpectClonePull(kLive, dir_->path() / "clone-live", {&shared_, &live_own_});
@@ -241,9 +239,9 @@ TEST_F(GcVerify, VerifyQuarantinesAndRefetchesAFlippedByte) {
   // The bad bytes are in quarantine, the store holds the verified object again.
   ASSERT_OK_AND_ASSIGN(std::string stored, ReadFileToString(Stored(shared_.oid)));
   EXPECT_EQ(Sha256Hex(stored), shared_.oid);
-  ASSERT_OK_AND_ASSIGN(std::string quarantined,
-                       ReadFileToString(mirrord_->store_dir() / "lfs" / "quarantine" /
-                                        (shared_.oid + ".1")));
+  ASSERT_OK_AND_ASSIGN(
+      std::string quarantined,
+      ReadFileToString(mirrord_->store_dir() / "lfs" / "quarantine" / (shared_.oid + ".1")));
   EXPECT_NE(Sha256Hex(quarantined), shared_.oid);
   EXPECT_THAT(MetricsText(), HasSubstr("mirrord_verify_corrupt_objects_total{kind=\"lfs\"} 1"));
 
@@ -263,14 +261,14 @@ TEST_F(GcVerify, VerifyReportsLostWhenTheUpstreamNoLongerHasIt) {
 
   // Served as the protocol serves a missing object: the object URL answers 404 (not 500,
   // never the corrupt bytes), and git-lfs fails to pull it.
-  ASSERT_OK_AND_ASSIGN(HttpReply get, HttpFetch(mirrord_->UrlFor(kLive) + "/info/lfs/objects/" +
-                                                live_own_.oid));
+  ASSERT_OK_AND_ASSIGN(HttpReply get,
+                       HttpFetch(mirrord_->UrlFor(kLive) + "/info/lfs/objects/" + live_own_.oid));
   EXPECT_EQ(get.status, 404) << get.body;
   GitOptions no_smudge;
   no_smudge.env["GIT_LFS_SKIP_SMUDGE"] = "1";
   const std::filesystem::path dest = dir_->path() / "clone-lost";
-  ASSERT_OK(Git({"clone", "--quiet", mirrord_->UrlFor(kLive), dest.string()}, {}, no_smudge)
-                .status());
+  ASSERT_OK(
+      Git({"clone", "--quiet", mirrord_->UrlFor(kLive), dest.string()}, {}, no_smudge).status());
   ASSERT_OK_AND_ASSIGN(ProcessResult pull, RunGit({"lfs", "pull"}, dest));
   EXPECT_FALSE(pull.ok()) << pull.Describe();
   ASSERT_OK_AND_ASSIGN(std::string lost, ReadFileToString(dest / live_own_.path));

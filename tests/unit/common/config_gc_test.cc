@@ -36,8 +36,7 @@ interval = 0
 
 TEST(ConfigGc, RefusesWhatItCannotUse) {
   for (const char* bad : {"[gc]\ngrace = \"soon\"\n", "[gc]\ngrace = 0\n", "[gc]\ngrac = \"1d\"\n",
-                          "[verify]\nrate = -1\n", "[verify]\ninterval = \"-1d\"\n",
-                          "gc = 1\n"}) {
+                          "[verify]\nrate = -1\n", "[verify]\ninterval = \"-1d\"\n", "gc = 1\n"}) {
     Result<Config> c = ParseConfig(bad, "t.toml");
     EXPECT_FALSE(c.ok()) << bad;
     if (!c.ok()) EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument) << bad;

@@ -1,10 +1,9 @@
 // PruneUnreachable and CheckMirrorIntegrity (git/repo_maintenance.h) with the real git CLI:
 // the grace counts from an unreachable loose object's mtime, a dry run lists without
 // deleting, reachable history is never touched, and fsck finds a damaged pack.
-#include <sys/stat.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <fstream>
@@ -52,8 +51,8 @@ class RepoPruneTest : public ::testing::Test {
   }
 
   bool Has(const std::string& id) {
-    return gittest::Run({"git", "--git-dir=" + mirror_.string(), "cat-file", "-e", id})
-               .exit_code == 0;
+    return gittest::Run({"git", "--git-dir=" + mirror_.string(), "cat-file", "-e", id}).exit_code ==
+           0;
   }
 
   std::unique_ptr<test::TempDir> tmp_;
