@@ -81,8 +81,8 @@ int RunRemoveCommand(ApiClient& client, const RemoveArgs& args, CommandIo& io) {
     Result<boost::json::value> answer = ParseJson(reply->body);
     if (!answer.ok()) return ReportError(answer.status(), "remove: mirrord's answer", io);
     if (io.json) {
-      return PrintJson(io, boost::json::object{{"name", *name}, {"removed", true},
-                                               {"purge", *answer}});
+      return PrintJson(io,
+                       boost::json::object{{"name", *name}, {"removed", true}, {"purge", *answer}});
     }
     io.out << FormatGcOutcome(*answer);
     return kExitOk;

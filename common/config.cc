@@ -216,9 +216,10 @@ namespace {
 // A duration key that 0 turns off (integer 0 or a zero duration string).
 Status ReadDurationOrZero(TableReader& r, std::string_view key, std::chrono::seconds* out) {
   const toml::node* n = r.Get(key);
-  if (n != nullptr && ((n->is_integer() && *n->value<int64_t>() == 0) ||
-                       (n->is_string() && ParseDurationOrZero(*n->value<std::string>()).ok() &&
-                        *ParseDurationOrZero(*n->value<std::string>()) == std::chrono::seconds(0)))) {
+  if (n != nullptr &&
+      ((n->is_integer() && *n->value<int64_t>() == 0) ||
+       (n->is_string() && ParseDurationOrZero(*n->value<std::string>()).ok() &&
+        *ParseDurationOrZero(*n->value<std::string>()) == std::chrono::seconds(0)))) {
     *out = std::chrono::seconds(0);
     return Status::Ok();
   }

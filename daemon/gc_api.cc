@@ -30,8 +30,8 @@ boost::asio::awaitable<void> GcApi::Handle(HttpExchange& ex) {
   if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
   const bool purge = path == "/api/v1/gc/purge";
   if (!purge && path != "/api/v1/gc") {
-    co_await ex.Respond(AdminErrorResponse(
-        req, NotFound("no such admin API endpoint: " + std::string(path))));
+    co_await ex.Respond(
+        AdminErrorResponse(req, NotFound("no such admin API endpoint: " + std::string(path))));
     co_return;
   }
   if (req.method() != http::verb::post) {

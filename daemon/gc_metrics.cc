@@ -23,8 +23,9 @@ GcMetrics::GcMetrics(prometheus::Registry& registry) {
   swept_git_ = &swept.Add({{"kind", "git"}});
   auto& objects = prometheus::BuildGauge()
                       .Name("mirrord_lfs_gc_objects")
-                      .Help("LFS objects at the last collection: referenced, or unreferenced "
-                            "and within the grace.")
+                      .Help(
+                          "LFS objects at the last collection: referenced, or unreferenced "
+                          "and within the grace.")
                       .Register(registry);
   referenced_objects_ = &objects.Add({{"state", "referenced"}});
   unreferenced_objects_ = &objects.Add({{"state", "unreferenced"}});
@@ -41,8 +42,9 @@ GcMetrics::GcMetrics(prometheus::Registry& registry) {
                    .Add({});
   auto& corrupt = prometheus::BuildCounter()
                       .Name("mirrord_verify_corrupt_objects_total")
-                      .Help("Objects found damaged at rest (LFS objects quarantined, git "
-                            "mirrors failing fsck).")
+                      .Help(
+                          "Objects found damaged at rest (LFS objects quarantined, git "
+                          "mirrors failing fsck).")
                       .Register(registry);
   corrupt_lfs_ = &corrupt.Add({{"kind", "lfs"}});
   corrupt_git_ = &corrupt.Add({{"kind", "git"}});
@@ -68,7 +70,9 @@ void GcMetrics::SetLfsStates(uint64_t referenced_objects, uint64_t referenced_by
   unreferenced_bytes_->Set(static_cast<double>(in_grace_bytes));
 }
 
-void GcMetrics::AddScrubbedBytes(uint64_t bytes) { scrubbed_->Increment(static_cast<double>(bytes)); }
+void GcMetrics::AddScrubbedBytes(uint64_t bytes) {
+  scrubbed_->Increment(static_cast<double>(bytes));
+}
 
 void GcMetrics::RecordCorrupt(bool lfs) { (lfs ? corrupt_lfs_ : corrupt_git_)->Increment(); }
 

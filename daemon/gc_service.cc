@@ -34,9 +34,8 @@ std::string GcOutcomeJson(const GcOutcome& outcome, size_t max_listed) {
     if (!g.error.empty()) o["error"] = g.error;
     repos.push_back(std::move(o));
   }
-  json::object git{{"objects", outcome.git_objects},
-                   {"bytes", outcome.git_bytes},
-                   {"repos", std::move(repos)}};
+  json::object git{
+      {"objects", outcome.git_objects}, {"bytes", outcome.git_bytes}, {"repos", std::move(repos)}};
   json::object o{{"dry_run", outcome.dry_run},
                  {"grace_seconds", outcome.grace_seconds},
                  {"lfs", std::move(lfs)},
@@ -116,11 +115,11 @@ Result<GcOutcome> GcService::Run(const GcRequest& request) {
   Result<GcOutcome> result = s.ok() ? Result<GcOutcome>(std::move(out)) : Result<GcOutcome>(s);
   Record(result);
   if (result.ok()) {
-    MLOG(Info) << "gc" << (request.dry_run ? " (dry run)" : "") << ": "
-               << result->lfs.swept.size() << " LFS objects (" << result->lfs.swept_bytes
-               << " bytes) and " << result->git_objects << " git objects ("
-               << result->git_bytes << " bytes) " << (request.dry_run ? "to reclaim" : "reclaimed")
-               << "; " << result->lfs.in_grace_objects << " unreferenced LFS objects within the "
+    MLOG(Info) << "gc" << (request.dry_run ? " (dry run)" : "") << ": " << result->lfs.swept.size()
+               << " LFS objects (" << result->lfs.swept_bytes << " bytes) and "
+               << result->git_objects << " git objects (" << result->git_bytes << " bytes) "
+               << (request.dry_run ? "to reclaim" : "reclaimed") << "; "
+               << result->lfs.in_grace_objects << " unreferenced LFS objects within the "
                << "grace of " << grace.count() << " s";
   }
   return result;

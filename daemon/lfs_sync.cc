@@ -207,9 +207,9 @@ Result<LfsSyncOutcome> LfsSyncer::SyncObjects(const LfsSyncRequest& request) {
   // is dropped, after the references are published.
   {
     static std::atomic<uint64_t> next_pin{0};
-    auto holder = std::make_shared<const std::string>(
-        "sync:" + request.repo_name + ":" + std::to_string(Now()) + ":" +
-        std::to_string(next_pin.fetch_add(1)));
+    auto holder = std::make_shared<const std::string>("sync:" + request.repo_name + ":" +
+                                                      std::to_string(Now()) + ":" +
+                                                      std::to_string(next_pin.fetch_add(1)));
     std::vector<std::string> oids;
     oids.reserve(records.size());
     for (const LfsObjectRecord& r : records) oids.push_back(r.oid);

@@ -46,9 +46,8 @@ std::string VerifyOutcomeJson(const VerifyOutcome& outcome) {
   return json::serialize(o);
 }
 
-VerifyService::VerifyService(LiveConfig& live, Catalog& catalog, BlobStore& store,
-                             Refetch refetch, GcMetrics* metrics,
-                             std::function<void()> on_quarantined)
+VerifyService::VerifyService(LiveConfig& live, Catalog& catalog, BlobStore& store, Refetch refetch,
+                             GcMetrics* metrics, std::function<void()> on_quarantined)
     : live_(live),
       catalog_(catalog),
       store_(store),
@@ -66,7 +65,7 @@ bool VerifyService::Wait(std::chrono::nanoseconds d) {
 Result<bool> VerifyService::Rehash(const std::string& oid, uint64_t size, uint64_t rate,
                                    uint64_t* hashed) {
   ASSIGN_OR_RETURN(UniqueFd fd, store_.OpenObject(oid));
-  struct stat opened{};
+  struct stat opened {};
   if (::fstat(fd.get(), &opened) != 0) return ErrnoStatus(errno, "stat LFS object " + oid);
   Sha256 sha;
   std::string buf(kChunk, '\0');
@@ -94,7 +93,7 @@ Result<bool> VerifyService::Rehash(const std::string& oid, uint64_t size, uint64
   if (intact) return true;
   // Corrupt, unless the file at the path is no longer the one read (swept and fetched again
   // meanwhile): then there is nothing to quarantine.
-  struct stat now{};
+  struct stat now {};
   if (::stat(store_.ObjectPath(oid).c_str(), &now) != 0 || now.st_ino != opened.st_ino ||
       now.st_dev != opened.st_dev) {
     return NotFound("LFS object " + oid + " was replaced while it was verified");
@@ -254,8 +253,7 @@ void VerifyService::Scrub() {
         if (!s.ok()) MLOG(Warning) << "scrub: " << s.ToString();
       }
       MLOG(Info) << "scrub: pass done: " << out.objects_checked << " LFS objects ("
-                 << out.bytes_checked << " bytes) re-hashed, " << out.corrupt.size()
-                 << " corrupt";
+                 << out.bytes_checked << " bytes) re-hashed, " << out.corrupt.size() << " corrupt";
     }
     const auto next = pass_start + (off ? std::chrono::seconds(3600) : config.interval);
     const auto now = std::chrono::steady_clock::now();

@@ -3,10 +3,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cerrno>

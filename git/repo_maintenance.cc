@@ -66,7 +66,7 @@ Result<PruneReport> PruneUnreachable(const std::filesystem::path& dir, std::chro
   if (!fs::is_directory(objects, ec)) return NotFound(dir.string() + " is not a git repository");
   const std::string expire =
       grace.count() <= 0 ? "now" : std::to_string(grace.count()) + ".seconds.ago";
-  std::vector<std::string> argv = {options.git_binary, "-C", dir.string(), "prune", "-n",
+  std::vector<std::string> argv = {options.git_binary,  "-C", dir.string(), "prune", "-n",
                                    "--expire=" + expire};
   // The list first (dry or not): what it names is what a real prune then removes, measured
   // before it goes. A loose object that turns reachable in between is kept by git itself.

@@ -1116,7 +1116,7 @@ Result<fs::path> PartialBlob::Quarantine() {
 Result<uint64_t> BlobStore::RemoveObject(std::string_view oid) {
   if (!IsValidOid(oid)) return InvalidArgument("invalid LFS oid '" + std::string(oid) + "'");
   const fs::path path = ObjectPath(oid);
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     return ErrnoStatus(errno, "stat " + path.string());
   }

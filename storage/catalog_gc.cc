@@ -82,9 +82,8 @@ Result<std::set<std::string, std::less<>>> Catalog::ImageReferencedOidsLocked() 
     }
   }
   // Generated tar layers: their spec names the objects they wrap.
-  ASSIGN_OR_RETURN(Statement stmt,
-                   db_.Prepare("SELECT spec FROM tar_layers WHERE digest IN "
-                               "(SELECT blob FROM manifest_blobs)"));
+  ASSIGN_OR_RETURN(Statement stmt, db_.Prepare("SELECT spec FROM tar_layers WHERE digest IN "
+                                               "(SELECT blob FROM manifest_blobs)"));
   while (true) {
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) break;
@@ -97,8 +96,9 @@ Result<LfsGcMark> Catalog::MarkLfsObjects(int64_t now) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
   ASSIGN_OR_RETURN(auto image_oids, ImageReferencedOidsLocked());
-  RETURN_IF_ERROR(db_.Exec("CREATE TEMP TABLE IF NOT EXISTS gc_marked (oid TEXT PRIMARY KEY) "
-                           "WITHOUT ROWID"));
+  RETURN_IF_ERROR(
+      db_.Exec("CREATE TEMP TABLE IF NOT EXISTS gc_marked (oid TEXT PRIMARY KEY) "
+               "WITHOUT ROWID"));
   RETURN_IF_ERROR(db_.Exec("DELETE FROM temp.gc_marked"));
   {
     ASSIGN_OR_RETURN(Statement insert,
@@ -108,10 +108,9 @@ Result<LfsGcMark> Catalog::MarkLfsObjects(int64_t now) {
       RETURN_IF_ERROR(insert.Run());
       RETURN_IF_ERROR(insert.Reset());
     }
-    ASSIGN_OR_RETURN(Statement refs,
-                     db_.Prepare("INSERT OR IGNORE INTO temp.gc_marked (oid) "
-                                 "SELECT oid FROM lfs_refs UNION "
-                                 "SELECT oid FROM lfs_pins WHERE expires_at > ?"));
+    ASSIGN_OR_RETURN(Statement refs, db_.Prepare("INSERT OR IGNORE INTO temp.gc_marked (oid) "
+                                                 "SELECT oid FROM lfs_refs UNION "
+                                                 "SELECT oid FROM lfs_pins WHERE expires_at > ?"));
     RETURN_IF_ERROR(refs.BindAll(now));
     RETURN_IF_ERROR(refs.Run().WithContext("mark referenced LFS objects"));
   }

@@ -55,12 +55,12 @@ struct LfsGcOptions {
 };
 
 struct LfsGcReport {
-  LfsGcMark mark;                      // counts of the mark (before the sweep)
-  std::vector<LfsGcCandidate> swept;   // swept (dry run: would be), oldest first
-  uint64_t swept_bytes = 0;            // bytes freed on disk (dry run: their recorded sizes)
-  uint64_t kept_on_recheck = 0;        // candidates the sweep's re-check found referenced
-  uint64_t adopted = 0;                // store files recorded in the catalog by this run
-  uint64_t in_grace_objects = 0;       // unreferenced, not yet past the grace
+  LfsGcMark mark;                     // counts of the mark (before the sweep)
+  std::vector<LfsGcCandidate> swept;  // swept (dry run: would be), oldest first
+  uint64_t swept_bytes = 0;           // bytes freed on disk (dry run: their recorded sizes)
+  uint64_t kept_on_recheck = 0;       // candidates the sweep's re-check found referenced
+  uint64_t adopted = 0;               // store files recorded in the catalog by this run
+  uint64_t in_grace_objects = 0;      // unreferenced, not yet past the grace
   uint64_t in_grace_bytes = 0;
 };
 

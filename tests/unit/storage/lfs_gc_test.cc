@@ -67,7 +67,8 @@ class LfsGcTest : public ::testing::Test {
   // Publishes `objs` as the only LFS references of `repo` (on refs/heads/main).
   void Publish(int64_t repo, const std::vector<const Obj*>& objs, int64_t now) {
     std::vector<LfsRefRecord> refs;
-    for (const Obj* o : objs) refs.push_back({"refs/heads/main", o->oid, o->data.size(), "w", true});
+    for (const Obj* o : objs)
+      refs.push_back({"refs/heads/main", o->oid, o->data.size(), "w", true});
     ASSERT_OK(catalog_->ReplaceRefs(repo, {{"refs/heads/main", std::string(40, '1'), ""}},
                                     "refs/heads/main", now, &refs));
   }
@@ -189,7 +190,8 @@ TEST_F(LfsGcTest, ImagesKeepTheirObjects) {
   tag.tag = "main";
   tag.digest = "sha256:" + std::string(64, 'f');
   tag.media_type = "application/vnd.oci.image.manifest.v1+json";
-  ASSERT_OK(catalog_->PutImages({tag}, {{tag.digest, "sha256:" + raw.oid}, {tag.digest, layer.digest}}));
+  ASSERT_OK(
+      catalog_->PutImages({tag}, {{tag.digest, "sha256:" + raw.oid}, {tag.digest, layer.digest}}));
 
   ASSERT_OK_AND_ASSIGN(LfsGcReport r, Gc(1000, 0));
   EXPECT_EQ(Oids(r), std::vector<std::string>{loose.oid});
