@@ -1,5 +1,5 @@
 #include <algorithm>
-#include <boost/json/serialize.hpp>
+#include <boost/json.hpp>
 #include <ctime>
 
 #include "cli/commands.h"
@@ -165,6 +165,19 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
     out += line + "\n";
   }
   return out;
+}
+
+uint64_t JsonCount(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = o.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_uint64()) return v->as_uint64();
+  if (v->is_int64()) return static_cast<uint64_t>(std::max<int64_t>(0, v->as_int64()));
+  return 0;
+}
+
+std::string JsonText(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
 }  // namespace mirrord

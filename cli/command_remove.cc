@@ -1,4 +1,4 @@
-// mirrorctl remove NAME [--yes]
+// mirrorctl remove NAME [--yes] [--purge]
 #include <cctype>
 #include <istream>
 #include <optional>
@@ -65,12 +65,27 @@ int RunRemoveCommand(ApiClient& client, const RemoveArgs& args, CommandIo& io) {
       }
     }
     io.err << "Remove " << *name << " and delete " << what
+           << (args.purge ? ", freeing the LFS objects no other repo or image uses," : "")
            << "? Clients can no longer clone it. [y/N] " << std::flush;
     std::string answer;
     if (!std::getline(*io.in, answer) || !IsYes(answer)) {
       io.err << "mirrorctl: nothing removed\n";
       return kExitFailed;
     }
+  }
+  if (args.purge) {
+    // Removes the repo and frees its share of the LFS store at once (daemon/gc_api.h).
+    Result<ApiReply> reply = client.Post("/api/v1/gc/purge?repo=" + *name, "");
+    if (!reply.ok()) return ReportUnreachable(reply.error(), io);
+    if (!reply->ok()) return ReportApiError(*reply, "cannot remove " + *name, io);
+    Result<boost::json::value> answer = ParseJson(reply->body);
+    if (!answer.ok()) return ReportError(answer.status(), "remove: mirrord's answer", io);
+    if (io.json) {
+      return PrintJson(io,
+                       boost::json::object{{"name", *name}, {"removed", true}, {"purge", *answer}});
+    }
+    io.out << FormatGcOutcome(*answer);
+    return kExitOk;
   }
   Result<ApiReply> reply = client.Delete(RepoApiPath(*name));
   if (!reply.ok()) return ReportUnreachable(reply.error(), io);

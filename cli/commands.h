@@ -127,15 +127,18 @@ int RunStatusCommand(ApiClient& client, const StatusArgs& args, CommandIo& io);
 // The human view of one repo (several lines, newline-terminated).
 std::string FormatRepoStatus(const RepoStatus& repo, int64_t now);
 
-// remove NAME [--yes]
+// remove NAME [--yes] [--purge]
 struct RemoveArgs {
   std::string name;
   bool yes = false;
+  // Also free at once the repo's LFS objects no other repo or image references
+  // (POST /api/v1/gc/purge?repo=NAME instead of DELETE /api/v1/repos/NAME).
+  bool purge = false;
 };
 // Asks "Remove NAME ...? [y/N]" on io.err and reads the answer from io.in unless args.yes;
 // without a terminal to ask (io.in_is_tty false) it refuses with kExitUsage and deletes
 // nothing. An answer other than y/yes deletes nothing (kExitFailed). With io.json:
-// {"name", "removed": true}.
+// {"name", "removed": true} (with --purge, also "purge": the gc answer).
 int RunRemoveCommand(ApiClient& client, const RemoveArgs& args, CommandIo& io);
 // What RunRemoveCommand refuses before asking mirrord anything: a bad name, or no --yes
 // without a terminal (kExitUsage, one line on io.err). nullopt when the removal may go on;
@@ -210,6 +213,32 @@ std::string FormatBackupProgress(const boost::json::object& line);
 
 // Rows as a table: columns padded to their widest cell, two spaces apart, no trailing blanks.
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
+
+// gc [--dry-run] [--grace DURATION]: POST /api/v1/gc (daemon/gc_api.h). Prints what was (or,
+// dry, would be) removed and how many bytes, per LFS object and per mirror; with io.json the
+// admin API's answer. kExitUsage for a bad --grace (refused by mirrord).
+struct GcArgs {
+  bool dry_run = false;
+  std::string grace;  // "" : [gc] grace
+};
+int RunGcCommand(ApiClient& client, const GcArgs& args, CommandIo& io);
+// The human view of the gc answer (also `remove --purge`'s).
+std::string FormatGcOutcome(const boost::json::value& answer);
+
+// verify [NAME]: POST /api/v1/verify (daemon/verify_api.h): git fsck of the mirror(s) and a
+// re-hash of the LFS objects. kExitOk when nothing is wrong or every corrupt object was
+// fetched again; kExitFailed when a mirror is damaged or an object is lost or still
+// quarantined. With io.json the admin API's answer.
+struct VerifyArgs {
+  std::string name;  // empty: every mirror and the whole store
+};
+int RunVerifyCommand(ApiClient& client, const VerifyArgs& args, CommandIo& io);
+std::string FormatVerifyOutcome(const boost::json::value& answer);
+
+// Fields of an admin API answer: a number (0 when absent or not a number) and a string
+// ("" when absent or not a string).
+uint64_t JsonCount(const boost::json::object& o, std::string_view key);
+std::string JsonText(const boost::json::object& o, std::string_view key);
 
 // "/api/v1/repos/<name>" (names are URL-safe once validated).
 std::string RepoApiPath(std::string_view name);

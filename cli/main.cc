@@ -149,6 +149,20 @@ int Main(int argc, char** argv) {
       "remove", "Stop mirroring a repository and delete its mirror (asks first)");
   remove_cmd->add_option("name", remove.name, "local repo name")->required();
   remove_cmd->add_flag("-y,--yes", remove.yes, "do not ask (needed when not run from a terminal)");
+  remove_cmd->add_flag("--purge", remove.purge,
+                       "also delete at once its LFS objects no other repo or image references");
+
+  GcArgs gc;
+  CLI::App* gc_cmd = app.add_subcommand(
+      "gc", "Delete LFS objects and git objects unreferenced for longer than the grace");
+  gc_cmd->add_flag("--dry-run", gc.dry_run, "only print what would be deleted");
+  gc_cmd->add_option("--grace", gc.grace, "e.g. 7d, 12h, 0 (default: [gc] grace)")
+      ->type_name("DURATION");
+
+  VerifyArgs verify;
+  CLI::App* verify_cmd = app.add_subcommand(
+      "verify", "git fsck the mirror(s) and re-hash LFS objects; refetch corrupt ones");
+  verify_cmd->add_option("name", verify.name, "local repo name (default: all, whole store)");
 
   std::string shell;
   CLI::App* completion_cmd = app.add_subcommand(
@@ -216,6 +230,8 @@ int Main(int argc, char** argv) {
       {backup_cmd, [&](ApiClient& c) { return RunBackupCommand(c, backup, io); }},
       {image_export_cmd, [&](ApiClient& c) { return RunImageExportCommand(c, image_export, io); }},
       {remove_cmd, [&](ApiClient& c) { return RunRemoveCommand(c, remove, io); }},
+      {gc_cmd, [&](ApiClient& c) { return RunGcCommand(c, gc, io); }},
+      {verify_cmd, [&](ApiClient& c) { return RunVerifyCommand(c, verify, io); }},
   };
   for (const auto& [cmd, run] : dispatch) {
     if (*cmd) return RunWithClient(flags, io, run);

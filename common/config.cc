@@ -204,7 +204,27 @@ Result<std::chrono::seconds> ParseDuration(std::string_view text) {
   return std::chrono::seconds(n * mult);
 }
 
+Result<std::chrono::seconds> ParseDurationOrZero(std::string_view text) {
+  if (text == "0" || text == "0s" || text == "0m" || text == "0h" || text == "0d") {
+    return std::chrono::seconds(0);
+  }
+  return ParseDuration(text);
+}
+
 namespace {
+
+// A duration key that 0 turns off (integer 0 or a zero duration string).
+Status ReadDurationOrZero(TableReader& r, std::string_view key, std::chrono::seconds* out) {
+  const toml::node* n = r.Get(key);
+  if (n != nullptr &&
+      ((n->is_integer() && *n->value<int64_t>() == 0) ||
+       (n->is_string() && ParseDurationOrZero(*n->value<std::string>()).ok() &&
+        *ParseDurationOrZero(*n->value<std::string>()) == std::chrono::seconds(0)))) {
+    *out = std::chrono::seconds(0);
+    return Status::Ok();
+  }
+  return r.ReadDuration(key, out);
+}
 
 // The LFS policy keys: in [lfs] (`prefix` "") enabled/history/include/exclude, in [[repos]]
 // (`prefix` "lfs_") lfs/lfs_history/lfs_include/lfs_exclude. Absent keys keep `policy`'s.
@@ -414,6 +434,23 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) 
     if (c.lfs.corrupt_backoff.count() < 1 || c.lfs.corrupt_backoff_max < c.lfs.corrupt_backoff) {
       return r.Error("corrupt_backoff", "must be at least 1s and at most corrupt_backoff_max");
     }
+    RETURN_IF_ERROR(r.RejectUnknownKeys());
+  }
+
+  ASSIGN_OR_RETURN(const toml::table* gc, section("gc"));
+  if (gc) {
+    TableReader r(*gc, org, "gc");
+    RETURN_IF_ERROR(r.ReadDuration("grace", &c.gc.grace));
+    RETURN_IF_ERROR(ReadDurationOrZero(r, "interval", &c.gc.interval));
+    RETURN_IF_ERROR(r.RejectUnknownKeys());
+  }
+  ASSIGN_OR_RETURN(const toml::table* verify, section("verify"));
+  if (verify) {
+    TableReader r(*verify, org, "verify");
+    int64_t v = static_cast<int64_t>(c.verify.rate);
+    RETURN_IF_ERROR(r.ReadInt("rate", 0, int64_t{1} << 40, &v));
+    c.verify.rate = static_cast<uint64_t>(v);
+    RETURN_IF_ERROR(ReadDurationOrZero(r, "interval", &c.verify.interval));
     RETURN_IF_ERROR(r.RejectUnknownKeys());
   }
 

@@ -33,6 +33,14 @@
 //              verify_retries = 2, pull_through_timeout = "30m", download_threads = 32,
 //              quarantine_budget = 1073741824 (bytes), quarantine_per_object = 1,
 //              corrupt_backoff = "5m", corrupt_backoff_max = "1d"
+//   [gc]       grace = "7d", interval = "1d"
+//     grace (7d): an LFS object no kept ref, image or sync in progress references is deleted
+//       once it has stayed so this long; unreachable loose git objects of the mirrors too
+//       (storage/lfs_gc.h). interval (1d): how often mirrord collects; 0 turns it off
+//       (`mirrorctl gc` still works).
+//   [verify]   rate = 33554432 (bytes/s), interval = "7d"
+//     The background scrub re-hashes every stored LFS object at most `rate` bytes per second,
+//     a full pass starting every `interval` (0: no scrub; `mirrorctl verify` still works).
 //   [upstreams.NAME] url = "https://example.com/{repo}.git", token_file = "..."
 //   [[repos]]  name = "THUDM/GLM-4", upstream = "github", path = "THUDM/GLM-4",
 //              url = "...", poll_interval = "10m", refspecs = [...],
@@ -107,6 +115,18 @@ struct LfsConfig {
   std::chrono::seconds corrupt_backoff_max{86400};
 };
 
+// [gc]: garbage collection of the LFS store and the mirrors.
+struct GcConfig {
+  std::chrono::seconds grace{7 * 86400};
+  std::chrono::seconds interval{86400};  // 0: no scheduled collection
+};
+
+// [verify]: the background scrub of the LFS store.
+struct VerifyConfig {
+  uint64_t rate = 32u << 20;                  // bytes hashed per second at most; 0: no scrub
+  std::chrono::seconds interval{7 * 86400};  // a full pass starts this often; 0: no scrub
+};
+
 struct Config {
   // [server]
   std::string listen_host = "127.0.0.1";
@@ -146,6 +166,9 @@ struct Config {
   std::filesystem::path github_webhook_secret_file;  // "" -> the endpoint answers 404
   // [lfs]
   LfsConfig lfs;
+  // [gc], [verify]
+  GcConfig gc;
+  VerifyConfig verify;
   // [upstreams.*]: always has "github" and "hf".
   std::map<std::string, UpstreamConfig> upstreams;
   // [[repos]]
@@ -185,6 +208,9 @@ Result<std::string> NormalizePublicUrl(std::string_view url);
 
 // Parses "90s", "10m", "2h", "1d" or a bare integer (seconds).
 Result<std::chrono::seconds> ParseDuration(std::string_view text);
+// ParseDuration, also accepting a zero ("0", "0s", "0m", "0h", "0d"): for a grace that may
+// be none and an interval that 0 turns off.
+Result<std::chrono::seconds> ParseDurationOrZero(std::string_view text);
 
 // The clone URL for `repo`: its explicit url, or its upstream's template with {repo}
 // replaced by its path. NotFound if the upstream is not configured.

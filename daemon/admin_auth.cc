@@ -23,4 +23,11 @@ HttpResponse AdminErrorResponse(const HttpRequest& req, const Status& s) {
   return MakeResponse(req, HttpStatusFor(s.code()), ErrorJson(s), "application/json");
 }
 
+HttpResponse AdminMethodNotAllowed(const HttpRequest& req, std::string_view allow) {
+  HttpResponse res = AdminErrorResponse(req, InvalidArgument("use " + std::string(allow)));
+  res.result(http::status::method_not_allowed);
+  res.set(http::field::allow, allow);
+  return res;
+}
+
 }  // namespace mirrord

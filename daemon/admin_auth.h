@@ -17,4 +17,7 @@ std::optional<HttpResponse> AdminAuthFailure(const HttpRequest& req, std::string
 // {"error":{"code","message"}} with the admin API's HTTP status for `s` (HttpStatusFor).
 HttpResponse AdminErrorResponse(const HttpRequest& req, const Status& s);
 
+// 405 {"error":{"code","message"}} with `Allow: <allow>` (e.g. "POST").
+HttpResponse AdminMethodNotAllowed(const HttpRequest& req, std::string_view allow);
+
 }  // namespace mirrord

@@ -46,6 +46,18 @@ void HfAnswerCache::Invalidate() {
   ++generation_;  // stored revisions are now invalid; they go when next found or evicted
 }
 
+void HfAnswerCache::ForgetStoredObjects() {
+  std::lock_guard lock(mu_);
+  for (auto it = lru_.begin(); it != lru_.end();) {
+    auto next = std::next(it);
+    if (const auto* file = std::get_if<std::shared_ptr<const HfCachedFile>>(&it->value);
+        file != nullptr && *file && (*file)->in_store) {
+      EraseLocked(it);
+    }
+    it = next;
+  }
+}
+
 size_t HfAnswerCache::entries() const {
   std::lock_guard lock(mu_);
   return lru_.size();

@@ -80,6 +80,10 @@ class HfAnswerCache {
   uint64_t generation() const;
   // Drops every revision (files and pages stay: they are keyed by commit).
   void Invalidate();
+  // Drops every file answer that says its LFS object is in the store: called after objects
+  // left the store (garbage collection, quarantine at rest), so that a request finds out
+  // afresh (and fetches or answers "missing") instead of trusting the old answer.
+  void ForgetStoredObjects();
 
   std::optional<HfCachedRevision> FindRevision(HfRepoType type, std::string_view repo_id,
                                                std::string_view revision);

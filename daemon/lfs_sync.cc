@@ -10,6 +10,9 @@
 namespace mirrord {
 namespace {
 
+// A sync's pin lapses after this if its holder died without releasing it (a crash).
+constexpr int64_t kSyncPinLifetime = 2 * 86400;
+
 // The upstream's per-object verdicts that retrying cannot change.
 bool IsMissingUpstream(const Status& s) {
   return s.code() == StatusCode::kNotFound || s.code() == StatusCode::kInvalidArgument;
@@ -199,6 +202,22 @@ Result<LfsSyncOutcome> LfsSyncer::SyncObjects(const LfsSyncRequest& request) {
       r.size = p.size;
       records.push_back(std::move(r));
     }
+  }
+  // Pinned before the store is looked at (see storage/lfs_gc.h), released when the outcome
+  // is dropped, after the references are published.
+  {
+    static std::atomic<uint64_t> next_pin{0};
+    auto holder = std::make_shared<const std::string>("sync:" + request.repo_name + ":" +
+                                                      std::to_string(Now()) + ":" +
+                                                      std::to_string(next_pin.fetch_add(1)));
+    std::vector<std::string> oids;
+    oids.reserve(records.size());
+    for (const LfsObjectRecord& r : records) oids.push_back(r.oid);
+    RETURN_IF_ERROR(catalog_.PinLfsObjects(*holder, oids, Now() + kSyncPinLifetime));
+    Catalog* catalog = &catalog_;
+    outcome.pin = std::shared_ptr<const void>(holder.get(), [holder, catalog](const void*) {
+      (void)catalog->UnpinLfsObjects(*holder);  // a pin left behind lapses on its own
+    });
   }
   RETURN_IF_ERROR(catalog_.AddLfsObjects(records, Now()));
 

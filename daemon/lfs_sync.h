@@ -19,6 +19,9 @@
 // polls do not refetch it at poll speed; meanwhile the phase fails at once with a message
 // that says so and when the next try is (what `mirrorctl status` shows as the error).
 // Threads: downloads run on one DownloadPool of [lfs] download_threads for all syncs.
+// Garbage collection: the objects the refs need are pinned in the catalog before the store
+// is looked at (LfsSyncOutcome::pin), so a sweep either kept them or removed them before the
+// look, and they are fetched again (storage/lfs_gc.h).
 // Thread-safety: thread-safe; syncs of different repos run concurrently.
 #pragma once
 
@@ -69,6 +72,9 @@ struct LfsSyncOutcome {
   uint64_t objects_fetched = 0;           // downloaded by this phase
   uint64_t bytes_fetched = 0;             // network bytes received
   uint64_t objects_missing_upstream = 0;  // per-object 404/410/422: published without them
+  // Pins the referenced objects against garbage collection (storage/lfs_gc.h) until the last
+  // copy is dropped: keep it until the references are published (or the sync gave up).
+  std::shared_ptr<const void> pin;
 };
 
 class LfsSyncer {

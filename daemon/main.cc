@@ -24,6 +24,8 @@
 #include "daemon/build_api.h"
 #include "daemon/build_job_runner.h"
 #include "daemon/config_reload.h"
+#include "daemon/gc_api.h"
+#include "daemon/gc_service.h"
 #include "daemon/git_http_handler.h"
 #include "daemon/github_webhook_handler.h"
 #include "daemon/hf_api_handler.h"
@@ -42,6 +44,8 @@
 #include "daemon/sync_scheduler.h"
 #include "daemon/systemd_notifier.h"
 #include "daemon/upstream_poller.h"
+#include "daemon/verify_api.h"
+#include "daemon/verify_service.h"
 #include "deploy/image_retention.h"
 #include "deploy/oci_store.h"
 #include "git/libgit2_status.h"
@@ -302,6 +306,23 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   // A publication moves branches and tags: the endpoint's cached resolutions go.
   scheduler.servable().AddListener(
       [&hf_locator](std::string_view) { hf_locator.cache().Invalidate(); });
+  // Garbage collection and verification at rest (daemon/gc_service.h, verify_service.h):
+  // objects leaving the store drop the HF endpoint's cached "in the store" answers.
+  GcMetrics gc_metrics(metrics.registry());
+  auto forget_stored = [&hf_locator] { hf_locator.cache().ForgetStoredObjects(); };
+  GcService gc(live, **catalog, **blob_store, scheduler, &gc_metrics, SystemClock::Instance(),
+               forget_stored);
+  VerifyService verify(live, **catalog, **blob_store, PullThroughFetch(scheduler), &gc_metrics,
+                       forget_stored);
+  auto gc_api = std::make_shared<GcApi>(gc, blocking_pool, *token);
+  auto verify_api = std::make_shared<VerifyApi>(verify, blocking_pool, *token);
+  for (const char* path : {"/api/v1/gc", "/api/v1/gc/purge"}) {
+    router->Add(http::verb::post, path, [gc_api](HttpExchange& ex) { return gc_api->Handle(ex); });
+  }
+  router->Add(http::verb::post, "/api/v1/verify",
+              [verify_api](HttpExchange& ex) { return verify_api->Handle(ex); });
+  gc.Start();
+  verify.Start();
   auto hf_metrics = std::make_shared<HfMetrics>(metrics.registry());
   auto hf_resolve = std::make_shared<HfResolveHandler>(
       hf_locator, **catalog, **blob_store, blocking_pool, lfs_fetch_pool,
@@ -406,6 +427,8 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
     images_api->SetToken(*next_token);
     image_archive->SetToken(*next_token);
     backup_api->SetToken(*next_token);
+    gc_api->SetToken(*next_token);
+    verify_api->SetToken(*next_token);
     Result<ReconcileReport> report = scheduler.Reconcile(*applied);
     if (!report.ok()) {
       MLOG(Error) << "reload: [[repos]] not reconciled: " << report.status().ToString();
@@ -428,6 +451,8 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   io.run();
   second.join();
   poller.Stop();
+  gc.Stop();
+  verify.Stop();
   // Running syncs are cancelled; what they fetched stays in staging for the next sync.
   scheduler.Shutdown();
   blocking_pool.join();

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <thread>
 
@@ -50,7 +52,8 @@ std::string Describe(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-Status RunGitCommand(const std::vector<std::string>& argv, std::string_view stdin_data) {
+Status RunGitCommand(const std::vector<std::string>& argv, std::string_view stdin_data,
+                     std::string* stdout_text) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe");
   UniqueFd read_end(fds[0]);
@@ -71,7 +74,16 @@ Status RunGitCommand(const std::vector<std::string>& argv, std::string_view stdi
   } else {
     posix_spawn_file_actions_addopen(setup.actions(), 0, "/dev/null", O_RDONLY, 0);
   }
-  posix_spawn_file_actions_addopen(setup.actions(), 1, "/dev/null", O_WRONLY, 0);
+  // Captured stdout goes to an anonymous memory file read back after the exit: no second
+  // pipe to drain beside stderr.
+  UniqueFd stdout_file;
+  if (stdout_text != nullptr) {
+    stdout_file.reset(::memfd_create("git-stdout", MFD_CLOEXEC));
+    if (!stdout_file.valid()) return ErrnoStatus(errno, "memfd_create");
+    posix_spawn_file_actions_adddup2(setup.actions(), stdout_file.get(), 1);
+  } else {
+    posix_spawn_file_actions_addopen(setup.actions(), 1, "/dev/null", O_WRONLY, 0);
+  }
   posix_spawn_file_actions_adddup2(setup.actions(), write_end.get(), 2);
   // Children get default signal handling and an empty mask whatever this thread has.
   sigset_t empty, defaults;
@@ -133,7 +145,22 @@ Status RunGitCommand(const std::vector<std::string>& argv, std::string_view stdi
   while (::waitpid(pid, &wstatus, 0) < 0) {
     if (errno != EINTR) return ErrnoStatus(errno, "waitpid " + argv[0]);
   }
-  if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) return Status::Ok();
+  if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
+    if (stdout_text != nullptr) {
+      stdout_text->clear();
+      off_t offset = 0;
+      while (stdout_text->size() < kMaxGitStdout) {
+        ssize_t n = ::pread(stdout_file.get(), buf,
+                            std::min(sizeof buf, kMaxGitStdout - stdout_text->size()), offset);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return ErrnoStatus(errno, "read the output of " + argv[0]);
+        if (n == 0) break;
+        stdout_text->append(buf, static_cast<size_t>(n));
+        offset += n;
+      }
+    }
+    return Status::Ok();
+  }
 
   if (err.size() > kMaxStderr) err.erase(0, err.size() - kMaxStderr);
   while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();

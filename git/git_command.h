@@ -14,6 +14,10 @@ namespace mirrord {
 // On success the command exited 0. On failure the Status names the command, its exit
 // status and its stderr tail: NotFound when it cannot be started, ResourceExhausted when
 // it ran out of disk, else Internal. Blocking: call from a worker thread.
-Status RunGitCommand(const std::vector<std::string>& argv, std::string_view stdin_data = {});
+// With `stdout_text`, stdout is kept there instead (at most `kMaxGitStdout` bytes; the rest is
+// dropped and stdout_text ends there).
+inline constexpr size_t kMaxGitStdout = 16u << 20;
+Status RunGitCommand(const std::vector<std::string>& argv, std::string_view stdin_data = {},
+                     std::string* stdout_text = nullptr);
 
 }  // namespace mirrord

@@ -59,4 +59,49 @@ Status RunMaintenance(const std::filesystem::path& dir, const MaintenanceOptions
                         "--reachable", "--no-progress"});
 }
 
+Result<PruneReport> PruneUnreachable(const std::filesystem::path& dir, std::chrono::seconds grace,
+                                     bool dry_run, const MaintenanceOptions& options) {
+  std::error_code ec;
+  const fs::path objects = dir / "objects";
+  if (!fs::is_directory(objects, ec)) return NotFound(dir.string() + " is not a git repository");
+  const std::string expire =
+      grace.count() <= 0 ? "now" : std::to_string(grace.count()) + ".seconds.ago";
+  std::vector<std::string> argv = {options.git_binary,  "-C", dir.string(), "prune", "-n",
+                                   "--expire=" + expire};
+  // The list first (dry or not): what it names is what a real prune then removes, measured
+  // before it goes. A loose object that turns reachable in between is kept by git itself.
+  std::string listed;
+  RETURN_IF_ERROR(RunGitCommand(argv, {}, &listed));
+  PruneReport report;
+  size_t start = 0;
+  while (start < listed.size()) {
+    size_t end = listed.find('\n', start);
+    if (end == std::string::npos) end = listed.size();
+    std::string_view line(listed.data() + start, end - start);
+    start = end + 1;
+    std::string_view oid = line.substr(0, line.find(' '));
+    if (oid.size() < 3) continue;
+    const fs::path loose = objects / std::string(oid.substr(0, 2)) / std::string(oid.substr(2));
+    const uintmax_t size = fs::file_size(loose, ec);
+    if (ec) continue;  // packed, or gone meanwhile: nothing of it is freed here
+    ++report.objects;
+    report.bytes += size;
+  }
+  if (dry_run) return report;
+  argv.erase(argv.begin() + 4);  // "-n"
+  RETURN_IF_ERROR(RunGitCommand(argv));
+  return report;
+}
+
+Status CheckMirrorIntegrity(const std::filesystem::path& dir, const MaintenanceOptions& options) {
+  std::error_code ec;
+  if (!fs::is_directory(dir / "objects", ec)) {
+    return NotFound(dir.string() + " is not a git repository");
+  }
+  Status s = RunGitCommand(
+      {options.git_binary, "-C", dir.string(), "fsck", "--no-dangling", "--no-progress"});
+  if (s.ok() || s.code() != StatusCode::kInternal) return s;
+  return DataLoss("git fsck of " + dir.string() + " found damage: " + s.message());
+}
+
 }  // namespace mirrord

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -34,5 +35,28 @@ struct MaintenanceOptions {
 // callers report the failure and carry on. Must not run concurrently with another
 // maintenance of the same mirror; concurrent fetches, publications and serving are fine.
 Status RunMaintenance(const std::filesystem::path& dir, const MaintenanceOptions& options = {});
+
+// What PruneUnreachable removed (dry run: would remove).
+struct PruneReport {
+  uint64_t objects = 0;
+  uint64_t bytes = 0;  // on-disk size of those loose objects
+};
+
+// Garbage collection of a mirror (storage/lfs_gc.h is the LFS side): removes the loose
+// objects no ref reaches that are older than `grace` (`git prune --expire=<grace>`; objects a
+// fetch wrote but has not published yet are younger than any sensible grace, and a grace of
+// 0 is for an operator who knows no sync runs). Unreachable objects inside packs leave with
+// the periodic full repack (RunMaintenance). With `dry_run`, `git prune -n` lists them and
+// nothing is removed. On failure as RunMaintenance; the repository stays valid.
+// Must not run concurrently with a sync or maintenance of the same mirror (the caller holds
+// the repo's sync slot).
+Result<PruneReport> PruneUnreachable(const std::filesystem::path& dir, std::chrono::seconds grace,
+                                     bool dry_run, const MaintenanceOptions& options = {});
+
+// `git fsck --no-dangling --no-progress` of a mirror: OK when git finds nothing wrong;
+// DataLoss with the tail of git's report when it finds a corrupt or missing object; NotFound
+// when git cannot run or `dir` is not a repository.
+Status CheckMirrorIntegrity(const std::filesystem::path& dir,
+                            const MaintenanceOptions& options = {});
 
 }  // namespace mirrord

@@ -1113,4 +1113,61 @@ Result<fs::path> PartialBlob::Quarantine() {
   return m.MoveToQuarantine();
 }
 
+Result<uint64_t> BlobStore::RemoveObject(std::string_view oid) {
+  if (!IsValidOid(oid)) return InvalidArgument("invalid LFS oid '" + std::string(oid) + "'");
+  const fs::path path = ObjectPath(oid);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return ErrnoStatus(errno, "stat " + path.string());
+  }
+  if (::unlink(path.c_str()) != 0) return ErrnoStatus(errno, "remove " + path.string());
+  RETURN_IF_ERROR(FsyncDirectory(path.parent_path()));
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Result<fs::path> BlobStore::QuarantineObject(std::string_view oid_view) {
+  if (!IsValidOid(oid_view)) {
+    return InvalidArgument("invalid LFS oid '" + std::string(oid_view) + "'");
+  }
+  const std::string oid(oid_view);
+  const fs::path path = ObjectPath(oid);
+  if (::access(path.c_str(), F_OK) != 0) return ErrnoStatus(errno, "stat " + path.string());
+  Status status;
+  for (int n = 1; n <= 1'000'000; ++n) {
+    const fs::path target = root_ / "quarantine" / (oid + "." + std::to_string(n));
+    status = RenameNoReplace(path, target);
+    if (status.ok()) {
+      RETURN_IF_ERROR(FsyncDirectory(root_ / "quarantine"));
+      RETURN_IF_ERROR(FsyncDirectory(path.parent_path()));
+      MLOG(Warning) << "lfs object " << oid << ": stored data quarantined as " << target;
+      state_->TrimQuarantine(root_);
+      return target;
+    }
+    if (status.code() != StatusCode::kAlreadyExists) break;
+  }
+  return status.WithContext("quarantine " + path.string());
+}
+
+Result<std::vector<BlobStore::StoredObject>> BlobStore::ListObjects() const {
+  std::vector<StoredObject> out;
+  const fs::path objects = root_ / "objects";
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(objects, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file(ec) || ec) continue;
+    std::string name = it->path().filename().string();
+    if (!IsValidOid(name)) continue;
+    const uint64_t bytes = it->file_size(ec);
+    if (ec) {
+      if (ec == std::errc::no_such_file_or_directory) {  // removed meanwhile
+        ec.clear();
+        continue;
+      }
+      break;
+    }
+    out.push_back({std::move(name), bytes});
+  }
+  if (ec) return ErrnoStatus(ec.value(), "walk " + objects.string());
+  return out;
+}
+
 }  // namespace mirrord

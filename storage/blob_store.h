@@ -130,6 +130,26 @@ class BlobStore {
   };
   Result<Usage> ComputeUsage() const;
 
+  // ---- garbage collection and verification at rest (storage/lfs_gc.h, daemon/verify_*) ----
+
+  // Removes the complete object `oid` from objects/ (unlink, then fsync of its directory):
+  // from then on Contains is false and OpenObject NotFound; a reader that opened it before
+  // keeps reading its open file. On success returns the bytes freed. NotFound if absent;
+  // InvalidArgument for a bad oid. Partial downloads of the oid are not touched.
+  Result<uint64_t> RemoveObject(std::string_view oid);
+  // Moves the complete object to quarantine/<oid>.<n> in one rename (it is never served from
+  // then on; the next download of the oid starts from zero), then applies the quarantine
+  // limits. For data found corrupt at rest. Returns the quarantine path (which the limits
+  // may already have dropped). NotFound if absent; InvalidArgument for a bad oid.
+  Result<std::filesystem::path> QuarantineObject(std::string_view oid);
+  // Every complete object in objects/ with its size, in no particular order. On failure the
+  // error of the walk, naming the path.
+  struct StoredObject {
+    std::string oid;
+    uint64_t size = 0;
+  };
+  Result<std::vector<StoredObject>> ListObjects() const;
+
  private:
   friend class PartialBlob;
   explicit BlobStore(std::filesystem::path root, BlobStoreOptions options);

@@ -8,10 +8,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -167,6 +169,24 @@ struct UnlistedBlobs {
   std::vector<std::string> blobs;      // them and their blobs that no listed manifest uses
 };
 
+// Garbage collection of the LFS store (storage/catalog_gc.cc, storage/lfs_gc.h).
+// What the last mark found: objects referenced (by a repo's published refs, an image's
+// layers or a sync's pin) and the others, with their bytes (the recorded sizes).
+struct LfsGcMark {
+  uint64_t referenced_objects = 0;
+  uint64_t referenced_bytes = 0;
+  uint64_t unreferenced_objects = 0;
+  uint64_t unreferenced_bytes = 0;
+};
+
+// An object unreferenced since `unreferenced_since` (unix seconds) at the last mark.
+struct LfsGcCandidate {
+  std::string oid;
+  uint64_t size = 0;
+  std::string state;  // lfs_objects.state
+  int64_t unreferenced_since = 0;
+};
+
 // The catalog of one mirrord instance. Opening applies any missing schema migrations.
 // Errors are translated by SqliteError: disk full is ResourceExhausted, a database locked
 // by another process beyond the busy timeout is Unavailable.
@@ -268,6 +288,51 @@ class Catalog {
   // The repo's LFS references ordered by ref, then oid.
   Result<std::vector<LfsRefRecord>> GetLfsRefs(int64_t repo_id);
   Result<LfsRepoUsage> GetLfsUsage(int64_t repo_id);
+
+  // ---- LFS garbage collection (storage/catalog_gc.cc) ----
+  //
+  // An object is referenced while any of these holds: a repo's published refs reference it
+  // (lfs_refs, whatever the repo's filters: an object filtered out is still served), a
+  // manifest recorded in manifest_blobs uses it (a raw model layer "sha256:<oid>", or a
+  // generated tar layer whose tar_layers spec names the oid), or a pin that has not expired
+  // names it. Every manifest in manifest_blobs counts, listed or not: an unlisted one's rows
+  // are dropped by the image collector, and until then keeping its objects is the safe side.
+
+  // Pins `oids` for `holder` (a sync about to publish references to them) until
+  // `expires_at` (unix seconds; a pin whose holder died lapses then). Pinning again renews.
+  // The sweep keeps a pinned object; a sweep that committed before the pin has already
+  // taken the object out of the store, so the holder, which checks the store after pinning,
+  // fetches it again. InvalidArgument for an empty holder or oid.
+  Status PinLfsObjects(std::string_view holder, const std::vector<std::string>& oids,
+                       int64_t expires_at);
+  // Drops every pin of `holder` (none: OK).
+  Status UnpinLfsObjects(std::string_view holder);
+
+  // The mark: in one transaction, every lfs_objects row referenced now gets
+  // unreferenced_since 0, and every other row without one gets `now`. Returns the counts.
+  Result<LfsGcMark> MarkLfsObjects(int64_t now);
+  // Rows whose unreferenced_since is set and at most `cutoff`, oldest first, at most
+  // `limit` (0: all). Read-only: a candidate is only swept after SweepLfsObject's re-check.
+  Result<std::vector<LfsGcCandidate>> ListLfsGcCandidates(int64_t cutoff, size_t limit = 0);
+  // The sweep of one object, all under the catalog's lock and in one transaction: the
+  // object is re-checked (still recorded, unreferenced_since set and at most `cutoff`, no
+  // reference as defined above at `now`); if it qualifies, `remove_data` runs (it takes the
+  // object's file out of the store) and the row is deleted. Returns true when swept; false
+  // when the re-check kept it (nothing done). When `remove_data` fails the row stays and its
+  // Status is returned. Every catalog call of another thread (a pin, a publication) waits
+  // for the sweep's lock, so a publication either came first (the re-check sees it) or
+  // comes after the data is gone (and the publisher's pin-then-check fetches it again).
+  Result<bool> SweepLfsObject(std::string_view oid, int64_t cutoff, int64_t now,
+                              const std::function<Status()>& remove_data);
+  // The object's data left the store (quarantined at rest): state "pending" until a fetch
+  // brings it back (MarkLfsObjectPresent) or fails (MarkLfsObjectFailed then records the
+  // upstream's verdict, which the LFS API answers). NotFound if the catalog lacks it.
+  Status MarkLfsObjectMissing(std::string_view oid, int64_t now);
+  // A repo whose published refs reference `oid` (the first by name) and that reference:
+  // where verification at rest fetches a corrupt object again from. nullopt when no repo
+  // references it.
+  Result<std::optional<std::pair<std::string, LfsRefRecord>>> FindLfsReferrer(
+      std::string_view oid);
 
   // ---- build stage (storage/catalog_images.cc) ----
 
@@ -391,6 +456,8 @@ class Catalog {
   // Replaces the repo's lfs_refs rows; the caller holds mu_ and a transaction.
   Status ReplaceLfsRefsLocked(int64_t repo_id, const std::vector<LfsRefRecord>& lfs_refs);
   Status UpdateLfsObject(std::string_view oid, std::string_view sql_set, int64_t now);
+  // The oids the image tables reference (see the GC section); the caller holds mu_.
+  Result<std::set<std::string, std::less<>>> ImageReferencedOidsLocked();
 
   std::mutex mu_;
   Db db_;  // guarded by mu_

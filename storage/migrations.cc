@@ -248,6 +248,21 @@ ALTER TABLE images ADD COLUMN docker_digest TEXT NOT NULL DEFAULT '';
 CREATE INDEX images_by_docker_digest ON images (name, docker_digest);
 )sql";
 
+// Garbage collection of the LFS store (storage/lfs_gc.h): when each object was first seen
+// unreferenced by the last mark (0: referenced), and the pins of syncs in progress (objects
+// a sync is about to publish a reference to: the sweep keeps them; a pin whose holder died
+// expires).
+constexpr std::string_view kCatalogV13 = R"sql(
+ALTER TABLE lfs_objects ADD COLUMN unreferenced_since INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE lfs_pins (
+  holder     TEXT NOT NULL,
+  oid        TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (holder, oid)
+) WITHOUT ROWID;
+CREATE INDEX lfs_pins_by_oid ON lfs_pins (oid, expires_at);
+)sql";
+
 constexpr Migration kCatalogMigrations[] = {
     {1, "repos, refs and sync_runs", kCatalogV1},
     {2, "lfs_objects, lfs_refs and LFS run counters", kCatalogV2},
@@ -259,6 +274,8 @@ constexpr Migration kCatalogMigrations[] = {
     {8, "build jobs and build runs", kCatalogV8},
     {9, "fencing tokens of leases", kCatalogV9},
     {10, "images: Docker schema 2 manifest digests", kCatalogV10},
+    // Planned as migration 13 (11 and 12 are taken by parallel work; renumbered at merge).
+    {11, "LFS garbage collection: unreferenced since, pins of syncs in progress", kCatalogV13},
 };
 
 Status NewerSchemaError(int64_t current, int latest) {
