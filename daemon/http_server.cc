@@ -255,6 +255,7 @@ class ConnectionExchange final : public HttpExchange {
   const std::map<std::string, std::string>& query() const override { return target_.query; }
   net::any_io_executor executor() const override { return stream_.get_executor(); }
   const std::string& peer() const override { return peer_; }
+  bool secure() const override { return kIsTls<Stream>; }
   tcp::endpoint local_endpoint() const override {
     if constexpr (std::is_same_v<typename LowestLayer<Stream>::protocol_type, tcp>) {
       boost::system::error_code ec;
@@ -1180,11 +1181,16 @@ net::awaitable<void> HttpServer::State::AcceptLoop(
       };
       conn = std::move(c);
     };
-    if (tls) {
-      std::shared_ptr<net::ssl::context> context = tls();
-      if (!context) continue;  // closes the socket
-      make.template operator()<beast::ssl_stream<Plain>>(std::move(context));
+    if constexpr (std::is_same_v<Protocol, tcp>) {
+      if (tls) {
+        std::shared_ptr<net::ssl::context> context = tls();
+        if (!context) continue;  // closes the socket
+        make.template operator()<beast::ssl_stream<Plain>>(std::move(context));
+      } else {
+        make.template operator()<Plain>(nullptr);
+      }
     } else {
+      // A Unix socket is reached only from this host: plain HTTP (ListenUnix refuses TLS).
       make.template operator()<Plain>(nullptr);
     }
     uint64_t id = 0;
@@ -1264,6 +1270,7 @@ Result<tcp::endpoint> HttpServer::Listen(std::string_view host, uint16_t port,
 
 Status HttpServer::ListenUnix(const std::filesystem::path& path, ListenOptions listen_options) {
   using local = net::local::stream_protocol;
+  if (listen_options.tls) return InvalidArgument("TLS on a Unix socket is not supported");
   beast::error_code ec;
   // A socket file left by an earlier run would make bind fail; anything else there is not
   // ours to remove.

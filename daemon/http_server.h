@@ -125,6 +125,7 @@ class HttpServer {
                                                 ListenOptions options = {});
   // Listens on a Unix socket at `path` (a stale socket file there is replaced; any other
   // file makes it fail with Unavailable). Its clients share one per-client cap ("unix").
+  // Plain HTTP only (InvalidArgument with options.tls): the socket file's permissions guard it.
   Status ListenUnix(const std::filesystem::path& path, ListenOptions options = {});
 
   // Graceful shutdown, non-blocking: stops accepting, closes idle connections at once, lets
