@@ -36,7 +36,9 @@ TEST(ListenAddressTest, RefusesWhatCannotBeBound) {
         "unix:", "unix:relative.sock", "a/b:80"}) {
     auto parsed = ParseListenAddress(bad);
     EXPECT_FALSE(parsed.ok()) << bad;
-    if (!parsed.ok()) EXPECT_EQ(parsed.error().code(), StatusCode::kInvalidArgument) << bad;
+    if (!parsed.ok()) {
+      EXPECT_EQ(parsed.error().code(), StatusCode::kInvalidArgument) << bad;
+    }
   }
   EXPECT_FALSE(ParseListenAddress("unix:/" + std::string(200, 'x')).ok());
 }
