@@ -338,10 +338,11 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   auto gc_api = std::make_shared<GcApi>(gc, blocking_pool, *token);
   auto verify_api = std::make_shared<VerifyApi>(verify, blocking_pool, *token);
   for (const char* path : {"/api/v1/gc", "/api/v1/gc/purge"}) {
-    router->Add(http::verb::post, path, [gc_api](HttpExchange& ex) { return gc_api->Handle(ex); });
+    admin_router->Add(http::verb::post, path,
+                      [gc_api](HttpExchange& ex) { return gc_api->Handle(ex); });
   }
-  router->Add(http::verb::post, "/api/v1/verify",
-              [verify_api](HttpExchange& ex) { return verify_api->Handle(ex); });
+  admin_router->Add(http::verb::post, "/api/v1/verify",
+                    [verify_api](HttpExchange& ex) { return verify_api->Handle(ex); });
   gc.Start();
   verify.Start();
   auto hf_metrics = std::make_shared<HfMetrics>(metrics.registry());
