@@ -140,7 +140,11 @@ Result<ApiReply> ApiClient::Perform(std::string_view method, std::string_view pa
   CurlEasyPtr curl(curl_easy_init());
   if (!curl) return Internal("curl_easy_init failed");
   CURL* h = curl.get();
-  const std::string url = base_url_ + std::string(path);
+  // "unix:/PATH": HTTP over the Unix socket at PATH (the host name is then only a label).
+  const bool unix_socket = base_url_.starts_with("unix:");
+  const std::string socket_path = unix_socket ? base_url_.substr(5) : std::string();
+  const std::string url = (unix_socket ? std::string("http://localhost") : base_url_) +
+                          std::string(path);
   const std::string method_text(method);
 
   std::vector<std::string> lines = {
@@ -165,6 +169,13 @@ Result<ApiReply> ApiClient::Perform(std::string_view method, std::string_view pa
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(h, CURLOPT_USERAGENT, "mirrorctl");
+  if (unix_socket) curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, socket_path.c_str());
+  const std::string ca_file = ca_file_.string();
+  if (!ca_file.empty()) {
+    // CAINFO alone would replace the system bundle: the system's hashed directory stays.
+    curl_easy_setopt(h, CURLOPT_CAINFO, ca_file.c_str());
+    curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");
+  }
   if (on_line != nullptr || on_data != nullptr) {
     // No overall limit for a followed sync or a download; a stalled connection is caught
     // instead.

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
@@ -33,7 +34,8 @@ struct ApiReply {
 
 class ApiClient {
  public:
-  // `base_url` like "http://127.0.0.1:8080"; `token_source` (CliContext::token_source) is
+  // `base_url` like "http://127.0.0.1:8080", "https://mirror.lab" or "unix:/run/mirrord/admin.sock"
+  // (the admin API's Unix socket); `token_source` (CliContext::token_source) is
   // only named in 401 messages.
   ApiClient(std::string base_url, std::string token, std::string token_source);
 
@@ -64,6 +66,8 @@ class ApiClient {
   Result<ApiReply> GetStream(std::string_view path, const DataCallback& on_data);
 
   const std::string& base_url() const { return base_url_; }
+  // A CA certificate (PEM) trusted beside the system store (/etc/ssl/certs) for https://.
+  void set_ca_file(std::filesystem::path ca_file) { ca_file_ = std::move(ca_file); }
 
  private:
   Result<ApiReply> Perform(std::string_view method, std::string_view path, std::string_view body,
@@ -72,6 +76,7 @@ class ApiClient {
   std::string base_url_;
   std::string token_;
   std::string token_source_;
+  std::filesystem::path ca_file_;
 };
 
 }  // namespace mirrord

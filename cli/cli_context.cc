@@ -49,6 +49,11 @@ std::string ServerUrlFromListen(std::string_view host, uint16_t port) {
 }
 
 Result<std::string> NormalizeServerUrl(std::string_view url) {
+  if (url.starts_with("unix:")) {
+    Result<ListenAddress> address = ParseListenAddress(url);
+    if (!address.ok()) return InvalidArgument("server URL " + address.error().message());
+    return std::string(url);
+  }
   std::string u(url);
   size_t scheme_end = u.find("://");
   if (scheme_end == std::string::npos) {
@@ -112,8 +117,18 @@ Result<CliContext> ResolveCliContext(const CliFlags& flags, const CliEnvironment
     Result<std::string> u = NormalizeServerUrl(*env_url);
     if (!u.ok()) return u.error().WithContext("$MIRRORD_URL");
     c.server_url = std::move(*u);
+  } else if (c.config.admin_listen) {
+    // The admin API lives only there ([admin] listen).
+    const ListenAddress& admin = *c.config.admin_listen;
+    c.server_url = admin.is_unix() ? admin.ToString() : ServerUrlFromListen(admin.host, admin.port);
   } else {
     c.server_url = ServerUrlFromListen(c.config.listen_host, c.config.listen_port);
+    if (!c.config.tls_cert.empty()) c.server_url.replace(0, 4, "https");
+  }
+  if (!flags.ca_file.empty()) {
+    c.ca_file = flags.ca_file;
+  } else if (std::optional<std::string> env_ca = NonEmpty(env, "MIRRORD_CA_FILE")) {
+    c.ca_file = *env_ca;
   }
 
   c.token_file = c.config.admin_token_file.empty() ? c.config.storage_root / "admin.token"

@@ -33,6 +33,7 @@ struct CliFlags {
   std::string config_file;
   std::string server_url;
   std::string token;
+  std::string ca_file;  // --cacert
 };
 
 // The process environment as a seam, so resolution can be tested without touching it.
@@ -55,6 +56,9 @@ struct CliContext {
   // "the admin token file PATH". Never the token itself.
   std::string token_source;
   std::filesystem::path token_file;
+  // A CA certificate (PEM) trusted beside the system store for an https:// server:
+  // --cacert, else $MIRRORD_CA_FILE; empty: the system store only.
+  std::filesystem::path ca_file;
 };
 
 // Resolves the context; InvalidArgument or NotFound naming the file or flag on failure.
@@ -64,7 +68,8 @@ Result<CliContext> ResolveCliContext(const CliFlags& flags, const CliEnvironment
 // [::1], and IPv6 literals get brackets.
 std::string ServerUrlFromListen(std::string_view host, uint16_t port);
 
-// Canonical base URL: "http://" is added when no scheme is given, trailing '/' removed.
+// Canonical base URL: "http://" is added when no scheme is given, trailing '/' removed;
+// "unix:/PATH" (the admin API's Unix socket, [admin] listen) is kept as it is.
 // InvalidArgument for schemes other than http and https, or an empty host.
 Result<std::string> NormalizeServerUrl(std::string_view url);
 

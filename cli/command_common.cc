@@ -37,6 +37,7 @@ int RunWithClient(const CliFlags& flags, CommandIo& io,
     return kExitUnreachable;
   }
   ApiClient client(context->server_url, std::move(*token), context->token_source);
+  client.set_ca_file(context->ca_file);
   return command(client);
 }
 

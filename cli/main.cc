@@ -29,7 +29,9 @@ constexpr char kEnvironmentHelp[] =
     "  MIRRORD_URL     mirrord's URL (--server wins)\n"
     "  MIRRORD_TOKEN   the admin token (--token wins; safer than --token, which other users\n"
     "                  can see in the process list)\n"
-    "  MIRRORD_CONFIG  mirrord's config file (--config wins)\n";
+    "  MIRRORD_CONFIG  mirrord's config file (--config wins)\n"
+    "  MIRRORD_CA_FILE a CA certificate (PEM) to trust beside the system store for an\n"
+    "                  https:// server (--cacert wins)\n";
 
 // The first word of argv that is not a flag or a global flag's value: what the user meant
 // as the command; "" when there is none.
@@ -67,8 +69,13 @@ int Main(int argc, char** argv) {
                      std::string(kDefaultConfigPath) + " if it exists, else built-in defaults)")
       ->type_name("FILE");
   app.add_option("--server", flags.server_url,
-                 "mirrord's URL (default: $MIRRORD_URL, else the config's [server] listen)")
+                 "mirrord's URL, or unix:/PATH for the admin API's Unix socket (default: "
+                 "$MIRRORD_URL, else the config's [admin] listen, else its [server] listen)")
       ->type_name("URL");
+  app.add_option("--cacert", flags.ca_file,
+                 "a CA certificate (PEM) to trust beside the system store, for an https:// "
+                 "server signed by a lab's own CA (default: $MIRRORD_CA_FILE)")
+      ->type_name("FILE");
   app.add_option("--token", flags.token,
                  "the admin token (default: $MIRRORD_TOKEN, else the config's [admin] "
                  "token_file)")
@@ -180,7 +187,7 @@ int Main(int argc, char** argv) {
         "\nGlobal options (before or after the command; see mirrorctl --help): --json, "
         "--server URL, --token TOKEN, --config FILE");
   }
-  const std::string word = CommandWord(argc, argv, {"--config", "--server", "--token"});
+  const std::string word = CommandWord(argc, argv, {"--config", "--server", "--token", "--cacert"});
   if (word == "help") {
     std::cout << app.help();
     return kExitOk;

@@ -137,6 +137,35 @@ Status ParseListen(TableReader& r, Config* c) {
   return Status::Ok();
 }
 
+// An optional listener address (common/listen_address.h).
+Status ReadListenAddress(TableReader& r, std::string_view key, std::optional<ListenAddress>* out) {
+  std::string text;
+  RETURN_IF_ERROR(r.ReadString(key, &text));
+  if (text.empty()) return Status::Ok();
+  Result<ListenAddress> address = ParseListenAddress(text);
+  if (!address.ok()) return r.Error(key, address.error().message());
+  *out = std::move(*address);
+  return Status::Ok();
+}
+
+// [server] tls_cert, tls_key, plain_listen, access_log (issue 13). The files are read when
+// mirrord starts (and tls_* on SIGHUP), not here.
+Status ParseTlsAndAccessLog(TableReader& r, Config* c) {
+  RETURN_IF_ERROR(r.ReadPath("tls_cert", &c->tls_cert));
+  RETURN_IF_ERROR(r.ReadPath("tls_key", &c->tls_key));
+  if (c->tls_cert.empty() != c->tls_key.empty()) {
+    return r.Error(c->tls_cert.empty() ? "tls_cert" : "tls_key",
+                   "tls_cert and tls_key go together");
+  }
+  RETURN_IF_ERROR(ReadListenAddress(r, "plain_listen", &c->plain_listen));
+  if (c->plain_listen && c->tls_cert.empty()) {
+    return r.Error("plain_listen", "is the plain HTTP listener beside an HTTPS listen: "
+                                   "set tls_cert and tls_key too");
+  }
+  RETURN_IF_ERROR(r.ReadPath("access_log", &c->access_log));
+  return Status::Ok();
+}
+
 Status ValidateRefspec(TableReader& r, std::string_view key, const std::string& spec) {
   std::string_view s = spec;
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
@@ -295,6 +324,7 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) 
   if (server) {
     TableReader r(*server, org, "server");
     RETURN_IF_ERROR(ParseListen(r, &c));
+    RETURN_IF_ERROR(ParseTlsAndAccessLog(r, &c));
     RETURN_IF_ERROR(r.ReadDuration("read_timeout", &c.read_timeout));
     RETURN_IF_ERROR(r.ReadString("public_url", &c.public_url));
     if (!c.public_url.empty()) {
@@ -339,6 +369,7 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) 
     std::filesystem::path before = c.admin_token_file;
     RETURN_IF_ERROR(r.ReadPath("token_file", &c.admin_token_file));
     token_file_set = c.admin_token_file != before;
+    RETURN_IF_ERROR(ReadListenAddress(r, "listen", &c.admin_listen));
     RETURN_IF_ERROR(r.RejectUnknownKeys());
   }
   if (!token_file_set) c.admin_token_file = c.storage_root / "admin.token";

@@ -17,8 +17,19 @@
 //       this on average is cut (slowloris); 0 turns it off.
 //     body_memory_budget (256 MiB): request bodies buffered at once across all connections
 //       (the first 64 KiB of each not counted); over it a request gets 503 + Retry-After.
+//              tls_cert = "", tls_key = "", plain_listen = "", access_log = ""
+//     tls_cert, tls_key: PEM files (the certificate file may carry the chain); with them
+//       `listen` speaks HTTPS only (TLS 1.2+). Reloaded on SIGHUP: new connections use the new
+//       certificate; files that do not load are logged and the running one stays.
+//     plain_listen: "HOST:PORT" (or "unix:/path") of a plain HTTP listener beside the HTTPS
+//       one, e.g. "0.0.0.0:8080" for clients that cannot be given the lab's CA.
+//     access_log: the audit log, one JSON line per request (daemon/access_log.h); reopened
+//       on SIGUSR1 (logrotate: packaging/logrotate/mirrord).
 //   [storage]  root = "./var/mirrord"
-//   [admin]    token_file = "<root>/admin.token"
+//   [admin]    token_file = "<root>/admin.token", listen = ""
+//     listen: "127.0.0.1:8081" or "unix:/run/mirrord/admin.sock": the admin API (/api/v1/)
+//       is served there only (plain HTTP, always behind the admin token) and answers 404 on
+//       [server] listen and plain_listen.
 //   [sync]     stall_timeout = "60s", concurrency = 4, refspecs = ["+refs/heads/*", ...],
 //              maintenance = true, default_poll_interval = "10m", per_host_concurrency = 4,
 //              retry_attempts = 5, retry_backoff = "30s", retry_backoff_max = "1h",
@@ -62,6 +73,7 @@
 #include <vector>
 
 #include "common/build_config.h"
+#include "common/listen_address.h"
 #include "common/live_value.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -139,6 +151,12 @@ struct Config {
   std::chrono::seconds request_timeout{60};
   uint64_t min_transfer_rate = 1024;           // bytes/s; 0: no minimum
   uint64_t body_memory_budget = 256ull << 20;  // bytes
+  // [server] TLS, the plain listener beside it and the audit log; [admin] listen (issue 13).
+  std::filesystem::path tls_cert;              // PEM; with tls_key, `listen` speaks HTTPS
+  std::filesystem::path tls_key;               // PEM
+  std::optional<ListenAddress> plain_listen;   // plain HTTP beside HTTPS (needs tls_cert)
+  std::filesystem::path access_log;            // "" : no audit log
+  std::optional<ListenAddress> admin_listen;   // set: /api/v1/ only there, 404 on `listen`
   // [storage]
   std::filesystem::path storage_root = "./var/mirrord";
   // [admin]

@@ -34,10 +34,10 @@ bool SplitHost(std::string_view value, std::string_view* host, std::string_view*
   return true;
 }
 
-std::string Authority(const boost::asio::ip::address& address, uint16_t port) {
+std::string Authority(const boost::asio::ip::address& address, uint16_t port, unsigned default_port) {
   std::string host = address.to_string();
   if (address.is_v6()) host = "[" + host + "]";
-  return port == 80 ? host : host + ":" + std::to_string(port);
+  return port == default_port ? host : host + ":" + std::to_string(port);
 }
 
 }  // namespace
@@ -45,16 +45,18 @@ std::string Authority(const boost::asio::ip::address& address, uint16_t port) {
 BaseUrl::BaseUrl(BaseUrlOptions options) : options_(std::move(options)) {}
 
 std::string BaseUrl::For(const HttpExchange& exchange) const {
-  return For(exchange.request(), exchange.local_endpoint());
+  return For(exchange.request(), exchange.local_endpoint(), exchange.secure());
 }
 
-std::string BaseUrl::For(const HttpRequest& request,
-                         const boost::asio::ip::tcp::endpoint& local) const {
+std::string BaseUrl::For(const HttpRequest& request, const boost::asio::ip::tcp::endpoint& local,
+                         bool secure) const {
   if (!options_.public_url.empty()) return options_.public_url;
+  const std::string scheme = secure ? "https://" : "http://";
+  const unsigned default_port = secure ? 443 : 80;
   std::string_view host, port;
   const std::string_view value = request[http::field::host];
   if (SplitHost(value, &host, &port)) {
-    unsigned port_number = 80;
+    unsigned port_number = default_port;
     bool port_ok = true;
     if (!port.empty()) {
       auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), port_number);
@@ -65,9 +67,9 @@ std::string BaseUrl::For(const HttpRequest& request,
     for (const std::string& name : options_.listen_names) {
       if (boost::beast::iequals(host, name)) known = true;
     }
-    if (known && port_ok && port_number == local.port()) return "http://" + std::string(value);
+    if (known && port_ok && port_number == local.port()) return scheme + std::string(value);
   }
-  return "http://" + Authority(local.address(), local.port());
+  return scheme + Authority(local.address(), local.port(), default_port);
 }
 
 }  // namespace mirrord

@@ -8,8 +8,8 @@
 //  - Otherwise the request's Host, but only when it names this server: one of the listen
 //    names (the [server] listen host, the machine's host name, "localhost" on a loopback
 //    connection, or the address the client connected to) with the port the client
-//    connected to (or no port when that is 80). The scheme is http: mirrord serves plain
-//    HTTP itself.
+//    connected to (or no port when that is the scheme's default). The scheme is https for a
+//    request that came over TLS ([server] tls_cert), else http.
 //  - Otherwise the address and port the client connected to ("http://10.0.0.5:8080"),
 //    which reached this server and cannot be spoofed.
 // Thread-safety: immutable after construction; For() may be called from any thread.
@@ -38,8 +38,8 @@ class BaseUrl {
 
   // No trailing slash.
   std::string For(const HttpExchange& exchange) const;
-  std::string For(const HttpRequest& request,
-                  const boost::asio::ip::tcp::endpoint& local_endpoint) const;
+  std::string For(const HttpRequest& request, const boost::asio::ip::tcp::endpoint& local_endpoint,
+                  bool secure = false) const;
 
  private:
   BaseUrlOptions options_;

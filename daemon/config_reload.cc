@@ -64,6 +64,32 @@ Config KeepRestartOnlySettings(const Config& running, Config next,
        next.max_connections_per_client, &out);
   Keep("[server] min_transfer_rate", running.min_transfer_rate, next.min_transfer_rate, &out);
   Keep("[server] body_memory_budget", running.body_memory_budget, next.body_memory_budget, &out);
+  // Listeners and the audit log file are set up at start; the certificate files are
+  // reloaded (main.cc), but turning TLS on or off changes what `listen` speaks.
+  auto listen_text = [](const std::optional<ListenAddress>& a) {
+    return a ? a->ToString() : std::string("(none)");
+  };
+  auto keep_listener = [&](std::string_view key, std::optional<ListenAddress> running_value,
+                           std::optional<ListenAddress>& next_value) {
+    if (listen_text(running_value) != listen_text(next_value)) {
+      out.push_back(std::string(key) + ": " + listen_text(running_value) + " -> " +
+                    listen_text(next_value));
+      next_value = std::move(running_value);
+    }
+  };
+  keep_listener("[server] plain_listen", running.plain_listen, next.plain_listen);
+  keep_listener("[admin] listen", running.admin_listen, next.admin_listen);
+  if (running.access_log != next.access_log) {
+    out.push_back("[server] access_log: " + running.access_log.string() + " -> " +
+                  next.access_log.string());
+    next.access_log = running.access_log;
+  }
+  if (running.tls_cert.empty() != next.tls_cert.empty()) {
+    out.push_back(std::string("[server] tls_cert/tls_key: TLS ") +
+                  (running.tls_cert.empty() ? "off -> on" : "on -> off"));
+    next.tls_cert = running.tls_cert;
+    next.tls_key = running.tls_key;
+  }
   // The worker pool is sized at start.
   Keep("[sync] concurrency", running.sync_concurrency, next.sync_concurrency, &out);
   if (running.storage_root != next.storage_root) {

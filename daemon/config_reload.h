@@ -10,8 +10,11 @@
 // poll intervals, retired_retention), the [lfs] policy (enabled/history/include/exclude)
 // and [queue] lease. Connections and running syncs go on; each request and each sync uses
 // the snapshot it started with.
+// The files of [server] tls_cert and tls_key are loaded again (new connections use the new
+// certificate; files that do not load keep the running one).
 // What needs a restart (a reload logs one line per changed setting and keeps the running
-// value): [sync] concurrency, [server] listen, public_url and the connection limits and timeouts,
+// value): [sync] concurrency, [server] listen, plain_listen, access_log, turning TLS on or
+// off, [admin] listen, public_url and the connection limits and timeouts,
 // [storage] root, [queue] backend, redis_url, redis_key_prefix and node_id, the other [lfs]
 // settings (connections, threads, quarantine, backoffs), [[builds]] and [registries.*].
 #pragma once

@@ -40,6 +40,7 @@ class RecordingExchange final : public HttpExchange {
   net::any_io_executor executor() const override { return inner_.executor(); }
   const std::string& peer() const override { return inner_.peer(); }
   net::ip::tcp::endpoint local_endpoint() const override { return inner_.local_endpoint(); }
+  bool secure() const override { return inner_.secure(); }
   RequestAudit& audit() override { return inner_.audit(); }
 
   net::awaitable<void> Respond(HttpResponse response) override {

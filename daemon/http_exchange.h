@@ -60,6 +60,9 @@ class HttpExchange {
   // The address and port the client connected to (not spoofable, unlike Host). Unspecified
   // (0.0.0.0:0) when unknown. (Not pure so that existing test fakes compile.)
   virtual boost::asio::ip::tcp::endpoint local_endpoint() const { return {}; }
+  // Whether the request came over TLS (URLs handed back then start with https://). (Not
+  // pure so that existing test fakes compile.)
+  virtual bool secure() const { return false; }
 
   // Sends a complete response. Content-Length and Server are filled in if absent.
   virtual boost::asio::awaitable<void> Respond(HttpResponse response) = 0;

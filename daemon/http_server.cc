@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -29,8 +30,13 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <filesystem>
+#include <type_traits>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -57,6 +63,18 @@ constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
 constexpr size_t kMaxLingerBytes = 1 << 20;
 constexpr auto kMaxLinger = std::chrono::seconds(1);
 constexpr size_t kMaxLoggedPath = 200;
+// User-Agent bytes kept per request for the access log (the log line bounds it further).
+constexpr size_t kMaxKeptUserAgent = 1024;
+
+// The address part of a PeerName ("[::1]:5000" -> "::1", "10.0.0.1:5000" -> "10.0.0.1").
+std::string_view ClientAddress(std::string_view peer) {
+  if (peer.starts_with('[')) {
+    size_t close = peer.find(']');
+    return close == std::string_view::npos ? peer : peer.substr(1, close - 1);
+  }
+  size_t colon = peer.rfind(':');
+  return colon == std::string_view::npos ? peer : peer.substr(0, colon);
+}
 
 // The path part of a raw target, made safe for one log line (no query: it may hold secrets).
 std::string LoggablePath(std::string_view target) {
@@ -76,7 +94,8 @@ std::string LoggablePath(std::string_view target) {
   return out;
 }
 
-std::string PeerName(const tcp::socket& socket) {
+template <typename Socket>
+std::string PeerName(const Socket& socket) {
   boost::system::error_code ec;
   tcp::endpoint ep = socket.remote_endpoint(ec);
   if (ec) return "?";
@@ -85,8 +104,45 @@ std::string PeerName(const tcp::socket& socket) {
   return addr + ":" + std::to_string(ep.port());
 }
 
+// The streams a connection runs over: TCP or a Unix socket, each plain or TLS.
+using UnixStream = beast::basic_stream<net::local::stream_protocol>;
+template <typename Stream>
+inline constexpr bool kIsTls = false;
+template <typename Next>
+inline constexpr bool kIsTls<beast::ssl_stream<Next>> = true;
+template <typename Stream>
+using LowestLayer = std::remove_reference_t<decltype(beast::get_lowest_layer(
+    std::declval<Stream&>()))>;
+
 }  // namespace
 
+// What the accept loop and shutdown need of a connection, whatever stream it runs over.
+class ConnectionBase {
+ public:
+  // Where a connection is, for the accept loop's choice of whom to close at the cap.
+  enum class Phase : int { kIdle, kReceiving, kHandling };
+  virtual ~ConnectionBase() = default;
+  // Thread-safe: what the connection is doing and since when.
+  Phase phase() const { return static_cast<Phase>(phase_.load()); }
+  Clock::time_point phase_since() const {
+    return Clock::time_point(Clock::duration(phase_since_.load()));
+  }
+  virtual void RequestStop() = 0;
+  virtual void Evict() = 0;
+  virtual void ForceClose() = 0;
+
+ protected:
+  void SetPhase(Phase p) {
+    phase_since_.store(Clock::now().time_since_epoch().count());
+    phase_.store(static_cast<int>(p));
+  }
+
+ private:
+  std::atomic<int> phase_{static_cast<int>(Phase::kIdle)};
+  std::atomic<Clock::rep> phase_since_{Clock::now().time_since_epoch().count()};
+};
+
+template <typename Stream>
 class Connection;
 
 // Request body bytes buffered across all connections, against body_memory_budget.
@@ -145,7 +201,7 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
         body_budget(options.body_memory_budget) {}
 
   enum class Admission { kAdmitted, kStopping, kClientOverCap };
-  Admission Register(uint64_t* id, const std::shared_ptr<Connection>& conn,
+  Admission Register(uint64_t* id, const std::shared_ptr<ConnectionBase>& conn,
                      const std::string& client);
   void Unregister(uint64_t id, const std::string& client);
   void BeginStop(std::chrono::milliseconds grace);
@@ -156,7 +212,11 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
     std::lock_guard lock(mu);
     return connections.size() >= options.max_connections;
   }
-  net::awaitable<void> AcceptLoop(std::shared_ptr<tcp::acceptor> acceptor);
+  // Accepts on `acceptor` (TCP or Unix); `tls` set: each connection starts with a TLS
+  // handshake using the context it returns at that moment.
+  template <typename Protocol>
+  net::awaitable<void> AcceptLoop(std::shared_ptr<typename Protocol::acceptor> acceptor,
+                                  TlsContextProvider tls);
 
   net::io_context& io;
   net::strand<net::io_context::executor_type> strand;  // acceptors and the timers
@@ -169,15 +229,16 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   mutable std::mutex mu;
   bool stopping = false;                                      // guarded by mu
   uint64_t next_id = 1;                                       // guarded by mu
-  std::map<uint64_t, std::weak_ptr<Connection>> connections;  // guarded by mu
-  std::map<std::string, size_t> per_client;                   // guarded by mu
-  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;      // guarded by mu
+  std::map<uint64_t, std::weak_ptr<ConnectionBase>> connections;  // guarded by mu
+  std::map<std::string, size_t> per_client;                       // guarded by mu
+  std::vector<std::function<void()>> acceptor_closers;            // guarded by mu; strand only
 };
 
 // The HttpExchange of one request on a connection. Lives on the connection's strand.
+template <typename Stream>
 class ConnectionExchange final : public HttpExchange {
  public:
-  ConnectionExchange(beast::tcp_stream& stream, const HttpServerOptions& options,
+  ConnectionExchange(Stream& stream, const HttpServerOptions& options,
                      HttpRequest request, RequestTarget target, const std::string& peer,
                      bool keep_alive, const bool& stopping)
       : stream_(stream),
@@ -194,10 +255,15 @@ class ConnectionExchange final : public HttpExchange {
   const std::map<std::string, std::string>& query() const override { return target_.query; }
   net::any_io_executor executor() const override { return stream_.get_executor(); }
   const std::string& peer() const override { return peer_; }
+  bool secure() const override { return kIsTls<Stream>; }
   tcp::endpoint local_endpoint() const override {
-    boost::system::error_code ec;
-    tcp::endpoint ep = stream_.socket().local_endpoint(ec);
-    return ec ? tcp::endpoint() : ep;
+    if constexpr (std::is_same_v<typename LowestLayer<Stream>::protocol_type, tcp>) {
+      boost::system::error_code ec;
+      tcp::endpoint ep = beast::get_lowest_layer(stream_).socket().local_endpoint(ec);
+      return ec ? tcp::endpoint() : ep;
+    } else {
+      return {};
+    }
   }
 
   net::awaitable<void> Respond(HttpResponse response) override {
@@ -212,7 +278,7 @@ class ConnectionExchange final : public HttpExchange {
       response.content_length(response.body().size());
     }
     const bool keep_alive = response.keep_alive();
-    stream_.expires_after(options_.write_timeout);
+    Lowest().expires_after(options_.write_timeout);
     if (head_) {
       http::response<http::empty_body> head(std::move(response.base()));
       auto [ec, n] = co_await http::async_write(stream_, head, kNoThrow);
@@ -244,7 +310,7 @@ class ConnectionExchange final : public HttpExchange {
       MLOG(Error) << "http " << peer_ << ": handler wrote past its Content-Length";
       co_return false;
     }
-    stream_.expires_after(options_.write_timeout);
+    Lowest().expires_after(options_.write_timeout);
     boost::system::error_code ec;
     if (chunked_) {
       std::tie(ec, std::ignore) = co_await net::async_write(
@@ -272,7 +338,7 @@ class ConnectionExchange final : public HttpExchange {
     }
     state_ = State::kDone;
     if (head_ || !chunked_ || write_failed_) co_return;
-    stream_.expires_after(options_.write_timeout);
+    Lowest().expires_after(options_.write_timeout);
     auto [ec, n] = co_await net::async_write(stream_, http::make_chunk_last(), kNoThrow);
     if (ec) broken_ = true;
   }
@@ -300,7 +366,7 @@ class ConnectionExchange final : public HttpExchange {
     header.content_length(length);
     const bool keep_alive = header.keep_alive();
     http::response_serializer<http::empty_body> serializer(header);
-    stream_.expires_after(options_.write_timeout);
+    Lowest().expires_after(options_.write_timeout);
     auto [ec, n] = co_await http::async_write_header(stream_, serializer, kNoThrow);
     if (ec) {
       broken_ = true;
@@ -315,7 +381,7 @@ class ConnectionExchange final : public HttpExchange {
         if (p.bytes.size() != p.length) {
           MLOG(Error) << "http " << peer_ << ": a body piece's bytes do not match its length";
         } else {
-          stream_.expires_after(options_.write_timeout);
+          Lowest().expires_after(options_.write_timeout);
           auto [wec, wn] = co_await net::async_write(
               stream_, net::const_buffer(p.bytes.data(), p.bytes.size()), kNoThrow);
           sent = !wec;
@@ -337,8 +403,8 @@ class ConnectionExchange final : public HttpExchange {
     broken_ = true;
     aborted_ = true;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    Lowest().socket().shutdown(net::socket_base::shutdown_both, ec);
+    Lowest().close();
   }
 
   bool answered() const { return state_ == State::kDone; }
@@ -352,12 +418,48 @@ class ConnectionExchange final : public HttpExchange {
  private:
   enum class State { kNone, kStreaming, kDone };
 
+  LowestLayer<Stream>& Lowest() { return beast::get_lowest_layer(stream_); }
+
   // Sends [offset, offset + length) of `fd` with sendfile(2), waiting for the socket at
   // most write_timeout at a time. False when the client went away or took nothing for
-  // that long, or the file ended early or failed (logged).
+  // that long, or the file ended early or failed (logged). Over TLS the bytes must pass
+  // through user space to be encrypted: read and written in pieces instead.
   net::awaitable<bool> SendFileRange(int fd, uint64_t offset, uint64_t length) {
+    if constexpr (kIsTls<Stream>) {
+      co_return co_await CopyFileRange(fd, offset, length);
+    } else {
+      co_return co_await SendFileRangeZeroCopy(fd, offset, length);
+    }
+  }
+
+  net::awaitable<bool> CopyFileRange(int fd, uint64_t offset, uint64_t length) {
+    constexpr size_t kPiece = 256 * 1024;
+    std::vector<char> piece(static_cast<size_t>(std::min<uint64_t>(length, kPiece)));
+    uint64_t pos = offset;
+    uint64_t left = length;
+    while (left > 0) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(left, piece.size()));
+      ssize_t got = ::pread(fd, piece.data(), want, static_cast<off_t>(pos));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        MLOG(Warning) << "http " << peer_ << ": file read stopped with " << left
+                      << " bytes left: " << (got == 0 ? "end of file" : std::strerror(errno));
+        co_return false;
+      }
+      Lowest().expires_after(options_.write_timeout);
+      auto [ec, n] = co_await net::async_write(
+          stream_, net::const_buffer(piece.data(), static_cast<size_t>(got)), kNoThrow);
+      if (ec) co_return false;
+      pos += static_cast<uint64_t>(got);
+      left -= static_cast<uint64_t>(got);
+      bytes_ += static_cast<uint64_t>(got);
+    }
+    co_return true;
+  }
+
+  net::awaitable<bool> SendFileRangeZeroCopy(int fd, uint64_t offset, uint64_t length) {
     using namespace net::experimental::awaitable_operators;
-    tcp::socket& socket = stream_.socket();
+    auto& socket = Lowest().socket();
     boost::system::error_code nb_ec;
     socket.native_non_blocking(true, nb_ec);
     net::steady_timer timer(stream_.get_executor());
@@ -375,7 +477,7 @@ class ConnectionExchange final : public HttpExchange {
       if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         // Wait until the client takes more, at most write_timeout.
         timer.expires_after(options_.write_timeout);
-        auto result = co_await (socket.async_wait(tcp::socket::wait_write, kNoThrow) ||
+        auto result = co_await (socket.async_wait(net::socket_base::wait_write, kNoThrow) ||
                                 timer.async_wait(kNoThrow));
         if (result.index() == 0 && !std::get<0>(std::get<0>(result))) continue;
         MLOG(Warning) << "http " << peer_ << ": client took no file bytes for "
@@ -416,7 +518,7 @@ class ConnectionExchange final : public HttpExchange {
       }
     }
     http::response_serializer<http::empty_body> serializer(header);
-    stream_.expires_after(options_.write_timeout);
+    Lowest().expires_after(options_.write_timeout);
     auto [ec, n] = co_await http::async_write_header(stream_, serializer, kNoThrow);
     if (ec) {
       broken_ = true;
@@ -436,7 +538,7 @@ class ConnectionExchange final : public HttpExchange {
     message.keep_alive(keep_alive_ && !stopping_ && message.keep_alive());
   }
 
-  beast::tcp_stream& stream_;
+  Stream& stream_;
   const HttpServerOptions& options_;
   HttpRequest request_;
   RequestTarget target_;
@@ -454,71 +556,69 @@ class ConnectionExchange final : public HttpExchange {
   uint64_t bytes_ = 0;
 };
 
-// One client connection: a loop of requests on its own strand.
-class Connection : public std::enable_shared_from_this<Connection> {
+// One client connection: a loop of requests on its own strand, over `Stream` (plain or
+// TLS, TCP or a Unix socket).
+template <typename Stream>
+class Connection final : public ConnectionBase,
+                         public std::enable_shared_from_this<Connection<Stream>> {
  public:
-  // Where a connection is, for the accept loop's choice of whom to close at the cap.
-  enum class Phase : int { kIdle, kReceiving, kHandling };
-
-  Connection(std::shared_ptr<HttpServer::State> state, tcp::socket socket, std::string client)
+  // `tls`: the context a TLS stream's handshake uses (unused for a plain stream).
+  template <typename Socket>
+  Connection(std::shared_ptr<HttpServer::State> state, Socket socket, std::string peer,
+             std::string client, std::shared_ptr<net::ssl::context> tls)
       : state_(std::move(state)),
-        peer_(PeerName(socket)),
+        peer_(std::move(peer)),
         client_(std::move(client)),
-        stream_(std::move(socket)),
+        tls_(std::move(tls)),
+        stream_(MakeStream(std::move(socket), tls_.get())),
         buffer_(state_->options.header_limit + kReadChunk) {}
 
   void set_id(uint64_t id) { id_ = id; }
   // The signal that Run() is spawned with; ForceClose() emits it.
   void set_cancel(std::weak_ptr<net::cancellation_signal> cancel) { cancel_ = std::move(cancel); }
 
-  // Thread-safe: what the connection is doing and since when.
-  Phase phase() const { return static_cast<Phase>(phase_.load()); }
-  Clock::time_point phase_since() const {
-    return Clock::time_point(Clock::duration(phase_since_.load()));
-  }
-
   net::awaitable<void> Run() {
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     try {
-      co_await Serve();
+      if (co_await Handshake()) co_await Serve();
       if (linger_ && !force_closed_) co_await Linger();
     } catch (const std::exception& e) {
       MLOG(Warning) << "http " << peer_ << ": connection failed: " << e.what();
     }
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    Lowest().socket().shutdown(net::socket_base::shutdown_send, ec);
+    Lowest().close();
     state_->Unregister(id_, client_);
   }
 
   // Thread-safe. Closes the connection now if it is between requests; otherwise it closes
   // after the current exchange.
-  void RequestStop() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+  void RequestStop() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
       self->stopping_ = true;
-      if (self->idle_) self->stream_.close();
+      if (self->idle_) self->Lowest().close();
     });
   }
 
   // Thread-safe. Closes the connection if it is still idle or receiving a request (never
   // one running a handler): the accept loop makes room for a newcomer.
-  void Evict() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+  void Evict() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
       if (self->phase() == Phase::kHandling) return;
       MLOG(Info) << "http " << self->peer_ << ": closed to make room for a new connection ("
                  << (self->phase() == Phase::kIdle ? "idle" : "request still arriving") << ")";
       self->stopping_ = true;
-      self->stream_.close();
+      self->Lowest().close();
     });
   }
 
   // Thread-safe. Closes the connection whatever it is doing, and cancels what its handler
   // awaits (the next co_await in it throws operation_aborted).
-  void ForceClose() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+  void ForceClose() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
       self->stopping_ = true;
       self->force_closed_ = true;
-      self->stream_.close();
+      self->Lowest().close();
       if (auto cancel = self->cancel_.lock()) cancel->emit(net::cancellation_type::terminal);
     });
   }
@@ -526,9 +626,47 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   static constexpr size_t kReadChunk = 64 * 1024;
 
-  void SetPhase(Phase p) {
-    phase_since_.store(Clock::now().time_since_epoch().count());
-    phase_.store(static_cast<int>(p));
+  template <typename Socket>
+  static Stream MakeStream(Socket&& socket, net::ssl::context* tls) {
+    if constexpr (kIsTls<Stream>) {
+      return Stream(std::move(socket), *tls);
+    } else {
+      (void)tls;
+      return Stream(std::move(socket));
+    }
+  }
+
+  LowestLayer<Stream>& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  // The TLS handshake (nothing for a plain stream). It counts as a request arriving: the
+  // connection can be evicted at the cap meanwhile, and it must finish within
+  // tls_handshake_timeout, within the request deadline and at the minimum transfer rate.
+  // False: the handshake failed (a client speaking plain HTTP to the TLS port, a timeout);
+  // the connection closes without an answer.
+  net::awaitable<bool> Handshake() {
+    if constexpr (!kIsTls<Stream>) {
+      co_return true;
+    } else {
+      idle_ = false;
+      SetPhase(Phase::kReceiving);
+      request_start_ = Clock::now();
+      request_bytes_ = 0;
+      const char* reason = "";
+      Clock::time_point limit = ReadLimit(&reason);
+      const Clock::time_point own = request_start_ + state_->options.tls_handshake_timeout;
+      if (own < limit) {
+        limit = own;
+        reason = "TLS handshake timeout";
+      }
+      Lowest().expires_at(limit);
+      auto [ec] = co_await stream_.async_handshake(net::ssl::stream_base::server, kNoThrow);
+      if (ec) {
+        MLOG(Info) << "http " << peer_ << ": TLS handshake failed: "
+                   << (ec == beast::error::timeout ? std::string(reason) : ec.message());
+        co_return false;
+      }
+      co_return true;
+    }
   }
 
   // How long the request now arriving may take to deliver its next bytes: the request
@@ -560,7 +698,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   net::awaitable<beast::error_code> ReadMore() {
     if (buffer_.size() >= buffer_.max_size()) co_return http::error::buffer_overflow;
     const char* reason = "";
-    stream_.expires_at(ReadLimit(&reason));
+    Lowest().expires_at(ReadLimit(&reason));
     auto [ec, got] = co_await stream_.async_read_some(
         buffer_.prepare(std::min(kReadChunk, buffer_.max_size() - buffer_.size())), kNoThrow);
     buffer_.commit(got);
@@ -586,7 +724,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (buffer_.size() == 0) {
         // Between requests only read_timeout applies; the request's clock starts with its
         // first byte.
-        stream_.expires_after(options.read_timeout);
+        Lowest().expires_after(options.read_timeout);
         auto [ec, got] = co_await stream_.async_read_some(buffer_.prepare(kReadChunk), kNoThrow);
         buffer_.commit(got);
         if (ec) {
@@ -597,7 +735,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       idle_ = false;
       SetPhase(Phase::kReceiving);
       request_start_ = Clock::now();
+      request_wall_ = std::chrono::system_clock::now();
       request_bytes_ = buffer_.size();
+      user_agent_.clear();
+      audit_ = RequestAudit{};
 
       http::request_parser<http::empty_body> header_parser;
       header_parser.header_limit(options.header_limit);
@@ -678,6 +819,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto& header = header_parser.get();
     const std::string method(header.method_string());
     const std::string log_path = LoggablePath(header.target());
+    user_agent_ = std::string(header[http::field::user_agent].substr(0, kMaxKeptUserAgent));
     const bool has_body = header_parser.chunked() ||
                           header_parser.content_length().value_or(0) > 0 ||
                           header.find(http::field::transfer_encoding) != header.end();
@@ -720,7 +862,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       if (has_body && beast::iequals(header[http::field::expect], "100-continue")) {
         http::response<http::empty_body> cont(http::status::continue_, header.version());
-        stream_.expires_after(options.write_timeout);
+        Lowest().expires_after(options.write_timeout);
         auto [ec, n] = co_await http::async_write(stream_, cont, kNoThrow);
         if (ec) co_return false;
       }
@@ -762,7 +904,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
 
     SetPhase(Phase::kHandling);
-    ConnectionExchange exchange(stream_, options, std::move(request), std::move(*target), peer_,
+    ConnectionExchange<Stream> exchange(stream_, options, std::move(request), std::move(*target), peer_,
                                 keep_alive, stopping_);
     std::string failure;
     try {
@@ -775,6 +917,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (!failure.empty() && force_closed_) {
       MLOG(Warning) << "http " << peer_ << ": handler for " << method << " " << log_path
                     << " stopped by shutdown: " << failure;
+      audit_ = exchange.audit();
       LogAccess(method, log_path, exchange.status(), exchange.bytes(), start, " (shutdown)");
       co_return false;  // the connection is being force-closed; nothing more can be sent
     } else if (!failure.empty()) {
@@ -795,6 +938,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       co_await exchange.Respond(MakeResponse(
           exchange.request(), http::status::internal_server_error, "internal server error\n"));
     }
+    audit_ = exchange.audit();
     LogAccess(method, log_path, exchange.status(), exchange.bytes(), start,
               exchange.aborted() ? " (aborted)" : "");
     co_return !exchange.broken() && !stopping_;
@@ -825,7 +969,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     res.keep_alive(false);
     res.body() = std::move(body);
     res.prepare_payload();
-    stream_.expires_after(state_->options.write_timeout);
+    Lowest().expires_after(state_->options.write_timeout);
     auto [ec, n] = co_await http::async_write(stream_, res, kNoThrow);
     LogAccess(method, log_path, res.result_int(), ec ? 0 : res.body().size(), start, "");
     if (!ec && unread_body) co_await Linger();
@@ -836,12 +980,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // read our answer.
   net::awaitable<void> Linger() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Lowest().socket().shutdown(net::socket_base::shutdown_send, ignored);
     char scratch[16384];
     size_t drained = 0;
     const auto deadline = Clock::now() + kMaxLinger;
     while (drained < kMaxLingerBytes && Clock::now() < deadline) {
-      stream_.expires_at(deadline);
+      Lowest().expires_at(deadline);
       auto [rec, got] = co_await stream_.async_read_some(net::buffer(scratch), kNoThrow);
       if (rec) break;
       drained += got;
@@ -854,20 +998,33 @@ class Connection : public std::enable_shared_from_this<Connection> {
     MLOG(Info) << "http " << peer_ << " " << method << " " << log_path << " " << status << " "
                << bytes << "B " << duration.count() / 1000 << "ms" << note;
     if (state_->options.on_request) {
-      state_->options.on_request(HttpAccessRecord{method, log_path, status, bytes, duration});
+      HttpAccessRecord record;
+      record.method = method;
+      record.path = log_path;
+      record.status = status;
+      record.bytes = bytes;
+      record.duration = duration;
+      record.time = request_wall_;
+      record.client = ClientAddress(peer_);
+      record.user_agent = user_agent_;
+      record.token_name = audit_.token_name;
+      record.repo = audit_.repo;
+      state_->options.on_request(record);
     }
   }
 
   std::shared_ptr<HttpServer::State> state_;
   std::string peer_;
   std::string client_;  // the per-client cap's key (ClientKey: the address or its /64)
-  beast::tcp_stream stream_;
+  std::shared_ptr<net::ssl::context> tls_;  // kept for the stream's lifetime; TLS only
+  Stream stream_;
   beast::flat_buffer buffer_;
   uint64_t id_ = 0;
   std::weak_ptr<net::cancellation_signal> cancel_;
-  std::atomic<int> phase_{static_cast<int>(Phase::kIdle)};
-  std::atomic<Clock::rep> phase_since_{Clock::now().time_since_epoch().count()};
   Clock::time_point request_start_;  // first byte of the request now arriving; strand only
+  std::chrono::system_clock::time_point request_wall_ = std::chrono::system_clock::now();
+  std::string user_agent_;  // of the request now served (bounded); strand only
+  RequestAudit audit_;      // what its handler noted; strand only
   uint64_t request_bytes_ = 0;       // of the request now arriving; strand only
   bool idle_ = true;                 // waiting for a request header; strand only
   bool stopping_ = false;            // strand only
@@ -875,8 +1032,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool linger_ = false;              // the last request's body was not read; strand only
 };
 
-HttpServer::State::Admission HttpServer::State::Register(uint64_t* id,
-                                                         const std::shared_ptr<Connection>& conn,
+HttpServer::State::Admission HttpServer::State::Register(
+    uint64_t* id, const std::shared_ptr<ConnectionBase>& conn,
                                                          const std::string& client) {
   std::lock_guard lock(mu);
   if (stopping) return Admission::kStopping;
@@ -903,47 +1060,44 @@ void HttpServer::State::Unregister(uint64_t id, const std::string& client) {
 }
 
 bool HttpServer::State::EvictOne() {
-  std::shared_ptr<Connection> idle, receiving;
+  std::shared_ptr<ConnectionBase> idle, receiving;
   {
     std::lock_guard lock(mu);
     for (auto& [cid, weak] : connections) {
-      std::shared_ptr<Connection> c = weak.lock();
+      std::shared_ptr<ConnectionBase> c = weak.lock();
       if (!c) continue;
       switch (c->phase()) {
-        case Connection::Phase::kIdle:
+        case ConnectionBase::Phase::kIdle:
           if (!idle || c->phase_since() < idle->phase_since()) idle = c;
           break;
-        case Connection::Phase::kReceiving:
+        case ConnectionBase::Phase::kReceiving:
           if (!receiving || c->phase_since() < receiving->phase_since()) receiving = c;
           break;
-        case Connection::Phase::kHandling:
+        case ConnectionBase::Phase::kHandling:
           break;
       }
     }
   }
-  std::shared_ptr<Connection> victim = idle ? idle : receiving;
+  std::shared_ptr<ConnectionBase> victim = idle ? idle : receiving;
   if (!victim) return false;
   victim->Evict();
   return true;
 }
 
 void HttpServer::State::BeginStop(std::chrono::milliseconds grace) {
-  std::vector<std::shared_ptr<Connection>> open;
-  std::vector<std::shared_ptr<tcp::acceptor>> listening;
+  std::vector<std::shared_ptr<ConnectionBase>> open;
+  std::vector<std::function<void()>> listening;
   {
     std::lock_guard lock(mu);
     if (stopping) return;
     stopping = true;
-    listening.swap(acceptors);
+    listening.swap(acceptor_closers);
     for (auto& [id, weak] : connections) {
       if (auto conn = weak.lock()) open.push_back(std::move(conn));
     }
   }
   net::post(strand, [listening] {
-    for (auto& acceptor : listening) {
-      beast::error_code ec;
-      acceptor->close(ec);
-    }
+    for (auto& close : listening) close();
   });
   for (auto& conn : open) conn->RequestStop();
   if (open.empty()) return;
@@ -955,7 +1109,7 @@ void HttpServer::State::BeginStop(std::chrono::milliseconds grace) {
     self->stop_timer.expires_after(grace);
     self->stop_timer.async_wait([self](beast::error_code ec) {
       if (ec) return;  // every connection closed in time
-      std::vector<std::shared_ptr<Connection>> remaining;
+      std::vector<std::shared_ptr<ConnectionBase>> remaining;
       {
         std::lock_guard lock(self->mu);
         for (auto& [id, weak] : self->connections) {
@@ -971,14 +1125,16 @@ void HttpServer::State::BeginStop(std::chrono::milliseconds grace) {
   });
 }
 
-net::awaitable<void> HttpServer::State::AcceptLoop(std::shared_ptr<tcp::acceptor> acceptor) {
+template <typename Protocol>
+net::awaitable<void> HttpServer::State::AcceptLoop(
+    std::shared_ptr<typename Protocol::acceptor> acceptor, TlsContextProvider tls) {
   using namespace net::experimental::awaitable_operators;
   auto self = shared_from_this();
   for (;;) {
     if (AtCap()) {
       // Back off: accept nobody until a connection ends, making room by closing an idle or
       // still-arriving connection once someone is waiting in the backlog.
-      auto [wec] = co_await acceptor->async_wait(tcp::acceptor::wait_read, kNoThrow);
+      auto [wec] = co_await acceptor->async_wait(net::socket_base::wait_read, kNoThrow);
       if (wec || !acceptor->is_open()) co_return;
       if (AtCap()) {
         if (!EvictOne()) {
@@ -999,14 +1155,44 @@ net::awaitable<void> HttpServer::State::AcceptLoop(std::shared_ptr<tcp::acceptor
       co_await pause.async_wait(kNoThrow);
       continue;
     }
-    beast::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    tcp::endpoint remote = socket.remote_endpoint(ignored);
-    // The per-client cap's key: the IPv4 address, or the IPv6 /64 (daemon/client_key.h).
-    const std::string client = ClientKey(remote.address());
+    std::string peer = "unix";
+    std::string client = "unix";  // a local socket's clients all count as one
+    if constexpr (std::is_same_v<Protocol, tcp>) {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      tcp::endpoint remote = socket.remote_endpoint(ignored);
+      // The per-client cap's key: the IPv4 address, or the IPv6 /64 (daemon/client_key.h).
+      client = ClientKey(remote.address());
+      peer = PeerName(socket);
+    }
     auto executor = socket.get_executor();
     const int fd = socket.native_handle();
-    auto conn = std::make_shared<Connection>(self, std::move(socket), client);
+    using Plain = beast::basic_stream<Protocol>;
+    std::shared_ptr<ConnectionBase> conn;
+    std::function<net::awaitable<void>()> run;
+    std::function<void(uint64_t, std::weak_ptr<net::cancellation_signal>)> setup;
+    auto make = [&]<typename S>(std::shared_ptr<net::ssl::context> context) {
+      auto c = std::make_shared<Connection<S>>(self, std::move(socket), peer, client,
+                                               std::move(context));
+      run = [c] { return c->Run(); };
+      setup = [c](uint64_t cid, std::weak_ptr<net::cancellation_signal> cancel) {
+        c->set_id(cid);
+        c->set_cancel(std::move(cancel));
+      };
+      conn = std::move(c);
+    };
+    if constexpr (std::is_same_v<Protocol, tcp>) {
+      if (tls) {
+        std::shared_ptr<net::ssl::context> context = tls();
+        if (!context) continue;  // closes the socket
+        make.template operator()<beast::ssl_stream<Plain>>(std::move(context));
+      } else {
+        make.template operator()<Plain>(nullptr);
+      }
+    } else {
+      // A Unix socket is reached only from this host: plain HTTP (ListenUnix refuses TLS).
+      make.template operator()<Plain>(nullptr);
+    }
     uint64_t id = 0;
     Admission admission = Register(&id, conn, client);
     if (admission == Admission::kStopping) co_return;  // conn's destructor closes the socket
@@ -1021,12 +1207,11 @@ net::awaitable<void> HttpServer::State::AcceptLoop(std::shared_ptr<tcp::acceptor
                  << options.max_connections_per_client << ") reached";
       continue;  // conn's destructor closes the socket
     }
-    conn->set_id(id);
     // The completion handler owns the signal: it must outlive the coroutine's slot.
     auto cancel = std::make_shared<net::cancellation_signal>();
-    conn->set_cancel(cancel);
+    setup(id, cancel);
     auto slot = cancel->slot();
-    net::co_spawn(executor, conn->Run(),
+    net::co_spawn(executor, run(),
                   net::bind_cancellation_slot(slot, [cancel](std::exception_ptr e) {
                     if (!e) return;
                     try {
@@ -1046,7 +1231,8 @@ HttpServer::HttpServer(net::io_context& io, std::shared_ptr<const Router> router
 
 HttpServer::~HttpServer() { Stop(std::chrono::milliseconds(0)); }
 
-Result<tcp::endpoint> HttpServer::Listen(std::string_view host, uint16_t port) {
+Result<tcp::endpoint> HttpServer::Listen(std::string_view host, uint16_t port,
+                                         ListenOptions listen_options) {
   beast::error_code ec;
   net::ip::address address = net::ip::make_address(std::string(host), ec);
   if (ec) {
@@ -1075,23 +1261,62 @@ Result<tcp::endpoint> HttpServer::Listen(std::string_view host, uint16_t port) {
   if (ec) return fail("listen");
   tcp::endpoint bound = acceptor->local_endpoint(ec);
   if (ec) return fail("getsockname");
+  const bool tls_note = static_cast<bool>(listen_options.tls);
+  RETURN_IF_ERROR(StartAccepting<tcp>(acceptor, std::move(listen_options.tls)));
+  MLOG(Info) << "http: listening on " << bound.address().to_string() << ":" << bound.port()
+             << (tls_note ? " (TLS)" : "");
+  return bound;
+}
+
+Status HttpServer::ListenUnix(const std::filesystem::path& path, ListenOptions listen_options) {
+  using local = net::local::stream_protocol;
+  if (listen_options.tls) return InvalidArgument("TLS on a Unix socket is not supported");
+  beast::error_code ec;
+  // A socket file left by an earlier run would make bind fail; anything else there is not
+  // ours to remove.
+  std::error_code fs_ec;
+  if (std::filesystem::is_socket(std::filesystem::symlink_status(path, fs_ec))) {
+    std::filesystem::remove(path, fs_ec);
+  }
+  auto acceptor = std::make_shared<local::acceptor>(state_->strand);
+  auto fail = [&](std::string_view what) {
+    return Unavailable("listen on unix:" + path.string() + ": " + std::string(what) + ": " +
+                       ec.message());
+  };
+  acceptor->open(local(), ec);
+  if (ec) return fail("open");
+  acceptor->bind(local::endpoint(path.string()), ec);
+  if (ec) return fail("bind");
+  acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return fail("listen");
+  RETURN_IF_ERROR(StartAccepting<local>(acceptor, std::move(listen_options.tls)));
+  MLOG(Info) << "http: listening on unix:" << path.string();
+  return Status::Ok();
+}
+
+template <typename Protocol>
+Status HttpServer::StartAccepting(std::shared_ptr<typename Protocol::acceptor> acceptor,
+                                  TlsContextProvider tls) {
   {
     std::lock_guard lock(state_->mu);
     if (state_->stopping) return Cancelled("server is stopping");
-    state_->acceptors.push_back(acceptor);
+    state_->acceptor_closers.push_back([acceptor] {
+      beast::error_code ignored;
+      acceptor->close(ignored);
+    });
   }
-  net::co_spawn(state_->strand, state_->AcceptLoop(acceptor), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      MLOG(Error) << "http: accept loop failed: " << x.what();
-    } catch (...) {
-      MLOG(Error) << "http: accept loop failed";
-    }
-  });
-  MLOG(Info) << "http: listening on " << bound.address().to_string() << ":" << bound.port();
-  return bound;
+  net::co_spawn(state_->strand, state_->AcceptLoop<Protocol>(acceptor, std::move(tls)),
+                [](std::exception_ptr e) {
+                  if (!e) return;
+                  try {
+                    std::rethrow_exception(e);
+                  } catch (const std::exception& x) {
+                    MLOG(Error) << "http: accept loop failed: " << x.what();
+                  } catch (...) {
+                    MLOG(Error) << "http: accept loop failed";
+                  }
+                });
+  return Status::Ok();
 }
 
 void HttpServer::Stop(std::chrono::milliseconds grace) { state_->BeginStop(grace); }

@@ -36,8 +36,10 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -48,13 +50,29 @@
 
 namespace mirrord {
 
-// What the access log records about one request (for metrics observers).
+// What the access log records about one request (for the audit log and metrics observers).
+// The views are valid only during the on_request call.
 struct HttpAccessRecord {
   std::string_view method;
   std::string_view path;  // raw (percent-encoded) path without the query string
   unsigned status = 0;
   uint64_t bytes = 0;  // response body bytes sent
   std::chrono::microseconds duration{0};
+  std::chrono::system_clock::time_point time;  // when the request's first byte arrived
+  std::string_view client;      // the client's address ("127.0.0.1", "::1", "unix")
+  std::string_view user_agent;  // as sent, unbounded and unescaped; "" when absent
+  std::string_view token_name;  // RequestAudit: "" when anonymous or not reached a handler
+  std::string_view repo;        // RequestAudit: "" when none
+};
+
+// The TLS context for a new connection, asked once per accepted connection (so that a
+// reloaded certificate applies to new connections only). Null: the connection is closed.
+using TlsContextProvider = std::function<std::shared_ptr<boost::asio::ssl::context>()>;
+
+// How one listener speaks.
+struct ListenOptions {
+  // Set: HTTPS (each connection starts with a TLS handshake); empty: plain HTTP.
+  TlsContextProvider tls;
 };
 
 // Bytes of each request body not counted against body_memory_budget.
@@ -79,6 +97,9 @@ struct HttpServerOptions {
   uint64_t body_memory_budget = 256ull << 20;
   // Longest wait for a client to take one write (a response, or one streamed chunk).
   std::chrono::milliseconds write_timeout{std::chrono::seconds(60)};
+  // Longest a TLS handshake may take (it also counts as a request arriving: request_timeout
+  // and min_transfer_rate apply, and the connection can be evicted at the cap).
+  std::chrono::milliseconds tls_handshake_timeout{std::chrono::seconds(10)};
   // Largest request line + header fields; beyond it the client gets 431.
   uint32_t header_limit = 16 * 1024;
   std::string server_name = "mirrord";
@@ -98,7 +119,14 @@ class HttpServer {
   // Binds and listens on host:port (port 0 picks a free port) and starts accepting once the
   // io_context runs. Returns the bound endpoint; Unavailable if the address is in use or
   // cannot be resolved. May be called more than once to listen on several addresses.
-  Result<boost::asio::ip::tcp::endpoint> Listen(std::string_view host, uint16_t port);
+  // With `options.tls` the listener speaks HTTPS only: a client that does not complete a TLS
+  // handshake is closed without an answer.
+  Result<boost::asio::ip::tcp::endpoint> Listen(std::string_view host, uint16_t port,
+                                                ListenOptions options = {});
+  // Listens on a Unix socket at `path` (a stale socket file there is replaced; any other
+  // file makes it fail with Unavailable). Its clients share one per-client cap ("unix").
+  // Plain HTTP only (InvalidArgument with options.tls): the socket file's permissions guard it.
+  Status ListenUnix(const std::filesystem::path& path, ListenOptions options = {});
 
   // Graceful shutdown, non-blocking: stops accepting, closes idle connections at once, lets
   // in-flight exchanges finish (their connections close afterwards), and closes whatever is
@@ -114,6 +142,10 @@ class HttpServer {
   struct State;  // implementation detail shared with the connections
 
  private:
+  template <typename Protocol>
+  Status StartAccepting(std::shared_ptr<typename Protocol::acceptor> acceptor,
+                        TlsContextProvider tls);
+
   std::shared_ptr<State> state_;
 };
 

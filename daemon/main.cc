@@ -12,12 +12,15 @@
 #include <functional>
 #include <iostream>
 #include <mutex>
+#include <optional>
+#include <prometheus/counter.h>
 #include <thread>
 
 #include "common/admin_token.h"
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/log.h"
+#include "daemon/access_log.h"
 #include "daemon/admin_api.h"
 #include "daemon/backup_api.h"
 #include "daemon/base_url.h"
@@ -43,6 +46,7 @@
 #include "daemon/router.h"
 #include "daemon/sync_scheduler.h"
 #include "daemon/systemd_notifier.h"
+#include "daemon/tls_context.h"
 #include "daemon/upstream_poller.h"
 #include "daemon/verify_api.h"
 #include "daemon/verify_service.h"
@@ -124,6 +128,20 @@ HttpHandler Counted(ServedTraffic::Counters counters, HttpHandler handler) {
 // kDefaultBodyLimit.
 RouteOptions RepoBodyLimits(http::verb, const RepoPath& repo) {
   return LfsHttpHandler::Handles(repo) ? LfsHttpHandler::RouteOptionsFor(repo) : RouteOptions{};
+}
+
+// Listens on `address` (TCP or Unix socket); "http[s]://HOST:PORT" or "unix:PATH" for logs.
+Result<std::string> ListenOn(HttpServer& server, const ListenAddress& address,
+                             ListenOptions options) {
+  const bool tls = static_cast<bool>(options.tls);
+  if (address.is_unix()) {
+    RETURN_IF_ERROR(server.ListenUnix(address.unix_path, std::move(options)));
+    return "unix:" + address.unix_path.string();
+  }
+  ASSIGN_OR_RETURN(auto endpoint, server.Listen(address.host, address.port, std::move(options)));
+  std::string host = endpoint.address().to_string();
+  if (endpoint.address().is_v6()) host = "[" + host + "]";
+  return std::string(tls ? "https://" : "http://") + host + ":" + std::to_string(endpoint.port());
 }
 
 // Everything mirrord runs on, in construction order (destroyed in reverse). `config_file`
@@ -235,6 +253,9 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   std::atomic<bool> ready{true};
 
   auto router = std::make_shared<Router>();
+  // The admin API (/api/v1/) on [admin] listen when set (then not routed on the public
+  // listeners at all: 404 there), else beside everything else.
+  auto admin_router = config.admin_listen ? std::make_shared<Router>() : router;
   router->Add(http::verb::get, "/healthz", [](HttpExchange& ex) -> boost::asio::awaitable<void> {
     co_await ex.Respond(MakeResponse(ex.request(), http::status::ok, "ok\n"));
   });
@@ -250,7 +271,7 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
                 co_await ex.Respond(MakeResponse(ex.request(), http::status::ok, metrics.Render(),
                                                  "text/plain; version=0.0.4; charset=utf-8"));
               });
-  router->AddPrefix(
+  admin_router->AddPrefix(
       {http::verb::get, http::verb::post, http::verb::delete_}, "/api/v1/",
       [&admin_api](HttpExchange& ex) { return admin_api.Handle(ex); },
       RouteOptions{.body_limit = 1 << 20, .on_body_too_large = {}});
@@ -267,7 +288,7 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
                     RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
   auto build_api =
       std::make_shared<BuildApi>(scheduler.builds(), build_runner, blocking_pool, *token);
-  router->AddPrefix(
+  admin_router->AddPrefix(
       {http::verb::get, http::verb::post}, "/api/v1/builds/",
       [build_api](HttpExchange& ex) { return build_api->Handle(ex); },
       RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
@@ -280,15 +301,15 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
     return ImageArchiveHandler::Handles(ex.path()) ? image_archive->Handle(ex)
                                                    : images_api->Handle(ex);
   };
-  router->Add({http::verb::get, http::verb::post}, "/api/v1/images", images_route);
-  router->AddPrefix({http::verb::get, http::verb::post}, "/api/v1/images/", images_route,
+  admin_router->Add({http::verb::get, http::verb::post}, "/api/v1/images", images_route);
+  admin_router->AddPrefix({http::verb::get, http::verb::post}, "/api/v1/images/", images_route,
                     RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
   // POST /api/v1/backup: a consistent backup into a directory (daemon/backup.h).
   auto backup_api =
       std::make_shared<BackupApi>(BackupSources{config.CatalogPath(), config.storage_root / "repos",
                                                 blob_store->get(), oci_store->get()},
                                   *token);
-  router->Add(
+  admin_router->Add(
       http::verb::post, "/api/v1/backup",
       [backup_api](HttpExchange& ex) { return backup_api->Handle(ex); },
       RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
@@ -317,10 +338,11 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   auto gc_api = std::make_shared<GcApi>(gc, blocking_pool, *token);
   auto verify_api = std::make_shared<VerifyApi>(verify, blocking_pool, *token);
   for (const char* path : {"/api/v1/gc", "/api/v1/gc/purge"}) {
-    router->Add(http::verb::post, path, [gc_api](HttpExchange& ex) { return gc_api->Handle(ex); });
+    admin_router->Add(http::verb::post, path,
+                      [gc_api](HttpExchange& ex) { return gc_api->Handle(ex); });
   }
-  router->Add(http::verb::post, "/api/v1/verify",
-              [verify_api](HttpExchange& ex) { return verify_api->Handle(ex); });
+  admin_router->Add(http::verb::post, "/api/v1/verify",
+                    [verify_api](HttpExchange& ex) { return verify_api->Handle(ex); });
   gc.Start();
   verify.Start();
   auto hf_metrics = std::make_shared<HfMetrics>(metrics.registry());
@@ -360,13 +382,50 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   }
   server_options.max_connections_per_client =
       std::min(server_options.max_connections_per_client, server_options.max_connections);
+  // The audit log ([server] access_log), written off the network threads.
+  std::unique_ptr<AccessLog> access_log;
+  if (!config.access_log.empty()) {
+    Result<std::unique_ptr<AccessLog>> opened = AccessLog::Open(config.access_log);
+    if (!opened.ok()) {
+      MLOG(Error) << "[server] access_log: " << opened.status().ToString();
+      return 1;
+    }
+    access_log = std::move(*opened);
+    prometheus::Counter& dropped =
+        prometheus::BuildCounter()
+            .Name("mirrord_access_log_dropped_total")
+            .Help("Access log lines dropped: the writer fell behind or the file failed")
+            .Register(metrics.registry())
+            .Add({});
+    access_log->set_on_drop([&dropped] { dropped.Increment(); });
+    server_options.on_request = [log = access_log.get()](const HttpAccessRecord& r) {
+      log->Append(r);
+    };
+  }
+  // [server] tls_cert/tls_key: `listen` speaks HTTPS; the certificate is reloaded on SIGHUP.
+  std::unique_ptr<ServerTls> tls;
+  ListenOptions public_listen;
+  if (!config.tls_cert.empty()) {
+    Result<std::unique_ptr<ServerTls>> loaded_tls = ServerTls::Load(config.tls_cert, config.tls_key);
+    if (!loaded_tls.ok()) {
+      MLOG(Error) << "TLS: " << loaded_tls.status().message();
+      return 1;
+    }
+    tls = std::move(*loaded_tls);
+    public_listen.tls = [&tls] { return tls->Current(); };
+  }
   HttpServer server(io, router, server_options);
+  // Its own connection caps, so that clients filling the public ones cannot lock admins out.
+  std::optional<HttpServer> admin_server;
+  if (config.admin_listen) admin_server.emplace(io, admin_router, server_options);
   // Signals are caught before the port is announced: a SIGTERM right after the
   // "listening on" line must stop mirrord gracefully, not kill it.
   SystemdNotifier systemd(io);
   // SIGHUP (systemctl reload) re-reads the config file (daemon/config_reload.h).
   boost::asio::signal_set hangups(io, SIGHUP);
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  // SIGUSR1 (logrotate's postrotate) reopens the access log.
+  boost::asio::signal_set usr1(io, SIGUSR1);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     MLOG(Info) << "received " << (signo == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
@@ -380,17 +439,43 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
     backup_api->Cancel();
     hangups.cancel();
     server.Stop(std::chrono::seconds(10));
+    if (admin_server) admin_server->Stop(std::chrono::seconds(10));
+    usr1.cancel();
   });
 
-  auto endpoint = server.Listen(config.listen_host, config.listen_port);
+  auto endpoint = server.Listen(config.listen_host, config.listen_port, public_listen);
   if (!endpoint.ok()) {
     MLOG(Error) << "listen on " << config.listen_host << ":" << config.listen_port << ": "
                 << endpoint.status().ToString();
     return 1;
   }
   // Tests and scripts wait for this exact line to learn the port.
-  MLOG(Info) << "mirrord " << kVersion << " listening on http://" << endpoint->address().to_string()
-             << ":" << endpoint->port() << " (storage " << config.storage_root.string() << ")";
+  MLOG(Info) << "mirrord " << kVersion << " listening on " << (tls ? "https://" : "http://")
+             << endpoint->address().to_string() << ":" << endpoint->port() << " (storage "
+             << config.storage_root.string() << ")";
+  if (config.plain_listen) {
+    Result<std::string> plain = ListenOn(server, *config.plain_listen, {});
+    if (!plain.ok()) {
+      MLOG(Error) << "[server] plain_listen: " << plain.status().ToString();
+      return 1;
+    }
+    MLOG(Info) << "plain HTTP also served at " << *plain;
+  }
+  if (admin_server) {
+    Result<std::string> admin = ListenOn(*admin_server, *config.admin_listen, {});
+    if (!admin.ok()) {
+      MLOG(Error) << "[admin] listen: " << admin.status().ToString();
+      return 1;
+    }
+    MLOG(Info) << "admin API served at " << *admin;
+  }
+  std::function<void(const boost::system::error_code&, int)> on_usr1 =
+      [&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        if (access_log) access_log->Reopen();
+        usr1.async_wait(on_usr1);
+      };
+  usr1.async_wait(on_usr1);
   systemd.Ready(metrics.StatusLine());
   if (auto interval = systemd.StartWatchdog(); interval.count() > 0) {
     MLOG(Info) << "systemd watchdog: pinging every " << interval.count() / 2000 << " ms";
@@ -420,6 +505,12 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
       MLOG(Warning) << "reload: " << line << " takes a restart; keeping the running value";
     }
     live.Set(applied);
+    if (tls) {
+      if (Status s = tls->Reload(applied->tls_cert, applied->tls_key); !s.ok()) {
+        MLOG(Error) << "reload: TLS certificate not replaced, keeping the running one: "
+                    << s.message();
+      }
+    }
     SetMinLogLevel(applied->log_level);
     github_webhooks->SetSecret(next->webhook_secret);
     admin_api.SetToken(*next_token);

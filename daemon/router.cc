@@ -183,6 +183,7 @@ RouteMatch Router::Match(http::verb method, std::string_view path) const {
   match.on_body_too_large = std::move(options.on_body_too_large);
   match.read_body = options.read_body;
   match.handler = [handler = repo_handler_, repo = std::move(*repo)](HttpExchange& ex) {
+    ex.audit().repo = repo.name;  // for the access log
     return handler(ex, repo);
   };
   return match;
