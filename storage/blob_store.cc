@@ -21,6 +21,7 @@
 #include <span>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "common/log.h"
 #include "common/sha256.h"
@@ -513,6 +514,9 @@ struct PartialBlob::Impl {
   void CommitQueued(std::unique_lock<std::mutex>& lock);
   // Rewrites the .written log to the ranges written but not durable. journal_mu held.
   void TrimWrittenLog();
+  // Whether `range` still needs a commit round (false: empty or durable already); the
+  // errors of CommitRange's preconditions.
+  Result<bool> NeedsCommit(ByteRange range) const;
 
   const std::shared_ptr<BlobStore::State> state;  // holds our entry in open_partials
   const fs::path root;
@@ -1143,25 +1147,27 @@ Status PartialBlob::WriteAt(uint64_t offset, std::string_view data) {
   return m.AdvanceHash(lock, offset, data, std::span(pieces.data(), done), kReadBackBudgetPerWrite);
 }
 
+Result<bool> PartialBlob::Impl::NeedsCommit(ByteRange range) const {
+  if (range.begin > range.end || range.end > size) {
+    return InvalidArgument("commit of " + RangeText(range.begin, range.end) + " is outside the " +
+                           std::to_string(size) + " bytes of LFS object " + oid);
+  }
+  if (range.begin == range.end) return false;
+  std::lock_guard lock(mu);
+  if (phase == Phase::kPublished || phase == Phase::kQuarantined) {
+    return FailedPrecondition("LFS object " + oid + " is finished");
+  }
+  if (!written.Covers(range.begin, range.end)) {
+    return FailedPrecondition("commit of " + RangeText(range.begin, range.end) + " of LFS object " +
+                              oid + ": not all of it was written");
+  }
+  return !durable.Covers(range.begin, range.end);
+}
+
 Status PartialBlob::CommitRange(ByteRange range) {
   Impl& m = *impl_;
-  if (range.begin > range.end || range.end > m.size) {
-    return InvalidArgument("commit of " + RangeText(range.begin, range.end) + " is outside the " +
-                           std::to_string(m.size) + " bytes of LFS object " + m.oid);
-  }
-  if (range.begin == range.end) return Status::Ok();
-  auto finished = [&m] {
-    return m.phase == Impl::Phase::kPublished || m.phase == Impl::Phase::kQuarantined;
-  };
-  {
-    std::lock_guard lock(m.mu);
-    if (finished()) return FailedPrecondition("LFS object " + m.oid + " is finished");
-    if (!m.written.Covers(range.begin, range.end)) {
-      return FailedPrecondition("commit of " + RangeText(range.begin, range.end) +
-                                " of LFS object " + m.oid + ": not all of it was written");
-    }
-    if (m.durable.Covers(range.begin, range.end)) return Status::Ok();
-  }
+  ASSIGN_OR_RETURN(const bool needed, m.NeedsCommit(range));
+  if (!needed) return Status::Ok();
   std::unique_lock commit_lock(m.commit_mu);
   Impl::Committer me;
   me.range = range;
@@ -1178,34 +1184,16 @@ Status PartialBlob::CommitRange(ByteRange range) {
 
 Status PartialBlob::CommitRangeWhenConvenient(ByteRange range) {
   Impl& m = *impl_;
-  if (range.begin > range.end || range.end > m.size) {
-    return InvalidArgument("commit of " + RangeText(range.begin, range.end) + " is outside the " +
-                           std::to_string(m.size) + " bytes of LFS object " + m.oid);
-  }
-  if (range.begin == range.end) return Status::Ok();
-  {
-    std::lock_guard lock(m.mu);
-    if (m.phase == Impl::Phase::kPublished || m.phase == Impl::Phase::kQuarantined) {
-      return FailedPrecondition("LFS object " + m.oid + " is finished");
-    }
-    if (!m.written.Covers(range.begin, range.end)) {
-      return FailedPrecondition("commit of " + RangeText(range.begin, range.end) +
-                                " of LFS object " + m.oid + ": not all of it was written");
-    }
-    if (m.durable.Covers(range.begin, range.end)) return Status::Ok();
-  }
+  ASSIGN_OR_RETURN(const bool needed, m.NeedsCommit(range));
+  if (!needed) return Status::Ok();
   std::unique_lock commit_lock(m.commit_mu);
-  if (!m.queued_error.ok()) {
-    Status failed = std::move(m.queued_error);
-    m.queued_error = Status::Ok();
-    return failed;
-  }
+  // An earlier round's failure is reported once, before anything new is queued.
+  auto take_error = [&m] { return std::exchange(m.queued_error, Status::Ok()); };
+  if (!m.queued_error.ok()) return take_error();
   m.queued_ranges.push_back(range);
   if (m.commit_leader) return Status::Ok();
   m.CommitQueued(commit_lock);
-  Status failed = std::move(m.queued_error);
-  m.queued_error = Status::Ok();
-  return failed;
+  return take_error();
 }
 
 void PartialBlob::Impl::CommitQueued(std::unique_lock<std::mutex>& commit_lock) {
