@@ -32,9 +32,10 @@ namespace {
 namespace fs = std::filesystem;
 
 // At most this many bytes beyond a closed gap are read back and hashed by one WriteAt, so
-// that a download thread is not held up for long by bytes other threads wrote; the rest is
-// hashed by later writes or by Publish().
-constexpr uint64_t kReadBackBudgetPerWrite = uint64_t{64} << 20;
+// that a download thread is not held up for long by bytes other threads wrote (or by the
+// durable prefix of a resume): while it hashes, its socket fills, and what the kernel holds
+// is lost if the process dies. The rest is hashed by later writes or by Publish().
+constexpr uint64_t kReadBackBudgetPerWrite = uint64_t{4} << 20;
 constexpr size_t kReadBackChunk = size_t{1} << 20;
 
 constexpr std::string_view kJournalMagic = "mirrord-lfs-ranges 1";
@@ -948,17 +949,18 @@ Result<std::unique_ptr<PartialBlob>> BlobStore::TryOpenPartial(std::string_view 
       }
     }
   }
-  // A fresh log for this attempt (everything the old one said is in the journal now). It
-  // replaces the old one before the .part may be truncated below.
-  UniqueFd written_fd = StartWrittenLog(written_log, format.has_value() ? &*format : nullptr);
   if (discard) {
     MLOG(Warning) << "LFS object " << oid << ": discarding journal " << journal
                   << " (damaged, or not for " << size << " bytes); starting from zero";
     RETURN_IF_ERROR(RemoveIfPresent(journal));
     RETURN_IF_ERROR(FsyncDirectory(incomplete));
   }
-  if (!resumed && st.st_size != 0 && ::ftruncate(fd.get(), 0) != 0) {
-    return ErrnoStatus(errno, "truncate " + part.string());
+  if (!resumed) {
+    // An old log must not outlive the data it describes.
+    RETURN_IF_ERROR(RemoveIfPresent(written_log));
+    if (st.st_size != 0 && ::ftruncate(fd.get(), 0) != 0) {
+      return ErrnoStatus(errno, "truncate " + part.string());
+    }
   }
   if (size > 0) {
     const int rc = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size));
@@ -969,6 +971,8 @@ Result<std::unique_ptr<PartialBlob>> BlobStore::TryOpenPartial(std::string_view 
       return ErrnoStatus(rc, "preallocate " + std::to_string(size) + " bytes for " + part.string());
     }
   }
+  // A fresh log for this attempt (everything an old one said is in the journal now).
+  UniqueFd written_fd = StartWrittenLog(written_log, format.has_value() ? &*format : nullptr);
   if (resumed) {
     MLOG(Info) << "LFS object " << oid << ": resuming with " << durable.Total() << " of " << size
                << " bytes durable (" << from_written
