@@ -713,7 +713,7 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(const fs::path& root, BlobSto
   std::vector<fs::path> stale;
   for (fs::directory_iterator it(incomplete, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.find(".tmp.") != std::string::npos) {
+    if (name.find(".tmp.") != std::string::npos || name.ends_with(".written.next")) {
       stale.push_back(it->path());
     } else if (IsPrivatePartName(name)) {
       // A private partial (stale_part_after) is never resumed: gone once nobody holds it.
@@ -1250,25 +1250,32 @@ void PartialBlob::Impl::CommitQueued(std::unique_lock<std::mutex>& commit_lock) 
 void PartialBlob::Impl::TrimWrittenLog() {
   std::lock_guard log_lock(written_mu);
   if (!written_fd.valid()) return;
-  std::string records;
+  std::string text = written_format->header;
   {
     std::lock_guard lock(mu);
     for (const auto& [b, e] : written.ranges()) {
-      for (const ByteRange& r : durable.Gaps(b, e)) records += written_format->Record(r.begin, r.end);
+      for (const ByteRange& r : durable.Gaps(b, e)) text += written_format->Record(r.begin, r.end);
     }
   }
-  Status status;
-  if (::ftruncate(written_fd.get(), static_cast<off_t>(written_format->header.size())) != 0) {
-    status = ErrnoStatus(errno, "truncate");
-  } else {
-    status = AppendAll(written_fd.get(), records);
+  // A new file renamed over the old one, so that a crash at any moment finds one whole log
+  // (a truncate-then-append would leave a moment with the records gone). No fsync: the log
+  // is only trusted on this boot.
+  fs::path next = written_path;
+  next += ".next";
+  UniqueFd fd(::open(next.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+  Status status = fd.valid() ? AppendAll(fd.get(), text) : ErrnoStatus(errno, "create");
+  if (status.ok() && ::rename(next.c_str(), written_path.c_str()) != 0) {
+    status = ErrnoStatus(errno, "rename");
   }
-  if (!status.ok()) {
-    MLOG(Warning) << "LFS object " << oid << ": dropping the written log " << written_path
-                  << " (" << status.message() << "); a crash resumes from the fsynced journal only";
-    written_fd.reset();
-    (void)::unlink(written_path.c_str());
+  if (status.ok()) {
+    written_fd = std::move(fd);
+    return;
   }
+  (void)::unlink(next.c_str());
+  MLOG(Warning) << "LFS object " << oid << ": dropping the written log " << written_path << " ("
+                << status.message() << "); a crash resumes from the fsynced journal only";
+  written_fd.reset();
+  (void)::unlink(written_path.c_str());
 }
 
 Status PartialBlob::Publish() {

@@ -7,7 +7,7 @@
 //                              (replaced atomically; a torn or garbled one counts as empty)
 //   incomplete/<oid>.written   the same-boot log: ranges written to .part (in the page cache,
 //                              maybe not on disk yet), headed by the boot id; trusted only
-//                              on the boot that wrote it (see below)
+//                              on the boot that wrote it (see below); replaced by rename
 //   quarantine/<oid>.<n>       data that failed verification, kept for the operator within
 //                              a byte budget and a per-object cap (oldest dropped first)
 //
@@ -216,8 +216,8 @@ class PartialBlob {
   // not in it). Concurrent calls are group-committed: one fdatasync of the file and one
   // journal write cover every range whose caller was waiting when it started, so commits
   // of small ranges from several connections cost about one sync each round, not one each.
-  // Each round also rewrites the .written log to the ranges written but not yet durable
-  // (so it stays small); a crash in that moment falls back to the journal just written.
+  // Each round also replaces the .written log (rename) by one naming the ranges written but
+  // not yet durable, so it stays small.
   Status CommitRange(ByteRange range);
 
   // CommitRange without waiting for another caller's round: when a round is running, the
