@@ -68,7 +68,8 @@ struct ObjectDownloaderOptions {
   // end of each GET. The store group-commits (one fdatasync and one journal write per round
   // for all connections of the object), which keeps 1 MiB affordable. A process crash
   // (kill -9) refetches no byte that was written (the store's same-boot .written log); a
-  // power loss refetches at most about two intervals per connection.
+  // power loss refetches what arrived since the last completed round (about an interval
+  // per connection, plus what arrives during one round's fdatasync).
   uint64_t commit_interval = 1ull << 20;
   int concurrency = 4;  // objects at a time in DownloadObjects
   // Shared cap on connections per upstream host (across downloaders); nullptr: a private

@@ -229,7 +229,7 @@ struct WrittenLogFormat {
 // exactly the one this boot would write (another boot, another size, torn, garbage). The
 // records are read up to the first torn or garbled line.
 std::optional<std::vector<ByteRange>> ParseWrittenLog(std::string_view text,
-                                                       std::string_view boot_id, uint64_t size) {
+                                                      std::string_view boot_id, uint64_t size) {
   if (boot_id.empty()) return std::nullopt;
   const WrittenLogFormat format(boot_id, size);
   if (!text.starts_with(format.header)) return std::nullopt;
@@ -532,7 +532,7 @@ struct PartialBlob::Impl {
   // before mu; an append and the update of `written` happen under it together, so a trim
   // (which snapshots `written`) never drops a record it does not rewrite.
   std::mutex written_mu;
-  UniqueFd written_fd;                              // guarded by written_mu; invalid: no log
+  UniqueFd written_fd;                             // guarded by written_mu; invalid: no log
   std::optional<WrittenLogFormat> written_format;  // set with written_fd
   uint64_t resumed_from_written = 0;               // set at open
 
@@ -1131,8 +1131,8 @@ Status PartialBlob::WriteAt(uint64_t offset, std::string_view data) {
     }
     Status logged = AppendAll(m.written_fd.get(), records);
     if (!logged.ok()) {
-      MLOG(Warning) << "LFS object " << m.oid << ": dropping the written log "
-                    << m.written_path << " (" << logged.message()
+      MLOG(Warning) << "LFS object " << m.oid << ": dropping the written log " << m.written_path
+                    << " (" << logged.message()
                     << "); a crash resumes from the fsynced journal only";
       m.written_fd.reset();
       (void)::unlink(m.written_path.c_str());

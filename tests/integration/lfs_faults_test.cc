@@ -595,7 +595,8 @@ TEST_F(LfsFaults, KilledMidPieceResumesFromTheWrittenOffset) {
   ASSERT_GE(gets.size(), 2u);
   EXPECT_GE(gets[0].response_body_bytes, kStallAt);  // counted in whole 64 KiB writes
   // The next life asked for the rest only: the written bytes were not fetched again.
-  EXPECT_EQ(gets.back().range, "bytes=" + std::to_string(kStallAt) + "-" + std::to_string(kSize - 1));
+  EXPECT_EQ(gets.back().range,
+            "bytes=" + std::to_string(kStallAt) + "-" + std::to_string(kSize - 1));
   for (size_t i = 1; i < gets.size(); ++i) {
     EXPECT_THAT(gets[i].range, StartsWith("bytes=" + std::to_string(kStallAt) + "-"));
   }

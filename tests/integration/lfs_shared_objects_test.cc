@@ -296,15 +296,14 @@ TEST_F(LfsSharedObjects, KillMidPieceRefetchesNothingOnTheSameBoot) {
                                                              upstream_->UrlFor("org/model")}));
   ASSERT_TRUE(r.ok()) << r.Describe() << "\n" << mirrord_->Logs();
   // On this boot the next life trusts the .written log: it resumes from every byte written.
-  EXPECT_THAT(mirrord_->Logs(),
-              HasSubstr("resuming with " + std::to_string(received) + " of " +
-                        std::to_string(kSize) + " bytes durable ("));
+  EXPECT_THAT(mirrord_->Logs(), HasSubstr("resuming with " + std::to_string(received) + " of " +
+                                          std::to_string(kSize) + " bytes durable ("));
   const uint64_t refetched = BytesSent(oid) - kSize;
   std::cout << "[ measure ] kill -9 with " << kConnections << " connections mid-piece: "
             << durable << " bytes durable of " << sent_before << " received; refetched "
             << refetched << " bytes" << std::endl;
-  EXPECT_EQ(refetched, 0u)
-      << "sent " << BytesSent(oid) << " bytes for a " << kSize << "-byte object";
+  EXPECT_EQ(refetched, 0u) << "sent " << BytesSent(oid) << " bytes for a " << kSize
+                           << "-byte object";
   ExpectServed("org/model", "model.bin", oid);
 }
 

@@ -582,7 +582,7 @@ TEST_F(BlobStoreTest, TornWrittenLogIsIgnored) {
     uint64_t durable;  // what the open trusts
   };
   const std::vector<Case> cases = {
-      {good.substr(0, good.size() - 1), 10'000},  // the second record torn: the first counts
+      {good.substr(0, good.size() - 1), 10'000},      // the second record torn: the first counts
       {good.substr(0, first_record_end - 3), 5'000},  // the first record torn
       {bad_check, 5'000},                             // the first record's check wrong
       {good.substr(0, header_end - 1), 5'000},        // the header torn
