@@ -1034,8 +1034,8 @@ TEST_P(BlobStoreConcurrentCommits, AllAreDurable) {
 }
 
 INSTANTIATE_TEST_SUITE_P(WaitOrNot, BlobStoreConcurrentCommits, testing::Bool(),
-                         [](const testing::TestParamInfo<bool>& info) {
-                           return info.param ? "WaitEach" : "WhenConvenient";
+                         [](const testing::TestParamInfo<bool>& wait_each) {
+                           return wait_each.param ? "WaitEach" : "WhenConvenient";
                          });
 
 // The ranges of a .written log's intact records (the format of blob_store.h's log: four
