@@ -215,6 +215,24 @@ class LfsFaults : public ::testing::Test {
   }
 
   // The object GETs mirrord sent for `oid`, in order.
+  // Queues a sync whose first GET of `oid` is held after `after_bytes` of its body (nullopt:
+  // after the header), and returns once the upstream holds it.
+  void SyncWithOneGetHeld(const std::string& oid, std::optional<uint64_t> after_bytes) {
+    Fault hold;
+    hold.path_substring = "/lfs/objects/" + oid;
+    hold.method = "GET";
+    hold.stall = !after_bytes.has_value();
+    hold.stall_after_bytes = after_bytes;
+    hold.times = 1;
+    const int id = upstream_->AddFault(hold);
+    ASSERT_OK(QueueSync().status());
+    ASSERT_OK(upstream_
+                  ->WaitForRequest(
+                      [id](const RequestRecord& r) { return r.fault_id == id && r.stalled; },
+                      seconds(30))
+                  .status());
+  }
+
   std::vector<RequestRecord> ObjectRequests(const std::string& oid) const {
     std::vector<RequestRecord> out;
     for (const RequestRecord& r : upstream_->requests()) {
@@ -513,19 +531,8 @@ TEST_F(LfsFaults, KilledMidDownloadContinuesFromDurableBytes) {
   constexpr uint64_t kPiece = 8 * kMiB;
   std::string oid = AddLfsFile("model.bin", kSize, 81);
   CommitAndPush("big weights");
-  Fault hold;  // one range's response is held; the other four complete
-  hold.path_substring = "/lfs/objects/" + oid;
-  hold.method = "GET";
-  hold.stall = true;
-  hold.times = 1;
-  int id = upstream_->AddFault(hold);
-
-  ASSERT_OK(QueueSync().status());
-  ASSERT_OK(
-      upstream_
-          ->WaitForRequest([id](const RequestRecord& r) { return r.fault_id == id && r.stalled; },
-                           seconds(30))
-          .status());
+  // One range's response is held; the other four complete.
+  ASSERT_NO_FATAL_FAILURE(SyncWithOneGetHeld(oid, std::nullopt));
   const std::filesystem::path lfs_root = LfsRoot();
   ASSERT_TRUE(
       PollUntil([&] { return JournalledBytes(lfs_root, oid) >= kSize - kPiece; }, seconds(60)))
@@ -563,19 +570,7 @@ TEST_F(LfsFaults, KilledMidPieceResumesFromTheWrittenOffset) {
   constexpr uint64_t kStallAt = 700 * 1024 + 12345;
   std::string oid = AddLfsFile("weights.bin", kSize, 91);
   CommitAndPush("weights");
-  Fault hold;
-  hold.path_substring = "/lfs/objects/" + oid;
-  hold.method = "GET";
-  hold.stall_after_bytes = kStallAt;
-  hold.times = 1;
-  int id = upstream_->AddFault(hold);
-
-  ASSERT_OK(QueueSync().status());
-  ASSERT_OK(
-      upstream_
-          ->WaitForRequest([id](const RequestRecord& r) { return r.fault_id == id && r.stalled; },
-                           seconds(30))
-          .status());
+  ASSERT_NO_FATAL_FAILURE(SyncWithOneGetHeld(oid, kStallAt));
   const std::filesystem::path lfs_root = LfsRoot();
   ASSERT_TRUE(PollUntil([&] { return RecordedBytes(lfs_root, oid) >= kStallAt; }, seconds(60)))
       << "recorded: " << RecordedBytes(lfs_root, oid) << "\n"

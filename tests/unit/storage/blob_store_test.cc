@@ -411,14 +411,35 @@ TEST_F(BlobStoreTest, AfterARebootResumesFromCommittedRangesOnly) {
   EXPECT_EQ(ReadObject(o.oid), o.data);
 }
 
-// A resume trusts the journal about which bytes are on disk, never about their content:
-// the durable prefix is hashed again, so damage to it is caught.
-TEST_F(BlobStoreTest, ResumeRehashesDurableBytes) {
-  const Object o = MakeObject(20'000, 31);
-  {
+// A resume trusts the journal (or, on this boot, the .written log) about which bytes are in
+// the file, never about their content: they are hashed again, so damage to them is caught at
+// Publish, which quarantines the data (the next attempt starts from zero).
+TEST_F(BlobStoreTest, ResumeRehashesTrustedBytes) {
+  for (const bool committed : {true, false}) {
+    SCOPED_TRACE(committed ? "durable bytes" : "bytes only written");
+    const Object o = MakeObject(20'000, committed ? 31 : 51);
+    {
+      ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
+      ASSERT_OK(p->WriteAt(0, Slice(o.data, {0, 15'000})));
+      if (committed) ASSERT_OK(p->CommitRange({0, 15'000}));
+    }
+    {
+      UniqueFd fd(::open((root_ / "incomplete" / (o.oid + ".part")).c_str(), O_WRONLY));
+      ASSERT_TRUE(fd.valid());
+      const char flipped = static_cast<char>(o.data[1234] ^ 1);
+      ASSERT_EQ(::pwrite(fd.get(), &flipped, 1, 1234), 1);
+    }
     ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
-    ASSERT_NO_FATAL_FAILURE(WriteAndCommit(*p, o, {{0, 15'000}}));
+    EXPECT_EQ(p->DurableBytes(), 15'000u);
+    EXPECT_EQ(p->ResumedFromWrittenLog(), committed ? 0u : 15'000u);
+    ASSERT_OK(p->WriteAt(15'000, Slice(o.data, {15'000, 20'000})));
+    EXPECT_EQ(p->Publish().code(), StatusCode::kDataLoss);
+    EXPECT_FALSE(store_->Contains(o.oid));
+    p.reset();
+    ASSERT_OK_AND_ASSIGN(p, store_->OpenPartial(o.oid, o.data.size()));
+    EXPECT_EQ(p->DurableBytes(), 0u);
   }
+}
   {
     UniqueFd fd(::open((root_ / "incomplete" / (o.oid + ".part")).c_str(), O_WRONLY));
     ASSERT_TRUE(fd.valid());
@@ -526,14 +547,6 @@ TEST_F(BlobStoreTest, SameBootResumesFromWrittenBytes) {
   EXPECT_EQ(ReadObject(o.oid), o.data);
 }
 
-// Bytes trusted from the .written log are hashed again from the file: damage to them is
-// caught at Publish, which quarantines the data.
-TEST_F(BlobStoreTest, WrittenBytesAreRehashedFromTheFile) {
-  const Object o = MakeObject(20'000, 51);
-  {
-    ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
-    ASSERT_OK(p->WriteAt(0, Slice(o.data, {0, 15'000})));
-  }
   {
     UniqueFd fd(::open((root_ / "incomplete" / (o.oid + ".part")).c_str(), O_WRONLY));
     ASSERT_TRUE(fd.valid());
