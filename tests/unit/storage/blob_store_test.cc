@@ -440,18 +440,6 @@ TEST_F(BlobStoreTest, ResumeRehashesTrustedBytes) {
     EXPECT_EQ(p->DurableBytes(), 0u);
   }
 }
-  {
-    UniqueFd fd(::open((root_ / "incomplete" / (o.oid + ".part")).c_str(), O_WRONLY));
-    ASSERT_TRUE(fd.valid());
-    const char flipped = static_cast<char>(o.data[1234] ^ 1);
-    ASSERT_EQ(::pwrite(fd.get(), &flipped, 1, 1234), 1);
-  }
-  ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
-  EXPECT_EQ(p->DurableBytes(), 15'000u);
-  ASSERT_OK(p->WriteAt(15'000, Slice(o.data, {15'000, 20'000})));
-  EXPECT_EQ(p->Publish().code(), StatusCode::kDataLoss);
-  EXPECT_FALSE(store_->Contains(o.oid));
-}
 
 // A download process is SIGKILLed after committing some ranges and writing others: the next
 // process on this boot fetches exactly the ranges never written (the written ones were in the
@@ -545,22 +533,6 @@ TEST_F(BlobStoreTest, SameBootResumesFromWrittenBytes) {
   for (ByteRange r : p->MissingRanges()) ASSERT_OK(p->WriteAt(r.begin, Slice(o.data, r)));
   ASSERT_OK(p->Publish());
   EXPECT_EQ(ReadObject(o.oid), o.data);
-}
-
-  {
-    UniqueFd fd(::open((root_ / "incomplete" / (o.oid + ".part")).c_str(), O_WRONLY));
-    ASSERT_TRUE(fd.valid());
-    const char flipped = static_cast<char>(o.data[4321] ^ 1);
-    ASSERT_EQ(::pwrite(fd.get(), &flipped, 1, 4321), 1);
-  }
-  ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
-  EXPECT_EQ(p->ResumedFromWrittenLog(), 15'000u);
-  ASSERT_OK(p->WriteAt(15'000, Slice(o.data, {15'000, 20'000})));
-  EXPECT_EQ(p->Publish().code(), StatusCode::kDataLoss);
-  EXPECT_FALSE(store_->Contains(o.oid));
-  p.reset();
-  ASSERT_OK_AND_ASSIGN(p, store_->OpenPartial(o.oid, o.data.size()));
-  EXPECT_EQ(p->DurableBytes(), 0u);
 }
 
 // A torn or garbled .written log is trusted only up to its last intact record; a log with a
