@@ -421,7 +421,9 @@ TEST_F(BlobStoreTest, ResumeRehashesTrustedBytes) {
     {
       ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(o.oid, o.data.size()));
       ASSERT_OK(p->WriteAt(0, Slice(o.data, {0, 15'000})));
-      if (committed) ASSERT_OK(p->CommitRange({0, 15'000}));
+      if (committed) {
+        ASSERT_OK(p->CommitRange({0, 15'000}));
+      }
     }
     {
       UniqueFd fd(::open((root_ / "incomplete" / (o.oid + ".part")).c_str(), O_WRONLY));
