@@ -15,7 +15,8 @@
 # script polls the run (GET /api/v1/runs/ID every SOAK_POLL_MS, default 50) and sends
 # `kill -9` as soon as its lfs_bytes_done reaches the next point (at once if a restart
 # resumes past it), then restarts mirrord with the same config and storage root; the new
-# daemon requeues the interrupted run itself and resumes from the durable ranges. Points
+# daemon requeues the interrupted run itself and resumes from the durable ranges (on the
+# same boot also those its .written log vouches for: written, not yet fsynced). Points
 # in byte space rather than delays in time: every kill lands inside the LFS phase whatever
 # the speed of this machine. A kill "lands" when the run was running in phase "lfs" with
 # bytes still to fetch at the last poll before the signal. Right before each kill `ss` sums
@@ -287,6 +288,10 @@ awk -v r="$ratio" -v m="$max_ratio" 'BEGIN { exit !(r <= m) }' ||
 stored_lines=$(cat "$BENCH_WORK"/mirrord-life-*.log | grep -c 'bytes stored' || true)
 resume_lines=$(cat "$BENCH_WORK"/mirrord-life-*.log | grep -c ': resuming with' || true)
 quarantine_lines=$(cat "$BENCH_WORK"/mirrord-life-*.log | grep -ci 'quarantin\|verification failed' || true)
+# Of the resumed bytes, those the same-boot .written log vouched for ("(M of them written
+# before a crash on this boot)"): received before a kill but not yet fsynced.
+from_written=$(cat "$BENCH_WORK"/mirrord-life-*.log | grep -o '(\([0-9]*\) of them written before a crash' |
+  tr -d '(' | awk '{ s += $1 } END { print s + 0 }')
 
 verdict=met
 ((${#fail[@]} == 0)) || verdict="NOT met"
@@ -304,6 +309,7 @@ echo "| objects' total size (bytes) | $total |"
 echo "| object bytes sent by the upstream (body) | $body_bytes |"
 echo "| extra bytes (sent - size) | $extra ($(awk -v e="$extra" 'BEGIN { printf "%.1f", e / 1048576 }') MiB; $(awk -v e="$extra" -v k="$kills_landed" 'BEGIN { if (k) printf "%.2f", e / k / 1048576; else print "n/a" }') MiB per landed kill, $(awk -v e="$extra" -v k="$kills_landed" -v c=$((2 * conns)) 'BEGIN { if (k) printf "%.2f", e / k / c / 1048576; else print "n/a" }') MiB per connection per landed kill with $((2 * conns)) connections) |"
 echo "| ratio sent / size (target <= $max_ratio) | $ratio |"
+echo "| resumed bytes vouched for by the same-boot .written log (all lives) | $from_written ($(awk -v f="$from_written" 'BEGIN { printf "%.1f", f / 1048576 }') MiB) |"
 echo "| in flight at the kills (socket buffers, summed) | $flight_total ($(awk -v f="$flight_total" 'BEGIN { printf "%.1f", f / 1048576 }') MiB) |"
 echo "| object GETs (200 / 206) | $reqs ($n200 / $n206) |"
 echo "| objects verified in the store (sha256 = oid) | $verified of 2 |"

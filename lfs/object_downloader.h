@@ -3,9 +3,10 @@
 // One object: open (or resume) its PartialBlob, fetch the byte ranges still missing with
 // HTTP Range requests over several connections at once, write the bytes as they arrive
 // (the store hashes them while they arrive) and make them durable every MiB, then
-// Publish(), which checks size and SHA-256 before the object becomes visible. A crash, a
-// cancel or a dropped connection loses at most the bytes not yet made durable; the next
-// attempt continues from the durable ranges.
+// Publish(), which checks size and SHA-256 before the object becomes visible. A cancel or a
+// dropped connection loses only the bytes not yet written; so does a crash of the process
+// (the store trusts what it wrote on the same boot), a power loss the bytes not yet made
+// durable; the next attempt continues from there.
 //
 // Upstream behaviours handled:
 //  - 206 with a Content-Range that must match what was asked (and the object's size);
@@ -62,9 +63,13 @@ struct ObjectDownloaderOptions {
   // after the last byte, and a request per 16 MiB on a kept-alive connection (a round trip
   // of 50 ms is ~3% of a piece at 10 MB/s per connection).
   uint64_t max_piece_size = 16ull << 20;
-  // A connection makes its bytes durable this often, so a crash (kill -9) refetches at most
-  // this much per connection. The store group-commits (one fdatasync and one journal write
-  // per round for all connections of the object), which keeps 1 MiB affordable.
+  // A connection asks for its bytes to be made durable this often, without waiting for
+  // another connection's round (PartialBlob::CommitRangeWhenConvenient), and waits at the
+  // end of each GET. The store group-commits (one fdatasync and one journal write per round
+  // for all connections of the object), which keeps 1 MiB affordable. A process crash
+  // (kill -9) refetches no byte that was written (the store's same-boot .written log); a
+  // power loss refetches what arrived since the last completed round (about an interval
+  // per connection, plus what arrives during one round's fdatasync).
   uint64_t commit_interval = 1ull << 20;
   int concurrency = 4;  // objects at a time in DownloadObjects
   // Shared cap on connections per upstream host (across downloaders); nullptr: a private

@@ -95,13 +95,13 @@ PieceWriter::PieceWriter(PartialBlob* blob, std::vector<ByteRange> targets,
     : blob_(blob),
       targets_(std::move(targets)),
       commit_interval_(std::max<uint64_t>(1, commit_interval)) {
-  run_begin_ = run_end_ = targets_.empty() ? 0 : targets_.front().begin;
+  synced_end_ = run_begin_ = run_end_ = targets_.empty() ? 0 : targets_.front().begin;
   complete_ = targets_.empty();
 }
 
 Status PieceWriter::Finish() {
-  if (run_end_ > run_begin_) RETURN_IF_ERROR(blob_->CommitRange({run_begin_, run_end_}));
-  run_begin_ = run_end_;
+  if (run_end_ > synced_end_) RETURN_IF_ERROR(blob_->CommitRange({synced_end_, run_end_}));
+  synced_end_ = run_begin_ = run_end_;
   return Status::Ok();
 }
 
@@ -115,12 +115,17 @@ Status PieceWriter::Write(uint64_t base, std::string_view data) {
     if (a >= b) continue;
     if (a != run_end_) {
       RETURN_IF_ERROR(Finish());
-      run_begin_ = run_end_ = a;
+      synced_end_ = run_begin_ = run_end_ = a;
     }
     RETURN_IF_ERROR(blob_->WriteAt(a, data.substr(a - from, b - a)));
     run_end_ = b;
     written_ += b - a;
-    if (run_end_ - run_begin_ >= commit_interval_) RETURN_IF_ERROR(Finish());
+    if (run_end_ - run_begin_ >= commit_interval_) {
+      // Mid-body: never wait for another connection's fdatasync (the socket would fill
+      // meanwhile); the end of the exchange (Finish) waits for everything queued.
+      RETURN_IF_ERROR(blob_->CommitRangeWhenConvenient({run_begin_, run_end_}));
+      run_begin_ = run_end_;
+    }
   }
   if (!targets_.empty() && to >= targets_.back().end) complete_ = true;
   return Status::Ok();

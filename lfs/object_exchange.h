@@ -58,7 +58,9 @@ ObjectResponseVerdict CheckObjectResponse(const ObjectResponseHead& head, uint64
 
 // Writes a body that starts at object offset `base` into `blob`, keeping only the bytes of
 // `targets` (ordered, disjoint) and committing each contiguous run of written bytes once it
-// reaches `commit_interval` bytes, when the run breaks, and on Finish().
+// reaches `commit_interval` bytes (PartialBlob::CommitRangeWhenConvenient: without waiting
+// for another connection's round), when the run breaks, and on Finish() (waiting until
+// durable).
 class PieceWriter {
  public:
   PieceWriter(PartialBlob* blob, std::vector<ByteRange> targets, uint64_t commit_interval);
@@ -66,7 +68,8 @@ class PieceWriter {
   // Feeds the next `data` of the body, which starts at `base` (the same for every call).
   // On failure (disk) nothing more should be fed; Finish() still commits what was written.
   Status Write(uint64_t base, std::string_view data);
-  // Commits the written, not yet durable run.
+  // Commits the written, not yet durable run (and what was committed without waiting),
+  // waiting until it is durable.
   Status Finish();
 
   uint64_t stream() const { return stream_; }    // body bytes seen
@@ -82,6 +85,9 @@ class PieceWriter {
   uint64_t commit_interval_;
   uint64_t stream_ = 0;
   uint64_t written_ = 0;
+  // [run_begin_, run_end_): written, not yet committed; [synced_end_, run_begin_): committed
+  // without waiting (maybe not durable yet), made durable by Finish().
+  uint64_t synced_end_ = 0;
   uint64_t run_begin_ = 0;
   uint64_t run_end_ = 0;
   bool complete_ = false;

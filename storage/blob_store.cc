@@ -21,6 +21,7 @@
 #include <span>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "common/log.h"
 #include "common/sha256.h"
@@ -31,9 +32,10 @@ namespace {
 namespace fs = std::filesystem;
 
 // At most this many bytes beyond a closed gap are read back and hashed by one WriteAt, so
-// that a download thread is not held up for long by bytes other threads wrote; the rest is
-// hashed by later writes or by Publish().
-constexpr uint64_t kReadBackBudgetPerWrite = uint64_t{64} << 20;
+// that a download thread is not held up for long by bytes other threads wrote (or by the
+// durable prefix of a resume): while it hashes, its socket fills, and what the kernel holds
+// is lost if the process dies. The rest is hashed by later writes or by Publish().
+constexpr uint64_t kReadBackBudgetPerWrite = uint64_t{4} << 20;
 constexpr size_t kReadBackChunk = size_t{1} << 20;
 
 constexpr std::string_view kJournalMagic = "mirrord-lfs-ranges 1";
@@ -195,6 +197,107 @@ std::optional<RangeSet> ParseJournal(std::string_view text, uint64_t size) {
   }
   if (line_no < 2) return std::nullopt;
   return out;
+}
+
+// The .written log (see blob_store.h): a header naming the format, the boot id and the
+// object's size, closed by the SHA-256 of those lines; then one line per written range,
+// "BEGIN END CHECK", CHECK being the first 16 hex digits of SHA-256(header digest, range),
+// so that a record of another log or a torn line is never taken for one of this log.
+constexpr std::string_view kWrittenMagic = "mirrord-lfs-written 1";
+// A log larger than this is not read (it cannot be one of ours: each round trims it).
+constexpr uint64_t kMaxWrittenLogBytes = uint64_t{64} << 20;
+
+struct WrittenLogFormat {
+  std::string header;  // the exact bytes the log starts with
+  std::string key;     // the header's digest, which every record's check covers
+
+  WrittenLogFormat(std::string_view boot_id, uint64_t size) {
+    header = std::string(kWrittenMagic) + "\nboot " + std::string(boot_id) + "\nsize " +
+             std::to_string(size) + "\n";
+    key = Sha256Hex(header);
+    header += "sha256 " + key + "\n";
+  }
+
+  std::string Record(uint64_t begin, uint64_t end) const {
+    std::string range = std::to_string(begin) + " " + std::to_string(end);
+    std::string check = Sha256Hex(key + " " + range).substr(0, 16);
+    return range + " " + check + "\n";
+  }
+};
+
+// The written ranges of a log for this boot and `size`; nullopt when the header is not
+// exactly the one this boot would write (another boot, another size, torn, garbage). The
+// records are read up to the first torn or garbled line.
+std::optional<std::vector<ByteRange>> ParseWrittenLog(std::string_view text,
+                                                      std::string_view boot_id, uint64_t size) {
+  if (boot_id.empty()) return std::nullopt;
+  const WrittenLogFormat format(boot_id, size);
+  if (!text.starts_with(format.header)) return std::nullopt;
+  std::vector<ByteRange> out;
+  std::string_view rest = text.substr(format.header.size());
+  for (;;) {
+    const size_t nl = rest.find('\n');
+    if (nl == std::string_view::npos) break;
+    const std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl + 1);
+    const size_t sp1 = line.find(' ');
+    const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+    uint64_t b = 0;
+    uint64_t e = 0;
+    if (sp2 == std::string_view::npos || !ParseU64(line.substr(0, sp1), &b) ||
+        !ParseU64(line.substr(sp1 + 1, sp2 - sp1 - 1), &e) || b >= e || e > size ||
+        std::string(line) + "\n" != format.Record(b, e)) {
+      break;
+    }
+    out.push_back({b, e});
+  }
+  return out;
+}
+
+// write() all of `data` to `fd` (opened O_APPEND: one call per record batch, so records of
+// concurrent writers never interleave within a line).
+Status AppendAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "append");
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+// Starts an empty .written log at `path` for this boot (replacing any), open for appends.
+// An invalid fd when there is no boot id (any old log is removed then) or on failure (a
+// warning: resumes then use the fsynced journal only).
+UniqueFd StartWrittenLog(const fs::path& path, const WrittenLogFormat* format) {
+  if (format == nullptr) {
+    (void)::unlink(path.c_str());
+    return UniqueFd();
+  }
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+  Status status = fd.valid() ? AppendAll(fd.get(), format->header) : ErrnoStatus(errno, "open");
+  if (!status.ok()) {
+    MLOG(Warning) << "blob store: no written log " << path << " (" << status.message()
+                  << "); a crash resumes from the fsynced journal only";
+    (void)::unlink(path.c_str());
+    return UniqueFd();
+  }
+  return fd;
+}
+
+// This machine's boot id, or "" when it cannot be read.
+std::string ReadBootId() {
+  auto text = ReadFileToString("/proc/sys/kernel/random/boot_id");
+  if (!text.ok()) {
+    MLOG(Warning) << "blob store: cannot read the boot id (" << text.status().message()
+                  << "); a crash resumes LFS downloads from the fsynced journal only";
+    return "";
+  }
+  std::string id = *text;
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+  return id;
 }
 
 Status PwriteAll(int fd, std::string_view data, uint64_t offset) {
@@ -387,6 +490,7 @@ struct PartialBlob::Impl {
         size(size_in),
         part_path(root / "incomplete" / (stem + ".part")),
         journal_path(root / "incomplete" / (stem + ".ranges")),
+        written_path(root / "incomplete" / (stem + ".written")),
         fd(std::move(fd_in)),
         claimed(durable_in),
         written(durable_in),
@@ -409,6 +513,11 @@ struct PartialBlob::Impl {
   // One round of group commit, by the leader: fdatasync, then one journal with every
   // queued range. Called with commit_mu held via `lock`; releases it meanwhile.
   void CommitQueued(std::unique_lock<std::mutex>& lock);
+  // Rewrites the .written log to the ranges written but not durable. journal_mu held.
+  void TrimWrittenLog();
+  // Whether `range` still needs a commit round (false: empty or durable already); the
+  // errors of CommitRange's preconditions.
+  Result<bool> NeedsCommit(ByteRange range) const;
 
   const std::shared_ptr<BlobStore::State> state;  // holds our entry in open_partials
   const fs::path root;
@@ -416,7 +525,16 @@ struct PartialBlob::Impl {
   const uint64_t size;
   const fs::path part_path;
   const fs::path journal_path;
+  const fs::path written_path;
   UniqueFd fd;  // O_RDWR, flock()ed
+
+  // The .written log: appended by WriteAt, trimmed by commit rounds. written_mu is taken
+  // before mu; an append and the update of `written` happen under it together, so a trim
+  // (which snapshots `written`) never drops a record it does not rewrite.
+  std::mutex written_mu;
+  UniqueFd written_fd;                             // guarded by written_mu; invalid: no log
+  std::optional<WrittenLogFormat> written_format;  // set with written_fd
+  uint64_t resumed_from_written = 0;               // set at open
 
   std::mutex journal_mu;  // serialises journal writes with each other and with Publish
   mutable std::mutex mu;
@@ -441,6 +559,8 @@ struct PartialBlob::Impl {
   std::mutex commit_mu;
   std::condition_variable commit_cv;
   std::vector<Committer*> commit_queue;  // guarded by commit_mu
+  std::vector<ByteRange> queued_ranges;  // guarded by commit_mu: of CommitRangeWhenConvenient
+  Status queued_error;                   // guarded by commit_mu: a round of queued ranges failed
   bool commit_leader = false;            // guarded by commit_mu
 };
 
@@ -534,6 +654,7 @@ Status PartialBlob::Impl::FinishPublish() {
   RETURN_IF_ERROR(FsyncDirectory(shard2));
   RETURN_IF_ERROR(FsyncDirectory(shard1));
   RETURN_IF_ERROR(FsyncDirectory(objects));
+  RETURN_IF_ERROR(RemoveIfPresent(written_path));
   RETURN_IF_ERROR(RemoveIfPresent(journal_path));
   return FsyncDirectory(root / "incomplete");
 }
@@ -541,6 +662,7 @@ Status PartialBlob::Impl::FinishPublish() {
 // Moves the .part to quarantine/<oid>.<n> (the journal goes first, so that a crash midway
 // never resumes from this data). If the move fails the .part is removed instead.
 Result<fs::path> PartialBlob::Impl::MoveToQuarantine() {
+  RETURN_IF_ERROR(RemoveIfPresent(written_path));
   RETURN_IF_ERROR(RemoveIfPresent(journal_path));
   (void)::fchmod(fd.get(), 0444);  // kept for inspection, never written again
   Status status;
@@ -580,6 +702,7 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(const fs::path& root, BlobSto
     RETURN_IF_ERROR(CreateDirectories(root / dir).WithContext("open blob store"));
   }
   RETURN_IF_ERROR(FsyncDirectory(root));
+  if (!options.boot_id.has_value()) options.boot_id = ReadBootId();
   std::unique_ptr<BlobStore> store(new BlobStore(root, options));
   store->state_->TrimQuarantine(root);
 
@@ -590,19 +713,21 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(const fs::path& root, BlobSto
   std::vector<fs::path> stale;
   for (fs::directory_iterator it(incomplete, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.find(".tmp.") != std::string::npos) {
+    if (name.find(".tmp.") != std::string::npos || name.ends_with(".written.next")) {
       stale.push_back(it->path());
     } else if (IsPrivatePartName(name)) {
       // A private partial (stale_part_after) is never resumed: gone once nobody holds it.
       UniqueFd fd(::open(it->path().c_str(), O_RDONLY | O_CLOEXEC));
       if (fd.valid() && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
         stale.push_back(it->path());
-        fs::path journal = it->path();
-        journal.replace_extension(".ranges");
-        stale.push_back(journal);
+        for (const char* ext : {".ranges", ".written"}) {
+          fs::path side = it->path();
+          side.replace_extension(ext);
+          stale.push_back(side);
+        }
       }
-    } else if (name.ends_with(".ranges")) {
-      const std::string oid = name.substr(0, name.size() - std::string_view(".ranges").size());
+    } else if (name.ends_with(".ranges") || name.ends_with(".written")) {
+      const std::string oid = name.substr(0, name.rfind('.'));
       if (store->Contains(oid)) stale.push_back(it->path());
     }
   }
@@ -739,6 +864,7 @@ Result<std::unique_ptr<PartialBlob>> BlobStore::TryOpenPartial(std::string_view 
   const fs::path incomplete = root_ / "incomplete";
   const fs::path part = incomplete / (oid + ".part");
   const fs::path journal = incomplete / (oid + ".ranges");
+  const fs::path written_log = incomplete / (oid + ".written");
 
   // Open and lock the .part; if it was renamed or removed between the open and the lock
   // (another process published or quarantined it), try again with the new file.
@@ -781,6 +907,7 @@ Result<std::unique_ptr<PartialBlob>> BlobStore::TryOpenPartial(std::string_view 
   // the .part has the size the journal was written for.
   RangeSet durable;
   bool resumed = false;
+  bool discard = false;
   auto journal_text = ReadFileToString(journal);
   if (journal_text.ok()) {
     std::optional<RangeSet> parsed = ParseJournal(*journal_text, size);
@@ -788,16 +915,52 @@ Result<std::unique_ptr<PartialBlob>> BlobStore::TryOpenPartial(std::string_view 
       durable = std::move(*parsed);
       resumed = true;
     } else {
-      MLOG(Warning) << "LFS object " << oid << ": discarding journal " << journal
-                    << " (damaged, or not for " << size << " bytes); starting from zero";
-      RETURN_IF_ERROR(RemoveIfPresent(journal));
-      RETURN_IF_ERROR(FsyncDirectory(incomplete));
+      discard = true;
     }
   } else if (journal_text.status().code() != StatusCode::kNotFound) {
     return journal_text.status().WithContext("read journal of LFS object " + oid);
   }
-  if (!resumed && st.st_size != 0 && ::ftruncate(fd.get(), 0) != 0) {
-    return ErrnoStatus(errno, "truncate " + part.string());
+
+  // Ranges written on this boot before a crash (the .written log): in the page cache, so
+  // made durable now (fdatasync) and journalled like any durable range. A log of another
+  // boot, size or format is ignored (the fsynced journal alone counts).
+  const std::string& boot_id = *state_->options.boot_id;
+  std::optional<WrittenLogFormat> format;
+  if (!boot_id.empty()) format.emplace(boot_id, size);
+  uint64_t from_written = 0;
+  if (!discard && static_cast<uint64_t>(st.st_size) == size && format.has_value()) {
+    struct stat log_st;
+    std::optional<std::vector<ByteRange>> logged;
+    if (::stat(written_log.c_str(), &log_st) == 0 &&
+        static_cast<uint64_t>(log_st.st_size) <= kMaxWrittenLogBytes) {
+      auto log_text = ReadFileToString(written_log);
+      if (log_text.ok()) logged = ParseWrittenLog(*log_text, boot_id, size);
+    }
+    if (logged.has_value()) {
+      RangeSet next = durable;
+      for (const ByteRange& r : *logged) next.Add(r.begin, r.end);
+      from_written = next.Total() - durable.Total();
+      if (from_written > 0) {
+        if (::fdatasync(fd.get()) != 0) return ErrnoStatus(errno, "fdatasync " + part.string());
+        RETURN_IF_ERROR(WriteFileAtomically(journal, SerializeJournal(size, next))
+                            .WithContext("journal LFS object " + oid));
+        durable = std::move(next);
+        resumed = true;
+      }
+    }
+  }
+  if (discard) {
+    MLOG(Warning) << "LFS object " << oid << ": discarding journal " << journal
+                  << " (damaged, or not for " << size << " bytes); starting from zero";
+    RETURN_IF_ERROR(RemoveIfPresent(journal));
+    RETURN_IF_ERROR(FsyncDirectory(incomplete));
+  }
+  if (!resumed) {
+    // An old log must not outlive the data it describes.
+    RETURN_IF_ERROR(RemoveIfPresent(written_log));
+    if (st.st_size != 0 && ::ftruncate(fd.get(), 0) != 0) {
+      return ErrnoStatus(errno, "truncate " + part.string());
+    }
   }
   if (size > 0) {
     const int rc = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size));
@@ -808,12 +971,20 @@ Result<std::unique_ptr<PartialBlob>> BlobStore::TryOpenPartial(std::string_view 
       return ErrnoStatus(rc, "preallocate " + std::to_string(size) + " bytes for " + part.string());
     }
   }
+  // A fresh log for this attempt (everything an old one said is in the journal now).
+  UniqueFd written_fd = StartWrittenLog(written_log, format.has_value() ? &*format : nullptr);
   if (resumed) {
     MLOG(Info) << "LFS object " << oid << ": resuming with " << durable.Total() << " of " << size
-               << " bytes durable";
+               << " bytes durable (" << from_written
+               << " of them written before a crash on this boot)";
   }
   auto impl = std::make_unique<PartialBlob::Impl>(state_, root_, oid, size, std::move(fd),
                                                   std::move(durable), oid);
+  if (written_fd.valid()) {
+    impl->written_fd = std::move(written_fd);
+    impl->written_format = std::move(format);
+  }
+  impl->resumed_from_written = from_written;
   release.Cancel();
   return std::unique_ptr<PartialBlob>(new PartialBlob(std::move(impl)));
 }
@@ -917,6 +1088,8 @@ uint64_t PartialBlob::DurableBytes() const {
   return impl_->durable.Total();
 }
 
+uint64_t PartialBlob::ResumedFromWrittenLog() const { return impl_->resumed_from_written; }
+
 uint64_t PartialBlob::HashedBytes() const {
   std::lock_guard lock(impl_->mu);
   return impl_->hash_frontier;
@@ -948,6 +1121,23 @@ Status PartialBlob::WriteAt(uint64_t offset, std::string_view data) {
     status = PwriteAll(m.fd.get(), data.substr(p.begin - offset, p.size()), p.begin);
     if (!status.ok()) break;
   }
+  // The bytes are in the file: log their ranges (after them, so that a crash never finds a
+  // logged range that was not written), together with the update of `written`.
+  std::unique_lock log_lock(m.written_mu);
+  if (done > 0 && m.written_fd.valid()) {
+    std::string records;
+    for (size_t i = 0; i < done; ++i) {
+      records += m.written_format->Record(pieces[i].begin, pieces[i].end);
+    }
+    Status logged = AppendAll(m.written_fd.get(), records);
+    if (!logged.ok()) {
+      MLOG(Warning) << "LFS object " << m.oid << ": dropping the written log " << m.written_path
+                    << " (" << logged.message()
+                    << "); a crash resumes from the fsynced journal only";
+      m.written_fd.reset();
+      (void)::unlink(m.written_path.c_str());
+    }
+  }
   std::unique_lock lock(m.mu);
   for (size_t i = 0; i < pieces.size(); ++i) {
     if (i < done) {
@@ -956,29 +1146,32 @@ Status PartialBlob::WriteAt(uint64_t offset, std::string_view data) {
       m.claimed.Remove(pieces[i].begin, pieces[i].end);
     }
   }
+  log_lock.unlock();
   if (!status.ok()) return status.WithContext(m.part_path.string());
   return m.AdvanceHash(lock, offset, data, std::span(pieces.data(), done), kReadBackBudgetPerWrite);
 }
 
+Result<bool> PartialBlob::Impl::NeedsCommit(ByteRange range) const {
+  if (range.begin > range.end || range.end > size) {
+    return InvalidArgument("commit of " + RangeText(range.begin, range.end) + " is outside the " +
+                           std::to_string(size) + " bytes of LFS object " + oid);
+  }
+  if (range.begin == range.end) return false;
+  std::lock_guard lock(mu);
+  if (phase == Phase::kPublished || phase == Phase::kQuarantined) {
+    return FailedPrecondition("LFS object " + oid + " is finished");
+  }
+  if (!written.Covers(range.begin, range.end)) {
+    return FailedPrecondition("commit of " + RangeText(range.begin, range.end) + " of LFS object " +
+                              oid + ": not all of it was written");
+  }
+  return !durable.Covers(range.begin, range.end);
+}
+
 Status PartialBlob::CommitRange(ByteRange range) {
   Impl& m = *impl_;
-  if (range.begin > range.end || range.end > m.size) {
-    return InvalidArgument("commit of " + RangeText(range.begin, range.end) + " is outside the " +
-                           std::to_string(m.size) + " bytes of LFS object " + m.oid);
-  }
-  if (range.begin == range.end) return Status::Ok();
-  auto finished = [&m] {
-    return m.phase == Impl::Phase::kPublished || m.phase == Impl::Phase::kQuarantined;
-  };
-  {
-    std::lock_guard lock(m.mu);
-    if (finished()) return FailedPrecondition("LFS object " + m.oid + " is finished");
-    if (!m.written.Covers(range.begin, range.end)) {
-      return FailedPrecondition("commit of " + RangeText(range.begin, range.end) +
-                                " of LFS object " + m.oid + ": not all of it was written");
-    }
-    if (m.durable.Covers(range.begin, range.end)) return Status::Ok();
-  }
+  ASSIGN_OR_RETURN(const bool needed, m.NeedsCommit(range));
+  if (!needed) return Status::Ok();
   std::unique_lock commit_lock(m.commit_mu);
   Impl::Committer me;
   me.range = range;
@@ -993,10 +1186,26 @@ Status PartialBlob::CommitRange(ByteRange range) {
   return me.status;
 }
 
+Status PartialBlob::CommitRangeWhenConvenient(ByteRange range) {
+  Impl& m = *impl_;
+  ASSIGN_OR_RETURN(const bool needed, m.NeedsCommit(range));
+  if (!needed) return Status::Ok();
+  std::unique_lock commit_lock(m.commit_mu);
+  // An earlier round's failure is reported once, before anything new is queued.
+  auto take_error = [&m] { return std::exchange(m.queued_error, Status::Ok()); };
+  if (!m.queued_error.ok()) return take_error();
+  m.queued_ranges.push_back(range);
+  if (m.commit_leader) return Status::Ok();
+  m.CommitQueued(commit_lock);
+  return take_error();
+}
+
 void PartialBlob::Impl::CommitQueued(std::unique_lock<std::mutex>& commit_lock) {
   commit_leader = true;
   std::vector<Committer*> batch;
   batch.swap(commit_queue);
+  std::vector<ByteRange> queued;
+  queued.swap(queued_ranges);
   commit_lock.unlock();
   // Every queued caller's bytes were written before it queued, so one fdatasync started now
   // covers them all: the data is on disk before the journal says so.
@@ -1016,11 +1225,15 @@ void PartialBlob::Impl::CommitQueued(std::unique_lock<std::mutex>& commit_lock) 
       status = FailedPrecondition("LFS object " + oid + " is finished");
     } else {
       for (const Committer* c : batch) next.Add(c->range.begin, c->range.end);
+      for (const ByteRange& r : queued) next.Add(r.begin, r.end);
       status = WriteFileAtomically(journal_path, SerializeJournal(size, next))
                    .WithContext("journal LFS object " + oid);
       if (status.ok()) {
-        std::lock_guard lock(mu);
-        durable = std::move(next);
+        {
+          std::lock_guard lock(mu);
+          durable = std::move(next);
+        }
+        TrimWrittenLog();
       }
     }
   }
@@ -1029,8 +1242,41 @@ void PartialBlob::Impl::CommitQueued(std::unique_lock<std::mutex>& commit_lock) 
     c->status = status;
     c->done = true;
   }
+  if (!queued.empty() && !status.ok()) queued_error = status;
   commit_leader = false;
   commit_cv.notify_all();
+}
+
+void PartialBlob::Impl::TrimWrittenLog() {
+  std::lock_guard log_lock(written_mu);
+  if (!written_fd.valid()) return;
+  std::string text = written_format->header;
+  {
+    std::lock_guard lock(mu);
+    for (const auto& [b, e] : written.ranges()) {
+      for (const ByteRange& r : durable.Gaps(b, e)) text += written_format->Record(r.begin, r.end);
+    }
+  }
+  // A new file renamed over the old one, so that a crash at any moment finds one whole log
+  // (a truncate-then-append would leave a moment with the records gone). No fsync: the log
+  // is only trusted on this boot.
+  fs::path next = written_path;
+  next += ".next";
+  UniqueFd next_fd(
+      ::open(next.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+  Status status = next_fd.valid() ? AppendAll(next_fd.get(), text) : ErrnoStatus(errno, "create");
+  if (status.ok() && ::rename(next.c_str(), written_path.c_str()) != 0) {
+    status = ErrnoStatus(errno, "rename");
+  }
+  if (status.ok()) {
+    written_fd = std::move(next_fd);
+    return;
+  }
+  (void)::unlink(next.c_str());
+  MLOG(Warning) << "LFS object " << oid << ": dropping the written log " << written_path << " ("
+                << status.message() << "); a crash resumes from the fsynced journal only";
+  written_fd.reset();
+  (void)::unlink(written_path.c_str());
 }
 
 Status PartialBlob::Publish() {

@@ -5,6 +5,9 @@
 //   incomplete/<oid>.part      a download in progress (preallocated to its full size)
 //   incomplete/<oid>.ranges    journal of the byte ranges of .part that are durable
 //                              (replaced atomically; a torn or garbled one counts as empty)
+//   incomplete/<oid>.written   the same-boot log: ranges written to .part (in the page cache,
+//                              maybe not on disk yet), headed by the boot id; trusted only
+//                              on the boot that wrote it (see below); replaced by rename
 //   quarantine/<oid>.<n>       data that failed verification, kept for the operator within
 //                              a byte budget and a per-object cap (oldest dropped first)
 //
@@ -13,6 +16,14 @@
 // only by rename into objects/ after its size and SHA-256 match, followed by an fsync of
 // the directory. A crash at any point leaves either no object or the whole verified object;
 // the journal lets the next download continue from the durable ranges.
+// Same-boot resume: each WriteAt appends its ranges to the .written log after the bytes are
+// in the file (no fsync). A process crash (kill -9) loses neither: both are in the page
+// cache, which outlives the process but not the machine. So the next OpenPartial trusts
+// the log only when the boot id it was started under (/proc/sys/kernel/random/boot_id)
+// is the current one: it fdatasyncs the .part, adds the logged ranges to the fsynced
+// journal, and resumes from there; after a reboot (or with a torn or foreign log) only the
+// fsynced journal counts. Trusted bytes are hashed again from the file like any resumed
+// bytes (no hash state crosses processes), so a wrong one fails verification at Publish.
 // Thread-safety: BlobStore is thread-safe. A PartialBlob is owned by one download; its
 // WriteAt/CommitRange may be called from several threads for disjoint ranges. A PartialBlob
 // may outlive the BlobStore that opened it. One PartialBlob per oid exists at a time: within
@@ -64,6 +75,10 @@ struct BlobStoreOptions {
   // and publishes too, both publish the same bytes. Its mtime is compared with this host's
   // clock. nullopt: wait as long as it takes.
   std::optional<std::chrono::seconds> stale_part_after;
+  // This boot's id, which heads the .written logs and must match for one to be trusted.
+  // nullopt: read from /proc/sys/kernel/random/boot_id by Open; empty (or unreadable): no
+  // .written log is kept or trusted (resumes use the fsynced journal only). Tests set it.
+  std::optional<std::string> boot_id;
 };
 
 // How long OpenPartialWhenFree waits for another download of the same oid.
@@ -196,6 +211,9 @@ class PartialBlob {
   std::vector<ByteRange> MissingRanges() const;
   // Bytes already durable from earlier attempts (what a resume does not fetch again).
   uint64_t DurableBytes() const;
+  // Of DurableBytes() at open, those that came from a trusted same-boot .written log (bytes
+  // written before a crash of this boot but not yet journalled as durable then).
+  uint64_t ResumedFromWrittenLog() const;
   // Length of the prefix [0, n) fed to the SHA-256 so far (progress of verification; equals
   // size() when Publish() has nothing left to hash).
   uint64_t HashedBytes() const;
@@ -218,7 +236,21 @@ class PartialBlob {
   // not in it). Concurrent calls are group-committed: one fdatasync of the file and one
   // journal write cover every range whose caller was waiting when it started, so commits
   // of small ranges from several connections cost about one sync each round, not one each.
+  // Each round also replaces the .written log (rename) by one naming the ranges written but
+  // not yet durable, so it stays small.
   Status CommitRange(ByteRange range);
+
+  // CommitRange without waiting for another caller's round: when a round is running, the
+  // range is queued for the next one (led by the next caller of either method that finds
+  // none running) and OK returned at once; otherwise this caller leads one round, covering
+  // everything queued. So a connection rarely waits for an fdatasync (bytes queued but not
+  // yet synced survive a process crash through the .written log; a synchronous CommitRange,
+  // e.g. at the end of a piece, makes everything queued durable). A failed round's error
+  // is returned by the next call of this method (once); preconditions as CommitRange.
+  Status CommitRangeWhenConvenient(ByteRange range);
+
+  // (WriteAt, continued) After the bytes are in the file, their ranges are appended to the
+  // .written log; a failure to append only costs the log (it is dropped, with a warning).
 
   // Checks that every byte was written and that size and SHA-256 match the oid, then makes
   // the object visible in objects/ (rename + directory fsync) and removes the partial files.

@@ -215,6 +215,24 @@ class LfsFaults : public ::testing::Test {
   }
 
   // The object GETs mirrord sent for `oid`, in order.
+  // Queues a sync whose first GET of `oid` is held after `after_bytes` of its body (nullopt:
+  // after the header), and returns once the upstream holds it.
+  void SyncWithOneGetHeld(const std::string& oid, std::optional<uint64_t> after_bytes) {
+    Fault hold;
+    hold.path_substring = "/lfs/objects/" + oid;
+    hold.method = "GET";
+    hold.stall = !after_bytes.has_value();
+    hold.stall_after_bytes = after_bytes;
+    hold.times = 1;
+    const int id = upstream_->AddFault(hold);
+    ASSERT_OK(QueueSync().status());
+    ASSERT_OK(upstream_
+                  ->WaitForRequest(
+                      [id](const RequestRecord& r) { return r.fault_id == id && r.stalled; },
+                      seconds(30))
+                  .status());
+  }
+
   std::vector<RequestRecord> ObjectRequests(const std::string& oid) const {
     std::vector<RequestRecord> out;
     for (const RequestRecord& r : upstream_->requests()) {
@@ -513,19 +531,8 @@ TEST_F(LfsFaults, KilledMidDownloadContinuesFromDurableBytes) {
   constexpr uint64_t kPiece = 8 * kMiB;
   std::string oid = AddLfsFile("model.bin", kSize, 81);
   CommitAndPush("big weights");
-  Fault hold;  // one range's response is held; the other four complete
-  hold.path_substring = "/lfs/objects/" + oid;
-  hold.method = "GET";
-  hold.stall = true;
-  hold.times = 1;
-  int id = upstream_->AddFault(hold);
-
-  ASSERT_OK(QueueSync().status());
-  ASSERT_OK(
-      upstream_
-          ->WaitForRequest([id](const RequestRecord& r) { return r.fault_id == id && r.stalled; },
-                           seconds(30))
-          .status());
+  // One range's response is held; the other four complete.
+  ASSERT_NO_FATAL_FAILURE(SyncWithOneGetHeld(oid, std::nullopt));
   const std::filesystem::path lfs_root = LfsRoot();
   ASSERT_TRUE(
       PollUntil([&] { return JournalledBytes(lfs_root, oid) >= kSize - kPiece; }, seconds(60)))
@@ -551,6 +558,46 @@ TEST_F(LfsFaults, KilledMidDownloadContinuesFromDurableBytes) {
   ExpectStoredIntact(oid);
   EXPECT_TRUE(FilesIn(LfsRoot() / "incomplete").empty());
   ExpectServed({{"model.bin", oid}});
+}
+
+// kill -9 while a response is held mid-piece, before the piece's first 1 MiB commit: no
+// byte is fsynced yet, but the bytes written before the kill are in the page cache and the
+// .written log says which, so the next life on this boot resumes from the written offset
+// (before the log it started from zero and fetched them again).
+TEST_F(LfsFaults, KilledMidPieceResumesFromTheWrittenOffset) {
+  StartMirrord();
+  constexpr uint64_t kSize = 6 * kMiB;  // one piece, one connection
+  constexpr uint64_t kStallAt = 700 * 1024 + 12345;
+  std::string oid = AddLfsFile("weights.bin", kSize, 91);
+  CommitAndPush("weights");
+  ASSERT_NO_FATAL_FAILURE(SyncWithOneGetHeld(oid, kStallAt));
+  const std::filesystem::path lfs_root = LfsRoot();
+  ASSERT_TRUE(PollUntil([&] { return RecordedBytes(lfs_root, oid) >= kStallAt; }, seconds(60)))
+      << "recorded: " << RecordedBytes(lfs_root, oid) << "\n"
+      << mirrord_->Logs();
+  EXPECT_EQ(RecordedBytes(lfs_root, oid), kStallAt);
+  EXPECT_EQ(JournalledBytes(lfs_root, oid), 0u);  // nothing fsynced yet
+
+  ASSERT_OK(mirrord_->Kill());
+  upstream_->ClearFaults();
+  ASSERT_OK(mirrord_->Restart());
+  SyncOk();
+  EXPECT_THAT(mirrord_->Logs(),
+              HasSubstr("resuming with " + std::to_string(kStallAt) + " of " +
+                        std::to_string(kSize) + " bytes durable (" + std::to_string(kStallAt) +
+                        " of them written before a crash on this boot)"));
+  const std::vector<RequestRecord> gets = ObjectRequests(oid);
+  ASSERT_GE(gets.size(), 2u);
+  EXPECT_GE(gets[0].response_body_bytes, kStallAt);  // counted in whole 64 KiB writes
+  // The next life asked for the rest only: the written bytes were not fetched again.
+  EXPECT_EQ(gets.back().range,
+            "bytes=" + std::to_string(kStallAt) + "-" + std::to_string(kSize - 1));
+  for (size_t i = 1; i < gets.size(); ++i) {
+    EXPECT_THAT(gets[i].range, StartsWith("bytes=" + std::to_string(kStallAt) + "-"));
+  }
+  ExpectStoredIntact(oid);
+  EXPECT_TRUE(FilesIn(LfsRoot() / "incomplete").empty());
+  ExpectServed({{"weights.bin", oid}});
 }
 
 TEST_F(LfsFaults, FullDiskFailsCleanly) {

@@ -264,7 +264,7 @@ TEST_F(LfsSharedObjects, ASyncRacingAPullThroughFetchesTheObjectOnce) {
   EXPECT_EQ(BytesSent(oid), kSize);
 }
 
-TEST_F(LfsSharedObjects, KillMidPieceRefetchesAtMostOneMiBPerConnection) {
+TEST_F(LfsSharedObjects, KillMidPieceRefetchesNothingOnTheSameBoot) {
   // 40 MiB over 4 connections: four 10 MiB pieces. Every GET is held after 5.5 MiB, so each
   // connection is in the middle of its piece when mirrord is killed.
   constexpr uint64_t kSize = 40 * kMiB;
@@ -277,14 +277,14 @@ TEST_F(LfsSharedObjects, KillMidPieceRefetchesAtMostOneMiBPerConnection) {
 
   ASSERT_OK(QueueSync("org/model").status());
   ASSERT_NO_FATAL_FAILURE(WaitForStalledGets(oid, hold_id, kConnections));
-  // Durable progress reaches every whole MiB each connection received (with 16 MiB commits
-  // it would stay at 0 and this would time out).
-  const uint64_t reachable = kConnections * (kHeldAfter / kMiB) * kMiB;
+  // Every byte received is in the file and in the fsynced journal or the .written log (the
+  // mid-piece commits do not wait for each other's fdatasync, so the journal may trail).
+  const uint64_t received = kConnections * kHeldAfter;
   const std::filesystem::path lfs_root = LfsRoot();
-  ASSERT_TRUE(PollUntil([&] { return JournalledBytes(lfs_root, oid) >= reachable; },
-                        seconds(60)))
-      << "durable: " << JournalledBytes(lfs_root, oid) << "\n"
+  ASSERT_TRUE(PollUntil([&] { return RecordedBytes(lfs_root, oid) >= received; }, seconds(60)))
+      << "recorded: " << RecordedBytes(lfs_root, oid) << "\n"
       << mirrord_->Logs();
+  EXPECT_EQ(RecordedBytes(lfs_root, oid), received);
   const uint64_t durable = JournalledBytes(lfs_root, oid);
   const uint64_t sent_before = BytesSent(oid);
   EXPECT_EQ(sent_before, kConnections * kHeldAfter);
@@ -295,14 +295,18 @@ TEST_F(LfsSharedObjects, KillMidPieceRefetchesAtMostOneMiBPerConnection) {
   ASSERT_OK_AND_ASSIGN(ProcessResult r, mirrord_->Mirrorctl({"sync", "org/model", "--url",
                                                              upstream_->UrlFor("org/model")}));
   ASSERT_TRUE(r.ok()) << r.Describe() << "\n" << mirrord_->Logs();
-  EXPECT_THAT(mirrord_->Logs(), HasSubstr("resuming with " + std::to_string(durable) + " of " +
-                                          std::to_string(kSize) + " bytes durable"));
+  // On this boot the next life trusts the .written log: it resumes from every byte written.
+  EXPECT_THAT(mirrord_->Logs(), HasSubstr("resuming with " + std::to_string(received) + " of " +
+                                          std::to_string(kSize) + " bytes durable ("));
   const uint64_t refetched = BytesSent(oid) - kSize;
   std::cout << "[ measure ] kill -9 with " << kConnections << " connections mid-piece: "
             << durable << " bytes durable of " << sent_before << " received; refetched "
             << refetched << " bytes" << std::endl;
-  EXPECT_LE(refetched, kConnections * kMiB)
-      << "sent " << BytesSent(oid) << " bytes for a " << kSize << "-byte object";
+  // Nothing received was fetched again. The count is an upper bound: the held responses,
+  // released after the kill, may push one more write into their dead connections. (With
+  // only the fsynced journal this was the unsynced tail of each connection: 2 MiB here.)
+  EXPECT_LT(refetched, kMiB) << "sent " << BytesSent(oid) << " bytes for a " << kSize
+                             << "-byte object";
   ExpectServed("org/model", "model.bin", oid);
 }
 
