@@ -34,6 +34,8 @@
 #include "daemon/http_server.h"
 #include "daemon/image_archive_handler.h"
 #include "daemon/images_api.h"
+#include "daemon/push_api.h"
+#include "daemon/push_job_runner.h"
 #include "daemon/lfs_http_handler.h"
 #include "daemon/lfs_sync.h"
 #include "daemon/metrics.h"
@@ -195,9 +197,14 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
       live, **catalog, **blob_store, **oci_store,
       [&served](std::string_view repo) { return served->servable().Lookup(repo); }, metrics,
       SystemClock::Instance());
+  // Pushes of built images to the lab's registries ([registries.*], a recipe's `push`), as
+  // durable jobs beside builds; the pusher sends the bytes the /v2/ route serves.
+  std::unique_ptr<ImagePusher> pusher = MakeRegistryPusher(**catalog, **blob_store, **oci_store);
+  PushJobRunner push_runner(live, **catalog, *pusher, metrics, SystemClock::Instance());
   SyncScheduler scheduler(live, **catalog, **queue, node_id, metrics, &lfs_syncer,
-                          SystemClock::Instance(), &build_runner);
+                          SystemClock::Instance(), &build_runner, &push_runner);
   served = &scheduler;
+  build_runner.QueuePushesWith(&scheduler.pushes());
   if (Status s = scheduler.Start(); !s.ok()) {
     MLOG(Error) << "startup: " << s.ToString();
     return 1;
@@ -272,10 +279,20 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   // GET /api/v1/images/<name>:<tag>/archive: the image as an OCI archive (image export).
   auto image_archive = std::make_shared<ImageArchiveHandler>(**catalog, **blob_store, **oci_store,
                                                              blocking_pool, *token);
-  auto images_route = [images_api, image_archive](HttpExchange& ex) {
+  auto push_api =
+      std::make_shared<PushApi>(scheduler.pushes(), push_runner, **catalog, blocking_pool, *token);
+  // POST /api/v1/images/NAME:TAG/push queues a push (PushApi); .../archive is the export; the
+  // rest of /api/v1/images is ImagesApi's.
+  auto images_route = [images_api, image_archive, push_api](HttpExchange& ex) {
+    if (ex.request().method() == http::verb::post && IsImagePushPath(ex.path())) {
+      return push_api->HandleImagePush(ex);
+    }
     return ImageArchiveHandler::Handles(ex.path()) ? image_archive->Handle(ex)
                                                    : images_api->Handle(ex);
   };
+  auto pushes_route = [push_api](HttpExchange& ex) { return push_api->HandleRuns(ex); };
+  router->Add(http::verb::get, "/api/v1/pushes", pushes_route);
+  router->AddPrefix({http::verb::get}, "/api/v1/pushes/", pushes_route);
   router->Add({http::verb::get, http::verb::post}, "/api/v1/images", images_route);
   router->AddPrefix({http::verb::get, http::verb::post}, "/api/v1/images/", images_route,
                     RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
@@ -406,6 +423,7 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
     images_api->SetToken(*next_token);
     image_archive->SetToken(*next_token);
     backup_api->SetToken(*next_token);
+    push_api->SetToken(*next_token);
     Result<ReconcileReport> report = scheduler.Reconcile(*applied);
     if (!report.ok()) {
       MLOG(Error) << "reload: [[repos]] not reconciled: " << report.status().ToString();
