@@ -81,7 +81,7 @@ TEST(PushRunJsonTest, RoundTripsEveryField) {
   PushRunView v = Pushed();
   v.state = "failed";
   v.error = "blob sha256:dd: registry answered 503";
-  v.failure = RunFailure{FailurePhase::kPush, "Unavailable", true, std::chrono::seconds(30)};
+  v.failure = RunFailure{FailurePhase::kPush, "Unavailable", true, 30};
   v.attempt = 2;
   v.bytes_total = 10;
   v.blobs_total = 3;
