@@ -201,6 +201,11 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   // durable jobs beside builds; the pusher sends the bytes the /v2/ route serves.
   std::unique_ptr<ImagePusher> pusher = MakeRegistryPusher(**catalog, **blob_store, **oci_store);
   PushJobRunner push_runner(live, **catalog, *pusher, metrics, SystemClock::Instance());
+  {
+    std::vector<std::string> registries;
+    for (const auto& [name, registry] : config.registries) registries.push_back(name);
+    metrics.AddImagePushRegistries(registries);
+  }
   SyncScheduler scheduler(live, **catalog, **queue, node_id, metrics, &lfs_syncer,
                           SystemClock::Instance(), &build_runner, &push_runner);
   served = &scheduler;

@@ -192,6 +192,19 @@ void Metrics::RecordBuild(std::string_view outcome, double seconds) {
 
 void Metrics::RecordPushToImage(double seconds) { push_to_image_->Observe(seconds); }
 
+void Metrics::AddImagePushRegistries(const std::vector<std::string>& registries) {
+  for (const std::string& reg : registries) {
+    for (auto outcome : kOutcomes) {
+      image_pushes_->Add({{"registry", reg}, {"outcome", std::string(outcome)}});
+    }
+    image_push_duration_->Add({{"registry", reg}}, SyncDurationBuckets());
+    image_push_bytes_->Add({{"registry", reg}});
+    for (const char* action : {"skipped", "mounted", "uploaded"}) {
+      image_push_blobs_->Add({{"registry", reg}, {"action", action}});
+    }
+  }
+}
+
 void Metrics::RecordImagePush(std::string_view registry, std::string_view outcome, double seconds,
                               const ImagePushCounts& counts) {
   const std::string reg(registry);

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "daemon/process_metrics.h"
 #include "daemon/repo_metrics.h"
@@ -100,6 +101,9 @@ class Metrics {
   };
   void RecordImagePush(std::string_view registry, std::string_view outcome, double seconds,
                        const ImagePushCounts& counts);
+  // Creates the series of `registries` at zero (so that dashboards and rate() see them
+  // before the first push).
+  void AddImagePushRegistries(const std::vector<std::string>& registries);
   // --- end image pushes ---
 
   // The Prometheus text exposition format (version 0.0.4).
