@@ -136,9 +136,11 @@ struct RepoStatus {
 // One queued or running job, as `mirrorctl queue` shows it.
 struct QueueJobView {
   int64_t run_id = 0;
-  std::string kind = "sync";  // "sync" or "build"
+  std::string kind = "sync";  // "sync", "build" or "push"
   std::string repo;
-  std::string build;  // builds: the [[builds]] name and the full ref name; "" for syncs
+  // builds: the [[builds]] name and the full ref name; pushes: "IMAGE@DIGEST" and the
+  // [registries] name; "" for syncs.
+  std::string build;
   std::string ref;
   std::string trigger;
   std::string state;  // "queued" or "running"

@@ -118,3 +118,25 @@ TEST(PushCommandTest, AMalformedImageIsAUsageErrorBeforeAnyRequest) {
 
 }  // namespace
 }  // namespace mirrord
+
+namespace mirrord {
+namespace {
+
+TEST(FormatQueueTest, PushJobsShowTheirImageAndRegistry) {
+  QueueView q;
+  QueueJobView push;
+  push.run_id = 3;
+  push.kind = "push";
+  push.repo = "THUDM/GLM-4";
+  push.build = "lab/glm@sha256:aa";
+  push.ref = "lab";
+  push.trigger = "webhook";
+  push.state = "queued";
+  push.host = "registry.lab:5000";
+  q.jobs = {push};
+  const std::string out = FormatQueue(q, 1000);
+  EXPECT_THAT(out, ::testing::HasSubstr("#3   push   lab/glm@sha256:aa -> lab"));
+}
+
+}  // namespace
+}  // namespace mirrord
