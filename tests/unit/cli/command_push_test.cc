@@ -135,7 +135,7 @@ TEST(FormatQueueTest, PushJobsShowTheirImageAndRegistry) {
   push.host = "registry.lab:5000";
   q.jobs = {push};
   const std::string out = FormatQueue(q, 1000);
-  EXPECT_THAT(out, ::testing::HasSubstr("#3   push   lab/glm@sha256:aa -> lab"));
+  EXPECT_THAT(out, ::testing::ContainsRegex("#3 +push +lab/glm@sha256:aa -> lab"));
 }
 
 }  // namespace
