@@ -71,8 +71,8 @@ int RunPushCommand(ApiClient& client, const PushArgs& args, CommandIo& io) {
   }
   boost::json::object body;
   body["registry"] = args.registry;
-  Result<ApiReply> reply = client.Post("/api/v1/images/" + name + ":" + tag + "/push",
-                                       boost::json::serialize(body));
+  Result<ApiReply> reply =
+      client.Post("/api/v1/images/" + name + ":" + tag + "/push", boost::json::serialize(body));
   if (!reply.ok()) return ReportUnreachable(reply.error(), io);
   const std::string what = "push of " + name + ":" + tag + " to " + args.registry;
   if (!reply->ok()) return ReportApiError(*reply, what, io);
@@ -112,8 +112,7 @@ int RunPushCommand(ApiClient& client, const PushArgs& args, CommandIo& io) {
     Result<PushRunView> run = v.ok() ? PushRunViewFromJson(*v) : Result<PushRunView>(v.error());
     if (!run.ok()) {
       display.Finish();
-      io.err << "mirrorctl: mirrord sent an unreadable push run: " << run.error().message()
-             << "\n";
+      io.err << "mirrorctl: mirrord sent an unreadable push run: " << run.error().message() << "\n";
       return kExitFailed;
     }
     if (IsFinalRunState(run->state)) {

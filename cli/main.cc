@@ -147,8 +147,7 @@ int Main(int argc, char** argv) {
   PushArgs push;
   CLI::App* push_cmd = app.add_subcommand(
       "push", "Push a built image to a [registries] entry and show progress until it is there");
-  push_cmd->add_option("image", push.image, "NAME:TAG, as `mirrorctl images` lists it")
-      ->required();
+  push_cmd->add_option("image", push.image, "NAME:TAG, as `mirrorctl images` lists it")->required();
   push_cmd->add_option("registry", push.registry, "a [registries] name, e.g. lab")->required();
   push_cmd->add_flag("--no-follow", push.no_follow,
                      "queue the push and return instead of showing its progress");

@@ -37,9 +37,9 @@ std::string_view FailurePhaseName(FailurePhase p) {
 }
 
 std::optional<FailurePhase> FailurePhaseFromName(std::string_view name) {
-  for (FailurePhase p : {FailurePhase::kConnect, FailurePhase::kFetch, FailurePhase::kVerify,
-                         FailurePhase::kLfs, FailurePhase::kPublish, FailurePhase::kBuild,
-                         FailurePhase::kPush}) {
+  for (FailurePhase p :
+       {FailurePhase::kConnect, FailurePhase::kFetch, FailurePhase::kVerify, FailurePhase::kLfs,
+        FailurePhase::kPublish, FailurePhase::kBuild, FailurePhase::kPush}) {
     if (FailurePhaseName(p) == name) return p;
   }
   return std::nullopt;

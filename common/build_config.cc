@@ -421,11 +421,13 @@ Status ParseRegistry(const toml::table& t, std::string_view origin, const std::s
       return u <= 0x20 || u == 0x7f;
     });
     if (rest.empty() || bad_char || rest.find_first_of("/?#@") != std::string_view::npos) {
-      return k.Error("url", "expected http(s)://HOST[:PORT] (no path, credentials or spaces), "
-                            "got \"" + r->url + "\"");
+      return k.Error("url",
+                     "expected http(s)://HOST[:PORT] (no path, credentials or spaces), "
+                     "got \"" +
+                         r->url + "\"");
     }
-    r->url.resize(r->url.size() - (std::string_view(r->url).substr(https ? 8 : 7).size() -
-                                   rest.size()));
+    r->url.resize(r->url.size() -
+                  (std::string_view(r->url).substr(https ? 8 : 7).size() - rest.size()));
   }
   RETURN_IF_ERROR(k.String("username", &r->username));
   std::string path;

@@ -95,7 +95,7 @@ struct BuildRecipe {
   // --shm-size of the `docker run` line `mirrorctl images` prints for GPU images ("": none).
   std::string shm_size = "16g";
   std::vector<std::string> tags = {"{ref}", "{commit}"};
-  int keep = 3;                // images kept per ref
+  int keep = 3;                  // images kept per ref
   std::vector<PushTarget> push;  // where each built image goes (one per registry)
 
   // Whether images of this recipe start through the preflight.

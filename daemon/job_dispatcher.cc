@@ -96,9 +96,10 @@ Result<JobQueue::Requeued> JobDispatcher::RequeueAbandoned(bool own_too) {
     if (Status s = catalog_.RequeueRun(job.run_id, floor); !s.ok()) {
       MLOG(Warning) << "requeue run " << job.run_id << ": " << s.ToString();
     }
-    const std::string what = job.kind == JobKind::kBuild  ? "build " + job.build + " of " + job.ref
-                             : job.kind == JobKind::kPush ? "push of " + job.build + " to " + job.ref
-                                                          : "sync of " + job.repo;
+    const std::string what = job.kind == JobKind::kBuild ? "build " + job.build + " of " + job.ref
+                             : job.kind == JobKind::kPush
+                                 ? "push of " + job.build + " to " + job.ref
+                                 : "sync of " + job.repo;
     if (lost_by == node_id_) {
       MLOG(Warning) << what << " (run " << job.run_id
                     << ") was interrupted by the last stop; queued again";

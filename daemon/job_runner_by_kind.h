@@ -23,8 +23,8 @@ class JobRunnerByKind final : public JobRunner {
     if (runner != nullptr) return runner->Run(job, context);
     JobOutcome out;
     out.kind = JobOutcome::Kind::kFailed;
-    out.failure = RunFailure{push ? FailurePhase::kPush : FailurePhase::kBuild, "Unavailable",
-                             true, std::nullopt};
+    out.failure = RunFailure{push ? FailurePhase::kPush : FailurePhase::kBuild, "Unavailable", true,
+                             std::nullopt};
     out.message = push ? "this node cannot push images" : "this node has no build stage";
     return out;
   }

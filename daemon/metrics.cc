@@ -169,8 +169,9 @@ Metrics::Metrics()
                        .Register(*registry_);
   image_push_duration_ = &prometheus::BuildHistogram()
                               .Name("mirrord_image_push_duration_seconds")
-                              .Help("Duration of push jobs, from start to the last tag or the "
-                                    "failure.")
+                              .Help(
+                                  "Duration of push jobs, from start to the last tag or the "
+                                  "failure.")
                               .Register(*registry_);
   image_push_bytes_ = &prometheus::BuildCounter()
                            .Name("mirrord_image_push_bytes_total")
@@ -211,8 +212,9 @@ void Metrics::RecordImagePush(std::string_view registry, std::string_view outcom
   image_pushes_->Add({{"registry", reg}, {"outcome", std::string(outcome)}}).Increment();
   image_push_duration_->Add({{"registry", reg}}, SyncDurationBuckets()).Observe(seconds);
   image_push_bytes_->Add({{"registry", reg}}).Increment(static_cast<double>(counts.bytes_sent));
-  for (auto [action, n] : {std::pair{"skipped", counts.skipped}, std::pair{"mounted", counts.mounted},
-                           std::pair{"uploaded", counts.uploaded}}) {
+  for (auto [action, n] :
+       {std::pair{"skipped", counts.skipped}, std::pair{"mounted", counts.mounted},
+        std::pair{"uploaded", counts.uploaded}}) {
     image_push_blobs_->Add({{"registry", reg}, {"action", action}})
         .Increment(static_cast<double>(n));
   }

@@ -122,18 +122,17 @@ boost::asio::awaitable<void> PushApi::HandleRuns(HttpExchange& ex) {
     }
     Result<int64_t> id = ParseId(rest.substr(1), "the run id");
     if (!id.ok()) {
-      co_await ex.Respond(AdminErrorResponse(req, NotFound("no push run " +
-                                                           std::string(rest.substr(1, 20)))));
+      co_await ex.Respond(
+          AdminErrorResponse(req, NotFound("no push run " + std::string(rest.substr(1, 20)))));
       co_return;
     }
-    Result<PushRunView> view =
-        co_await RunBlocking(blocking_, [&] { return runner_.View(*id); });
+    Result<PushRunView> view = co_await RunBlocking(blocking_, [&] { return runner_.View(*id); });
     if (!view.ok()) {
       co_await ex.Respond(AdminErrorResponse(req, view.status()));
       co_return;
     }
-    co_await ex.Respond(MakeResponse(
-        req, http::status::ok, json::serialize(json::value_from(*view)), "application/json"));
+    co_await ex.Respond(MakeResponse(req, http::status::ok,
+                                     json::serialize(json::value_from(*view)), "application/json"));
     co_return;
   }
   std::string image;

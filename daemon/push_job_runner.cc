@@ -1,5 +1,7 @@
 #include "daemon/push_job_runner.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "daemon/registry_target.h"
 #include "daemon/sync_failure.h"
@@ -133,8 +135,8 @@ JobOutcome PushJobRunner::Run(const QueuedJob& job, const JobContext& context) {
     outcome = Push(*record, context, &report);
   }
   const double seconds = std::chrono::duration<double>(clock_.SteadyNow() - started).count();
-  report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.SteadyNow() -
-                                                                           started);
+  report.duration =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.SteadyNow() - started);
   const bool cancelled = (context.cancel != nullptr && context.cancel->load()) ||
                          outcome.code() == StatusCode::kCancelled;
 

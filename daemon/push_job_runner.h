@@ -37,8 +37,8 @@ class PushJobRunner final : public JobRunner {
  public:
   // Everything must outlive the runner. `pusher` must allow concurrent Push calls from
   // different threads (one per running push job) or the dispatcher must run one at a time.
-  PushJobRunner(const LiveConfig& config, Catalog& catalog, ImagePusher& pusher,
-                Metrics& metrics, const Clock& clock);
+  PushJobRunner(const LiveConfig& config, Catalog& catalog, ImagePusher& pusher, Metrics& metrics,
+                const Clock& clock);
 
   JobOutcome Run(const QueuedJob& job, const JobContext& context) override;
 

@@ -114,9 +114,9 @@ std::vector<QueuedPush> PushJobs::OnBuilt(const BuildRecipe& recipe, const Build
                   << queued.status().ToString();
       continue;
     }
-    MLOG(Info) << (queued->coalesced ? "push already queued: " : "queued push of ")
-               << recipe.name << "@" << push.digest << " to " << target.registry << "/"
-               << push.repository << " (run " << queued->run_id << ")";
+    MLOG(Info) << (queued->coalesced ? "push already queued: " : "queued push of ") << recipe.name
+               << "@" << push.digest << " to " << target.registry << "/" << push.repository
+               << " (run " << queued->run_id << ")";
     out.push_back(std::move(*queued));
   }
   return out;

@@ -54,9 +54,8 @@ class PushJobs {
   // the image's name; tags: `tag`. NotFound: no such image or registry; FailedPrecondition:
   // the image's recipe (which names its repo) is not configured; or the catalog's or
   // queue's error.
-  Result<QueuedPush> Request(std::string_view name, std::string_view tag,
-                             std::string_view registry, std::string_view trigger,
-                             JobPriority priority);
+  Result<QueuedPush> Request(std::string_view name, std::string_view tag, std::string_view registry,
+                             std::string_view trigger, JobPriority priority);
 
   // After build run `built` of `recipe` succeeded: queues a push of its image (and model
   // artifact) to each of the recipe's `push` targets. Failures are logged, never returned:

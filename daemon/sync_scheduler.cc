@@ -30,8 +30,7 @@ JobPriority PriorityOf(SyncTrigger t) {
 
 SyncScheduler::SyncScheduler(const LiveConfig& config, Catalog& catalog, JobQueue& queue,
                              std::string node_id, Metrics& metrics, LfsSyncer* lfs,
-                             const Clock& clock, JobRunner* build_runner,
-                             JobRunner* push_runner)
+                             const Clock& clock, JobRunner* build_runner, JobRunner* push_runner)
     : live_(config),
       startup_(config.Get()),
       config_(*startup_),

@@ -100,11 +100,11 @@ struct BuildRunRecord {
 // (kind 'push'), filled into the fields below by reads.
 struct PushRunRecord {
   int64_t run_id = 0;
-  std::string image;         // mirrord's image name
-  std::string digest;        // the image manifest's digest
-  std::string model_digest;  // its model artifact's, "" for none
-  std::string registry;      // [registries] name
-  std::string repository;    // destination repository
+  std::string image;                    // mirrord's image name
+  std::string digest;                   // the image manifest's digest
+  std::string model_digest;             // its model artifact's, "" for none
+  std::string registry;                 // [registries] name
+  std::string repository;               // destination repository
   std::vector<std::string> tags;        // destination tags of the image
   std::vector<std::string> model_tags;  // destination tags of the model artifact
   uint64_t bytes_sent = 0;

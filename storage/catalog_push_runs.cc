@@ -75,8 +75,8 @@ Status NotAPushRun(int64_t run_id) {
 
 }  // namespace
 
-Result<int64_t> Catalog::InsertPushRun(int64_t repo_id, std::string_view trigger,
-                                       int64_t queued_at, const PushRunRecord& push) {
+Result<int64_t> Catalog::InsertPushRun(int64_t repo_id, std::string_view trigger, int64_t queued_at,
+                                       const PushRunRecord& push) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
   {

@@ -40,7 +40,7 @@ std::string_view JobKindName(JobKind kind);
 JobKind JobKindFromName(std::string_view name);
 
 struct QueuedJob {
-  int64_t run_id = 0;   // the catalog run this job executes; unique
+  int64_t run_id = 0;  // the catalog run this job executes; unique
   JobKind kind = JobKind::kSync;
   std::string repo;  // repository name (a build's: the recipe's repo)
   // Builds only ("" for syncs): the [[builds]] recipe name, the full ref name it builds,

@@ -922,9 +922,10 @@ Result<std::unique_ptr<ScrapedMirrord>> StartAndScrape() {
   RETURN_IF_ERROR(work.Push(bare.string(), {"HEAD:refs/heads/main"}));
   MirrordOptions options;
   // A [registries] entry: the push series exist from the start for each one.
-  options.extra_toml = "[sync]\nretry_attempts = 1\n\n[registries.lab]\nurl = "
-                       "\"https://registry.lab\"\n\n[[repos]]\nname = \"aaa/real\"\nurl = \"" +
-                       m->upstream->UrlFor("aaa/real") + "\"\n";
+  options.extra_toml =
+      "[sync]\nretry_attempts = 1\n\n[registries.lab]\nurl = "
+      "\"https://registry.lab\"\n\n[[repos]]\nname = \"aaa/real\"\nurl = \"" +
+      m->upstream->UrlFor("aaa/real") + "\"\n";
   for (int i = 1; i < kRegisteredRepos; ++i) {
     options.extra_toml += "[[repos]]\nname = \"org/repo-" + std::to_string(i) +
                           "\"\nurl = \"http://127.0.0.1:1/repo-" + std::to_string(i) + ".git\"\n";

@@ -71,17 +71,18 @@ class Push : public ::testing::Test {
     const fs::path password_file = dir_->path() / "lab.password";
     ASSERT_OK(WriteFileAtomically(password_file, std::string(kPassword) + "\n"));
     MirrordOptions o;
-    o.extra_toml = "[sync]\nmaintenance = false\n"
-                   "[registries.lab]\nurl = \"http://" +
-                   registry_->HostPort() +
-                   "\"\ninsecure = true\n"
-                   "username = \"" +
-                   kUser + "\"\npassword_file = \"" + password_file.string() +
-                   "\"\n"
-                   "[[repos]]\nname = \"org/model\"\nurl = \"" +
-                   upstream_->UrlFor(kRepo) +
-                   "\"\n"
-                   "[[builds]]\nname = \"lab/model\"\nrepo = \"org/model\"\npush = [\"lab\"]\n";
+    o.extra_toml =
+        "[sync]\nmaintenance = false\n"
+        "[registries.lab]\nurl = \"http://" +
+        registry_->HostPort() +
+        "\"\ninsecure = true\n"
+        "username = \"" +
+        kUser + "\"\npassword_file = \"" + password_file.string() +
+        "\"\n"
+        "[[repos]]\nname = \"org/model\"\nurl = \"" +
+        upstream_->UrlFor(kRepo) +
+        "\"\n"
+        "[[builds]]\nname = \"lab/model\"\nrepo = \"org/model\"\npush = [\"lab\"]\n";
     ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(o));
     ASSERT_OK_AND_ASSIGN(ProcessResult sync, mirrord_->Mirrorctl({"sync", std::string(kRepo)}));
     ASSERT_TRUE(sync.ok()) << sync.Describe() << "\n" << mirrord_->Logs();
@@ -124,11 +125,11 @@ class Push : public ::testing::Test {
 
   // `skopeo inspect --raw` of REPOSITORY:TAG in the lab registry: the manifest's digest.
   Result<std::string> DigestInLab(const std::string& repository, const std::string& tag) {
-    ASSIGN_OR_RETURN(std::string raw,
-                     RunProcessOk({"skopeo", "inspect", "--raw", "--tls-verify=false", "--creds",
-                                   std::string(kUser) + ":" + kPassword,
-                                   "docker://" + registry_->HostPort() + "/" + repository + ":" +
-                                       tag}));
+    ASSIGN_OR_RETURN(
+        std::string raw,
+        RunProcessOk({"skopeo", "inspect", "--raw", "--tls-verify=false", "--creds",
+                      std::string(kUser) + ":" + kPassword,
+                      "docker://" + registry_->HostPort() + "/" + repository + ":" + tag}));
     return "sha256:" + Sha256Hex(raw);
   }
 
@@ -189,9 +190,9 @@ TEST_F(Push, MirrorctlPushesOneTagByHand) {
                        mirrord_->Mirrorctl({"push", "lab/model:no-such-tag", "lab"}));
   EXPECT_EQ(no_tag.exit_code, 4) << no_tag.Describe();
 
-  ASSERT_OK_AND_ASSIGN(ProcessResult pushed,
-                       mirrord_->Mirrorctl({"--json", "push", "lab/model:main", "lab"},
-                                           std::chrono::seconds(120)));
+  ASSERT_OK_AND_ASSIGN(
+      ProcessResult pushed,
+      mirrord_->Mirrorctl({"--json", "push", "lab/model:main", "lab"}, std::chrono::seconds(120)));
   ASSERT_FALSE(pushed.stdout_text.empty()) << pushed.Describe();
   Result<PushRunView> run = PushRunViewFromJson(json::parse(pushed.stdout_text));
   ASSERT_TRUE(run.ok()) << run.status().ToString() << "\n" << pushed.stdout_text;

@@ -57,8 +57,7 @@ TEST(PushCommandTest, ProgressShowsBlobsBytesAndTheBlobBeingSent) {
   v.bytes_total = 4ull << 30;
   v.bytes_sent = 1ull << 30;
   v.blob = "sha256:" + std::string(64, 'c');
-  EXPECT_EQ(FormatPushProgress(v),
-            "[running] 2/5 blobs  1.0 GiB of 4.0 GiB  sha256:cccccccccccc");
+  EXPECT_EQ(FormatPushProgress(v), "[running] 2/5 blobs  1.0 GiB of 4.0 GiB  sha256:cccccccccccc");
   v.blobs_total = v.bytes_total = 0;
   v.blob.clear();
   EXPECT_EQ(FormatPushProgress(v), "[running]");

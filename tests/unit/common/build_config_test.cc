@@ -15,8 +15,7 @@ constexpr char kRepo[] = "[[repos]]\nname = \"THUDM/glm-4v-9b\"\nupstream = \"hf
 const std::string kSha(64, 'a');
 
 std::string Recipe(const std::string& extra) {
-  return std::string(kRepo) + "[[builds]]\nname = \"glm-4v\"\nrepo = \"THUDM/glm-4v-9b\"\n" +
-         extra;
+  return std::string(kRepo) + "[[builds]]\nname = \"glm-4v\"\nrepo = \"THUDM/glm-4v-9b\"\n" + extra;
 }
 
 TEST(BuildConfigTest, FullRecipeParses) {
@@ -151,8 +150,7 @@ TEST(BuildConfigTest, EachBadKeyIsNamed) {
        "[builds #1 push #1] tag:"},
       {Recipe("colour = \"blue\"\n"), "[builds #1] colour:"},
       {Recipe("files = 3\n"), "[builds #1] files:"},
-      {Recipe(file + "sha256 = \"" + kSha + "\"\nsource2 = 1\n"),
-       "[builds #1 files #1] source2:"},
+      {Recipe(file + "sha256 = \"" + kSha + "\"\nsource2 = 1\n"), "[builds #1 files #1] source2:"},
       {Recipe("[[builds.files]]\ndest = \"/bin/serve\"\nsha256 = \"" + kSha + "\"\n"),
        "[builds #1 files #1] source:"},
       {Recipe("[[builds.files]]\nsource = \"opt/serve\"\ndest = \"/bin/serve\"\nsha256 = \"" +
@@ -161,8 +159,7 @@ TEST(BuildConfigTest, EachBadKeyIsNamed) {
       {Recipe("[[builds.files]]\nsource = \"/opt/serve\"\ndest = \"bin/serve\"\nsha256 = \"" +
               kSha + "\"\n"),
        "[builds #1 files #1] dest:"},
-      {Recipe(file + "mode = \"0999\"\nsha256 = \"" + kSha + "\"\n"),
-       "[builds #1 files #1] mode:"},
+      {Recipe(file + "mode = \"0999\"\nsha256 = \"" + kSha + "\"\n"), "[builds #1 files #1] mode:"},
       {Recipe(file + "mode = 755\nsha256 = \"" + kSha + "\"\n"), "[builds #1 files #1] mode:"},
       {Recipe(file), "[builds #1 files #1] sha256:"},
       {Recipe(file + "sha256 = \"ABC\"\n"), "[builds #1 files #1] sha256:"},
@@ -175,7 +172,8 @@ TEST(BuildConfigTest, EachBadKeyIsNamed) {
       {"[registries.lab]\nurl = \"http://x:5000\"\n", "[registries.lab] url:"},
       {"[registries.lab]\nurl = \"https://x\"\npassword_file = \"/p\"\n",
        "[registries.lab] password_file:"},
-      {"[registries.lab]\nurl = \"https://x\"\ntoken_file = \"\"\n", "[registries.lab] token_file:"},
+      {"[registries.lab]\nurl = \"https://x\"\ntoken_file = \"\"\n",
+       "[registries.lab] token_file:"},
       {"[registries.lab]\nurl = \"https://x\"\nca_file = 3\n", "[registries.lab] ca_file:"},
       {"[registries.lab]\nurl = \"https://x\"\nusername = 3\n", "[registries.lab] username:"},
       {"[registries.lab]\nurl = \"https://x\"\ninsecure = \"yes\"\n", "[registries.lab] insecure:"},
@@ -207,8 +205,9 @@ TEST(BuildConfigTest, EachBadKeyIsNamed) {
 TEST(BuildConfigTest, PushTargetsPlainAndMapped) {
   auto c = ParseConfig(Recipe("push = [\"lab\", { registry = \"local\", repository = "
                               "\"models/{name}\", tags = [\"{commit}\", \"latest\"] }]\n") +
-                           kLab + "[registries.local]\nurl = \"http://127.0.0.1:5000/\"\n"
-                                  "insecure = true\n",
+                           kLab +
+                           "[registries.local]\nurl = \"http://127.0.0.1:5000/\"\n"
+                           "insecure = true\n",
                        "t.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   const BuildRecipe& r = c->builds.at(0);
@@ -235,8 +234,8 @@ TEST(BuildConfigTest, ImageNameAndTagGrammar) {
   for (std::string_view ok : {"a", "glm-4v", "lab/glm-4v", "a.b_c__d---e/f", "x0/y1/z2"}) {
     EXPECT_TRUE(IsValidImageName(ok)) << ok;
   }
-  for (std::string_view bad : {"", "A", "a/", "/a", "a//b", "a_", "-a", "a___b", "a..b", "a b",
-                               "v2/../x"}) {
+  for (std::string_view bad :
+       {"", "A", "a/", "/a", "a//b", "a_", "-a", "a___b", "a..b", "a b", "v2/../x"}) {
     EXPECT_FALSE(IsValidImageName(bad)) << bad;
   }
   EXPECT_FALSE(IsValidImageName(std::string(256, 'a')));

@@ -1,12 +1,12 @@
 // What a reload may change live and what it keeps until a restart; the one load function
 // shared by start, reload and --check-config.
 #include "daemon/config_reload.h"
-#include "daemon/registry_target.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "common/file_util.h"
+#include "daemon/registry_target.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
 
@@ -89,9 +89,10 @@ TEST(LoadDaemonConfig, RegistrySecretsMustBeReadable) {
   const std::filesystem::path file = dir.path() / "mirrord.toml";
   const std::filesystem::path password = dir.path() / "lab.password";
   const std::filesystem::path token = dir.path() / "lab.token";
-  ASSERT_OK(WriteFileAtomically(file, "[registries.lab]\nurl = \"https://registry.lab\"\n"
-                                      "username = \"bot\"\npassword_file = \"" +
-                                          password.string() + "\"\n"));
+  ASSERT_OK(WriteFileAtomically(file,
+                                "[registries.lab]\nurl = \"https://registry.lab\"\n"
+                                "username = \"bot\"\npassword_file = \"" +
+                                    password.string() + "\"\n"));
   Result<LoadedConfig> missing = LoadDaemonConfig(file);
   ASSERT_FALSE(missing.ok());
   EXPECT_THAT(missing.status().message(),
@@ -103,10 +104,11 @@ TEST(LoadDaemonConfig, RegistrySecretsMustBeReadable) {
   ASSERT_OK(WriteFileAtomically(password, "hunter2\n"));
   ASSERT_OK(LoadDaemonConfig(file).status());
 
-  ASSERT_OK(WriteFileAtomically(file, "[registries.lab]\nurl = \"https://registry.lab\"\n"
-                                      "token_file = \"" +
-                                          token.string() + "\"\nca_file = \"" +
-                                          (dir.path() / "ca.pem").string() + "\"\n"));
+  ASSERT_OK(WriteFileAtomically(file,
+                                "[registries.lab]\nurl = \"https://registry.lab\"\n"
+                                "token_file = \"" +
+                                    token.string() + "\"\nca_file = \"" +
+                                    (dir.path() / "ca.pem").string() + "\"\n"));
   ASSERT_OK(WriteFileAtomically(token, std::string(kMaxRegistrySecretBytes + 1, 't')));
   Result<LoadedConfig> big = LoadDaemonConfig(file);
   ASSERT_FALSE(big.ok());

@@ -3,14 +3,16 @@
 // repository and tags, the model artifact with it), an operator's request, and what the
 // runner records for a success, a failure (the pusher's words naming the blob), a
 // cancellation and a registry that left the config; secrets are read at each run.
+#include "daemon/push_job_runner.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <fstream>
+#include <limits>
 #include <optional>
 
-#include "daemon/push_job_runner.h"
 #include "daemon/push_jobs.h"
 #include "storage/sqlite_job_queue.h"
 #include "tests/fixtures/status_matchers.h"
@@ -173,8 +175,7 @@ TEST_F(PushJobsTest, ABuildQueuesOnePushPerTargetWithTheImageAndItsModel) {
   // A push run is neither the repo's last sync nor a build run.
   ASSERT_OK_AND_ASSIGN(std::optional<SyncRunRecord> last, catalog_->LastFinishedRun(repo_.id));
   EXPECT_FALSE(last.has_value());
-  EXPECT_THAT(catalog_->GetBuildRun(queued[0].run_id).status(),
-              StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(catalog_->GetBuildRun(queued[0].run_id).status(), StatusIs(StatusCode::kNotFound));
 }
 
 TEST_F(PushJobsTest, ASuccessRecordsWhatWasSentAndCountsItPerRegistry) {
@@ -214,8 +215,8 @@ TEST_F(PushJobsTest, ASuccessRecordsWhatWasSentAndCountsItPerRegistry) {
   EXPECT_EQ(view.bytes_sent, 2000u);
   const std::string text = metrics_.Render();
   EXPECT_THAT(text, HasSubstr("mirrord_image_push_bytes_total{registry=\"lab\"} 2000"));
-  EXPECT_THAT(text, HasSubstr(
-                        "mirrord_image_pushes_total{outcome=\"succeeded\",registry=\"lab\"} 1"));
+  EXPECT_THAT(text,
+              HasSubstr("mirrord_image_pushes_total{outcome=\"succeeded\",registry=\"lab\"} 1"));
   EXPECT_THAT(text,
               HasSubstr("mirrord_image_push_blobs_total{action=\"uploaded\",registry=\"lab\"} 4"));
   EXPECT_THAT(text,

@@ -8,7 +8,6 @@
 
 #include "storage/queue_depth.h"
 #include "storage/queue_rules.h"
-
 #include "tests/fixtures/status_matchers.h"
 
 namespace mirrord {

@@ -67,10 +67,11 @@ TEST_F(MigrationsTest, PushRunsKeepEarlierRunKinds) {
   ASSERT_GE(all.size(), 11u);
   ASSERT_EQ(*ApplyMigrations(*db, all.first(10)), 10);
   ASSERT_TRUE(db->Exec("INSERT INTO repos (name) VALUES ('org/m')").ok());
-  ASSERT_TRUE(db->Exec("INSERT INTO sync_runs (repo_id, state, kind) VALUES (1, 'succeeded', 'sync')")
-                  .ok());
-  ASSERT_TRUE(db->Exec("INSERT INTO sync_runs (repo_id, state, kind) VALUES (1, 'failed', 'build')")
-                  .ok());
+  ASSERT_TRUE(
+      db->Exec("INSERT INTO sync_runs (repo_id, state, kind) VALUES (1, 'succeeded', 'sync')")
+          .ok());
+  ASSERT_TRUE(
+      db->Exec("INSERT INTO sync_runs (repo_id, state, kind) VALUES (1, 'failed', 'build')").ok());
   ASSERT_TRUE(
       db->Exec("INSERT INTO build_runs (run_id, build, ref) VALUES (2, 'm', 'refs/heads/main')")
           .ok());
