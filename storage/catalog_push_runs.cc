@@ -7,34 +7,14 @@
 #include <string>
 
 #include "storage/catalog.h"
+#include "storage/catalog_values.h"
 
 namespace mirrord {
 namespace {
 
-int64_t ToSqlInt(uint64_t v) {
-  return static_cast<int64_t>(std::min<uint64_t>(v, std::numeric_limits<int64_t>::max()));
-}
-
-// Tags are stored one per line (a tag never holds a newline: the tag grammar).
-std::string JoinLines(const std::vector<std::string>& tags) {
-  std::string out;
-  for (const std::string& t : tags) {
-    if (!out.empty()) out += '\n';
-    out += t;
-  }
-  return out;
-}
-
-std::vector<std::string> SplitLines(std::string_view joined) {
-  std::vector<std::string> out;
-  while (!joined.empty()) {
-    const size_t nl = joined.find('\n');
-    out.emplace_back(joined.substr(0, nl));
-    if (nl == std::string_view::npos) break;
-    joined.remove_prefix(nl + 1);
-  }
-  return out;
-}
+using catalog_values::JoinTags;
+using catalog_values::SplitTags;
+using catalog_values::ToSqlInt;
 
 constexpr std::string_view kPushSelect =
     "SELECT p.run_id, p.image, p.digest, p.model_digest, p.registry, p.repository, p.tags, "
@@ -51,8 +31,8 @@ PushRunRecord ReadPush(const Statement& s) {
   p.model_digest = s.ColumnText(3);
   p.registry = s.ColumnText(4);
   p.repository = s.ColumnText(5);
-  p.tags = SplitLines(s.ColumnText(6));
-  p.model_tags = SplitLines(s.ColumnText(7));
+  p.tags = SplitTags(s.ColumnText(6));
+  p.model_tags = SplitTags(s.ColumnText(7));
   p.bytes_sent = static_cast<uint64_t>(std::max<int64_t>(0, s.ColumnInt64(8)));
   p.blobs_skipped = s.ColumnInt64(9);
   p.blobs_mounted = s.ColumnInt64(10);
@@ -97,8 +77,8 @@ Result<int64_t> Catalog::InsertPushRun(int64_t repo_id, std::string_view trigger
                                  "registry, repository, tags, model_tags) "
                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
     RETURN_IF_ERROR(stmt.BindAll(run_id, push.image, push.digest, push.model_digest, push.registry,
-                                 push.repository, JoinLines(push.tags),
-                                 JoinLines(push.model_tags)));
+                                 push.repository, JoinTags(push.tags),
+                                 JoinTags(push.model_tags)));
     RETURN_IF_ERROR(stmt.Run().WithContext("insert push run"));
   }
   RETURN_IF_ERROR(txn.Commit().WithContext("insert push run"));
@@ -134,7 +114,7 @@ Status Catalog::AddPushTags(const PushRunRecord& push) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Statement stmt,
                    db_.Prepare("UPDATE push_runs SET tags = ?, model_tags = ? WHERE run_id = ?"));
-  RETURN_IF_ERROR(stmt.BindAll(JoinLines(have.tags), JoinLines(have.model_tags), push.run_id));
+  RETURN_IF_ERROR(stmt.BindAll(JoinTags(have.tags), JoinTags(have.model_tags), push.run_id));
   return stmt.Run().WithContext("add push tags to run " + std::to_string(push.run_id));
 }
 
