@@ -10,7 +10,6 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -24,6 +23,7 @@
 #include "tests/fixtures/mirrord_process.h"
 #include "tests/fixtures/poll_until.h"
 #include "tests/fixtures/process.h"
+#include "tests/fixtures/seeded_bytes.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_lfs_endpoint.h"
@@ -41,13 +41,6 @@ constexpr std::string_view kRepo = "org/model";
 constexpr char kUser[] = "pusher";
 constexpr char kPassword[] = "s3cret-push";
 
-std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string out(n, '\0');
-  for (char& c : out) c = static_cast<char>(rng() & 0xff);
-  return out;
-}
-
 class Push : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -60,8 +53,8 @@ class Push : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / "work"));
     ASSERT_OK(work.LfsTrack("*.safetensors"));
     ASSERT_OK(work.WriteFile("config.json", "{\"layers\": 2}\n"));
-    ASSERT_OK(work.WriteFile("model-00001-of-00002.safetensors", RandomBytes(200 << 10, 1)));
-    ASSERT_OK(work.WriteFile("model-00002-of-00002.safetensors", RandomBytes(50 << 10, 2)));
+    ASSERT_OK(work.WriteFile("model-00001-of-00002.safetensors", SeededBytes(200 << 10, 1)));
+    ASSERT_OK(work.WriteFile("model-00002-of-00002.safetensors", SeededBytes(50 << 10, 2)));
     ASSERT_OK_AND_ASSIGN(commit_, work.Commit("model"));
     ASSERT_OK(upstream_->CreateBareRepo(kRepo).status());
     ASSERT_OK(work.PushWithLfs(upstream_->UrlFor(kRepo), {"refs/heads/main:refs/heads/main"}));
