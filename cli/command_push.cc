@@ -8,7 +8,6 @@
 #include "cli/commands.h"
 #include "cli/progress_display.h"
 #include "common/api_json.h"
-#include "common/build_config.h"
 
 namespace mirrord {
 namespace {
@@ -17,17 +16,6 @@ namespace {
 constexpr std::chrono::milliseconds kPollInterval{500};
 
 }  // namespace
-
-bool SplitImageTag(std::string_view ref, std::string* name, std::string* tag) {
-  const size_t colon = ref.rfind(':');
-  if (colon == std::string_view::npos) return false;
-  std::string_view n = ref.substr(0, colon);
-  std::string_view t = ref.substr(colon + 1);
-  if (!IsValidImageName(n) || !IsValidImageTag(t)) return false;
-  *name = std::string(n);
-  *tag = std::string(t);
-  return true;
-}
 
 std::string FormatPushProgress(const PushRunView& run) {
   std::string text = "[" + run.state + "]";
@@ -58,13 +46,23 @@ std::string FormatPushResult(const PushRunView& run) {
   return out;
 }
 
+bool SplitImageTag(std::string_view ref, std::string* name, std::string* tag) {
+  Result<ImageRefArg> parsed = ParseImageRefArg(ref);
+  if (!parsed.ok()) return false;
+  *name = std::move(parsed->name);
+  *tag = std::move(parsed->tag);
+  return true;
+}
+
 int RunPushCommand(ApiClient& client, const PushArgs& args, CommandIo& io) {
-  std::string name, tag;
-  if (!SplitImageTag(args.image, &name, &tag)) {
-    io.err << "mirrorctl: push needs an image as NAME:TAG (see `mirrorctl images`), got \""
-           << args.image << "\"\n";
+  Result<ImageRefArg> ref = ParseImageRefArg(args.image);
+  if (!ref.ok()) {
+    io.err << "mirrorctl: push needs an image as NAME:TAG (see `mirrorctl images`): "
+           << ref.error().message() << "\n";
     return kExitUsage;
   }
+  const std::string& name = ref->name;
+  const std::string& tag = ref->tag;
   if (args.registry.empty()) {
     io.err << "mirrorctl: push needs a [registries] name\n";
     return kExitUsage;
