@@ -92,7 +92,8 @@ class Push : public ::testing::Test {
       return Internal("GET /api/v1/pushes: " + std::to_string(reply.status) + " " + reply.body);
     }
     std::vector<PushRunView> out;
-    for (const json::value& v : json::parse(reply.body).at("pushes").as_array()) {
+    const json::value answer = json::parse(reply.body);
+    for (const json::value& v : answer.at("pushes").as_array()) {
       ASSIGN_OR_RETURN(PushRunView run, PushRunViewFromJson(v));
       out.push_back(std::move(run));
     }
