@@ -23,8 +23,11 @@ std::string FormatQueue(const QueueView& queue, int64_t now) {
         where = j.not_before > now ? "in " + FormatEta(static_cast<double>(j.not_before - now))
                                    : "ready";
       }
-      // A build shows its recipe and the ref it builds: "lab/glm-4 refs/heads/main".
-      std::string what = j.kind == "build" ? j.build + " " + j.ref : j.repo;
+      // A build shows its recipe and the ref it builds: "lab/glm-4 refs/heads/main"; a push
+      // its image and registry: "lab/glm-4@sha256:... -> lab".
+      std::string what = j.kind == "build"  ? j.build + " " + j.ref
+                         : j.kind == "push" ? j.build + " -> " + j.ref
+                                            : j.repo;
       rows.push_back({"#" + std::to_string(j.run_id), j.kind, what, j.state, trigger,
                       FormatAge(j.queued_at, now), where, j.host.empty() ? "-" : j.host});
     }

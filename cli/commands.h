@@ -167,6 +167,26 @@ std::string FormatBuildProgress(const BuildRunView& run);
 // The summary line, then "NAME:TAG  DIGEST" per image tag and per model tag.
 std::string FormatBuildResult(const BuildRunView& run);
 
+// push NAME:TAG REGISTRY [--no-follow]
+struct PushArgs {
+  std::string image;     // NAME:TAG, as `mirrorctl images` lists it
+  std::string registry;  // a [registries] name
+  bool no_follow = false;
+};
+// Queues a push (POST /api/v1/images/NAME:TAG/push) and, unless no_follow, shows its
+// progress until it ends. Returns kExitOk when every tag is pushed (printing each
+// destination tag with its digest), kExitFailed with "mirrord: push of NAME:TAG to REGISTRY
+// failed: <error>" on stderr when it failed, kExitNotFound for an unknown image, tag or
+// registry, kExitUsage for a malformed NAME:TAG. With io.json: the final PushRunView (with
+// no_follow, the queued answer).
+int RunPushCommand(ApiClient& client, const PushArgs& args, CommandIo& io);
+// Splits "NAME:TAG" (the tag after the last ':'); false unless both are valid.
+bool SplitImageTag(std::string_view ref, std::string* name, std::string* tag);
+// "[running] 2/5 blobs  1.2 GiB of 4.0 GiB  sha256:0123456789ab".
+std::string FormatPushProgress(const PushRunView& run);
+// The summary line, then "REGISTRY/REPOSITORY:TAG  DIGEST" per image and model tag.
+std::string FormatPushResult(const PushRunView& run);
+
 // The known command closest to `typed` (edit distance at most 2, or `typed` a prefix of
 // exactly one); "" when none is close.
 std::string SuggestCommand(std::string_view typed, const std::vector<std::string>& known);

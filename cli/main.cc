@@ -151,6 +151,14 @@ int Main(int argc, char** argv) {
       "mirrord's host; restore: see README");
   backup_cmd->add_option("dir", backup.dir, "an empty or new directory")->required();
 
+  PushArgs push;
+  CLI::App* push_cmd = app.add_subcommand(
+      "push", "Push a built image to a [registries] entry and show progress until it is there");
+  push_cmd->add_option("image", push.image, "NAME:TAG, as `mirrorctl images` lists it")->required();
+  push_cmd->add_option("registry", push.registry, "a [registries] name, e.g. lab")->required();
+  push_cmd->add_flag("--no-follow", push.no_follow,
+                     "queue the push and return instead of showing its progress");
+
   RemoveArgs remove;
   CLI::App* remove_cmd = app.add_subcommand(
       "remove", "Stop mirroring a repository and delete its mirror (asks first)");
@@ -236,6 +244,7 @@ int Main(int argc, char** argv) {
       {images_cmd, [&](ApiClient& c) { return RunImagesCommand(c, images, io); }},
       {backup_cmd, [&](ApiClient& c) { return RunBackupCommand(c, backup, io); }},
       {image_export_cmd, [&](ApiClient& c) { return RunImageExportCommand(c, image_export, io); }},
+      {push_cmd, [&](ApiClient& c) { return RunPushCommand(c, push, io); }},
       {remove_cmd, [&](ApiClient& c) { return RunRemoveCommand(c, remove, io); }},
       {gc_cmd, [&](ApiClient& c) { return RunGcCommand(c, gc, io); }},
       {verify_cmd, [&](ApiClient& c) { return RunVerifyCommand(c, verify, io); }},

@@ -483,4 +483,90 @@ Result<BuildRunView> BuildRunViewFromJson(const json::value& jv) {
   return v;
 }
 
+namespace {
+
+json::array StringArray(const std::vector<std::string>& v) {
+  json::array out;
+  for (const std::string& s : v) out.emplace_back(s);
+  return out;
+}
+
+Status ReadStringArray(ObjectReader& r, std::string_view key, std::vector<std::string>* out) {
+  const json::value* t = r.Find(key);
+  if (t == nullptr || t->is_null()) return Status::Ok();
+  if (!t->is_array()) return r.Error(key, "expected an array");
+  for (const json::value& e : t->as_array()) {
+    if (!e.is_string()) return r.Error(key, "expected strings");
+    out->emplace_back(e.as_string());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void tag_invoke(const json::value_from_tag&, json::value& jv, const PushRunView& v) {
+  jv = json::object{{"run_id", v.run_id},
+                    {"image", v.image},
+                    {"digest", v.digest},
+                    {"model_digest", v.model_digest},
+                    {"registry", v.registry},
+                    {"repository", v.repository},
+                    {"tags", StringArray(v.tags)},
+                    {"model_tags", StringArray(v.model_tags)},
+                    {"repo", v.repo},
+                    {"trigger", v.trigger},
+                    {"state", v.state},
+                    {"error", v.error},
+                    {"failure", EncodeFailure(v.failure)},
+                    {"attempt", v.attempt},
+                    {"bytes_total", v.bytes_total},
+                    {"bytes_sent", v.bytes_sent},
+                    {"blobs_total", v.blobs_total},
+                    {"blobs_done", v.blobs_done},
+                    {"blob", v.blob},
+                    {"blobs_skipped", v.blobs_skipped},
+                    {"blobs_mounted", v.blobs_mounted},
+                    {"blobs_uploaded", v.blobs_uploaded},
+                    {"uploads_resumed", v.uploads_resumed},
+                    {"duration_ms", v.duration_ms},
+                    {"queued_at", v.queued_at},
+                    {"started_at", v.started_at},
+                    {"finished_at", v.finished_at}};
+}
+
+Result<PushRunView> PushRunViewFromJson(const json::value& jv) {
+  ASSIGN_OR_RETURN(ObjectReader r, ObjectReader::Open(jv, ""));
+  PushRunView v;
+  RETURN_IF_ERROR(r.Integer("run_id", &v.run_id));
+  RETURN_IF_ERROR(r.String("image", &v.image));
+  RETURN_IF_ERROR(r.String("digest", &v.digest));
+  RETURN_IF_ERROR(r.String("model_digest", &v.model_digest));
+  RETURN_IF_ERROR(r.String("registry", &v.registry));
+  RETURN_IF_ERROR(r.String("repository", &v.repository));
+  RETURN_IF_ERROR(ReadStringArray(r, "tags", &v.tags));
+  RETURN_IF_ERROR(ReadStringArray(r, "model_tags", &v.model_tags));
+  RETURN_IF_ERROR(r.String("repo", &v.repo));
+  RETURN_IF_ERROR(r.String("trigger", &v.trigger));
+  RETURN_IF_ERROR(r.String("state", &v.state));
+  RETURN_IF_ERROR(r.String("error", &v.error));
+  if (const json::value* f = r.Find("failure"); f != nullptr && !f->is_null()) {
+    ASSIGN_OR_RETURN(v.failure, DecodeFailure(*f, r.Path("failure") + "."));
+  }
+  RETURN_IF_ERROR(r.Integer("attempt", &v.attempt));
+  RETURN_IF_ERROR(r.Integer("bytes_total", &v.bytes_total));
+  RETURN_IF_ERROR(r.Integer("bytes_sent", &v.bytes_sent));
+  RETURN_IF_ERROR(r.Integer("blobs_total", &v.blobs_total));
+  RETURN_IF_ERROR(r.Integer("blobs_done", &v.blobs_done));
+  RETURN_IF_ERROR(r.String("blob", &v.blob));
+  RETURN_IF_ERROR(r.Integer("blobs_skipped", &v.blobs_skipped));
+  RETURN_IF_ERROR(r.Integer("blobs_mounted", &v.blobs_mounted));
+  RETURN_IF_ERROR(r.Integer("blobs_uploaded", &v.blobs_uploaded));
+  RETURN_IF_ERROR(r.Integer("uploads_resumed", &v.uploads_resumed));
+  RETURN_IF_ERROR(r.Integer("duration_ms", &v.duration_ms));
+  RETURN_IF_ERROR(r.Integer("queued_at", &v.queued_at));
+  RETURN_IF_ERROR(r.Integer("started_at", &v.started_at));
+  RETURN_IF_ERROR(r.Integer("finished_at", &v.finished_at));
+  return v;
+}
+
 }  // namespace mirrord

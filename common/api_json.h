@@ -30,6 +30,8 @@ void tag_invoke(const boost::json::value_from_tag&, boost::json::value& jv, cons
 Result<QueueView> QueueViewFromJson(const boost::json::value& jv);
 void tag_invoke(const boost::json::value_from_tag&, boost::json::value& jv, const BuildRunView& v);
 Result<BuildRunView> BuildRunViewFromJson(const boost::json::value& jv);
+void tag_invoke(const boost::json::value_from_tag&, boost::json::value& jv, const PushRunView& v);
+Result<PushRunView> PushRunViewFromJson(const boost::json::value& jv);
 
 boost::json::result<RepoSpec> tag_invoke(const boost::json::try_value_to_tag<RepoSpec>&,
                                          const boost::json::value& jv);

@@ -30,13 +30,16 @@ std::string_view FailurePhaseName(FailurePhase p) {
       return "publish";
     case FailurePhase::kBuild:
       return "build";
+    case FailurePhase::kPush:
+      return "push";
   }
   return "unknown";
 }
 
 std::optional<FailurePhase> FailurePhaseFromName(std::string_view name) {
-  for (FailurePhase p : {FailurePhase::kConnect, FailurePhase::kFetch, FailurePhase::kVerify,
-                         FailurePhase::kLfs, FailurePhase::kPublish, FailurePhase::kBuild}) {
+  for (FailurePhase p :
+       {FailurePhase::kConnect, FailurePhase::kFetch, FailurePhase::kVerify, FailurePhase::kLfs,
+        FailurePhase::kPublish, FailurePhase::kBuild, FailurePhase::kPush}) {
     if (FailurePhaseName(p) == name) return p;
   }
   return std::nullopt;

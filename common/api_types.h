@@ -56,7 +56,7 @@ struct SyncProgress {
 // The step of a job in which it failed. Sync steps, in order: connect (open the mirror,
 // reach the upstream), fetch, verify (connectivity of what was fetched), lfs, publish (refs
 // and catalog); build jobs fail in "build".
-enum class FailurePhase { kConnect, kFetch, kVerify, kLfs, kPublish, kBuild };
+enum class FailurePhase { kConnect, kFetch, kVerify, kLfs, kPublish, kBuild, kPush };
 // "connect", "fetch", "verify", "lfs", "publish", "build".
 std::string_view FailurePhaseName(FailurePhase p);
 // The phase FailurePhaseName names; nullopt for any other text.
@@ -136,9 +136,11 @@ struct RepoStatus {
 // One queued or running job, as `mirrorctl queue` shows it.
 struct QueueJobView {
   int64_t run_id = 0;
-  std::string kind = "sync";  // "sync" or "build"
+  std::string kind = "sync";  // "sync", "build" or "push"
   std::string repo;
-  std::string build;  // builds: the [[builds]] name and the full ref name; "" for syncs
+  // builds: the [[builds]] name and the full ref name; pushes: "IMAGE@DIGEST" and the
+  // [registries] name; "" for syncs.
+  std::string build;
   std::string ref;
   std::string trigger;
   std::string state;  // "queued" or "running"
@@ -184,6 +186,39 @@ struct BuildRunView {
   std::vector<std::string> tags;  // the image's; the model's are these + "-model"
   uint64_t layers = 0;            // image layers
   int64_t queued_at = 0;          // unix seconds
+  int64_t started_at = 0;
+  int64_t finished_at = 0;
+};
+
+// One push job's run, as GET /api/v1/pushes(/ID) and `mirrorctl push` show it.
+struct PushRunView {
+  int64_t run_id = 0;
+  std::string image;         // mirrord's image name
+  std::string digest;        // the image manifest pushed
+  std::string model_digest;  // its model artifact's, "" for none
+  std::string registry;      // [registries] name
+  std::string repository;    // destination repository
+  std::vector<std::string> tags;
+  std::vector<std::string> model_tags;
+  std::string repo;  // the mirrored repo the image was built from
+  std::string trigger;
+  std::string state;                  // "queued", "running", "succeeded", "failed", "interrupted"
+  std::string error;                  // empty unless failed: which blob, and why
+  std::optional<RunFailure> failure;  // set when failed (phase "push")
+  int attempt = 1;
+  // Live progress while running (PushProgress of the manifest being pushed).
+  uint64_t bytes_total = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t blobs_total = 0;
+  uint64_t blobs_done = 0;
+  std::string blob;  // being sent, "" between blobs
+  // Set when finished: what was sent.
+  uint64_t blobs_skipped = 0;
+  uint64_t blobs_mounted = 0;
+  uint64_t blobs_uploaded = 0;
+  uint64_t uploads_resumed = 0;
+  int64_t duration_ms = 0;
+  int64_t queued_at = 0;  // unix seconds
   int64_t started_at = 0;
   int64_t finished_at = 0;
 };

@@ -241,6 +241,33 @@ Status ParseFile(const toml::table& t, std::string_view origin, const std::strin
   return k.Unknown();
 }
 
+// { registry = "lab", repository = "models/{name}", tags = ["{commit}"] }
+Status ParsePushTarget(const toml::table& t, std::string_view origin, const std::string& section,
+                       PushTarget* p) {
+  Keys k(t, origin, section);
+  RETURN_IF_ERROR(k.String("registry", &p->registry, true));
+  RETURN_IF_ERROR(k.String("repository", &p->repository));
+  // Any valid image name stands for {name}: the template is valid when "a" in its place is.
+  std::string probe = p->repository;
+  for (size_t at = probe.find("{name}"); at != std::string::npos; at = probe.find("{name}")) {
+    probe.replace(at, 6, "a");
+  }
+  if (!IsValidImageName(probe)) {
+    return k.Error("repository", "\"" + p->repository +
+                                     "\" is not a repository name template (image name "
+                                     "grammar, {name} for the image's name)");
+  }
+  RETURN_IF_ERROR(k.Strings("tags", &p->tags));
+  for (const std::string& tag : p->tags) {
+    if (!IsTagTemplate(tag)) {
+      return k.Error("tags", "\"" + tag +
+                                 "\" is not a tag template (tag characters "
+                                 "A-Za-z0-9_.- and {ref}, {commit})");
+    }
+  }
+  return k.Unknown();
+}
+
 Status ParseRecipe(const toml::table& t, std::string_view origin, const std::string& section,
                    const std::vector<std::string>& repo_names,
                    const std::map<std::string, RegistryConfig>& registries, BuildRecipe* r) {
@@ -350,10 +377,29 @@ Status ParseRecipe(const toml::table& t, std::string_view origin, const std::str
     if (v < 1 || v > 1000) return k.Error("keep", "must be between 1 and 1000");
     r->keep = static_cast<int>(v);
   }
-  RETURN_IF_ERROR(k.Strings("push", &r->push));
-  for (const std::string& reg : r->push) {
-    if (!registries.contains(reg)) {
-      return k.Error("push", "\"" + reg + "\" is not a [registries] name");
+  if (const toml::node* push = k.Get("push")) {
+    const toml::array* a = push->as_array();
+    if (!a) return k.Error("push", "expected an array of [registries] names or tables");
+    for (size_t i = 0; i < a->size(); ++i) {
+      PushTarget target;
+      const toml::node& e = *a->get(i);
+      if (e.is_string()) {
+        target.registry = *e.value<std::string>();
+      } else if (const toml::table* entry = e.as_table()) {
+        RETURN_IF_ERROR(
+            ParsePushTarget(*entry, origin, section + " push #" + std::to_string(i + 1), &target));
+      } else {
+        return k.Error("push", "expected an array of [registries] names or tables");
+      }
+      if (!registries.contains(target.registry)) {
+        return k.Error("push", "\"" + target.registry + "\" is not a [registries] name");
+      }
+      for (const PushTarget& other : r->push) {
+        if (other.registry == target.registry) {
+          return k.Error("push", "registry \"" + target.registry + "\" appears twice");
+        }
+      }
+      r->push.push_back(std::move(target));
     }
   }
   return k.Unknown();
@@ -367,6 +413,22 @@ Status ParseRegistry(const toml::table& t, std::string_view origin, const std::s
   bool https = r->url.starts_with("https://");
   bool http = r->url.starts_with("http://");
   if (!https && !http) return k.Error("url", "must start with http:// or https://");
+  {
+    std::string_view rest = std::string_view(r->url).substr(https ? 8 : 7);
+    while (rest.ends_with('/')) rest.remove_suffix(1);
+    const bool bad_char = std::any_of(r->url.begin(), r->url.end(), [](char c) {
+      auto u = static_cast<unsigned char>(c);
+      return u <= 0x20 || u == 0x7f;
+    });
+    if (rest.empty() || bad_char || rest.find_first_of("/?#@") != std::string_view::npos) {
+      return k.Error("url",
+                     "expected http(s)://HOST[:PORT] (no path, credentials or spaces), "
+                     "got \"" +
+                         r->url + "\"");
+    }
+    r->url.resize(r->url.size() -
+                  (std::string_view(r->url).substr(https ? 8 : 7).size() - rest.size()));
+  }
   RETURN_IF_ERROR(k.String("username", &r->username));
   std::string path;
   for (auto [key, out] :
@@ -380,6 +442,12 @@ Status ParseRegistry(const toml::table& t, std::string_view origin, const std::s
   if (!r->password_file.empty() && r->username.empty()) {
     return k.Error("password_file", "needs username");
   }
+  if (!r->username.empty() && r->password_file.empty()) {
+    return k.Error("username", "needs password_file");
+  }
+  if (!r->token_file.empty() && !r->password_file.empty()) {
+    return k.Error("token_file", "set either username + password_file or token_file, not both");
+  }
   if (const toml::node* n = k.Get("insecure")) {
     if (!n->is_boolean()) return k.Error("insecure", "expected true or false");
     r->insecure = *n->value<bool>();
@@ -391,6 +459,15 @@ Status ParseRegistry(const toml::table& t, std::string_view origin, const std::s
 }
 
 }  // namespace
+
+std::string PushTarget::RepositoryFor(std::string_view name) const {
+  std::string out = repository;
+  for (size_t at = out.find("{name}"); at != std::string::npos; at = out.find("{name}", at)) {
+    out.replace(at, 6, name);
+    at += name.size();
+  }
+  return out;
+}
 
 bool IsValidImageName(std::string_view name) {
   if (name.empty() || name.size() > 255) return false;

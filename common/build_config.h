@@ -15,11 +15,24 @@
 //               preflight = true, gpu_count = 1, min_gpu_memory = 0   (bytes; 0: weights+20%)
 //               shm_size = "16g"   (docker run --shm-size that `mirrorctl images` prints)
 //               tags = ["{ref}", "{commit}"], keep = 3, push = ["REGISTRY"]
+//     push: after each successful build the image and its model artifact are pushed to each
+//       named [registries] entry (a durable push job). A plain name pushes to repository =
+//       the image's name with the image's own tags (the model artifact's: its own "-model"
+//       tags). A table maps them: { registry = "lab", repository = "models/{name}",
+//       tags = ["{commit}", "latest"] } ({name}: the image name; tags are templates with
+//       {ref} and {commit} like `tags`; the model artifact gets each with "-model"). The
+//       table form may also be written as [[builds.push]] entries. One entry per registry.
 //   [[builds.files]] source = "/opt/bin/serve", dest = "/usr/local/bin/serve",
 //                    mode = "0755", sha256 = "<64 hex>"
 //   [registries.NAME] url = "https://registry.lab:5000", username = "...",
 //                     password_file = "...", token_file = "...", ca_file = "...",
 //                     insecure = false
+//     url: https://HOST[:PORT]; http:// only with insecure = true (which also accepts an
+//       unverified TLS certificate). Credentials: username + password_file (HTTP Basic, and
+//       for a registry's Bearer token flow), or token_file (a bearer token sent as is), or
+//       none (anonymous). The secret files are read when a push starts (a rotated secret
+//       applies to the next push without a reload), checked readable by --check-config, a
+//       start and a reload, and never logged. ca_file: an extra CA bundle (PEM) to trust.
 #pragma once
 
 #include <toml++/toml.h>
@@ -42,6 +55,17 @@ struct BuildFile {
   std::string dest;              // absolute path in the image
   uint32_t mode = 0644;
   std::string sha256;  // 64 lowercase hex: the build refuses a source with other content
+};
+
+// One `push` entry of a recipe: a [registries] name and how the image is named there.
+struct PushTarget {
+  std::string registry;
+  std::string repository = "{name}";  // template; {name} is the image's name
+  std::vector<std::string> tags;      // tag templates ({ref}, {commit}); empty: the image's tags
+
+  // `repository` for image `name`.
+  std::string RepositoryFor(std::string_view name) const;
+  bool operator==(const PushTarget&) const = default;
 };
 
 struct BuildRecipe {
@@ -71,8 +95,8 @@ struct BuildRecipe {
   // --shm-size of the `docker run` line `mirrorctl images` prints for GPU images ("": none).
   std::string shm_size = "16g";
   std::vector<std::string> tags = {"{ref}", "{commit}"};
-  int keep = 3;                   // images kept per ref
-  std::vector<std::string> push;  // [registries] names
+  int keep = 3;                  // images kept per ref
+  std::vector<PushTarget> push;  // where each built image goes (one per registry)
 
   // Whether images of this recipe start through the preflight.
   bool PreflightEnabled() const {

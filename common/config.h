@@ -56,8 +56,11 @@
 //   [[repos]]  name = "THUDM/GLM-4", upstream = "github", path = "THUDM/GLM-4",
 //              url = "...", poll_interval = "10m", refspecs = [...],
 //              lfs = true, lfs_history = "tips", lfs_include = [...], lfs_exclude = [...]
-//   [[builds]] and [registries.NAME]: the build stage's recipes; every key is listed at the
-//              top of common/build_config.h.
+//   [[builds]] and [registries.NAME]: the build stage's recipes (with `push`, where each
+//              built image is pushed) and the registries images come from and go to
+//              (url, username + password_file or token_file, ca_file, insecure; secret
+//              files read when each push starts); every key is listed at the top of
+//              common/build_config.h.
 //
 // Keys are extended, never renamed. Unknown keys are errors (a typo must not silently
 // fall back to a default). Durations are "90s", "10m", "2h", "1d" or integer seconds.

@@ -234,6 +234,14 @@ JobOutcome BuildJobRunner::Run(const QueuedJob& job, const JobContext& context) 
     if (job.pushed_at_ms > 0 && pullable_at_ms >= job.pushed_at_ms) {
       metrics_.RecordPushToImage(static_cast<double>(pullable_at_ms - job.pushed_at_ms) / 1000.0);
     }
+    // Delivery to the lab's registries: durable jobs of their own, so that a registry being
+    // down never fails (or repeats) the build.
+    if (pushes_ != nullptr && owned) {
+      const std::shared_ptr<const Config> snapshot = config_.Get();
+      for (const BuildRecipe& recipe : snapshot->builds) {
+        if (recipe.name == job.build) pushes_->OnBuilt(recipe, *built, job.trigger);
+      }
+    }
   } else {
     MLOG(Error) << "build " << job.build << " of " << job.ref << " (run " << run_id << ") "
                 << record.state << " after " << seconds << " s: " << record.error;

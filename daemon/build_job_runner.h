@@ -11,7 +11,8 @@
 // lease fence (JobContext::confirm_lease): a failed, cancelled or killed build publishes
 // nothing and never touches git or LFS serving. Then it records the result (build_runs),
 // the run's final state and typed failure (phase "build", daemon/sync_failure.h), and the
-// metrics (builds by outcome, duration, upstream push -> image pullable).
+// metrics (builds by outcome, duration, upstream push -> image pullable). A succeeded build
+// of a recipe with `push` targets queues its push jobs (daemon/push_jobs.h) last.
 // Live progress is kept per running job for GET /api/v1/builds/NAME/runs/ID.
 // Thread-safety: Run may be called concurrently for different jobs; View is thread-safe.
 #pragma once
@@ -28,6 +29,7 @@
 #include "common/config.h"
 #include "daemon/job_runner.h"
 #include "daemon/metrics.h"
+#include "daemon/push_jobs.h"
 #include "deploy/oci_store.h"
 #include "storage/blob_store.h"
 #include "storage/catalog.h"
@@ -43,6 +45,10 @@ class BuildJobRunner final : public JobRunner {
   // The recipe, repos and registries are read from `config`'s snapshot when a job starts.
   BuildJobRunner(const LiveConfig& config, Catalog& catalog, const BlobStore& lfs, OciStore& oci,
                  MirrorDirResolver mirror_dir, Metrics& metrics, const Clock& clock);
+
+  // From now on each succeeded build queues its pushes with `pushes` (must outlive the
+  // runner; null: none). Call before any job runs (not synchronised with Run).
+  void QueuePushesWith(PushJobs* pushes) { pushes_ = pushes; }
 
   JobOutcome Run(const QueuedJob& job, const JobContext& context) override;
 
@@ -62,6 +68,7 @@ class BuildJobRunner final : public JobRunner {
   MirrorDirResolver mirror_dir_;
   Metrics& metrics_;
   const Clock& clock_;
+  PushJobs* pushes_ = nullptr;
 
   mutable std::mutex mu_;
   std::map<int64_t, BuildRunView> live_;  // guarded by mu_

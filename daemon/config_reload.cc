@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "daemon/github_webhook_handler.h"
+#include "daemon/registry_target.h"
 
 namespace mirrord {
 namespace {
@@ -43,6 +44,12 @@ Result<LoadedConfig> LoadDaemonConfig(const std::filesystem::path& file) {
     Result<std::string> secret = ReadWebhookSecret(parsed->github_webhook_secret_file);
     if (!secret.ok()) return secret.status().WithContext("[webhooks.github] secret_file");
     loaded.webhook_secret = std::move(*secret);
+  }
+  // Pushes read the secrets again when they start (rotation); refused here when unreadable
+  // now, so that a start, a reload and --check-config say so at once.
+  for (const auto& [name, registry] : parsed->registries) {
+    Result<RegistryTarget> target = ReadRegistryTarget(registry);
+    if (!target.ok()) return target.status();
   }
   loaded.config = std::make_shared<const Config>(std::move(*parsed));
   return loaded;

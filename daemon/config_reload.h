@@ -35,8 +35,9 @@ struct LoadedConfig {
 };
 
 // Parses `file` (the embedded defaults when empty) and reads the secret files it names that
-// mirrord cannot run without. On failure one line naming the file and key
-// (InvalidArgument, or the read's error). Has no side effects.
+// mirrord cannot run without (the webhook secret; each [registries.*] password_file and
+// token_file, which pushes read again when they start, and ca_file must exist). On failure one line
+// naming the file and key (InvalidArgument, or the read's error). Has no side effects.
 Result<LoadedConfig> LoadDaemonConfig(const std::filesystem::path& file);
 
 // `next` with every restart-only setting (see above) taken from `running`; `not_applied`

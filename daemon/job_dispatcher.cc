@@ -97,7 +97,9 @@ Result<JobQueue::Requeued> JobDispatcher::RequeueAbandoned(bool own_too) {
       MLOG(Warning) << "requeue run " << job.run_id << ": " << s.ToString();
     }
     const std::string what = job.kind == JobKind::kBuild ? "build " + job.build + " of " + job.ref
-                                                         : "sync of " + job.repo;
+                             : job.kind == JobKind::kPush
+                                 ? "push of " + job.build + " to " + job.ref
+                                 : "sync of " + job.repo;
     if (lost_by == node_id_) {
       MLOG(Warning) << what << " (run " << job.run_id
                     << ") was interrupted by the last stop; queued again";
@@ -280,6 +282,8 @@ void JobDispatcher::AfterFailure(const QueuedJob& job, const JobOutcome& outcome
   Result<int64_t> run =
       job.kind == JobKind::kBuild
           ? catalog_.InsertBuildRun(outcome.repo_id, job.trigger, NowMs() / 1000, build)
+      : job.kind == JobKind::kPush
+          ? catalog_.CopyPushRun(job.run_id, job.trigger, NowMs() / 1000)
           : catalog_.InsertRun(outcome.repo_id, job.trigger, NowMs() / 1000);
   if (!run.ok()) {
     MLOG(Error) << "catalog: " << run.status().ToString();
@@ -302,7 +306,10 @@ void JobDispatcher::AfterFailure(const QueuedJob& job, const JobOutcome& outcome
     return;
   }
   if (!queued->coalesced) {
-    MLOG(Info) << "retrying " << (job.kind == JobKind::kBuild ? "build " + job.build : job.repo)
+    MLOG(Info) << "retrying "
+               << (job.kind == JobKind::kBuild  ? "build " + job.build
+                   : job.kind == JobKind::kPush ? "push of " + job.build + " to " + job.ref
+                                                : job.repo)
                << " in " << delay.count() / 1000 << " s (attempt " << retry.attempt << " of "
                << config_.Get()->retry_attempts << ", run " << *run << ")";
   }

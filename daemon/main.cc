@@ -42,6 +42,8 @@
 #include "daemon/lfs_http_handler.h"
 #include "daemon/lfs_sync.h"
 #include "daemon/metrics.h"
+#include "daemon/push_api.h"
+#include "daemon/push_job_runner.h"
 #include "daemon/registry_http_handler.h"
 #include "daemon/router.h"
 #include "daemon/sync_scheduler.h"
@@ -217,9 +219,19 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
       live, **catalog, **blob_store, **oci_store,
       [&served](std::string_view repo) { return served->servable().Lookup(repo); }, metrics,
       SystemClock::Instance());
+  // Pushes of built images to the lab's registries ([registries.*], a recipe's `push`), as
+  // durable jobs beside builds; the pusher sends the bytes the /v2/ route serves.
+  std::unique_ptr<ImagePusher> pusher = MakeRegistryPusher(**catalog, **blob_store, **oci_store);
+  PushJobRunner push_runner(live, **catalog, *pusher, metrics, SystemClock::Instance());
+  {
+    std::vector<std::string> registries;
+    for (const auto& [name, registry] : config.registries) registries.push_back(name);
+    metrics.AddImagePushRegistries(registries);
+  }
   SyncScheduler scheduler(live, **catalog, **queue, node_id, metrics, &lfs_syncer,
-                          SystemClock::Instance(), &build_runner);
+                          SystemClock::Instance(), &build_runner, &push_runner);
   served = &scheduler;
+  build_runner.QueuePushesWith(&scheduler.pushes());
   if (Status s = scheduler.Start(); !s.ok()) {
     MLOG(Error) << "startup: " << s.ToString();
     return 1;
@@ -297,10 +309,20 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   // GET /api/v1/images/<name>:<tag>/archive: the image as an OCI archive (image export).
   auto image_archive = std::make_shared<ImageArchiveHandler>(**catalog, **blob_store, **oci_store,
                                                              blocking_pool, *token);
-  auto images_route = [images_api, image_archive](HttpExchange& ex) {
+  auto push_api =
+      std::make_shared<PushApi>(scheduler.pushes(), push_runner, **catalog, blocking_pool, *token);
+  // POST /api/v1/images/NAME:TAG/push queues a push (PushApi); .../archive is the export; the
+  // rest of /api/v1/images is ImagesApi's.
+  auto images_route = [images_api, image_archive, push_api](HttpExchange& ex) {
+    if (ex.request().method() == http::verb::post && IsImagePushPath(ex.path())) {
+      return push_api->HandleImagePush(ex);
+    }
     return ImageArchiveHandler::Handles(ex.path()) ? image_archive->Handle(ex)
                                                    : images_api->Handle(ex);
   };
+  auto pushes_route = [push_api](HttpExchange& ex) { return push_api->HandleRuns(ex); };
+  admin_router->Add(http::verb::get, "/api/v1/pushes", pushes_route);
+  admin_router->AddPrefix({http::verb::get}, "/api/v1/pushes/", pushes_route);
   admin_router->Add({http::verb::get, http::verb::post}, "/api/v1/images", images_route);
   admin_router->AddPrefix({http::verb::get, http::verb::post}, "/api/v1/images/", images_route,
                     RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
@@ -520,6 +542,7 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
     backup_api->SetToken(*next_token);
     gc_api->SetToken(*next_token);
     verify_api->SetToken(*next_token);
+    push_api->SetToken(*next_token);
     Result<ReconcileReport> report = scheduler.Reconcile(*applied);
     if (!report.ok()) {
       MLOG(Error) << "reload: [[repos]] not reconciled: " << report.status().ToString();

@@ -162,6 +162,27 @@ Metrics::Metrics()
                             "built from it being pullable.")
                         .Register(*registry_)
                         .Add({}, LatencyBuckets());
+  // Image pushes.
+  image_pushes_ = &prometheus::BuildCounter()
+                       .Name("mirrord_image_pushes_total")
+                       .Help("Finished push jobs (image to a [registries] entry) by outcome.")
+                       .Register(*registry_);
+  image_push_duration_ = &prometheus::BuildHistogram()
+                              .Name("mirrord_image_push_duration_seconds")
+                              .Help(
+                                  "Duration of push jobs, from start to the last tag or the "
+                                  "failure.")
+                              .Register(*registry_);
+  image_push_bytes_ = &prometheus::BuildCounter()
+                           .Name("mirrord_image_push_bytes_total")
+                           .Help("Blob bytes sent to registries by push jobs (resends counted).")
+                           .Register(*registry_);
+  image_push_blobs_ = &prometheus::BuildCounter()
+                           .Name("mirrord_image_push_blobs_total")
+                           .Help(
+                               "Blobs of pushed images by what the push did: skipped (the "
+                               "registry had it), mounted (from another repository), uploaded.")
+                           .Register(*registry_);
 }
 
 void Metrics::RecordBuild(std::string_view outcome, double seconds) {
@@ -171,6 +192,33 @@ void Metrics::RecordBuild(std::string_view outcome, double seconds) {
 }
 
 void Metrics::RecordPushToImage(double seconds) { push_to_image_->Observe(seconds); }
+
+void Metrics::AddImagePushRegistries(const std::vector<std::string>& registries) {
+  for (const std::string& reg : registries) {
+    for (auto outcome : kOutcomes) {
+      image_pushes_->Add({{"registry", reg}, {"outcome", std::string(outcome)}});
+    }
+    image_push_duration_->Add({{"registry", reg}}, SyncDurationBuckets());
+    image_push_bytes_->Add({{"registry", reg}});
+    for (const char* action : {"skipped", "mounted", "uploaded"}) {
+      image_push_blobs_->Add({{"registry", reg}, {"action", action}});
+    }
+  }
+}
+
+void Metrics::RecordImagePush(std::string_view registry, std::string_view outcome, double seconds,
+                              const ImagePushCounts& counts) {
+  const std::string reg(registry);
+  image_pushes_->Add({{"registry", reg}, {"outcome", std::string(outcome)}}).Increment();
+  image_push_duration_->Add({{"registry", reg}}, SyncDurationBuckets()).Observe(seconds);
+  image_push_bytes_->Add({{"registry", reg}}).Increment(static_cast<double>(counts.bytes_sent));
+  for (auto [action, n] :
+       {std::pair{"skipped", counts.skipped}, std::pair{"mounted", counts.mounted},
+        std::pair{"uploaded", counts.uploaded}}) {
+    image_push_blobs_->Add({{"registry", reg}, {"action", action}})
+        .Increment(static_cast<double>(n));
+  }
+}
 
 void Metrics::SetLfsQuarantineBytes(uint64_t bytes) {
   lfs_quarantine_bytes_->Set(static_cast<double>(bytes));

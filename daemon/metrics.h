@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "daemon/process_metrics.h"
 #include "daemon/repo_metrics.h"
@@ -86,6 +87,24 @@ class Metrics {
   // the built image's tags being served (mirrord_push_to_image_seconds).
   void RecordPushToImage(double seconds);
   // --- end build stage ---
+  // --- image pushes (issue 14) ---
+  // One finished push job to [registries] `registry`: outcome is "succeeded", "failed" or
+  // "cancelled" (mirrord_image_pushes_total, mirrord_image_push_duration_seconds); what it
+  // sent, counted whatever the outcome (mirrord_image_push_bytes_total,
+  // mirrord_image_push_blobs_total{action="skipped|mounted|uploaded"}). Registry names come
+  // from the config only (bounded labels).
+  struct ImagePushCounts {
+    uint64_t bytes_sent = 0;
+    uint64_t skipped = 0;
+    uint64_t mounted = 0;
+    uint64_t uploaded = 0;
+  };
+  void RecordImagePush(std::string_view registry, std::string_view outcome, double seconds,
+                       const ImagePushCounts& counts);
+  // Creates the series of `registries` at zero (so that dashboards and rate() see them
+  // before the first push).
+  void AddImagePushRegistries(const std::vector<std::string>& registries);
+  // --- end image pushes ---
 
   // The Prometheus text exposition format (version 0.0.4).
   std::string Render() const;
@@ -127,6 +146,11 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* builds_ = nullptr;
   prometheus::Family<prometheus::Histogram>* build_duration_ = nullptr;
   prometheus::Histogram* push_to_image_ = nullptr;
+  // Image pushes (set in the constructor's body).
+  prometheus::Family<prometheus::Counter>* image_pushes_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* image_push_duration_ = nullptr;
+  prometheus::Family<prometheus::Counter>* image_push_bytes_ = nullptr;
+  prometheus::Family<prometheus::Counter>* image_push_blobs_ = nullptr;
 };
 
 }  // namespace mirrord

@@ -30,7 +30,7 @@ JobPriority PriorityOf(SyncTrigger t) {
 
 SyncScheduler::SyncScheduler(const LiveConfig& config, Catalog& catalog, JobQueue& queue,
                              std::string node_id, Metrics& metrics, LfsSyncer* lfs,
-                             const Clock& clock, JobRunner* build_runner)
+                             const Clock& clock, JobRunner* build_runner, JobRunner* push_runner)
     : live_(config),
       startup_(config.Get()),
       config_(*startup_),
@@ -44,9 +44,10 @@ SyncScheduler::SyncScheduler(const LiveConfig& config, Catalog& catalog, JobQueu
       gauges_(config_, catalog, metrics, lfs),
       status_(config, catalog, queue, registry_, live_runs_, gauges_, clock),
       builds_(config, catalog, queue, clock, [this] { dispatcher_.Wake(); }),
+      pushes_(config, catalog, queue, clock, [this] { dispatcher_.Wake(); }),
       executor_(config, catalog, registry_, live_runs_, servable_, gauges_, metrics, lfs, clock,
                 &builds_),
-      runners_(executor_, build_runner),
+      runners_(executor_, build_runner, push_runner),
       dispatcher_(config, queue, catalog, std::move(node_id), runners_, metrics, clock),
       reconciler_(catalog, registry_,
                   ReconcileHooks{

@@ -9,8 +9,10 @@
 //   StoreGauges      (daemon/store_gauges.h)      disk and repo-state gauges
 //   BuildJobs        (daemon/build_jobs.h)        queueing builds (requested, or after a
 //                                                 sync published a new commit)
-//   JobRunnerByKind  (daemon/job_runner_by_kind.h) syncs to the executor, builds to the
-//                                                 build runner the daemon passes
+//   PushJobs         (daemon/push_jobs.h)         queueing pushes (requested, or after a
+//                                                 build succeeded)
+//   JobRunnerByKind  (daemon/job_runner_by_kind.h) syncs to the executor, builds and pushes
+//                                                 to the runners the daemon passes
 // Itself it does what spans them: start-up recovery, queueing a requested sync (a catalog
 // run plus a queue job, coalesced), removing a repo, and the poller's change check.
 // Thread-safety: all public methods are thread-safe.
@@ -31,6 +33,7 @@
 #include "daemon/lfs_sync.h"
 #include "daemon/live_runs.h"
 #include "daemon/metrics.h"
+#include "daemon/push_jobs.h"
 #include "daemon/repo_registry.h"
 #include "daemon/servable_repos.h"
 #include "daemon/status_view.h"
@@ -49,11 +52,11 @@ class SyncScheduler final : public SyncService, public PollTarget, public Webhoo
   // scheduler. `node_id` names this node in the queue (leases, restart recovery). Storage
   // paths come from `config`'s snapshot at construction (they cannot change live); the rest
   // is read from its current snapshot when used.
-  // `build_runner` runs build jobs (null: a build job claimed here fails retryably, see
-  // JobRunnerByKind).
+  // `build_runner` runs build jobs and `push_runner` push jobs (null: such a job claimed
+  // here fails retryably, see JobRunnerByKind).
   SyncScheduler(const LiveConfig& config, Catalog& catalog, JobQueue& queue, std::string node_id,
                 Metrics& metrics, LfsSyncer* lfs, const Clock& clock = SystemClock::Instance(),
-                JobRunner* build_runner = nullptr);
+                JobRunner* build_runner = nullptr, JobRunner* push_runner = nullptr);
   ~SyncScheduler() override;
 
   // Recovers from an unclean stop: this node's running jobs go back to the queue (their
@@ -83,6 +86,8 @@ class SyncScheduler final : public SyncService, public PollTarget, public Webhoo
 
   // Queueing build jobs (the build endpoint's POST).
   BuildJobs& builds() { return builds_; }
+  // Queueing push jobs (the push endpoint's POST; the build runner after each build).
+  PushJobs& pushes() { return pushes_; }
 
   // SyncService
   Result<RepoStatus> RegisterRepo(const RepoSpec& spec) override;
@@ -131,6 +136,7 @@ class SyncScheduler final : public SyncService, public PollTarget, public Webhoo
   StoreGauges gauges_;
   StatusView status_;
   BuildJobs builds_;
+  PushJobs pushes_;
   SyncRunExecutor executor_;
   JobRunnerByKind runners_;
   JobDispatcher dispatcher_;

@@ -97,6 +97,34 @@ struct BuildRunRecord {
   int64_t hashed_layers = 0;
 };
 
+// One row of `push_runs`: what a push job copies to which registry and, once finished, what
+// it sent. Its state, times and error (which blob, and why) are the run's sync_runs row
+// (kind 'push'), filled into the fields below by reads.
+struct PushRunRecord {
+  int64_t run_id = 0;
+  std::string image;                    // mirrord's image name
+  std::string digest;                   // the image manifest's digest
+  std::string model_digest;             // its model artifact's, "" for none
+  std::string registry;                 // [registries] name
+  std::string repository;               // destination repository
+  std::vector<std::string> tags;        // destination tags of the image
+  std::vector<std::string> model_tags;  // destination tags of the model artifact
+  uint64_t bytes_sent = 0;
+  int64_t blobs_skipped = 0;
+  int64_t blobs_mounted = 0;
+  int64_t blobs_uploaded = 0;
+  int64_t uploads_resumed = 0;
+  int64_t duration_ms = 0;
+  // From sync_runs (ignored by writes):
+  std::string repo_name;
+  std::string trigger;
+  std::string state;
+  std::string error;
+  int64_t queued_at = 0;
+  int64_t started_at = 0;
+  int64_t finished_at = 0;
+};
+
 // One row of `lfs_objects`: what the catalog knows of an LFS object. The blob store is the
 // truth for presence; "present" here is written only after the store published the object.
 struct LfsObjectRecord {
@@ -392,6 +420,27 @@ class Catalog {
   // a listed manifest references, are kept. Call after the blob files are gone, so that
   // a crash in between leaves the rows that make the next collection finish the job.
   Status ForgetUnlisted(const UnlistedBlobs& unlisted);
+
+  // ---- push runs (storage/catalog_push_runs.cc) ----
+
+  // Records a new push run in state "queued" (a sync_runs row of kind 'push' for `repo_id`,
+  // the repo the image was built from, plus its push_runs row), in one transaction. On
+  // success returns its id. NotFound for an unknown repo id.
+  Result<int64_t> InsertPushRun(int64_t repo_id, std::string_view trigger, int64_t queued_at,
+                                const PushRunRecord& push);
+  // A new queued push run copying what push run `from` pushes (a retry). NotFound when
+  // `from` is not a push run.
+  Result<int64_t> CopyPushRun(int64_t from, std::string_view trigger, int64_t queued_at);
+  // Adds the tags of `push` missing from push run `push.run_id` (a trigger coalesced into
+  // it). NotFound when it is not a push run.
+  Status AddPushTags(const PushRunRecord& push);
+  // Writes what push run `push.run_id` sent (bytes, blob counts, duration). NotFound when it
+  // is not a push run.
+  Status RecordPushResult(const PushRunRecord& push);
+  // NotFound when `run_id` is not a push run.
+  Result<PushRunRecord> GetPushRun(int64_t run_id);
+  // The newest push runs first, at most `limit` (0: 100); only image `image`'s when not empty.
+  Result<std::vector<PushRunRecord>> ListPushRuns(std::string_view image, size_t limit);
 
   // ---- sync runs ----
   // (The generic run calls below — MarkRunStarted, FinishRun, RequeueRun, DeleteQueuedRun,

@@ -6,34 +6,14 @@
 #include <string>
 
 #include "storage/catalog.h"
+#include "storage/catalog_values.h"
 
 namespace mirrord {
 namespace {
 
-int64_t ToSqlInt(uint64_t v) {
-  return static_cast<int64_t>(std::min<uint64_t>(v, std::numeric_limits<int64_t>::max()));
-}
-
-// Tags are stored one per line (a tag never holds a newline: the tag grammar).
-std::string JoinTags(const std::vector<std::string>& tags) {
-  std::string out;
-  for (const std::string& t : tags) {
-    if (!out.empty()) out += '\n';
-    out += t;
-  }
-  return out;
-}
-
-std::vector<std::string> SplitTags(std::string_view joined) {
-  std::vector<std::string> out;
-  while (!joined.empty()) {
-    const size_t nl = joined.find('\n');
-    out.emplace_back(joined.substr(0, nl));
-    if (nl == std::string_view::npos) break;
-    joined.remove_prefix(nl + 1);
-  }
-  return out;
-}
+using catalog_values::JoinTags;
+using catalog_values::SplitTags;
+using catalog_values::ToSqlInt;
 
 }  // namespace
 

@@ -1,8 +1,9 @@
 // JobQueue: the durable queue of jobs, shared by every mirrord node that uses it.
 //
-// A job is one queued or running sync of one repository, or one build of one recipe for
-// one ref (JobKind), identified by the id of its run in the catalog (sync_runs). Its queue
-// key (QueueKey) is the repository for a sync and (build, ref) for a build. The queue
+// A job is one queued or running sync of one repository, one build of one recipe for
+// one ref, or one push of one image to one registry (JobKind), identified by the id of its
+// run in the catalog (sync_runs). Its queue key (QueueKey) is the repository for a sync,
+// (build, ref) for a build and (image, registry) for a push. The queue
 // enforces, across all nodes:
 //  - at most one RUNNING job per queue key;
 //  - at most one QUEUED job per queue key: a trigger that arrives while one is queued
@@ -32,19 +33,22 @@ namespace mirrord {
 // Smaller runs first. Manual and webhook triggers go before polls and retries.
 enum class JobPriority : int { kManual = 0, kWebhook = 1, kRetry = 2, kPoll = 3 };
 
-// What a job does. Stored as its name ("sync", "build"); an unknown stored name reads as
-// kSync (jobs queued before kinds existed were syncs).
-enum class JobKind { kSync, kBuild };
+// What a job does. Stored as its name ("sync", "build", "push"); an unknown stored name
+// reads as kSync (jobs queued before kinds existed were syncs).
+enum class JobKind { kSync, kBuild, kPush };
 std::string_view JobKindName(JobKind kind);
 JobKind JobKindFromName(std::string_view name);
 
 struct QueuedJob {
-  int64_t run_id = 0;   // the catalog run this job executes; unique
+  int64_t run_id = 0;  // the catalog run this job executes; unique
   JobKind kind = JobKind::kSync;
   std::string repo;  // repository name (a build's: the recipe's repo)
   // Builds only ("" for syncs): the [[builds]] recipe name, the full ref name it builds,
   // and the commit the ref was published at when the (latest coalesced) trigger came. The
   // build runs on whatever the ref is published at when it starts.
+  // Pushes reuse the same fields: `build` is the image name, `ref` the [registries] name and
+  // `commit` the manifest digest (the newest trigger's, after coalescing); what else a push
+  // needs (repository, tags) is in its catalog push run (Catalog::InsertPushRun).
   std::string build;
   std::string ref;
   std::string commit;
@@ -70,7 +74,8 @@ struct QueuedJob {
 };
 
 // The key the one-queued / one-running rules apply to: the repo for a sync,
-// "build:<build>:<ref>" for a build (build names cannot hold ':', repo names neither).
+// "build:<build>:<ref>" for a build, "push:<image>:<registry>" for a push (image, build and
+// registry names cannot hold ':', repo names neither).
 std::string QueueKey(const QueuedJob& job);
 
 struct EnqueueResult {

@@ -248,11 +248,40 @@ ALTER TABLE images ADD COLUMN docker_digest TEXT NOT NULL DEFAULT '';
 CREATE INDEX images_by_docker_digest ON images (name, docker_digest);
 )sql";
 
+// Push jobs (issue 14): a run's kind may be 'push' (the CHECK is widened by dropping and
+// re-adding the column: SQLite cannot alter a CHECK; every build run has its build_runs row,
+// which restores 'build'), and a push run's push_runs row: what it copies where and, once
+// finished, what it sent. Its state, times and error (naming the blob) are the sync_runs row's.
+constexpr std::string_view kCatalogV11 = R"sql(
+ALTER TABLE sync_runs DROP COLUMN kind;
+ALTER TABLE sync_runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'sync'
+  CHECK (kind IN ('sync', 'build', 'push'));
+UPDATE sync_runs SET kind = 'build' WHERE id IN (SELECT run_id FROM build_runs);
+
+CREATE TABLE push_runs (
+  run_id          INTEGER PRIMARY KEY REFERENCES sync_runs (id) ON DELETE CASCADE,
+  image           TEXT NOT NULL,
+  digest          TEXT NOT NULL,
+  model_digest    TEXT NOT NULL DEFAULT '',
+  registry        TEXT NOT NULL,
+  repository      TEXT NOT NULL,
+  tags            TEXT NOT NULL DEFAULT '',
+  model_tags      TEXT NOT NULL DEFAULT '',
+  bytes_sent      INTEGER NOT NULL DEFAULT 0,
+  blobs_skipped   INTEGER NOT NULL DEFAULT 0,
+  blobs_mounted   INTEGER NOT NULL DEFAULT 0,
+  blobs_uploaded  INTEGER NOT NULL DEFAULT 0,
+  uploads_resumed INTEGER NOT NULL DEFAULT 0,
+  duration_ms     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX push_runs_by_image ON push_runs (image, run_id);
+)sql";
+
 // Garbage collection of the LFS store (storage/lfs_gc.h): when each object was first seen
 // unreferenced by the last mark (0: referenced), and the pins of syncs in progress (objects
 // a sync is about to publish a reference to: the sweep keeps them; a pin whose holder died
 // expires).
-constexpr std::string_view kCatalogV13 = R"sql(
+constexpr std::string_view kCatalogV12 = R"sql(
 ALTER TABLE lfs_objects ADD COLUMN unreferenced_since INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE lfs_pins (
   holder     TEXT NOT NULL,
@@ -274,8 +303,8 @@ constexpr Migration kCatalogMigrations[] = {
     {8, "build jobs and build runs", kCatalogV8},
     {9, "fencing tokens of leases", kCatalogV9},
     {10, "images: Docker schema 2 manifest digests", kCatalogV10},
-    // Planned as migration 13 (11 and 12 are taken by parallel work; renumbered at merge).
-    {11, "LFS garbage collection: unreferenced since, pins of syncs in progress", kCatalogV13},
+    {11, "push jobs and push runs", kCatalogV11},
+    {12, "LFS garbage collection: unreferenced since, pins of syncs in progress", kCatalogV12},
 };
 
 Status NewerSchemaError(int64_t current, int latest) {

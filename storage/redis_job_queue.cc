@@ -593,9 +593,9 @@ Result<std::optional<QueuedJob>> RedisJobQueue::CoalesceIntoQueued(const QueuedJ
 
 Result<std::optional<EnqueueResult>> RedisJobQueue::RunEnqueue(const QueuedJob& job) {
   if (job.repo.empty()) return InvalidArgument("a job needs a repository");
-  const bool build = job.kind == JobKind::kBuild;
+  const bool build = job.kind != JobKind::kSync;  // builds and pushes: (build, ref) keyed
   if (build && (job.build.empty() || job.ref.empty())) {
-    return InvalidArgument("a build job needs a build and a ref");
+    return InvalidArgument("a build or push job needs a build (image) and a ref (registry)");
   }
   RETURN_IF_ERROR(CheckExact(job.run_id, "run id"));
   RETURN_IF_ERROR(CheckExact(job.queued_at_ms, "queued_at_ms"));

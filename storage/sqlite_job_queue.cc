@@ -80,7 +80,7 @@ Result<std::optional<QueuedJob>> SqliteJobQueue::QueuedFor(const QueuedJob& key)
   ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT " + std::string(kColumns) +
                                             " FROM sync_jobs WHERE kind = ? AND repo = ? AND"
                                             " build = ? AND ref = ? AND running = 0"));
-  const bool build = key.kind == JobKind::kBuild;
+  const bool build = key.kind != JobKind::kSync;
   RETURN_IF_ERROR(s.BindAll(JobKindName(key.kind), key.repo, build ? key.build : std::string(),
                             build ? key.ref : std::string()));
   ASSIGN_OR_RETURN(bool row, s.Step());
@@ -103,12 +103,12 @@ Result<QueuedJob> SqliteJobQueue::Coalesce(QueuedJob queued, const QueuedJob& in
 Result<EnqueueResult> SqliteJobQueue::Enqueue(const QueuedJob& in) {
   if (in.repo.empty()) return InvalidArgument("a job needs a repository");
   QueuedJob job = in;
-  if (job.kind != JobKind::kBuild) {
+  if (job.kind == JobKind::kSync) {
     job.build.clear();
     job.ref.clear();
     job.commit.clear();
   } else if (job.build.empty() || job.ref.empty()) {
-    return InvalidArgument("a build job needs a build and a ref");
+    return InvalidArgument("a build or push job needs a build (image) and a ref (registry)");
   }
   job.running = false;
   job.owner.clear();

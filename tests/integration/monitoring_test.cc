@@ -77,6 +77,10 @@ const std::vector<std::string> kDashboardFamilies = {
     "mirrord_builds_total",
     "mirrord_build_duration_seconds",
     "mirrord_push_to_image_seconds",
+    "mirrord_image_pushes_total",
+    "mirrord_image_push_duration_seconds",
+    "mirrord_image_push_bytes_total",
+    "mirrord_image_push_blobs_total",
 };
 
 // Repos registered in the mirrord whose /metrics the checks read: label cardinality and
@@ -917,8 +921,11 @@ Result<std::unique_ptr<ScrapedMirrord>> StartAndScrape() {
   RETURN_IF_ERROR(work.CommitFile("README", "real\n", "first").status());
   RETURN_IF_ERROR(work.Push(bare.string(), {"HEAD:refs/heads/main"}));
   MirrordOptions options;
-  options.extra_toml = "[sync]\nretry_attempts = 1\n\n[[repos]]\nname = \"aaa/real\"\nurl = \"" +
-                       m->upstream->UrlFor("aaa/real") + "\"\n";
+  // A [registries] entry: the push series exist from the start for each one.
+  options.extra_toml =
+      "[sync]\nretry_attempts = 1\n\n[registries.lab]\nurl = "
+      "\"https://registry.lab\"\n\n[[repos]]\nname = \"aaa/real\"\nurl = \"" +
+      m->upstream->UrlFor("aaa/real") + "\"\n";
   for (int i = 1; i < kRegisteredRepos; ++i) {
     options.extra_toml += "[[repos]]\nname = \"org/repo-" + std::to_string(i) +
                           "\"\nurl = \"http://127.0.0.1:1/repo-" + std::to_string(i) + ".git\"\n";

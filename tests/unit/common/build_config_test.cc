@@ -10,12 +10,12 @@
 namespace mirrord {
 namespace {
 
+const std::string kLab = "[registries.lab]\nurl = \"https://registry.lab\"\n";
 constexpr char kRepo[] = "[[repos]]\nname = \"THUDM/glm-4v-9b\"\nupstream = \"hf\"\n";
 const std::string kSha(64, 'a');
 
 std::string Recipe(const std::string& extra) {
-  return std::string(kRepo) + "[[builds]]\nname = \"glm-4v\"\nrepo = \"THUDM/glm-4v-9b\"\n" +
-         extra;
+  return std::string(kRepo) + "[[builds]]\nname = \"glm-4v\"\nrepo = \"THUDM/glm-4v-9b\"\n" + extra;
 }
 
 TEST(BuildConfigTest, FullRecipeParses) {
@@ -137,10 +137,20 @@ TEST(BuildConfigTest, EachBadKeyIsNamed) {
       {Recipe("shm_size = \"16 GB\"\n"), "[builds #1] shm_size:"},
       {Recipe("shm_size = 16\n"), "[builds #1] shm_size:"},
       {Recipe("push = [\"nowhere\"]\n"), "[builds #1] push:"},
+      {Recipe("push = [\"lab\", \"lab\"]\n" + kLab), "[builds #1] push:"},
+      {Recipe("push = [1]\n" + kLab), "[builds #1] push:"},
+      {Recipe("push = \"lab\"\n" + kLab), "[builds #1] push:"},
+      {Recipe("push = [{ registry = \"nowhere\" }]\n" + kLab), "[builds #1] push:"},
+      {Recipe("push = [{ repository = \"x\" }]\n" + kLab), "[builds #1 push #1] registry:"},
+      {Recipe("push = [{ registry = \"lab\", repository = \"Models/{name}\" }]\n" + kLab),
+       "[builds #1 push #1] repository:"},
+      {Recipe("push = [{ registry = \"lab\", tags = [\"{branch}\"] }]\n" + kLab),
+       "[builds #1 push #1] tags:"},
+      {Recipe("push = [{ registry = \"lab\", tag = [\"x\"] }]\n" + kLab),
+       "[builds #1 push #1] tag:"},
       {Recipe("colour = \"blue\"\n"), "[builds #1] colour:"},
       {Recipe("files = 3\n"), "[builds #1] files:"},
-      {Recipe(file + "sha256 = \"" + kSha + "\"\nsource2 = 1\n"),
-       "[builds #1 files #1] source2:"},
+      {Recipe(file + "sha256 = \"" + kSha + "\"\nsource2 = 1\n"), "[builds #1 files #1] source2:"},
       {Recipe("[[builds.files]]\ndest = \"/bin/serve\"\nsha256 = \"" + kSha + "\"\n"),
        "[builds #1 files #1] source:"},
       {Recipe("[[builds.files]]\nsource = \"opt/serve\"\ndest = \"/bin/serve\"\nsha256 = \"" +
@@ -149,8 +159,7 @@ TEST(BuildConfigTest, EachBadKeyIsNamed) {
       {Recipe("[[builds.files]]\nsource = \"/opt/serve\"\ndest = \"bin/serve\"\nsha256 = \"" +
               kSha + "\"\n"),
        "[builds #1 files #1] dest:"},
-      {Recipe(file + "mode = \"0999\"\nsha256 = \"" + kSha + "\"\n"),
-       "[builds #1 files #1] mode:"},
+      {Recipe(file + "mode = \"0999\"\nsha256 = \"" + kSha + "\"\n"), "[builds #1 files #1] mode:"},
       {Recipe(file + "mode = 755\nsha256 = \"" + kSha + "\"\n"), "[builds #1 files #1] mode:"},
       {Recipe(file), "[builds #1 files #1] sha256:"},
       {Recipe(file + "sha256 = \"ABC\"\n"), "[builds #1 files #1] sha256:"},
@@ -163,12 +172,21 @@ TEST(BuildConfigTest, EachBadKeyIsNamed) {
       {"[registries.lab]\nurl = \"http://x:5000\"\n", "[registries.lab] url:"},
       {"[registries.lab]\nurl = \"https://x\"\npassword_file = \"/p\"\n",
        "[registries.lab] password_file:"},
-      {"[registries.lab]\nurl = \"https://x\"\ntoken_file = \"\"\n", "[registries.lab] token_file:"},
+      {"[registries.lab]\nurl = \"https://x\"\ntoken_file = \"\"\n",
+       "[registries.lab] token_file:"},
       {"[registries.lab]\nurl = \"https://x\"\nca_file = 3\n", "[registries.lab] ca_file:"},
       {"[registries.lab]\nurl = \"https://x\"\nusername = 3\n", "[registries.lab] username:"},
       {"[registries.lab]\nurl = \"https://x\"\ninsecure = \"yes\"\n", "[registries.lab] insecure:"},
       {"[registries.lab]\nurl = \"https://x\"\npasword_file = \"/p\"\n",
        "[registries.lab] pasword_file:"},
+      {"[registries.lab]\nurl = \"https://x/v2/\"\n", "[registries.lab] url:"},
+      {"[registries.lab]\nurl = \"https://u:p@x\"\n", "[registries.lab] url:"},
+      {"[registries.lab]\nurl = \"https:// x\"\n", "[registries.lab] url:"},
+      {"[registries.lab]\nurl = \"https://\"\n", "[registries.lab] url:"},
+      {"[registries.lab]\nurl = \"https://x\"\nusername = \"bot\"\n", "[registries.lab] username:"},
+      {"[registries.lab]\nurl = \"https://x\"\nusername = \"bot\"\npassword_file = \"/p\"\n"
+       "token_file = \"/t\"\n",
+       "[registries.lab] token_file:"},
       {"registries = 1\n", "registries:"},
       {"builds = 1\n", "builds:"},
   };
@@ -182,12 +200,42 @@ TEST(BuildConfigTest, EachBadKeyIsNamed) {
   }
 }
 
+// `push` names registries, or maps the repository and tags per registry (inline tables or
+// [[builds.push]] entries).
+TEST(BuildConfigTest, PushTargetsPlainAndMapped) {
+  auto c = ParseConfig(Recipe("push = [\"lab\", { registry = \"local\", repository = "
+                              "\"models/{name}\", tags = [\"{commit}\", \"latest\"] }]\n") +
+                           kLab +
+                           "[registries.local]\nurl = \"http://127.0.0.1:5000/\"\n"
+                           "insecure = true\n",
+                       "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const BuildRecipe& r = c->builds.at(0);
+  ASSERT_EQ(r.push.size(), 2u);
+  EXPECT_EQ(r.push[0].registry, "lab");
+  EXPECT_EQ(r.push[0].RepositoryFor("glm-4v"), "glm-4v");
+  EXPECT_TRUE(r.push[0].tags.empty());
+  EXPECT_EQ(r.push[1].registry, "local");
+  EXPECT_EQ(r.push[1].RepositoryFor("glm-4v"), "models/glm-4v");
+  EXPECT_EQ(r.push[1].tags, (std::vector<std::string>{"{commit}", "latest"}));
+  // The URL is kept without its trailing slash.
+  EXPECT_EQ(c->registries.at("local").url, "http://127.0.0.1:5000");
+
+  auto tables = ParseConfig(Recipe("[[builds.push]]\nregistry = \"lab\"\nrepository = "
+                                   "\"team/{name}\"\n") +
+                                kLab,
+                            "t.toml");
+  ASSERT_TRUE(tables.ok()) << tables.status().ToString();
+  ASSERT_EQ(tables->builds.at(0).push.size(), 1u);
+  EXPECT_EQ(tables->builds.at(0).push[0].RepositoryFor("glm-4v"), "team/glm-4v");
+}
+
 TEST(BuildConfigTest, ImageNameAndTagGrammar) {
   for (std::string_view ok : {"a", "glm-4v", "lab/glm-4v", "a.b_c__d---e/f", "x0/y1/z2"}) {
     EXPECT_TRUE(IsValidImageName(ok)) << ok;
   }
-  for (std::string_view bad : {"", "A", "a/", "/a", "a//b", "a_", "-a", "a___b", "a..b", "a b",
-                               "v2/../x"}) {
+  for (std::string_view bad :
+       {"", "A", "a/", "/a", "a//b", "a_", "-a", "a___b", "a..b", "a b", "v2/../x"}) {
     EXPECT_FALSE(IsValidImageName(bad)) << bad;
   }
   EXPECT_FALSE(IsValidImageName(std::string(256, 'a')));

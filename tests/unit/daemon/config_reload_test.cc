@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "common/file_util.h"
+#include "daemon/registry_target.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
 
@@ -79,6 +80,56 @@ TEST(LoadDaemonConfig, RefusesWhatAStartWouldRefuse) {
 
   ASSERT_OK_AND_ASSIGN(LoadedConfig defaults, LoadDaemonConfig(""));
   EXPECT_TRUE(defaults.webhook_secret.empty());
+}
+
+// A [registries.*] secret file that cannot be read (or is empty) is refused by a start, a
+// reload and --check-config alike, naming the key and the file but never the secret.
+TEST(LoadDaemonConfig, RegistrySecretsMustBeReadable) {
+  ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create());
+  const std::filesystem::path file = dir.path() / "mirrord.toml";
+  const std::filesystem::path password = dir.path() / "lab.password";
+  const std::filesystem::path token = dir.path() / "lab.token";
+  ASSERT_OK(WriteFileAtomically(file,
+                                "[registries.lab]\nurl = \"https://registry.lab\"\n"
+                                "username = \"bot\"\npassword_file = \"" +
+                                    password.string() + "\"\n"));
+  Result<LoadedConfig> missing = LoadDaemonConfig(file);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.status().message(),
+              HasSubstr("[registries.lab] password_file " + password.string()));
+  ASSERT_OK(WriteFileAtomically(password, "\n"));
+  Result<LoadedConfig> empty = LoadDaemonConfig(file);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_THAT(empty.status().message(), HasSubstr("empty"));
+  ASSERT_OK(WriteFileAtomically(password, "hunter2\n"));
+  ASSERT_OK(LoadDaemonConfig(file).status());
+
+  ASSERT_OK(WriteFileAtomically(file,
+                                "[registries.lab]\nurl = \"https://registry.lab\"\n"
+                                "token_file = \"" +
+                                    token.string() + "\"\nca_file = \"" +
+                                    (dir.path() / "ca.pem").string() + "\"\n"));
+  ASSERT_OK(WriteFileAtomically(token, std::string(kMaxRegistrySecretBytes + 1, 't')));
+  Result<LoadedConfig> big = LoadDaemonConfig(file);
+  ASSERT_FALSE(big.ok());
+  EXPECT_THAT(big.status().message(), HasSubstr("[registries.lab] token_file"));
+  EXPECT_THAT(big.status().message(), ::testing::Not(HasSubstr("ttttt")));
+  ASSERT_OK(WriteFileAtomically(token, "tok"));
+  Result<LoadedConfig> no_ca = LoadDaemonConfig(file);
+  ASSERT_FALSE(no_ca.ok());
+  EXPECT_THAT(no_ca.status().message(), HasSubstr("[registries.lab] ca_file"));
+  ASSERT_OK(WriteFileAtomically(dir.path() / "ca.pem", "-----BEGIN CERTIFICATE-----\n"));
+  ASSERT_OK_AND_ASSIGN(LoadedConfig loaded, LoadDaemonConfig(file));
+  ASSERT_OK_AND_ASSIGN(RegistryTarget target,
+                       ReadRegistryTarget(loaded.config->registries.at("lab")));
+  EXPECT_EQ(target.token, "tok");
+  EXPECT_TRUE(target.password.empty());
+
+  // http:// without insecure is refused by the same validation.
+  ASSERT_OK(WriteFileAtomically(file, "[registries.lab]\nurl = \"http://registry.lab\"\n"));
+  Result<LoadedConfig> http = LoadDaemonConfig(file);
+  ASSERT_FALSE(http.ok());
+  EXPECT_THAT(http.status().message(), HasSubstr("insecure = true"));
 }
 
 }  // namespace

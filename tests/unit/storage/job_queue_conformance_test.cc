@@ -8,7 +8,6 @@
 
 #include "storage/queue_depth.h"
 #include "storage/queue_rules.h"
-
 #include "tests/fixtures/status_matchers.h"
 
 namespace mirrord {
@@ -349,6 +348,44 @@ TEST_P(JobQueueConformanceTest, RemoveQueuedLeavesTheRunningJob) {
   EXPECT_EQ(removed, 0);
   ASSERT_OK_AND_ASSIGN(std::vector<QueuedJob> all, q_->List());
   EXPECT_THAT(RunIds(all), ElementsAre(1));
+}
+
+TEST_P(JobQueueConformanceTest, PushJobsAreTheirOwnKindKeyedByImageDigestAndRegistry) {
+  auto push = [](int64_t run_id, std::string image_at_digest, std::string registry) {
+    QueuedJob j = BuildJob(run_id, std::move(image_at_digest), std::move(registry), "");
+    j.kind = JobKind::kPush;
+    j.host = "registry.lab:5000";
+    return j;
+  };
+  // A build and a push that happen to share (build, ref) strings are different keys.
+  ASSERT_OK(q_->Enqueue(BuildJob(1, "llm@sha256:aa", "lab", "")).status());
+  ASSERT_OK_AND_ASSIGN(EnqueueResult e, q_->Enqueue(push(2, "llm@sha256:aa", "lab")));
+  EXPECT_FALSE(e.coalesced);
+  EXPECT_EQ(e.job.kind, JobKind::kPush);
+  EXPECT_EQ(QueueKey(e.job), "push:llm@sha256:aa:lab");
+  // Another registry, another digest: their own jobs; the same pair folds in.
+  ASSERT_OK_AND_ASSIGN(e, q_->Enqueue(push(3, "llm@sha256:aa", "mirror")));
+  EXPECT_FALSE(e.coalesced);
+  ASSERT_OK_AND_ASSIGN(e, q_->Enqueue(push(4, "llm@sha256:bb", "lab")));
+  EXPECT_FALSE(e.coalesced);
+  ASSERT_OK_AND_ASSIGN(e, q_->Enqueue(push(5, "llm@sha256:aa", "lab")));
+  EXPECT_TRUE(e.coalesced);
+  EXPECT_EQ(e.job.run_id, 2);
+  // A push names what it pushes and where.
+  QueuedJob incomplete = push(6, "", "lab");
+  EXPECT_THAT(q_->Enqueue(incomplete).status(), StatusIs(StatusCode::kInvalidArgument));
+  std::vector<int64_t> claimed;
+  for (;;) {
+    ASSERT_OK_AND_ASSIGN(std::optional<QueuedJob> c, q_->Claim(ClaimAt(3000)));
+    if (!c) break;
+    claimed.push_back(c->run_id);
+    if (c->run_id != 1) {
+      EXPECT_EQ(c->kind, JobKind::kPush);
+      EXPECT_EQ(c->host, "registry.lab:5000");
+    }
+    if (c->run_id == 3) EXPECT_EQ(c->ref, "mirror");
+  }
+  EXPECT_THAT(claimed, UnorderedElementsAre(1, 2, 3, 4));
 }
 
 TEST_P(JobQueueConformanceTest, BuildJobsCoalescePerBuildAndRefBesideTheRepoSync) {

@@ -56,6 +56,39 @@ TEST_F(MigrationsTest, FromEmptyCreatesSchemaAndRecordsVersion) {
   EXPECT_EQ(*again, *v);
 }
 
+// Migration 11 widens sync_runs.kind to 'push' by dropping and re-adding the column: runs of a
+// version 10 catalog keep their kind (build runs through their build_runs row) and their
+// build_runs rows, and the new kind is accepted after it.
+TEST_F(MigrationsTest, PushRunsKeepEarlierRunKinds) {
+  auto db = Db::Open(File());
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(db->Exec("PRAGMA foreign_keys = ON").ok());
+  auto all = CatalogMigrations();
+  ASSERT_GE(all.size(), 11u);
+  ASSERT_EQ(*ApplyMigrations(*db, all.first(10)), 10);
+  ASSERT_TRUE(db->Exec("INSERT INTO repos (name) VALUES ('org/m')").ok());
+  ASSERT_TRUE(
+      db->Exec("INSERT INTO sync_runs (repo_id, state, kind) VALUES (1, 'succeeded', 'sync')")
+          .ok());
+  ASSERT_TRUE(
+      db->Exec("INSERT INTO sync_runs (repo_id, state, kind) VALUES (1, 'failed', 'build')").ok());
+  ASSERT_TRUE(
+      db->Exec("INSERT INTO build_runs (run_id, build, ref) VALUES (2, 'm', 'refs/heads/main')")
+          .ok());
+  EXPECT_FALSE(db->Exec("INSERT INTO sync_runs (repo_id, kind) VALUES (1, 'push')").ok());
+  auto v = ApplyMigrations(*db, all.first(11));
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(*v, 11);
+  EXPECT_EQ(*db->QueryInt64("SELECT count(*) FROM sync_runs WHERE id = 1 AND kind = 'sync'"), 1);
+  EXPECT_EQ(*db->QueryInt64("SELECT count(*) FROM sync_runs WHERE id = 2 AND kind = 'build' AND "
+                            "state = 'failed'"),
+            1);
+  EXPECT_EQ(*db->QueryInt64("SELECT count(*) FROM build_runs WHERE run_id = 2"), 1);
+  EXPECT_TRUE(HasTable(*db, "push_runs"));
+  EXPECT_TRUE(db->Exec("INSERT INTO sync_runs (repo_id, kind) VALUES (1, 'push')").ok());
+  EXPECT_FALSE(db->Exec("INSERT INTO sync_runs (repo_id, kind) VALUES (1, 'other')").ok());
+}
+
 TEST_F(MigrationsTest, AppliesOnlyMissingStepsInOrder) {
   const Migration v1[] = {{1, "one", "CREATE TABLE a (x INTEGER);"}};
   const Migration v2[] = {{1, "one", "CREATE TABLE a (x INTEGER);"},
