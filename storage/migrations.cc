@@ -263,6 +263,17 @@ CREATE TABLE lfs_pins (
 CREATE INDEX lfs_pins_by_oid ON lfs_pins (oid, expires_at);
 )sql";
 
+// Read tokens (common/read_token.h): only the SHA-256 of a token is kept; `repos` is the
+// JSON array of globs it grants. (Written as migration 11 beside the GC's; 12 after it.)
+constexpr std::string_view kCatalogV12 = R"sql(
+CREATE TABLE read_tokens (
+  name       TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  repos      TEXT NOT NULL,
+  created_at INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+)sql";
+
 constexpr Migration kCatalogMigrations[] = {
     {1, "repos, refs and sync_runs", kCatalogV1},
     {2, "lfs_objects, lfs_refs and LFS run counters", kCatalogV2},
@@ -276,6 +287,7 @@ constexpr Migration kCatalogMigrations[] = {
     {10, "images: Docker schema 2 manifest digests", kCatalogV10},
     // Planned as migration 13 (11 and 12 are taken by parallel work; renumbered at merge).
     {11, "LFS garbage collection: unreferenced since, pins of syncs in progress", kCatalogV13},
+    {12, "read tokens", kCatalogV12},
 };
 
 Status NewerSchemaError(int64_t current, int latest) {
