@@ -230,6 +230,16 @@ struct BackupArgs {
 int RunBackupCommand(ApiClient& client, const BackupArgs& args, CommandIo& io);
 // "[mirrors] 3/10 mirrors  1200 files  4.5 GiB" from a progress line.
 std::string FormatBackupProgress(const boost::json::object& line);
+// token create NAME --repos GLOB... | token list | token revoke NAME: read tokens
+// (cli/command_token.cc, /api/v1/tokens of daemon/tokens_api.h). create prints the token
+// once (with io.json, the API's answer: {"name", "repos", "created_at", "token"}); list never
+// shows tokens; revoke takes effect at once.
+struct TokenArgs {
+  std::string action;  // "create", "list" or "revoke"
+  std::string name;
+  std::vector<std::string> repos;
+};
+int RunTokenCommand(ApiClient& client, const TokenArgs& args, CommandIo& io);
 
 // Rows as a table: columns padded to their widest cell, two spaces apart, no trailing blanks.
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);

@@ -150,6 +150,22 @@ int Main(int argc, char** argv) {
       "Write a consistent backup (catalog, mirrors, LFS and image stores) into DIR on "
       "mirrord's host; restore: see README");
   backup_cmd->add_option("dir", backup.dir, "an empty or new directory")->required();
+  TokenArgs token_args;
+  CLI::App* token_cmd =
+      app.add_subcommand("token", "Create, list and revoke read tokens for private repositories");
+  token_cmd->require_subcommand(1);
+  CLI::App* token_create = token_cmd->add_subcommand(
+      "create", "Create a read token (printed once) granting read on repository globs");
+  token_create->add_option("name", token_args.name, "the token's name, e.g. ci-runner")->required();
+  token_create
+      ->add_option("--repos", token_args.repos,
+                   "repository globs it may read: * within a segment, ** across segments "
+                   "(e.g. hf/org/* or lab/**)")
+      ->required()
+      ->type_name("GLOB...");
+  CLI::App* token_list = token_cmd->add_subcommand("list", "List read tokens (never the tokens)");
+  CLI::App* token_revoke = token_cmd->add_subcommand("revoke", "Revoke a read token at once");
+  token_revoke->add_option("name", token_args.name, "the token's name")->required();
 
   PushArgs push;
   CLI::App* push_cmd = app.add_subcommand(
@@ -232,6 +248,9 @@ int Main(int argc, char** argv) {
     return kExitOk;
   }
 
+  if (*token_create) token_args.action = "create";
+  if (*token_list) token_args.action = "list";
+  if (*token_revoke) token_args.action = "revoke";
   if (*remove_cmd) {
     if (std::optional<int> refused = RefuseUnconfirmableRemove(remove, io)) return *refused;
   }
@@ -248,6 +267,7 @@ int Main(int argc, char** argv) {
       {remove_cmd, [&](ApiClient& c) { return RunRemoveCommand(c, remove, io); }},
       {gc_cmd, [&](ApiClient& c) { return RunGcCommand(c, gc, io); }},
       {verify_cmd, [&](ApiClient& c) { return RunVerifyCommand(c, verify, io); }},
+      {token_cmd, [&](ApiClient& c) { return RunTokenCommand(c, token_args, io); }},
   };
   for (const auto& [cmd, run] : dispatch) {
     if (*cmd) return RunWithClient(flags, io, run);

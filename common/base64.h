@@ -2,11 +2,16 @@
 // Thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace mirrord {
 
 std::string Base64(std::string_view in);
+
+// The bytes `in` encodes (standard alphabet, padding required, no whitespace, unused bits
+// zero: one spelling per byte string); nullopt for anything else. Never reads or allocates more than in.size() bytes.
+std::optional<std::string> Base64Decode(std::string_view in);
 
 }  // namespace mirrord

@@ -291,10 +291,22 @@ const LfsPolicy& Config::LfsPolicyFor(std::string_view name) const {
   return lfs.policy;
 }
 
+bool Config::RepoIsPrivate(std::string_view name, std::string_view upstream) const {
+  for (const RepoConfig& r : repos) {
+    if (r.name == name && r.is_private) return *r.is_private;
+  }
+  if (upstream.empty()) return false;
+  auto it = upstreams.find(std::string(upstream));
+  if (it == upstreams.end()) return false;
+  if (it->second.is_private) return *it->second.is_private;
+  return !it->second.token_file.empty();
+}
+
 Config DefaultConfig() {
   Config c;
-  c.upstreams["github"] = UpstreamConfig{"github", "https://github.com/{repo}.git", {}};
-  c.upstreams["hf"] = UpstreamConfig{"hf", "https://huggingface.co/{repo}", {}};
+  c.upstreams["github"] =
+      UpstreamConfig{"github", "https://github.com/{repo}.git", {}, std::nullopt};
+  c.upstreams["hf"] = UpstreamConfig{"hf", "https://huggingface.co/{repo}", {}, std::nullopt};
   c.admin_token_file = c.storage_root / "admin.token";
   return c;
 }
@@ -503,6 +515,11 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) 
         return r.Error("url", "must start with http:// or https://");
       }
       RETURN_IF_ERROR(r.ReadPath("token_file", &u.token_file));
+      if (r.Has("private")) {
+        bool is_private = false;
+        RETURN_IF_ERROR(r.ReadBool("private", &is_private));
+        u.is_private = is_private;
+      }
       RETURN_IF_ERROR(r.RejectUnknownKeys());
       c.upstreams[name] = std::move(u);
     }
@@ -549,6 +566,11 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view origin) 
         LfsPolicy policy = c.lfs.policy;
         RETURN_IF_ERROR(ReadLfsPolicy(r, "lfs_", &policy));
         rc.lfs = std::move(policy);
+      }
+      if (r.Has("private")) {
+        bool is_private = false;
+        RETURN_IF_ERROR(r.ReadBool("private", &is_private));
+        rc.is_private = is_private;
       }
       RETURN_IF_ERROR(r.RejectUnknownKeys());
       c.repos.push_back(std::move(rc));

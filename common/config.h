@@ -52,10 +52,17 @@
 //   [verify]   rate = 33554432 (bytes/s), interval = "7d"
 //     The background scrub re-hashes every stored LFS object at most `rate` bytes per second,
 //     a full pass starting every `interval` (0: no scrub; `mirrorctl verify` still works).
-//   [upstreams.NAME] url = "https://example.com/{repo}.git", token_file = "..."
+//   [upstreams.NAME] url = "https://example.com/{repo}.git", token_file = "...",
+//              private = true | false
+//     private: whether this upstream's repos need a read token (`mirrorctl token create`);
+//       unset: true when token_file is set (what upstream needs a token for is not for
+//       everyone on the LAN), else false. Repos added through the API follow it.
 //   [[repos]]  name = "THUDM/GLM-4", upstream = "github", path = "THUDM/GLM-4",
 //              url = "...", poll_interval = "10m", refspecs = [...],
-//              lfs = true, lfs_history = "tips", lfs_include = [...], lfs_exclude = [...]
+//              lfs = true, lfs_history = "tips", lfs_include = [...], lfs_exclude = [...],
+//              private = true | false
+//     private: overrides the upstream's default for this repo (a repo with an explicit url
+//       is public unless it says private = true).
 //   [[builds]] and [registries.NAME]: the build stage's recipes (with `push`, where each
 //              built image is pushed) and the registries images come from and go to
 //              (url, username + password_file or token_file, ca_file, insecure; secret
@@ -87,6 +94,8 @@ struct UpstreamConfig {
   std::string name;
   std::string url_template;          // contains "{repo}"
   std::filesystem::path token_file;  // empty: anonymous
+  // `private`: whether its repos need a read token; unset: private when token_file is set.
+  std::optional<bool> is_private;
 };
 
 // Which LFS objects a repo's sync fetches. Objects filtered out are still served: fetched
@@ -106,6 +115,7 @@ struct RepoConfig {
   std::optional<std::chrono::seconds> poll_interval;
   std::vector<std::string> refspecs;  // empty: [sync] refspecs
   std::optional<LfsPolicy> lfs;       // unset: [lfs] defaults
+  std::optional<bool> is_private;     // `private`; unset: its upstream's default
 };
 
 struct LfsConfig {
@@ -205,6 +215,11 @@ struct Config {
   std::filesystem::path LfsStoreDir() const { return storage_root / "lfs"; }
   // The LFS policy of the repo called `name`: its [[repos]] entry's, else [lfs]'s.
   const LfsPolicy& LfsPolicyFor(std::string_view name) const;
+  // Whether reading the repo `name` (mirrored from `upstream`, "" for an explicit url)
+  // needs a read token: its [[repos]] private, else its upstream's private, else whether
+  // that upstream has a token_file. A repo with an explicit url and no [[repos]] private
+  // is public.
+  bool RepoIsPrivate(std::string_view name, std::string_view upstream) const;
 };
 
 // The configuration mirrord runs with now: replaced whole by a reload (SIGHUP), so readers

@@ -126,10 +126,18 @@ net::awaitable<void> LfsHttpHandler::ServeBatch(HttpExchange& ex, const RepoPath
   // The href base comes from the request (Host, public_url): read here, on the exchange's
   // own thread.
   const std::string base = options_.base_url.For(ex) + "/" + repo.name + ".git/info/lfs/objects/";
+  // A request a read token authorised (daemon/repo_read_gate.h) hands the same credentials
+  // to its object downloads: git-lfs sends an action's header, and nothing else, with them.
+  std::map<std::string, std::string> action_header;
+  if (!ex.audit().token_name.empty()) {
+    if (auto it = req.find(http::field::authorization); it != req.end()) {
+      action_header["Authorization"] = std::string(it->value());
+    }
+  }
   // Parsing (up to kLfsBatchBodyLimit of JSON), the lookups, building the response and
   // serialising it (up to kMaxLfsBatchRequestObjects entries) are blocking work: off the network
   // threads.
-  Work work = co_await RunBlocking(blocking_, [this, repo_id, &req, &repo, &base]() {
+  Work work = co_await RunBlocking(blocking_, [&, this, repo_id]() {
     Work w;
     w.parsed = ParseLfsBatchRequest(req.body());
     if (!w.parsed.ok() || w.parsed->operation != "download") return w;
@@ -152,7 +160,9 @@ net::awaitable<void> LfsHttpHandler::ServeBatch(HttpExchange& ex, const RepoPath
       w.lookups = lookups.status();
       return w;
     }
-    w.body = SerializeLfsBatchResponse(BatchResponse(*w.parsed, *lookups, repo.name, base)) + "\n";
+    w.body = SerializeLfsBatchResponse(
+                 BatchResponse(*w.parsed, *lookups, repo.name, base, action_header)) +
+             "\n";
     return w;
   });
   Result<LfsBatchRequest>& parsed = work.parsed;
@@ -174,10 +184,10 @@ net::awaitable<void> LfsHttpHandler::ServeBatch(HttpExchange& ex, const RepoPath
   co_await ex.Respond(LfsJson(req, http::status::ok, std::move(work.body)));
 }
 
-LfsBatchResponse LfsHttpHandler::BatchResponse(const LfsBatchRequest& request,
-                                               const std::vector<BatchLookup>& lookups,
-                                               const std::string& repo_name,
-                                               const std::string& href_base) const {
+LfsBatchResponse LfsHttpHandler::BatchResponse(
+    const LfsBatchRequest& request, const std::vector<BatchLookup>& lookups,
+    const std::string& repo_name, const std::string& href_base,
+    const std::map<std::string, std::string>& header) const {
   LfsBatchResponse response;
   response.transfer = "basic";
   response.hash_algo = "sha256";
@@ -204,6 +214,7 @@ LfsBatchResponse LfsHttpHandler::BatchResponse(const LfsBatchRequest& request,
       LfsAction download;
       download.href = href_base + want.oid;
       download.expires_in = options_.href_lifetime_seconds;
+      download.header = header;
       out.download = std::move(download);
     }
     response.objects.push_back(std::move(out));

@@ -23,6 +23,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -81,10 +82,12 @@ class LfsHttpHandler {
     bool present = false;
   };
   boost::asio::awaitable<void> ServeBatch(HttpExchange& ex, const RepoPath& repo, int64_t repo_id);
-  // The batch answer for `request`, given one lookup per requested object (same order).
+  // The batch answer for `request`, given one lookup per requested object (same order);
+  // each download action carries `header` (the read token's credentials, or none).
   LfsBatchResponse BatchResponse(const LfsBatchRequest& request,
                                  const std::vector<BatchLookup>& lookups,
-                                 const std::string& repo_name, const std::string& href_base) const;
+                                 const std::string& repo_name, const std::string& href_base,
+                                 const std::map<std::string, std::string>& header) const;
   boost::asio::awaitable<void> ServeObject(HttpExchange& ex, const RepoPath& repo, int64_t repo_id,
                                            std::string_view oid);
 

@@ -21,6 +21,7 @@
 #include "common/file_util.h"
 #include "common/log.h"
 #include "daemon/access_log.h"
+#include "common/registry_token.h"
 #include "daemon/admin_api.h"
 #include "daemon/backup_api.h"
 #include "daemon/base_url.h"
@@ -34,6 +35,7 @@
 #include "daemon/hf_api_handler.h"
 #include "daemon/hf_metrics.h"
 #include "daemon/hf_paths.h"
+#include "daemon/hf_read_gate.h"
 #include "daemon/hf_repo_locator.h"
 #include "daemon/hf_resolve_handler.h"
 #include "daemon/http_server.h"
@@ -44,11 +46,15 @@
 #include "daemon/metrics.h"
 #include "daemon/push_api.h"
 #include "daemon/push_job_runner.h"
+#include "daemon/read_access.h"
 #include "daemon/registry_http_handler.h"
+#include "daemon/registry_read_gate.h"
+#include "daemon/repo_read_gate.h"
 #include "daemon/router.h"
 #include "daemon/sync_scheduler.h"
 #include "daemon/systemd_notifier.h"
 #include "daemon/tls_context.h"
+#include "daemon/tokens_api.h"
 #include "daemon/upstream_poller.h"
 #include "daemon/verify_api.h"
 #include "daemon/verify_service.h"
@@ -246,6 +252,9 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   // Pull-through LFS downloads for clients: long, so on threads of their own.
   boost::asio::thread_pool lfs_fetch_pool(4);
   AdminApi admin_api(scheduler, blocking_pool, *token);
+  AuthFailureLimiter auth_failures(SystemClock::Instance());
+  ReadAccess read_access(live, **catalog, auth_failures);
+  auto tokens_api = std::make_shared<TokensApi>(**catalog, blocking_pool, *token);
   GitHttpOptions git_options;
   git_options.git_home = config.storage_root;
   auto git_handler = std::make_shared<GitHttpHandler>(ServedMirrors(scheduler), git_options);
@@ -290,8 +299,14 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   // The build stage: the read-only registry under /v2/ and the build endpoint.
   auto registry =
       std::make_shared<RegistryHttpHandler>(**catalog, **blob_store, **oci_store, blocking_pool);
-  auto registry_route = Counted(metrics.served().For("registry"),
-                                [registry](HttpExchange& ex) { return registry->Handle(ex); });
+  // Private repos' images need a read token (Basic, or the Docker token flow at /v2/token).
+  RegistryGateOptions registry_gate;
+  registry_gate.token_key = RegistryTokenKey(*token);
+  registry_gate.base_url = BaseUrl(base_url_options);
+  auto registry_route =
+      Counted(metrics.served().For("registry"),
+              GateRegistryReads(read_access, live, blocking_pool, SystemClock::Instance(),
+                                std::move(registry_gate), registry));
   const std::initializer_list<http::verb> registry_verbs = {http::verb::get,   http::verb::head,
                                                             http::verb::post,  http::verb::put,
                                                             http::verb::patch, http::verb::delete_};
@@ -304,6 +319,11 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
       {http::verb::get, http::verb::post}, "/api/v1/builds/",
       [build_api](HttpExchange& ex) { return build_api->Handle(ex); },
       RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
+  auto tokens_route = [tokens_api](HttpExchange& ex) { return tokens_api->Handle(ex); };
+  admin_router->Add({http::verb::get, http::verb::post}, "/api/v1/tokens", tokens_route,
+                    RouteOptions{.body_limit = kTokensApiBodyLimit, .on_body_too_large = {}});
+  admin_router->AddPrefix({http::verb::delete_}, "/api/v1/tokens/", tokens_route,
+                          RouteOptions{.body_limit = 1 << 12, .on_body_too_large = {}});
   auto images_api = std::make_shared<ImagesApi>(config, **catalog, **oci_store,
                                                 BaseUrl(base_url_options), blocking_pool, *token);
   // GET /api/v1/images/<name>:<tag>/archive: the image as an OCI archive (image export).
@@ -371,24 +391,31 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   auto hf_resolve = std::make_shared<HfResolveHandler>(
       hf_locator, **catalog, **blob_store, blocking_pool, lfs_fetch_pool,
       PullThroughFetch(scheduler), config.storage_root);
-  router->AddClaim({http::verb::get}, IsHfResolvePath,
-                   Counted(metrics.served().For("hf"), [hf_resolve, hf_metrics](HttpExchange& ex) {
-                     return hf_metrics->Meter(
-                         ex, true, [hf_resolve](HttpExchange& m) { return hf_resolve->Handle(m); });
-                   }));
+  // Private repos need a read token here too (HF_TOKEN: daemon/hf_read_gate.h).
+  HttpHandler hf_resolve_gated =
+      GateHfReads(read_access, hf_locator, blocking_pool, HfResolveGateTarget(),
+                  [hf_resolve](HttpExchange& m) { return hf_resolve->Handle(m); });
+  router->AddClaim(
+      {http::verb::get}, IsHfResolvePath,
+      Counted(metrics.served().For("hf"), [hf_resolve_gated, hf_metrics](HttpExchange& ex) {
+        return hf_metrics->Meter(ex, true, hf_resolve_gated);
+      }));
   auto hf_api =
       std::make_shared<HfApiHandler>(hf_locator, blocking_pool, BaseUrl(base_url_options));
+  HttpHandler hf_api_gated = GateHfReads(read_access, hf_locator, blocking_pool, HfApiGateTarget(),
+                                         [hf_api](HttpExchange& m) { return hf_api->Handle(m); });
   for (std::string prefix : {"/api/models/", "/api/datasets/"}) {
     router->AddPrefix({http::verb::get, http::verb::post}, prefix,
                       Counted(metrics.served().For("hf"),
-                              [hf_api, hf_metrics](HttpExchange& ex) {
-                                return hf_metrics->Meter(ex, false, [hf_api](HttpExchange& m) {
-                                  return hf_api->Handle(m);
-                                });
+                              [hf_api_gated, hf_metrics](HttpExchange& ex) {
+                                return hf_metrics->Meter(ex, false, hf_api_gated);
                               }),
                       RouteOptions{.body_limit = kHfApiBodyLimit, .on_body_too_large = {}});
   }
-  router->SetRepoHandler(RepoRequests(git_handler, lfs_handler, metrics.served()), RepoBodyLimits);
+  // Read access: private repos need a read token on every protocol (daemon/read_access.h).
+  router->SetRepoHandler(GateRepoReads(read_access, blocking_pool,
+                                       RepoRequests(git_handler, lfs_handler, metrics.served())),
+                         RepoBodyLimits);
 
   HttpServerOptions server_options;
   server_options.read_timeout = config.read_timeout;
@@ -543,6 +570,7 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
     gc_api->SetToken(*next_token);
     verify_api->SetToken(*next_token);
     push_api->SetToken(*next_token);
+    tokens_api->SetToken(*next_token);
     Result<ReconcileReport> report = scheduler.Reconcile(*applied);
     if (!report.ok()) {
       MLOG(Error) << "reload: [[repos]] not reconciled: " << report.status().ToString();

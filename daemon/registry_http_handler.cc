@@ -67,28 +67,6 @@ std::optional<RegistryPage> ReadPage(const std::map<std::string, std::string>& q
 
 // "/v2/<name>/<kind>/<rest>" split at the last "/manifests/", "/blobs/", "/referrers/" or
 // at a trailing "/tags/list".
-struct RegistryPath {
-  std::string name;
-  std::string kind;  // "manifests", "blobs", "referrers", "tags"
-  std::string rest;
-};
-
-std::optional<RegistryPath> SplitPath(std::string_view path) {
-  if (!path.starts_with("/v2/")) return std::nullopt;
-  std::string_view p = path.substr(4);
-  if (p.ends_with("/tags/list")) {
-    return RegistryPath{std::string(p.substr(0, p.size() - 10)), "tags", ""};
-  }
-  for (std::string_view kind : {"manifests", "blobs", "referrers"}) {
-    std::string marker = "/" + std::string(kind) + "/";
-    size_t at = p.rfind(marker);
-    if (at == std::string_view::npos) continue;
-    return RegistryPath{std::string(p.substr(0, at)), std::string(kind),
-                        std::string(p.substr(at + marker.size()))};
-  }
-  return std::nullopt;
-}
-
 // True when the request's Accept headers name the Docker schema 2 manifest type and not
 // the OCI image manifest type (media-type parameters such as q= are ignored).
 bool AcceptsDockerOnly(const HttpRequest& req) {
@@ -116,7 +94,29 @@ bool IsPushVerb(http::verb v) {
 
 }  // namespace
 
-boost::asio::awaitable<void> RegistryHttpHandler::Handle(HttpExchange& ex) {
+HttpResponse RegistryErrorResponse(const HttpRequest& req, http::status status,
+                                   std::string_view code, std::string_view message) {
+  return RegistryError(req, status, code, message);
+}
+
+std::optional<RegistryPath> SplitRegistryPath(std::string_view path) {
+  if (!path.starts_with("/v2/")) return std::nullopt;
+  std::string_view p = path.substr(4);
+  if (p.ends_with("/tags/list")) {
+    return RegistryPath{std::string(p.substr(0, p.size() - 10)), "tags", ""};
+  }
+  for (std::string_view kind : {"manifests", "blobs", "referrers"}) {
+    std::string marker = "/" + std::string(kind) + "/";
+    size_t at = p.rfind(marker);
+    if (at == std::string_view::npos) continue;
+    return RegistryPath{std::string(p.substr(0, at)), std::string(kind),
+                        std::string(p.substr(at + marker.size()))};
+  }
+  return std::nullopt;
+}
+
+boost::asio::awaitable<void> RegistryHttpHandler::Handle(HttpExchange& ex,
+                                                         RegistryNameFilter visible) {
   const HttpRequest& req = ex.request();
   const std::string& path = ex.path();
   if (IsPushVerb(req.method())) {
@@ -137,7 +137,7 @@ boost::asio::awaitable<void> RegistryHttpHandler::Handle(HttpExchange& ex) {
     co_await ex.Respond(JsonAnswer(req, "{}", "application/json"));
     co_return;
   }
-  std::optional<RegistryPath> parts = SplitPath(path);
+  std::optional<RegistryPath> parts = SplitRegistryPath(path);
   std::optional<RegistryPage> page = ReadPage(ex.query());
   const bool paged = path == "/v2/_catalog" || (parts && parts->kind == "tags");
   if (paged && !page) {
@@ -146,7 +146,7 @@ boost::asio::awaitable<void> RegistryHttpHandler::Handle(HttpExchange& ex) {
     co_return;
   }
   if (path == "/v2/_catalog") {
-    co_await CatalogList(ex, *page);
+    co_await CatalogList(ex, *page, visible);
     co_return;
   }
   if (!parts) {
@@ -364,14 +364,29 @@ boost::asio::awaitable<void> RegistryHttpHandler::Tags(HttpExchange& ex, std::st
   co_await ex.Respond(std::move(res));
 }
 
-boost::asio::awaitable<void> RegistryHttpHandler::CatalogList(HttpExchange& ex, RegistryPage page) {
+boost::asio::awaitable<void> RegistryHttpHandler::CatalogList(HttpExchange& ex, RegistryPage page,
+                                                              const RegistryNameFilter& visible) {
   const HttpRequest& req = ex.request();
   const size_t n = page.n;
   const std::string& last = page.last;
   Result<std::vector<std::string>> names =
       co_await RunBlocking(blocking_, [&]() -> Result<std::vector<std::string>> {
         if (n == 0) return std::vector<std::string>();
-        return catalog_.ListImageNames(last, n);
+        if (!visible) return catalog_.ListImageNames(last, n);
+        // Pages of the catalog until n visible names or its end.
+        std::vector<std::string> out;
+        std::string after = last;
+        for (;;) {
+          ASSIGN_OR_RETURN(std::vector<std::string> batch, catalog_.ListImageNames(after, n));
+          if (!batch.empty()) after = batch.back();
+          const bool more = batch.size() == n;
+          for (std::string& name : batch) {
+            ASSIGN_OR_RETURN(bool shown, visible(name));
+            if (shown) out.push_back(std::move(name));
+            if (out.size() == n) return out;
+          }
+          if (!more) return out;
+        }
       });
   if (!names.ok()) {
     co_await ex.Respond(RegistryError(req, http::status::internal_server_error, "UNKNOWN",

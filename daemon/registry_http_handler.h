@@ -29,6 +29,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <cstddef>
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "daemon/http_exchange.h"
@@ -48,6 +50,24 @@ struct RegistryPage {
   bool limited = false;  // n was given: a full page gets a Link to the next
 };
 
+// A request path below /v2/ split into the repository name and what is asked of it.
+struct RegistryPath {
+  std::string name;
+  std::string kind;  // "manifests", "blobs", "referrers", "tags"
+  std::string rest;
+};
+// nullopt for paths that name no repository ("/v2/", "/v2/_catalog", unknown shapes).
+std::optional<RegistryPath> SplitRegistryPath(std::string_view path);
+
+// The spec's error answer {"errors":[{"code","message","detail":null}]} with the
+// Docker-Distribution-API-Version header.
+HttpResponse RegistryErrorResponse(const HttpRequest& req, http::status status,
+                                   std::string_view code, std::string_view message);
+
+// Which names a request may see in /v2/_catalog (daemon/registry_read_gate.h); called on
+// the blocking pool. Empty: all.
+using RegistryNameFilter = std::function<Result<bool>(const std::string& name)>;
+
 class RegistryHttpHandler {
  public:
   RegistryHttpHandler(Catalog& catalog, const BlobStore& lfs, const OciStore& oci,
@@ -55,13 +75,17 @@ class RegistryHttpHandler {
       : catalog_(catalog), lfs_(lfs), oci_(oci), blocking_(blocking) {}
 
   // Answers any request under /v2 (the route is registered for "/v2" and the "/v2/" prefix).
-  boost::asio::awaitable<void> Handle(HttpExchange& ex);
+  boost::asio::awaitable<void> Handle(HttpExchange& ex) { return Handle(ex, {}); }
+  // Same, listing in /v2/_catalog only the names `visible` accepts (a page may then hold
+  // fewer than n names; the Link to the next page stays right).
+  boost::asio::awaitable<void> Handle(HttpExchange& ex, RegistryNameFilter visible);
 
  private:
   boost::asio::awaitable<void> Manifest(HttpExchange& ex, std::string name, std::string reference);
   boost::asio::awaitable<void> Blob(HttpExchange& ex, std::string name, std::string digest);
   boost::asio::awaitable<void> Tags(HttpExchange& ex, std::string name, RegistryPage page);
-  boost::asio::awaitable<void> CatalogList(HttpExchange& ex, RegistryPage page);
+  boost::asio::awaitable<void> CatalogList(HttpExchange& ex, RegistryPage page,
+                                           const RegistryNameFilter& visible);
   // The subject digest was validated by Handle; nothing refers to anything yet.
   boost::asio::awaitable<void> Referrers(HttpExchange& ex, std::string name);
 

@@ -53,6 +53,7 @@ class CountingExchange final : public HttpExchange {
   const std::string& peer() const override { return inner_.peer(); }
   boost::asio::ip::tcp::endpoint local_endpoint() const override { return inner_.local_endpoint(); }
   bool secure() const override { return inner_.secure(); }
+  RequestAudit& audit() override { return inner_.audit(); }
   boost::asio::awaitable<void> Respond(HttpResponse response) override;
   boost::asio::awaitable<bool> BeginStream(http::response<http::empty_body> header) override;
   boost::asio::awaitable<bool> BeginSizedStream(http::response<http::empty_body> header,

@@ -190,6 +190,15 @@ struct ImageRecord {
   std::string docker_digest;
 };
 
+// One read token (common/read_token.h): its name, the globs it grants and when it was
+// made. The token itself is never stored, only its hash.
+struct ReadTokenRecord {
+  std::string name;
+  std::string token_hash;          // HashReadToken(token)
+  std::vector<std::string> repos;  // repository globs (common/repo_glob.h)
+  int64_t created_at = 0;
+};
+
 // What a collection after retention may remove (Catalog::FindUnlistedBlobs): digests that
 // only unlisted manifests referenced, and those manifests' own digests.
 struct UnlistedBlobs {
@@ -392,6 +401,18 @@ class Catalog {
   // True when `digest` is a manifest of `name` or a blob such a manifest references: what
   // the registry may serve under that name.
   Result<bool> NameReferencesBlob(std::string_view name, std::string_view digest);
+
+  // ---- read tokens (storage/catalog_tokens.cc) ----
+
+  // Records a new token. AlreadyExists when a token of that name exists (or, never in
+  // practice, one with the same hash); InvalidArgument for an empty name, hash or glob list.
+  Status InsertReadToken(const ReadTokenRecord& token);
+  // All tokens ordered by name.
+  Result<std::vector<ReadTokenRecord>> ListReadTokens();
+  // The token whose hash is `token_hash`, or nullopt.
+  Result<std::optional<ReadTokenRecord>> FindReadToken(std::string_view token_hash);
+  // Deletes the token `name`; NotFound when there is none.
+  Status DeleteReadToken(std::string_view name);
 
   // ---- build runs (storage/catalog_build_runs.cc) ----
 

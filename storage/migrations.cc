@@ -292,6 +292,17 @@ CREATE TABLE lfs_pins (
 CREATE INDEX lfs_pins_by_oid ON lfs_pins (oid, expires_at);
 )sql";
 
+// Read tokens (common/read_token.h): only the SHA-256 of a token is kept; `repos` is the
+// JSON array of globs it grants.
+constexpr std::string_view kCatalogV13 = R"sql(
+CREATE TABLE read_tokens (
+  name       TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  repos      TEXT NOT NULL,
+  created_at INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+)sql";
+
 constexpr Migration kCatalogMigrations[] = {
     {1, "repos, refs and sync_runs", kCatalogV1},
     {2, "lfs_objects, lfs_refs and LFS run counters", kCatalogV2},
@@ -305,6 +316,7 @@ constexpr Migration kCatalogMigrations[] = {
     {10, "images: Docker schema 2 manifest digests", kCatalogV10},
     {11, "push jobs and push runs", kCatalogV11},
     {12, "LFS garbage collection: unreferenced since, pins of syncs in progress", kCatalogV12},
+    {13, "read tokens", kCatalogV13},
 };
 
 Status NewerSchemaError(int64_t current, int latest) {

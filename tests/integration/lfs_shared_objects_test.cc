@@ -34,6 +34,7 @@
 #include "tests/fixtures/admin_api_calls.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/http_client.h"
+#include "tests/fixtures/lfs_pointer_repo.h"
 #include "tests/fixtures/lfs_store_files.h"
 #include "tests/fixtures/mirrord_process.h"
 #include "tests/fixtures/poll_until.h"
@@ -87,19 +88,7 @@ class LfsSharedObjects : public ::testing::Test {
   // already at the upstream's LFS endpoint.
   void MakeRepo(std::string_view name,
                 const std::vector<std::tuple<std::string, std::string, uint64_t>>& files) {
-    std::string dir_name(name);
-    std::replace(dir_name.begin(), dir_name.end(), '/', '-');
-    ASSERT_OK_AND_ASSIGN(WorkRepo work, WorkRepo::Init(dir_->path() / ("work-" + dir_name)));
-    ASSERT_OK(work.WriteFile(".gitattributes", "*.bin filter=lfs diff=lfs merge=lfs -text\n"));
-    ASSERT_OK(work.WriteFile("README.md", "# " + std::string(name) + "\n"));
-    for (const auto& [path, oid, size] : files) {
-      ASSERT_OK(work.WriteFile(path, LfsPointerText(oid, size)));
-    }
-    ASSERT_OK(work.Commit("weights").status());
-    ASSERT_OK_AND_ASSIGN(std::filesystem::path bare, upstream_->CreateBareRepo(name));
-    GitOptions o;
-    o.env["GIT_LFS_SKIP_PUSH"] = "1";
-    ASSERT_OK(work.PushMirror(bare.string(), o));
+    ASSERT_OK(MakeLfsPointerRepo(*upstream_, dir_->path(), name, files));
   }
 
   void StartMirrord(std::string extra_toml) {

@@ -108,9 +108,11 @@ class MirrorFailures : public ::testing::Test {
     work_.emplace(std::move(work));
 
     MirrordOptions o;
+    // private = false: these tests read the mirror as the LAN would, without a read token
+    // (an upstream with a token is otherwise private: read_access_test.cc).
     o.extra_toml = "[sync]\nstall_timeout = \"2s\"\n\n[upstreams.lab]\nurl = \"" +
                    upstream_->BaseUrl() + "/{repo}.git\"\ntoken_file = \"" +
-                   token_file.string() + "\"\n";
+                   token_file.string() + "\"\nprivate = false\n";
     ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(o));
 
     // The state every failure must leave untouched.

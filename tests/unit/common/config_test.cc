@@ -217,3 +217,59 @@ TEST(ConfigTest, UpstreamPathIsValidated) {
 
 }  // namespace
 }  // namespace mirrord
+
+namespace mirrord {
+namespace {
+
+TEST(ConfigTest, PrivacyFollowsTheUpstreamTokenUnlessOverridden) {
+  auto c = ParseConfig(R"(
+[upstreams.internal]
+url = "https://git.lab/{repo}.git"
+token_file = "/etc/mirrord/internal.token"
+
+[upstreams.open_internal]
+url = "https://git2.lab/{repo}.git"
+token_file = "/etc/mirrord/internal.token"
+private = false
+
+[upstreams.secret]
+url = "https://git3.lab/{repo}.git"
+private = true
+
+[[repos]]
+name = "lab/a"
+upstream = "internal"
+
+[[repos]]
+name = "lab/b"
+upstream = "internal"
+private = false
+
+[[repos]]
+name = "gh/c"
+upstream = "github"
+private = true
+
+[[repos]]
+name = "url/d"
+url = "https://elsewhere.lab/d.git"
+)",
+                       "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->RepoIsPrivate("lab/a", "internal"));
+  EXPECT_FALSE(c->RepoIsPrivate("lab/b", "internal"));
+  EXPECT_TRUE(c->RepoIsPrivate("gh/c", "github"));
+  EXPECT_FALSE(c->RepoIsPrivate("url/d", ""));
+  // Repos added through the API (no [[repos]] entry) follow their upstream.
+  EXPECT_TRUE(c->RepoIsPrivate("api/x", "internal"));
+  EXPECT_FALSE(c->RepoIsPrivate("api/x", "open_internal"));
+  EXPECT_TRUE(c->RepoIsPrivate("api/x", "secret"));
+  EXPECT_FALSE(c->RepoIsPrivate("api/x", "github"));
+  EXPECT_FALSE(c->RepoIsPrivate("api/x", "unknown"));
+
+  auto bad = ParseConfig("[[repos]]\nname = \"a/b\"\nprivate = \"yes\"\n", "t.toml");
+  EXPECT_FALSE(bad.ok());
+}
+
+}  // namespace
+}  // namespace mirrord

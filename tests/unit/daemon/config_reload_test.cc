@@ -28,7 +28,7 @@ TEST(KeepRestartOnlySettings, KeepsWhatCannotChangeLiveAndSaysSo) {
   next.log_level = LogLevel::kDebug;
   next.retry_attempts = 9;
   next.per_host_concurrency = 2;
-  next.upstreams["lab"] = UpstreamConfig{"lab", "https://git.lab/{repo}.git", {}};
+  next.upstreams["lab"] = UpstreamConfig{"lab", "https://git.lab/{repo}.git", {}, std::nullopt};
   RepoConfig repo;
   repo.name = "org/a";
   repo.upstream = "lab";
