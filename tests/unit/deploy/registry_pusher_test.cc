@@ -135,7 +135,8 @@ class RegistryPusherTest : public ::testing::Test {
     EXPECT_EQ("sha256:" + Sha256Hex(raw), digest);
     EXPECT_EQ(raw, *oci_->Read(digest));
     fs::path out = dir_->path() / ("copy-" + Sha256Hex(ref).substr(0, 8));
-    std::vector<std::string> copy = {"skopeo", "copy", "--src-tls-verify=false"};
+    std::vector<std::string> copy = {"skopeo", "copy", "--src-tls-verify=false",
+                                     "--dest-oci-accept-uncompressed-layers"};
     for (const std::string& c : creds) copy.push_back(c == "--creds" ? "--src-creds" : c);
     copy.push_back("docker://" + registry.HostPort() + "/" + ref);
     copy.push_back("oci:" + out.string() + ":x");

@@ -87,8 +87,8 @@ TEST(WwwAuthenticateTest, MalformedValuesAreRefusedWhole) {
            "Bearer realm=,service=x",       // an empty unquoted value
        }) {
     auto r = ParseWwwAuthenticate(bad);
-    EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
   }
 }
 
