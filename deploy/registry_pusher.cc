@@ -153,8 +153,11 @@ class PushRun {
 
     std::vector<Blob> needed;
     for (const Blob& b : blobs_) {
-      ASSIGN_OR_RETURN(bool present, Exists(b));
-      if (present) {
+      Result<bool> present = Exists(b);
+      if (!present.ok()) {
+        return present.status().WithContext("push " + request_.source_name + " blob " + b.digest);
+      }
+      if (*present) {
         ++report_.blobs_skipped;
         mounts_.Note(origin_, b.digest, request_.repository);
       } else {

@@ -21,6 +21,7 @@
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/tcp_proxy.h"
+#include "tests/fixtures/test_upstream.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/token_issuer.h"
 #include "tests/unit/deploy/deploy_test_support.h"
@@ -347,6 +348,110 @@ TEST_F(RegistryPusherTest, RefusesPlainHttpUnlessInsecureAndBadNames) {
       target, {"tiny", "sha256:" + std::string(64, 'a'), "lab/tiny", {}}, {}, nullptr);
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
+}
+
+// Behaviour distribution never shows, from a scripted registry on a TestUpstream: uploads
+// whose Location is on another host (object storage) and rate limiting.
+class ScriptedRegistryTest : public RegistryPusherTest {
+ protected:
+  void StartRegistries() {
+    ASSERT_OK_AND_ASSIGN(registry_, test::TestUpstream::Start(dir_->path() / "registry"));
+    ASSERT_OK_AND_ASSIGN(storage_, test::TestUpstream::Start(dir_->path() / "storage"));
+    registry_->SetRequireAuth("Bearer lab-token");
+    registry_->AddRoute("/v2/", [](const test::UpstreamRequest& r) {
+      if (r.path == "/v2/") return test::UpstreamResponse::Text(200, "{}");
+      if (r.method == "HEAD") return test::UpstreamResponse::Text(404, "");
+      if (r.method == "PUT" && r.path.find("/manifests/") != std::string::npos) {
+        return test::UpstreamResponse::Text(201, "");
+      }
+      return test::UpstreamResponse::Text(400, "unexpected");
+    });
+    std::string storage_url = storage_->BaseUrl();
+    registry_->AddRoute("/v2/lab/tiny/blobs/uploads/", [storage_url](const test::UpstreamRequest&) {
+      test::UpstreamResponse a = test::UpstreamResponse::Text(202, "");
+      a.headers.emplace_back("Location", storage_url + "/upload/1?sig=abc");
+      return a;
+    });
+    storage_->AddRoute("/upload/", [](const test::UpstreamRequest& r) {
+      return test::UpstreamResponse::Text(r.method == "PUT" ? 201 : 202, "");
+    });
+  }
+  RegistryTarget StaticTokenTarget() {
+    RegistryTarget t;
+    t.name = "lab";
+    t.url = registry_->BaseUrl();
+    t.insecure = true;
+    t.token = "lab-token";
+    return t;
+  }
+
+  std::unique_ptr<test::TestUpstream> registry_;
+  std::unique_ptr<test::TestUpstream> storage_;
+};
+
+TEST_F(ScriptedRegistryTest, CredentialsNeverFollowAnUploadToAnotherHost) {
+  StartRegistries();
+  BuildOutcome built = Build(Weights(2));
+  // Everything monolithic here, so that the storage host sees one PUT per blob.
+  RegistryPusherOptions o;
+  o.monolithic_limit = 64 << 20;
+  o.timing.sleep = [](std::chrono::milliseconds) {};
+  auto pusher = MakeRegistryPusher(*catalog_, *lfs_, *oci_, std::move(o));
+  ASSERT_OK_AND_ASSIGN(PushReport report,
+                       pusher->Push(StaticTokenTarget(),
+                                    {"tiny", built.image.digest, "lab/tiny", {"main"}}, {}, nullptr));
+  const size_t blobs = BlobsOf(built.image.digest).size();
+  EXPECT_EQ(report.blobs_uploaded, blobs);
+  size_t puts = 0;
+  for (const auto& r : storage_->requests()) {
+    EXPECT_FALSE(r.has_authorization) << r.method << " " << r.target;
+    puts += r.method == "PUT" ? 1 : 0;
+  }
+  EXPECT_EQ(puts, blobs);
+  size_t registry_requests = 0;
+  for (const auto& r : registry_->requests()) {
+    EXPECT_EQ(r.authorization, "Bearer lab-token") << r.method << " " << r.target;
+    ++registry_requests;
+  }
+  EXPECT_GT(registry_requests, blobs);
+}
+
+TEST_F(ScriptedRegistryTest, RateLimitedRequestsWaitForRetryAfter) {
+  StartRegistries();
+  BuildOutcome built = Build(Weights(2));
+  test::Fault limited = test::Fault::AnswerStatus("/blobs/sha256:", 429);
+  limited.method = "HEAD";
+  limited.extra_headers["Retry-After"] = "7";
+  limited.times = 2;
+  registry_->AddFault(limited);
+  std::vector<std::chrono::milliseconds> waits;
+  RegistryPusherOptions o;
+  o.monolithic_limit = 64 << 20;
+  o.timing.sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); };
+  o.timing.seed = 1;
+  auto pusher = MakeRegistryPusher(*catalog_, *lfs_, *oci_, std::move(o));
+  ASSERT_OK(pusher->Push(StaticTokenTarget(), {"tiny", built.image.digest, "lab/tiny", {}}, {},
+                         nullptr)
+                .status());
+  ASSERT_EQ(waits.size(), 2u);
+  for (auto w : waits) EXPECT_GE(w, std::chrono::seconds(7));
+
+  // A registry that keeps refusing: the push ends after max_retries, naming the blob.
+  test::Fault always = test::Fault::AnswerStatus("/blobs/sha256:", 503);
+  always.method = "HEAD";
+  registry_->AddFault(always);
+  waits.clear();
+  RegistryPusherOptions few;
+  few.max_retries = 3;
+  few.timing.sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); };
+  auto failing = MakeRegistryPusher(*catalog_, *lfs_, *oci_, std::move(few));
+  auto pushed = failing->Push(StaticTokenTarget(), {"tiny", built.image.digest, "lab/tiny", {}},
+                              {}, nullptr);
+  ASSERT_FALSE(pushed.ok());
+  EXPECT_EQ(pushed.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(waits.size(), 3u);
+  EXPECT_NE(pushed.status().message().find("sha256:"), std::string::npos)
+      << pushed.status().ToString();
 }
 
 }  // namespace
