@@ -358,19 +358,19 @@ class ScriptedRegistryTest : public RegistryPusherTest {
     ASSERT_OK_AND_ASSIGN(registry_, test::TestUpstream::Start(dir_->path() / "registry"));
     ASSERT_OK_AND_ASSIGN(storage_, test::TestUpstream::Start(dir_->path() / "storage"));
     registry_->SetRequireAuth("Bearer lab-token");
-    registry_->AddRoute("/v2/", [](const test::UpstreamRequest& r) {
+    std::string storage_url = storage_->BaseUrl();
+    registry_->AddRoute("/v2/", [storage_url](const test::UpstreamRequest& r) {
       if (r.path == "/v2/") return test::UpstreamResponse::Text(200, "{}");
       if (r.method == "HEAD") return test::UpstreamResponse::Text(404, "");
+      if (r.method == "POST" && r.path == "/v2/lab/tiny/blobs/uploads/") {
+        test::UpstreamResponse a = test::UpstreamResponse::Text(202, "");
+        a.headers.emplace_back("Location", storage_url + "/upload/1?sig=abc");
+        return a;
+      }
       if (r.method == "PUT" && r.path.find("/manifests/") != std::string::npos) {
         return test::UpstreamResponse::Text(201, "");
       }
       return test::UpstreamResponse::Text(400, "unexpected");
-    });
-    std::string storage_url = storage_->BaseUrl();
-    registry_->AddRoute("/v2/lab/tiny/blobs/uploads/", [storage_url](const test::UpstreamRequest&) {
-      test::UpstreamResponse a = test::UpstreamResponse::Text(202, "");
-      a.headers.emplace_back("Location", storage_url + "/upload/1?sig=abc");
-      return a;
     });
     storage_->AddRoute("/upload/", [](const test::UpstreamRequest& r) {
       return test::UpstreamResponse::Text(r.method == "PUT" ? 201 : 202, "");
