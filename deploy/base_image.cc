@@ -19,6 +19,8 @@
 #include "http/http_status.h"
 #include "http/response_headers.h"
 #include "http/retry_wait.h"
+#include "http/url.h"
+#include "http/www_authenticate.h"
 
 namespace mirrord {
 namespace {
@@ -31,48 +33,21 @@ constexpr char kAccept[] =
     "application/vnd.docker.distribution.manifest.v2+json, "
     "application/vnd.docker.distribution.manifest.list.v2+json";
 
-std::string UrlEscape(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof(buf), "%%%02X", c);
-      out += buf;
+// The scheme and parameters of the challenge to answer among `value`'s (http/
+// www_authenticate.h): the first Bearer one, else the first other; ("", {}) when none parses.
+std::pair<std::string, std::map<std::string, std::string>> ParseChallenge(std::string_view value) {
+  Result<std::vector<AuthChallenge>> parsed = ParseWwwAuthenticate(value);
+  if (!parsed.ok() || parsed->empty()) return {};
+  const AuthChallenge* chosen = &parsed->front();
+  for (const AuthChallenge& c : *parsed) {
+    if (c.scheme == "bearer") {
+      chosen = &c;
+      break;
     }
   }
-  return out;
-}
-
-// Parses `Bearer realm="...",service="...",scope="..."` (or Basic ...) into its scheme and
-// parameters.
-std::pair<std::string, std::map<std::string, std::string>> ParseChallenge(std::string_view v) {
-  std::map<std::string, std::string> params;
-  size_t sp = v.find(' ');
-  std::string scheme(v.substr(0, sp));
-  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::string_view rest = sp == std::string_view::npos ? "" : v.substr(sp + 1);
-  while (!rest.empty()) {
-    while (!rest.empty() && (rest.front() == ' ' || rest.front() == ',')) rest.remove_prefix(1);
-    size_t eq = rest.find('=');
-    if (eq == std::string_view::npos) break;
-    std::string key(rest.substr(0, eq));
-    rest.remove_prefix(eq + 1);
-    std::string value;
-    if (!rest.empty() && rest.front() == '"') {
-      size_t end = rest.find('"', 1);
-      if (end == std::string_view::npos) break;
-      value = std::string(rest.substr(1, end - 1));
-      rest.remove_prefix(end + 1);
-    } else {
-      size_t end = rest.find(',');
-      value = std::string(rest.substr(0, end));
-      rest = end == std::string_view::npos ? "" : rest.substr(end);
-    }
-    params[key] = value;
-  }
-  return {scheme, params};
+  // The first of a repeated parameter wins, as in AuthChallenge::Param.
+  return {chosen->scheme,
+          std::map<std::string, std::string>(chosen->params.begin(), chosen->params.end())};
 }
 
 struct Reply {
@@ -155,8 +130,8 @@ class Registry {
     if (scheme != "bearer" || params["realm"].empty()) {
       return PermissionDenied("registry " + base_ + " sent an unusable challenge");
     }
-    std::string url = params["realm"] + "?service=" + UrlEscape(params["service"]);
-    if (!params["scope"].empty()) url += "&scope=" + UrlEscape(params["scope"]);
+    std::string url = params["realm"] + "?service=" + QueryEscape(params["service"]);
+    if (!params["scope"].empty()) url += "&scope=" + QueryEscape(params["scope"]);
     std::vector<std::string> headers;
     if (!basic.empty()) headers.push_back(basic);
     ASSIGN_OR_RETURN(Reply r, Fetch(url, headers, 1 << 20, -1, 0));

@@ -19,6 +19,10 @@ std::string UrlOrigin(std::string_view url);
 // True when both URLs parse and have the same origin (never for two unparsable URLs).
 bool SameOrigin(std::string_view a, std::string_view b);
 
+// `s` percent-encoded for a query parameter value: everything but RFC 3986 unreserved
+// characters (A-Z a-z 0-9 - _ . ~) becomes %XX (upper-case hex).
+std::string QueryEscape(std::string_view s);
+
 // The key a URL's connections are counted under: its lower-case "host:port" (default port
 // filled in), or the URL itself when it does not parse.
 std::string UrlHostKey(std::string_view url);
