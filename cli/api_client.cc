@@ -143,8 +143,8 @@ Result<ApiReply> ApiClient::Perform(std::string_view method, std::string_view pa
   // "unix:/PATH": HTTP over the Unix socket at PATH (the host name is then only a label).
   const bool unix_socket = base_url_.starts_with("unix:");
   const std::string socket_path = unix_socket ? base_url_.substr(5) : std::string();
-  const std::string url = (unix_socket ? std::string("http://localhost") : base_url_) +
-                          std::string(path);
+  const std::string url =
+      (unix_socket ? std::string("http://localhost") : base_url_) + std::string(path);
   const std::string method_text(method);
 
   std::vector<std::string> lines = {

@@ -159,8 +159,9 @@ Status ParseTlsAndAccessLog(TableReader& r, Config* c) {
   }
   RETURN_IF_ERROR(ReadListenAddress(r, "plain_listen", &c->plain_listen));
   if (c->plain_listen && c->tls_cert.empty()) {
-    return r.Error("plain_listen", "is the plain HTTP listener beside an HTTPS listen: "
-                                   "set tls_cert and tls_key too");
+    return r.Error("plain_listen",
+                   "is the plain HTTP listener beside an HTTPS listen: "
+                   "set tls_cert and tls_key too");
   }
   RETURN_IF_ERROR(r.ReadPath("access_log", &c->access_log));
   return Status::Ok();

@@ -14,8 +14,8 @@
 namespace mirrord {
 
 struct ListenAddress {
-  std::string host;                  // without IPv6 brackets; empty for a Unix socket
-  uint16_t port = 0;                 // 0: a free port (tests)
+  std::string host;                 // without IPv6 brackets; empty for a Unix socket
+  uint16_t port = 0;                // 0: a free port (tests)
   std::filesystem::path unix_path;  // set for "unix:/path"
 
   bool is_unix() const { return !unix_path.empty(); }

@@ -34,7 +34,8 @@ bool SplitHost(std::string_view value, std::string_view* host, std::string_view*
   return true;
 }
 
-std::string Authority(const boost::asio::ip::address& address, uint16_t port, unsigned default_port) {
+std::string Authority(const boost::asio::ip::address& address, uint16_t port,
+                      unsigned default_port) {
   std::string host = address.to_string();
   if (address.is_v6()) host = "[" + host + "]";
   return port == default_port ? host : host + ":" + std::to_string(port);

@@ -23,28 +23,28 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <filesystem>
-#include <type_traits>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "common/log.h"
@@ -111,8 +111,8 @@ inline constexpr bool kIsTls = false;
 template <typename Next>
 inline constexpr bool kIsTls<beast::ssl_stream<Next>> = true;
 template <typename Stream>
-using LowestLayer = std::remove_reference_t<decltype(beast::get_lowest_layer(
-    std::declval<Stream&>()))>;
+using LowestLayer =
+    std::remove_reference_t<decltype(beast::get_lowest_layer(std::declval<Stream&>()))>;
 
 }  // namespace
 
@@ -227,8 +227,8 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   BodyBudget body_budget;
 
   mutable std::mutex mu;
-  bool stopping = false;                                      // guarded by mu
-  uint64_t next_id = 1;                                       // guarded by mu
+  bool stopping = false;                                          // guarded by mu
+  uint64_t next_id = 1;                                           // guarded by mu
   std::map<uint64_t, std::weak_ptr<ConnectionBase>> connections;  // guarded by mu
   std::map<std::string, size_t> per_client;                       // guarded by mu
   std::vector<std::function<void()>> acceptor_closers;            // guarded by mu; strand only
@@ -238,9 +238,9 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
 template <typename Stream>
 class ConnectionExchange final : public HttpExchange {
  public:
-  ConnectionExchange(Stream& stream, const HttpServerOptions& options,
-                     HttpRequest request, RequestTarget target, const std::string& peer,
-                     bool keep_alive, const bool& stopping)
+  ConnectionExchange(Stream& stream, const HttpServerOptions& options, HttpRequest request,
+                     RequestTarget target, const std::string& peer, bool keep_alive,
+                     const bool& stopping)
       : stream_(stream),
         options_(options),
         request_(std::move(request)),
@@ -904,8 +904,8 @@ class Connection final : public ConnectionBase,
     }
 
     SetPhase(Phase::kHandling);
-    ConnectionExchange<Stream> exchange(stream_, options, std::move(request), std::move(*target), peer_,
-                                keep_alive, stopping_);
+    ConnectionExchange<Stream> exchange(stream_, options, std::move(request), std::move(*target),
+                                        peer_, keep_alive, stopping_);
     std::string failure;
     try {
       co_await match.handler(exchange);
@@ -1023,18 +1023,17 @@ class Connection final : public ConnectionBase,
   std::weak_ptr<net::cancellation_signal> cancel_;
   Clock::time_point request_start_;  // first byte of the request now arriving; strand only
   std::chrono::system_clock::time_point request_wall_ = std::chrono::system_clock::now();
-  std::string user_agent_;  // of the request now served (bounded); strand only
-  RequestAudit audit_;      // what its handler noted; strand only
-  uint64_t request_bytes_ = 0;       // of the request now arriving; strand only
-  bool idle_ = true;                 // waiting for a request header; strand only
-  bool stopping_ = false;            // strand only
-  bool force_closed_ = false;        // strand only
-  bool linger_ = false;              // the last request's body was not read; strand only
+  std::string user_agent_;      // of the request now served (bounded); strand only
+  RequestAudit audit_;          // what its handler noted; strand only
+  uint64_t request_bytes_ = 0;  // of the request now arriving; strand only
+  bool idle_ = true;            // waiting for a request header; strand only
+  bool stopping_ = false;       // strand only
+  bool force_closed_ = false;   // strand only
+  bool linger_ = false;         // the last request's body was not read; strand only
 };
 
 HttpServer::State::Admission HttpServer::State::Register(
-    uint64_t* id, const std::shared_ptr<ConnectionBase>& conn,
-                                                         const std::string& client) {
+    uint64_t* id, const std::shared_ptr<ConnectionBase>& conn, const std::string& client) {
   std::lock_guard lock(mu);
   if (stopping) return Admission::kStopping;
   size_t& from_client = per_client[client];

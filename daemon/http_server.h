@@ -59,8 +59,8 @@ struct HttpAccessRecord {
   uint64_t bytes = 0;  // response body bytes sent
   std::chrono::microseconds duration{0};
   std::chrono::system_clock::time_point time;  // when the request's first byte arrived
-  std::string_view client;      // the client's address ("127.0.0.1", "::1", "unix")
-  std::string_view user_agent;  // as sent, unbounded and unescaped; "" when absent
+  std::string_view client;                     // the client's address ("127.0.0.1", "::1", "unix")
+  std::string_view user_agent;                 // as sent, unbounded and unescaped; "" when absent
   std::string_view token_name;  // RequestAudit: "" when anonymous or not reached a handler
   std::string_view repo;        // RequestAudit: "" when none
 };

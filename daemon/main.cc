@@ -1,5 +1,6 @@
 // mirrord: the mirror daemon. Wires the concrete components together:
 // config -> catalog -> scheduler -> HTTP server (git smart HTTP, admin API, metrics).
+#include <prometheus/counter.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -13,15 +14,14 @@
 #include <iostream>
 #include <mutex>
 #include <optional>
-#include <prometheus/counter.h>
 #include <thread>
 
 #include "common/admin_token.h"
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/log.h"
-#include "daemon/access_log.h"
 #include "common/registry_token.h"
+#include "daemon/access_log.h"
 #include "daemon/admin_api.h"
 #include "daemon/backup_api.h"
 #include "daemon/base_url.h"
@@ -345,7 +345,7 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   admin_router->AddPrefix({http::verb::get}, "/api/v1/pushes/", pushes_route);
   admin_router->Add({http::verb::get, http::verb::post}, "/api/v1/images", images_route);
   admin_router->AddPrefix({http::verb::get, http::verb::post}, "/api/v1/images/", images_route,
-                    RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
+                          RouteOptions{.body_limit = 1 << 16, .on_body_too_large = {}});
   // POST /api/v1/backup: a consistent backup into a directory (daemon/backup.h).
   auto backup_api =
       std::make_shared<BackupApi>(BackupSources{config.CatalogPath(), config.storage_root / "repos",
@@ -455,7 +455,8 @@ int Run(const std::filesystem::path& config_file, const LoadedConfig& loaded) {
   std::unique_ptr<ServerTls> tls;
   ListenOptions public_listen;
   if (!config.tls_cert.empty()) {
-    Result<std::unique_ptr<ServerTls>> loaded_tls = ServerTls::Load(config.tls_cert, config.tls_key);
+    Result<std::unique_ptr<ServerTls>> loaded_tls =
+        ServerTls::Load(config.tls_cert, config.tls_key);
     if (!loaded_tls.ok()) {
       MLOG(Error) << "TLS: " << loaded_tls.status().message();
       return 1;

@@ -26,15 +26,15 @@ std::string OpenSslReason(const boost::system::error_code& ec) {
 }  // namespace
 
 Result<std::shared_ptr<ssl::context>> LoadServerTlsContext(const std::filesystem::path& cert_file,
-                                                            const std::filesystem::path& key_file) {
+                                                           const std::filesystem::path& key_file) {
   ERR_clear_error();
   auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
   SSL_CTX* ctx = context->native_handle();
   if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
     return Internal("TLS: cannot require TLS 1.2: " + OpenSslReason({}));
   }
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   boost::system::error_code ec;
   context->use_certificate_chain_file(cert_file.string(), ec);
   if (ec) {

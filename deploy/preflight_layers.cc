@@ -23,8 +23,8 @@ Result<std::string> ReadRange(const BlobStore& lfs, const std::string& oid, uint
   std::string buf(length, '\0');
   uint64_t done = 0;
   while (done < length) {
-    ssize_t n = ::pread(fd.get(), buf.data() + done, length - done,
-                        static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pread(fd.get(), buf.data() + done, length - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus(errno, "read LFS object " + oid);
@@ -77,14 +77,16 @@ Result<std::string> PreflightManifestFor(const BuildRecipe& recipe,
   if (!recipe.require_cuda.empty()) {
     // The recipe's ">=12.1" shorthand, or NVIDIA's own syntax as written.
     m.require_cuda = recipe.require_cuda.find_first_of("<>=!") == 0 ? "cuda" + recipe.require_cuda
-                                                                     : recipe.require_cuda;
+                                                                    : recipe.require_cuda;
   }
   m.gpu_count = recipe.gpu_count;
   uint64_t total = 0;
   for (const PreflightWeight& w : weights) {
     if (w.image_path.find_first_of("\n\r") != std::string::npos) {
-      return InvalidArgument("weight file path with a line break cannot be listed for the "
-                             "preflight: " + PrintableExcerpt(w.image_path, 80));
+      return InvalidArgument(
+          "weight file path with a line break cannot be listed for the "
+          "preflight: " +
+          PrintableExcerpt(w.image_path, 80));
     }
     m.files.push_back({w.image_path, w.size, w.oid});
     for (auto [offset, length] : preflight::SampleRanges(w.size)) {
@@ -94,8 +96,8 @@ Result<std::string> PreflightManifestFor(const BuildRecipe& recipe,
     total += w.size;
   }
   m.min_gpu_memory = recipe.min_gpu_memory > 0 ? recipe.min_gpu_memory
-                     : recipe.gpu_count > 0   ? preflight::DefaultMinGpuMemory(total)
-                                              : 0;
+                     : recipe.gpu_count > 0    ? preflight::DefaultMinGpuMemory(total)
+                                               : 0;
   return preflight::FormatManifest(m);
 }
 

@@ -31,8 +31,8 @@ bool IsValidRepository(std::string_view name) {
   size_t start = 0;
   while (start <= name.size()) {
     size_t slash = name.find('/', start);
-    std::string_view part =
-        name.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    std::string_view part = name.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (part.empty()) return false;
     auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
     if (!alnum(part.front()) || !alnum(part.back())) return false;
@@ -200,12 +200,13 @@ class PushRun {
                      catalog_.FindManifest(request_.source_name, request_.manifest_digest));
     if (!record) return NotFound(what + ": no such image manifest");
     media_type_ = record->digest == request_.manifest_digest ? record->media_type
-                                                            : std::string(kDockerManifestType);
-    ASSIGN_OR_RETURN(std::optional<ImageBlobSource> source,
-                     LocateImageBlob(catalog_, lfs_, oci_, request_.source_name,
-                                     request_.manifest_digest));
+                                                             : std::string(kDockerManifestType);
+    ASSIGN_OR_RETURN(
+        std::optional<ImageBlobSource> source,
+        LocateImageBlob(catalog_, lfs_, oci_, request_.source_name, request_.manifest_digest));
     if (!source) return NotFound(what + ": the manifest's bytes are not stored");
-    if (source->size > kMaxPushedManifestBytes) return ResourceExhausted(what + ": manifest too large");
+    if (source->size > kMaxPushedManifestBytes)
+      return ResourceExhausted(what + ": manifest too large");
     manifest_.reserve(source->size);
     RETURN_IF_ERROR(ReadImageBlob(*source, lfs_, 0, source->size, [&](std::string_view piece) {
       manifest_.append(piece);
@@ -226,9 +227,8 @@ class PushRun {
       const json::object* dobj = d.if_object();
       const json::value* digest = dobj ? dobj->if_contains("digest") : nullptr;
       const json::value* size = dobj ? dobj->if_contains("size") : nullptr;
-      if (digest == nullptr || !digest->is_string() ||
-          !IsValidSha256Digest(digest->as_string()) || size == nullptr ||
-          !(size->is_uint64() || (size->is_int64() && size->as_int64() >= 0))) {
+      if (digest == nullptr || !digest->is_string() || !IsValidSha256Digest(digest->as_string()) ||
+          size == nullptr || !(size->is_uint64() || (size->is_int64() && size->as_int64() >= 0))) {
         return InvalidArgument(what + ": malformed descriptor");
       }
       Blob b{std::string(digest->as_string()),
@@ -251,8 +251,7 @@ class PushRun {
     context.subject = "registry " + target_.name + " (" + origin_ + ")";
     context.resource = resource;
     context.default_rate_limit_wait = std::chrono::seconds(1);
-    return HttpStatusError(r.status, r.headers, r.body, context,
-                           std::chrono::system_clock::now());
+    return HttpStatusError(r.status, r.headers, r.body, context, std::chrono::system_clock::now());
   }
 
   // Waits before the next try of `failure`, or returns why not to try again.
@@ -266,8 +265,8 @@ class PushRun {
       wait = std::max<std::chrono::milliseconds>(wait, *failure.retry_after());
     }
     ++retries_;
-    MLOG(Info) << "push to " << target_.name << ": " << failure.ToString() << "; retry "
-               << retries_ << " in " << wait.count() << " ms";
+    MLOG(Info) << "push to " << target_.name << ": " << failure.ToString() << "; retry " << retries_
+               << " in " << wait.count() << " ms";
     return WaitFor(options_.timing, wait, CancelFlag(cancelled_));
   }
 
@@ -323,8 +322,8 @@ class PushRun {
     if (auto from = mounts_.Find(origin_, b.digest); from && *from != request_.repository) {
       RegistryRequest mount;
       mount.method = "POST";
-      mount.url = "/v2/" + request_.repository + "/blobs/uploads/?mount=" + b.digest +
-                  "&from=" + *from;
+      mount.url =
+          "/v2/" + request_.repository + "/blobs/uploads/?mount=" + b.digest + "&from=" + *from;
       mount.scopes = {scope_, "repository:" + *from + ":pull"};
       // Any answer but 201/202 (the source refused, a registry without mounts) or a failed
       // transfer: a plain upload instead.
@@ -355,11 +354,11 @@ class PushRun {
     RequestBody body;
     body.size = end - begin;
     body.read = [this, &source, begin](uint64_t from, uint64_t to, std::string* out) -> Status {
-      RETURN_IF_ERROR(ReadImageBlob(source, lfs_, begin + from, begin + to,
-                                    [out](std::string_view piece) {
-                                      out->append(piece);
-                                      return Status::Ok();
-                                    }));
+      RETURN_IF_ERROR(
+          ReadImageBlob(source, lfs_, begin + from, begin + to, [out](std::string_view piece) {
+            out->append(piece);
+            return Status::Ok();
+          }));
       progress_state_.bytes_sent += to - from;
       Progress(false);
       return Status::Ok();
@@ -411,8 +410,8 @@ class PushRun {
       RegistryRequest patch;
       patch.method = "PATCH";
       patch.url = url;
-      patch.headers = {kOctetStream, "Content-Range: " + std::to_string(offset) + "-" +
-                                         std::to_string(end - 1)};
+      patch.headers = {kOctetStream,
+                       "Content-Range: " + std::to_string(offset) + "-" + std::to_string(end - 1)};
       patch.scopes = {scope_};
       patch.body = &body;
       uint64_t sent = 0;
@@ -420,13 +419,15 @@ class PushRun {
       report_.bytes_sent += sent;
       Status failure;
       if (r.ok() && r->status == 202) {
-        if (auto location = r->headers.Get("Location")) url = session_->Resolve(std::string(*location));
+        if (auto location = r->headers.Get("Location"))
+          url = session_->Resolve(std::string(*location));
         std::optional<uint64_t> acked = RangeEnd(r->headers);
         offset = acked ? std::min(b.size, *acked + 1) : end;
         continue;
       }
       failure = r.ok() ? HttpError(*r, "upload of " + b.digest) : r.status();
-      if (r.ok() && r->status == 416) failure = Unavailable("the registry refused the chunk's range");
+      if (r.ok() && r->status == 416)
+        failure = Unavailable("the registry refused the chunk's range");
       RETURN_IF_ERROR(BeforeRetry(failure));
       // Where does the upload stand?
       for (;;) {

@@ -44,7 +44,6 @@ struct RegistryPusherOptions {
 };
 
 std::unique_ptr<ImagePusher> MakeRegistryPusher(Catalog& catalog, const BlobStore& lfs,
-                                                const OciStore& oci,
-                                                RegistryPusherOptions options);
+                                                const OciStore& oci, RegistryPusherOptions options);
 
 }  // namespace mirrord

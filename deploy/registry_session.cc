@@ -173,7 +173,8 @@ Status RegistrySession::Answer(std::string_view challenge_value,
   }
   if (basic != nullptr) {
     if (target_.username.empty()) {
-      return PermissionDenied(who + " asks for basic credentials; none are configured "
+      return PermissionDenied(who +
+                              " asks for basic credentials; none are configured "
                               "(username, password_file)");
     }
     if (scheme_ == "basic") return PermissionDenied(who + " refused the configured credentials");
@@ -184,8 +185,7 @@ Status RegistrySession::Answer(std::string_view challenge_value,
 }
 
 Status RegistrySession::FetchToken(const std::string& realm, const std::string& service,
-                                   const std::vector<std::string>& scopes,
-                                   const std::string& key) {
+                                   const std::vector<std::string>& scopes, const std::string& key) {
   const std::string who = "token service " + UrlOrigin(realm);
   if (!IsHttpUrl(realm) || UrlOrigin(realm).empty()) {
     return PermissionDenied("registry " + target_.name + ": token realm is not an http(s) URL");
@@ -229,7 +229,8 @@ Status RegistrySession::FetchToken(const std::string& realm, const std::string& 
   int64_t expires_in = 60;
   if (const json::value* e = o->if_contains("expires_in")) {
     if (e->is_int64() && e->as_int64() > 0) expires_in = e->as_int64();
-    if (e->is_uint64()) expires_in = static_cast<int64_t>(std::min<uint64_t>(e->as_uint64(), 86400));
+    if (e->is_uint64())
+      expires_in = static_cast<int64_t>(std::min<uint64_t>(e->as_uint64(), 86400));
     if (e->is_double() && e->as_double() > 0 && e->as_double() < 86400) {
       expires_in = static_cast<int64_t>(e->as_double());
     }
@@ -280,11 +281,10 @@ Result<RegistryResponse> RegistrySession::Send(const RegistryRequest& request, u
   }
 }
 
-Result<RegistryResponse> RegistrySession::Perform(const std::string& method,
-                                                  const std::string& url,
+Result<RegistryResponse> RegistrySession::Perform(const std::string& method, const std::string& url,
                                                   const std::vector<std::string>& headers,
-                                                  const RequestBody* body,
-                                                  const std::string& auth, uint64_t* sent) {
+                                                  const RequestBody* body, const std::string& auth,
+                                                  uint64_t* sent) {
   if (cancelled_ != nullptr && cancelled_->load()) return Cancelled("push cancelled");
   RegistryResponse out;
   out.url = url;

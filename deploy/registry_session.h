@@ -43,8 +43,8 @@ struct RequestBody {
 };
 
 struct RegistryRequest {
-  std::string method = "GET";  // GET, HEAD, POST, PUT, PATCH
-  std::string url;             // absolute, or a path ("/v2/...") on the registry
+  std::string method = "GET";        // GET, HEAD, POST, PUT, PATCH
+  std::string url;                   // absolute, or a path ("/v2/...") on the registry
   std::vector<std::string> headers;  // extra "Name: value" lines
   // The token scopes the request needs ("repository:models/x:pull,push").
   std::vector<std::string> scopes;
@@ -54,8 +54,8 @@ struct RegistryRequest {
 struct RegistryResponse {
   long status = 0;
   ResponseHeaders headers;
-  std::string body;  // at most kMaxRegistryAnswerBytes
-  std::string url;   // the URL that answered (after redirects)
+  std::string body;              // at most kMaxRegistryAnswerBytes
+  std::string url;               // the URL that answered (after redirects)
   uint64_t body_bytes_sent = 0;  // request body bytes handed to the connection
 };
 
@@ -90,9 +90,8 @@ class RegistrySession {
   RegistrySession(const RegistryTarget& target, RegistrySessionOptions options,
                   const std::atomic<bool>* cancelled);
   Result<RegistryResponse> Perform(const std::string& method, const std::string& url,
-                                   const std::vector<std::string>& headers,
-                                   const RequestBody* body, const std::string& auth,
-                                   uint64_t* sent);
+                                   const std::vector<std::string>& headers, const RequestBody* body,
+                                   const std::string& auth, uint64_t* sent);
   // The Authorization line for `scopes` when one is known ("" when none).
   std::string AuthorizationFor(const std::vector<std::string>& scopes);
   // Learns how to answer `challenges_value` for `scopes`.

@@ -23,7 +23,7 @@ inline constexpr size_t kMaxAuthChallenges = 16;
 inline constexpr size_t kMaxAuthParams = 32;  // per challenge
 
 struct AuthChallenge {
-  std::string scheme;  // lower case: "basic", "bearer", ...
+  std::string scheme;   // lower case: "basic", "bearer", ...
   std::string token68;  // the token68 form ("Negotiate abc=="); "" when parameters were given
   std::vector<std::pair<std::string, std::string>> params;  // names lower case, in order
 

@@ -1262,8 +1262,7 @@ void PartialBlob::Impl::TrimWrittenLog() {
   // is only trusted on this boot.
   fs::path next = written_path;
   next += ".next";
-  UniqueFd next_fd(
-      ::open(next.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+  UniqueFd next_fd(::open(next.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
   Status status = next_fd.valid() ? AppendAll(next_fd.get(), text) : ErrnoStatus(errno, "create");
   if (status.ok() && ::rename(next.c_str(), written_path.c_str()) != 0) {
     status = ErrnoStatus(errno, "rename");

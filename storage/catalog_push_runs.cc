@@ -77,8 +77,7 @@ Result<int64_t> Catalog::InsertPushRun(int64_t repo_id, std::string_view trigger
                                  "registry, repository, tags, model_tags) "
                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
     RETURN_IF_ERROR(stmt.BindAll(run_id, push.image, push.digest, push.model_digest, push.registry,
-                                 push.repository, JoinTags(push.tags),
-                                 JoinTags(push.model_tags)));
+                                 push.repository, JoinTags(push.tags), JoinTags(push.model_tags)));
     RETURN_IF_ERROR(stmt.Run().WithContext("insert push run"));
   }
   RETURN_IF_ERROR(txn.Commit().WithContext("insert push run"));

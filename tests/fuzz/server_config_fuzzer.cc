@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <string>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "common/config.h"
@@ -32,8 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The first byte chooses the section ('A': [admin], else [server]), the rest is its body.
   if (input.empty()) return 0;
   const bool admin = input.front() == 'A';
-  std::string text =
-      std::string(admin ? "[admin]\n" : "[server]\n") + std::string(input.substr(1));
+  std::string text = std::string(admin ? "[admin]\n" : "[server]\n") + std::string(input.substr(1));
   auto config = mirrord::ParseConfig(text, "fuzz.toml");
   if (!config.ok()) return 0;
   Check(config->tls_cert.empty() == config->tls_key.empty());

@@ -29,18 +29,18 @@
 #include "common/api_json.h"
 #include "common/api_types.h"
 #include "common/file_util.h"
+#include "tests/fixtures/admin_api_calls.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/http_client.h"
-#include "tests/fixtures/lfs_upstream_repo.h"
 #include "tests/fixtures/lfs_store_files.h"
+#include "tests/fixtures/lfs_upstream_repo.h"
 #include "tests/fixtures/mirrord_process.h"
+#include "tests/fixtures/poll_until.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_lfs_endpoint.h"
 #include "tests/fixtures/test_upstream.h"
-#include "tests/fixtures/admin_api_calls.h"
-#include "tests/fixtures/poll_until.h"
 
 namespace mirrord::test {
 namespace {
@@ -226,11 +226,11 @@ class LfsFaults : public ::testing::Test {
     hold.times = 1;
     const int id = upstream_->AddFault(hold);
     ASSERT_OK(QueueSync().status());
-    ASSERT_OK(upstream_
-                  ->WaitForRequest(
-                      [id](const RequestRecord& r) { return r.fault_id == id && r.stalled; },
-                      seconds(30))
-                  .status());
+    ASSERT_OK(
+        upstream_
+            ->WaitForRequest([id](const RequestRecord& r) { return r.fault_id == id && r.stalled; },
+                             seconds(30))
+            .status());
   }
 
   std::vector<RequestRecord> ObjectRequests(const std::string& oid) const {

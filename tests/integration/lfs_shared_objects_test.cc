@@ -14,12 +14,12 @@
 #include <algorithm>
 #include <boost/json/value.hpp>
 #include <chrono>
-#include <ctime>
-#include <cstdlib>
-#include <iostream>
 #include <cstdint>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -288,9 +288,9 @@ TEST_F(LfsSharedObjects, KillMidPieceRefetchesNothingOnTheSameBoot) {
   EXPECT_THAT(mirrord_->Logs(), HasSubstr("resuming with " + std::to_string(received) + " of " +
                                           std::to_string(kSize) + " bytes durable ("));
   const uint64_t refetched = BytesSent(oid) - kSize;
-  std::cout << "[ measure ] kill -9 with " << kConnections << " connections mid-piece: "
-            << durable << " bytes durable of " << sent_before << " received; refetched "
-            << refetched << " bytes" << std::endl;
+  std::cout << "[ measure ] kill -9 with " << kConnections << " connections mid-piece: " << durable
+            << " bytes durable of " << sent_before << " received; refetched " << refetched
+            << " bytes" << std::endl;
   // Nothing received was fetched again. The count is an upper bound: the held responses,
   // released after the kill, may push one more write into their dead connections. (With
   // only the fsynced journal this was the unsynced tail of each connection: 2 MiB here.)
@@ -313,14 +313,14 @@ TEST_F(LfsSharedObjects, CorruptingUpstreamStaysWithinQuarantineBudgetAndBacksOf
   }
   // Polled every second; retries of the failed sync every second too.
   StartMirrord("retry_backoff = \"1s\"\nretry_backoff_max = \"1s\"\n\n[lfs]\nquarantine_budget = " +
-               std::to_string(kBudget) + "\ncorrupt_backoff = \"1h\"\n\n[[repos]]\nname = " +
-               "\"org/model\"\nurl = \"" + upstream_->UrlFor("org/model") +
-               "\"\npoll_interval = \"1s\"\n");
+               std::to_string(kBudget) +
+               "\ncorrupt_backoff = \"1h\"\n\n[[repos]]\nname = " + "\"org/model\"\nurl = \"" +
+               upstream_->UrlFor("org/model") + "\"\npoll_interval = \"1s\"\n");
 
   // The first two syncs fetch each object 1 + verify_retries (2) times, all corrupt (one
   // failed sync alone may be a passing glitch; two in a row back off).
-  ASSERT_TRUE(PollUntil([&] { return lfs_->ObjectGets(a) >= 6 && lfs_->ObjectGets(b) >= 6; },
-                        seconds(120)))
+  ASSERT_TRUE(
+      PollUntil([&] { return lfs_->ObjectGets(a) >= 6 && lfs_->ObjectGets(b) >= 6; }, seconds(120)))
       << mirrord_->Logs();
   // Then the backoff travels to the scheduler as a typed wait: the failed sync's retry is
   // planned for when the object may be fetched again (corrupt_backoff = 1h), and the 1 s
@@ -355,7 +355,6 @@ TEST_F(LfsSharedObjects, CorruptingUpstreamStaysWithinQuarantineBudgetAndBacksOf
   EXPECT_EQ(BytesUnder(LfsRoot() / "quarantine"), kSize);
 }
 
-
 // The Threads line of /proc/PID/status; -1 when unreadable.
 int ThreadsOf(pid_t pid) {
   Result<std::string> status = ReadFileToString("/proc/" + std::to_string(pid) + "/status");
@@ -381,8 +380,9 @@ TEST_F(LfsSharedObjects, ThreadsStayBoundedByConfigWhileFourReposSync) {
     oids.push_back(oid);
   }
   MirrordOptions o;
-  o.extra_toml = "[sync]\nmaintenance = false\nconcurrency = 4\nper_host_concurrency = 4\n\n"
-                 "[lfs]\nconnections = 8\nper_host_connections = 64\n";
+  o.extra_toml =
+      "[sync]\nmaintenance = false\nconcurrency = 4\nper_host_concurrency = 4\n\n"
+      "[lfs]\nconnections = 8\nper_host_connections = 64\n";
   if (const char* baseline = std::getenv("MIRRORD_THREADS_BASELINE_BINARY")) {
     // Measurement aid: the same scenario against another build (without download_threads).
     o.mirrord_binary = baseline;

@@ -23,10 +23,10 @@
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/mirrord_process.h"
 #include "tests/fixtures/process.h"
+#include "tests/fixtures/seeded_bytes.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/fixtures/test_upstream.h"
-#include "tests/fixtures/seeded_bytes.h"
 
 namespace mirrord::test {
 namespace {
@@ -45,8 +45,8 @@ std::string Base64(std::string_view in) {
   std::string out;
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) |
-                 uint8_t(in[i + 2]);
+    uint32_t v =
+        (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
     for (int s : {18, 12, 6, 0}) out += kAlphabet[(v >> s) & 63];
   }
   if (i + 1 == in.size()) {
@@ -94,8 +94,8 @@ class MirrorFailures : public ::testing::Test {
     for (int i = 0; i < 24; ++i) token_ += "0123456789abcdef"[rng() % 16];
     std::filesystem::path token_file = dir_->path() / "upstream.token";
     ASSERT_OK(WriteFileAtomically(token_file, token_ + "\n"));
-    std::filesystem::permissions(token_file, std::filesystem::perms::owner_read |
-                                                 std::filesystem::perms::owner_write);
+    std::filesystem::permissions(
+        token_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     basic_ = Base64("x-access-token:" + token_);
     upstream_->SetRequireAuth("Basic " + basic_);
 
@@ -111,8 +111,8 @@ class MirrorFailures : public ::testing::Test {
     // private = false: these tests read the mirror as the LAN would, without a read token
     // (an upstream with a token is otherwise private: read_access_test.cc).
     o.extra_toml = "[sync]\nstall_timeout = \"2s\"\n\n[upstreams.lab]\nurl = \"" +
-                   upstream_->BaseUrl() + "/{repo}.git\"\ntoken_file = \"" +
-                   token_file.string() + "\"\nprivate = false\n";
+                   upstream_->BaseUrl() + "/{repo}.git\"\ntoken_file = \"" + token_file.string() +
+                   "\"\nprivate = false\n";
     ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(o));
 
     // The state every failure must leave untouched.
@@ -141,8 +141,8 @@ class MirrorFailures : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(std::string ls, Git({"ls-remote", mirrord_->UrlFor(kRepo)}));
     EXPECT_EQ(ls, old_ls_remote_);
     std::filesystem::path dest = Scratch("after-failure.git");
-    ASSERT_OK(Git({"clone", "--quiet", "--mirror", mirrord_->UrlFor(kRepo), dest.string()})
-                  .status());
+    ASSERT_OK(
+        Git({"clone", "--quiet", "--mirror", mirrord_->UrlFor(kRepo), dest.string()}).status());
     ASSERT_OK_AND_ASSIGN(std::vector<std::string> refs, ForEachRef(dest));
     EXPECT_EQ(refs, old_refs_);
     ASSERT_OK(Git({"--git-dir=" + dest.string(), "fsck", "--full", "--strict"}));
@@ -186,7 +186,8 @@ class MirrorFailures : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(ProcessResult r, Mirrorctl({"sync", std::string(kRepo)}));
     if (elapsed != nullptr) *elapsed = std::chrono::steady_clock::now() - start;
     EXPECT_EQ(r.exit_code, 1) << r.Describe();
-    EXPECT_THAT(r.stderr_text, StartsWith("mirrord: sync of org/weights failed: ")) << r.stderr_text;
+    EXPECT_THAT(r.stderr_text, StartsWith("mirrord: sync of org/weights failed: "))
+        << r.stderr_text;
     EXPECT_THAT(Lower(r.stderr_text), HasSubstr(Lower(std::string(stderr_substring))))
         << r.stderr_text;
     EXPECT_THAT(r.stdout_text, Not(HasSubstr("refs added")));
@@ -202,8 +203,8 @@ class MirrorFailures : public ::testing::Test {
     EXPECT_THAT(r.stdout_text, HasSubstr("org/weights: 0 refs added, 1 updated, 0 deleted"));
     ASSERT_OK_AND_ASSIGN(std::vector<std::string> now, ForEachRef(bare_));
     std::filesystem::path dest = Scratch("recovered.git");
-    ASSERT_OK(Git({"clone", "--quiet", "--mirror", mirrord_->UrlFor(kRepo), dest.string()})
-                  .status());
+    ASSERT_OK(
+        Git({"clone", "--quiet", "--mirror", mirrord_->UrlFor(kRepo), dest.string()}).status());
     ASSERT_OK_AND_ASSIGN(std::vector<std::string> got, ForEachRef(dest));
     EXPECT_EQ(got, now);
     ASSERT_OK(Git({"--git-dir=" + dest.string(), "fsck", "--full", "--strict"}));
@@ -230,15 +231,13 @@ TEST_F(MirrorFailures, UpstreamNotFound) {
   RunFailingSync("not found");
 
   // A new repo whose upstream never existed: nothing is served for it, nor kept.
-  ASSERT_OK_AND_ASSIGN(ProcessResult r,
-                       Mirrorctl({"sync", "org/absent", "--upstream", "lab"}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult r, Mirrorctl({"sync", "org/absent", "--upstream", "lab"}));
   EXPECT_EQ(r.exit_code, 4) << r.Describe();
   EXPECT_THAT(Lower(r.stderr_text), HasSubstr("not found")) << r.stderr_text;
   EXPECT_THAT(r.stderr_text, HasSubstr("org/absent was not kept")) << r.stderr_text;
   ASSERT_OK_AND_ASSIGN(ProcessResult absent, Mirrorctl({"status", "org/absent"}));
   EXPECT_EQ(absent.exit_code, 4) << absent.Describe();
-  ASSERT_OK_AND_ASSIGN(ProcessResult clone,
-                       RunGit({"ls-remote", mirrord_->UrlFor("org/absent")}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult clone, RunGit({"ls-remote", mirrord_->UrlFor("org/absent")}));
   EXPECT_FALSE(clone.ok());
   EXPECT_THAT(clone.stderr_text, HasSubstr("not found")) << clone.stderr_text;
 
@@ -321,14 +320,13 @@ TEST_F(MirrorFailures, RateLimitedUpstream) {
 
 TEST_F(MirrorFailures, UpstreamThatIsNotAGitServer) {
   // A captive portal or a misconfigured proxy: 200 with an HTML page.
-  upstream_->AddRoute(
-      [](const UpstreamRequest& r) { return r.path.ends_with("/info/refs"); },
-      [](const UpstreamRequest&) {
-        UpstreamResponse page;
-        page.headers.emplace_back("Content-Type", "text/html; charset=utf-8");
-        page.body = "<html><body>Please log in</body></html>\n";
-        return page;
-      });
+  upstream_->AddRoute([](const UpstreamRequest& r) { return r.path.ends_with("/info/refs"); },
+                      [](const UpstreamRequest&) {
+                        UpstreamResponse page;
+                        page.headers.emplace_back("Content-Type", "text/html; charset=utf-8");
+                        page.body = "<html><body>Please log in</body></html>\n";
+                        return page;
+                      });
   RunFailingSync("smart HTTP");
   ExpectTokenNeverShown();
 }

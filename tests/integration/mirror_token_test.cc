@@ -38,8 +38,8 @@ std::string Base64(std::string_view in) {
   std::string out;
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) |
-                 uint8_t(in[i + 2]);
+    uint32_t v =
+        (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
     for (int s : {18, 12, 6, 0}) out += kAlphabet[(v >> s) & 63];
   }
   if (i + 1 == in.size()) {
@@ -160,8 +160,8 @@ class MirrorToken : public ::testing::Test {
 };
 
 TEST_F(MirrorToken, TokenFromTokenFileIsSentAndNeverShown) {
-  ASSERT_OK_AND_ASSIGN(ProcessResult r, Mirrorctl({"sync", "lab/private-model", "--upstream",
-                                                   "private"}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult r,
+                       Mirrorctl({"sync", "lab/private-model", "--upstream", "private"}));
   ASSERT_TRUE(r.ok()) << r.Describe() << "\n" << mirrord_->Logs();
   // Every request carried exactly the expected credentials.
   std::vector<RequestRecord> log = upstream_->requests();
@@ -210,7 +210,8 @@ TEST_F(MirrorToken, MissingTokenIsAPermissionError) {
   for (const RequestRecord& rec : upstream_->requests()) {
     EXPECT_FALSE(rec.has_authorization) << rec.target;
   }
-  ASSERT_OK_AND_ASSIGN(ProcessResult ls, RunGit({"ls-remote", mirrord_->UrlFor("anon/private-model")}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult ls,
+                       RunGit({"ls-remote", mirrord_->UrlFor("anon/private-model")}));
   EXPECT_FALSE(ls.ok());
   ExpectNoSecretAnywhere();
 }
@@ -225,8 +226,8 @@ TEST_F(MirrorToken, WrongTokenIsAPermissionErrorAndStaysSecret) {
   ASSERT_OK_AND_ASSIGN(ProcessResult status, Mirrorctl({"status", "wrong/private-model"}));
   EXPECT_EQ(status.exit_code, 4) << status.Describe();
   // And the right token still works next to it.
-  ASSERT_OK_AND_ASSIGN(ProcessResult ok, Mirrorctl({"sync", "lab/private-model", "--upstream",
-                                                    "private"}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult ok,
+                       Mirrorctl({"sync", "lab/private-model", "--upstream", "private"}));
   EXPECT_TRUE(ok.ok()) << ok.Describe();
   ExpectNoSecretAnywhere();
 }
@@ -263,8 +264,8 @@ TEST_F(MirrorToken, TokenIsNotSentToAnotherOriginAfterARedirect) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestUpstream> other,
                        TestUpstream::Start(dir_->path() / "other-host"));
   ASSERT_OK_AND_ASSIGN(std::filesystem::path moved, other->CreateBareRepo("moved/model"));
-  ASSERT_OK(Git({"--git-dir=" + bare_.string(), "push", "--quiet", "--mirror", moved.string()})
-                .status());
+  ASSERT_OK(
+      Git({"--git-dir=" + bare_.string(), "push", "--quiet", "--mirror", moved.string()}).status());
   const std::string location = other->UrlFor("moved/model") + "/info/refs?service=git-upload-pack";
   upstream_->AddRoute("/lab/renamed.git/", [location](const UpstreamRequest&) {
     UpstreamResponse r;
@@ -272,8 +273,8 @@ TEST_F(MirrorToken, TokenIsNotSentToAnotherOriginAfterARedirect) {
     r.headers.emplace_back("Location", location);
     return r;
   });
-  ASSERT_OK_AND_ASSIGN(ProcessResult r, Mirrorctl({"sync", "lab/renamed", "--upstream",
-                                                   "private"}));
+  ASSERT_OK_AND_ASSIGN(ProcessResult r,
+                       Mirrorctl({"sync", "lab/renamed", "--upstream", "private"}));
   ASSERT_TRUE(r.ok()) << r.Describe() << "\n" << mirrord_->Logs();
   // The configured origin got the token; the other one never did.
   bool asked_origin = false;

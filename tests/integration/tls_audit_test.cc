@@ -117,13 +117,14 @@ class TlsListeners : public ::testing::Test {
   void StartMirrord(std::string admin_listen) {
     MirrordOptions o;
     o.server_toml = "tls_cert = \"" + cert_.string() + "\"\ntls_key = \"" + key_.string() +
-                    "\"\nplain_listen = \"127.0.0.1:0\"\naccess_log = \"" +
-                    access_log_.string() + "\"\n";
+                    "\"\nplain_listen = \"127.0.0.1:0\"\naccess_log = \"" + access_log_.string() +
+                    "\"\n";
     o.extra_toml = "[sync]\nmaintenance = false\n";
     if (!admin_listen.empty()) o.extra_toml += "\n[admin]\nlisten = \"" + admin_listen + "\"\n";
     ASSERT_OK_AND_ASSIGN(mirrord_, MirrordProcess::Start(o));
     ASSERT_EQ(mirrord_->BaseUrl().rfind("https://", 0), 0u) << mirrord_->BaseUrl();
-    ASSERT_OK_AND_ASSIGN(plain_url_, UrlFromLine(*mirrord_->process(), "plain HTTP also served at "));
+    ASSERT_OK_AND_ASSIGN(plain_url_,
+                         UrlFromLine(*mirrord_->process(), "plain HTTP also served at "));
     if (!admin_listen.empty()) {
       ASSERT_OK_AND_ASSIGN(admin_url_, UrlFromLine(*mirrord_->process(), "admin API served at "));
     }
@@ -134,8 +135,8 @@ class TlsListeners : public ::testing::Test {
 
   // mirrorctl against the admin API (its own listener when there is one), trusting the CA.
   Result<ProcessResult> Ctl(std::vector<std::string> args) {
-    std::vector<std::string> full = {"--server", admin_url_.empty() ? mirrord_->BaseUrl()
-                                                                    : admin_url_,
+    std::vector<std::string> full = {"--server",
+                                     admin_url_.empty() ? mirrord_->BaseUrl() : admin_url_,
                                      "--cacert", ca_->ca_cert().string()};
     full.insert(full.end(), args.begin(), args.end());
     return mirrord_->Mirrorctl(full);
@@ -152,9 +153,9 @@ class TlsListeners : public ::testing::Test {
     std::filesystem::path dest = dir_->path() / name;
     GitOptions o = TrustingCa();
     o.env["GIT_LFS_SKIP_SMUDGE"] = "1";
-    ASSERT_OK(Git({"clone", "--quiet", base + "/" + std::string(kRepo) + ".git", dest.string()},
-                  {}, o)
-                  .status());
+    ASSERT_OK(
+        Git({"clone", "--quiet", base + "/" + std::string(kRepo) + ".git", dest.string()}, {}, o)
+            .status());
     ASSERT_OK(Git({"lfs", "pull"}, dest, TrustingCa()).status());
     ASSERT_OK_AND_ASSIGN(std::string want, ReadFileToString(lfs_->ObjectPath(oid_)));
     ASSERT_OK_AND_ASSIGN(std::string got, ReadFileToString(dest / "model.bin"));
@@ -209,9 +210,8 @@ TEST_F(TlsListeners, PlainHttpSpokenToTheTlsPortIsClosedWithoutAnAnswer) {
 TEST_F(TlsListeners, OldTlsVersionsAreRefused) {
   ASSERT_NO_FATAL_FAILURE(StartMirrord(""));
   ASSERT_OK_AND_ASSIGN(ProcessResult r,
-                       RunProcess({"curl", "-sS", "--cacert", ca_->ca_cert().string(),
-                                   "--tlsv1.1", "--tls-max", "1.1",
-                                   mirrord_->BaseUrl() + "/healthz"}));
+                       RunProcess({"curl", "-sS", "--cacert", ca_->ca_cert().string(), "--tlsv1.1",
+                                   "--tls-max", "1.1", mirrord_->BaseUrl() + "/healthz"}));
   EXPECT_FALSE(r.ok()) << r.stdout_text;
 }
 
@@ -289,10 +289,10 @@ TEST_F(TlsListeners, AdminApiOnAUnixSocket) {
   ASSERT_OK_AND_ASSIGN(ProcessResult list, Ctl({"list", "--json"}));
   ASSERT_TRUE(list.ok()) << list.Describe();
   EXPECT_THAT(list.stdout_text, HasSubstr(std::string(kRepo)));
-  ASSERT_OK_AND_ASSIGN(std::string code,
-                       RunProcessOk({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
-                                     "--unix-socket", socket.string(),
-                                     "http://localhost/api/v1/repos"}));
+  ASSERT_OK_AND_ASSIGN(
+      std::string code,
+      RunProcessOk({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket",
+                    socket.string(), "http://localhost/api/v1/repos"}));
   EXPECT_EQ(code, "401");
   ASSERT_OK_AND_ASSIGN(HttpReply plain, HttpFetch(plain_url_ + "/api/v1/repos"));
   EXPECT_EQ(plain.status, 404);
@@ -374,9 +374,8 @@ TEST_F(TlsListeners, AuditLogHasALinePerRequestOfEachKind) {
   }));
   EXPECT_TRUE(has([&](const json::object& o) {  // LFS batch
     return Str(o, "method") == "POST" &&
-           Str(o, "path") == "/" + repo + ".git/info/lfs/objects/batch" &&
-           Str(o, "repo") == repo && Int(o, "status") == 200 &&
-           Str(o, "user_agent").rfind("git-lfs/", 0) == 0;
+           Str(o, "path") == "/" + repo + ".git/info/lfs/objects/batch" && Str(o, "repo") == repo &&
+           Int(o, "status") == 200 && Str(o, "user_agent").rfind("git-lfs/", 0) == 0;
   }));
   EXPECT_TRUE(has([&](const json::object& o) {  // LFS object download
     return Str(o, "method") == "GET" &&
@@ -387,7 +386,8 @@ TEST_F(TlsListeners, AuditLogHasALinePerRequestOfEachKind) {
   EXPECT_TRUE(has([&](const json::object& o) {  // admin API on its own listener
     return Str(o, "path") == "/api/v1/repos" && Int(o, "status") == 200;
   }));
-  EXPECT_TRUE(has([&](const json::object& o) { return Str(o, "path") == "/api/models/org/alpha"; }));
+  EXPECT_TRUE(
+      has([&](const json::object& o) { return Str(o, "path") == "/api/models/org/alpha"; }));
   EXPECT_TRUE(has([&](const json::object& o) { return Str(o, "path") == "/v2/"; }));
   // The query string is never logged.
   EXPECT_TRUE(has([&](const json::object& o) { return Str(o, "path") == "/healthz"; }));

@@ -31,9 +31,8 @@ TEST(ListenAddressTest, HostPortAndUnixSockets) {
 }
 
 TEST(ListenAddressTest, RefusesWhatCannotBeBound) {
-  for (std::string_view bad :
-       {"", "localhost", ":8080", "host:", "host:65536", "host:80x", "[::1:80", "a b:80",
-        "unix:", "unix:relative.sock", "a/b:80"}) {
+  for (std::string_view bad : {"", "localhost", ":8080", "host:", "host:65536", "host:80x",
+                               "[::1:80", "a b:80", "unix:", "unix:relative.sock", "a/b:80"}) {
     auto parsed = ParseListenAddress(bad);
     EXPECT_FALSE(parsed.ok()) << bad;
     if (!parsed.ok()) {

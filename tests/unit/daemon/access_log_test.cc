@@ -101,8 +101,8 @@ TEST(AccessLogTest, FullQueueDropsAndCounts) {
   (*log)->set_on_drop([&counted] { ++counted; });
   constexpr int kLines = 5000;
   for (int i = 0; i < kLines; ++i) (*log)->Append(Record("/x"));
-  ASSERT_TRUE(test::PollUntil(
-      [&] { return (*log)->written() + (*log)->dropped() == kLines; }, std::chrono::seconds(30)));
+  ASSERT_TRUE(test::PollUntil([&] { return (*log)->written() + (*log)->dropped() == kLines; },
+                              std::chrono::seconds(30)));
   EXPECT_GT((*log)->dropped(), 0u);
   EXPECT_EQ(counted.load(), (*log)->dropped());
 }

@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "common/file_util.h"
+#include "common/lfs_pointer.h"
 #include "common/sha256.h"
 #include "deploy/image_retention.h"
 #include "deploy/oci_json.h"
 #include "deploy/preflight/preflight_manifest.h"
 #include "deploy/preflight_layers.h"
 #include "deploy/tar_layer.h"
-#include "common/lfs_pointer.h"
 #include "tests/fixtures/git_cli.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/temp_dir.h"
@@ -136,8 +136,8 @@ class ImageBuilderTest : public ::testing::Test {
     }
     fs::path tarball = dir_->path() / "layers.tar";
     ASSERT_TRUE(WriteFileAtomically(tarball, all).ok());
-    auto x = test::RunProcessOk({"tar", "--ignore-zeros", "-xf", tarball.string(), "-C",
-                                 out.string()});
+    auto x =
+        test::RunProcessOk({"tar", "--ignore-zeros", "-xf", tarball.string(), "-C", out.string()});
     ASSERT_TRUE(x.ok()) << x.status().ToString();
   }
 
@@ -231,9 +231,8 @@ TEST_F(ImageBuilderTest, BuildsImageAndModelArtifactFromTheStore) {
 TEST_F(ImageBuilderTest, TwoIndependentStoresBuildTheSameDigests) {
   Store a = OpenStore("a");
   Store b = OpenStore("b");
-  std::string commit = CommitModel({{"w.safetensors", SeededBytes(50'000, 4)},
-                                    {"x/y.bin", SeededBytes(7'000, 5)}},
-                                   {&a, &b});
+  std::string commit = CommitModel(
+      {{"w.safetensors", SeededBytes(50'000, 4)}, {"x/y.bin", SeededBytes(7'000, 5)}}, {&a, &b});
   auto one = BuildImage(Recipe(), Inputs(Mirror("first")), a.stores(), 100);
   auto two = BuildImage(Recipe(), Inputs(Mirror("second")), b.stores(), 999'999);
   ASSERT_TRUE(one.ok()) << one.status().ToString();
@@ -322,8 +321,7 @@ TEST_F(ImageBuilderTest, MissingLfsObjectOrRefFailsBeforeBuilding) {
   EXPECT_EQ(s.catalog->GetImage("tiny", "main").status().code(), StatusCode::kNotFound);
   BuildInputs in = Inputs(Mirror("m"));
   in.ref = "refs/heads/nope";
-  EXPECT_EQ(BuildImage(Recipe(), in, elsewhere.stores(), 1).status().code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(BuildImage(Recipe(), in, elsewhere.stores(), 1).status().code(), StatusCode::kNotFound);
   BuildRecipe r = Recipe();
   r.base = "registry.lab:5000/cuda:12.1";
   EXPECT_EQ(BuildImage(r, Inputs(Mirror("m")), elsewhere.stores(), 1).status().code(),
@@ -387,9 +385,9 @@ TEST_F(ImageBuilderTest, GpuImagesStartThroughThePreflight) {
 
   fs::path root = dir_->path() / "rootfs";
   Unpack(s, built->image.digest, root);
-  for (const char* f : {".mirrord/preflight/bin/mirrord-preflight",
-                        ".mirrord/preflight/lib/ld-linux-x86-64.so.2",
-                        ".mirrord/preflight/lib/libc.so.6"}) {
+  for (const char* f :
+       {".mirrord/preflight/bin/mirrord-preflight", ".mirrord/preflight/lib/ld-linux-x86-64.so.2",
+        ".mirrord/preflight/lib/libc.so.6"}) {
     EXPECT_TRUE(fs::is_regular_file(root / f)) << f;
   }
   EXPECT_NE(fs::status(root / ".mirrord/preflight/bin/mirrord-preflight").permissions() &
@@ -481,9 +479,9 @@ TEST_F(ImageBuilderTest, ImagesHaveADockerSchema2Twin) {
   ASSERT_TRUE(found.ok() && found->has_value());
   EXPECT_EQ((*found)->digest, built->image.digest);
   // A layer type Docker schema 2 cannot name: no twin.
-  EXPECT_FALSE(DockerManifestJson({kOciConfigType, built->image.digest, 1, {}},
-                                  {{"application/vnd.oci.image.layer.v1.tar+zstd",
-                                    built->image.digest, 1, {}}})
+  EXPECT_FALSE(DockerManifestJson(
+                   {kOciConfigType, built->image.digest, 1, {}},
+                   {{"application/vnd.oci.image.layer.v1.tar+zstd", built->image.digest, 1, {}}})
                    .has_value());
 }
 
@@ -526,8 +524,8 @@ TEST_F(ImageBuilderTest, RetentionKeepsTheNewestPerRefAndCollectsWhatOnlyTheDrop
     ASSERT_TRUE(built.ok()) << built.status().ToString();
     builds.push_back(*built);
     std::vector<std::string> layers = layer_digests(built->image.digest);
-    own_layer.push_back(layers.back());                   // b.safetensors
-    shared_layer.push_back(layers[layers.size() - 2]);    // a.safetensors
+    own_layer.push_back(layers.back());                 // b.safetensors
+    shared_layer.push_back(layers[layers.size() - 2]);  // a.safetensors
   }
   EXPECT_EQ(shared_layer[0], shared_layer[3]);
   EXPECT_TRUE(builds[0].dropped_commits.empty());
@@ -550,8 +548,7 @@ TEST_F(ImageBuilderTest, RetentionKeepsTheNewestPerRefAndCollectsWhatOnlyTheDrop
   }
   for (int i : {0, 1}) {
     SCOPED_TRACE(i);
-    EXPECT_EQ(s.catalog->GetImage("tiny", builds[i].commit).status().code(),
-              StatusCode::kNotFound);
+    EXPECT_EQ(s.catalog->GetImage("tiny", builds[i].commit).status().code(), StatusCode::kNotFound);
     EXPECT_EQ(s.catalog->GetImage("tiny", builds[i].commit + "-model").status().code(),
               StatusCode::kNotFound);
     // Its manifests (OCI, Docker, model) and the cache row of the layer only it used...

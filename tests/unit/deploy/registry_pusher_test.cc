@@ -21,8 +21,8 @@
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/fixtures/tcp_proxy.h"
-#include "tests/fixtures/test_upstream.h"
 #include "tests/fixtures/temp_dir.h"
+#include "tests/fixtures/test_upstream.h"
 #include "tests/fixtures/token_issuer.h"
 #include "tests/unit/deploy/deploy_test_support.h"
 
@@ -36,7 +36,7 @@ using test::PutObject;
 using test::SeededBytes;
 using test::TcpProxy;
 
-constexpr uint64_t kShard = 4 << 20;  // each weight file: a chunked upload
+constexpr uint64_t kShard = 4 << 20;        // each weight file: a chunked upload
 constexpr uint64_t kChunk = (3 << 20) / 2;  // above curl's 1 MiB: bodies wait for 100 Continue
 // Request lines, headers and small answers of a whole push of these images stay below this.
 constexpr uint64_t kOverhead = 96 * 1024;
@@ -68,7 +68,8 @@ class RegistryPusherTest : public ::testing::Test {
     EXPECT_TRUE(sha.ok()) << sha.status().ToString();
     fs::path mirror = dir_->path() / "mirror.git";
     fs::remove_all(mirror);
-    EXPECT_TRUE(test::Git({"clone", "-q", "--mirror", work_->dir().string(), mirror.string()}).ok());
+    EXPECT_TRUE(
+        test::Git({"clone", "-q", "--mirror", work_->dir().string(), mirror.string()}).ok());
     BuildRecipe r;
     r.name = "tiny";
     r.repo = "org/tiny";
@@ -169,9 +170,10 @@ TEST_F(RegistryPusherTest, BasicAuthPushSkipsWhatIsThereAndSendsOnlyTheChangedSh
 
   PushRequest image{"tiny", first.image.digest, "lab/tiny", {"main", "v1"}};
   std::vector<PushProgress> progress;
-  ASSERT_OK_AND_ASSIGN(PushReport report,
-                       pusher->Push(target, image, [&](const PushProgress& p) { progress.push_back(p); },
-                                    nullptr));
+  ASSERT_OK_AND_ASSIGN(
+      PushReport report,
+      pusher->Push(
+          target, image, [&](const PushProgress& p) { progress.push_back(p); }, nullptr));
   const size_t blobs = BlobsOf(first.image.digest).size();
   EXPECT_EQ(report.blobs_uploaded, blobs);
   EXPECT_EQ(report.blobs_skipped, 0u);
@@ -190,8 +192,7 @@ TEST_F(RegistryPusherTest, BasicAuthPushSkipsWhatIsThereAndSendsOnlyTheChangedSh
   // The model artifact, its raw layers included (the weights' own digests).
   PushRequest model{"tiny", first.model.digest, "lab/tiny", {"main-model"}};
   ASSERT_OK_AND_ASSIGN(PushReport model_report, pusher->Push(target, model, {}, nullptr));
-  EXPECT_EQ(model_report.blobs_skipped + model_report.blobs_uploaded +
-                model_report.blobs_mounted,
+  EXPECT_EQ(model_report.blobs_skipped + model_report.blobs_uploaded + model_report.blobs_mounted,
             BlobsOf(first.model.digest).size());
   ExpectSkopeoSees(*registry, "lab/tiny:main-model", first.model.digest,
                    {"--creds", "builder:s3cret"});
@@ -235,14 +236,13 @@ TEST_F(RegistryPusherTest, WrongPasswordIsPermissionDenied) {
   RegistryTarget target = Target(*proxy);
   target.username = "builder";
   target.password = "wrong";
-  auto pushed = Pusher()->Push(target, {"tiny", built.image.digest, "lab/tiny", {"main"}}, {},
-                               nullptr);
+  auto pushed =
+      Pusher()->Push(target, {"tiny", built.image.digest, "lab/tiny", {"main"}}, {}, nullptr);
   ASSERT_FALSE(pushed.ok());
   EXPECT_EQ(pushed.status().code(), StatusCode::kPermissionDenied) << pushed.status().ToString();
   target.password.clear();
   target.username.clear();
-  pushed = Pusher()->Push(target, {"tiny", built.image.digest, "lab/tiny", {"main"}}, {},
-                          nullptr);
+  pushed = Pusher()->Push(target, {"tiny", built.image.digest, "lab/tiny", {"main"}}, {}, nullptr);
   ASSERT_FALSE(pushed.ok());
   EXPECT_EQ(pushed.status().code(), StatusCode::kPermissionDenied) << pushed.status().ToString();
 }
@@ -250,8 +250,8 @@ TEST_F(RegistryPusherTest, WrongPasswordIsPermissionDenied) {
 TEST_F(RegistryPusherTest, BearerTokenFlowCachesTokensAndMountsAcrossRepositories) {
   ASSERT_OK_AND_ASSIGN(auto issuer,
                        test::TokenIssuer::Start(dir_->path() / "issuer", "builder", "s3cret"));
-  ASSERT_OK_AND_ASSIGN(auto registry, DockerRegistry::StartWithTokenAuth(
-                                          dir_->path() / "registry", issuer->Settings()));
+  ASSERT_OK_AND_ASSIGN(auto registry, DockerRegistry::StartWithTokenAuth(dir_->path() / "registry",
+                                                                         issuer->Settings()));
   ASSERT_OK_AND_ASSIGN(auto proxy, TcpProxy::Start(registry->port()));
   BuildOutcome built = Build(Weights(2));
   RegistryTarget target = Target(*proxy);
@@ -285,9 +285,10 @@ TEST_F(RegistryPusherTest, BearerTokenFlowCachesTokensAndMountsAcrossRepositorie
   EXPECT_LE(proxy->bytes_from_clients() - before, kOverhead);
   bool asked_source_pull = false;
   for (const auto& r : issuer->requests()) {
-    asked_source_pull = asked_source_pull ||
-                        r.target.find("scope=repository%3Alab%2Ftiny%3Apull&") != std::string::npos ||
-                        r.target.ends_with("scope=repository%3Alab%2Ftiny%3Apull");
+    asked_source_pull =
+        asked_source_pull ||
+        r.target.find("scope=repository%3Alab%2Ftiny%3Apull&") != std::string::npos ||
+        r.target.ends_with("scope=repository%3Alab%2Ftiny%3Apull");
   }
   EXPECT_TRUE(asked_source_pull);
   ExpectSkopeoSees(*registry, "lab/other:main", built.image.digest, {"--creds", "builder:s3cret"});
@@ -319,8 +320,8 @@ TEST_F(RegistryPusherTest, CancelledBeforeStartSendsNothing) {
   ASSERT_OK_AND_ASSIGN(auto proxy, TcpProxy::Start(registry->port()));
   BuildOutcome built = Build(Weights(2));
   std::atomic<bool> cancel{true};
-  auto pushed = Pusher()->Push(Target(*proxy), {"tiny", built.image.digest, "lab/tiny", {}},
-                               {}, &cancel);
+  auto pushed =
+      Pusher()->Push(Target(*proxy), {"tiny", built.image.digest, "lab/tiny", {}}, {}, &cancel);
   ASSERT_FALSE(pushed.ok());
   EXPECT_EQ(pushed.status().code(), StatusCode::kCancelled);
   EXPECT_EQ(proxy->bytes_from_clients(), 0u);
@@ -331,8 +332,7 @@ TEST_F(RegistryPusherTest, RefusesPlainHttpUnlessInsecureAndBadNames) {
   RegistryTarget target;
   target.name = "lab";
   target.url = "http://127.0.0.1:9";
-  auto pushed = Pusher()->Push(target, {"tiny", built.image.digest, "lab/tiny", {}}, {},
-                               nullptr);
+  auto pushed = Pusher()->Push(target, {"tiny", built.image.digest, "lab/tiny", {}}, {}, nullptr);
   ASSERT_FALSE(pushed.ok());
   EXPECT_EQ(pushed.status().code(), StatusCode::kInvalidArgument);
   target.insecure = true;
@@ -344,8 +344,8 @@ TEST_F(RegistryPusherTest, RefusesPlainHttpUnlessInsecureAndBadNames) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad.repository;
   }
-  auto unknown = Pusher()->Push(
-      target, {"tiny", "sha256:" + std::string(64, 'a'), "lab/tiny", {}}, {}, nullptr);
+  auto unknown = Pusher()->Push(target, {"tiny", "sha256:" + std::string(64, 'a'), "lab/tiny", {}},
+                                {}, nullptr);
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
 }
@@ -397,9 +397,10 @@ TEST_F(ScriptedRegistryTest, CredentialsNeverFollowAnUploadToAnotherHost) {
   o.monolithic_limit = 64 << 20;
   o.timing.sleep = [](std::chrono::milliseconds) {};
   auto pusher = MakeRegistryPusher(*catalog_, *lfs_, *oci_, std::move(o));
-  ASSERT_OK_AND_ASSIGN(PushReport report,
-                       pusher->Push(StaticTokenTarget(),
-                                    {"tiny", built.image.digest, "lab/tiny", {"main"}}, {}, nullptr));
+  ASSERT_OK_AND_ASSIGN(
+      PushReport report,
+      pusher->Push(StaticTokenTarget(), {"tiny", built.image.digest, "lab/tiny", {"main"}}, {},
+                   nullptr));
   const size_t blobs = BlobsOf(built.image.digest).size();
   EXPECT_EQ(report.blobs_uploaded, blobs);
   size_t puts = 0;
@@ -430,9 +431,9 @@ TEST_F(ScriptedRegistryTest, RateLimitedRequestsWaitForRetryAfter) {
   o.timing.sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); };
   o.timing.seed = 1;
   auto pusher = MakeRegistryPusher(*catalog_, *lfs_, *oci_, std::move(o));
-  ASSERT_OK(pusher->Push(StaticTokenTarget(), {"tiny", built.image.digest, "lab/tiny", {}}, {},
-                         nullptr)
-                .status());
+  ASSERT_OK(
+      pusher->Push(StaticTokenTarget(), {"tiny", built.image.digest, "lab/tiny", {}}, {}, nullptr)
+          .status());
   ASSERT_EQ(waits.size(), 2u);
   for (auto w : waits) EXPECT_GE(w, std::chrono::seconds(7));
 
@@ -445,8 +446,8 @@ TEST_F(ScriptedRegistryTest, RateLimitedRequestsWaitForRetryAfter) {
   few.max_retries = 3;
   few.timing.sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); };
   auto failing = MakeRegistryPusher(*catalog_, *lfs_, *oci_, std::move(few));
-  auto pushed = failing->Push(StaticTokenTarget(), {"tiny", built.image.digest, "lab/tiny", {}},
-                              {}, nullptr);
+  auto pushed =
+      failing->Push(StaticTokenTarget(), {"tiny", built.image.digest, "lab/tiny", {}}, {}, nullptr);
   ASSERT_FALSE(pushed.ok());
   EXPECT_EQ(pushed.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(waits.size(), 3u);

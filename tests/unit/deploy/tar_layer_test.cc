@@ -96,11 +96,13 @@ TEST_F(TarLayerTest, HeaderIsCanonicalUstar) {
   ASSERT_EQ(h->size(), 512u);
   EXPECT_EQ(h->substr(0, 12), "models/a.bin");
   EXPECT_EQ(h->substr(100, 8), std::string("0000644\0", 8));
-  EXPECT_EQ(h->substr(108, 8), std::string("0000000\0", 8));  // uid
-  EXPECT_EQ(h->substr(116, 8), std::string("0000000\0", 8));  // gid
+  EXPECT_EQ(h->substr(108, 8), std::string("0000000\0", 8));        // uid
+  EXPECT_EQ(h->substr(116, 8), std::string("0000000\0", 8));        // gid
   EXPECT_EQ(h->substr(124, 12), std::string("00000001750\0", 12));  // 1000
   EXPECT_EQ(h->substr(136, 12), std::string("00000000000\0", 12));  // mtime 0
-  EXPECT_EQ(h->substr(257, 8), std::string("ustar\0" "00", 8));
+  EXPECT_EQ(h->substr(257, 8), std::string("ustar\0"
+                                           "00",
+                                           8));
   EXPECT_EQ(h->substr(265, 64), std::string(64, '\0'));  // no uname/gname
   // The checksum is the sum of the bytes with the field counted as spaces.
   std::string copy = *h;
@@ -264,8 +266,8 @@ TEST_F(TarLayerTest, AnyRangeReadsTheSameBytesAsTheWholeLayer) {
 TEST_F(TarLayerTest, SpecRegeneratesTheSameLayer) {
   std::string a = SeededBytes(5'000, 4);
   std::string oid = PutObject(*store_, a);
-  auto layer = TarLayer::Create(
-      {Dir("m/"), StoredFile("m/" + std::string(200, 'z'), oid, a.size())});
+  auto layer =
+      TarLayer::Create({Dir("m/"), StoredFile("m/" + std::string(200, 'z'), oid, a.size())});
   ASSERT_TRUE(layer.ok());
   ASSERT_TRUE(layer->generated());
   EXPECT_EQ(layer->spec_key(), Sha256Hex(layer->spec()));

@@ -79,12 +79,11 @@ TEST(WwwAuthenticateTest, EmptyValueHasNoChallenges) {
 
 TEST(WwwAuthenticateTest, MalformedValuesAreRefusedWhole) {
   for (const char* bad : {
-           "Bearer realm=\"unterminated",
-           "Bearer realm=\"trailing backslash\\",
+           "Bearer realm=\"unterminated", "Bearer realm=\"trailing backslash\\",
            "Bearer realm=\"a\" service=\"b\"",  // no comma between parameters
-           "=\"x\"",                         // no scheme
-           "Bearer realm=\"bell\x07\"",      // control character
-           "Bearer realm=,service=x",       // an empty unquoted value
+           "=\"x\"",                            // no scheme
+           "Bearer realm=\"bell\x07\"",         // control character
+           "Bearer realm=,service=x",           // an empty unquoted value
        }) {
     auto r = ParseWwwAuthenticate(bad);
     ASSERT_FALSE(r.ok()) << bad;

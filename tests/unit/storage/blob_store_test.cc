@@ -789,7 +789,6 @@ TEST_F(BlobStoreTest, FullDiskFailsEarly) {
   EXPECT_TRUE(small->Contains(fits.oid));
 }
 
-
 // Waits (yielding) until `store` has `n` waiters for `oid`: the waiter is then blocked in
 // OpenPartialWhenFree, so what the test does next is what wakes it.
 bool WaitForWaiters(const BlobStore& store, const std::string& oid, int n) {
@@ -1155,7 +1154,8 @@ TEST_F(BlobStoreTest, QuarantineStaysWithinItsByteBudgetOldestFirst) {
   }
   // Three copies of 3000 bytes fit in 10,000: the three newest.
   std::vector<std::string> want;
-  for (size_t i = kept.size() - 3; i < kept.size(); ++i) want.push_back(kept[i].filename().string());
+  for (size_t i = kept.size() - 3; i < kept.size(); ++i)
+    want.push_back(kept[i].filename().string());
   std::sort(want.begin(), want.end());
   EXPECT_EQ(ListDir(q), want);
   EXPECT_EQ(store->quarantine_usage().dropped, 5u);
@@ -1174,7 +1174,6 @@ TEST_F(BlobStoreTest, QuarantineStaysWithinItsByteBudgetOldestFirst) {
   EXPECT_EQ(store->quarantine_usage().bytes, 3000u);
 }
 
-
 // A measurement, not a test (run with --gtest_also_run_disabled_tests): what committing
 // every 1 MiB instead of every 16 MiB per connection costs, 8 connections writing 512 KiB
 // chunks (curl's buffer in the downloader) of a 256 MiB object into the store's disk.
@@ -1183,11 +1182,11 @@ TEST_F(BlobStoreTest, DISABLED_MeasureCommitIntervalCost) {
   constexpr int kConnections = 8;
   constexpr uint64_t kChunk = 512 << 10;
   const std::string chunk = RandomBytes(kChunk, 77);
-  for (uint64_t interval : {uint64_t{16} << 20, uint64_t{1} << 20, uint64_t{16} << 20,
-                            uint64_t{1} << 20}) {
+  for (uint64_t interval :
+       {uint64_t{16} << 20, uint64_t{1} << 20, uint64_t{16} << 20, uint64_t{1} << 20}) {
     // Any oid: the object is never published, only written and committed.
-    const std::string oid = Sha256Hex("interval " + std::to_string(interval) +
-                                      std::to_string(std::rand()));
+    const std::string oid =
+        Sha256Hex("interval " + std::to_string(interval) + std::to_string(std::rand()));
     ASSERT_OK_AND_ASSIGN(auto p, store_->OpenPartial(oid, kSize));
     const auto start = std::chrono::steady_clock::now();
     std::vector<std::thread> threads;
@@ -1210,9 +1209,9 @@ TEST_F(BlobStoreTest, DISABLED_MeasureCommitIntervalCost) {
     for (auto& t : threads) t.join();
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::cout << "[ measure ] commit every " << (interval >> 20) << " MiB per connection: "
-              << (kSize >> 20) / s << " MiB/s (" << s << " s for " << (kSize >> 20) << " MiB)"
-              << std::endl;
+    std::cout << "[ measure ] commit every " << (interval >> 20)
+              << " MiB per connection: " << (kSize >> 20) / s << " MiB/s (" << s << " s for "
+              << (kSize >> 20) << " MiB)" << std::endl;
     (void)p->Quarantine();
   }
 }
