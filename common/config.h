@@ -148,7 +148,7 @@ struct GcConfig {
 
 // [verify]: the background scrub of the LFS store.
 struct VerifyConfig {
-  uint64_t rate = 32u << 20;                  // bytes hashed per second at most; 0: no scrub
+  uint64_t rate = 32u << 20;                 // bytes hashed per second at most; 0: no scrub
   std::chrono::seconds interval{7 * 86400};  // a full pass starts this often; 0: no scrub
 };
 
@@ -165,11 +165,11 @@ struct Config {
   uint64_t min_transfer_rate = 1024;           // bytes/s; 0: no minimum
   uint64_t body_memory_budget = 256ull << 20;  // bytes
   // [server] TLS, the plain listener beside it and the audit log; [admin] listen (issue 13).
-  std::filesystem::path tls_cert;              // PEM; with tls_key, `listen` speaks HTTPS
-  std::filesystem::path tls_key;               // PEM
-  std::optional<ListenAddress> plain_listen;   // plain HTTP beside HTTPS (needs tls_cert)
-  std::filesystem::path access_log;            // "" : no audit log
-  std::optional<ListenAddress> admin_listen;   // set: /api/v1/ only there, 404 on `listen`
+  std::filesystem::path tls_cert;             // PEM; with tls_key, `listen` speaks HTTPS
+  std::filesystem::path tls_key;              // PEM
+  std::optional<ListenAddress> plain_listen;  // plain HTTP beside HTTPS (needs tls_cert)
+  std::filesystem::path access_log;           // "" : no audit log
+  std::optional<ListenAddress> admin_listen;  // set: /api/v1/ only there, 404 on `listen`
   // [storage]
   std::filesystem::path storage_root = "./var/mirrord";
   // [admin]

@@ -368,8 +368,7 @@ class Catalog {
   // A repo whose published refs reference `oid` (the first by name) and that reference:
   // where verification at rest fetches a corrupt object again from. nullopt when no repo
   // references it.
-  Result<std::optional<std::pair<std::string, LfsRefRecord>>> FindLfsReferrer(
-      std::string_view oid);
+  Result<std::optional<std::pair<std::string, LfsRefRecord>>> FindLfsReferrer(std::string_view oid);
 
   // ---- build stage (storage/catalog_images.cc) ----
 
