@@ -63,7 +63,7 @@ TEST_F(CliContextTest, EnvironmentBeatsDefaultFileAndFlagBeatsEnvironment) {
   EXPECT_EQ(c->config_file, from_env);
   EXPECT_EQ(c->server_url, "http://127.0.0.1:9002");
 
-  c = ResolveCliContext(CliFlags{from_flag.string(), "", ""}, env_);
+  c = ResolveCliContext(CliFlags{from_flag.string(), "", "", ""}, env_);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->config_file, from_flag);
   EXPECT_EQ(c->server_url, "http://127.0.0.1:9003");
@@ -78,7 +78,7 @@ TEST_F(CliContextTest, EmptyEnvironmentVariablesCountAsUnset) {
 }
 
 TEST_F(CliContextTest, NamedConfigMustExistAndParse) {
-  auto c = ResolveCliContext(CliFlags{(dir_ / "missing.toml").string(), "", ""}, env_);
+  auto c = ResolveCliContext(CliFlags{(dir_ / "missing.toml").string(), "", "", ""}, env_);
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message().find("missing.toml"), std::string::npos);
   EXPECT_NE(c.error().message().find("--config"), std::string::npos);
@@ -89,18 +89,18 @@ TEST_F(CliContextTest, NamedConfigMustExistAndParse) {
   EXPECT_NE(c.error().message().find("$MIRRORD_CONFIG"), std::string::npos);
 
   auto bad = Write("bad.toml", "[server]\nlisten = \"nohost\"\n");
-  c = ResolveCliContext(CliFlags{bad.string(), "", ""}, env_);
+  c = ResolveCliContext(CliFlags{bad.string(), "", "", ""}, env_);
   EXPECT_FALSE(c.ok());
 }
 
 TEST_F(CliContextTest, ServerFlagBeatsEnvironmentBeatsConfig) {
   auto cfg = Write("c.toml", "[server]\nlisten = \"10.0.0.1:9000\"\n");
   vars_["MIRRORD_URL"] = "http://env.example:1234/";
-  auto c = ResolveCliContext(CliFlags{cfg.string(), "", ""}, env_);
+  auto c = ResolveCliContext(CliFlags{cfg.string(), "", "", ""}, env_);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->server_url, "http://env.example:1234");
 
-  c = ResolveCliContext(CliFlags{cfg.string(), "mirror.lab:8080", ""}, env_);
+  c = ResolveCliContext(CliFlags{cfg.string(), "mirror.lab:8080", "", ""}, env_);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->server_url, "http://mirror.lab:8080");
 
@@ -112,12 +112,12 @@ TEST_F(CliContextTest, ServerFlagBeatsEnvironmentBeatsConfig) {
 
 TEST_F(CliContextTest, TokenFileFromConfig) {
   auto explicit_token = Write("c1.toml", "[admin]\ntoken_file = \"/srv/token\"\n");
-  auto c = ResolveCliContext(CliFlags{explicit_token.string(), "", ""}, env_);
+  auto c = ResolveCliContext(CliFlags{explicit_token.string(), "", "", ""}, env_);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->token_file, "/srv/token");
 
   auto from_root = Write("c2.toml", "[storage]\nroot = \"/var/lib/mirrord\"\n");
-  c = ResolveCliContext(CliFlags{from_root.string(), "", ""}, env_);
+  c = ResolveCliContext(CliFlags{from_root.string(), "", "", ""}, env_);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->token_file, "/var/lib/mirrord/admin.token");
 }
@@ -138,25 +138,25 @@ TEST_F(CliContextTest, LoadAdminTokenNamesTheFile) {
 TEST_F(CliContextTest, TokenFlagBeatsEnvironmentBeatsTokenFile) {
   Write("admin.token", "from-file\n");
   auto cfg = Write("c.toml", "[admin]\ntoken_file = \"" + (dir_ / "admin.token").string() + "\"\n");
-  auto c = ResolveCliContext(CliFlags{cfg.string(), "", ""}, env_);
+  auto c = ResolveCliContext(CliFlags{cfg.string(), "", "", ""}, env_);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(*LoadAdminToken(*c), "from-file");
   EXPECT_NE(c->token_source.find("admin.token"), std::string::npos) << c->token_source;
 
   vars_["MIRRORD_TOKEN"] = "from-env\n";  // as `$(cat file)` in some shells leaves it
-  c = ResolveCliContext(CliFlags{cfg.string(), "", ""}, env_);
+  c = ResolveCliContext(CliFlags{cfg.string(), "", "", ""}, env_);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(*LoadAdminToken(*c), "from-env");
   EXPECT_EQ(c->token_source, "$MIRRORD_TOKEN");
 
-  c = ResolveCliContext(CliFlags{cfg.string(), "", "from-flag"}, env_);
+  c = ResolveCliContext(CliFlags{cfg.string(), "", "from-flag", ""}, env_);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(*LoadAdminToken(*c), "from-flag");
   EXPECT_EQ(c->token_source, "--token");
 }
 
 TEST_F(CliContextTest, TokenWithALineBreakIsRefusedWithoutEchoingIt) {
-  auto c = ResolveCliContext(CliFlags{"", "", "abc\r\nX-Injected: 1"}, env_);
+  auto c = ResolveCliContext(CliFlags{"", "", "abc\r\nX-Injected: 1", ""}, env_);
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.error().message().find("abc"), std::string::npos) << c.error().message();
   EXPECT_NE(c.error().message().find("--token"), std::string::npos);
@@ -169,7 +169,7 @@ TEST_F(CliContextTest, RemoteUseDoesNotNeedTheLocalConfig) {
   auto broken = ResolveCliContext({}, env_);
   EXPECT_FALSE(broken.ok());
   vars_["MIRRORD_TOKEN"] = "t";
-  auto c = ResolveCliContext(CliFlags{"", "https://mirror.lab", ""}, env_);
+  auto c = ResolveCliContext(CliFlags{"", "https://mirror.lab", "", ""}, env_);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->server_url, "https://mirror.lab");
   EXPECT_TRUE(c->config_file.empty());

@@ -39,7 +39,9 @@ TEST(ConfigGc, RefusesWhatItCannotUse) {
                           "[verify]\nrate = -1\n", "[verify]\ninterval = \"-1d\"\n", "gc = 1\n"}) {
     Result<Config> c = ParseConfig(bad, "t.toml");
     EXPECT_FALSE(c.ok()) << bad;
-    if (!c.ok()) EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument) << bad;
+    if (!c.ok()) {
+      EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument) << bad;
+    }
   }
 }
 

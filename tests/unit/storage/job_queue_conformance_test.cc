@@ -383,7 +383,9 @@ TEST_P(JobQueueConformanceTest, PushJobsAreTheirOwnKindKeyedByImageDigestAndRegi
       EXPECT_EQ(c->kind, JobKind::kPush);
       EXPECT_EQ(c->host, "registry.lab:5000");
     }
-    if (c->run_id == 3) EXPECT_EQ(c->ref, "mirror");
+    if (c->run_id == 3) {
+      EXPECT_EQ(c->ref, "mirror");
+    }
   }
   EXPECT_THAT(claimed, UnorderedElementsAre(1, 2, 3, 4));
 }
