@@ -568,13 +568,13 @@ TEST_F(HfEndpoint, LargePlainGitFileIsStreamedWithLengthAndRange) {
 
   // A range across the 16 MiB mark, a resume to the end, the first byte, past the end.
   const uint64_t mid = 16u << 20;
-  ASSERT_OK_AND_ASSIGN(HttpReply part,
-                       Get(url, "GET",
-                           {{"Range", "bytes=" + std::to_string(mid - 10) + "-" +
-                                          std::to_string(mid + 89)}}));
+  ASSERT_OK_AND_ASSIGN(
+      HttpReply part,
+      Get(url, "GET",
+          {{"Range", "bytes=" + std::to_string(mid - 10) + "-" + std::to_string(mid + 89)}}));
   EXPECT_EQ(part.status, 206);
-  EXPECT_EQ(part.Header("Content-Range"), "bytes " + std::to_string(mid - 10) + "-" +
-                                              std::to_string(mid + 89) + "/" + size);
+  EXPECT_EQ(part.Header("Content-Range"),
+            "bytes " + std::to_string(mid - 10) + "-" + std::to_string(mid + 89) + "/" + size);
   EXPECT_EQ(part.Header("Content-Length"), "100");
   EXPECT_TRUE(part.body == fx->big.substr(mid - 10, 100));
   ASSERT_OK_AND_ASSIGN(HttpReply resume, Get(url, "GET", {{"Range", "bytes=1234567-"}}));
@@ -719,8 +719,8 @@ TEST_F(HfEndpoint, HeadAnswersWithoutReadingTheStoredObject) {
   // The store's copy of model.safetensors cut short: a GET notices (500, never a short
   // body passed off as the file); a HEAD answers from the tree's pointer and a stat alone.
   const std::filesystem::path object = fx->mirrord->store_dir() / "lfs" / "objects" /
-                                       fx->weights_oid.substr(0, 2) /
-                                       fx->weights_oid.substr(2, 2) / fx->weights_oid;
+                                       fx->weights_oid.substr(0, 2) / fx->weights_oid.substr(2, 2) /
+                                       fx->weights_oid;
   ASSERT_OK_AND_ASSIGN(std::string saved, ReadFileToString(object));
   struct Restore {
     std::filesystem::path path;
@@ -734,7 +734,8 @@ TEST_F(HfEndpoint, HeadAnswersWithoutReadingTheStoredObject) {
     SCOPED_TRACE(range);
     std::vector<std::pair<std::string, std::string>> headers;
     if (!range.empty()) headers.emplace_back("Range", range);
-    ASSERT_OK_AND_ASSIGN(HttpReply head, Get(Resolve("main", "model.safetensors"), "HEAD", headers));
+    ASSERT_OK_AND_ASSIGN(HttpReply head,
+                         Get(Resolve("main", "model.safetensors"), "HEAD", headers));
     EXPECT_EQ(head.status, range.empty() ? 200 : 206);
     EXPECT_EQ(head.Header("Content-Length"), range.empty() ? std::to_string(kWeightsSize) : "1");
     EXPECT_EQ(head.Header("ETag"), "\"" + fx->weights_oid + "\"");
@@ -767,8 +768,7 @@ TEST_F(HfEndpoint, MetricsCountRequestsBytesAndLatencyPerEndpoint) {
     return "mirrord_hf_response_bytes_total{endpoint=\"" + std::string(endpoint) + "\"}";
   };
   auto latency_count = [](std::string_view endpoint) {
-    return "mirrord_hf_request_duration_seconds_count{endpoint=\"" + std::string(endpoint) +
-           "\"}";
+    return "mirrord_hf_request_duration_seconds_count{endpoint=\"" + std::string(endpoint) + "\"}";
   };
   const std::string before = scrape();
   ASSERT_GE(SampleOf(before, requests("resolve", "2xx")), 0) << before;
@@ -787,9 +787,9 @@ TEST_F(HfEndpoint, MetricsCountRequestsBytesAndLatencyPerEndpoint) {
   call.method = "POST";
   call.headers = {{"Content-Type", "application/json"}};
   call.body = R"({"paths": ["config.json"]})";
-  ASSERT_OK_AND_ASSIGN(HttpReply paths,
-                       HttpFetch(fx->mirrord->BaseUrl() + "/api/models/org/tiny/paths-info/main",
-                                 call));
+  ASSERT_OK_AND_ASSIGN(
+      HttpReply paths,
+      HttpFetch(fx->mirrord->BaseUrl() + "/api/models/org/tiny/paths-info/main", call));
   ASSERT_EQ(paths.status, 200) << paths.body;
   ASSERT_OK_AND_ASSIGN(HttpReply refs, Get("/api/models/org/tiny/refs"));
   ASSERT_EQ(refs.status, 200);
