@@ -27,8 +27,14 @@
 #   RSS           mirrord's peak RSS (VmHWM reset before the build) during each build, and its
 #                 RSS when the build starts (after the sync): the difference is the build's.
 #   pull          `skopeo copy docker://... dir:` of the built image from mirrord, and of the
-#                 same image copied unchanged into docker-registry; bytes/s of the image size.
-#                 Both read from the page cache (each image pulled once before timing).
+#                 same image copied unchanged into docker-registry; bytes/s of the image size,
+#                 and each server's CPU seconds per pull. Both read from the page cache (each
+#                 image pulled once before timing). BENCH_PULL_REPS rounds (default 5),
+#                 alternating who goes first. The copy lands in a tmpfs directory when
+#                 /dev/shm has room for it (BENCH_PULL_DIR=DIR to choose): the client's own
+#                 disk writeback is the same for both servers and only adds noise. Also
+#                 `curl` of the largest layer to /dev/null, one stream, which the server
+#                 rather than skopeo's hashing bounds.
 #
 # BENCH_BUILD_PEER=0 runs mirrord's builds only (no peer, no pulls) and prints their times,
 # extra disk and peak RSS: for RSS against the binary's size (BENCH_BUILD_BIN_MIB).
@@ -42,6 +48,7 @@ source "$here/lib.sh"
 mib=${BENCH_BUILD_MIB:-2048}
 bin_mib=${BENCH_BUILD_BIN_MIB:-50}
 reps=${BENCH_REPS:-3}
+pull_reps=${BENCH_PULL_REPS:-5}
 peer=${BENCH_BUILD_PEER:-1}
 
 bench_lfs_init
@@ -94,7 +101,8 @@ mkdir -p "$reg_dir/data"
 printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n' \
   "$reg_dir/data" "$reg" >"$reg_dir/config.yml"
 setsid docker-registry serve "$reg_dir/config.yml" >"$reg_dir/log" 2>&1 </dev/null &
-BENCH_PIDS+=(-$!)
+reg_pid=$!
+BENCH_PIDS+=("-$reg_pid")
 bench_wait_http "http://$reg/v2/" 20 || bench_die "docker-registry did not start: $(tail -n 5 "$reg_dir/log")"
 
 base_src=$BENCH_WORK/base-src
@@ -288,25 +296,50 @@ done
 curl -sS --fail -o /dev/null -X PUT -H "Content-Type: $(jq -r .mediaType "$pull_dir/manifest.json")" \
   --data-binary "@$pull_dir/manifest.json" "http://$reg/v2/copy/model/manifests/v1" ||
   bench_die "pushing the manifest to docker-registry failed"
+# Where the timed copies land (see the header).
+if [[ -n ${BENCH_PULL_DIR:-} ]]; then
+  pull_base=$BENCH_PULL_DIR
+elif (($(df --output=avail -B1 /dev/shm 2>/dev/null | tail -n 1 || echo 0) > 2 * $(du -sb "$pull_dir" | cut -f1))); then
+  bench_lfs_tmpdir /dev/shm
+  pull_base=$BENCH_LFS_TMPDIR
+else
+  pull_base=$BENCH_WORK
+fi
+big=$(jq -r '.layers | max_by(.size) | .digest' "$pull_dir/manifest.json")  # for `stream`
+rm -rf "$pull_dir"
+# pull SRC SERVER_PID: sets BENCH_WALL, PULL_BYTES and PULL_CPU (the server's CPU seconds).
 pull() {
-  local src=$1 out=$BENCH_WORK/pull t0
+  local src=$1 out=$pull_base/pull t0 c0
   rm -rf "$out"
+  c0=$(bench_cpu_secs "$2")
   t0=$EPOCHREALTIME
   skopeo copy -q --src-tls-verify=false "docker://$src" "dir:$out" >"$BENCH_WORK/pull.log" 2>&1 ||
     bench_die "pull of $src failed: $(tail -n 5 "$BENCH_WORK/pull.log")"
   BENCH_WALL=$(secs_since "$t0")
+  PULL_CPU=$(awk -v a="$c0" -v b="$(bench_cpu_secs "$2")" 'BEGIN { printf "%.2f", b - a }')
   PULL_BYTES=$(du -sb "$out" | cut -f1)
+  rm -rf "$out"
+}
+# stream URL: sets BENCH_WALL for one GET of URL to /dev/null.
+stream() {
+  local t0
+  t0=$EPOCHREALTIME
+  curl -sS --fail -o /dev/null "$1" || bench_die "GET $1 failed"
+  BENCH_WALL=$(secs_since "$t0")
 }
 msrc=${MIRRORD_URL#http://}/lab/model:$image_tag
 rsrc=$reg/copy/model:v1
-pull "$msrc"
-pull "$rsrc"  # warm both
-for r in $(seq "$reps"); do
+pull "$msrc" "$MIRRORD_PID"
+pull "$rsrc" "$reg_pid"  # warm both
+for r in $(seq "$pull_reps"); do
   if ((r % 2)); then order=(m r); else order=(r m); fi
   for who in "${order[@]}"; do
-    if [[ $who == m ]]; then pull "$msrc"; else pull "$rsrc"; fi
+    if [[ $who == m ]]; then pull "$msrc" "$MIRRORD_PID"; else pull "$rsrc" "$reg_pid"; fi
     t[pull.$who]+=" $BENCH_WALL"
-    bench_log "pull from $who: ${BENCH_WALL}s, $PULL_BYTES bytes"
+    t[pull.$who.cpu]+=" $PULL_CPU"
+    bench_log "pull from $who: ${BENCH_WALL}s, $PULL_BYTES bytes, server CPU ${PULL_CPU}s"
+    if [[ $who == m ]]; then stream "$MIRRORD_URL/v2/lab/model/blobs/$big"; else stream "http://$reg/v2/copy/model/blobs/$big"; fi
+    t[stream.$who]+=" $BENCH_WALL"
   done
 done
 bytes=$PULL_BYTES
@@ -318,7 +351,7 @@ pm=$(med pull.m) prg=$(med pull.r) disk=$(med m.disk) meta=$(med m.meta)
 cat <<EOF
 ### Build stage: 2 x $mib MiB weights + a $bin_mib MiB binary on a small base ($(date -u +%Y-%m-%d), commit $(git -C "$BENCH_ROOT" rev-parse --short HEAD))
 
-\`BENCH_BUILD_MIB=$mib BENCH_BUILD_BIN_MIB=$bin_mib BENCH_REPS=$reps bench/build_bench.sh\`, $(nproc) cores; medians of $reps rounds.
+\`BENCH_BUILD_MIB=$mib BENCH_BUILD_BIN_MIB=$bin_mib BENCH_REPS=$reps BENCH_PULL_REPS=$pull_reps bench/build_bench.sh\`, $(nproc) cores; medians of $reps rounds.
 
 | | mirrord | peer (umoci insert + skopeo copy to docker-registry) | ratio (target) |
 |---|---|---|---|
@@ -333,6 +366,9 @@ cat <<EOF
 |---|---|---|---|
 | time | ${pm} s | ${prg} s | |
 | throughput | $(mbps "$pm") MiB/s | $(mbps "$prg") MiB/s | $(bench_ratio "$prg" "$pm")x (>= 1.0x) |
+| server CPU per pull | $(med pull.m.cpu) s | $(med pull.r.cpu) s | |
+| largest layer, one \`curl\` stream to /dev/null | $(med stream.m) s | $(med stream.r) s | $(bench_ratio "$(med stream.r)" "$(med stream.m)")x |
 
-Rounds (s): mirrord first ${t[m.first]}; peer first ${t[p.first]}; mirrord rebuild ${t[m.re]}; peer rebuild ${t[p.re]}; pulls mirrord ${t[pull.m]}, docker-registry ${t[pull.r]}.
+Pulls: medians of $pull_reps rounds, copies written to $([[ $pull_base == /dev/shm/* ]] && echo "tmpfs (/dev/shm)" || echo "$pull_base").
+Rounds (s): mirrord first ${t[m.first]}; peer first ${t[p.first]}; mirrord rebuild ${t[m.re]}; peer rebuild ${t[p.re]}; pulls mirrord ${t[pull.m]}, docker-registry ${t[pull.r]}; server CPU mirrord ${t[pull.m.cpu]}, docker-registry ${t[pull.r.cpu]}; curl streams mirrord ${t[stream.m]}, docker-registry ${t[stream.r]}.
 EOF

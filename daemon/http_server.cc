@@ -60,6 +60,14 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
+// net::async_write's own completion conditions cap each write_some at 64 KiB
+// (default_max_transfer_size): one socket write and one reactor round trip per 64 KiB. This
+// one hands the stream everything left, so a 1 MiB piece goes out in as few writes as the
+// socket buffer allows.
+constexpr auto kWriteAllAtOnce = [](const boost::system::error_code& ec,
+                                    std::size_t) -> std::size_t {
+  return ec ? 0 : std::numeric_limits<std::size_t>::max();
+};
 constexpr size_t kMaxLingerBytes = 1 << 20;
 constexpr auto kMaxLinger = std::chrono::seconds(1);
 constexpr size_t kMaxLoggedPath = 200;
@@ -145,11 +153,12 @@ class ConnectionBase {
 template <typename Stream>
 class Connection;
 
-// Request body bytes buffered across all connections, against body_memory_budget.
+// Bytes held in memory across all connections against a limit: request bodies
+// (body_memory_budget) and the buffers of copied file responses (copy_buffer_budget).
 // Thread-safe.
-class BodyBudget {
+class ByteBudget {
  public:
-  explicit BodyBudget(uint64_t limit) : limit_(limit) {}
+  explicit ByteBudget(uint64_t limit) : limit_(limit) {}
   bool TryReserve(uint64_t n) {
     uint64_t used = used_.load();
     do {
@@ -166,28 +175,42 @@ class BodyBudget {
   std::atomic<uint64_t> used_{0};
 };
 
+// Bytes held of a ByteBudget; released on destruction.
+class ByteReservation {
+ public:
+  explicit ByteReservation(ByteBudget& budget) : budget_(budget) {}
+  ~ByteReservation() {
+    if (held_ > 0) budget_.Release(held_);
+  }
+  ByteReservation(const ByteReservation&) = delete;
+  ByteReservation& operator=(const ByteReservation&) = delete;
+
+  // Holds `n` bytes more. False: over budget (unchanged).
+  bool Reserve(uint64_t n) {
+    if (!budget_.TryReserve(n)) return false;
+    held_ += n;
+    return true;
+  }
+  uint64_t bytes() const { return held_; }
+
+ private:
+  ByteBudget& budget_;
+  uint64_t held_ = 0;
+};
+
 // What one request's body holds of the budget; released on destruction.
 class BodyReservation {
  public:
-  explicit BodyReservation(BodyBudget& budget) : budget_(budget) {}
-  ~BodyReservation() {
-    if (held_ > 0) budget_.Release(held_);
-  }
-  BodyReservation(const BodyReservation&) = delete;
-  BodyReservation& operator=(const BodyReservation&) = delete;
+  explicit BodyReservation(ByteBudget& budget) : held_(budget) {}
 
   // Makes the reservation cover a body of `total` bytes. False: over budget (unchanged).
   bool CoverBody(uint64_t total) {
     const uint64_t need = total > kFreeBodyBytes ? total - kFreeBodyBytes : 0;
-    if (need <= held_) return true;
-    if (!budget_.TryReserve(need - held_)) return false;
-    held_ = need;
-    return true;
+    return need <= held_.bytes() || held_.Reserve(need - held_.bytes());
   }
 
  private:
-  BodyBudget& budget_;
-  uint64_t held_ = 0;
+  ByteReservation held_;
 };
 
 struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
@@ -198,7 +221,8 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
         options(std::move(opts)),
         stop_timer(strand),
         slot_timer(strand, net::steady_timer::time_point::max()),
-        body_budget(options.body_memory_budget) {}
+        body_budget(options.body_memory_budget),
+        copy_buffer_budget(options.copy_buffer_budget) {}
 
   enum class Admission { kAdmitted, kStopping, kClientOverCap };
   Admission Register(uint64_t* id, const std::shared_ptr<ConnectionBase>& conn,
@@ -224,7 +248,8 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   HttpServerOptions options;
   net::steady_timer stop_timer;
   net::steady_timer slot_timer;  // cancelled when a connection ends (accept back-off)
-  BodyBudget body_budget;
+  ByteBudget body_budget;
+  ByteBudget copy_buffer_budget;
 
   mutable std::mutex mu;
   bool stopping = false;                                          // guarded by mu
@@ -240,7 +265,7 @@ class ConnectionExchange final : public HttpExchange {
  public:
   ConnectionExchange(Stream& stream, const HttpServerOptions& options, HttpRequest request,
                      RequestTarget target, const std::string& peer, bool keep_alive,
-                     const bool& stopping)
+                     const bool& stopping, ByteBudget& copy_buffer_budget)
       : stream_(stream),
         options_(options),
         request_(std::move(request)),
@@ -248,6 +273,7 @@ class ConnectionExchange final : public HttpExchange {
         peer_(peer),
         keep_alive_(keep_alive),
         stopping_(stopping),
+        copy_buffer_budget_(copy_buffer_budget),
         head_(request_.method() == http::verb::head) {}
 
   const HttpRequest& request() const override { return request_; }
@@ -314,10 +340,11 @@ class ConnectionExchange final : public HttpExchange {
     boost::system::error_code ec;
     if (chunked_) {
       std::tie(ec, std::ignore) = co_await net::async_write(
-          stream_, http::make_chunk(net::const_buffer(data.data(), data.size())), kNoThrow);
+          stream_, http::make_chunk(net::const_buffer(data.data(), data.size())), kWriteAllAtOnce,
+          kNoThrow);
     } else {
-      std::tie(ec, std::ignore) =
-          co_await net::async_write(stream_, net::const_buffer(data.data(), data.size()), kNoThrow);
+      std::tie(ec, std::ignore) = co_await net::async_write(
+          stream_, net::const_buffer(data.data(), data.size()), kWriteAllAtOnce, kNoThrow);
     }
     if (ec) {
       broken_ = true;
@@ -382,8 +409,9 @@ class ConnectionExchange final : public HttpExchange {
           MLOG(Error) << "http " << peer_ << ": a body piece's bytes do not match its length";
         } else {
           Lowest().expires_after(options_.write_timeout);
-          auto [wec, wn] = co_await net::async_write(
-              stream_, net::const_buffer(p.bytes.data(), p.bytes.size()), kNoThrow);
+          auto [wec, wn] =
+              co_await net::async_write(stream_, net::const_buffer(p.bytes.data(), p.bytes.size()),
+                                        kWriteAllAtOnce, kNoThrow);
           sent = !wec;
           if (sent) bytes_ += p.length;
         }
@@ -420,15 +448,39 @@ class ConnectionExchange final : public HttpExchange {
 
   LowestLayer<Stream>& Lowest() { return beast::get_lowest_layer(stream_); }
 
-  // Sends [offset, offset + length) of `fd` with sendfile(2), waiting for the socket at
-  // most write_timeout at a time. False when the client went away or took nothing for
-  // that long, or the file ended early or failed (logged). Over TLS the bytes must pass
-  // through user space to be encrypted: read and written in pieces instead.
+  // Sends [offset, offset + length) of `fd`, waiting for the socket at most write_timeout
+  // at a time. False when the client went away or took nothing for that long, or the file
+  // ended early or failed (logged). Over TLS the bytes must pass through user space to be
+  // encrypted: read and written in pieces. Otherwise sendfile(2), except to a peer on this
+  // host (loopback, Unix socket): there is no NIC to hand the page-cache pages to, the
+  // kernel copies them into the peer's socket anyway, and the page-sized pieces sendfile
+  // queues cost both sides more CPU than a copy through a 4 MiB buffer (BENCHMARKS.md,
+  // "Build stage"). Those buffers are held within copy_buffer_budget, so many slow readers
+  // (behind a local proxy, say) cannot make the server hold more: past it, sendfile.
   net::awaitable<bool> SendFileRange(int fd, uint64_t offset, uint64_t length) {
     if constexpr (kIsTls<Stream>) {
       co_return co_await CopyFileRange(fd, offset, length);
     } else {
-      co_return co_await SendFileRangeZeroCopy(fd, offset, length);
+      ByteReservation buffer(copy_buffer_budget_);
+      if (PeerOnThisHost() && buffer.Reserve(std::min<uint64_t>(length, kCopyBufferBytes))) {
+        co_return co_await SendFileRangeDirect(fd, offset, length, buffer.bytes());
+      }
+      co_return co_await SendFileRangeDirect(fd, offset, length, 0);
+    }
+  }
+
+  bool PeerOnThisHost() {
+    if constexpr (std::is_same_v<typename LowestLayer<Stream>::protocol_type, tcp>) {
+      boost::system::error_code ec;
+      const tcp::endpoint ep = Lowest().socket().remote_endpoint(ec);
+      if (ec) return false;
+      const net::ip::address a = ep.address();
+      if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+        return net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).is_loopback();
+      }
+      return a.is_loopback();
+    } else {
+      return true;  // a Unix socket
     }
   }
 
@@ -448,7 +500,8 @@ class ConnectionExchange final : public HttpExchange {
       }
       Lowest().expires_after(options_.write_timeout);
       auto [ec, n] = co_await net::async_write(
-          stream_, net::const_buffer(piece.data(), static_cast<size_t>(got)), kNoThrow);
+          stream_, net::const_buffer(piece.data(), static_cast<size_t>(got)), kWriteAllAtOnce,
+          kNoThrow);
       if (ec) co_return false;
       pos += static_cast<uint64_t>(got);
       left -= static_cast<uint64_t>(got);
@@ -457,17 +510,45 @@ class ConnectionExchange final : public HttpExchange {
     co_return true;
   }
 
-  net::awaitable<bool> SendFileRangeZeroCopy(int fd, uint64_t offset, uint64_t length) {
+  // Sends [offset, offset + length) of `fd` straight on the socket: by sendfile(2), or with
+  // `copy_buffer` > 0 through a buffer of that many bytes (pread, then send). Either way it
+  // waits for the socket at most write_timeout at a time, so a slow reader is cut only when
+  // it takes nothing for that long.
+  net::awaitable<bool> SendFileRangeDirect(int fd, uint64_t offset, uint64_t length,
+                                           uint64_t copy_buffer) {
     using namespace net::experimental::awaitable_operators;
+    constexpr uint64_t kMaxChunk = 8u << 20;  // per sendfile call
+    const bool copy = copy_buffer > 0;
     auto& socket = Lowest().socket();
     boost::system::error_code nb_ec;
     socket.native_non_blocking(true, nb_ec);
     net::steady_timer timer(stream_.get_executor());
-    off_t pos = static_cast<off_t>(offset);
-    uint64_t left = length;
+    off_t pos = static_cast<off_t>(offset);  // next file byte to send (sendfile) or read (copy)
+    uint64_t left = length;                  // bytes not yet on the socket
+    std::vector<char> buffer(static_cast<size_t>(copy_buffer));
+    size_t buffered_begin = 0, buffered_end = 0;  // copy: read, not yet sent
     while (left > 0) {
-      constexpr uint64_t kMaxChunk = 8u << 20;
-      ssize_t sent = ::sendfile(socket.native_handle(), fd, &pos, std::min(left, kMaxChunk));
+      ssize_t sent;
+      if (!copy) {
+        sent = ::sendfile(socket.native_handle(), fd, &pos, std::min(left, kMaxChunk));
+      } else {
+        if (buffered_begin == buffered_end) {
+          const size_t want = static_cast<size_t>(std::min<uint64_t>(left, buffer.size()));
+          const ssize_t got = ::pread(fd, buffer.data(), want, pos);
+          if (got < 0 && errno == EINTR) continue;
+          if (got <= 0) {
+            MLOG(Warning) << "http " << peer_ << ": file read stopped with " << left
+                          << " bytes left: " << (got == 0 ? "end of file" : std::strerror(errno));
+            co_return false;
+          }
+          pos += got;
+          buffered_begin = 0;
+          buffered_end = static_cast<size_t>(got);
+        }
+        sent = ::send(socket.native_handle(), buffer.data() + buffered_begin,
+                      buffered_end - buffered_begin, MSG_NOSIGNAL);
+        if (sent > 0) buffered_begin += static_cast<size_t>(sent);
+      }
       if (sent > 0) {
         left -= static_cast<uint64_t>(sent);
         bytes_ += static_cast<uint64_t>(sent);
@@ -484,7 +565,8 @@ class ConnectionExchange final : public HttpExchange {
                       << options_.write_timeout.count() << "s; closing";
       } else {
         // sent == 0: the file is shorter than promised; or a socket/file error.
-        MLOG(Warning) << "http " << peer_ << ": sendfile stopped with " << left
+        MLOG(Warning) << "http " << peer_ << ": " << (copy ? "send" : "sendfile")
+                      << " stopped with " << left
                       << " bytes left: " << (sent == 0 ? "end of file" : std::strerror(errno));
       }
       co_return false;
@@ -545,6 +627,7 @@ class ConnectionExchange final : public HttpExchange {
   const std::string& peer_;
   bool keep_alive_;
   const bool& stopping_;  // the server is shutting down: no keep-alive
+  ByteBudget& copy_buffer_budget_;
   bool head_;
   State state_ = State::kNone;
   bool chunked_ = true;
@@ -905,7 +988,7 @@ class Connection final : public ConnectionBase,
 
     SetPhase(Phase::kHandling);
     ConnectionExchange<Stream> exchange(stream_, options, std::move(request), std::move(*target),
-                                        peer_, keep_alive, stopping_);
+                                        peer_, keep_alive, stopping_, state_->copy_buffer_budget);
     std::string failure;
     try {
       co_await match.handler(exchange);
@@ -1326,6 +1409,7 @@ size_t HttpServer::connection_count() const {
 }
 
 uint64_t HttpServer::body_bytes_reserved() const { return state_->body_budget.used(); }
+uint64_t HttpServer::copy_buffer_bytes_held() const { return state_->copy_buffer_budget.used(); }
 
 uint64_t RaiseOpenFileLimit() {
   rlimit limit{};

@@ -25,6 +25,8 @@
 //    whose body does not fit the budget gets 503 with Retry-After and the connection closes;
 //    the client retries later (git-lfs honours Retry-After) instead of the server queueing
 //    bodies it cannot hold.
+//    File responses are sent without buffering (sendfile), except to a peer on this host,
+//    which gets them copied through buffers held within copy_buffer_budget in all.
 //  - framing (RFC 9112 6.1, 6.3): a Transfer-Encoding other than exactly "chunked" gets 501
 //    (an unknown coding) or 400 (chunked twice, not last, on HTTP/1.0, or together with
 //    Content-Length), and a malformed chunked body 400; the connection then closes, so a
@@ -77,6 +79,8 @@ struct ListenOptions {
 
 // Bytes of each request body not counted against body_memory_budget.
 inline constexpr uint64_t kFreeBodyBytes = 64 * 1024;
+// Largest buffer one file response to a peer on this host is copied through.
+inline constexpr uint64_t kCopyBufferBytes = 4u << 20;
 
 struct HttpServerOptions {
   // Longest wait for any single read from a client (request header, each body read, and
@@ -95,6 +99,11 @@ struct HttpServerOptions {
   // Request body bytes buffered at once across all connections (beyond each request's
   // kFreeBodyBytes).
   uint64_t body_memory_budget = 256ull << 20;
+  // File bytes (HttpExchange::SendFile/SendPieces) go to a client on another host by
+  // sendfile(2). To a peer on this host (loopback, Unix socket) they are copied through a
+  // buffer of up to kCopyBufferBytes per response instead, as long as all such buffers fit
+  // within this many bytes; past it, sendfile. 0: always sendfile.
+  uint64_t copy_buffer_budget = 64ull << 20;
   // Longest wait for a client to take one write (a response, or one streamed chunk).
   std::chrono::milliseconds write_timeout{std::chrono::seconds(60)};
   // Longest a TLS handshake may take (it also counts as a request arriving: request_timeout
@@ -138,6 +147,8 @@ class HttpServer {
   size_t connection_count() const;
   // Body bytes currently counted against body_memory_budget.
   uint64_t body_bytes_reserved() const;
+  // Bytes currently held in copy buffers of file responses (within copy_buffer_budget).
+  uint64_t copy_buffer_bytes_held() const;
 
   struct State;  // implementation detail shared with the connections
 

@@ -163,6 +163,15 @@ class TestServer {
   std::thread thread_;
 };
 
+// Polls `condition` (the server's own state) for up to 10 s.
+bool WaitFor(const std::function<bool()>& condition) {
+  for (int i = 0; i < 1000; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return condition();
+}
+
 net::awaitable<void> Text(HttpExchange& ex, std::string body) {
   co_await ex.Respond(MakeResponse(ex.request(), http::status::ok, std::move(body)));
 }
@@ -426,23 +435,94 @@ TEST_F(HttpServerTest, PiecesOfMemoryAndFileRangesGoOutInOrder) {
     http::response<http::empty_body> header(http::status::ok, 11);
     co_await ex.SendPieces(std::move(header), std::move(pieces));
   });
-  TestServer server(router_);
-  RawClient c(server.port());
-  c.Send(Get("/pieces"));
-  std::optional<Response> r = c.Read();
+  // Copied through a buffer (this client is on this host), and by sendfile (no copy budget).
+  for (uint64_t budget : {HttpServerOptions().copy_buffer_budget, uint64_t{0}}) {
+    SCOPED_TRACE("copy_buffer_budget " + std::to_string(budget));
+    HttpServerOptions options;
+    options.copy_buffer_budget = budget;
+    TestServer server(router_, options);
+    RawClient c(server.port());
+    c.Send(Get("/pieces"));
+    std::optional<Response> r = c.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ((*r)[http::field::content_length], "15");
+    EXPECT_EQ(r->body(), "<56789abcde|012");
+    c.Send("HEAD /pieces HTTP/1.1\r\nHost: t\r\n\r\n");
+    r = c.Read(/*head_request=*/true);
+    ASSERT_TRUE(r);
+    EXPECT_EQ((*r)[http::field::content_length], "15");
+    EXPECT_EQ(r->body(), "");
+    c.Send(Get("/healthz"));
+    ASSERT_TRUE(c.Read());  // the connection is still good
+    RawClient s(server.port());
+    s.Send(Get("/short-piece"));
+    EXPECT_FALSE(s.Read());  // truncated: never a complete-looking body
+    EXPECT_EQ(server.server().copy_buffer_bytes_held(), 0u);
+  }
+}
+
+// A file response to a client on this host is copied through a buffer; the buffers of all
+// such responses stay within copy_buffer_budget (a reader that stalls keeps its buffer), and
+// a response that finds the budget spent goes by sendfile, with the same bytes.
+TEST_F(HttpServerTest, CopyBuffersStayWithinTheirBudget) {
+  char path_template[] = "/tmp/mirrord-copy-budget-XXXXXX";
+  UniqueFd fd(::mkstemp(path_template));
+  ASSERT_TRUE(fd.valid());
+  ::unlink(path_template);
+  // Larger than what the socket buffers of a stalled reader can absorb.
+  std::string content(32u << 20, '\0');
+  uint32_t x = 12345;
+  for (char& c : content) {
+    x = x * 1103515245u + 12345u;
+    c = static_cast<char>(x >> 24);
+  }
+  ASSERT_TRUE(WriteAll(fd.get(), content).ok());
+  const int raw = fd.get();
+  router_->Add(http::verb::get, "/file", [&](HttpExchange& ex) -> net::awaitable<void> {
+    http::response<http::empty_body> header(http::status::ok, 11);
+    co_await ex.SendFile(std::move(header), raw, 0, content.size());
+  });
+  HttpServerOptions options;
+  options.copy_buffer_budget = kCopyBufferBytes;  // room for one response's buffer
+  TestServer server(router_, options);
+
+  RawClient stalled(server.port());
+  stalled.Send(Get("/file"));
+  ASSERT_TRUE(
+      WaitFor([&] { return server.server().copy_buffer_bytes_held() == kCopyBufferBytes; }));
+  RawClient second(server.port());
+  second.Send(Get("/file"));
+  std::optional<Response> r = second.Read();
   ASSERT_TRUE(r);
-  EXPECT_EQ((*r)[http::field::content_length], "15");
-  EXPECT_EQ(r->body(), "<56789abcde|012");
-  c.Send("HEAD /pieces HTTP/1.1\r\nHost: t\r\n\r\n");
-  r = c.Read(/*head_request=*/true);
+  EXPECT_TRUE(r->body() == content) << "the sendfile response differs from the file";
+  EXPECT_EQ(server.server().copy_buffer_bytes_held(), kCopyBufferBytes);  // still the first's
+
+  r = stalled.Read();
   ASSERT_TRUE(r);
-  EXPECT_EQ((*r)[http::field::content_length], "15");
-  EXPECT_EQ(r->body(), "");
-  c.Send(Get("/healthz"));
-  ASSERT_TRUE(c.Read());  // the connection is still good
-  RawClient s(server.port());
-  s.Send(Get("/short-piece"));
-  EXPECT_FALSE(s.Read());  // truncated: never a complete-looking body
+  EXPECT_TRUE(r->body() == content) << "the copied response differs from the file";
+  EXPECT_TRUE(WaitFor([&] { return server.server().copy_buffer_bytes_held() == 0; }));
+}
+
+// A reader that takes nothing for write_timeout is cut, and its copy buffer released.
+TEST_F(HttpServerTest, AStalledCopyIsCutAfterTheWriteTimeout) {
+  char path_template[] = "/tmp/mirrord-copy-stall-XXXXXX";
+  UniqueFd fd(::mkstemp(path_template));
+  ASSERT_TRUE(fd.valid());
+  ::unlink(path_template);
+  ASSERT_TRUE(WriteAll(fd.get(), std::string(32u << 20, 'z')).ok());
+  const int raw = fd.get();
+  router_->Add(http::verb::get, "/file", [&](HttpExchange& ex) -> net::awaitable<void> {
+    http::response<http::empty_body> header(http::status::ok, 11);
+    co_await ex.SendFile(std::move(header), raw, 0, 32u << 20);
+  });
+  HttpServerOptions options;
+  options.write_timeout = 300ms;
+  TestServer server(router_, options);
+  RawClient stalled(server.port());
+  stalled.Send(Get("/file"));
+  ASSERT_TRUE(WaitFor([&] { return server.server().copy_buffer_bytes_held() > 0; }));
+  EXPECT_TRUE(WaitFor([&] { return server.server().copy_buffer_bytes_held() == 0; }));
+  EXPECT_TRUE(WaitFor([&] { return server.server().connection_count() == 0; }));
 }
 
 TEST_F(HttpServerTest, ReadTimeoutClosesIdleConnections) {
@@ -546,26 +626,16 @@ class HttpServerLimitsTest : public HttpServerTest {
  protected:
   void SetUp() override {
     HttpServerTest::SetUp();
-    router_->Add(
-        http::verb::post, "/count",
-        [this](HttpExchange& ex) {
-          ++handled_;
-          return Text(ex, std::to_string(ex.request().body().size()));
-        },
-        {.body_limit = 1 << 20, .on_body_too_large = {}});
+    router_->Add(http::verb::post, "/count",
+                 [this](HttpExchange& ex) {
+                   ++handled_;
+                   return Text(ex, std::to_string(ex.request().body().size()));
+                 },
+                 {.body_limit = 1 << 20, .on_body_too_large = {}});
     router_->Add(http::verb::get, "/counted", [this](HttpExchange& ex) {
       ++handled_;
       return Text(ex, "counted\n");
     });
-  }
-
-  // Polls `condition` (the server's own state) for up to 10 s.
-  static bool WaitFor(const std::function<bool()>& condition) {
-    for (int i = 0; i < 1000; ++i) {
-      if (condition()) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return condition();
   }
 
   // Sends one byte every 100 ms until the server closes the connection (true) or 20 s
@@ -628,7 +698,9 @@ TEST_F(HttpServerLimitsTest, TransferEncodingOtherThanChunkedIsRefusedAndClosed)
 
   // Exactly "chunked" still works, and keeps the connection.
   RawClient good(server.port());
-  good.Send("POST /count HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  good.Send(
+      "POST /count HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: "
+      "Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
   res = good.Read();
   ASSERT_TRUE(res.has_value());
   EXPECT_EQ(res->result_int(), 200u);
@@ -638,8 +710,8 @@ TEST_F(HttpServerLimitsTest, TransferEncodingOtherThanChunkedIsRefusedAndClosed)
 
 TEST_F(HttpServerLimitsTest, MalformedChunkedBodyIs400) {
   TestServer server(router_);
-  for (std::string_view body : {"zz\r\nabc\r\n0\r\n\r\n", "3\r\nabcd\r\n0\r\n\r\n",
-                                "-1\r\nabc\r\n0\r\n\r\n"}) {
+  for (std::string_view body :
+       {"zz\r\nabc\r\n0\r\n\r\n", "3\r\nabcd\r\n0\r\n\r\n", "-1\r\nabc\r\n0\r\n\r\n"}) {
     RawClient client(server.port());
     client.Send("POST /count HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n" +
                 std::string(body) + "GET /counted HTTP/1.1\r\nHost: test\r\n\r\n");
