@@ -54,8 +54,11 @@ class ScriptedRun {
   std::atomic<size_t> next_{0};
 };
 
-test::UpstreamResponse RunJson(const boost::json::value& v) {
-  return test::UpstreamResponse::Json(200, boost::json::serialize(v));
+// mirrord's 200 answers carrying these run views, in order.
+template <typename... Views>
+std::vector<test::UpstreamResponse> Answers(const Views&... views) {
+  return {
+      test::UpstreamResponse::Json(200, boost::json::serialize(boost::json::value_from(views)))...};
 }
 
 class FollowRunTest : public ::testing::Test {
@@ -148,9 +151,7 @@ TEST_F(FollowRunTest, PushPrintsProgressWhileRunningThenTheResult) {
   second.blobs_done = 2;  // the same "push" line: not printed again while the clock stands
   PushRunView done = PushRun("succeeded");
   done.blobs_uploaded = 3;
-  Script(kPushQueue, kPushRun,
-         {RunJson(boost::json::value_from(first)), RunJson(boost::json::value_from(second)),
-          RunJson(boost::json::value_from(done))});
+  Script(kPushQueue, kPushRun, Answers(first, second, done));
   EXPECT_EQ(Push(), kExitOk);
   EXPECT_EQ(out_.str(), "[running] 1/3 blobs\n" + FormatPushResult(done));
   EXPECT_EQ(err_.str(), "");
@@ -165,9 +166,7 @@ TEST_F(FollowRunTest, BuildPrintsALineEachPhaseThenTheResult) {
   BuildRunView done = BuildRun("succeeded", "done");
   done.image_digest = "sha256:" + std::string(64, 'd');
   done.tags = {"main"};
-  Script(kBuildQueue, kBuildRun,
-         {RunJson(boost::json::value_from(base)), RunJson(boost::json::value_from(layers)),
-          RunJson(boost::json::value_from(done))});
+  Script(kBuildQueue, kBuildRun, Answers(base, layers, done));
   EXPECT_EQ(Build(), kExitOk);
   EXPECT_EQ(out_.str(), "[base]\n[layers] 1/2 weight layers\n" + FormatBuildResult(done));
   EXPECT_EQ(err_.str(), "");
@@ -177,7 +176,7 @@ TEST_F(FollowRunTest, AFailedRetryableRunSaysSoAndMirrordRetries) {
   PushRunView push = PushRun("failed");
   push.error = "blob sha256:dd: registry answered 503";
   push.failure = RunFailure{FailurePhase::kPush, "Unavailable", true, std::nullopt};
-  Script(kPushQueue, kPushRun, {RunJson(boost::json::value_from(push))});
+  Script(kPushQueue, kPushRun, Answers(push));
   EXPECT_EQ(Push(), kExitFailed);
   EXPECT_EQ(out_.str(), "");
   EXPECT_EQ(err_.str(),
@@ -190,7 +189,7 @@ TEST_F(FollowRunTest, AFailedBuildNamesItsRefAndGivesNoHintWhenNotRetryable) {
   build.ref = "refs/tags/v1";  // the run's ref, not the one asked for
   build.error = "file weights.bin: sha256 mismatch";
   build.failure = RunFailure{FailurePhase::kBuild, "DataLoss", false, std::nullopt};
-  Script(kBuildQueue, kBuildRun, {RunJson(boost::json::value_from(build))});
+  Script(kBuildQueue, kBuildRun, Answers(build));
   EXPECT_EQ(Build(), kExitFailed);
   EXPECT_EQ(out_.str(), "");
   EXPECT_EQ(err_.str(),
@@ -198,12 +197,11 @@ TEST_F(FollowRunTest, AFailedBuildNamesItsRefAndGivesNoHintWhenNotRetryable) {
 }
 
 TEST_F(FollowRunTest, AnInterruptedRunWithoutAnErrorSaysItsState) {
-  Script(kPushQueue, kPushRun, {RunJson(boost::json::value_from(PushRun("interrupted")))});
+  Script(kPushQueue, kPushRun, Answers(PushRun("interrupted")));
   EXPECT_EQ(Push(), kExitFailed);
   EXPECT_EQ(err_.str(), "mirrord: push of lab/glm:main to lab failed: the run was interrupted\n");
   err_.str("");
-  Script(kBuildQueue, kBuildRun,
-         {RunJson(boost::json::value_from(BuildRun("interrupted", "interrupted")))});
+  Script(kBuildQueue, kBuildRun, Answers(BuildRun("interrupted", "interrupted")));
   EXPECT_EQ(Build(), kExitFailed);
   EXPECT_EQ(err_.str(),
             "mirrord: build lab/glm of refs/heads/main failed: the run was interrupted\n");
@@ -215,17 +213,14 @@ TEST_F(FollowRunTest, WithJsonTheFinalRunIsTheOneDocumentAndTheExitCodeItsOutcom
   PushRunView failed = PushRun("failed");
   failed.error = "registry answered 403";
   failed.failure = RunFailure{FailurePhase::kPush, "PermissionDenied", true, std::nullopt};
-  Script(kPushQueue, kPushRun,
-         {RunJson(boost::json::value_from(running)), RunJson(boost::json::value_from(failed))});
+  Script(kPushQueue, kPushRun, Answers(running, failed));
   EXPECT_EQ(Push(/*json=*/true), kExitFailed);
   EXPECT_EQ(out_.str(), boost::json::serialize(boost::json::value_from(failed)) + "\n");
   EXPECT_EQ(err_.str(), "");  // no failure line, no retry hint: the document says it all
 
   out_.str("");
   BuildRunView done = BuildRun("succeeded", "done");
-  Script(kBuildQueue, kBuildRun,
-         {RunJson(boost::json::value_from(BuildRun("running", "base"))),
-          RunJson(boost::json::value_from(done))});
+  Script(kBuildQueue, kBuildRun, Answers(BuildRun("running", "base"), done));
   EXPECT_EQ(Build(/*json=*/true), kExitOk);
   EXPECT_EQ(out_.str(), boost::json::serialize(boost::json::value_from(done)) + "\n");
   EXPECT_EQ(err_.str(), "");
