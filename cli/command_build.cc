@@ -1,19 +1,13 @@
 // mirrorctl build NAME [--ref R] [--no-follow]
 #include <boost/json/serialize.hpp>
-#include <chrono>
-#include <optional>
-#include <sstream>
-#include <thread>
 
 #include "cli/commands.h"
+#include "cli/follow_run.h"
 #include "cli/progress_display.h"
 #include "common/api_json.h"
 
 namespace mirrord {
 namespace {
-
-// How often a followed build is asked for its progress.
-constexpr std::chrono::milliseconds kPollInterval{500};
 
 std::string BuildApiPath(std::string_view name) { return "/api/v1/builds/" + std::string(name); }
 
@@ -81,51 +75,19 @@ int RunBuildCommand(ApiClient& client, const BuildArgs& args, CommandIo& io) {
     io.out << args.name << ": build of " << ref << " queued as run " << run_id << "\n";
     return kExitOk;
   }
-  const std::string run_path = path.substr(0, path.find('?')) + "/runs/" + std::to_string(run_id);
-  // With --json no progress is drawn: the run's final JSON is the one document printed.
-  std::ostringstream no_progress;
-  ProgressDisplay display(io.json ? no_progress : io.out, io.out_is_tty && !io.json, io.clock);
-  for (;;) {
-    Result<ApiReply> got = client.Get(run_path);
-    if (!got.ok()) {
-      display.Finish();
-      io.err << "mirrorctl: lost mirrord while following build run " << run_id << " of "
-             << args.name << " (the build carries on): " << got.error().message() << "\n";
-      return kExitUnreachable;
-    }
-    if (!got->ok()) {
-      display.Finish();
-      return ReportApiError(*got, "build " + args.name, io);
-    }
-    Result<boost::json::value> v = ParseJson(got->body);
-    Result<BuildRunView> run = v.ok() ? BuildRunViewFromJson(*v) : Result<BuildRunView>(v.error());
-    if (!run.ok()) {
-      display.Finish();
-      io.err << "mirrorctl: mirrord sent an unreadable build run: " << run.error().message()
-             << "\n";
-      return kExitFailed;
-    }
-    if (IsFinalRunState(run->state)) {
-      display.Finish();
-      if (io.json) {
-        PrintJson(io, *v);
-        return run->state == "succeeded" ? kExitOk : kExitFailed;
-      }
-      if (run->state != "succeeded") {
-        std::string why = !run->error.empty() ? run->error : "the run was " + run->state;
-        io.err << "mirrord: build " << args.name << " of " << run->ref << " failed: " << why
-               << "\n";
-        if (run->failure && run->failure->retryable) {
-          io.err << "mirrorctl: mirrord retries it on its own; `mirrorctl queue` shows when\n";
-        }
-        return kExitFailed;
-      }
-      io.out << FormatBuildResult(*run);
-      return kExitOk;
-    }
-    display.UpdateLine(run->phase, FormatBuildProgress(*run));
-    std::this_thread::sleep_for(kPollInterval);
-  }
+  FollowedRun<BuildRunView> run;
+  run.run_path = path.substr(0, path.find('?')) + "/runs/" + std::to_string(run_id);
+  run.kind = "build";
+  run.run_name = "build run " + std::to_string(run_id) + " of " + args.name;
+  run.api_context = "build " + args.name;
+  run.from_json = BuildRunViewFromJson;
+  run.failed_what = [&args](const BuildRunView& v) {
+    return "build " + args.name + " of " + v.ref;
+  };
+  run.progress = FormatBuildProgress;
+  run.progress_phase = [](const BuildRunView& v) { return v.phase; };
+  run.result = FormatBuildResult;
+  return FollowRun(client, run, io);
 }
 
 }  // namespace mirrord

@@ -1,21 +1,12 @@
 // mirrorctl push NAME:TAG REGISTRY [--no-follow]
 #include <boost/json/serialize.hpp>
-#include <boost/json/value_from.hpp>
-#include <chrono>
-#include <sstream>
-#include <thread>
 
 #include "cli/commands.h"
+#include "cli/follow_run.h"
 #include "cli/progress_display.h"
 #include "common/api_json.h"
 
 namespace mirrord {
-namespace {
-
-// How often a followed push is asked for its progress.
-constexpr std::chrono::milliseconds kPollInterval{500};
-
-}  // namespace
 
 std::string FormatPushProgress(const PushRunView& run) {
   std::string text = "[" + run.state + "]";
@@ -90,49 +81,17 @@ int RunPushCommand(ApiClient& client, const PushArgs& args, CommandIo& io) {
            << "\n";
     return kExitOk;
   }
-  const std::string run_path = "/api/v1/pushes/" + std::to_string(run_id);
-  // With --json no progress is drawn: the run's final JSON is the one document printed.
-  std::ostringstream no_progress;
-  ProgressDisplay display(io.json ? no_progress : io.out, io.out_is_tty && !io.json, io.clock);
-  for (;;) {
-    Result<ApiReply> got = client.Get(run_path);
-    if (!got.ok()) {
-      display.Finish();
-      io.err << "mirrorctl: lost mirrord while following push run " << run_id
-             << " (the push carries on): " << got.error().message() << "\n";
-      return kExitUnreachable;
-    }
-    if (!got->ok()) {
-      display.Finish();
-      return ReportApiError(*got, what, io);
-    }
-    Result<boost::json::value> v = ParseJson(got->body);
-    Result<PushRunView> run = v.ok() ? PushRunViewFromJson(*v) : Result<PushRunView>(v.error());
-    if (!run.ok()) {
-      display.Finish();
-      io.err << "mirrorctl: mirrord sent an unreadable push run: " << run.error().message() << "\n";
-      return kExitFailed;
-    }
-    if (IsFinalRunState(run->state)) {
-      display.Finish();
-      if (io.json) {
-        PrintJson(io, *v);
-        return run->state == "succeeded" ? kExitOk : kExitFailed;
-      }
-      if (run->state != "succeeded") {
-        std::string why = !run->error.empty() ? run->error : "the run was " + run->state;
-        io.err << "mirrord: " << what << " failed: " << why << "\n";
-        if (run->failure && run->failure->retryable) {
-          io.err << "mirrorctl: mirrord retries it on its own; `mirrorctl queue` shows when\n";
-        }
-        return kExitFailed;
-      }
-      io.out << FormatPushResult(*run);
-      return kExitOk;
-    }
-    display.UpdateLine("push", FormatPushProgress(*run));
-    std::this_thread::sleep_for(kPollInterval);
-  }
+  FollowedRun<PushRunView> run;
+  run.run_path = "/api/v1/pushes/" + std::to_string(run_id);
+  run.kind = "push";
+  run.run_name = "push run " + std::to_string(run_id);
+  run.api_context = what;
+  run.from_json = PushRunViewFromJson;
+  run.failed_what = [&what](const PushRunView&) { return what; };
+  run.progress = FormatPushProgress;
+  run.progress_phase = [](const PushRunView&) { return std::string("push"); };
+  run.result = FormatPushResult;
+  return FollowRun(client, run, io);
 }
 
 }  // namespace mirrord
