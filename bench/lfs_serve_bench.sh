@@ -6,7 +6,8 @@
 # upstream of lfs_fetch_bench.sh, storage under /tmp. Then, per round (BENCH_REPS, default 3)
 # and client count (BENCH_LFS_CLIENTS, default "1 16"), interleaved:
 #   mirrord   GET /NAME.git/info/lfs/objects/OID (the href its Batch API hands out;
-#             sendfile from the blob store)
+#             from the blob store: to this loopback client a copy through a 4 MiB
+#             buffer, within the daemon's 64 MiB copy budget, past it sendfile)
 #   nginx     GET of the same file of mirrord's blob store (2 workers, sendfile on,
 #             tcp_nopush on, default sendfile_max_chunk)
 # N concurrent `curl -o /dev/null` clients, wall time until the last one has finished; every
@@ -109,7 +110,7 @@ med() { bench_median $1; }
 
 echo "### Git LFS: serving one $mib MiB object"
 echo
-echo "mirrord's object URL (sendfile from its blob store) against nginx $(dpkg-query -W -f='${Version}' nginx 2>/dev/null) (2 workers, sendfile on) serving the same file; N concurrent \`curl -o /dev/null\` on loopback, the file in the page cache."
+echo "mirrord's object URL (from its blob store; to a loopback client copied through a 4 MiB buffer within a 64 MiB budget, sendfile past it) against nginx $(dpkg-query -W -f='${Version}' nginx 2>/dev/null) (2 workers, sendfile on) serving the same file; N concurrent \`curl -o /dev/null\` on loopback, the file in the page cache."
 echo "Wall time until every client has its $mib MiB, median of $reps rounds; MiB/s is the aggregate. Ratio = mirrord / nginx (time; target <= 1.11, i.e. >= 0.9x nginx's throughput). CPU: seconds the server used (median); the curl clients use the rest of the 2 cores."
 echo
 echo "| clients | mirrord (s) | MiB/s | CPU (s) | nginx (s) | MiB/s | CPU (s) | ratio |"
