@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/page_buffer.h"
 #include "daemon/client_key.h"
 
 namespace mirrord {
@@ -511,21 +512,21 @@ class ConnectionExchange final : public HttpExchange {
   }
 
   // Sends [offset, offset + length) of `fd` straight on the socket: by sendfile(2), or with
-  // `copy_buffer` > 0 through a buffer of that many bytes (pread, then send). Either way it
+  // `copy_buffer` > 0 through a PageBuffer of that many bytes (pread, then send). Either way it
   // waits for the socket at most write_timeout at a time, so a slow reader is cut only when
   // it takes nothing for that long.
   net::awaitable<bool> SendFileRangeDirect(int fd, uint64_t offset, uint64_t length,
                                            uint64_t copy_buffer) {
     using namespace net::experimental::awaitable_operators;
-    constexpr uint64_t kMaxChunk = 8u << 20;  // per sendfile call
-    const bool copy = copy_buffer > 0;
+    constexpr uint64_t kMaxChunk = 8u << 20;              // per sendfile call
+    PageBuffer buffer(static_cast<size_t>(copy_buffer));  // unmapped on return: nothing kept
+    const bool copy = buffer.valid();                     // else (or no mapping) sendfile
     auto& socket = Lowest().socket();
     boost::system::error_code nb_ec;
     socket.native_non_blocking(true, nb_ec);
     net::steady_timer timer(stream_.get_executor());
     off_t pos = static_cast<off_t>(offset);  // next file byte to send (sendfile) or read (copy)
     uint64_t left = length;                  // bytes not yet on the socket
-    std::vector<char> buffer(static_cast<size_t>(copy_buffer));
     size_t buffered_begin = 0, buffered_end = 0;  // copy: read, not yet sent
     while (left > 0) {
       ssize_t sent;
