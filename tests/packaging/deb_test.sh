@@ -22,7 +22,10 @@ for f in ./usr/bin/mirrord ./usr/bin/mirrorctl ./usr/lib/systemd/system/mirrord.
 done
 depends=$(dpkg-deb -f "$deb" Depends)
 grep -qE '(^|, )git(,|$| )' <<<"$depends" || fail "git is not a declared dependency: $depends"
-dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qx './conffiles' || fail "no conffiles"
+# Listed first, then searched: `grep -q` leaving a pipe early would kill tar with SIGPIPE, and
+# pipefail would report that as a missing file.
+control=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t) || fail "cannot list the control archive"
+grep -qx './conffiles' <<<"$control" || fail "no conffiles"
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 dpkg-deb -x "$deb" "$tmp/root"
