@@ -485,6 +485,19 @@ class ConnectionExchange final : public HttpExchange {
     }
   }
 
+  // pread of up to `want` bytes of `fd` at `pos`, retried on EINTR. > 0: the bytes read.
+  // -1 when the file ended or the read failed, logged with the `left` bytes still owed.
+  ssize_t ReadFilePiece(int fd, char* into, size_t want, off_t pos, uint64_t left) {
+    for (;;) {
+      const ssize_t got = ::pread(fd, into, want, pos);
+      if (got > 0) return got;
+      if (got < 0 && errno == EINTR) continue;
+      MLOG(Warning) << "http " << peer_ << ": file read stopped with " << left
+                    << " bytes left: " << (got == 0 ? "end of file" : std::strerror(errno));
+      return -1;
+    }
+  }
+
   net::awaitable<bool> CopyFileRange(int fd, uint64_t offset, uint64_t length) {
     constexpr size_t kPiece = 256 * 1024;
     std::vector<char> piece(static_cast<size_t>(std::min<uint64_t>(length, kPiece)));
@@ -492,13 +505,8 @@ class ConnectionExchange final : public HttpExchange {
     uint64_t left = length;
     while (left > 0) {
       const size_t want = static_cast<size_t>(std::min<uint64_t>(left, piece.size()));
-      ssize_t got = ::pread(fd, piece.data(), want, static_cast<off_t>(pos));
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) {
-        MLOG(Warning) << "http " << peer_ << ": file read stopped with " << left
-                      << " bytes left: " << (got == 0 ? "end of file" : std::strerror(errno));
-        co_return false;
-      }
+      const ssize_t got = ReadFilePiece(fd, piece.data(), want, static_cast<off_t>(pos), left);
+      if (got < 0) co_return false;
       Lowest().expires_after(options_.write_timeout);
       auto [ec, n] = co_await net::async_write(
           stream_, net::const_buffer(piece.data(), static_cast<size_t>(got)), kWriteAllAtOnce,
@@ -535,13 +543,8 @@ class ConnectionExchange final : public HttpExchange {
       } else {
         if (buffered_begin == buffered_end) {
           const size_t want = static_cast<size_t>(std::min<uint64_t>(left, buffer.size()));
-          const ssize_t got = ::pread(fd, buffer.data(), want, pos);
-          if (got < 0 && errno == EINTR) continue;
-          if (got <= 0) {
-            MLOG(Warning) << "http " << peer_ << ": file read stopped with " << left
-                          << " bytes left: " << (got == 0 ? "end of file" : std::strerror(errno));
-            co_return false;
-          }
+          const ssize_t got = ReadFilePiece(fd, buffer.data(), want, pos, left);
+          if (got < 0) co_return false;
           pos += got;
           buffered_begin = 0;
           buffered_end = static_cast<size_t>(got);
