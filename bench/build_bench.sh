@@ -305,7 +305,7 @@ elif (($(df --output=avail -B1 /dev/shm 2>/dev/null | tail -n 1 || echo 0) > 2 *
 else
   pull_base=$BENCH_WORK
 fi
-big=$(jq -r '.layers | max_by(.size) | .digest' "$pull_dir/manifest.json")  # for `stream`
+big=$(jq -r '.layers | max_by(.size) | .digest' "$pull_dir/manifest.json")  # one curl stream
 rm -rf "$pull_dir"
 # pull SRC SERVER_PID: sets BENCH_WALL, PULL_BYTES and PULL_CPU (the server's CPU seconds).
 pull() {
@@ -320,13 +320,6 @@ pull() {
   PULL_BYTES=$(du -sb "$out" | cut -f1)
   rm -rf "$out"
 }
-# stream URL: sets BENCH_WALL for one GET of URL to /dev/null.
-stream() {
-  local t0
-  t0=$EPOCHREALTIME
-  curl -sS --fail -o /dev/null "$1" || bench_die "GET $1 failed"
-  BENCH_WALL=$(secs_since "$t0")
-}
 msrc=${MIRRORD_URL#http://}/lab/model:$image_tag
 rsrc=$reg/copy/model:v1
 pull "$msrc" "$MIRRORD_PID"
@@ -334,11 +327,17 @@ pull "$rsrc" "$reg_pid"  # warm both
 for r in $(seq "$pull_reps"); do
   if ((r % 2)); then order=(m r); else order=(r m); fi
   for who in "${order[@]}"; do
-    if [[ $who == m ]]; then pull "$msrc" "$MIRRORD_PID"; else pull "$rsrc" "$reg_pid"; fi
+    if [[ $who == m ]]; then
+      pull "$msrc" "$MIRRORD_PID"
+      blob=$MIRRORD_URL/v2/lab/model/blobs/$big
+    else
+      pull "$rsrc" "$reg_pid"
+      blob=http://$reg/v2/copy/model/blobs/$big
+    fi
     t[pull.$who]+=" $BENCH_WALL"
     t[pull.$who.cpu]+=" $PULL_CPU"
     bench_log "pull from $who: ${BENCH_WALL}s, $PULL_BYTES bytes, server CPU ${PULL_CPU}s"
-    if [[ $who == m ]]; then stream "$MIRRORD_URL/v2/lab/model/blobs/$big"; else stream "http://$reg/v2/copy/model/blobs/$big"; fi
+    bench_measure curl -sS --fail -o /dev/null "$blob" || bench_die "GET $blob failed"
     t[stream.$who]+=" $BENCH_WALL"
   done
 done
